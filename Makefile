@@ -1,0 +1,35 @@
+# PHIGuard: the two commands a new developer needs are `make demo` and `make test`.
+# Both install what is missing first (Debian packages, the interop virtualenv).
+
+SWIFT ?= swift
+PYTHON := $(CURDIR)/.venv-interop/bin/python
+
+.PHONY: demo test deps venv lint build bench clean
+
+## Runs the demo (installs Debian packages first if needed).
+demo: deps
+	$(SWIFT) run PasswordDemo
+
+## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
+test: deps venv lint
+	PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh $(SWIFT) test
+
+deps:
+	@scripts/install-dependencies.sh
+
+venv: deps
+	@scripts/interop-venv.sh
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks/Package.swift Benchmarks/Benchmarks
+
+build: deps
+	$(SWIFT) build
+
+## Runs the benchmarks and the peer comparisons (see Benchmarks/README.md).
+bench: venv
+	@PHIGUARD_WITH_BENCH_TOOLS=1 scripts/install-dependencies.sh
+	cd Benchmarks && PHIGUARD_PYTHON=$(PYTHON) $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+clean:
+	rm -rf .build .venv-interop Benchmarks/.build

@@ -1,0 +1,112 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Every Swift target is built in Swift 6 language mode with these upcoming features on.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let sqlite = Target.Dependency.product(name: "SQLiteNIO", package: "sqlite-nio")
+let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+
+/// The capability modules: each is its own library product (one job per module).
+/// Keep this table and the umbrella target's re-exports in step.
+let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
+    ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "PHIGuardPasswords", "CSodium", "CQRencode", crypto, log]),
+    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardAccess", [yams, log]),
+    ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardErrors", ["PHIGuardPasswords", log, metrics]),
+    // Storage backends.
+    ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", postgres, log]),
+]
+
+/// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
+/// PHIGuardTestSupport; Tests/Fixtures/SOURCES.md names where each came from.
+let testedModules: [(module: String, extra: [Target.Dependency])] = [
+    ("PHIGuardSecureMemory", []),
+    ("PHIGuardPasswords", ["PHIGuardSecureMemory"]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory"]),
+    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
+    ("PHIGuardAccess", []),
+    ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
+    ("PHIGuardErrors", []),
+    ("PHIGuardSQLite", ["PHIGuardAudit"]),
+    ("PHIGuardPostgres", ["PHIGuardAudit"]),
+]
+let testTargets: [Target] =
+    [.target(name: "PHIGuardTestSupport", path: "Tests/PHIGuardTestSupport", swiftSettings: strictSettings)]
+    + testedModules.map { tested in
+        .testTarget(
+            name: tested.module + "Tests",
+            dependencies: [.target(name: tested.module), "PHIGuardTestSupport"] + tested.extra,
+            swiftSettings: strictSettings
+        )
+    }
+    + [
+        // Runs the built `phiguard` and example binaries end to end.
+        .testTarget(
+            name: "PHIGuardCLITests",
+            dependencies: ["phiguard", "PasswordDemo", "PHIGuardTestSupport"],
+            swiftSettings: strictSettings
+        )
+    ]
+
+let package = Package(
+    name: "PHIGuard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PHIGuard", targets: ["PHIGuard"])
+    ]
+        + capabilities.map { .library(name: $0.name, targets: [$0.name]) }
+        + [
+            .executable(name: "phiguard", targets: ["phiguard"])
+        ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    ],
+    targets: [
+        // C libraries from Debian packages, seen through module maps only; never in public API.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+
+        // Secret material in sodium_malloc memory; internal to the package (not a product).
+        .target(name: "PHIGuardSecureMemory", dependencies: ["CSodium"], swiftSettings: strictSettings),
+
+        // The umbrella module re-exports every capability.
+        .target(name: "PHIGuard", dependencies: capabilities.map { .target(name: $0.name) }, swiftSettings: strictSettings),
+
+        // The admin CLI, for operators and CI pipelines.
+        .executableTarget(
+            name: "phiguard",
+            dependencies: capabilities.map { .target(name: $0.name) } + [argumentParser],
+            swiftSettings: strictSettings
+        ),
+
+        // Examples are executable targets, not products (swift-argument-parser's pattern).
+        .executableTarget(
+            name: "PasswordDemo",
+            dependencies: ["PHIGuardPasswords"],
+            path: "Examples/PasswordDemo",
+            swiftSettings: strictSettings
+        ),
+    ]
+        + capabilities.map { .target(name: $0.name, dependencies: $0.dependencies, swiftSettings: strictSettings) }
+        + testTargets
+)

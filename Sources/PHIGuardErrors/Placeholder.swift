@@ -1,0 +1,2 @@
+// Placeholder until this module lands; delete when the first real file is added.
+enum PHIGuardErrorsPlaceholder {}
