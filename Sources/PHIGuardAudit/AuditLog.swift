@@ -1,0 +1,330 @@
+internal import Foundation
+public import Logging
+
+/// What ``AuditLog/performAudited(_:_:)`` does when the event cannot be recorded.
+public enum AuditFailurePolicy: Sendable, Hashable {
+    /// Refuse the operation: the body does not run and the audit error is thrown. The default, and
+    /// what HIPAA §164.312(b) asks for PHI reads.
+    case failClosed
+    /// Run the body anyway and log the failure at `critical` level. Only for operations an
+    /// organisation has decided must never be blocked by auditing (document that decision).
+    case failOpen
+}
+
+/// When ``AuditLog/append(_:durability:)`` returns.
+public enum AuditDurability: Sendable, Hashable {
+    /// After the sink has committed the batch holding the event (group commit with concurrent
+    /// callers). Throws if the commit fails. Use for PHI reads.
+    case committed
+    /// After the event has a sequence number and chain value and is queued. A later sink failure is
+    /// retried and logged; ``AuditLog/close()`` reports anything still unwritten.
+    case queued
+}
+
+/// The tamper-evident audit log: chains each event, batches writes to a sink, signs checkpoints.
+///
+/// ```swift
+/// let log = try await AuditLog(
+///     sink: try JSONLinesAuditSink(path: "/var/log/phiguard/audit.jsonl"),
+///     chainKey: chainKey, signingKey: signingKey,
+///     checkpointExporter: { checkpoint in try? await offHost.upload(checkpoint) })
+/// let record = try await log.performAudited(
+///     try .accessDecision(actorID: "user:42", role: "nurse", action: "read", resourceType: "Observation",
+///                         resourceID: "obs-1", patientID: "MRN-7", fieldsReturned: ["value"], allowed: true)
+/// ) { try await store.read("obs-1") }
+/// try await log.close()
+/// ```
+///
+/// Writes are asynchronous and batched: appends are chained in the actor, queued, and a writer
+/// task hands up to ``Configuration/batchSize`` records at a time to the sink. When
+/// ``Configuration/maximumPendingEvents`` are queued, appends wait (back-pressure). No event is
+/// dropped silently: while the sink is failing, appends throw ``AuditError/sinkUnavailable``, the
+/// queue is retried, and ``close()`` throws ``AuditError/unwrittenEvents(count:)`` if it cannot
+/// write everything. See <doc:SinksAndFailClosed>.
+public actor AuditLog {
+    /// Batching, back-pressure, checkpoint and failure settings.
+    public struct Configuration: Sendable {
+        /// The most records handed to the sink in one call (1...100,000).
+        public var batchSize: Int
+        /// The most records queued before appends wait (at least `batchSize`).
+        public var maximumPendingEvents: Int
+        /// A checkpoint is signed after every this many records (and on `flush`/`close`).
+        public var checkpointInterval: UInt64
+        /// How long the writer waits before retrying a failed sink.
+        public var retryInterval: Duration
+        /// What ``AuditLog/performAudited(_:_:)`` does when auditing fails.
+        public var failurePolicy: AuditFailurePolicy
+
+        /// Defaults: batches of 1,024, 65,536 pending, a checkpoint every 10,000 records, retry after
+        /// 200 ms, fail closed.
+        public init(
+            batchSize: Int = 1024, maximumPendingEvents: Int = 65_536, checkpointInterval: UInt64 = 10_000,
+            retryInterval: Duration = .milliseconds(200), failurePolicy: AuditFailurePolicy = .failClosed
+        ) {
+            self.batchSize = batchSize
+            self.maximumPendingEvents = maximumPendingEvents
+            self.checkpointInterval = checkpointInterval
+            self.retryInterval = retryInterval
+            self.failurePolicy = failurePolicy
+        }
+    }
+
+    /// The settings this log runs with.
+    public nonisolated let configuration: Configuration
+    /// The public key checkpoints are signed with.
+    public nonisolated let checkpointPublicKey: AuditCheckpointPublicKey
+
+    private let sink: any AuditSink
+    private let signingKey: AuditSigningKey
+    private let exporter: (@Sendable (AuditCheckpoint) async -> Void)?
+    private let logger: Logger
+    private var chainer: AuditChainer
+
+    private var nextSequence: UInt64
+    private var lastChain: [UInt8]
+    private var lastCheckpointed: UInt64
+    private var committedSequence: UInt64
+    private var pending: [AuditRecord] = []
+    private var pendingCheckpoints: [AuditCheckpoint] = []
+    private var sinkIsFailing = false
+    private var isClosing = false
+    private var writerDone = false
+    private var writer: Task<Void, Never>?
+    private var writerWakeup: CheckedContinuation<Void, Never>?
+    private var commitWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Opens a log on `sink`, resuming after the last record stored there.
+    ///
+    /// `checkpointExporter` receives every checkpoint after the sink has committed it; copy it
+    /// off-host there (it should not throw: handle and log its own failures).
+    public init(
+        sink: any AuditSink, chainKey: AuditChainKey, signingKey: AuditSigningKey,
+        configuration: Configuration = Configuration(),
+        checkpointExporter: (@Sendable (AuditCheckpoint) async -> Void)? = nil,
+        logger: Logger = Logger(label: "phiguard.audit")
+    ) async throws(AuditError) {
+        guard (1...100_000).contains(configuration.batchSize),
+            configuration.maximumPendingEvents >= configuration.batchSize, configuration.checkpointInterval > 0
+        else { throw .invalidEvent("invalid audit log configuration") }
+        let last: AuditRecord?
+        do {
+            last = try await sink.lastRecord()
+        } catch {
+            logger.error("audit sink could not be read at start", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            throw .sinkUnavailable
+        }
+        self.sink = sink
+        self.signingKey = signingKey
+        self.checkpointPublicKey = signingKey.publicKey
+        self.configuration = configuration
+        self.exporter = checkpointExporter
+        self.logger = logger
+        self.chainer = AuditChainer(key: chainKey)
+        nextSequence = (last?.sequence ?? 0) + 1
+        lastChain = last?.chain ?? AuditChainer.genesis
+        lastCheckpointed = last?.sequence ?? 0
+        committedSequence = last?.sequence ?? 0
+    }
+
+    // MARK: Appending
+
+    /// Chains and queues `event`; with ``AuditDurability/committed`` (the default) also waits until
+    /// the sink has committed it. Returns the event's sequence number.
+    ///
+    /// Throws ``AuditError/sinkUnavailable`` (nothing recorded) while the sink is failing,
+    /// ``AuditError/sinkFailed`` if the commit this call waited for failed (the event stays queued
+    /// and is retried), ``AuditError/closed`` after ``close()``.
+    @discardableResult
+    public func append(_ event: AuditEvent, durability: AuditDurability = .committed) async throws(AuditError)
+        -> UInt64
+    {
+        try await waitForSpace()
+        let sequence = enqueue(event)
+        if durability == .committed { try await waitForCommit(of: sequence) }
+        return sequence
+    }
+
+    /// Records `event` (committed) and only then runs `body` — the way to guard a PHI read.
+    ///
+    /// If the event cannot be recorded, ``Configuration/failurePolicy`` decides: ``AuditFailurePolicy/failClosed``
+    /// throws the ``AuditError`` and `body` never runs; ``AuditFailurePolicy/failOpen`` logs at
+    /// `critical` level and runs `body`.
+    public func performAudited<Result: Sendable>(
+        _ event: AuditEvent, _ body: @Sendable () async throws -> Result
+    ) async throws -> Result {
+        do {
+            try await append(event, durability: .committed)
+        } catch {
+            switch configuration.failurePolicy {
+            case .failClosed:
+                logger.warning("operation refused: audit event could not be recorded", metadata: ["kind": "\(event.kind.rawValue)"])
+                throw error
+            case .failOpen:
+                logger.critical("operation ran WITHOUT an audit record (fail-open policy)", metadata: ["kind": "\(event.kind.rawValue)"])
+            }
+        }
+        return try await body()
+    }
+
+    /// Appends a ``AuditEventKind/breakGlassReviewed`` event for the break-glass access at `sequence`.
+    @discardableResult
+    public func markBreakGlassReviewed(sequence: UInt64, reviewerID: String, outcome: String = "justified")
+        async throws(AuditError) -> UInt64
+    {
+        try await append(try .breakGlassReviewed(sequence: sequence, reviewerID: reviewerID, outcome: outcome))
+    }
+
+    /// Signs a checkpoint for the current tail (if new) and waits until everything queued is committed.
+    public func flush() async throws(AuditError) {
+        guard !isClosing else { throw .closed }
+        emitCheckpointIfNeeded()
+        guard nextSequence > 1 else { return }
+        try await waitForCommit(of: nextSequence - 1)
+    }
+
+    /// Stops accepting events, signs a final checkpoint and writes everything queued.
+    ///
+    /// Throws ``AuditError/unwrittenEvents(count:)`` if the sink fails while draining: those events
+    /// are reported, not silently dropped.
+    public func close() async throws(AuditError) {
+        guard !isClosing else { return }
+        emitCheckpointIfNeeded()
+        isClosing = true
+        for waiter in spaceWaiters { waiter.resume() }
+        spaceWaiters.removeAll()
+        if writer != nil, !writerDone {
+            wakeWriter()
+            await withCheckedContinuation { closeWaiters.append($0) }
+        }
+        if !pending.isEmpty { throw .unwrittenEvents(count: pending.count) }
+    }
+
+    /// The number of events chained but not yet committed.
+    public var pendingCount: Int { pending.count }
+    /// The sequence number of the last committed record (0 if none).
+    public var lastCommittedSequence: UInt64 { committedSequence }
+    /// `true` while the sink is failing (appends throw ``AuditError/sinkUnavailable``).
+    public var isSinkFailing: Bool { sinkIsFailing }
+
+    // MARK: Internals
+
+    private func waitForSpace() async throws(AuditError) {
+        while true {
+            if isClosing { throw .closed }
+            if sinkIsFailing { throw .sinkUnavailable }
+            if pending.count < configuration.maximumPendingEvents { return }
+            await withCheckedContinuation { spaceWaiters.append($0) }
+        }
+    }
+
+    private func enqueue(_ event: AuditEvent) -> UInt64 {
+        let sequence = nextSequence
+        let chain = chainer.chainValue(previous: lastChain, sequence: sequence, event: event)
+        pending.append(AuditRecord(sequence: sequence, event: event, chain: chain))
+        nextSequence += 1
+        lastChain = chain
+        if sequence % configuration.checkpointInterval == 0 { emitCheckpointIfNeeded() }
+        wakeWriter()
+        return sequence
+    }
+
+    private func emitCheckpointIfNeeded() {
+        let tail = nextSequence - 1
+        guard tail > lastCheckpointed else { return }
+        let now = AuditEvent.timestamp(for: .now)
+        pendingCheckpoints.append(AuditCheckpoint(sequence: tail, chain: lastChain, timestamp: now, signingKey: signingKey))
+        lastCheckpointed = tail
+        wakeWriter()
+    }
+
+    private func waitForCommit(of sequence: UInt64) async throws(AuditError) {
+        if sequence <= committedSequence { return }
+        do {
+            try await withCheckedThrowingContinuation { commitWaiters.append((sequence, $0)) }
+        } catch let error as AuditError {
+            throw error
+        } catch {
+            throw .sinkFailed
+        }
+    }
+
+    private func wakeWriter() {
+        if writer == nil {
+            writer = Task { await self.runWriter() }
+        }
+        if let wakeup = writerWakeup {
+            writerWakeup = nil
+            wakeup.resume()
+        }
+    }
+
+    private func runWriter() async {
+        while true {
+            if pending.isEmpty && pendingCheckpoints.isEmpty {
+                if isClosing { break }
+                await withCheckedContinuation { writerWakeup = $0 }
+                continue
+            }
+            let count = min(pending.count, configuration.batchSize)
+            let batch = Array(pending.prefix(count))
+            let upTo = batch.last?.sequence ?? committedSequence
+            let checkpointCount = pendingCheckpoints.prefix { $0.sequence <= upTo }.count
+            let checkpoints = Array(pendingCheckpoints.prefix(checkpointCount))
+            do {
+                try await sink.append(batch, checkpoints: checkpoints)
+                committed(recordCount: count, checkpoints: checkpoints, upTo: upTo)
+                if let exporter { for checkpoint in checkpoints { await exporter(checkpoint) } }
+            } catch {
+                logger.error(
+                    "audit sink failed; events stay queued and are retried",
+                    metadata: ["error-type": "\(String(reflecting: type(of: error)))", "queued": "\(pending.count)"])
+                sinkIsFailing = true
+                failWaiters()
+                if isClosing { break }
+                try? await Task.sleep(for: configuration.retryInterval)
+                await reconcileAfterFailure()
+            }
+        }
+        writerDone = true
+        for waiter in closeWaiters { waiter.resume() }
+        closeWaiters.removeAll()
+        failWaiters()
+    }
+
+    private func committed(recordCount: Int, checkpoints: [AuditCheckpoint], upTo: UInt64) {
+        pending.removeFirst(recordCount)
+        pendingCheckpoints.removeFirst(checkpoints.count)
+        committedSequence = upTo
+        sinkIsFailing = false
+        var remaining: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        for waiter in commitWaiters {
+            if waiter.sequence <= upTo { waiter.continuation.resume() } else { remaining.append(waiter) }
+        }
+        commitWaiters = remaining
+        let room = configuration.maximumPendingEvents - pending.count
+        let woken = spaceWaiters.prefix(max(room, 0))
+        for waiter in woken { waiter.resume() }
+        spaceWaiters.removeFirst(woken.count)
+    }
+
+    /// Everyone waiting learns the sink failed: a waiting PHI read must not proceed.
+    private func failWaiters() {
+        for waiter in commitWaiters { waiter.continuation.resume(throwing: AuditError.sinkFailed) }
+        commitWaiters.removeAll()
+        for waiter in spaceWaiters { waiter.resume() }
+        spaceWaiters.removeAll()
+    }
+
+    /// After a failure the sink may have committed part of what it was given (a lost `COMMIT` reply):
+    /// drop from the queue whatever it already holds, so nothing is written twice.
+    private func reconcileAfterFailure() async {
+        guard let stored = try? await sink.lastRecord() else { return }
+        let already = pending.prefix { $0.sequence <= stored.sequence }.count
+        if already > 0 {
+            pending.removeFirst(already)
+            committedSequence = max(committedSequence, stored.sequence)
+        }
+    }
+}

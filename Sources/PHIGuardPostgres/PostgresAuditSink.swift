@@ -1,0 +1,262 @@
+internal import Foundation
+public import Logging
+internal import NIOCore
+public import PHIGuardAudit
+internal import PostgresNIO
+internal import Synchronization
+
+/// An audit sink in PostgreSQL (through Vapor's postgres-nio), durable and batched.
+///
+/// Tables `phiguard_audit_records` (one column per event field; `position` BIGSERIAL = storage order)
+/// and `phiguard_audit_checkpoints`. Each batch is one transaction of multi-row `INSERT`s, so it is
+/// durable when the server's `synchronous_commit` is on (the default) and all-or-nothing.
+/// The sink uses one connection: the audit log never writes concurrently.
+///
+/// ```swift
+/// let sink = try await PostgresAuditSink.connect(url: "postgres://audit_writer@db.internal/portal")
+/// let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
+/// ```
+///
+/// Give the database role that writes here `INSERT` and `SELECT` only (no `UPDATE`/`DELETE`); the
+/// chain detects edits anyway, but there is no reason to allow them.
+public final class PostgresAuditSink: AuditSink, AuditRecordSource {
+    /// Rows per `INSERT` statement (19 parameters a row, under PostgreSQL's 65,535 limit).
+    static let rowsPerStatement = 1000
+
+    private let connection: PostgresConnection
+    private let logger: Logger
+    private let tablePrefix: String
+    private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
+
+    private init(connection: PostgresConnection, logger: Logger, tablePrefix: String) {
+        self.connection = connection
+        self.logger = logger
+        self.tablePrefix = tablePrefix
+    }
+
+    /// Connects with a `postgres://user[:password]@host[:port]/database` URL (TLS off: use a
+    /// loopback or otherwise protected network, or add TLS in front) and creates the tables.
+    ///
+    /// The URL may hold a password: read it from the environment or a file, never from a command line.
+    /// `tablePrefix` (1–40 of `a–z 0–9 _`, starting with a letter) names the tables
+    /// `<prefix>_records` and `<prefix>_checkpoints`.
+    public static func connect(
+        url: String, tablePrefix: String = "phiguard_audit", logger: Logger = Logger(label: "phiguard.audit.postgres")
+    ) async throws(AuditError) -> PostgresAuditSink {
+        guard (1...40).contains(tablePrefix.utf8.count), tablePrefix.utf8.first.map({ (97...122).contains($0) }) == true,
+            tablePrefix.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
+        else { throw .storageFailure("invalid table prefix") }
+        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
+            let host = components.host, let user = components.user
+        else { throw .storageFailure("not a postgres:// URL") }
+        let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
+        let configuration = PostgresConnection.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password,
+            database: database, tls: .disable)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+            let sink = PostgresAuditSink(connection: connection, logger: logger, tablePrefix: tablePrefix)
+            try await sink.createSchema()
+            return sink
+        } catch {
+            throw .storageFailure("cannot connect to the PostgreSQL audit database")
+        }
+    }
+
+    /// Closes the connection. The sink must not be used afterwards.
+    public func close() async {
+        try? await connection.close()
+    }
+
+    private func createSchema() async throws {
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+            CREATE TABLE IF NOT EXISTS \(tablePrefix)_records (
+                position BIGSERIAL PRIMARY KEY,
+                sequence BIGINT NOT NULL, timestamp BIGINT NOT NULL, kind TEXT NOT NULL,
+                actor_id TEXT, actor_role TEXT, session_id TEXT, action TEXT,
+                resource_type TEXT, resource_id TEXT, patient_id TEXT, fields TEXT NOT NULL,
+                outcome TEXT NOT NULL, reason TEXT, rule_ids TEXT NOT NULL, break_glass BOOLEAN NOT NULL,
+                break_glass_reason TEXT, related_sequence BIGINT, attributes TEXT NOT NULL, chain BYTEA NOT NULL)
+            """), logger: logger)
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL:
+                    "CREATE INDEX IF NOT EXISTS \(tablePrefix)_records_related ON \(tablePrefix)_records(related_sequence)"),
+            logger: logger)
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+            CREATE TABLE IF NOT EXISTS \(tablePrefix)_checkpoints (
+                position BIGSERIAL PRIMARY KEY, sequence BIGINT NOT NULL, chain BYTEA NOT NULL,
+                timestamp BIGINT NOT NULL, signature BYTEA NOT NULL)
+            """), logger: logger)
+    }
+
+    /// Inserts the batch in one transaction.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+        guard !records.isEmpty || !checkpoints.isEmpty else { return }
+        let width = AuditRecordColumns.names.count
+        let columnList = AuditRecordColumns.names.joined(separator: ", ")
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            var start = 0
+            while start < records.count {
+                let end = min(start + Self.rowsPerStatement, records.count)
+                var binds = PostgresBindings(capacity: (end - start) * width)
+                var rows: [String] = []
+                rows.reserveCapacity(end - start)
+                for (offset, record) in records[start..<end].enumerated() {
+                    Self.bind(AuditRecordColumns(record), into: &binds)
+                    let base = offset * width
+                    rows.append("(" + (1...width).map { "$\(base + $0)" }.joined(separator: ",") + ")")
+                }
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "INSERT INTO \(tablePrefix)_records (\(columnList)) VALUES "
+                            + rows.joined(separator: ","), binds: binds), logger: logger)
+                start = end
+            }
+            for checkpoint in checkpoints {
+                var binds = PostgresBindings(capacity: 4)
+                binds.append(Int64(bitPattern: checkpoint.sequence))
+                binds.append(ByteBuffer(bytes: checkpoint.chain))
+                binds.append(checkpoint.timestamp)
+                binds.append(ByteBuffer(bytes: checkpoint.signature))
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL:
+                            "INSERT INTO \(tablePrefix)_checkpoints (sequence, chain, timestamp, signature) VALUES ($1, $2, $3, $4)",
+                        binds: binds), logger: logger)
+            }
+            try await connection.query("COMMIT", logger: logger)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// The row with the highest position.
+    public func lastRecord() async throws -> AuditRecord? {
+        let entries = try await select("ORDER BY position DESC LIMIT 1", PostgresBindings())
+        guard let entry = entries.first else { return nil }
+        guard case .record(let record) = entry.entry else {
+            throw AuditError.storageFailure("the last audit row is not a record")
+        }
+        return record
+    }
+
+    /// Rows in position order.
+    public func entries(from position: Int, limit: Int) async throws -> [AuditLogEntry] {
+        guard position >= 0, limit > 0 else { return [] }
+        let cached = cursor.withLock { $0 }
+        var binds = PostgresBindings(capacity: 2)
+        let rows: [(rowID: Int64, entry: AuditLogEntry)]
+        if cached.position == position {
+            binds.append(cached.rowID)
+            binds.append(Int64(limit))
+            rows = try await select("WHERE position > $1 ORDER BY position LIMIT $2", binds)
+        } else {
+            binds.append(Int64(limit))
+            binds.append(Int64(position))
+            rows = try await select("ORDER BY position LIMIT $1 OFFSET $2", binds)
+        }
+        if let last = rows.last {
+            let next = (position + rows.count, last.rowID)
+            cursor.withLock { $0 = next }
+        }
+        return rows.map(\.entry)
+    }
+
+    /// Checkpoints in the order written.
+    public func checkpoints() async throws -> [AuditCheckpoint] {
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: "SELECT sequence, chain, timestamp, signature FROM \(tablePrefix)_checkpoints ORDER BY position"),
+            logger: logger)
+        var checkpoints: [AuditCheckpoint] = []
+        for try await row in rows {
+            let (sequence, chain, timestamp, signature) = try row.decode((Int64, ByteBuffer, Int64, ByteBuffer).self)
+            checkpoints.append(
+                AuditCheckpoint(
+                    sequence: UInt64(bitPattern: sequence), chain: Array(buffer: chain), timestamp: timestamp,
+                    signature: Array(buffer: signature)))
+        }
+        return checkpoints
+    }
+
+    /// Break-glass accesses without a review record, answered by an SQL query.
+    public func unreviewedBreakGlass() async throws(AuditError) -> [AuditRecord] {
+        do {
+            let rows = try await select(
+                """
+                WHERE kind = 'access.decision' AND break_glass AND NOT EXISTS (
+                    SELECT 1 FROM \(tablePrefix)_records v
+                    WHERE v.kind = 'break-glass.reviewed' AND v.related_sequence = \(tablePrefix)_records.sequence)
+                ORDER BY position
+                """, PostgresBindings())
+            return rows.compactMap { row in
+                if case .record(let record) = row.entry { record } else { nil }
+            }
+        } catch {
+            throw .storageFailure("break-glass query failed")
+        }
+    }
+
+    // MARK: Row mapping
+
+    private func select(_ tail: String, _ binds: PostgresBindings) async throws -> [(rowID: Int64, entry: AuditLogEntry)]
+    {
+        let sql = "SELECT position, " + AuditRecordColumns.names.joined(separator: ", ") + " FROM \(tablePrefix)_records "
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql + tail, binds: binds), logger: logger)
+        var result: [(rowID: Int64, entry: AuditLogEntry)] = []
+        for try await row in rows {
+            result.append(Self.entry(row))
+        }
+        return result
+    }
+
+    private static func bind(_ columns: AuditRecordColumns, into binds: inout PostgresBindings) {
+        binds.append(columns.sequence)
+        binds.append(columns.timestamp)
+        binds.append(columns.kind)
+        binds.append(columns.actorID)
+        binds.append(columns.actorRole)
+        binds.append(columns.sessionID)
+        binds.append(columns.action)
+        binds.append(columns.resourceType)
+        binds.append(columns.resourceID)
+        binds.append(columns.patientID)
+        binds.append(columns.fields)
+        binds.append(columns.outcome)
+        binds.append(columns.reason)
+        binds.append(columns.ruleIDs)
+        binds.append(columns.breakGlass)
+        binds.append(columns.breakGlassReason)
+        binds.append(columns.relatedSequence)
+        binds.append(columns.attributes)
+        binds.append(ByteBuffer(bytes: columns.chain))
+    }
+
+    private static func entry(_ row: PostgresRow) -> (rowID: Int64, entry: AuditLogEntry) {
+        let cells = Array(row)
+        let rowID = (cells.first.flatMap { try? $0.decode(Int64.self) }) ?? -1
+        guard cells.count == 20, let columns = try? columns(cells) else { return (rowID, .unreadable) }
+        return (rowID, columns.entry)
+    }
+
+    private static func columns(_ cells: [PostgresCell]) throws -> AuditRecordColumns {
+        AuditRecordColumns(
+            sequence: try cells[1].decode(Int64.self), timestamp: try cells[2].decode(Int64.self),
+            kind: try cells[3].decode(String.self), actorID: try cells[4].decode(String?.self),
+            actorRole: try cells[5].decode(String?.self), sessionID: try cells[6].decode(String?.self),
+            action: try cells[7].decode(String?.self), resourceType: try cells[8].decode(String?.self),
+            resourceID: try cells[9].decode(String?.self), patientID: try cells[10].decode(String?.self),
+            fields: try cells[11].decode(String.self), outcome: try cells[12].decode(String.self),
+            reason: try cells[13].decode(String?.self), ruleIDs: try cells[14].decode(String.self),
+            breakGlass: try cells[15].decode(Bool.self), breakGlassReason: try cells[16].decode(String?.self),
+            relatedSequence: try cells[17].decode(Int64?.self), attributes: try cells[18].decode(String.self),
+            chain: Array(buffer: try cells[19].decode(ByteBuffer.self)))
+    }
+}

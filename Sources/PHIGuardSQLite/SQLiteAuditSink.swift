@@ -1,0 +1,246 @@
+public import Logging
+internal import NIOCore
+public import PHIGuardAudit
+internal import SQLiteNIO
+internal import Synchronization
+
+/// An audit sink in an SQLite database (through Vapor's sqlite-nio), durable and batched.
+///
+/// Tables `audit_records` (one column per event field, `position` = storage order) and
+/// `audit_checkpoints`. The database runs in WAL mode with `synchronous=FULL`, so a committed batch
+/// survives a power cut; each batch is one transaction of multi-row `INSERT`s (all or nothing).
+///
+/// ```swift
+/// let sink = try await SQLiteAuditSink.open(path: "/var/lib/portal/audit.sqlite")
+/// let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
+/// ```
+public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
+    /// Rows per `INSERT` statement (19 parameters a row stays under SQLite's 32,766 limit).
+    static let rowsPerStatement = 500
+
+    private let connection: SQLiteConnection
+    private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    /// Opens (creating if needed) the database at `path` and its audit tables.
+    public static func open(path: String, logger: Logger = Logger(label: "phiguard.audit.sqlite")) async throws(AuditError)
+        -> SQLiteAuditSink
+    {
+        do {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let sink = SQLiteAuditSink(connection: connection)
+            try await sink.createSchema()
+            return sink
+        } catch {
+            throw .storageFailure("cannot open the SQLite audit database")
+        }
+    }
+
+    /// Opens an in-memory database (for tests).
+    public static func inMemory() async throws(AuditError) -> SQLiteAuditSink {
+        do {
+            let connection = try await SQLiteConnection.open(storage: .memory)
+            let sink = SQLiteAuditSink(connection: connection)
+            try await sink.createSchema()
+            return sink
+        } catch {
+            throw .storageFailure("cannot open the SQLite audit database")
+        }
+    }
+
+    /// Closes the connection. The sink must not be used afterwards.
+    public func close() async throws(AuditError) {
+        do { try await connection.close() } catch { throw .storageFailure("cannot close the SQLite audit database") }
+    }
+
+    private func createSchema() async throws {
+        _ = try await connection.query("PRAGMA journal_mode=WAL", [])
+        _ = try await connection.query("PRAGMA synchronous=FULL", [])
+        _ = try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS audit_records (
+                position INTEGER PRIMARY KEY AUTOINCREMENT,
+                sequence INTEGER NOT NULL, timestamp INTEGER NOT NULL, kind TEXT NOT NULL,
+                actor_id TEXT, actor_role TEXT, session_id TEXT, action TEXT,
+                resource_type TEXT, resource_id TEXT, patient_id TEXT, fields TEXT NOT NULL,
+                outcome TEXT NOT NULL, reason TEXT, rule_ids TEXT NOT NULL, break_glass INTEGER NOT NULL,
+                break_glass_reason TEXT, related_sequence INTEGER, attributes TEXT NOT NULL, chain BLOB NOT NULL)
+            """, [])
+        _ = try await connection.query(
+            "CREATE INDEX IF NOT EXISTS audit_records_patient ON audit_records(patient_id)", [])
+        _ = try await connection.query(
+            "CREATE INDEX IF NOT EXISTS audit_records_related ON audit_records(related_sequence)", [])
+        _ = try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                position INTEGER PRIMARY KEY AUTOINCREMENT, sequence INTEGER NOT NULL,
+                chain BLOB NOT NULL, timestamp INTEGER NOT NULL, signature BLOB NOT NULL)
+            """, [])
+    }
+
+    /// Inserts the batch in one transaction.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+        guard !records.isEmpty || !checkpoints.isEmpty else { return }
+        let columnList = AuditRecordColumns.names.joined(separator: ", ")
+        let rowPlaceholder = "(" + Array(repeating: "?", count: AuditRecordColumns.names.count).joined(separator: ",") + ")"
+        _ = try await connection.query("BEGIN IMMEDIATE", [])
+        do {
+            var start = 0
+            while start < records.count {
+                let end = min(start + Self.rowsPerStatement, records.count)
+                var binds: [SQLiteData] = []
+                binds.reserveCapacity((end - start) * AuditRecordColumns.names.count)
+                for record in records[start..<end] { Self.bind(AuditRecordColumns(record), into: &binds) }
+                let sql =
+                    "INSERT INTO audit_records (\(columnList)) VALUES "
+                    + Array(repeating: rowPlaceholder, count: end - start).joined(separator: ",")
+                _ = try await connection.query(sql, binds)
+                start = end
+            }
+            for checkpoint in checkpoints {
+                _ = try await connection.query(
+                    "INSERT INTO audit_checkpoints (sequence, chain, timestamp, signature) VALUES (?, ?, ?, ?)",
+                    [
+                        .integer(Int(Int64(bitPattern: checkpoint.sequence))), .blob(ByteBuffer(bytes: checkpoint.chain)),
+                        .integer(Int(checkpoint.timestamp)), .blob(ByteBuffer(bytes: checkpoint.signature)),
+                    ])
+            }
+            _ = try await connection.query("COMMIT", [])
+        } catch {
+            _ = try? await connection.query("ROLLBACK", [])
+            throw error
+        }
+    }
+
+    /// The row with the highest position.
+    public func lastRecord() async throws -> AuditRecord? {
+        let rows = try await connection.query(
+            "SELECT \(Self.selectList) FROM audit_records ORDER BY position DESC LIMIT 1", [])
+        guard let row = rows.first else { return nil }
+        guard case .record(let record) = Self.entry(row) else {
+            throw AuditError.storageFailure("the last audit row is not a record")
+        }
+        return record
+    }
+
+    /// Rows in position order.
+    public func entries(from position: Int, limit: Int) async throws -> [AuditLogEntry] {
+        guard position >= 0, limit > 0 else { return [] }
+        let cached = cursor.withLock { $0 }
+        let rows: [SQLiteRow]
+        if cached.position == position {
+            rows = try await connection.query(
+                "SELECT \(Self.selectList) FROM audit_records WHERE position > ? ORDER BY position LIMIT ?",
+                [.integer(Int(cached.rowID)), .integer(limit)])
+        } else {
+            rows = try await connection.query(
+                "SELECT \(Self.selectList) FROM audit_records ORDER BY position LIMIT ? OFFSET ?",
+                [.integer(limit), .integer(position)])
+        }
+        if let last = rows.last, let rowID = last.column("position")?.integer {
+            let next = (position + rows.count, Int64(rowID))
+            cursor.withLock { $0 = next }
+        }
+        return rows.map(Self.entry)
+    }
+
+    /// Checkpoints in the order written.
+    public func checkpoints() async throws -> [AuditCheckpoint] {
+        let rows = try await connection.query(
+            "SELECT sequence, chain, timestamp, signature FROM audit_checkpoints ORDER BY position", [])
+        return try rows.map { row in
+            guard let sequence = row.column("sequence")?.integer, let timestamp = row.column("timestamp")?.integer,
+                let chain = row.column("chain")?.blob, let signature = row.column("signature")?.blob
+            else { throw AuditError.malformedCheckpoint("a checkpoint row has a missing or mistyped column") }
+            return AuditCheckpoint(
+                sequence: UInt64(bitPattern: Int64(sequence)), chain: Array(buffer: chain), timestamp: Int64(timestamp),
+                signature: Array(buffer: signature))
+        }
+    }
+
+    /// Break-glass accesses without a review record, answered by an SQL query (no full scan in Swift).
+    public func unreviewedBreakGlass() async throws(AuditError) -> [AuditRecord] {
+        do {
+            let rows = try await connection.query(
+                """
+                SELECT \(Self.selectList) FROM audit_records r
+                WHERE r.kind = 'access.decision' AND r.break_glass = 1 AND NOT EXISTS (
+                    SELECT 1 FROM audit_records v
+                    WHERE v.kind = 'break-glass.reviewed' AND v.related_sequence = r.sequence)
+                ORDER BY r.position
+                """, [])
+            return rows.compactMap { row in
+                if case .record(let record) = Self.entry(row) { record } else { nil }
+            }
+        } catch {
+            throw .storageFailure("break-glass query failed")
+        }
+    }
+
+    // MARK: Row mapping
+
+    private static let selectList = "position, " + AuditRecordColumns.names.joined(separator: ", ")
+
+    private static func bind(_ columns: AuditRecordColumns, into binds: inout [SQLiteData]) {
+        func text(_ value: String?) -> SQLiteData { value.map { .text($0) } ?? .null }
+        binds.append(.integer(Int(columns.sequence)))
+        binds.append(.integer(Int(columns.timestamp)))
+        binds.append(.text(columns.kind))
+        binds.append(text(columns.actorID))
+        binds.append(text(columns.actorRole))
+        binds.append(text(columns.sessionID))
+        binds.append(text(columns.action))
+        binds.append(text(columns.resourceType))
+        binds.append(text(columns.resourceID))
+        binds.append(text(columns.patientID))
+        binds.append(.text(columns.fields))
+        binds.append(.text(columns.outcome))
+        binds.append(text(columns.reason))
+        binds.append(.text(columns.ruleIDs))
+        binds.append(.integer(columns.breakGlass ? 1 : 0))
+        binds.append(text(columns.breakGlassReason))
+        binds.append(columns.relatedSequence.map { .integer(Int($0)) } ?? .null)
+        binds.append(.text(columns.attributes))
+        binds.append(.blob(ByteBuffer(bytes: columns.chain)))
+    }
+
+    private static func entry(_ row: SQLiteRow) -> AuditLogEntry {
+        func text(_ name: String) -> String?? {
+            switch row.column(name) {
+            case .text(let value)?: .some(value)
+            case .null?: .some(nil)
+            default: nil
+            }
+        }
+        guard case .integer(let sequence)? = row.column("sequence"),
+            case .integer(let timestamp)? = row.column("timestamp"),
+            case .text(let kind)? = row.column("kind"),
+            case .text(let fields)? = row.column("fields"),
+            case .text(let outcome)? = row.column("outcome"),
+            case .text(let ruleIDs)? = row.column("rule_ids"),
+            case .integer(let breakGlass)? = row.column("break_glass"), breakGlass == 0 || breakGlass == 1,
+            case .text(let attributes)? = row.column("attributes"),
+            case .blob(let chain)? = row.column("chain"),
+            let actorID = text("actor_id"), let actorRole = text("actor_role"), let sessionID = text("session_id"),
+            let action = text("action"), let resourceType = text("resource_type"),
+            let resourceID = text("resource_id"), let patientID = text("patient_id"), let reason = text("reason"),
+            let breakGlassReason = text("break_glass_reason")
+        else { return .unreadable }
+        let related: Int64?
+        switch row.column("related_sequence") {
+        case .integer(let value)?: related = Int64(value)
+        case .null?: related = nil
+        default: return .unreadable
+        }
+        return AuditRecordColumns(
+            sequence: Int64(sequence), timestamp: Int64(timestamp), kind: kind, actorID: actorID, actorRole: actorRole,
+            sessionID: sessionID, action: action, resourceType: resourceType, resourceID: resourceID,
+            patientID: patientID, fields: fields, outcome: outcome, reason: reason, ruleIDs: ruleIDs,
+            breakGlass: breakGlass == 1, breakGlassReason: breakGlassReason, relatedSequence: related,
+            attributes: attributes, chain: Array(buffer: chain)
+        ).entry
+    }
+}

@@ -1,0 +1,398 @@
+import ArgumentParser
+import Foundation
+import PHIGuardAudit
+import PHIGuardPostgres
+import PHIGuardSQLite
+
+/// `phiguard audit …`: keys, appending, verification and FHIR export of tamper-evident audit logs.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Verify and export tamper-evident audit logs (JSON lines, SQLite or PostgreSQL).",
+        discussion: "See Documentation/CLI-audit.md. Keys are read from files, never from arguments.",
+        subcommands: [Keygen.self, Append.self, Verify.self, Export.self, Unreviewed.self]
+    )
+
+    /// Where the log is: exactly one of `--file`, `--sqlite`, `--postgres`.
+    struct LogLocation: ParsableArguments {
+        @Option(name: .customLong("file"), help: "A JSON-lines log (checkpoints in <file>.checkpoints).")
+        var file: String?
+        @Option(name: .customLong("sqlite"), help: "An SQLite database written by SQLiteAuditSink.")
+        var sqlite: String?
+        @Flag(
+            name: .customLong("postgres"),
+            help: "The PostgreSQL database in PHIGUARD_AUDIT_POSTGRES_URL (or PHIGUARD_POSTGRES_URL).")
+        var postgres = false
+        @Option(name: .customLong("postgres-table-prefix"), help: "Table name prefix in PostgreSQL.")
+        var postgresTablePrefix = "phiguard_audit"
+
+        func validate() throws {
+            let count = [file != nil, sqlite != nil, postgres].filter { $0 }.count
+            guard count == 1 else { throw ValidationError("give exactly one of --file, --sqlite, --postgres") }
+        }
+
+        /// Opens the log for reading; `close` must be called when done.
+        func openSource() async throws -> (source: any AuditRecordSource, close: @Sendable () async -> Void) {
+            if let file {
+                guard FileManager.default.isReadableFile(atPath: file) else {
+                    try fail("audit log file not found or unreadable", CLIExit.noInput)
+                }
+                let reader = try JSONLinesAuditSink.reader(path: file)
+                return (reader, {})
+            }
+            if let sqlite {
+                guard FileManager.default.isReadableFile(atPath: sqlite) else {
+                    try fail("SQLite database not found or unreadable", CLIExit.noInput)
+                }
+                let sink = try await SQLiteAuditSink.open(path: sqlite)
+                return (sink, { try? await sink.close() })
+            }
+            let sink = try await openPostgres()
+            return (sink, { await sink.close() })
+        }
+
+        /// Opens the log for appending.
+        func openSink() async throws -> (sink: any AuditSink, close: @Sendable () async -> Void) {
+            if let file { return (try JSONLinesAuditSink(path: file), {}) }
+            if let sqlite {
+                let sink = try await SQLiteAuditSink.open(path: sqlite)
+                return (sink, { try? await sink.close() })
+            }
+            let sink = try await openPostgres()
+            return (sink, { await sink.close() })
+        }
+
+        private func openPostgres() async throws -> PostgresAuditSink {
+            let environment = ProcessInfo.processInfo.environment
+            guard let url = environment["PHIGUARD_AUDIT_POSTGRES_URL"] ?? environment["PHIGUARD_POSTGRES_URL"] else {
+                try fail("set PHIGUARD_AUDIT_POSTGRES_URL to the database URL", CLIExit.noInput)
+            }
+            do {
+                return try await PostgresAuditSink.connect(url: url, tablePrefix: postgresTablePrefix)
+            } catch {
+                try fail(error.description, CLIExit.noInput)
+            }
+        }
+
+        /// The checkpoints stored with the log (used when no exported file is given).
+        func storedCheckpointsPath() -> String? { file.map { $0 + ".checkpoints" } }
+    }
+
+    /// `--keys DIR` with `chain.key`, `signing.key`, `signing.pub`, or the single-file overrides.
+    struct KeyOptions: ParsableArguments {
+        @Option(name: .customLong("keys"), help: "A directory made by `phiguard audit keygen`.")
+        var directory: String?
+        @Option(name: .customLong("chain-key-file"), help: "The chain key file (base64, 32 bytes).")
+        var chainKeyFile: String?
+        @Option(name: .customLong("public-key"), help: "The checkpoint public key (base64).")
+        var publicKey: String?
+
+        func chainKey() throws -> AuditChainKey {
+            let path = chainKeyFile ?? directory.map { $0 + "/chain.key" }
+            guard let path else { throw ValidationError("give --keys or --chain-key-file") }
+            do {
+                return try AuditChainKey(base64: try readKeyFile(path))
+            } catch let error as AuditError {
+                try fail("chain key: \(error.description)", CLIExit.dataError)
+            }
+        }
+
+        func checkpointKey() throws -> AuditCheckpointPublicKey? {
+            let text: String
+            if let publicKey {
+                text = publicKey
+            } else if let directory {
+                text = try readKeyFile(directory + "/signing.pub")
+            } else {
+                return nil
+            }
+            do {
+                return try AuditCheckpointPublicKey(base64: text)
+            } catch {
+                try fail("checkpoint public key: \(error.description)", CLIExit.dataError)
+            }
+        }
+
+        func signingKey() throws -> AuditSigningKey {
+            guard let directory else { throw ValidationError("give --keys") }
+            do {
+                return try AuditSigningKey(base64: try readKeyFile(directory + "/signing.key"))
+            } catch let error as AuditError {
+                try fail("signing key: \(error.description)", CLIExit.dataError)
+            }
+        }
+
+        private func readKeyFile(_ path: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path), data.count <= 4096 else {
+                try fail("key file '\(path)' is missing, unreadable or too large", CLIExit.noInput)
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    struct Keygen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create chain.key, signing.key (mode 0600) and signing.pub in a new or empty directory.")
+
+        @Option(name: .customLong("output"), help: "The directory to write the keys to.")
+        var output: String
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            let manager = FileManager.default
+            try? manager.createDirectory(atPath: output, withIntermediateDirectories: true)
+            for name in ["chain.key", "signing.key", "signing.pub"] where manager.fileExists(atPath: output + "/" + name) {
+                try fail("\(output)/\(name) exists; refusing to overwrite a key", CLIExit.dataError)
+            }
+            let chain = try AuditKeyMaterial.newChainKeyBase64()
+            let seed = try AuditKeyMaterial.newSigningSeedBase64()
+            let publicKey = try AuditSigningKey(base64: seed).publicKey.base64
+            for (name, text, mode) in [
+                ("chain.key", chain, 0o600), ("signing.key", seed, 0o600), ("signing.pub", publicKey, 0o644),
+            ] {
+                guard manager.createFile(atPath: output + "/" + name, contents: Data((text + "\n").utf8),
+                    attributes: [.posixPermissions: mode])
+                else { try fail("cannot write \(output)/\(name)", CLIExit.internalError) }
+            }
+            format.emit(["publicKey": publicKey], text: "checkpoint public key: \(publicKey)")
+        }
+    }
+
+    /// One event on standard input for `append` (the record JSON without `seq` and `chain`).
+    struct EventInput: Decodable {
+        var kind: AuditEventKind
+        var ts: Int64?
+        var actor: String?
+        var role: String?
+        var session: String?
+        var action: String?
+        var resourceType: String?
+        var resourceID: String?
+        var patient: String?
+        var fields: [String]?
+        var outcome: AuditOutcome
+        var reason: String?
+        var rules: [String]?
+        var breakGlass: Bool?
+        var breakGlassReason: String?
+        var related: UInt64?
+        var attributes: [String: String]?
+
+        func event() throws(AuditError) -> AuditEvent {
+            try AuditEvent(
+                kind: kind, timestamp: ts ?? AuditEvent.timestamp(for: Date()), actorID: actor, actorRole: role,
+                sessionID: session, action: action, resourceType: resourceType, resourceID: resourceID,
+                patientID: patient, fields: fields ?? [], outcome: outcome, reason: reason, ruleIDs: rules ?? [],
+                breakGlass: breakGlass ?? false, breakGlassReason: breakGlassReason, relatedSequence: related,
+                attributes: attributes ?? [:])
+        }
+    }
+
+    struct Append: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append events (JSON lines on standard input) to a log, chained and checkpointed.",
+            discussion: "All lines are checked before any is written; a bad line writes nothing (exit 65).")
+
+        @OptionGroup var location: LogLocation
+        @OptionGroup var keys: KeyOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            var events: [AuditEvent] = []
+            var number = 0
+            let decoder = JSONDecoder()
+            while let line = readLine(strippingNewline: true) {
+                number += 1
+                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+                guard line.utf8.count <= 64 * 1024, events.count < 1_000_000,
+                    let input = try? decoder.decode(EventInput.self, from: Data(line.utf8))
+                else { try fail("input line \(number) is not an audit event", CLIExit.dataError) }
+                do {
+                    events.append(try input.event())
+                } catch {
+                    try fail("input line \(number): \(error.description)", CLIExit.dataError)
+                }
+            }
+            let (sink, close) = try await location.openSink()
+            let log = try await AuditLog(sink: sink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey())
+            var last: UInt64 = 0
+            do {
+                for event in events { last = try await log.append(event, durability: .queued) }
+                try await log.close()
+            } catch {
+                await close()
+                try fail(error.description, CLIExit.internalError)
+            }
+            await close()
+            format.emit(["appended": events.count, "lastSequence": Int(last)], text: "appended \(events.count) events")
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a log's chain and checkpoints; report the first broken position.",
+            discussion: """
+                Exit status: 0 intact, 1 broken (kind and position printed), 65 malformed key or checkpoint file,
+                66 log or key file missing. Pass --checkpoints with the checkpoints exported off-host to detect a
+                truncated tail; without it, the checkpoints stored beside the log are used.
+                """)
+
+        @OptionGroup var location: LogLocation
+        @OptionGroup var keys: KeyOptions
+        @Option(name: .customLong("checkpoints"), help: "Exported checkpoints (JSON lines).")
+        var checkpointsFile: String?
+        @Flag(name: .customLong("progress"), help: "Show progress on standard error (default: when it is a terminal).")
+        var progress = false
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            let verifier = AuditVerifier(chainKey: try keys.chainKey(), checkpointKey: try keys.checkpointKey())
+            var checkpoints: [AuditCheckpoint]?
+            if let checkpointsFile {
+                guard FileManager.default.isReadableFile(atPath: checkpointsFile) else {
+                    try fail("checkpoints file not found or unreadable", CLIExit.noInput)
+                }
+                do {
+                    checkpoints = try JSONLinesAuditSink.readCheckpoints(path: checkpointsFile)
+                } catch {
+                    try fail(error.description, CLIExit.dataError)
+                }
+            }
+            let (source, close) = try await location.openSource()
+            let showProgress = progress || isatty(STDERR_FILENO) == 1
+            let started = ContinuousClock.now
+            let report: AuditVerificationReport
+            do {
+                report = try await verifier.verify(
+                    source, checkpoints: checkpoints, chunkSize: 10_000,
+                    progress: showProgress
+                        ? { count in
+                            FileHandle.standardError.write(Data("\rverified \(count) records".utf8))
+                        } : nil)
+            } catch {
+                await close()
+                try fail(error.description, error.isDataError ? CLIExit.dataError : CLIExit.internalError)
+            }
+            await close()
+            if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+            let seconds = (ContinuousClock.now - started).components
+            let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18
+            switch report {
+            case .intact(let records, let last, let checked):
+                format.emit(
+                    VerifyReport(
+                        result: "intact", records: records, lastSequence: last, checkpointsChecked: checked,
+                        seconds: elapsed),
+                    text: "intact: \(records) records (last sequence \(last)), \(checked) checkpoints matched")
+            case .broken(let found):
+                format.emit(
+                    VerifyReport(
+                        result: "broken", kind: found.kind.rawValue, position: found.position,
+                        line: location.file != nil ? found.position + 1 : nil,
+                        expectedSequence: found.expectedSequence, foundSequence: found.foundSequence,
+                        seconds: elapsed),
+                    text: "broken: \(found.kind.rawValue) at position \(found.position)"
+                        + (location.file != nil ? " (line \(found.position + 1))" : "")
+                        + ", expected sequence \(found.expectedSequence)"
+                        + (found.foundSequence.map { ", found \($0)" } ?? ""))
+                throw CLIExit.negative
+            }
+        }
+    }
+
+    struct VerifyReport: Encodable {
+        var result: String
+        var records: Int?
+        var lastSequence: UInt64?
+        var checkpointsChecked: Int?
+        var kind: String?
+        var position: Int?
+        var line: Int?
+        var expectedSequence: UInt64?
+        var foundSequence: UInt64?
+        var seconds: Double
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every record as a FHIR R4 AuditEvent resource, one JSON object per line (NDJSON).",
+            discussion: "Export does not verify; run `phiguard audit verify` first. Unreadable entries are skipped and counted on standard error (exit 1 if any).")
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case fhir }
+
+        @OptionGroup var location: LogLocation
+        @Option(help: "The output format (fhir: R4 AuditEvent NDJSON).")
+        var format: Format = .fhir
+        @Option(name: .customLong("source-id"), help: "The id of the system that wrote the log (source.observer).")
+        var sourceID = "phiguard"
+        @Option(help: "The site id (source.site).")
+        var site: String?
+
+        func run() async throws {
+            let exporter = FHIRAuditEventExporter(sourceID: sourceID, site: site)
+            let (source, close) = try await location.openSource()
+            var position = 0
+            var unreadable = 0
+            do {
+                while true {
+                    let chunk = try await source.entries(from: position, limit: 10_000)
+                    for entry in chunk {
+                        switch entry {
+                        case .record(let record): print(try exporter.jsonLine(for: record))
+                        case .unreadable: unreadable += 1
+                        }
+                    }
+                    position += chunk.count
+                    if chunk.count < 10_000 { break }
+                }
+            } catch {
+                await close()
+                try fail("could not read the log", CLIExit.internalError)
+            }
+            await close()
+            if unreadable > 0 { try fail("\(unreadable) unreadable entries were skipped", CLIExit.negative) }
+        }
+    }
+
+    struct Unreviewed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "unreviewed",
+            abstract: "List break-glass accesses that have no review event yet (exit 1 if there are any).")
+
+        @OptionGroup var location: LogLocation
+        @OptionGroup var format: OutputOptions
+
+        func run() async throws {
+            let (source, close) = try await location.openSource()
+            let open: [AuditRecord]
+            do {
+                open = try await BreakGlassReview.unreviewed(in: source)
+            } catch {
+                await close()
+                try fail(error.description, CLIExit.internalError)
+            }
+            await close()
+            for record in open {
+                let event = record.event
+                format.emit(
+                    [
+                        "sequence": "\(record.sequence)", "actor": event.actorID ?? "", "patient": event.patientID ?? "",
+                        "reason": event.breakGlassReason ?? "", "recorded": FHIRAuditEventExporter.instant(event.timestamp),
+                    ],
+                    text: "\(record.sequence)\t\(FHIRAuditEventExporter.instant(event.timestamp))\t"
+                        + "\(event.actorID ?? "-")\tpatient \(event.patientID ?? "-")\t\(event.breakGlassReason ?? "-")")
+            }
+            if !open.isEmpty { throw CLIExit.negative }
+        }
+    }
+}
+
+extension AuditError {
+    /// Errors caused by the input (exit 65) rather than the machine (exit 70).
+    var isDataError: Bool {
+        switch self {
+        case .invalidIdentifier, .invalidEvent, .invalidKey, .malformedCheckpoint: true
+        case .sinkUnavailable, .sinkFailed, .closed, .unwrittenEvents, .secureMemoryFailure, .storageFailure: false
+        }
+    }
+}
