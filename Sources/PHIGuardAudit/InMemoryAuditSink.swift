@@ -17,7 +17,6 @@ public final class InMemoryAuditSink: AuditSink, AuditRecordSource {
     /// Appends the records and checkpoints.
     public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
         storage.withLock { storage in
-            storage.entries.reserveCapacity(storage.entries.count + records.count)
             for record in records { storage.entries.append(.record(record)) }
             storage.checkpoints.append(contentsOf: checkpoints)
             if let last = records.last { storage.last = last }

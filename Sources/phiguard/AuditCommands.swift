@@ -245,6 +245,13 @@ struct AuditCommand: AsyncParsableCommand {
         var progress = false
         @OptionGroup var format: OutputOptions
 
+        static func verify(
+            _ verifier: AuditVerifier, _ source: some AuditRecordSource, _ checkpoints: [AuditCheckpoint]?,
+            _ progress: (@Sendable (Int) -> Void)?
+        ) async throws(AuditError) -> AuditVerificationReport {
+            try await verifier.verify(source, checkpoints: checkpoints, chunkSize: 10_000, progress: progress)
+        }
+
         func run() async throws {
             let verifier = AuditVerifier(chainKey: try keys.chainKey(), checkpointKey: try keys.checkpointKey())
             var checkpoints: [AuditCheckpoint]?
@@ -262,13 +269,15 @@ struct AuditCommand: AsyncParsableCommand {
             let showProgress = progress || isatty(STDERR_FILENO) == 1
             let started = ContinuousClock.now
             let report: AuditVerificationReport
+            var reporter: (@Sendable (Int) -> Void)?
+            if showProgress {
+                reporter = { count in
+                    let line = "\rverified \(count) records"
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
             do {
-                report = try await verifier.verify(
-                    source, checkpoints: checkpoints, chunkSize: 10_000,
-                    progress: showProgress
-                        ? { count in
-                            FileHandle.standardError.write(Data("\rverified \(count) records".utf8))
-                        } : nil)
+                report = try await Self.verify(verifier, source, checkpoints, reporter)
             } catch {
                 await close()
                 try fail(error.description, error.isDataError ? CLIExit.dataError : CLIExit.internalError)

@@ -21,37 +21,39 @@ struct AuditLeakTests {
     @Test("Every string field rejects planted PHI values and secrets, and the error does not echo them")
     func fieldsRejectValues() throws {
         for planted in Self.plantedPHI + Self.plantedSecrets {
-            let attempts: [() throws(AuditError) -> AuditEvent] = [
-                { () throws(AuditError) in try .login(succeeded: false, userID: planted) },
-                { () throws(AuditError) in try .login(succeeded: false, userID: "u1", reason: planted) },
-                { () throws(AuditError) in try .session(.sessionCreated, userID: "u1", sessionID: planted) },
-                { () throws(AuditError) in try .mfa(.mfaFailed, userID: "u1", succeeded: false, factor: planted) },
-                { () throws(AuditError) in
+            let attempts: [() throws -> AuditEvent] = [
+                { try .login(succeeded: false, userID: planted) },
+                { try .login(succeeded: false, userID: "u1", reason: planted) },
+                { try .session(.sessionCreated, userID: "u1", sessionID: planted) },
+                { try .mfa(.mfaFailed, userID: "u1", succeeded: false, factor: planted) },
+                {
                     try .accessDecision(
                         actorID: "u1", role: "nurse", action: "read", resourceType: "Observation",
                         patientID: planted, allowed: true)
                 },
-                { () throws(AuditError) in
+                {
                     try .accessDecision(
                         actorID: "u1", role: "nurse", action: "read", resourceType: "Observation",
                         fieldsReturned: [planted], allowed: true)
                 },
-                { () throws(AuditError) in
+                {
                     try .accessDecision(
                         actorID: "u1", role: "nurse", action: "read", resourceType: "Observation", allowed: true,
                         breakGlass: planted)
                 },
-                { () throws(AuditError) in try .keyRotated(keyRingID: "ring", fromKeyID: planted, toKeyID: "k2") },
-                { () throws(AuditError) in try .policyReloaded(policyID: "p", version: planted) },
-                { () throws(AuditError) in try .breakGlassReviewed(sequence: 1, reviewerID: "r", outcome: planted) },
+                { try .keyRotated(keyRingID: "ring", fromKeyID: planted, toKeyID: "k2") },
+                { try .policyReloaded(policyID: "p", version: planted) },
+                { try .breakGlassReviewed(sequence: 1, reviewerID: "r", outcome: planted) },
             ]
             for attempt in attempts {
                 do {
                     _ = try attempt()
                     Issue.record("a planted value was accepted")
-                } catch {
+                } catch let error as AuditError {
                     #expect(!error.description.contains(planted))
                     if case .invalidIdentifier = error {} else { Issue.record("unexpected error \(error)") }
+                } catch {
+                    Issue.record("unexpected error type")
                 }
             }
         }

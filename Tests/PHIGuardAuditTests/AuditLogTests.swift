@@ -48,16 +48,18 @@ struct AuditLogTests {
         sink.setFailing(true)
         let result = try await log.performAudited(try AuditFixtures.everyKind()[11]) { 42 }
         #expect(result == 42)
+        await #expect(throws: AuditError.unwrittenEvents(count: 1)) { try await log.close() }
     }
 
     @Test("Closing with a failing sink reports the unwritten events instead of dropping them")
     func closeReportsUnwritten() async throws {
-        let sink = FlakySink()
+        let sink = FlakySink(delay: .milliseconds(50))
         let log = try await makeLog(sink, configuration: .init(retryInterval: .milliseconds(10)))
-        sink.setFailing(true)
         for event in try AuditFixtures.everyKind().prefix(3) { try await log.append(event, durability: .queued) }
+        sink.setFailing(true)
         await #expect(throws: AuditError.unwrittenEvents(count: 3)) { try await log.close() }
         await #expect(throws: AuditError.closed) { try await log.append(try AuditFixtures.fullEvent()) }
+        #expect(sink.inner.count == 0)
     }
 
     @Test("Back-pressure: a slow sink makes appends wait, and every event arrives in order")

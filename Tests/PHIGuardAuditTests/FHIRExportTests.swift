@@ -108,7 +108,7 @@ struct FHIRExportTests {
 
         let denied = try AuditEvent.accessDecision(
             actorID: "user:3", role: "clerk", action: "delete", resourceType: "Patient", allowed: false)
-        let deniedJSON = try FHIRAuditEventExporter(sourceID: "p").resource(
+        let deniedJSON = FHIRAuditEventExporter(sourceID: "p").resource(
             for: AuditRecord(sequence: 1, event: denied, chain: []))
         #expect(deniedJSON["outcome"] as? String == "4")
         #expect(deniedJSON["action"] as? String == "D")
