@@ -53,7 +53,9 @@ public struct AuditChainKey: Sendable, CustomStringConvertible {
 
     /// `HMAC-SHA256(key, previous ‖ canonical)`, written to `output` (32 bytes).
     @inline(__always)
-    func chainValue(previous: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
+    func chainValue(
+        previous: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) {
         keyedState.withUnsafeBytes { stored in
             var state = stored.loadUnaligned(as: crypto_auth_hmacsha256_state.self)
             _ = crypto_auth_hmacsha256_update(
@@ -95,7 +97,8 @@ struct AuditChainer {
     /// Whether `record.chain` is the chain value of `record` following `previous`.
     mutating func verifies(_ record: AuditRecord, previous: [UInt8]) -> Bool {
         guard record.chain.count == 32 else { return false }
-        return Sodium.constantTimeEqual(chainValue(previous: previous, sequence: record.sequence, event: record.event), record.chain)
+        return Sodium.constantTimeEqual(
+            chainValue(previous: previous, sequence: record.sequence, event: record.event), record.chain)
     }
 
     /// The chain value before the first record: 32 zero bytes.

@@ -27,6 +27,7 @@ public enum AuditError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A checkpoint (or checkpoint file line) is malformed.
     case malformedCheckpoint(String)
 
+    /// A fixed, safe text for the case (never a value, key or row).
     public var description: String {
         switch self {
         case .invalidIdentifier(let field): "audit field '\(field)' is not a valid identifier"

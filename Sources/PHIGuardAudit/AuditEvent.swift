@@ -141,7 +141,9 @@ public struct AuditEvent: Sendable, Hashable {
         guard breakGlass || breakGlassReason == nil else {
             throw .invalidEvent("a break-glass reason needs the break-glass flag")
         }
-        guard !breakGlass || breakGlassReason != nil else { throw .invalidEvent("break-glass access needs a reason code") }
+        guard !breakGlass || breakGlassReason != nil else {
+            throw .invalidEvent("break-glass access needs a reason code")
+        }
         self.init(
             unchecked: kind, timestamp: timestamp, actorID: actorID, actorRole: actorRole, sessionID: sessionID,
             action: action, resourceType: resourceType, resourceID: resourceID, patientID: patientID, fields: fields,

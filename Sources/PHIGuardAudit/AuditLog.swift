@@ -41,6 +41,9 @@ public enum AuditDurability: Sendable, Hashable {
 /// dropped silently: while the sink is failing, appends throw ``AuditError/sinkUnavailable``, the
 /// queue is retried, and ``close()`` throws ``AuditError/unwrittenEvents(count:)`` if it cannot
 /// write everything. See <doc:SinksAndFailClosed>.
+///
+/// Call ``close()`` when done: it writes the queue and a final checkpoint, and ends the writer task
+/// (which otherwise keeps the log alive).
 public actor AuditLog {
     /// Batching, back-pressure, checkpoint and failure settings.
     public struct Configuration: Sendable {
@@ -112,7 +115,8 @@ public actor AuditLog {
         do {
             last = try await sink.lastRecord()
         } catch {
-            logger.error("audit sink could not be read at start", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            logger.error(
+                "audit sink could not be read at start", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             throw .sinkUnavailable
         }
         self.sink = sink
@@ -159,10 +163,14 @@ public actor AuditLog {
         } catch {
             switch configuration.failurePolicy {
             case .failClosed:
-                logger.warning("operation refused: audit event could not be recorded", metadata: ["kind": "\(event.kind.rawValue)"])
+                logger.warning(
+                    "operation refused: audit event could not be recorded", metadata: ["kind": "\(event.kind.rawValue)"]
+                )
                 throw error
             case .failOpen:
-                logger.critical("operation ran WITHOUT an audit record (fail-open policy)", metadata: ["kind": "\(event.kind.rawValue)"])
+                logger.critical(
+                    "operation ran WITHOUT an audit record (fail-open policy)",
+                    metadata: ["kind": "\(event.kind.rawValue)"])
             }
         }
         return try await body()
@@ -234,7 +242,8 @@ public actor AuditLog {
         let tail = nextSequence - 1
         guard tail > lastCheckpointed else { return }
         let now = AuditEvent.timestamp(for: .now)
-        pendingCheckpoints.append(AuditCheckpoint(sequence: tail, chain: lastChain, timestamp: now, signingKey: signingKey))
+        pendingCheckpoints.append(
+            AuditCheckpoint(sequence: tail, chain: lastChain, timestamp: now, signingKey: signingKey))
         lastCheckpointed = tail
         wakeWriter()
     }
@@ -277,7 +286,9 @@ public actor AuditLog {
                 committed(recordCount: count, checkpoints: checkpoints, upTo: upTo)
                 if let exporter { for checkpoint in checkpoints { await exporter(checkpoint) } }
             } catch {
-                logger.error(
+                // Log the transition loudly, the retries quietly.
+                logger.log(
+                    level: sinkIsFailing ? .debug : .error,
                     "audit sink failed; events stay queued and are retried",
                     metadata: ["error-type": "\(String(reflecting: type(of: error)))", "queued": "\(pending.count)"])
                 sinkIsFailing = true

@@ -66,7 +66,8 @@ package struct AuditRecordColumns: Sendable {
             resourceType: event.resourceType, resourceID: event.resourceID, patientID: event.patientID,
             fields: Self.encodeList(event.fields), outcome: event.outcome.rawValue, reason: event.reason,
             ruleIDs: Self.encodeList(event.ruleIDs), breakGlass: event.breakGlass,
-            breakGlassReason: event.breakGlassReason, relatedSequence: event.relatedSequence.map { Int64(bitPattern: $0) },
+            breakGlassReason: event.breakGlassReason,
+            relatedSequence: event.relatedSequence.map { Int64(bitPattern: $0) },
             attributes: Self.encodeAttributes(event.attributes), chain: record.chain)
     }
 

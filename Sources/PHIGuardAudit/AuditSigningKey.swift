@@ -54,7 +54,8 @@ public struct AuditSigningKey: Sendable, CustomStringConvertible {
         var signature = [UInt8](repeating: 0, count: Int(crypto_sign_bytes()))
         secretKey.withUnsafeBytes { secret in
             _ = crypto_sign_detached(
-                &signature, nil, message, UInt64(message.count), secret.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                &signature, nil, message, UInt64(message.count), secret.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            )
         }
         return signature
     }

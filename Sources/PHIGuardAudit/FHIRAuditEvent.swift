@@ -133,14 +133,15 @@ public struct FHIRAuditEventExporter: Sendable {
         ]
         if let role = event.actorRole { agent["role"] = [["text": role] as [String: any Sendable]] }
         if event.actorID == nil {
-            agent["type"] = [
-                "coding": [
-                    [
-                        "system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110150",
-                        "display": "Application",
-                    ] as [String: any Sendable]
-                ]
-            ] as [String: any Sendable]
+            agent["type"] =
+                [
+                    "coding": [
+                        [
+                            "system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110150",
+                            "display": "Application",
+                        ] as [String: any Sendable]
+                    ]
+                ] as [String: any Sendable]
         }
         if event.breakGlass { agent["purposeOfUse"] = [breakGlassConcept(event)] }
         return agent

@@ -43,10 +43,12 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
     public static func connect(
         url: String, tablePrefix: String = "phiguard_audit", logger: Logger = Logger(label: "phiguard.audit.postgres")
     ) async throws(AuditError) -> PostgresAuditSink {
-        guard (1...40).contains(tablePrefix.utf8.count), tablePrefix.utf8.first.map({ (97...122).contains($0) }) == true,
+        guard (1...40).contains(tablePrefix.utf8.count),
+            tablePrefix.utf8.first.map({ (97...122).contains($0) }) == true,
             tablePrefix.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
         else { throw .storageFailure("invalid table prefix") }
-        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
+        guard let components = URLComponents(string: url),
+            components.scheme == "postgres" || components.scheme == "postgresql",
             let host = components.host, let user = components.user
         else { throw .storageFailure("not a postgres:// URL") }
         let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
@@ -72,26 +74,27 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
         try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-            CREATE TABLE IF NOT EXISTS \(tablePrefix)_records (
-                position BIGSERIAL PRIMARY KEY,
-                sequence BIGINT NOT NULL, timestamp BIGINT NOT NULL, kind TEXT NOT NULL,
-                actor_id TEXT, actor_role TEXT, session_id TEXT, action TEXT,
-                resource_type TEXT, resource_id TEXT, patient_id TEXT, fields TEXT NOT NULL,
-                outcome TEXT NOT NULL, reason TEXT, rule_ids TEXT NOT NULL, break_glass BOOLEAN NOT NULL,
-                break_glass_reason TEXT, related_sequence BIGINT, attributes TEXT NOT NULL, chain BYTEA NOT NULL)
-            """), logger: logger)
+                    CREATE TABLE IF NOT EXISTS \(tablePrefix)_records (
+                        position BIGSERIAL PRIMARY KEY,
+                        sequence BIGINT NOT NULL, timestamp BIGINT NOT NULL, kind TEXT NOT NULL,
+                        actor_id TEXT, actor_role TEXT, session_id TEXT, action TEXT,
+                        resource_type TEXT, resource_id TEXT, patient_id TEXT, fields TEXT NOT NULL,
+                        outcome TEXT NOT NULL, reason TEXT, rule_ids TEXT NOT NULL, break_glass BOOLEAN NOT NULL,
+                        break_glass_reason TEXT, related_sequence BIGINT, attributes TEXT NOT NULL, chain BYTEA NOT NULL)
+                    """), logger: logger)
         try await connection.query(
             PostgresQuery(
                 unsafeSQL:
-                    "CREATE INDEX IF NOT EXISTS \(tablePrefix)_records_related ON \(tablePrefix)_records(related_sequence)"),
+                    "CREATE INDEX IF NOT EXISTS \(tablePrefix)_records_related ON \(tablePrefix)_records(related_sequence)"
+            ),
             logger: logger)
         try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
-            CREATE TABLE IF NOT EXISTS \(tablePrefix)_checkpoints (
-                position BIGSERIAL PRIMARY KEY, sequence BIGINT NOT NULL, chain BYTEA NOT NULL,
-                timestamp BIGINT NOT NULL, signature BYTEA NOT NULL)
-            """), logger: logger)
+                    CREATE TABLE IF NOT EXISTS \(tablePrefix)_checkpoints (
+                        position BIGSERIAL PRIMARY KEY, sequence BIGINT NOT NULL, chain BYTEA NOT NULL,
+                        timestamp BIGINT NOT NULL, signature BYTEA NOT NULL)
+                    """), logger: logger)
     }
 
     /// Inserts the batch in one transaction.
@@ -173,7 +176,8 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
     public func checkpoints() async throws -> [AuditCheckpoint] {
         let rows = try await connection.query(
             PostgresQuery(
-                unsafeSQL: "SELECT sequence, chain, timestamp, signature FROM \(tablePrefix)_checkpoints ORDER BY position"),
+                unsafeSQL:
+                    "SELECT sequence, chain, timestamp, signature FROM \(tablePrefix)_checkpoints ORDER BY position"),
             logger: logger)
         var checkpoints: [AuditCheckpoint] = []
         for try await row in rows {
@@ -206,9 +210,11 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
 
     // MARK: Row mapping
 
-    private func select(_ tail: String, _ binds: PostgresBindings) async throws -> [(rowID: Int64, entry: AuditLogEntry)]
-    {
-        let sql = "SELECT position, " + AuditRecordColumns.names.joined(separator: ", ") + " FROM \(tablePrefix)_records "
+    private func select(_ tail: String, _ binds: PostgresBindings) async throws -> [(
+        rowID: Int64, entry: AuditLogEntry
+    )] {
+        let sql =
+            "SELECT position, " + AuditRecordColumns.names.joined(separator: ", ") + " FROM \(tablePrefix)_records "
         let rows = try await connection.query(PostgresQuery(unsafeSQL: sql + tail, binds: binds), logger: logger)
         var result: [(rowID: Int64, entry: AuditLogEntry)] = []
         for try await row in rows {

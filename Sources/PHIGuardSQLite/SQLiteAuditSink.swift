@@ -26,7 +26,8 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     }
 
     /// Opens (creating if needed) the database at `path` and its audit tables.
-    public static func open(path: String, logger: Logger = Logger(label: "phiguard.audit.sqlite")) async throws(AuditError)
+    public static func open(path: String, logger: Logger = Logger(label: "phiguard.audit.sqlite"))
+        async throws(AuditError)
         -> SQLiteAuditSink
     {
         do {
@@ -85,7 +86,8 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
         guard !records.isEmpty || !checkpoints.isEmpty else { return }
         let columnList = AuditRecordColumns.names.joined(separator: ", ")
-        let rowPlaceholder = "(" + Array(repeating: "?", count: AuditRecordColumns.names.count).joined(separator: ",") + ")"
+        let rowPlaceholder =
+            "(" + Array(repeating: "?", count: AuditRecordColumns.names.count).joined(separator: ",") + ")"
         _ = try await connection.query("BEGIN IMMEDIATE", [])
         do {
             var start = 0
@@ -104,7 +106,8 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
                 _ = try await connection.query(
                     "INSERT INTO audit_checkpoints (sequence, chain, timestamp, signature) VALUES (?, ?, ?, ?)",
                     [
-                        .integer(Int(Int64(bitPattern: checkpoint.sequence))), .blob(ByteBuffer(bytes: checkpoint.chain)),
+                        .integer(Int(Int64(bitPattern: checkpoint.sequence))),
+                        .blob(ByteBuffer(bytes: checkpoint.chain)),
                         .integer(Int(checkpoint.timestamp)), .blob(ByteBuffer(bytes: checkpoint.signature)),
                     ])
             }

@@ -141,7 +141,8 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let manager = FileManager.default
             try? manager.createDirectory(atPath: output, withIntermediateDirectories: true)
-            for name in ["chain.key", "signing.key", "signing.pub"] where manager.fileExists(atPath: output + "/" + name) {
+            for name in ["chain.key", "signing.key", "signing.pub"]
+            where manager.fileExists(atPath: output + "/" + name) {
                 try fail("\(output)/\(name) exists; refusing to overwrite a key", CLIExit.dataError)
             }
             let chain = try AuditKeyMaterial.newChainKeyBase64()
@@ -150,8 +151,10 @@ struct AuditCommand: AsyncParsableCommand {
             for (name, text, mode) in [
                 ("chain.key", chain, 0o600), ("signing.key", seed, 0o600), ("signing.pub", publicKey, 0o644),
             ] {
-                guard manager.createFile(atPath: output + "/" + name, contents: Data((text + "\n").utf8),
-                    attributes: [.posixPermissions: mode])
+                guard
+                    manager.createFile(
+                        atPath: output + "/" + name, contents: Data((text + "\n").utf8),
+                        attributes: [.posixPermissions: mode])
                 else { try fail("cannot write \(output)/\(name)", CLIExit.internalError) }
             }
             format.emit(["publicKey": publicKey], text: "checkpoint public key: \(publicKey)")
@@ -325,7 +328,9 @@ struct AuditCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print every record as a FHIR R4 AuditEvent resource, one JSON object per line (NDJSON).",
-            discussion: "Export does not verify; run `phiguard audit verify` first. Unreadable entries are skipped and counted on standard error (exit 1 if any).")
+            discussion:
+                "Export does not verify; run `phiguard audit verify` first. Unreadable entries are skipped and counted on standard error (exit 1 if any)."
+        )
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case fhir }
 
@@ -385,11 +390,14 @@ struct AuditCommand: AsyncParsableCommand {
                 let event = record.event
                 format.emit(
                     [
-                        "sequence": "\(record.sequence)", "actor": event.actorID ?? "", "patient": event.patientID ?? "",
-                        "reason": event.breakGlassReason ?? "", "recorded": FHIRAuditEventExporter.instant(event.timestamp),
+                        "sequence": "\(record.sequence)", "actor": event.actorID ?? "",
+                        "patient": event.patientID ?? "",
+                        "reason": event.breakGlassReason ?? "",
+                        "recorded": FHIRAuditEventExporter.instant(event.timestamp),
                     ],
                     text: "\(record.sequence)\t\(FHIRAuditEventExporter.instant(event.timestamp))\t"
-                        + "\(event.actorID ?? "-")\tpatient \(event.patientID ?? "-")\t\(event.breakGlassReason ?? "-")")
+                        + "\(event.actorID ?? "-")\tpatient \(event.patientID ?? "-")\t\(event.breakGlassReason ?? "-")"
+                )
             }
             if !open.isEmpty { throw CLIExit.negative }
         }

@@ -67,7 +67,8 @@ struct ChainTamperTests {
             var object = vector.record
             object["chain"] = .string(vector.chain)
             let record = try JSONDecoder().decode(AuditRecord.self, from: JSONEncoder().encode(object))
-            #expect(AuditCanonicalEncoding.encode(sequence: record.sequence, event: record.event).hex == vector.canonical)
+            #expect(
+                AuditCanonicalEncoding.encode(sequence: record.sequence, event: record.event).hex == vector.canonical)
             let chain = chainer.chainValue(previous: previous, sequence: record.sequence, event: record.event)
             #expect(chain.hex == vector.chain)
             previous = chain
@@ -166,7 +167,8 @@ struct ChainTamperTests {
         var signature = genuine[0].signature
         signature[0] ^= 1
         let forged = AuditCheckpoint(
-            sequence: genuine[0].sequence, chain: genuine[0].chain, timestamp: genuine[0].timestamp, signature: signature)
+            sequence: genuine[0].sequence, chain: genuine[0].chain, timestamp: genuine[0].timestamp,
+            signature: signature)
         #expect(verifier.verify(entries: entries, checkpoints: [forged]).chainBreak?.kind == .checkpointForged)
         let other = try AuditSigningKey.generate()
         let foreign = AuditCheckpoint(sequence: 10, chain: genuine[0].chain, timestamp: 0, signingKey: other)

@@ -86,8 +86,10 @@ struct FHIRExportTests {
             patientID: "MRN-8", fieldsReturned: ["medication", "dose"], allowed: true, ruleIDs: ["bg-1"],
             breakGlass: "ETREAT", at: Date(timeIntervalSince1970: 1_763_884_800.25))
         let record = AuditRecord(sequence: 7, event: event, chain: [UInt8](repeating: 1, count: 32))
-        let json = try JSONSerialization.jsonObject(
-            with: Data(try FHIRAuditEventExporter(sourceID: "portal-1").jsonLine(for: record).utf8)) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(try FHIRAuditEventExporter(sourceID: "portal-1").jsonLine(for: record).utf8))
+            as? [String: Any]
         let resource = try #require(json)
         #expect(resource["action"] as? String == "R")
         #expect(resource["outcome"] as? String == "0")

@@ -13,6 +13,8 @@ struct AuditCLITests {
     static let binary = Fixture.repositoryRoot.appendingPathComponent(".build/debug/phiguard")
 
     static func run(_ arguments: [String], input: String = "") throws -> Result {
+        // `swift test` builds every executable first; a missing binary is a failure, not a skip.
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build phiguard first")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -48,7 +50,8 @@ struct AuditCLITests {
         }.joined(separator: "\n") + "\n"
     }
 
-    @Test("keygen, append, verify, tamper, export and review a JSON-lines log", .enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    @Test(
+        "keygen, append, verify, tamper, export and review a JSON-lines log")
     func fileLog() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -62,7 +65,8 @@ struct AuditCLITests {
         let chainKey = try String(contentsOfFile: keys + "/chain.key", encoding: .utf8)
         #expect(!keygen.stdout.contains(chainKey.trimmingCharacters(in: .whitespacesAndNewlines)))
 
-        let appended = try Self.run(["audit", "append", "--file", log, "--keys", keys, "--json"], input: Self.events(50))
+        let appended = try Self.run(
+            ["audit", "append", "--file", log, "--keys", keys, "--json"], input: Self.events(50))
         #expect(appended.status == 0, "\(appended.stderr)")
         #expect(appended.stdout.contains(#""appended":50"#))
 
@@ -111,7 +115,7 @@ struct AuditCLITests {
         #expect(try Self.run(["audit", "verify", "--file", log + ".missing", "--keys", keys]).status == 66)
     }
 
-    @Test("verify and export an SQLite log", .enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    @Test("verify and export an SQLite log")
     func sqliteLog() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -129,8 +133,9 @@ struct AuditCLITests {
 
     @Test(
         "verify a PostgreSQL log",
-        .enabled(if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
-            || ProcessInfo.processInfo.environment["CI"] != nil))
+        .enabled(
+            if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
+                || ProcessInfo.processInfo.environment["CI"] != nil))
     func postgresLog() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

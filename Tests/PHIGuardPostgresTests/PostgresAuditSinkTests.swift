@@ -11,8 +11,9 @@ import Testing
 @Suite(
     "PostgreSQL audit sink",
     .serialized,
-    .enabled(if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
-        || ProcessInfo.processInfo.environment["CI"] != nil)
+    .enabled(
+        if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
+            || ProcessInfo.processInfo.environment["CI"] != nil)
 )
 struct PostgresAuditSinkTests {
     static var url: String { ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] ?? "postgres://missing" }
@@ -63,7 +64,9 @@ struct PostgresAuditSinkTests {
         }
         let sink = try await PostgresAuditSink.connect(url: Self.url, tablePrefix: "pgtest_audit")
         let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey)
-        #expect(try await verifier.verify(sink, chunkSize: 700) == .intact(records: 3000, lastSequence: 3000, checkpointsChecked: 30))
+        #expect(
+            try await verifier.verify(sink, chunkSize: 700)
+                == .intact(records: 3000, lastSequence: 3000, checkpointsChecked: 30))
         #expect(try await sink.unreviewedBreakGlass().map(\.sequence) == breakGlass)
         let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
         try await log.markBreakGlassReviewed(sequence: breakGlass[1], reviewerID: "privacy:1")

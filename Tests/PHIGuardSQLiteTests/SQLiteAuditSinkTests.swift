@@ -45,7 +45,9 @@ struct SQLiteAuditSinkTests {
             for index in 0..<100 { try await log.append(try Self.event(index), durability: .queued) }
             try await log.close()
             let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey)
-            #expect(try await verifier.verify(sink, chunkSize: 16) == .intact(records: 100, lastSequence: 100, checkpointsChecked: 4))
+            #expect(
+                try await verifier.verify(sink, chunkSize: 16)
+                    == .intact(records: 100, lastSequence: 100, checkpointsChecked: 4))
             let exported = try await sink.checkpoints()
             try await sink.close()
 
@@ -80,12 +82,14 @@ struct SQLiteAuditSinkTests {
             try await log.close()
             try await sink.close()
             // Swap the contents of positions 10 and 11 (every column but the position).
-            let columns = "sequence, timestamp, kind, actor_id, actor_role, session_id, action, resource_type, "
+            let columns =
+                "sequence, timestamp, kind, actor_id, actor_role, session_id, action, resource_type, "
                 + "resource_id, patient_id, fields, outcome, reason, rule_ids, break_glass, break_glass_reason, "
                 + "related_sequence, attributes, chain"
             try await tamper(path, "CREATE TABLE t AS SELECT * FROM audit_records WHERE position IN (10, 11)")
             try await tamper(path, "DELETE FROM audit_records WHERE position IN (10, 11)")
-            try await tamper(path, "INSERT INTO audit_records (position, \(columns)) SELECT 21 - position, \(columns) FROM t")
+            try await tamper(
+                path, "INSERT INTO audit_records (position, \(columns)) SELECT 21 - position, \(columns) FROM t")
             let reopened = try await SQLiteAuditSink.open(path: path)
             let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey)
             let found = try await verifier.verify(reopened).chainBreak
