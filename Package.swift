@@ -90,7 +90,8 @@ let package = Package(
         .target(name: "PHIGuardSecureMemory", dependencies: ["CSodium"], swiftSettings: strictSettings),
 
         // The umbrella module re-exports every capability.
-        .target(name: "PHIGuard", dependencies: capabilities.map { .target(name: $0.name) }, swiftSettings: strictSettings),
+        .target(
+            name: "PHIGuard", dependencies: capabilities.map { .target(name: $0.name) }, swiftSettings: strictSettings),
 
         // The admin CLI, for operators and CI pipelines.
         .executableTarget(

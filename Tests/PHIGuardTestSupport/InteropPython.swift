@@ -24,6 +24,7 @@ public enum InteropPython {
         /// The script exited non-zero.
         case exited(status: Int32, stderr: String)
 
+        /// What went wrong.
         public var description: String {
             switch self {
             case .notConfigured: "PHIGUARD_PYTHON is not set; run the tests through `make test`"
@@ -58,7 +59,8 @@ public enum InteropPython {
         process.waitUntilExit()
         while !errorBox.isSet { usleep(1_000) }
         guard process.terminationStatus == 0 else {
-            throw Failure.exited(status: process.terminationStatus, stderr: String(decoding: errorBox.data, as: UTF8.self))
+            throw Failure.exited(
+                status: process.terminationStatus, stderr: String(decoding: errorBox.data, as: UTF8.self))
         }
         return output
     }
@@ -80,7 +82,11 @@ private final class DataBox: @unchecked Sendable {
     private var done = false
     var data: Data {
         get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue; done = true } }
+        set {
+            lock.withLock {
+                stored = newValue; done = true
+            }
+        }
     }
     var isSet: Bool { lock.withLock { done } }
 }
