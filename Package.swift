@@ -25,6 +25,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardErrors", ["PHIGuardPasswords", log, metrics]),
+    ("PHIGuardRateLimit", [log]),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
     ("PHIGuardPostgres", ["PHIGuardAudit", postgres, log]),
@@ -40,6 +41,7 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardAccess", []),
     ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
     ("PHIGuardErrors", []),
+    ("PHIGuardRateLimit", []),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
     ("PHIGuardPostgres", ["PHIGuardAudit"]),
 ]

@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")])
+        suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")]),
+        suite("RateLimitBenchmarks", [.product(name: "PHIGuardRateLimit", package: "PHIGuard")]),
     ]
 )
