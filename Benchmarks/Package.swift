@@ -26,5 +26,11 @@ let package = Package(
     targets: [
         suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")]),
         suite("RateLimitBenchmarks", [.product(name: "PHIGuardRateLimit", package: "PHIGuard")]),
+        suite(
+            "AuditBenchmarks",
+            [
+                .product(name: "PHIGuardAudit", package: "PHIGuard"),
+                .product(name: "PHIGuardSQLite", package: "PHIGuard"),
+            ]),
     ]
 )

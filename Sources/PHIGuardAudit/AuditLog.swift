@@ -57,13 +57,18 @@ public actor AuditLog {
         public var retryInterval: Duration
         /// What ``AuditLog/performAudited(_:_:)`` does when auditing fails.
         public var failurePolicy: AuditFailurePolicy
+        /// How long queued records may wait for a batch to fill before the writer takes them anyway.
+        /// A committed append (someone waiting) or a full batch wakes the writer at once.
+        public var maximumLinger: Duration
 
         /// Defaults: batches of 1,024, 65,536 pending, a checkpoint every 10,000 records, retry after
-        /// 200 ms, fail closed.
+        /// 200 ms, fail closed, queued records written within 2 ms.
         public init(
             batchSize: Int = 1024, maximumPendingEvents: Int = 65_536, checkpointInterval: UInt64 = 10_000,
-            retryInterval: Duration = .milliseconds(200), failurePolicy: AuditFailurePolicy = .failClosed
+            retryInterval: Duration = .milliseconds(200), failurePolicy: AuditFailurePolicy = .failClosed,
+            maximumLinger: Duration = .milliseconds(2)
         ) {
+            self.maximumLinger = maximumLinger
             self.batchSize = batchSize
             self.maximumPendingEvents = maximumPendingEvents
             self.checkpointInterval = checkpointInterval
@@ -94,6 +99,7 @@ public actor AuditLog {
     private var writerDone = false
     private var writer: Task<Void, Never>?
     private var writerWakeup: CheckedContinuation<Void, Never>?
+    private var lingerTimer: Task<Void, Never>?
     private var commitWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
@@ -251,7 +257,10 @@ public actor AuditLog {
     private func waitForCommit(of sequence: UInt64) async throws(AuditError) {
         if sequence <= committedSequence { return }
         do {
-            try await withCheckedThrowingContinuation { commitWaiters.append((sequence, $0)) }
+            try await withCheckedThrowingContinuation {
+                commitWaiters.append((sequence, $0))
+                wakeWriter(urgent: true)
+            }
         } catch let error as AuditError {
             throw error
         } catch {
@@ -259,14 +268,33 @@ public actor AuditLog {
         }
     }
 
-    private func wakeWriter() {
+    /// Wakes the writer now if a batch is full or someone waits (a commit, close, a checkpoint);
+    /// otherwise at most ``Configuration/maximumLinger`` later, so a burst becomes one batch instead
+    /// of a thread hand-off per event.
+    private func wakeWriter(urgent: Bool = false) {
         if writer == nil {
             writer = Task { await self.runWriter() }
         }
-        if let wakeup = writerWakeup {
+        guard let wakeup = writerWakeup else { return }
+        if urgent || isClosing || pending.count >= configuration.batchSize || !commitWaiters.isEmpty
+            || !pendingCheckpoints.isEmpty
+        {
             writerWakeup = nil
+            lingerTimer?.cancel()
+            lingerTimer = nil
             wakeup.resume()
+        } else if lingerTimer == nil {
+            let linger = configuration.maximumLinger
+            lingerTimer = Task {
+                try? await Task.sleep(for: linger)
+                self.lingerExpired()
+            }
         }
+    }
+
+    private func lingerExpired() {
+        lingerTimer = nil
+        wakeWriter(urgent: true)
     }
 
     private func runWriter() async {

@@ -88,21 +88,24 @@ package enum AuditCanonicalEncoding {
 
     @inline(__always)
     static func appendUInt64(_ value: UInt64, _ buffer: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            buffer.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     }
 
     @inline(__always)
     static func appendUInt32(_ value: UInt32, _ buffer: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+        buffer.append(UInt8(truncatingIfNeeded: value >> 24))
+        buffer.append(UInt8(truncatingIfNeeded: value >> 16))
+        buffer.append(UInt8(truncatingIfNeeded: value >> 8))
+        buffer.append(UInt8(truncatingIfNeeded: value))
     }
 
     @inline(__always)
     static func appendString(_ value: String, _ buffer: inout [UInt8]) {
-        var value = value
-        value.withUTF8 { utf8 in
-            appendUInt32(UInt32(truncatingIfNeeded: utf8.count), &buffer)
-            buffer.append(contentsOf: utf8)
-        }
+        let utf8 = value.utf8
+        appendUInt32(UInt32(truncatingIfNeeded: utf8.count), &buffer)
+        buffer.append(contentsOf: utf8)
     }
 
     @inline(__always)

@@ -210,32 +210,30 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
         binds.append(.blob(ByteBuffer(bytes: columns.chain)))
     }
 
+    /// Maps a row selected with ``selectList`` (position first, then the columns in order) by index.
     private static func entry(_ row: SQLiteRow) -> AuditLogEntry {
-        func text(_ name: String) -> String?? {
-            switch row.column(name) {
-            case .text(let value)?: .some(value)
-            case .null?: .some(nil)
+        let cells = row.columns
+        guard cells.count == AuditRecordColumns.names.count + 1 else { return .unreadable }
+        func text(_ index: Int) -> String?? {
+            switch cells[index].data {
+            case .text(let value): .some(value)
+            case .null: .some(nil)
             default: nil
             }
         }
-        guard case .integer(let sequence)? = row.column("sequence"),
-            case .integer(let timestamp)? = row.column("timestamp"),
-            case .text(let kind)? = row.column("kind"),
-            case .text(let fields)? = row.column("fields"),
-            case .text(let outcome)? = row.column("outcome"),
-            case .text(let ruleIDs)? = row.column("rule_ids"),
-            case .integer(let breakGlass)? = row.column("break_glass"), breakGlass == 0 || breakGlass == 1,
-            case .text(let attributes)? = row.column("attributes"),
-            case .blob(let chain)? = row.column("chain"),
-            let actorID = text("actor_id"), let actorRole = text("actor_role"), let sessionID = text("session_id"),
-            let action = text("action"), let resourceType = text("resource_type"),
-            let resourceID = text("resource_id"), let patientID = text("patient_id"), let reason = text("reason"),
-            let breakGlassReason = text("break_glass_reason")
+        guard case .integer(let sequence) = cells[1].data, case .integer(let timestamp) = cells[2].data,
+            case .text(let kind) = cells[3].data, let actorID = text(4), let actorRole = text(5),
+            let sessionID = text(6), let action = text(7), let resourceType = text(8), let resourceID = text(9),
+            let patientID = text(10), case .text(let fields) = cells[11].data, case .text(let outcome) = cells[12].data,
+            let reason = text(13), case .text(let ruleIDs) = cells[14].data,
+            case .integer(let breakGlass) = cells[15].data, breakGlass == 0 || breakGlass == 1,
+            let breakGlassReason = text(16), case .text(let attributes) = cells[18].data,
+            case .blob(let chain) = cells[19].data
         else { return .unreadable }
         let related: Int64?
-        switch row.column("related_sequence") {
-        case .integer(let value)?: related = Int64(value)
-        case .null?: related = nil
+        switch cells[17].data {
+        case .integer(let value): related = Int64(value)
+        case .null: related = nil
         default: return .unreadable
         }
         return AuditRecordColumns(
