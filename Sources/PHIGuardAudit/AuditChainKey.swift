@@ -94,11 +94,21 @@ struct AuditChainer {
         return output
     }
 
-    /// Whether `record.chain` is the chain value of `record` following `previous`.
+    /// Whether `record.chain` is the chain value of `record` following `previous` (computed on the
+    /// stack: verification allocates nothing per record but the encoding buffer it reuses).
     mutating func verifies(_ record: AuditRecord, previous: [UInt8]) -> Bool {
         guard record.chain.count == 32 else { return false }
-        return Sodium.constantTimeEqual(
-            chainValue(previous: previous, sequence: record.sequence, event: record.event), record.chain)
+        buffer.removeAll(keepingCapacity: true)
+        AuditCanonicalEncoding.encode(sequence: record.sequence, event: record.event, into: &buffer)
+        let key = key
+        return withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { output in
+            buffer.withUnsafeBytes { canonical in
+                previous.withUnsafeBytes { previousBytes in
+                    key.chainValue(previous: previousBytes, canonical: canonical, into: output)
+                }
+            }
+            return record.chain.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(output), $0) }
+        }
     }
 
     /// The chain value before the first record: 32 zero bytes.
