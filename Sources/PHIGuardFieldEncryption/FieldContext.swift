@@ -1,0 +1,96 @@
+/// Where an encrypted value lives: the table (or collection), the record id and the field name,
+/// plus optional extra context. It is authenticated with every ciphertext, so a value copied into
+/// another row, another field or another table does not decrypt.
+///
+/// ```swift
+/// let context = FieldContext(table: "patients", recordID: "42", field: "ssn")
+/// let envelope = try encryptor.encrypt("078-05-1120", context: context)
+/// ```
+///
+/// Use a record id that never changes for the row's life (a primary key, not an MRN that can be
+/// corrected), or re-encrypt the row's fields when it changes.
+public struct FieldContext: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The longest table, record id or field name, in UTF-8 bytes.
+    public static let maximumComponentByteCount = 1024
+    /// The longest extra context, in UTF-8 bytes.
+    public static let maximumExtraByteCount = 4096
+
+    /// The table or collection name.
+    public var table: String
+    /// The record's stable identifier.
+    public var recordID: String
+    /// The field (column) name.
+    public var field: String
+    /// Optional extra context (a tenant id, a schema version); `nil` and `""` are different contexts.
+    public var extra: String?
+
+    /// A context for `field` of record `recordID` in `table`.
+    public init(table: String, recordID: String, field: String, extra: String? = nil) {
+        self.table = table
+        self.recordID = recordID
+        self.field = field
+        self.extra = extra
+    }
+
+    /// Orders by table, record id, field, then extra (the order the re-encryption job walks rows in).
+    public static func < (lhs: FieldContext, rhs: FieldContext) -> Bool {
+        if (lhs.table, lhs.recordID, lhs.field) != (rhs.table, rhs.recordID, rhs.field) {
+            return (lhs.table, lhs.recordID, lhs.field) < (rhs.table, rhs.recordID, rhs.field)
+        }
+        switch (lhs.extra, rhs.extra) {
+        case (nil, nil), (.some, nil): return false
+        case (nil, .some): return true
+        case (.some(let left), .some(let right)): return left < right
+        }
+    }
+
+    /// Table and field only: the record id may itself identify a patient.
+    public var description: String { "FieldContext(table: \(table), field: \(field))" }
+
+    /// Throws ``FieldEncryptionError/invalidContext(_:)`` unless every component is 1…1024 bytes
+    /// (extra: 0…4096).
+    func validate() throws(FieldEncryptionError) {
+        for (name, value) in [("table", table), ("record id", recordID), ("field", field)] {
+            let count = value.utf8.count
+            guard count > 0 else { throw .invalidContext("\(name) is empty") }
+            guard count <= Self.maximumComponentByteCount else {
+                throw .invalidContext("\(name) is longer than \(Self.maximumComponentByteCount) bytes")
+            }
+        }
+        if let extra, extra.utf8.count > Self.maximumExtraByteCount {
+            throw .invalidContext("extra context is longer than \(Self.maximumExtraByteCount) bytes")
+        }
+    }
+
+    /// The context's share of the associated data: a label and each component length-prefixed
+    /// (4-byte big-endian lengths), so no two different contexts encode to the same bytes.
+    func encodedAssociatedData(appendingTo bytes: inout [UInt8]) {
+        bytes.append(contentsOf: Self.label)
+        Self.appendLengthPrefixed(table, to: &bytes)
+        Self.appendLengthPrefixed(recordID, to: &bytes)
+        Self.appendLengthPrefixed(field, to: &bytes)
+        if let extra {
+            bytes.append(1)
+            Self.appendLengthPrefixed(extra, to: &bytes)
+        } else {
+            bytes.append(0)
+        }
+    }
+
+    /// Upper bound of ``encodedAssociatedData(appendingTo:)``'s length.
+    var encodedByteCount: Int {
+        Self.label.count + 12 + table.utf8.count + recordID.utf8.count + field.utf8.count + 1
+            + (extra.map { 4 + $0.utf8.count } ?? 0)
+    }
+
+    static let label = Array("PHIGuard.field.v1".utf8)
+
+    static func appendLengthPrefixed(_ text: String, to bytes: inout [UInt8]) {
+        let count = UInt32(truncatingIfNeeded: text.utf8.count)
+        bytes.append(UInt8(truncatingIfNeeded: count >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: count >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: count >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: count))
+        bytes.append(contentsOf: text.utf8)
+    }
+}
