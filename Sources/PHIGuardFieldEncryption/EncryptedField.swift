@@ -91,3 +91,8 @@ public struct FieldEncryptionCoding: Sendable {
         return (coding, FieldContext(table: coding.table, recordID: coding.recordID, field: field, extra: coding.extra))
     }
 }
+
+/// Compares the plaintext values.
+extension EncryptedField: Equatable where Value: Equatable {}
+/// Hashes the plaintext value.
+extension EncryptedField: Hashable where Value: Hashable {}

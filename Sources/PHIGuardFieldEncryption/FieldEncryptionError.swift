@@ -34,7 +34,7 @@ public enum FieldEncryptionError: Error, Sendable, Hashable, CustomStringConvert
 
 /// Why an envelope was refused, internally. Publicly all of these are
 /// ``FieldEncryptionError/decryptionFailed``; tests and the debug log see the distinction.
-package enum EnvelopeRejection: Error, Equatable, Sendable, CustomStringConvertible {
+package enum EnvelopeRejection: Error, Hashable, Sendable, CustomStringConvertible {
     /// Shorter than the smallest well-formed envelope for its header (or empty).
     case truncated
     /// The header is not well formed (bad key id length or characters, text form not canonical).

@@ -50,9 +50,10 @@ public struct Keyring: Sendable, CustomStringConvertible {
     }
 
     /// A keyring without retired key `id`, which is now refused. The active key cannot be revoked
-    /// (rotate first).
+    /// (rotate first), and `id` must be a retired (or already revoked) key.
     public func revoking(_ id: String) throws(FieldEncryptionError) -> Keyring {
         guard id != active.id else { throw .invalidKey("the active key cannot be revoked; rotate first") }
+        guard retired[id] != nil || revokedKeyIDs.contains(id) else { throw .invalidKey("no retired key '\(id)'") }
         var remaining = retired
         remaining[id] = nil
         return try Keyring(active: active, retired: Array(remaining.values), revokedKeyIDs: revokedKeyIDs.union([id]))

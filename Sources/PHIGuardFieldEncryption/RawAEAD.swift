@@ -45,7 +45,8 @@ package enum RawAEAD {
                 case .xChaCha20Poly1305: crypto_aead_xchacha20poly1305_ietf_messagebytes_max()
                 case .chaCha20Poly1305IETF: crypto_aead_chacha20poly1305_ietf_messagebytes_max()
                 }
-            return Int(clamping: limit)
+            // size_t imports as Int: read it back as unsigned (XChaCha's limit is SIZE_MAX - 16).
+            return Int(clamping: UInt(bitPattern: limit))
         }
     }
 

@@ -12,7 +12,8 @@ struct PHIGuardCommand: AsyncParsableCommand {
             66 input file missing or unreadable, 70 internal error. See Documentation/CLI.md.
             """,
         subcommands: [
-            PasswordCommand.self
+            PasswordCommand.self,
+            KeysCommand.self,
         ]
     )
 }
