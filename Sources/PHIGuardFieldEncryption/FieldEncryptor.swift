@@ -125,7 +125,8 @@ public final class FieldEncryptor: Sendable {
         var bytes = try decrypt(envelope, context: context)
         defer { Sodium.zero(&bytes) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            logger.debug("field plaintext is not UTF-8", metadata: ["table": "\(context.table)", "field": "\(context.field)"])
+            logger.debug(
+                "field plaintext is not UTF-8", metadata: ["table": "\(context.table)", "field": "\(context.field)"])
             throw .decryptionFailed
         }
         return text

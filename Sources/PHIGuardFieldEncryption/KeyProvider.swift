@@ -127,7 +127,9 @@ public enum KeyringFile {
         var retired: [FieldKey] = []
         var revoked: Set<String> = []
         var sawHeader = false
-        for (index, rawLine) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let lineNumber = index + 1
             var line = Array(rawLine)
             defer { Sodium.zero(&line) }
@@ -155,8 +157,11 @@ public enum KeyringFile {
             }
             switch kind {
             case "active", "retired":
-                guard fields.count == 3 else { throw .malformed(line: lineNumber, reason: "expected '\(kind) ID BASE64'") }
-                guard var keyBytes = Base64.decode(String(decoding: fields[2], as: UTF8.self), variant: .standard) else {
+                guard fields.count == 3 else {
+                    throw .malformed(line: lineNumber, reason: "expected '\(kind) ID BASE64'")
+                }
+                guard var keyBytes = Base64.decode(String(decoding: fields[2], as: UTF8.self), variant: .standard)
+                else {
                     throw .malformed(line: lineNumber, reason: "key is not canonical base64")
                 }
                 let key: FieldKey

@@ -29,7 +29,9 @@ public struct Keyring: Sendable, CustomStringConvertible {
             }
         }
         for id in revokedKeyIDs {
-            guard id != active.id, byID[id] == nil else { throw .invalidKey("key id '\(id)' is both loaded and revoked") }
+            guard id != active.id, byID[id] == nil else {
+                throw .invalidKey("key id '\(id)' is both loaded and revoked")
+            }
             guard FieldKey.isValidKeyID(id) else { throw .invalidKey("invalid revoked key id") }
         }
         self.active = active

@@ -40,10 +40,11 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     static func text(_ report: FileReport) -> String {
-        ([report.file] + report.keys.map { key in
-            "  \(key.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(key.id)"
-                + (key.fingerprint.isEmpty ? "" : "  fingerprint \(key.fingerprint)")
-        }).joined(separator: "\n")
+        ([report.file]
+            + report.keys.map { key in
+                "  \(key.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(key.id)"
+                    + (key.fingerprint.isEmpty ? "" : "  fingerprint \(key.fingerprint)")
+            }).joined(separator: "\n")
     }
 
     /// A default key id from the current UTC time, e.g. `k-20261123-081500`.
@@ -87,7 +88,8 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let keyring: Keyring
-            do { keyring = try Keyring(active: try KeysCommand.newKey(id: id)) } catch let error as FieldEncryptionError {
+            do { keyring = try Keyring(active: try KeysCommand.newKey(id: id)) } catch let error as FieldEncryptionError
+            {
                 try fail(error.description, CLIExit.internalError)
             }
             do {

@@ -32,7 +32,8 @@ struct KeysCLITests {
     }
 
     func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("phiguard-keys-cli-\(UUID().uuidString)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "phiguard-keys-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
@@ -119,7 +120,8 @@ struct KeysCLITests {
         #expect(try phiguard(["keys", "inspect", path + ".missing"]).status == 66)
 
         let garbage = directory.appendingPathComponent("garbage.keys").path
-        _ = FileManager.default.createFile(atPath: garbage, contents: Data("not a keyring\n".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: garbage, contents: Data("not a keyring\n".utf8), attributes: [.posixPermissions: 0o600])
         let malformed = try phiguard(["keys", "inspect", garbage])
         #expect(malformed.status == 65)
         #expect(!malformed.stderr.contains("not a keyring"))

@@ -38,14 +38,16 @@ struct BlindIndexTests {
         let compound = try BlindIndex(
             name: "dob_last", table: "patients", field: "dob+last_name", bits: 64, normalization: .caseFolded,
             rootKey: root)
-        #expect(compound.value(forParts: ["1980-01-02", "Smith"]) == compound.value(forParts: ["1980-01-02", "SMITH"]))
+        #expect(
+            compound.value(forParts: ["1980-01-02", "Smith"]) == compound.value(forParts: ["1980-01-02", "SMITH"]))
         #expect(compound.value(forParts: ["ab", "c"]) != compound.value(forParts: ["a", "bc"]))
         let other = try BlindIndex(name: "other", table: "patients", field: "dob+last_name", bits: 64, rootKey: root)
         #expect(other.value(forParts: ["1980-01-02", "smith"]) != compound.value(forParts: ["1980-01-02", "smith"]))
         let otherRoot = try BlindIndex(
             name: "dob_last", table: "patients", field: "dob+last_name", bits: 64, normalization: .caseFolded,
             rootKey: try FieldKey.generate(id: "idx"))
-        #expect(otherRoot.value(forParts: ["1980-01-02", "smith"]) != compound.value(forParts: ["1980-01-02", "smith"]))
+        #expect(
+            otherRoot.value(forParts: ["1980-01-02", "smith"]) != compound.value(forParts: ["1980-01-02", "smith"]))
         #expect(throws: BlindIndexError.invalidBitLength(0)) {
             try BlindIndex(name: "x", table: "t", field: "f", bits: 0, rootKey: root)
         }

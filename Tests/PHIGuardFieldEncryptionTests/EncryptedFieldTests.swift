@@ -35,7 +35,8 @@ struct EncryptedFieldTests {
 
     @Test("PHI fields are stored as envelopes and decode back")
     func roundTrip() throws {
-        let patient = Patient(id: "A", displayName: "J. S.", ssn: "078-05-1120", diagnosis: nil, allergies: ["penicillin"])
+        let patient = Patient(
+            id: "A", displayName: "J. S.", ssn: "078-05-1120", diagnosis: nil, allergies: ["penicillin"])
         let data = try encoder(recordID: "A").encode(patient)
         let json = String(decoding: data, as: UTF8.self)
         #expect(!json.contains("078-05-1120"))
@@ -51,7 +52,9 @@ struct EncryptedFieldTests {
     func bound() throws {
         let patient = Patient(id: "A", displayName: "x", ssn: "078-05-1120", diagnosis: "flu", allergies: [])
         let data = try encoder(recordID: "A").encode(patient)
-        #expect(throws: FieldEncryptionError.decryptionFailed) { try decoder(recordID: "B").decode(Patient.self, from: data) }
+        #expect(throws: FieldEncryptionError.decryptionFailed) {
+            try decoder(recordID: "B").decode(Patient.self, from: data)
+        }
         var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         object["diagnosis"] = object["ssn"]
         let swapped = try JSONSerialization.data(withJSONObject: object)

@@ -120,7 +120,9 @@ struct EnvelopeTamperTests {
     @Test("malformed text forms are rejected without crashing")
     func malformedText() throws {
         for text in ["", "phgf:", "phgf", "PHGF:AQ", "phgf:!!!!", "phgf:AQJrMQ==", String(repeating: "A", count: 100)] {
-            #expect(throws: FieldEncryptionError.decryptionFailed) { try encryptor.decrypt(text: text, context: context) }
+            #expect(throws: FieldEncryptionError.decryptionFailed) {
+                try encryptor.decrypt(text: text, context: context)
+            }
         }
     }
 
@@ -162,7 +164,9 @@ struct EnvelopeTamperTests {
             #expect(throws: FieldEncryptionError.self) { try encryptor.encrypt("v", context: bad) }
         }
         let tooLong = [UInt8](repeating: 0, count: FieldEnvelope.maximumPlaintextByteCount + 1)
-        #expect(throws: FieldEncryptionError.plaintextTooLong(maximumByteCount: FieldEnvelope.maximumPlaintextByteCount)) {
+        #expect(
+            throws: FieldEncryptionError.plaintextTooLong(maximumByteCount: FieldEnvelope.maximumPlaintextByteCount)
+        ) {
             try encryptor.encrypt(tooLong, context: context)
         }
     }

@@ -26,7 +26,9 @@ struct KeyringTests {
     @Test("duplicate ids and revoking the active key are refused")
     func keyringConsistency() throws {
         let key = try FieldKey.generate(id: "k1")
-        #expect(throws: FieldEncryptionError.self) { try Keyring(active: key, retired: [try FieldKey.generate(id: "k1")]) }
+        #expect(throws: FieldEncryptionError.self) {
+            try Keyring(active: key, retired: [try FieldKey.generate(id: "k1")])
+        }
         #expect(throws: FieldEncryptionError.self) { try Keyring(active: key, revokedKeyIDs: ["k1"]) }
         #expect(throws: FieldEncryptionError.self) { try Keyring(active: key).revoking("k1") }
         let rotated = try Keyring(active: key).rotated(to: try FieldKey.generate(id: "k2"))

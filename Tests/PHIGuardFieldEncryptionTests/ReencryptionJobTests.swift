@@ -110,7 +110,8 @@ struct ReencryptionJobTests {
         // All decrypt with key 2 alone (key 1 revoked), to the originals.
         let onlyKey2 = FieldEncryptor(keyring: try Keyring(active: key2, revokedKeyIDs: ["k1"]))
         var mismatches = 0
-        for stored in final where try onlyKey2.decryptString(stored.envelope, context: stored.context)
+        for stored in final
+        where try onlyKey2.decryptString(stored.envelope, context: stored.context)
             != originals[stored.context]
         {
             mismatches += 1
