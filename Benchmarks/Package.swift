@@ -26,5 +26,10 @@ let package = Package(
     targets: [
         suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")]),
         suite("RateLimitBenchmarks", [.product(name: "PHIGuardRateLimit", package: "PHIGuard")]),
+        suite(
+            "FieldEncryptionBenchmarks",
+            [.product(name: "PHIGuardFieldEncryption", package: "PHIGuard"), "CSodiumBench"]),
+        // libsodium, for the raw-call baselines the field-encryption suite compares against.
+        .systemLibrary(name: "CSodiumBench", path: "Sources/CSodiumBench", pkgConfig: "libsodium"),
     ]
 )

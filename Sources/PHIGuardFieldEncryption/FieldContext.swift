@@ -48,39 +48,70 @@ public struct FieldContext: Sendable, Hashable, Comparable, CustomStringConverti
     public var description: String { "FieldContext(table: \(table), field: \(field))" }
 
     /// Throws ``FieldEncryptionError/invalidContext(_:)`` unless every component is 1…1024 bytes
-    /// (extra: 0…4096).
+    /// (extra: 0…4096). Allocation-free: it runs on every encryption and decryption.
     func validate() throws(FieldEncryptionError) {
-        for (name, value) in [("table", table), ("record id", recordID), ("field", field)] {
-            let count = value.utf8.count
-            guard count > 0 else { throw .invalidContext("\(name) is empty") }
-            guard count <= Self.maximumComponentByteCount else {
-                throw .invalidContext("\(name) is longer than \(Self.maximumComponentByteCount) bytes")
-            }
-        }
+        try Self.check(table, "table")
+        try Self.check(recordID, "record id")
+        try Self.check(field, "field")
         if let extra, extra.utf8.count > Self.maximumExtraByteCount {
             throw .invalidContext("extra context is longer than \(Self.maximumExtraByteCount) bytes")
         }
     }
 
-    /// The context's share of the associated data: a label and each component length-prefixed
-    /// (4-byte big-endian lengths), so no two different contexts encode to the same bytes.
-    func encodedAssociatedData(appendingTo bytes: inout [UInt8]) {
-        bytes.append(contentsOf: Self.label)
-        Self.appendLengthPrefixed(table, to: &bytes)
-        Self.appendLengthPrefixed(recordID, to: &bytes)
-        Self.appendLengthPrefixed(field, to: &bytes)
-        if let extra {
-            bytes.append(1)
-            Self.appendLengthPrefixed(extra, to: &bytes)
-        } else {
-            bytes.append(0)
+    private static func check(_ value: String, _ name: StaticString) throws(FieldEncryptionError) {
+        let count = value.utf8.count
+        guard count > 0 else { throw .invalidContext("\(name) is empty") }
+        guard count <= maximumComponentByteCount else {
+            throw .invalidContext("\(name) is longer than \(maximumComponentByteCount) bytes")
         }
     }
 
-    /// Upper bound of ``encodedAssociatedData(appendingTo:)``'s length.
+    /// The exact length of the context's share of the associated data (see ``withAssociatedData(header:_:)``).
     var encodedByteCount: Int {
         Self.label.count + 12 + table.utf8.count + recordID.utf8.count + field.utf8.count + 1
             + (extra.map { 4 + $0.utf8.count } ?? 0)
+    }
+
+    /// Gives `body` the associated data: `header`, the label `PHIGuard.field.v1`, then table, record
+    /// id and field each length-prefixed (4-byte big-endian), then `0x00`, or `0x01` and the
+    /// length-prefixed extra context. No two different contexts encode to the same bytes. The bytes
+    /// are in stack (or, when large, temporary heap) memory: no array is allocated on the hot path.
+    func withAssociatedData<R>(
+        header: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
+        let total = header.count + encodedByteCount
+        return withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
+            var offset = 0
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                guard let base = bytes.baseAddress, bytes.count > 0, let target = buffer.baseAddress else { return }
+                (target + offset).copyMemory(from: base, byteCount: bytes.count)
+                offset += bytes.count
+            }
+            func put(_ text: String) {
+                var text = text
+                let count = UInt32(truncatingIfNeeded: text.utf8.count)
+                buffer[offset] = UInt8(truncatingIfNeeded: count >> 24)
+                buffer[offset + 1] = UInt8(truncatingIfNeeded: count >> 16)
+                buffer[offset + 2] = UInt8(truncatingIfNeeded: count >> 8)
+                buffer[offset + 3] = UInt8(truncatingIfNeeded: count)
+                offset += 4
+                text.withUTF8 { put(UnsafeRawBufferPointer($0)) }
+            }
+            put(header)
+            Self.label.withUnsafeBytes { put($0) }
+            put(table)
+            put(recordID)
+            put(field)
+            if let extra {
+                buffer[offset] = 1
+                offset += 1
+                put(extra)
+            } else {
+                buffer[offset] = 0
+                offset += 1
+            }
+            return body(UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
+        }
     }
 
     static let label = Array("PHIGuard.field.v1".utf8)

@@ -18,7 +18,7 @@ public final class FieldEncryptor: Sendable {
     /// The keyring this encryptor uses.
     public let keyring: Keyring
     private let logger: Logger
-    private let subkeys = Mutex<[SubkeyCacheKey: SecretBytes]>([:])
+    private let subkeys = Mutex(SubkeyCache())
     /// The most subkeys kept; beyond this (an unusual schema) subkeys are derived per call.
     static let maximumCachedSubkeys = 4096
 
@@ -57,8 +57,6 @@ public final class FieldEncryptor: Sendable {
         let idCount = key.idBytes.count
         let headerCount = 2 + idCount + FieldEnvelope.nonceByteCount
         let total = headerCount + plaintext.count + FieldEnvelope.tagByteCount
-        var associatedData: [UInt8] = []
-        associatedData.reserveCapacity(headerCount + context.encodedByteCount)
         var failure: RawAEAD.Failure?
         let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             buffer[0] = FieldEnvelope.currentFormatVersion
@@ -67,10 +65,9 @@ public final class FieldEncryptor: Sendable {
             let raw = UnsafeMutableRawBufferPointer(buffer)
             let nonce = UnsafeMutableRawBufferPointer(rebasing: raw[(2 + idCount)..<headerCount])
             do { try Sodium.randomBytes(into: nonce) } catch { failure = .libsodiumUnavailable }
-            associatedData.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<headerCount]))
-            context.encodedAssociatedData(appendingTo: &associatedData)
-            subkey.withUnsafeBytes { keyBytes in
-                associatedData.withUnsafeBytes { ad in
+            let header = UnsafeRawBufferPointer(rebasing: raw[0..<headerCount])
+            context.withAssociatedData(header: header) { ad in
+                subkey.withUnsafeBytes { keyBytes in
                     do throws(RawAEAD.Failure) {
                         try RawAEAD.seal(
                             .xChaCha20Poly1305, message: plaintext, associatedData: ad,
@@ -144,18 +141,14 @@ public final class FieldEncryptor: Sendable {
         let bytes = envelope.bytes
         let headerCount = envelope.headerByteCount
         let nonceRange = envelope.nonceRange
-        var associatedData: [UInt8] = []
-        associatedData.reserveCapacity(headerCount + context.encodedByteCount)
-        associatedData.append(contentsOf: bytes[0..<headerCount])
-        context.encodedAssociatedData(appendingTo: &associatedData)
         let plaintextCount = bytes.count - headerCount - FieldEnvelope.tagByteCount
         var failed = false
         let plaintext = [UInt8](unsafeUninitializedCapacity: plaintextCount) { buffer, initialized in
             let output = UnsafeMutableRawBufferPointer(buffer)
             bytes.withUnsafeBytes { raw in
-                subkey.withUnsafeBytes { keyBytes in
-                    associatedData.withUnsafeBytes { ad in
-                        do {
+                context.withAssociatedData(header: UnsafeRawBufferPointer(rebasing: raw[0..<headerCount])) { ad in
+                    subkey.withUnsafeBytes { keyBytes in
+                        do throws(RawAEAD.Failure) {
                             try RawAEAD.open(
                                 .xChaCha20Poly1305, ciphertext: UnsafeRawBufferPointer(rebasing: raw[headerCount...]),
                                 associatedData: ad, nonce: UnsafeRawBufferPointer(rebasing: raw[nonceRange]),
@@ -196,13 +189,10 @@ public final class FieldEncryptor: Sendable {
 
     /// The cached (or newly derived) subkey of `key` for `table`.`field`.
     func subkey(for key: FieldKey, table: String, field: String) throws(FieldEncryptionError) -> SecretBytes {
-        let cacheKey = SubkeyCacheKey(keyID: key.id, table: table, field: field)
-        if let cached = subkeys.withLock({ $0[cacheKey] }) { return cached }
+        if let cached = subkeys.withLock({ $0.lookup(keyID: key.id, table: table, field: field) }) { return cached }
         let derived = try SubkeyDerivation.derive(from: key, purpose: .fieldEncryption, table: table, field: field)
         return subkeys.withLock { cache in
-            if let raced = cache[cacheKey] { return raced }
-            if cache.count < Self.maximumCachedSubkeys { cache[cacheKey] = derived }
-            return derived
+            cache.insert(derived, keyID: key.id, table: table, field: field, limit: Self.maximumCachedSubkeys)
         }
     }
 
@@ -215,9 +205,36 @@ public final class FieldEncryptor: Sendable {
     }
 }
 
-/// Subkey cache key: root key id, table and field.
-struct SubkeyCacheKey: Hashable {
-    var keyID: String
-    var table: String
-    var field: String
+/// Derived subkeys by (root key id, table, field), with the last hit checked first: a run of
+/// operations on one field then costs three short string comparisons, not a hash lookup.
+struct SubkeyCache {
+    struct Key: Hashable {
+        var keyID: String
+        var table: String
+        var field: String
+    }
+
+    private var entries: [Key: SecretBytes] = [:]
+    private var last: (key: Key, subkey: SecretBytes)?
+
+    mutating func lookup(keyID: String, table: String, field: String) -> SecretBytes? {
+        if let last, last.key.field == field, last.key.table == table, last.key.keyID == keyID {
+            return last.subkey
+        }
+        let key = Key(keyID: keyID, table: table, field: field)
+        guard let found = entries[key] else { return nil }
+        last = (key, found)
+        return found
+    }
+
+    /// Stores `subkey` unless another thread already did (then returns that one) or the cache is full.
+    mutating func insert(_ subkey: SecretBytes, keyID: String, table: String, field: String, limit: Int)
+        -> SecretBytes
+    {
+        let key = Key(keyID: keyID, table: table, field: field)
+        if let raced = entries[key] { return raced }
+        if entries.count < limit { entries[key] = subkey }
+        last = (key, subkey)
+        return subkey
+    }
 }

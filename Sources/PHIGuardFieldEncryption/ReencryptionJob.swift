@@ -171,7 +171,7 @@ public actor InMemoryFieldStore: ReencryptionSource {
     /// Up to `limit` fields after `position`, in order.
     public func fields(after position: FieldContext?, limit: Int) -> [StoredField] {
         let start = position.map { insertionIndex(after: $0) } ?? 0
-        return order[start..<min(order.count, start + max(limit, 0))].compactMap { context in
+        return order[start..<(start + min(order.count - start, max(limit, 0)))].compactMap { context in
             values[context].map { StoredField(context: context, envelope: $0) }
         }
     }
