@@ -26,7 +26,7 @@ struct AEADInteropTests {
     }
 
     func randomHex(_ count: Int) -> String {
-        try Array(0..<count).map { _ in UInt8.random(in: 0...255) }.hex
+        Array(0..<count).map { _ in UInt8.random(in: 0...255) }.hex
     }
 
     @Test("PHIGuard's ciphertexts decrypt in PyNaCl")
