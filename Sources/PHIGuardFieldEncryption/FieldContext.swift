@@ -81,36 +81,21 @@ public struct FieldContext: Sendable, Hashable, Comparable, CustomStringConverti
     ) -> R {
         let total = header.count + encodedByteCount
         return withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
-            var offset = 0
-            func put(_ bytes: UnsafeRawBufferPointer) {
-                guard let base = bytes.baseAddress, bytes.count > 0, let target = buffer.baseAddress else { return }
-                (target + offset).copyMemory(from: base, byteCount: bytes.count)
-                offset += bytes.count
-            }
-            func put(_ text: String) {
-                var text = text
-                let count = UInt32(truncatingIfNeeded: text.utf8.count)
-                buffer[offset] = UInt8(truncatingIfNeeded: count >> 24)
-                buffer[offset + 1] = UInt8(truncatingIfNeeded: count >> 16)
-                buffer[offset + 2] = UInt8(truncatingIfNeeded: count >> 8)
-                buffer[offset + 3] = UInt8(truncatingIfNeeded: count)
-                offset += 4
-                text.withUTF8 { put(UnsafeRawBufferPointer($0)) }
-            }
-            put(header)
-            Self.label.withUnsafeBytes { put($0) }
-            put(table)
-            put(recordID)
-            put(field)
+            // A writer struct rather than nested functions capturing `offset`: captured variables
+            // would get dynamic exclusivity checks on every call.
+            var writer = AssociatedDataWriter(buffer: buffer)
+            writer.put(header)
+            Self.label.withUnsafeBytes { writer.put($0) }
+            writer.putLengthPrefixed(table)
+            writer.putLengthPrefixed(recordID)
+            writer.putLengthPrefixed(field)
             if let extra {
-                buffer[offset] = 1
-                offset += 1
-                put(extra)
+                writer.putByte(1)
+                writer.putLengthPrefixed(extra)
             } else {
-                buffer[offset] = 0
-                offset += 1
+                writer.putByte(0)
             }
-            return body(UnsafeRawBufferPointer(rebasing: buffer[0..<offset]))
+            return body(UnsafeRawBufferPointer(rebasing: buffer[0..<writer.offset]))
         }
     }
 
@@ -123,5 +108,34 @@ public struct FieldContext: Sendable, Hashable, Comparable, CustomStringConverti
         bytes.append(UInt8(truncatingIfNeeded: count >> 8))
         bytes.append(UInt8(truncatingIfNeeded: count))
         bytes.append(contentsOf: text.utf8)
+    }
+}
+
+/// Appends bytes to a buffer sized by ``FieldContext/encodedByteCount`` (plus the header).
+private struct AssociatedDataWriter {
+    let buffer: UnsafeMutableRawBufferPointer
+    var offset = 0
+
+    mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, bytes.count > 0, let target = buffer.baseAddress else { return }
+        (target + offset).copyMemory(from: source, byteCount: bytes.count)
+        offset += bytes.count
+    }
+
+    mutating func putByte(_ byte: UInt8) {
+        buffer[offset] = byte
+        offset += 1
+    }
+
+    mutating func putLengthPrefixed(_ text: String) {
+        let count = UInt32(truncatingIfNeeded: text.utf8.count)
+        putByte(UInt8(truncatingIfNeeded: count >> 24))
+        putByte(UInt8(truncatingIfNeeded: count >> 16))
+        putByte(UInt8(truncatingIfNeeded: count >> 8))
+        putByte(UInt8(truncatingIfNeeded: count))
+        if let copied = text.utf8.withContiguousStorageIfAvailable({ put(UnsafeRawBufferPointer($0)) }) {
+            return copied
+        }
+        for byte in text.utf8 { putByte(byte) }
     }
 }

@@ -64,17 +64,24 @@ public final class FieldEncryptor: Sendable {
             for (offset, byte) in key.idBytes.enumerated() { buffer[2 + offset] = byte }
             let raw = UnsafeMutableRawBufferPointer(buffer)
             let nonce = UnsafeMutableRawBufferPointer(rebasing: raw[(2 + idCount)..<headerCount])
-            do { try Sodium.randomBytes(into: nonce) } catch { failure = .libsodiumUnavailable }
+            do { try Sodium.randomBytes(into: nonce) } catch {
+                failure = .libsodiumUnavailable
+                initialized = 0
+                return
+            }
             let header = UnsafeRawBufferPointer(rebasing: raw[0..<headerCount])
-            context.withAssociatedData(header: header) { ad in
-                subkey.withUnsafeBytes { keyBytes in
+            // Results are returned, not written to captured variables (which cost dynamic
+            // exclusivity checks inside closures handed to other modules).
+            failure = context.withAssociatedData(header: header) { ad in
+                subkey.withUnsafeBytes { keyBytes -> RawAEAD.Failure? in
                     do throws(RawAEAD.Failure) {
                         try RawAEAD.seal(
                             .xChaCha20Poly1305, message: plaintext, associatedData: ad,
                             nonce: UnsafeRawBufferPointer(nonce), key: keyBytes,
                             into: UnsafeMutableRawBufferPointer(rebasing: raw[headerCount...]))
+                        return nil
                     } catch {
-                        failure = failure ?? error
+                        return error
                     }
                 }
             }
@@ -145,16 +152,17 @@ public final class FieldEncryptor: Sendable {
         var failed = false
         let plaintext = [UInt8](unsafeUninitializedCapacity: plaintextCount) { buffer, initialized in
             let output = UnsafeMutableRawBufferPointer(buffer)
-            bytes.withUnsafeBytes { raw in
+            failed = bytes.withUnsafeBytes { raw in
                 context.withAssociatedData(header: UnsafeRawBufferPointer(rebasing: raw[0..<headerCount])) { ad in
-                    subkey.withUnsafeBytes { keyBytes in
+                    subkey.withUnsafeBytes { keyBytes -> Bool in
                         do throws(RawAEAD.Failure) {
                             try RawAEAD.open(
                                 .xChaCha20Poly1305, ciphertext: UnsafeRawBufferPointer(rebasing: raw[headerCount...]),
                                 associatedData: ad, nonce: UnsafeRawBufferPointer(rebasing: raw[nonceRange]),
                                 key: keyBytes, into: output)
+                            return false
                         } catch {
-                            failed = true
+                            return true
                         }
                     }
                 }
