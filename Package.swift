@@ -28,7 +28,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardRateLimit", [log]),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
-    ("PHIGuardPostgres", ["PHIGuardAudit", postgres, log]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", "PHIGuardSecureMemory", "CSodium", postgres, log]),
 ]
 
 /// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
@@ -43,7 +43,7 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardErrors", []),
     ("PHIGuardRateLimit", []),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
-    ("PHIGuardPostgres", ["PHIGuardAudit"]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", postgres, log]),
 ]
 let testTargets: [Target] =
     [.target(name: "PHIGuardTestSupport", path: "Tests/PHIGuardTestSupport", swiftSettings: strictSettings)]
