@@ -39,7 +39,13 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
     ("PHIGuardAccess", []),
     ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
-    ("PHIGuardErrors", []),
+    (
+        "PHIGuardErrors",
+        [
+            "PHIGuardPasswords", log, metrics, .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]
+    ),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
     ("PHIGuardPostgres", ["PHIGuardAudit"]),
 ]
