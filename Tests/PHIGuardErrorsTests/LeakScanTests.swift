@@ -164,7 +164,9 @@ struct LeakScanTests {
             #expect(
                 PublicProblem.catalog.contains(failure.problem), "\(label): \(failure.problem) is not in the catalog")
             #expect(failure.correlationID == id)
-            if !mapped {
+            if duringAuthentication {
+                #expect(failure.problem == .authenticationFailed, "\(label) during sign-in rendered \(failure.problem)")
+            } else if !mapped {
                 #expect(failure.problem == .internalError, "\(label) is unmapped but rendered \(failure.problem)")
             }
 
