@@ -2,3 +2,4 @@
 // Keep in step with the `capabilities` table in Package.swift.
 @_exported public import PHIGuardErrors
 @_exported public import PHIGuardPasswords
+@_exported public import PHIGuardRateLimit

@@ -2,6 +2,7 @@ import InMemoryLogging
 import Logging
 import PHIGuardErrors
 import PHIGuardPasswords
+import PHIGuardRateLimit
 import Testing
 
 @Suite("Uniform authentication failure and the 403/404 switch")
@@ -55,6 +56,14 @@ struct AccessAndAuthenticationTests {
         #expect(capture.reporter.report(PasswordHashingError.overloaded).status == 503)
         #expect(capture.reporter.report(PasswordHashingError.cancelled).status == 503)
         #expect(capture.reporter.report(PasswordHashingError.argon2Failure(code: -1, message: "x")).status == 500)
+    }
+
+    @Test("a rate-limit store outage is 503; bad limits are 500")
+    func rateLimitMapping() {
+        let capture = CapturingReporter()
+        #expect(capture.reporter.report(RateLimitError.storeUnavailable("down")).problem == .serviceUnavailable)
+        #expect(capture.reporter.report(RateLimitError.invalidLimit("x")).problem == .internalError)
+        #expect(capture.reporter.report(RateLimitError.invalidCheck("x")).problem == .internalError)
     }
 
     @Test("under .notFound a denied resource is byte-identical to a missing one")

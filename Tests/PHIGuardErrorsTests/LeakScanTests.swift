@@ -3,6 +3,7 @@ import InMemoryLogging
 import Logging
 import PHIGuardErrors
 import PHIGuardPasswords
+import PHIGuardRateLimit
 import Testing
 
 /// Values planted in errors and context; none may reach a user.
@@ -68,6 +69,21 @@ func caseName(_ error: PasswordHashingError) -> String {
     }
 }
 
+/// Names each RateLimitError case, exhaustively, like the PasswordHashingError one above.
+func caseName(_ error: RateLimitError) -> String {
+    switch error {
+    case .invalidLimit: "invalidLimit"
+    case .invalidCheck: "invalidCheck"
+    case .storeUnavailable: "storeUnavailable"
+    }
+}
+
+let rateLimitErrors: [RateLimitError] = [
+    .invalidLimit(Planted.sql),
+    .invalidCheck(Planted.medicalRecord),
+    .storeUnavailable("connection to postgres://phiguard:" + Planted.totpSecret + "@db failed: " + Planted.path),
+]
+
 let passwordErrors: [PasswordHashingError] = [
     .emptyPassword,
     .passwordTooLong(maximumUTF8Bytes: 1024),
@@ -90,6 +106,7 @@ func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
     var errors: [(label: String, error: any Error, mapped: Bool)] = passwordErrors.map {
         ("PasswordHashingError.\(caseName($0))", $0, true)
     }
+    errors += rateLimitErrors.map { ("RateLimitError.\(caseName($0))", $0, true) }
     for reason in AuthenticationFailure.Reason.allCases {
         errors.append(
             ("AuthenticationFailure.\(reason)", AuthenticationFailure(reason, underlying: PlantedError()), true))
@@ -124,9 +141,10 @@ func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
 
 @Suite("Leak scan: public renderings carry no secrets, PHI, paths, SQL or stack frames")
 struct LeakScanTests {
-    @Test("the scan covers every PasswordHashingError case")
+    @Test("the scan covers every PasswordHashingError and RateLimitError case")
     func coversEveryPasswordCase() {
         #expect(Set(passwordErrors.map(caseName)).count == 10)
+        #expect(Set(rateLimitErrors.map(caseName)).count == 3)
     }
 
     @Test("the planted errors really do carry the planted values (so the scan can fail)")
