@@ -24,7 +24,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
-    ("PHIGuardErrors", ["PHIGuardPasswords", log, metrics]),
+    ("PHIGuardErrors", ["PHIGuardPasswords", "PHIGuardRateLimit", log, metrics]),
     ("PHIGuardRateLimit", [log]),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
@@ -40,7 +40,14 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
     ("PHIGuardAccess", []),
     ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
-    ("PHIGuardErrors", []),
+    (
+        "PHIGuardErrors",
+        [
+            "PHIGuardPasswords", "PHIGuardRateLimit", log, metrics,
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]
+    ),
     ("PHIGuardRateLimit", []),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
     ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", postgres, log]),
