@@ -69,7 +69,9 @@ public final class InMemoryTOTPThrottle: TOTPThrottle {
                 return .limited(retryAfter: lockoutDuration)
             }
             if table[accountID] == nil, table.count >= maximumTrackedAccounts {
-                table = table.filter { $0.value.inFlight > 0 || $0.value.failures > 0 || ($0.value.lockedUntil ?? now) > now }
+                table = table.filter {
+                    $0.value.inFlight > 0 || $0.value.failures > 0 || ($0.value.lockedUntil ?? now) > now
+                }
                 guard table.count < maximumTrackedAccounts else { return .limited(retryAfter: lockoutDuration) }
             }
             entry.inFlight += 1

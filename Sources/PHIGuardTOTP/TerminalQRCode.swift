@@ -78,7 +78,8 @@ public struct TerminalQRCode: Sendable, CustomStringConvertible {
                 let upperLight = !isDark(row: top, column: column)
                 // An odd total height leaves a last half row of quiet zone: draw it light.
                 let lowerLight = top + 1 >= range.upperBound || !isDark(row: top + 1, column: column)
-                let (upper, lower) = style == .halfBlocksInverted ? (!upperLight, !lowerLight) : (upperLight, lowerLight)
+                let (upper, lower) =
+                    style == .halfBlocksInverted ? (!upperLight, !lowerLight) : (upperLight, lowerLight)
                 output += Self.block(upper: upper, lower: lower)
             }
             if style == .ansi { output += "\u{1B}[0m" }
