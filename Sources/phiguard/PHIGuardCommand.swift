@@ -13,7 +13,7 @@ struct PHIGuardCommand: AsyncParsableCommand {
             """,
         subcommands: [
             TOTPCommand.self,
-            PasswordCommand.self
+            PasswordCommand.self,
         ]
     )
 }

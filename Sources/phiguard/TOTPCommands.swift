@@ -125,7 +125,9 @@ struct TOTPCommand: AsyncParsableCommand {
             } catch let error as TOTPError {
                 try fail(error.description, CLIExit.dataError)
             }
-            if let secretOut { try writeNewPrivateFile(secretOut, contents: enrollment.totp.secret.revealBase32() + "\n") }
+            if let secretOut {
+                try writeNewPrivateFile(secretOut, contents: enrollment.totp.secret.revealBase32() + "\n")
+            }
             var qrText = ""
             let style: TerminalQRCode.Style? =
                 switch qrStyle {
@@ -163,7 +165,9 @@ struct TOTPCommand: AsyncParsableCommand {
         @OptionGroup var secret: SecretOptions
         @Option(help: "Accept codes this many steps before and after the current one (0-10).")
         var window: Int = 1
-        @Option(name: .customLong("last-step"), help: "The last step accepted for this account: refuse it and earlier ones.")
+        @Option(
+            name: .customLong("last-step"), help: "The last step accepted for this account: refuse it and earlier ones."
+        )
         var lastStep: UInt64?
         @OptionGroup var time: TimeOptions
         @OptionGroup var output: OutputOptions

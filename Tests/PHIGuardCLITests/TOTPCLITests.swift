@@ -47,7 +47,8 @@ struct TOTPCLITests {
         let secretFile = directory.appendingPathComponent("secret").path
 
         let enroll = try phiguard([
-            "totp", "enroll", "--issuer", "Riverside Clinic", "--account", "ana@example.org", "--secret-out", secretFile,
+            "totp", "enroll", "--issuer", "Riverside Clinic", "--account", "ana@example.org", "--secret-out",
+            secretFile,
             "--qr", "half-blocks",
         ])
         #expect(enroll.status == 0, "\(enroll.stderr)")
@@ -85,7 +86,8 @@ struct TOTPCLITests {
         #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
 
         let wrong = String(format: "%06d", (Int(digits)! + 1) % 1_000_000)
-        let invalid = try phiguard(["totp", "verify", "--secret-file", secretFile, "--time", time, "--window", "0"], input: wrong)
+        let invalid = try phiguard(
+            ["totp", "verify", "--secret-file", secretFile, "--time", time, "--window", "0"], input: wrong)
         #expect(invalid.status == 1)
         #expect(invalid.stdout == "invalid\n")
 
@@ -121,12 +123,14 @@ struct TOTPCLITests {
     func errors() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let missing = try phiguard(["totp", "verify", "--secret-file", directory.appendingPathComponent("nope").path], input: "123456")
+        let missing = try phiguard(
+            ["totp", "verify", "--secret-file", directory.appendingPathComponent("nope").path], input: "123456")
         #expect(missing.status == 66)
         let badFile = directory.appendingPathComponent("bad").path
         try "not base32!".write(toFile: badFile, atomically: true, encoding: .utf8)
         #expect(try phiguard(["totp", "verify", "--secret-file", badFile], input: "123456").status == 65)
-        try "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".write(toFile: badFile, atomically: true, encoding: .utf8)
+        try "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".write(
+            toFile: badFile, atomically: true, encoding: .utf8)
         let hotp = try phiguard(["totp", "code", "--secret-file", badFile])
         #expect(hotp.status == 65)
         #expect(!hotp.stderr.contains("JBSWY3DP"))
