@@ -5,33 +5,8 @@ import Testing
 /// Runs the built `phiguard totp …` end to end.
 @Suite("phiguard totp (end to end)", .serialized)
 struct TOTPCLITests {
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static let binary = Fixture.repositoryRoot.appendingPathComponent(".build/debug/phiguard")
-
-    func phiguard(_ arguments: [String], input: String = "") throws -> Run {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
+    func phiguard(_ arguments: [String], input: String = "") throws -> BuiltProduct.Run {
+        try BuiltProduct.run("phiguard", arguments, input: input)
     }
 
     func temporaryDirectory() throws -> URL {
