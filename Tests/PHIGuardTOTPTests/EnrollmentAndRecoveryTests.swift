@@ -92,6 +92,41 @@ struct TerminalQRCodeTests {
         }
     }
 
+    /// Optional: with zbar-tools installed (not a project dependency), the rendered text is read back
+    /// by a real QR decoder. Skipped when /usr/bin/zbarimg is absent.
+    @Test(
+        "zbarimg decodes the rendered text back to the URI",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zbarimg")))
+    func zbarDecodes() throws {
+        let uri =
+            "otpauth://totp/Riverside%20Clinic:ana%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=Riverside%20Clinic"
+        let qr = try TerminalQRCode(encoding: uri)
+        for style in [TerminalQRCode.Style.halfBlocks, .halfBlocksInverted, .ansi] {
+            let text = qr.render(style: style).replacingOccurrences(of: "\u{1B}[97;40m", with: "")
+                .replacingOccurrences(of: "\u{1B}[0m", with: "")
+            let rows = modules(from: text, inverted: style == .halfBlocksInverted)
+            let scale = 6
+            var pgm = Data("P5 \(rows[0].count * scale) \(rows.count * scale) 255\n".utf8)
+            for row in rows {
+                let line = row.flatMap { [UInt8](repeating: $0 ? 0 : 255, count: scale) }
+                for _ in 0..<scale { pgm.append(contentsOf: line) }
+            }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("phiguard-qr-\(UUID()).pgm")
+            try pgm.write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/zbarimg")
+            process.arguments = ["-q", "--raw", file.path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let decoded = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(decoded.trimmingCharacters(in: .newlines) == uri, "style \(style)")
+        }
+    }
+
     @Test("Finder patterns are where ISO/IEC 18004 puts them")
     func finderPatterns() throws {
         let qr = try TerminalQRCode(encoding: "hello")
