@@ -5,8 +5,8 @@ internal import PHIGuardSecureMemory
 ///
 /// The keyed HMAC state is built once and copied for each counter, so checking a window of
 /// candidates costs one key schedule plus two hash compressions per candidate.
-struct OneTimePasswordFunction {
-    private enum Keyed {
+struct OneTimePasswordFunction: Sendable {
+    private enum Keyed: Sendable {
         case sha1(HMAC<Insecure.SHA1>)
         case sha256(HMAC<SHA256>)
         case sha512(HMAC<SHA512>)

@@ -22,11 +22,19 @@ public struct TOTP: Sendable {
     public let secret: TOTPSecret
     /// The algorithm, digits and period.
     public let configuration: TOTPConfiguration
+    /// The keyed HMAC state, built once: the key schedule would otherwise dominate a verification.
+    private let function: OneTimePasswordFunction
 
     /// A TOTP credential; the standard configuration unless given another.
+    ///
+    /// The HMAC key schedule is computed here, once. Like any swift-crypto HMAC, the keyed state lives
+    /// in ordinary memory for as long as this value does: create a `TOTP` when you need to verify,
+    /// and let it go afterwards, rather than keeping one per account in a long-lived cache.
     public init(secret: TOTPSecret, configuration: TOTPConfiguration = .standard) {
         self.secret = secret
         self.configuration = configuration
+        function = OneTimePasswordFunction(
+            secret: secret, algorithm: configuration.algorithm, digits: configuration.digits)
     }
 
     /// The time step (T in RFC 6238 §4.2, with T0 = 0) that contains `date`.
@@ -39,7 +47,7 @@ public struct TOTP: Sendable {
 
     /// The code for time step `step`, zero-padded.
     public func code(forStep step: UInt64) -> String {
-        makeFunction().code(counter: step)
+        function.code(counter: step)
     }
 
     /// The code valid at `date`, zero-padded.
@@ -78,11 +86,7 @@ public struct TOTP: Sendable {
         let (last, overflow) = current.addingReportingOverflow(UInt64(window))
         let final = overflow ? UInt64.max : last
         return Self.match(
-            submitted: submitted, steps: first...final, after: lastAcceptedStep, function: makeFunction())
-    }
-
-    func makeFunction() -> OneTimePasswordFunction {
-        OneTimePasswordFunction(secret: secret, algorithm: configuration.algorithm, digits: configuration.digits)
+            submitted: submitted, steps: first...final, after: lastAcceptedStep, function: function)
     }
 
     /// Every step in `steps` is computed and compared; the selection below uses masks, not branches,

@@ -1,6 +1,7 @@
 internal import PHIGuardSecureMemory
 
-/// The shared secret of an HOTP/TOTP credential, held in guarded memory (``PHIGuardSecureMemory``).
+/// The shared secret of an HOTP/TOTP credential, held in guarded memory (libsodium `sodium_malloc`:
+/// guard pages, locked where the system allows, zeroed on release).
 ///
 /// New secrets come from libsodium's CSPRNG, 160 bits by default (RFC 4226 §4 recommends 160 and
 /// requires at least 128). The bytes are reachable only inside ``withUnsafeBytes(_:)`` or through the
