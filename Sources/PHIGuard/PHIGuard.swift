@@ -4,3 +4,4 @@
 @_exported public import PHIGuardFieldEncryption
 @_exported public import PHIGuardPasswords
 @_exported public import PHIGuardRateLimit
+@_exported public import PHIGuardTOTP

@@ -13,6 +13,7 @@ struct PHIGuardCommand: AsyncParsableCommand {
             """,
         subcommands: [
             PasswordCommand.self,
+            TOTPCommand.self,
             KeysCommand.self,
         ]
     )
