@@ -20,15 +20,15 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 /// Keep this table and the umbrella target's re-exports in step.
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "PHIGuardPasswords", "CSodium", "CQRencode", crypto, log]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", "CQRencode", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
-    ("PHIGuardErrors", ["PHIGuardPasswords", log, metrics]),
+    ("PHIGuardErrors", ["PHIGuardPasswords", "PHIGuardRateLimit", log, metrics]),
     ("PHIGuardRateLimit", [log]),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
-    ("PHIGuardPostgres", ["PHIGuardAudit", postgres, log]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", "PHIGuardSecureMemory", "CSodium", postgres, log]),
 ]
 
 /// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
@@ -40,10 +40,17 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
     ("PHIGuardAccess", []),
     ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
-    ("PHIGuardErrors", []),
+    (
+        "PHIGuardErrors",
+        [
+            "PHIGuardPasswords", "PHIGuardRateLimit", log, metrics,
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]
+    ),
     ("PHIGuardRateLimit", []),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
-    ("PHIGuardPostgres", ["PHIGuardAudit"]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", postgres, log]),
 ]
 let testTargets: [Target] =
     [.target(name: "PHIGuardTestSupport", path: "Tests/PHIGuardTestSupport", swiftSettings: strictSettings)]

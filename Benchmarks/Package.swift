@@ -22,10 +22,27 @@ let package = Package(
     dependencies: [
         .package(name: "PHIGuard", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")]),
         suite("RateLimitBenchmarks", [.product(name: "PHIGuardRateLimit", package: "PHIGuard")]),
+        suite(
+            "PostgresRateLimitBenchmarks",
+            [
+                .product(name: "PHIGuardRateLimit", package: "PHIGuard"),
+                .product(name: "PHIGuardPostgres", package: "PHIGuard"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        suite(
+            "FieldEncryptionBenchmarks",
+            [.product(name: "PHIGuardFieldEncryption", package: "PHIGuard"), "CSodiumBench"]),
+        // libsodium, for the raw-call baselines the field-encryption suite compares against.
+        .systemLibrary(name: "CSodiumBench", path: "Sources/CSodiumBench", pkgConfig: "libsodium"),
+        suite("TOTPBenchmarks", [.product(name: "PHIGuardTOTP", package: "PHIGuard")]),
         suite(
             "AuditBenchmarks",
             [

@@ -13,6 +13,8 @@ struct PHIGuardCommand: AsyncParsableCommand {
             """,
         subcommands: [
             PasswordCommand.self,
+            TOTPCommand.self,
+            KeysCommand.self,
             AuditCommand.self,
         ]
     )

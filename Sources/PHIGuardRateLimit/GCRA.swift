@@ -2,21 +2,21 @@
 ///
 /// Stores call it with their own state and persistence; the PostgreSQL store runs the same
 /// arithmetic in SQL. Times are nanoseconds on the store's clock.
-enum GCRA {
+package enum GCRA {
     /// The outcome for one limit.
-    struct Outcome {
+    package struct Outcome {
         /// Whether the event fits.
-        var allowed: Bool
+        package var allowed: Bool
         /// The TAT to store if the request as a whole is admitted (unchanged when refused).
-        var newTAT: Int64
+        package var newTAT: Int64
         /// Events still allowed right now after this one.
-        var remaining: Int
+        package var remaining: Int
         /// Nanoseconds until one event would be allowed (0 when allowed).
-        var retryAfter: Int64
+        package var retryAfter: Int64
     }
 
     /// Decides whether `cost` events at `now` fit `limit`, given the key's stored TAT (`nil`: unseen).
-    static func evaluate(storedTAT: Int64?, now: Int64, limit: RateLimit, cost: Int) -> Outcome {
+    package static func evaluate(storedTAT: Int64?, now: Int64, limit: RateLimit, cost: Int) -> Outcome {
         let tat = max(storedTAT ?? now, now)
         let increment = limit.intervalNanoseconds.multipliedReportingOverflow(by: Int64(cost))
         let newTAT = increment.overflow ? Int64.max : tat.addingReportingOverflow(increment.partialValue).partialValue

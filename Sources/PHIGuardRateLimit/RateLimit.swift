@@ -34,12 +34,12 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(name): burst \(burst), one per \(intervalNanoseconds) ns" }
 
     /// How far ahead of now a key's TAT may be before the next event is refused.
-    var toleranceNanoseconds: Int64 { intervalNanoseconds * Int64(burst) }
+    package var toleranceNanoseconds: Int64 { intervalNanoseconds * Int64(burst) }
 }
 
 extension Duration {
     /// The duration in whole nanoseconds, saturating at `Int64.max`.
-    var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? Int64.min : Int64.max }

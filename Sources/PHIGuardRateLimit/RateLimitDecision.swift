@@ -46,7 +46,7 @@ public struct RateLimitDecision: Sendable, Hashable {
     }
 
     /// Combines per-limit outcomes into one decision.
-    static func combining(_ checks: [RateLimitCheck], _ outcomes: [GCRA.Outcome]) -> RateLimitDecision {
+    package static func combining(_ checks: [RateLimitCheck], _ outcomes: [GCRA.Outcome]) -> RateLimitDecision {
         let allowed = outcomes.allSatisfy(\.allowed)
         let refused = zip(checks, outcomes).filter { !$0.1.allowed }
         return RateLimitDecision(
@@ -75,7 +75,7 @@ public enum RateLimitError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    static func validate(_ checks: [RateLimitCheck], cost: Int) throws(RateLimitError) {
+    package static func validate(_ checks: [RateLimitCheck], cost: Int) throws(RateLimitError) {
         guard !checks.isEmpty else { throw .invalidCheck("no limits to check") }
         guard cost >= 1 else { throw .invalidCheck("cost must be at least 1") }
         for check in checks where check.key.isEmpty || check.key.utf8.count > 256 {
