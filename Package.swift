@@ -24,7 +24,13 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
-    ("PHIGuardErrors", ["PHIGuardPasswords", "PHIGuardRateLimit", log, metrics]),
+    (
+        "PHIGuardErrors",
+        [
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit", log,
+            metrics,
+        ]
+    ),
     ("PHIGuardRateLimit", [log]),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
@@ -43,8 +49,8 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     (
         "PHIGuardErrors",
         [
-            "PHIGuardPasswords", "PHIGuardRateLimit", log, metrics,
-            .product(name: "InMemoryLogging", package: "swift-log"),
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit", log,
+            metrics, .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]
     ),

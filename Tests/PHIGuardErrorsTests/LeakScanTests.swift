@@ -1,9 +1,12 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import PHIGuardAudit
 import PHIGuardErrors
+import PHIGuardFieldEncryption
 import PHIGuardPasswords
 import PHIGuardRateLimit
+import PHIGuardTOTP
 import Testing
 
 /// Values planted in errors and context; none may reach a user.
@@ -101,12 +104,125 @@ struct TypedBody: Decodable {
     var ssn: Int
 }
 
+/// One sample of every case of the capability errors mapped in Sources/PHIGuardErrors/Mappings,
+/// with planted values wherever a case carries text. The switch in `capabilityCaseName` is
+/// exhaustive, so a new case breaks the build until it is sampled here.
+let totpErrors: [TOTPError] = [
+    .invalidSecretLength(byteCount: 3), .invalidSecretBitCount(64), .malformedSecret(.invalidCharacter(offset: 4)),
+    .invalidPeriod(0), .invalidWindow(99), .malformedCode(.nonDigit), .timeOutOfRange, .malformedURI(.scheme),
+    .invalidLabel(.label), .qrEncodingFailed, .secureMemoryFailure(Planted.stackFrame),
+]
+let recoveryCodeErrors: [RecoveryCodeError] = [
+    .malformedCode, .malformedHash, .invalidKeyLength(3), .invalidCount(0), .store(Planted.path),
+    .secureMemoryFailure(Planted.address),
+]
+let fieldEncryptionErrors: [FieldEncryptionError] = [
+    .decryptionFailed, .invalidContext(Planted.medicalRecord), .invalidKey(Planted.totpSecret),
+    .plaintextTooLong(maximumByteCount: 16), .verificationFailed, .secureMemoryFailure(Planted.patient),
+]
+let keyProviderErrors: [KeyProviderError] = [
+    .fileNotFound(path: Planted.path), .unreadable(path: Planted.path, errno: 13),
+    .insecurePermissions(path: Planted.path, mode: "0644"), .notRegularFile(path: Planted.path), .tooLarge,
+    .malformed(line: 3, reason: Planted.totpSecret), .variableNotSet(name: "PHIGUARD_KEY"),
+    .fileExists(path: Planted.path), .writeFailed(path: Planted.path, errno: 28), .invalidKeyring(.decryptionFailed),
+]
+let blindIndexErrors: [BlindIndexError] = [
+    .invalidBitLength(0), .invalidName(Planted.sql), .populationTooSmall(population: 3),
+    .keyDerivationFailed(Planted.stackFrame),
+]
+let auditErrors: [AuditError] = [
+    .invalidIdentifier(field: "patient"), .invalidEvent(Planted.patient), .sinkUnavailable, .sinkFailed, .closed,
+    .unwrittenEvents(count: 3), .invalidKey(Planted.totpSecret), .secureMemoryFailure(Planted.address),
+    .storageFailure(Planted.sql), .malformedCheckpoint(Planted.path),
+]
+let capabilityErrors: [any Error] =
+    totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
+    + recoveryCodeErrors + fieldEncryptionErrors + keyProviderErrors + blindIndexErrors + auditErrors
+
+/// Names each capability error case (exhaustive switches: adding a case breaks this until it is sampled).
+func capabilityCaseName(_ error: any Error) -> String {
+    switch error {
+    case let error as TOTPError:
+        switch error {
+        case .invalidSecretLength: "TOTPError.invalidSecretLength"
+        case .invalidSecretBitCount: "TOTPError.invalidSecretBitCount"
+        case .malformedSecret: "TOTPError.malformedSecret"
+        case .invalidPeriod: "TOTPError.invalidPeriod"
+        case .invalidWindow: "TOTPError.invalidWindow"
+        case .malformedCode: "TOTPError.malformedCode"
+        case .timeOutOfRange: "TOTPError.timeOutOfRange"
+        case .malformedURI: "TOTPError.malformedURI"
+        case .invalidLabel: "TOTPError.invalidLabel"
+        case .qrEncodingFailed: "TOTPError.qrEncodingFailed"
+        case .secureMemoryFailure: "TOTPError.secureMemoryFailure"
+        }
+    case let error as TOTPVerifierError:
+        switch error {
+        case .totp: "TOTPVerifierError.totp"
+        case .replayStore: "TOTPVerifierError.replayStore"
+        }
+    case let error as RecoveryCodeError:
+        switch error {
+        case .malformedCode: "RecoveryCodeError.malformedCode"
+        case .malformedHash: "RecoveryCodeError.malformedHash"
+        case .invalidKeyLength: "RecoveryCodeError.invalidKeyLength"
+        case .invalidCount: "RecoveryCodeError.invalidCount"
+        case .store: "RecoveryCodeError.store"
+        case .secureMemoryFailure: "RecoveryCodeError.secureMemoryFailure"
+        }
+    case let error as FieldEncryptionError:
+        switch error {
+        case .decryptionFailed: "FieldEncryptionError.decryptionFailed"
+        case .invalidContext: "FieldEncryptionError.invalidContext"
+        case .invalidKey: "FieldEncryptionError.invalidKey"
+        case .plaintextTooLong: "FieldEncryptionError.plaintextTooLong"
+        case .verificationFailed: "FieldEncryptionError.verificationFailed"
+        case .secureMemoryFailure: "FieldEncryptionError.secureMemoryFailure"
+        }
+    case let error as KeyProviderError:
+        switch error {
+        case .fileNotFound: "KeyProviderError.fileNotFound"
+        case .unreadable: "KeyProviderError.unreadable"
+        case .insecurePermissions: "KeyProviderError.insecurePermissions"
+        case .notRegularFile: "KeyProviderError.notRegularFile"
+        case .tooLarge: "KeyProviderError.tooLarge"
+        case .malformed: "KeyProviderError.malformed"
+        case .variableNotSet: "KeyProviderError.variableNotSet"
+        case .fileExists: "KeyProviderError.fileExists"
+        case .writeFailed: "KeyProviderError.writeFailed"
+        case .invalidKeyring: "KeyProviderError.invalidKeyring"
+        }
+    case let error as BlindIndexError:
+        switch error {
+        case .invalidBitLength: "BlindIndexError.invalidBitLength"
+        case .invalidName: "BlindIndexError.invalidName"
+        case .populationTooSmall: "BlindIndexError.populationTooSmall"
+        case .keyDerivationFailed: "BlindIndexError.keyDerivationFailed"
+        }
+    case let error as AuditError:
+        switch error {
+        case .invalidIdentifier: "AuditError.invalidIdentifier"
+        case .invalidEvent: "AuditError.invalidEvent"
+        case .sinkUnavailable: "AuditError.sinkUnavailable"
+        case .sinkFailed: "AuditError.sinkFailed"
+        case .closed: "AuditError.closed"
+        case .unwrittenEvents: "AuditError.unwrittenEvents"
+        case .invalidKey: "AuditError.invalidKey"
+        case .secureMemoryFailure: "AuditError.secureMemoryFailure"
+        case .storageFailure: "AuditError.storageFailure"
+        case .malformedCheckpoint: "AuditError.malformedCheckpoint"
+        }
+    default: "unknown \(type(of: error))"
+    }
+}
+
 /// Every kind of error the scan reports, with what it is.
 func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
     var errors: [(label: String, error: any Error, mapped: Bool)] = passwordErrors.map {
         ("PasswordHashingError.\(caseName($0))", $0, true)
     }
     errors += rateLimitErrors.map { ("RateLimitError.\(caseName($0))", $0, true) }
+    errors += capabilityErrors.map { (capabilityCaseName($0), $0, true) }
     for reason in AuthenticationFailure.Reason.allCases {
         errors.append(
             ("AuthenticationFailure.\(reason)", AuthenticationFailure(reason, underlying: PlantedError()), true))
@@ -141,10 +257,15 @@ func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
 
 @Suite("Leak scan: public renderings carry no secrets, PHI, paths, SQL or stack frames")
 struct LeakScanTests {
-    @Test("the scan covers every PasswordHashingError and RateLimitError case")
+    @Test("the scan covers every case of every mapped PHIGuard error type")
     func coversEveryPasswordCase() {
         #expect(Set(passwordErrors.map(caseName)).count == 10)
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
+        // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
+        // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError.
+        let names = Set(capabilityErrors.map(capabilityCaseName))
+        #expect(names.count == 49)
+        #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 
     @Test("the planted errors really do carry the planted values (so the scan can fail)")
