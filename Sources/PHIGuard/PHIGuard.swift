@@ -1,3 +1,4 @@
 // The umbrella module: `import PHIGuard` gives every capability.
 // Keep in step with the `capabilities` table in Package.swift.
 @_exported public import PHIGuardPasswords
+@_exported public import PHIGuardAccess

@@ -12,6 +12,7 @@ struct PHIGuardCommand: AsyncParsableCommand {
             66 input file missing or unreadable, 70 internal error. See Documentation/CLI.md.
             """,
         subcommands: [
+            PolicyCommand.self,
             PasswordCommand.self
         ]
     )
