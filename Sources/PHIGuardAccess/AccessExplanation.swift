@@ -45,7 +45,8 @@ extension CompiledPolicy {
             let rule = rules[position]
             let kind =
                 rule.isBreakGlass
-                ? "break-glass" : position < Int(slotDenyEnd[slot]) ? (rule.isWholeDeny ? "deny" : "deny-fields") : "allow"
+                ? "break-glass"
+                : position < Int(slotDenyEnd[slot]) ? (rule.isWholeDeny ? "deny" : "deny-fields") : "allow"
             var role = ""
             if !rule.isBreakGlass {
                 let number = Int(rule.roleWord) * 64 + rule.roleMask.trailingZeroBitCount
@@ -55,7 +56,9 @@ extension CompiledPolicy {
                 rule.isBreakGlass ? breakGlassActive : prepared.roles.contains(word: rule.roleWord, mask: rule.roleMask)
             var held: Bool?
             if matched {
-                held = rule.condition < 0 || conditions[Int(rule.condition)].holds(request.subject, request.resource, &context, self)
+                held =
+                    rule.condition < 0
+                    || conditions[Int(rule.condition)].holds(request.subject, request.resource, &context, self)
             }
             let names = typeFieldNames[type]
             entries.append(

@@ -106,7 +106,9 @@ public struct AccessRequestDocument: Codable, Sendable, Hashable {
                 throw .breakGlass(error)
             }
         }
-        return (AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant), at)
+        return (
+            AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant), at
+        )
     }
 }
 

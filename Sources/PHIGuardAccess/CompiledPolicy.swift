@@ -202,7 +202,8 @@ public final class CompiledPolicy: Sendable {
     /// ```
     public func target(resourceType: String, action: AccessAction) -> DecisionTarget {
         let (slot, type) = resolveSlot(resourceType, action)
-        return DecisionTarget(resourceType: resourceType, action: action, slot: slot, type: type, generation: generation)
+        return DecisionTarget(
+            resourceType: resourceType, action: action, slot: slot, type: type, generation: generation)
     }
 
     /// Decides for a prepared subject and a pre-resolved target (the fastest path: no string lookups).
@@ -282,61 +283,63 @@ public final class CompiledPolicy: Sendable {
         var hiddenFields = FieldBits.empty
         var wholeDeny = false
         return rules.withUnsafeBufferPointer { rules in
-        var position = start
-        while position < denyEnd {
-            let rule = rules[position]
-            if roles.contains(word: rule.roleWord, mask: rule.roleMask)
-                && (rule.condition < 0 || conditions[Int(rule.condition)].holds(subject, resource, &context, self))
-            {
-                if rule.isWholeDeny {
-                    wholeDeny = true
-                    denied.record(position - start)
-                } else {
-                    hiddenFields.formUnion(rule.fields)
-                    decided.record(position - start)
+            var position = start
+            while position < denyEnd {
+                let rule = rules[position]
+                if roles.contains(word: rule.roleWord, mask: rule.roleMask)
+                    && (rule.condition < 0 || conditions[Int(rule.condition)].holds(subject, resource, &context, self))
+                {
+                    if rule.isWholeDeny {
+                        wholeDeny = true
+                        denied.record(position - start)
+                    } else {
+                        hiddenFields.formUnion(rule.fields)
+                        decided.record(position - start)
+                    }
                 }
+                position += 1
             }
-            position += 1
-        }
-        if wholeDeny {
-            denied.slot = Int32(slot)
-            return AccessDecision(
-                isAllowed: false, reason: .explicitDeny, fields: .empty, matched: denied, policy: self,
-                typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
-        }
-        var visible = FieldBits.empty
-        var anyAllow = false
-        var regularAllow = false
-        var roleMatched = false
-        while position < end {
-            let rule = rules[position]
-            let applies =
-                rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
-            if applies {
-                roleMatched = true
-                if rule.condition < 0 || conditions[Int(rule.condition)].holds(subject, resource, &context, self) {
-                    visible.formUnion(rule.fields)
-                    decided.record(position - start)
-                    anyAllow = true
-                    if !rule.isBreakGlass { regularAllow = true }
+            if wholeDeny {
+                denied.slot = Int32(slot)
+                return AccessDecision(
+                    isAllowed: false, reason: .explicitDeny, fields: .empty, matched: denied, policy: self,
+                    typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
+            }
+            var visible = FieldBits.empty
+            var anyAllow = false
+            var regularAllow = false
+            var roleMatched = false
+            while position < end {
+                let rule = rules[position]
+                let applies =
+                    rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
+                if applies {
+                    roleMatched = true
+                    if rule.condition < 0 || conditions[Int(rule.condition)].holds(subject, resource, &context, self) {
+                        visible.formUnion(rule.fields)
+                        decided.record(position - start)
+                        anyAllow = true
+                        if !rule.isBreakGlass { regularAllow = true }
+                    }
                 }
+                position += 1
             }
-            position += 1
-        }
-        decided.slot = Int32(slot)
-        guard anyAllow else {
-            return denial(
-                roleMatched ? .conditionNotMet : .noMatchingRule, type: type, breakGlass: breakGlass, status: status)
-        }
-        visible.subtract(hiddenFields)
-        if visible.isEmpty && !typeFieldNames[type].isEmpty {
+            decided.slot = Int32(slot)
+            guard anyAllow else {
+                return denial(
+                    roleMatched ? .conditionNotMet : .noMatchingRule, type: type, breakGlass: breakGlass, status: status
+                )
+            }
+            visible.subtract(hiddenFields)
+            if visible.isEmpty && !typeFieldNames[type].isEmpty {
+                return AccessDecision(
+                    isAllowed: false, reason: .allFieldsDenied, fields: .empty, matched: decided, policy: self,
+                    typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
+            }
             return AccessDecision(
-                isAllowed: false, reason: .allFieldsDenied, fields: .empty, matched: decided, policy: self,
-                typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
-        }
-        return AccessDecision(
-            isAllowed: true, reason: regularAllow ? .allowed : .allowedByBreakGlass, fields: visible,
-            matched: decided, policy: self, typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
+                isAllowed: true, reason: regularAllow ? .allowed : .allowedByBreakGlass, fields: visible,
+                matched: decided, policy: self, typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status
+            )
         }
     }
 

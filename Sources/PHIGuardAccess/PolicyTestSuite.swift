@@ -105,7 +105,8 @@ public struct PolicyTestSuite: Sendable, Hashable, Decodable {
             var failures: [String] = []
             let expect = test.expect
             if document.allowed != expect.allowed {
-                failures.append("expected \(expect.allowed ? "allow" : "deny"), got \(document.allowed ? "allow" : "deny")")
+                failures.append(
+                    "expected \(expect.allowed ? "allow" : "deny"), got \(document.allowed ? "allow" : "deny")")
             }
             if let reason = expect.reason, reason != document.reason {
                 failures.append("expected reason \(reason.rawValue), got \(document.reason.rawValue)")

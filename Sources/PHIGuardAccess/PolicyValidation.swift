@@ -18,7 +18,9 @@ struct ResolvedPolicy {
     var timeZone: TimeZoneOffsetTable = .utc
     var issues: [PolicyIssue] = []
 
-    init(_ policy: AccessPolicy) {
+    /// Resolves and checks `policy`. `checkShadowing` is off when the file already had shape problems,
+    /// since rules that could not be read would make the shadowing checks report nonsense.
+    init(_ policy: AccessPolicy, checkShadowing shadowing: Bool = true) {
         resolveActions(policy)
         resolveLabels(policy)
         resolveTypes(policy)
@@ -30,13 +32,14 @@ struct ResolvedPolicy {
         }
         checkRules(policy)
         checkBreakGlass(policy)
-        if issues.isEmpty {
+        if issues.isEmpty && shadowing {
             checkShadowing(policy)
         }
     }
 
-    private mutating func issue(_ code: PolicyIssue.Code, _ message: String, _ at: SourceLocation?, _ element: String? = nil)
-    {
+    private mutating func issue(
+        _ code: PolicyIssue.Code, _ message: String, _ at: SourceLocation?, _ element: String? = nil
+    ) {
         issues.append(PolicyIssue(code, message, at: at, element: element))
     }
 
@@ -52,7 +55,8 @@ struct ResolvedPolicy {
                 let builtIn = AccessAction.builtIn.contains(AccessAction(action.name))
                 issue(
                     .duplicateName,
-                    builtIn ? "action '\(action.name)' is built in and must not be declared"
+                    builtIn
+                        ? "action '\(action.name)' is built in and must not be declared"
                         : "action '\(action.name)' is declared twice",
                     action.location, action.name)
             } else {
@@ -295,8 +299,9 @@ struct ResolvedPolicy {
         }
     }
 
-    private mutating func checkCondition(_ condition: AccessPolicy.Condition, rule: String, at location: SourceLocation?)
-    {
+    private mutating func checkCondition(
+        _ condition: AccessPolicy.Condition, rule: String, at location: SourceLocation?
+    ) {
         for label in condition.labelsNoneOf + condition.labelsAnyOf where labelIndex[label.name] == nil {
             issue(.unknownLabel, "unknown sensitivity label '\(label.name)'", label.location ?? location, label.name)
         }
@@ -428,7 +433,9 @@ struct ResolvedPolicy {
             comparison.location = nil
             return comparison
         }
-        copy.timeOfDay = condition.timeOfDay.map { AccessPolicy.TimeWindow(fromMinute: $0.fromMinute, toMinute: $0.toMinute) }
+        copy.timeOfDay = condition.timeOfDay.map {
+            AccessPolicy.TimeWindow(fromMinute: $0.fromMinute, toMinute: $0.toMinute)
+        }
         return copy
     }
 }

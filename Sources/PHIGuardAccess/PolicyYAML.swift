@@ -26,8 +26,10 @@ extension AccessPolicy {
         var reader = PolicyYAMLReader()
         let policy = reader.read(root)
         var issues = reader.issues
-        if issues.isEmpty, let policy {
-            issues = ResolvedPolicy(policy).issues
+        if let policy {
+            // Semantic checks run even after shape problems (on what could be read), so one pass reports
+            // everything; the policy is returned only when both found nothing.
+            issues += ResolvedPolicy(policy, checkShadowing: issues.isEmpty).issues
             if issues.isEmpty {
                 self = policy
                 return
@@ -74,7 +76,9 @@ struct PolicyYAMLReader {
     }
 
     /// A mapping's entries by key, reporting keys outside `allowed`.
-    private mutating func mapping(_ node: Node, what: String, allowed: Set<String>) -> [String: (key: Node, value: Node)]? {
+    private mutating func mapping(_ node: Node, what: String, allowed: Set<String>) -> [String: (
+        key: Node, value: Node
+    )]? {
         guard spend(node) else { return nil }
         guard case .mapping(let mapping) = node else {
             problem(.schema, "\(what) must be a mapping", node)
@@ -147,10 +151,13 @@ struct PolicyYAMLReader {
             "version", "timeZone", "actions", "sensitivityLabels", "resourceTypes", "roles", "rules", "breakGlass",
         ]
         guard let top = mapping(root, what: "the policy", allowed: topKeys) else { return nil }
-        if let version = required(top, "version", in: root, what: "the policy").flatMap({ scalar($0, what: "version") }),
+        if let version = required(top, "version", in: root, what: "the policy").flatMap({ scalar($0, what: "version") }
+        ),
             version.name != "1"
         {
-            problem(.invalidValue, "unsupported policy version '\(version.name)' (this engine reads version 1)", top["version"]?.value)
+            problem(
+                .invalidValue, "unsupported policy version '\(version.name)' (this engine reads version 1)",
+                top["version"]?.value)
         }
         var policy = AccessPolicy(resourceTypes: [], roles: [], rules: [])
         if let zone = top["timeZone"].flatMap({ scalar($0.value, what: "timeZone") }) {
@@ -190,7 +197,8 @@ struct PolicyYAMLReader {
             return scalar(node, what: "a role").map { AccessPolicy.RoleDefinition(name: $0) }
         }
         guard let entries = mapping(node, what: "a role", allowed: ["name", "inherits", "description"]),
-            let name = required(entries, "name", in: node, what: "a role").flatMap({ scalar($0, what: "a role's name") })
+            let name = required(entries, "name", in: node, what: "a role").flatMap({ scalar($0, what: "a role's name") }
+            )
         else { return nil }
         if let description = entries["description"] { _ = scalar(description.value, what: "description") }
         return AccessPolicy.RoleDefinition(
@@ -306,7 +314,8 @@ struct PolicyYAMLReader {
     }
 
     private mutating func grant(_ node: Node) -> AccessPolicy.BreakGlassPolicy.Grant? {
-        guard let entries = mapping(node, what: "a break-glass grant", allowed: ["actions", "resourceTypes", "fields"]),
+        guard
+            let entries = mapping(node, what: "a break-glass grant", allowed: ["actions", "resourceTypes", "fields"]),
             let actions = required(entries, "actions", in: node, what: "a break-glass grant").map({
                 names($0, what: "actions")
             }),

@@ -18,7 +18,9 @@ struct PolicyCommand: AsyncParsableCommand {
             return try CompiledPolicy(yaml: text)
         } catch {
             if output.json {
-                print(jsonLine(ValidationReport(file: path, valid: false, problems: error.issues.map(ProblemReport.init))))
+                print(
+                    jsonLine(ValidationReport(file: path, valid: false, problems: error.issues.map(ProblemReport.init)))
+                )
             } else {
                 for issue in error.issues {
                     FileHandle.standardError.write(Data("\(path):\(issue)\n".utf8))
@@ -32,7 +34,9 @@ struct PolicyCommand: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: path) else {
             try fail("cannot read \(path)", CLIExit.noInput)
         }
-        guard let text = String(data: data, encoding: .utf8) else { try fail("\(path) is not UTF-8", CLIExit.dataError) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            try fail("\(path) is not UTF-8", CLIExit.dataError)
+        }
         return text
     }
 
@@ -63,7 +67,8 @@ struct PolicyCommand: AsyncParsableCommand {
         case .keyNotFound(let key, let context): return "missing key '\(key.stringValue)' at \(path(context))"
         case .typeMismatch(_, let context): return "wrong type at \(path(context))"
         case .valueNotFound(_, let context): return "missing value at \(path(context))"
-        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not JSON" : "invalid value at \(path(context))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "invalid value at \(path(context))"
         @unknown default: return "malformed"
         }
     }

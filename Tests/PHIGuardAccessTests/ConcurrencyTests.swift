@@ -41,7 +41,8 @@ import Testing
                             || (!read.isAllowed && read.decidingRuleIDs == ["new-deny"])
                         let updateOK =
                             (!update.isAllowed && update.decidingRuleIDs == ["old-deny"])
-                            || (update.isAllowed && update.visibleFields == ["c"] && update.decidingRuleIDs == ["new-read"])
+                            || (update.isAllowed && update.visibleFields == ["c"]
+                                && update.decidingRuleIDs == ["new-read"])
                         if !readOK || !updateOK { inconsistent += 1 }
                     }
                     return inconsistent

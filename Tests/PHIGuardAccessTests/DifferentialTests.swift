@@ -32,17 +32,22 @@ struct RandomWorld {
         let labels = (0..<Int.random(in: 0...4, using: &rng)).map { AccessPolicy.Named("L\($0)") }
         let types = (0..<Int.random(in: 1...5, using: &rng)).map { number -> AccessPolicy.ResourceTypeDefinition in
             let fields = (0..<Int.random(in: 0...8, using: &rng)).map { AccessPolicy.Named("f\($0)") }
-            let restricted = chance(40) ? subset(actions, max: actions.count, min: 1).map { AccessPolicy.Named($0) } : nil
-            return AccessPolicy.ResourceTypeDefinition(name: AccessPolicy.Named("t\(number)"), fields: fields, actions: restricted)
+            let restricted =
+                chance(40) ? subset(actions, max: actions.count, min: 1).map { AccessPolicy.Named($0) } : nil
+            return AccessPolicy.ResourceTypeDefinition(
+                name: AccessPolicy.Named("t\(number)"), fields: fields, actions: restricted)
         }
         let roleCount = Int.random(in: 1...8, using: &rng)
         let roles = (0..<roleCount).map { number in
             AccessPolicy.RoleDefinition(
                 name: AccessPolicy.Named("r\(number)"),
-                inherits: number == 0 ? [] : subset((0..<number).map { "r\($0)" }, max: 2).map { AccessPolicy.Named($0) })
+                inherits: number == 0
+                    ? [] : subset((0..<number).map { "r\($0)" }, max: 2).map { AccessPolicy.Named($0) })
         }
         let roleNames = roles.map(\.name.name)
-        func applicable(_ type: AccessPolicy.ResourceTypeDefinition) -> [String] { type.actions?.map(\.name) ?? actions }
+        func applicable(_ type: AccessPolicy.ResourceTypeDefinition) -> [String] {
+            type.actions?.map(\.name) ?? actions
+        }
 
         var rules: [AccessPolicy.Rule] = []
         for number in 0..<Int.random(in: 1...25, using: &rng) {
@@ -158,7 +163,10 @@ struct RandomWorld {
         }
         let directory: (any CareTeamDirectory)? =
             chance(50) ? RandomCareTeams(members: ["u0": ["p0", "p1"], "u1": ["p2"]]) : nil
-        return (AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant), directory)
+        return (
+            AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant),
+            directory
+        )
     }
 }
 
@@ -182,7 +190,8 @@ struct RandomCareTeams: CareTeamDirectory {
             policies += 1
             let reference = ReferenceEvaluator(policy: source)
             for _ in 0..<400 {
-                let now = Date(timeIntervalSince1970: 1_768_435_200 + Double(Int.random(in: 0..<86_400, using: &world.rng)))
+                let now = Date(
+                    timeIntervalSince1970: 1_768_435_200 + Double(Int.random(in: 0..<86_400, using: &world.rng)))
                 let (request, directory) = world.request(for: compiled, source: source, now: now)
                 let decision = compiled.decide(request, careTeams: directory, clock: ManualClock(now))
                 let actual = ReferenceEvaluator.Outcome(

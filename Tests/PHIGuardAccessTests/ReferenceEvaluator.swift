@@ -63,7 +63,8 @@ struct ReferenceEvaluator {
         var wholeDenies = Set<String>()
         var hidden = Set<String>()
         var decided = Set<String>()
-        for rule in policy.rules where rule.effect == .deny && covers(rule) && holds(rule.condition, request, careTeams, now) {
+        for rule in policy.rules
+        where rule.effect == .deny && covers(rule) && holds(rule.condition, request, careTeams, now) {
             if let fields = rule.fields {
                 hidden.formUnion(fields.map(\.name))
                 decided.insert(rule.id.name)
@@ -109,7 +110,8 @@ struct ReferenceEvaluator {
     }
 
     private func holds(
-        _ condition: AccessPolicy.Condition, _ request: AccessRequest, _ careTeams: (any CareTeamDirectory)?, _ now: Date
+        _ condition: AccessPolicy.Condition, _ request: AccessRequest, _ careTeams: (any CareTeamDirectory)?,
+        _ now: Date
     ) -> Bool {
         let subject = request.subject
         let resource = request.resource
@@ -134,11 +136,14 @@ struct ReferenceEvaluator {
             if !resource.labels.isSubset(of: declaredLabels) { return false }
             if condition.labelsNoneOf.contains(where: { resource.labels.contains($0.name) }) { return false }
         }
-        if !condition.labelsAnyOf.isEmpty && !condition.labelsAnyOf.contains(where: { resource.labels.contains($0.name) }) {
+        if !condition.labelsAnyOf.isEmpty
+            && !condition.labelsAnyOf.contains(where: { resource.labels.contains($0.name) })
+        {
             return false
         }
         for comparison in condition.attributes {
-            let left = comparison.side == .resource ? resource.attributes[comparison.key] : subject.attributes[comparison.key]
+            let left =
+                comparison.side == .resource ? resource.attributes[comparison.key] : subject.attributes[comparison.key]
             let right: String?
             switch comparison.operand {
             case .value(let value): right = value

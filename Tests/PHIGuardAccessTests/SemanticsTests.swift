@@ -50,7 +50,8 @@ import Testing
     }
 
     func decide(_ roles: [String], _ action: AccessAction, _ type: String) -> AccessDecision {
-        policy.decide(AccessRequest(subject: Subject(id: "u", roles: roles), action: action, resource: Resource(type: type)))
+        policy.decide(
+            AccessRequest(subject: Subject(id: "u", roles: roles), action: action, resource: Resource(type: type)))
     }
 
     @Test func diamondInheritanceUnionsFieldsFromBothParentsAndTheSharedAncestor() {
@@ -125,7 +126,9 @@ import Testing
                   - {id: hide-a, effect: deny, roles: restricted, actions: read, resourceTypes: doc, fields: [a]}
                 """)
         let decision = policy.decide(
-            AccessRequest(subject: Subject(id: "u", roles: ["reader", "restricted"]), action: .read, resource: Resource(type: "doc")))
+            AccessRequest(
+                subject: Subject(id: "u", roles: ["reader", "restricted"]), action: .read,
+                resource: Resource(type: "doc")))
         #expect(!decision.isAllowed)
         #expect(decision.reason == .allFieldsDenied)
         #expect(decision.visibleFields.isEmpty)
@@ -257,7 +260,7 @@ import Testing
         #expect(during.requiresAuditReview)
         #expect(during.breakGlassStatus == .active)
         #expect(during.breakGlassGrantID == grant.id)
-        #expect(during.decidingRuleIDs == ["break-glass#1"])
+        #expect(Set(during.decidingRuleIDs) == ["break-glass#1", "clinician-never-sees-billing-field"])
         #expect(!during.isFieldVisible("billing"))  // deny rules still win under break-glass
 
         // Deny rules win over break-glass for whole actions too.
@@ -275,7 +278,8 @@ import Testing
         #expect(!stolen.isAllowed && stolen.breakGlassStatus == .notApplicable)
 
         clock.advance(by: 1799)
-        #expect(engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: grant)).isAllowed)
+        #expect(
+            engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: grant)).isAllowed)
         clock.advance(by: 1)
         let after = engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: grant))
         #expect(!after.isAllowed)
@@ -332,6 +336,8 @@ import Testing
         #expect(clinician?.roleMatched == true && clinician?.conditionHeld == false)
         let patient = explanation.entries.first { $0.ruleID == "patient-reads-own-chart" }
         #expect(patient?.roleMatched == false && patient?.conditionHeld == nil)
-        #expect(explanation.entries.first?.kind == "deny")
+        #expect(explanation.entries.first?.kind == "deny-fields")
+        let admin = explanation.entries.first { $0.ruleID == "admin-never-reads-charts" }
+        #expect(admin?.kind == "deny" && admin?.roleMatched == false)
     }
 }

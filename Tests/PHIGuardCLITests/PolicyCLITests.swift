@@ -64,7 +64,7 @@ import Testing
         #expect(run.status == 65)
         let lines = run.stderr.split(separator: "\n").filter { $0.hasPrefix(broken) }
         #expect(lines.count == 6, "\(run.stderr)")
-        #expect(lines.first?.contains(":10:16: unknownRole") == true, "\(run.stderr)")
+        #expect(lines.first?.contains(":9:16: unknownRole") == true, "\(run.stderr)")
         let json = try phiguard(["policy", "validate", broken, "--json"])
         #expect(json.status == 65)
         #expect(json.stdout.contains(#""code":"unknownField""#))
@@ -76,8 +76,9 @@ import Testing
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(allowed.stdout.contains(#""allowed":true"#))
         #expect(!allowed.stdout.contains(#""billing""#))
-        #expect(allowed.stdout.contains(#""rules":["clinician-reads-chart","clinician-never-sees-billing-field"]"#) ||
-            allowed.stdout.contains(#""rules":["clinician-never-sees-billing-field","clinician-reads-chart"]"#))
+        #expect(
+            allowed.stdout.contains(#""rules":["clinician-reads-chart","clinician-never-sees-billing-field"]"#)
+                || allowed.stdout.contains(#""rules":["clinician-never-sees-billing-field","clinician-reads-chart"]"#))
         let denied = try phiguard(["policy", "check", Self.hospital, "--request", Self.strangerRequest])
         #expect(denied.status == 1)
         #expect(denied.stdout.hasPrefix("deny (conditionNotMet)"))
@@ -96,7 +97,8 @@ import Testing
         #expect(lines.map { $0.contains(#""allowed":true"#) } == [true, false, true])
 
         let bad = try phiguard(
-            ["policy", "check", Self.hospital, "--batch"], input: "\(Self.nurseRequest)\nnot json\n\(Self.strangerRequest)\n")
+            ["policy", "check", Self.hospital, "--batch"],
+            input: "\(Self.nurseRequest)\nnot json\n\(Self.strangerRequest)\n")
         #expect(bad.status == 65)
         let badLines = bad.stdout.split(separator: "\n")
         #expect(badLines.count == 3)
