@@ -38,7 +38,7 @@ extension CompiledPolicy {
             return AccessExplanation(decision: decision, effectiveRoles: effective, entries: [])
         }
         let slot = type * actionCount + action
-        var context = EvaluationContext(careTeams: careTeams, clock: clock)
+        var context = EvaluationContext()
         let breakGlassActive = decision.breakGlassStatus == .active
         var entries: [AccessExplanation.Entry] = []
         for position in Int(slotStart[slot])..<Int(slotStart[slot + 1]) {
@@ -58,7 +58,8 @@ extension CompiledPolicy {
             if matched {
                 held =
                     rule.condition < 0
-                    || conditions[Int(rule.condition)].holds(request.subject, request.resource, &context, self)
+                    || conditions[Int(rule.condition)].holds(
+                        request.subject, request.resource, &context, self, careTeams, clock)
             }
             let names = typeFieldNames[type]
             entries.append(

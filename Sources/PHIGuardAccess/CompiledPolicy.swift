@@ -257,14 +257,14 @@ public final class CompiledPolicy: Sendable {
         }
         let type = Int(type)
         let slot = Int(slot)
-        var context = EvaluationContext(careTeams: careTeams, clock: clock)
+        var context = EvaluationContext()
 
         var status: AccessDecision.BreakGlassStatus?
         var breakGlassActive = false
         if let grant = breakGlass {
             if grant.subjectID != subject.id || !roles.intersects(breakGlassEligible) {
                 status = .notApplicable
-            } else if !grant.isActive(at: context.now()) {
+            } else if !grant.isActive(at: context.now(clock)) {
                 status = .expired
             } else {
                 status = .active
@@ -287,7 +287,8 @@ public final class CompiledPolicy: Sendable {
             while position < denyEnd {
                 let rule = rules[position]
                 if roles.contains(word: rule.roleWord, mask: rule.roleMask)
-                    && (rule.condition < 0 || conditions[Int(rule.condition)].holds(subject, resource, &context, self))
+                    && (rule.condition < 0
+                        || conditions[Int(rule.condition)].holds(subject, resource, &context, self, careTeams, clock))
                 {
                     if rule.isWholeDeny {
                         wholeDeny = true
@@ -315,7 +316,9 @@ public final class CompiledPolicy: Sendable {
                     rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
                 if applies {
                     roleMatched = true
-                    if rule.condition < 0 || conditions[Int(rule.condition)].holds(subject, resource, &context, self) {
+                    if rule.condition < 0
+                        || conditions[Int(rule.condition)].holds(subject, resource, &context, self, careTeams, clock)
+                    {
                         visible.formUnion(rule.fields)
                         decided.record(position - start)
                         anyAllow = true
@@ -401,18 +404,13 @@ struct CompiledRule: Sendable {
 }
 
 /// Per-decision facts computed at most once, and only if a condition needs them.
+/// The clock and care-team directory are passed alongside rather than stored, so that a decision
+/// never copies (and destroys) the existentials when no condition needs them.
 struct EvaluationContext {
-    let careTeams: (any CareTeamDirectory)?
-    let clock: any WallClock
     private var cachedNow: Date?
     private var cachedLabels: (bits: UInt64, hasUnknown: Bool)?
 
-    init(careTeams: (any CareTeamDirectory)?, clock: any WallClock) {
-        self.careTeams = careTeams
-        self.clock = clock
-    }
-
-    mutating func now() -> Date {
+    mutating func now(_ clock: any WallClock) -> Date {
         if let cachedNow { return cachedNow }
         let now = clock.now()
         cachedNow = now
@@ -449,7 +447,7 @@ struct CompiledCondition: Sendable {
 
     func holds(
         _ subject: borrowing Subject, _ resource: borrowing Resource, _ context: inout EvaluationContext,
-        _ policy: CompiledPolicy
+        _ policy: CompiledPolicy, _ careTeams: (any CareTeamDirectory)?, _ clock: any WallClock
     ) -> Bool {
         if let relationship {
             let isSelf = subject.patientID != nil && subject.patientID == resource.patientID
@@ -457,9 +455,9 @@ struct CompiledCondition: Sendable {
             case .self:
                 if !isSelf { return false }
             case .careTeam:
-                if !Self.onCareTeam(subject, resource, context) { return false }
+                if !Self.onCareTeam(subject, resource, careTeams) { return false }
             case .selfOrCareTeam:
-                if !isSelf && !Self.onCareTeam(subject, resource, context) { return false }
+                if !isSelf && !Self.onCareTeam(subject, resource, careTeams) { return false }
             }
         }
         if labelsNoneOf != 0 || labelsAnyOf != 0 {
@@ -480,17 +478,17 @@ struct CompiledCondition: Sendable {
             if (value == expected) == comparison.negated { return false }
         }
         if let window {
-            if !window.contains(minute: policy.timeZone.minuteOfDay(context.now())) { return false }
+            if !window.contains(minute: policy.timeZone.minuteOfDay(context.now(clock))) { return false }
         }
         return true
     }
 
     private static func onCareTeam(
-        _ subject: borrowing Subject, _ resource: borrowing Resource, _ context: EvaluationContext
+        _ subject: borrowing Subject, _ resource: borrowing Resource, _ careTeams: (any CareTeamDirectory)?
     ) -> Bool {
         guard let patient = resource.patientID else { return false }
         if let patients = subject.careTeamPatients { return patients.contains(patient) }
-        return context.careTeams?.isOnCareTeam(subjectID: subject.id, patientID: patient) ?? false
+        return careTeams?.isOnCareTeam(subjectID: subject.id, patientID: patient) ?? false
     }
 }
 

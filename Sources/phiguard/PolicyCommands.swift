@@ -225,7 +225,8 @@ struct PolicyCommand: AsyncParsableCommand {
             for entry in explanation.entries {
                 let verdict =
                     !entry.roleMatched
-                    ? "role not held" : entry.conditionHeld == true ? "APPLIES" : "condition not met"
+                    ? (entry.kind == "break-glass" ? "no active grant" : "role not held")
+                    : entry.conditionHeld == true ? "APPLIES" : "condition not met"
                 let role = entry.role.isEmpty ? "" : " [\(entry.role)]"
                 text += "\n  \(entry.kind) \(entry.ruleID)\(role): \(verdict)"
                 if !entry.fields.isEmpty { text += " fields: \(entry.fields.joined(separator: ", "))" }
