@@ -29,7 +29,8 @@ build: deps
 ## Runs the benchmarks and the peer comparisons (see Benchmarks/README.md).
 bench: venv
 	@PHIGUARD_WITH_BENCH_TOOLS=1 scripts/install-dependencies.sh
-	cd Benchmarks && PHIGUARD_PYTHON=$(PYTHON) $(SWIFT) package --allow-writing-to-package-directory benchmark
+	cd Benchmarks && ../scripts/with-test-postgres.sh $(SWIFT) package --disable-sandbox benchmark
+	Benchmarks/peers/run.sh
 
 clean:
 	rm -rf .build .venv-interop Benchmarks/.build

@@ -24,10 +24,11 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
-    ("PHIGuardErrors", ["PHIGuardPasswords", log, metrics]),
+    ("PHIGuardErrors", ["PHIGuardPasswords", "PHIGuardRateLimit", log, metrics]),
+    ("PHIGuardRateLimit", [log]),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
-    ("PHIGuardPostgres", ["PHIGuardAudit", postgres, log]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", "PHIGuardSecureMemory", "CSodium", postgres, log]),
 ]
 
 /// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
@@ -39,9 +40,17 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
     ("PHIGuardAccess", []),
     ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
-    ("PHIGuardErrors", []),
+    (
+        "PHIGuardErrors",
+        [
+            "PHIGuardPasswords", "PHIGuardRateLimit", log, metrics,
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]
+    ),
+    ("PHIGuardRateLimit", []),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
-    ("PHIGuardPostgres", ["PHIGuardAudit"]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", postgres, log]),
 ]
 let testTargets: [Target] =
     [.target(name: "PHIGuardTestSupport", path: "Tests/PHIGuardTestSupport", swiftSettings: strictSettings)]
@@ -56,7 +65,7 @@ let testTargets: [Target] =
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
-            dependencies: ["phiguard", "PasswordDemo", "PHIGuardTestSupport"],
+            dependencies: ["PHIGuardCLI", "PasswordDemo", "PHIGuardTestSupport"],
             swiftSettings: strictSettings
         )
     ]
@@ -69,7 +78,7 @@ let package = Package(
     ]
         + capabilities.map { .library(name: $0.name, targets: [$0.name]) }
         + [
-            .executable(name: "phiguard", targets: ["phiguard"])
+            .executable(name: "phiguard", targets: ["PHIGuardCLI"])
         ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -90,11 +99,13 @@ let package = Package(
         .target(name: "PHIGuardSecureMemory", dependencies: ["CSodium"], swiftSettings: strictSettings),
 
         // The umbrella module re-exports every capability.
-        .target(name: "PHIGuard", dependencies: capabilities.map { .target(name: $0.name) }, swiftSettings: strictSettings),
+        .target(
+            name: "PHIGuard", dependencies: capabilities.map { .target(name: $0.name) }, swiftSettings: strictSettings),
 
-        // The admin CLI, for operators and CI pipelines.
+        // The admin CLI `phiguard`, for operators and CI pipelines. (Its folder is not `Sources/phiguard`:
+        // on a case-insensitive file system that would be the umbrella's `Sources/PHIGuard`.)
         .executableTarget(
-            name: "phiguard",
+            name: "PHIGuardCLI",
             dependencies: capabilities.map { .target(name: $0.name) } + [argumentParser],
             swiftSettings: strictSettings
         ),

@@ -73,7 +73,8 @@ public struct Argon2Parameters: Sendable, Hashable, CustomStringConvertible {
             return "iterations must be 1...\(maximumIterations), got \(iterations)"
         }
         if memoryKiB < 8 * parallelism || memoryKiB > maximumMemoryKiB {
-            return "memoryKiB must be \(8 * parallelism)...\(maximumMemoryKiB) for parallelism \(parallelism), got \(memoryKiB)"
+            return
+                "memoryKiB must be \(8 * parallelism)...\(maximumMemoryKiB) for parallelism \(parallelism), got \(memoryKiB)"
         }
         if UInt64(memoryKiB) * UInt64(iterations) > maximumWork {
             return "memoryKiB × iterations must be at most \(maximumWork)"

@@ -31,7 +31,8 @@ final class HashingPool: Sendable {
     ) async -> Result<T, PasswordHashingError> {
         let job = Job()
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, PasswordHashingError>, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<T, PasswordHashingError>, Never>) in
                 let accepted = job.install(
                     run: { continuation.resume(returning: work()) },
                     cancel: { continuation.resume(returning: .failure(.cancelled)) })

@@ -91,7 +91,8 @@ public struct PHCString: Sendable, Hashable, CustomStringConvertible {
         return text + "<redacted>"
     }
 
-    private static func parseParameters(_ field: Substring) throws(PasswordHashingError) -> (Argon2Parameters, String?) {
+    private static func parseParameters(_ field: Substring) throws(PasswordHashingError) -> (Argon2Parameters, String?)
+    {
         let pairs = field.split(separator: ",", omittingEmptySubsequences: false)
         guard pairs.count == 3 || pairs.count == 4 else { throw .malformedHash(.parameterSyntax) }
         var values: [UInt32] = []
@@ -109,7 +110,8 @@ public struct PHCString: Sendable, Hashable, CustomStringConvertible {
             else { throw .malformedHash(.keyID) }
             pepperID = id
         }
-        guard Argon2Parameters.problem(memoryKiB: values[0], iterations: values[1], parallelism: values[2]) == nil else {
+        guard Argon2Parameters.problem(memoryKiB: values[0], iterations: values[1], parallelism: values[2]) == nil
+        else {
             throw .malformedHash(.parameterBounds)
         }
         let parameters = try Argon2Parameters(memoryKiB: values[0], iterations: values[1], parallelism: values[2])

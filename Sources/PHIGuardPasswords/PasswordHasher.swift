@@ -71,7 +71,8 @@ public final class PasswordHasher: Sendable {
             unknownAccountHash = PHCString(
                 variant: .argon2id, version: .v19, parameters: configuration.parameters,
                 pepperID: configuration.peppers?.current.id,
-                salt: try Sodium.randomBytes(count: Self.saltLength), hash: try Sodium.randomBytes(count: Self.tagLength))
+                salt: try Sodium.randomBytes(count: Self.saltLength),
+                hash: try Sodium.randomBytes(count: Self.tagLength))
         } catch {
             throw .secureMemoryFailure(error.description)
         }
@@ -82,7 +83,9 @@ public final class PasswordHasher: Sendable {
     public func hash(_ password: String) async throws(PasswordHashingError) -> String {
         let secret = try PasswordInput.secureBytes(password)
         let salt: [UInt8]
-        do { salt = try Sodium.randomBytes(count: Self.saltLength) } catch { throw .secureMemoryFailure(error.description) }
+        do { salt = try Sodium.randomBytes(count: Self.saltLength) } catch {
+            throw .secureMemoryFailure(error.description)
+        }
         let parameters = configuration.parameters
         let pepper = configuration.peppers?.current
         let result = await pool.run { () -> Result<String, PasswordHashingError> in

@@ -24,6 +24,7 @@ public enum PasswordHashingError: Error, Sendable, Hashable, CustomStringConvert
     /// libsodium could not be initialised or could not allocate guarded memory.
     case secureMemoryFailure(String)
 
+    /// A log-safe description: no password, pepper, salt or hash.
     public var description: String {
         switch self {
         case .emptyPassword: "password is empty"
@@ -42,7 +43,7 @@ public enum PasswordHashingError: Error, Sendable, Hashable, CustomStringConvert
 
 /// Why a PHC string was rejected. The offending text is never echoed.
 public enum MalformedHashReason: String, Sendable, Hashable, CustomStringConvertible {
-    /// Longer than ``PHCString/maximumLength`` characters, or not ASCII.
+    /// Longer than ``PHCString/maximumLength`` characters, or has characters outside printable ASCII.
     case tooLong
     /// Not of the form `$argon2…$…`: a field is missing, empty or extra.
     case structure
@@ -61,5 +62,6 @@ public enum MalformedHashReason: String, Sendable, Hashable, CustomStringConvert
     /// The hash is not canonical unpadded base64, or is not 16–64 bytes.
     case hash
 
+    /// A log-safe description: no password, pepper, salt or hash.
     public var description: String { rawValue }
 }

@@ -16,7 +16,9 @@ public enum PasswordInput {
     /// The NFKC-normalised form of `password`, after the length checks above.
     public static func normalized(_ password: String) throws(PasswordHashingError) -> String {
         guard !password.isEmpty else { throw .emptyPassword }
-        guard password.utf8.count <= maximumUTF8Bytes else { throw .passwordTooLong(maximumUTF8Bytes: maximumUTF8Bytes) }
+        guard password.utf8.count <= maximumUTF8Bytes else {
+            throw .passwordTooLong(maximumUTF8Bytes: maximumUTF8Bytes)
+        }
         let normalized = password.precomposedStringWithCompatibilityMapping
         guard normalized.utf8.count <= maximumUTF8Bytes else {
             throw .passwordTooLong(maximumUTF8Bytes: maximumUTF8Bytes)

@@ -69,6 +69,7 @@ public enum PasswordPolicyViolation: Sendable, Hashable, CustomStringConvertible
     /// Contains one of the context words.
     case containsContextWord
 
+    /// A sentence for the person choosing the password; safe to show.
     public var description: String {
         switch self {
         case .tooShort(let minimum): "must be at least \(minimum) characters"

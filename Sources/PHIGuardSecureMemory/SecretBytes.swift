@@ -72,7 +72,8 @@ package final class SecretBytes: @unchecked Sendable {
         throws(SecureMemoryError)
     {
         do {
-            try self.init(count: bytes.count, idleProtection: idleProtection) { (buffer: UnsafeMutableRawBufferPointer) throws(Never) in
+            try self.init(count: bytes.count, idleProtection: idleProtection) {
+                (buffer: UnsafeMutableRawBufferPointer) throws(Never) in
                 _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
             }
         } catch {

@@ -4,41 +4,9 @@ import Testing
 
 /// `phiguard policy …` end to end, running the built binary on the sample hospital policy.
 @Suite struct PolicyCLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static let hospital = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path
-    static let hospitalTests = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital-tests.yaml")
-        .path
-
     /// Runs the `phiguard` built next to this test bundle.
-    func phiguard(_ arguments: [String], input: String = "") throws -> Run {
-        let process = Process()
-        process.executableURL = Bundle.main.bundleURL.appendingPathComponent("phiguard")
-        process.arguments = arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let errorData = Locked()
-        let reader = Thread { errorData.set(stderr.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-            stderr: String(decoding: errorData.wait(), as: UTF8.self))
+    func phiguard(_ arguments: [String], input: String = "") throws -> BuiltProduct.Run {
+        try BuiltProduct.run("phiguard", arguments, input: input)
     }
 
     static let nurseRequest = """
@@ -141,29 +109,5 @@ import Testing
         #expect(run.stdout.contains("0 passed, 1 failed"))
         try "tests: 7".write(to: file, atomically: true, encoding: .utf8)
         #expect(try phiguard(["policy", "test", Self.hospital, file.path]).status == 65)
-    }
-}
-
-/// Data handed from a reader thread to the test.
-private final class Locked: @unchecked Sendable {
-    // @unchecked Sendable: `data` is written once under `condition` and read only after `done` is set.
-    private let condition = NSCondition()
-    private var data = Data()
-    private var done = false
-
-    func set(_ value: Data) {
-        condition.lock()
-        data = value
-        done = true
-        condition.signal()
-        condition.unlock()
-    }
-
-    func wait() -> Data {
-        condition.lock()
-        while !done { condition.wait() }
-        let value = data
-        condition.unlock()
-        return value
     }
 }

@@ -24,6 +24,7 @@ public enum InteropPython {
         /// The script exited non-zero.
         case exited(status: Int32, stderr: String)
 
+        /// What went wrong.
         public var description: String {
             switch self {
             case .notConfigured: "PHIGUARD_PYTHON is not set; run the tests through `make test`"
@@ -51,14 +52,13 @@ public enum InteropPython {
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
-        let errorBox = DataBox()
-        let errorReader = Thread { errorBox.data = stderr.fileHandleForReading.readDataToEndOfFile() }
-        errorReader.start()
+        let errors = OutputCollector(stderr.fileHandleForReading)
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        while !errorBox.isSet { usleep(1_000) }
+        let errorOutput = errors.wait()
         guard process.terminationStatus == 0 else {
-            throw Failure.exited(status: process.terminationStatus, stderr: String(decoding: errorBox.data, as: UTF8.self))
+            throw Failure.exited(
+                status: process.terminationStatus, stderr: String(decoding: errorOutput, as: UTF8.self))
         }
         return output
     }
@@ -70,17 +70,4 @@ public enum InteropPython {
         let output = try run(script: script, input: try JSONEncoder().encode(request))
         return try JSONDecoder().decode(Response.self, from: output)
     }
-}
-
-/// A one-shot box for data read on another thread.
-private final class DataBox: @unchecked Sendable {
-    // @unchecked Sendable: written once by the reader thread, read only after `isSet` is observed.
-    private let lock = NSLock()
-    private var stored = Data()
-    private var done = false
-    var data: Data {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue; done = true } }
-    }
-    var isSet: Bool { lock.withLock { done } }
 }

@@ -62,7 +62,9 @@ enum SecretInput {
             if byte == EOF || byte == 0x0A { break }
             bytes.append(UInt8(truncatingIfNeeded: byte))
         }
-        guard bytes.count <= maximumBytes else { try fail("secret input is longer than \(maximumBytes) bytes", CLIExit.dataError) }
+        guard bytes.count <= maximumBytes else {
+            try fail("secret input is longer than \(maximumBytes) bytes", CLIExit.dataError)
+        }
         if bytes.last == 0x0D { bytes.removeLast() }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             try fail("secret input is not valid UTF-8", CLIExit.dataError)

@@ -1,0 +1,192 @@
+internal import CSodium
+public import Logging
+public import PHIGuardRateLimit
+internal import PHIGuardSecureMemory
+public import PostgresNIO
+
+/// GCRA rate limits shared by every portal instance through PostgreSQL.
+///
+/// - **One statement per check**: a single-limit check is one `INSERT … ON CONFLICT DO UPDATE …
+///   WHERE` on the server's clock (`clock_timestamp()`), so concurrent checks from any number of
+///   instances and connections serialise on the row lock and can never over-admit.
+/// - **Several limits at once**: one transaction that locks the rows in key order
+///   (`SELECT … FOR UPDATE`), decides, and updates all or none.
+/// - **No identifiers at rest**: keys (account ids, client addresses, which HIPAA counts as
+///   identifiers) are stored only as a 16-byte keyed BLAKE2b digest of the limit name and key.
+///   Every instance must use the same `keyDigestSecret`.
+/// - **Failures**: any database error becomes ``RateLimitError/storeUnavailable(_:)``; wrap the
+///   store in a ``RateLimiter`` to fail closed (the default) or open.
+///
+/// ```swift
+/// let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+/// Task { await client.run() }                       // the app owns and runs the client
+/// var secret = try loadRateLimitSecret()            // 32 bytes, shared by all instances
+/// let store = try PostgresRateLimitStore(client: client, keyDigestSecret: &secret)
+/// try await store.migrate()
+/// let limiter = RateLimiter(store: store)
+/// ```
+public final class PostgresRateLimitStore: RateLimitStore {
+    private let client: PostgresClient
+    private let table: String
+    private let digestKey: SecretBytes
+    private let logger: Logger
+    /// How long a check may take before it fails with ``RateLimitError/storeUnavailable(_:)``.
+    public let timeout: Duration
+
+    /// A store on `client` in table `table` (1–40 of `a–z 0–9 _`, starting with a letter).
+    /// `keyDigestSecret` (32 bytes) keys the digest of stored keys; the caller's copy is zeroed.
+    /// A check that has not finished after `timeout` (default 2 s: the pool keeps retrying an
+    /// unreachable server for much longer) fails, so an outage is answered promptly.
+    public init(
+        client: PostgresClient, table: String = "phiguard_rate_limits", keyDigestSecret: inout [UInt8],
+        timeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.postgres")
+    ) throws(RateLimitError) {
+        defer { Sodium.zero(&keyDigestSecret) }
+        guard (1...40).contains(table.utf8.count), table.utf8.first.map({ (97...122).contains($0) }) == true,
+            table.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
+        else { throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter") }
+        guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
+        do {
+            digestKey = try SecretBytes(copying: keyDigestSecret, idleProtection: .readOnly)
+        } catch {
+            throw .storeUnavailable("secure memory: \(error)")
+        }
+        self.client = client
+        self.table = table
+        self.logger = logger
+        self.timeout = timeout
+    }
+
+    /// Creates the table if it does not exist (`key BYTEA PRIMARY KEY, tat BIGINT`).
+    public func migrate() async throws(RateLimitError) {
+        do {
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: "CREATE TABLE IF NOT EXISTS \(table) (key BYTEA PRIMARY KEY, tat BIGINT NOT NULL)"),
+                logger: logger)
+        } catch {
+            throw .storeUnavailable("could not create the rate-limit table")
+        }
+    }
+
+    /// Checks and charges `checks` atomically on the server's clock.
+    public func check(_ checks: [RateLimitCheck], cost: Int) async throws(RateLimitError) -> RateLimitDecision {
+        try RateLimitError.validate(checks, cost: cost)
+        // More than the burst can never fit: refuse without a round trip.
+        if let tooBig = checks.first(where: { cost > $0.limit.burst }) {
+            return RateLimitDecision(allowed: false, remaining: 0, retryAfter: .zero, refusedBy: [tooBig.limit.name])
+        }
+        let digests = checks.map(digest)
+        do {
+            return try await withTimeout { [self] in
+                if checks.count == 1 {
+                    return try await checkOne(checks[0], digest: digests[0], cost: cost)
+                }
+                return try await checkMany(checks, digests: digests, cost: cost)
+            }
+        } catch let error as RateLimitError {
+            throw error
+        } catch {
+            throw .storeUnavailable("PostgreSQL query failed")
+        }
+    }
+
+    private func checkOne(_ check: RateLimitCheck, digest: [UInt8], cost: Int) async throws -> RateLimitDecision {
+        let increment = check.limit.intervalNanoseconds * Int64(cost)
+        let tolerance = check.limit.toleranceNanoseconds
+        let key = ByteBuffer(bytes: digest)
+        let query: PostgresQuery = """
+            WITH now AS (SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT AS t),
+            attempt AS (
+                INSERT INTO \(unescaped: table) AS r (key, tat) SELECT \(key), now.t + \(increment) FROM now
+                ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, (SELECT t FROM now)) + \(increment)
+                WHERE GREATEST(r.tat, (SELECT t FROM now)) + \(increment) - \(tolerance) <= (SELECT t FROM now)
+                RETURNING r.tat
+            )
+            SELECT (SELECT tat FROM attempt), (SELECT tat FROM \(unescaped: table) WHERE key = \(key)), (SELECT t FROM now)
+            """
+        let rows = try await client.query(query, logger: logger)
+        for try await (newTAT, oldTAT, now) in rows.decode((Int64?, Int64?, Int64).self) {
+            let limit = check.limit
+            if let newTAT {
+                let remaining = Int((now - (newTAT - tolerance)) / limit.intervalNanoseconds)
+                return RateLimitDecision(allowed: true, remaining: max(0, remaining), retryAfter: .zero, refusedBy: [])
+            }
+            let tat = max(oldTAT ?? now, now)
+            let wait = max(0, tat + limit.intervalNanoseconds - tolerance - now)
+            return RateLimitDecision(
+                allowed: false, remaining: 0, retryAfter: .nanoseconds(wait), refusedBy: [limit.name])
+        }
+        throw RateLimitError.storeUnavailable("no result row")
+    }
+
+    private func checkMany(_ checks: [RateLimitCheck], digests: [[UInt8]], cost: Int) async throws -> RateLimitDecision
+    {
+        let keys = digests.map { ByteBuffer(bytes: $0) }
+        return try await client.withTransaction(logger: logger) { connection in
+            // Make sure every row exists (TAT 0 = long ago = full allowance, the same as absent),
+            // then lock them all in key order so concurrent multi-limit checks cannot deadlock.
+            for key in keys {
+                try await connection.query(
+                    "INSERT INTO \(unescaped: table) (key, tat) VALUES (\(key), 0) ON CONFLICT (key) DO NOTHING",
+                    logger: logger)
+            }
+            var stored: [Int: Int64] = [:]
+            var now: Int64 = 0
+            for (index, key) in keys.enumerated() {
+                let rows = try await connection.query(
+                    """
+                    SELECT tat, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT
+                    FROM \(unescaped: table) WHERE key = \(key) FOR UPDATE
+                    """, logger: logger)
+                for try await (tat, serverNow) in rows.decode((Int64, Int64).self) {
+                    stored[index] = tat
+                    now = max(now, serverNow)
+                }
+            }
+            let outcomes = checks.enumerated().map { index, check in
+                GCRA.evaluate(storedTAT: stored[index], now: now, limit: check.limit, cost: cost)
+            }
+            let decision = RateLimitDecision.combining(checks, outcomes)
+            if decision.allowed {
+                for (outcome, key) in zip(outcomes, keys) {
+                    try await connection.query(
+                        "UPDATE \(unescaped: table) SET tat = \(outcome.newTAT) WHERE key = \(key)", logger: logger)
+                }
+            }
+            return decision
+        }
+    }
+
+    /// Runs `body`, or fails with `storeUnavailable` once `timeout` has passed (cancelling `body`).
+    private func withTimeout(
+        _ body: @escaping @Sendable () async throws -> RateLimitDecision
+    ) async throws -> RateLimitDecision {
+        try await withThrowingTaskGroup(of: RateLimitDecision?.self) { group in
+            group.addTask { try await body() }
+            group.addTask { [timeout] in
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let decision = try await group.next(), let decision else {
+                throw RateLimitError.storeUnavailable("timed out")
+            }
+            return decision
+        }
+    }
+
+    /// BLAKE2b-128 keyed with the store's secret, over the limit name, a zero byte and the key.
+    private func digest(_ check: RateLimitCheck) -> [UInt8] {
+        var input = Array(check.limit.name.utf8)
+        input.append(0)
+        input.append(contentsOf: check.key.utf8)
+        var output = [UInt8](repeating: 0, count: 16)
+        digestKey.withUnsafeBytes { key in
+            _ = crypto_generichash(
+                &output, output.count, input, UInt64(input.count), key.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                key.count)
+        }
+        return output
+    }
+}

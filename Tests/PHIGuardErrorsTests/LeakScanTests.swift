@@ -1,0 +1,275 @@
+import Foundation
+import InMemoryLogging
+import Logging
+import PHIGuardErrors
+import PHIGuardPasswords
+import PHIGuardRateLimit
+import Testing
+
+/// Values planted in errors and context; none may reach a user.
+enum Planted {
+    // Planted through context; redacted, so they must not reach the log either.
+    static let contextPatientName = "Jane Quinn Doe"
+    static let contextSSN = "078-05-1120"
+    static let contextPassword = "Tr0ub4dor&3-planted"
+    static let contextToken = "eyJhbGciOiJIUzI1NiJ9.planted"
+    static let contextValues = [contextPatientName, contextSSN, contextPassword, contextToken]
+
+    // Planted inside error payloads (descriptions, associated values).
+    static let patient = "Rosa Parkhurst 1961-04-12"
+    static let sql = "SELECT * FROM patients WHERE ssn='219-09-9999'"
+    static let path = "/var/lib/phiguard/keys/master.key"
+    static let stackFrame = "Fatal error: Unexpectedly found nil at PHIGuardPasswords/Argon2.swift:88"
+    static let address = "0x00007f3a1c2b4d10"
+    static let totpSecret = "JBSWY3DPEHPK3PXP"
+    static let medicalRecord = "MRN-00981234"
+    static let errorValues = [patient, sql, path, stackFrame, address, totpSecret, medicalRecord]
+
+    /// Fragments that betray internals, whatever value carries them.
+    static let internalFragments = [
+        "SELECT", "FROM patients", "/var/", "/etc/", ".swift", "0x0000", "Fatal error", "Thread ", "PHIGuardPasswords",
+        "PasswordHashingError", "PlantedError", "NSError", "DecodingError", "argon2", "libsodium", "1961", "219-09",
+        "<redacted", "unmapped",
+    ]
+
+    /// The context every report in the scan carries.
+    static let context: ErrorContext = [
+        "patient_name": .value(contextPatientName),  // redacted by its name
+        "ssn": .value(contextSSN),  // redacted by its name
+        "password": .value(contextPassword),  // redacted by its name
+        "session": .secret,
+        "free_text": .phi,
+        "query": .value("SELECT id FROM notes WHERE chart = $1"),  // internal detail: logged
+        "db_path": .value("/srv/portal/chart.sqlite"),  // internal detail: logged
+    ]
+}
+
+/// An app error that is mapped by nothing and whose description is full of secrets and PHI.
+struct PlantedError: Error, CustomStringConvertible {
+    var description: String { Planted.errorValues.joined(separator: " | ") + " " + Planted.contextValues.joined() }
+}
+
+enum PlantedEnumError: Error {
+    case rowFailed(patientName: String, query: String)
+}
+
+/// Names each case, exhaustively: adding a case to PasswordHashingError breaks this until the scan covers it.
+func caseName(_ error: PasswordHashingError) -> String {
+    switch error {
+    case .emptyPassword: "emptyPassword"
+    case .passwordTooLong: "passwordTooLong"
+    case .invalidParameters: "invalidParameters"
+    case .malformedHash: "malformedHash"
+    case .unknownPepper: "unknownPepper"
+    case .invalidPepper: "invalidPepper"
+    case .overloaded: "overloaded"
+    case .cancelled: "cancelled"
+    case .argon2Failure: "argon2Failure"
+    case .secureMemoryFailure: "secureMemoryFailure"
+    }
+}
+
+/// Names each RateLimitError case, exhaustively, like the PasswordHashingError one above.
+func caseName(_ error: RateLimitError) -> String {
+    switch error {
+    case .invalidLimit: "invalidLimit"
+    case .invalidCheck: "invalidCheck"
+    case .storeUnavailable: "storeUnavailable"
+    }
+}
+
+let rateLimitErrors: [RateLimitError] = [
+    .invalidLimit(Planted.sql),
+    .invalidCheck(Planted.medicalRecord),
+    .storeUnavailable("connection to postgres://phiguard:" + Planted.totpSecret + "@db failed: " + Planted.path),
+]
+
+let passwordErrors: [PasswordHashingError] = [
+    .emptyPassword,
+    .passwordTooLong(maximumUTF8Bytes: 1024),
+    .invalidParameters(Planted.sql),
+    .malformedHash(.salt),
+    .unknownPepper(id: Planted.totpSecret),
+    .invalidPepper(Planted.path),
+    .overloaded,
+    .cancelled,
+    .argon2Failure(code: -22, message: Planted.stackFrame + " " + Planted.address),
+    .secureMemoryFailure(Planted.patient + " " + Planted.medicalRecord),
+]
+
+struct TypedBody: Decodable {
+    var ssn: Int
+}
+
+/// Every kind of error the scan reports, with what it is.
+func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
+    var errors: [(label: String, error: any Error, mapped: Bool)] = passwordErrors.map {
+        ("PasswordHashingError.\(caseName($0))", $0, true)
+    }
+    errors += rateLimitErrors.map { ("RateLimitError.\(caseName($0))", $0, true) }
+    for reason in AuthenticationFailure.Reason.allCases {
+        errors.append(
+            ("AuthenticationFailure.\(reason)", AuthenticationFailure(reason, underlying: PlantedError()), true))
+    }
+    errors.append(("AccessDenial.resource", AccessDenial(resourceType: "Patient", id: Planted.medicalRecord), true))
+    errors.append(("AccessDenial.action", AccessDenial(action: "export " + Planted.path, decidingRules: ["r1"]), true))
+    errors.append(("ResourceNotFound", ResourceNotFound(resourceType: "Patient", id: Planted.medicalRecord), true))
+    do {
+        _ = try JSONDecoder().decode(TypedBody.self, from: Data(#"{"ssn": "219-09-9999 Rosa Parkhurst"}"#.utf8))
+    } catch {
+        errors.append(("DecodingError.typeMismatch", error, true))
+    }
+    do {
+        _ = try JSONDecoder().decode(TypedBody.self, from: Data("{\"ssn\": \(Planted.sql)".utf8))
+    } catch {
+        errors.append(("DecodingError.dataCorrupted", error, true))
+    }
+    errors.append(("unmapped struct", PlantedError(), false))
+    errors.append(
+        ("unmapped enum", PlantedEnumError.rowFailed(patientName: Planted.patient, query: Planted.sql), false))
+    errors.append(
+        (
+            "unmapped NSError",
+            NSError(
+                domain: "PlantedDomain " + Planted.path, code: 7,
+                userInfo: [NSLocalizedDescriptionKey: Planted.stackFrame + Planted.patient]),
+            false
+        ))
+    errors.append(("unmapped CancellationError", CancellationError(), false))
+    return errors
+}
+
+@Suite("Leak scan: public renderings carry no secrets, PHI, paths, SQL or stack frames")
+struct LeakScanTests {
+    @Test("the scan covers every PasswordHashingError and RateLimitError case")
+    func coversEveryPasswordCase() {
+        #expect(Set(passwordErrors.map(caseName)).count == 10)
+        #expect(Set(rateLimitErrors.map(caseName)).count == 3)
+    }
+
+    @Test("the planted errors really do carry the planted values (so the scan can fail)")
+    func plantsAreReal() {
+        #expect(String(describing: PlantedError()).contains(Planted.patient))
+        #expect(PasswordHashingError.invalidParameters(Planted.sql).description.contains(Planted.sql))
+        #expect(
+            String(describing: AccessDenial(resourceType: "Patient", id: Planted.medicalRecord)).contains(
+                Planted.medicalRecord))
+    }
+
+    @Test(
+        "public text has no planted value and the log has the correlation id and redacted detail",
+        arguments: [ResourceDenialPolicy.forbidden, .notFound], [false, true])
+    func scan(policy: ResourceDenialPolicy, duringAuthentication: Bool) throws {
+        let capture = CapturingReporter(configuration: .init(resourceDenial: policy))
+        for (index, (label, error, mapped)) in scannedErrors().enumerated() {
+            // Fixed ids: a random UUID could contain a planted digit run by chance.
+            let id = try #require(CorrelationID("scan-\(index)"))
+            let failure =
+                duringAuthentication
+                ? capture.reporter.reportAuthenticationFailure(error, context: Planted.context, correlationID: id)
+                : capture.reporter.report(error, context: Planted.context, correlationID: id)
+
+            // The public side.
+            let publicTexts = [failure.problemJSON, failure.cliMessage, failure.description, failure.typeURI]
+            for text in publicTexts {
+                for planted in Planted.contextValues + Planted.errorValues + Planted.internalFragments {
+                    #expect(
+                        !text.lowercased().contains(planted.lowercased()),
+                        "\(label): public text leaks \(planted): \(text)")
+                }
+                #expect(!text.contains("\n"), "\(label): public text is not one line")
+            }
+            #expect(
+                PublicProblem.catalog.contains(failure.problem), "\(label): \(failure.problem) is not in the catalog")
+            #expect(failure.correlationID == id)
+            if duringAuthentication {
+                #expect(failure.problem == .authenticationFailed, "\(label) during sign-in rendered \(failure.problem)")
+            } else if !mapped {
+                #expect(failure.problem == .internalError, "\(label) is unmapped but rendered \(failure.problem)")
+            }
+
+            // The log side.
+            let logText = try #require(
+                capture.logText(for: id), "\(label): no single log entry with the correlation id")
+            #expect(logText.contains(id.rawValue))
+            #expect(logText.contains("<redacted:secret>"), "\(label): \(logText)")
+            #expect(logText.contains("<redacted:phi>"), "\(label): \(logText)")
+            #expect(logText.contains("<redacted:field-name>"), "\(label): \(logText)")
+            #expect(logText.contains("SELECT id FROM notes WHERE chart = $1"), "\(label): internal detail missing")
+            #expect(logText.contains("/srv/portal/chart.sqlite"), "\(label): internal detail missing")
+            for planted in Planted.contextValues {
+                #expect(!logText.contains(planted), "\(label): log leaks redacted context value \(planted)")
+            }
+            if !mapped {
+                // By default an unmapped error's description (which may hold PHI) is not logged.
+                for planted in Planted.errorValues {
+                    #expect(!logText.contains(planted), "\(label): log leaks \(planted) from an unmapped error")
+                }
+                #expect(logText.contains("[unmapped]"))
+            }
+            if label.hasPrefix("AuthenticationFailure") {
+                // The underlying (unmapped) error is a link of the chain, by type only.
+                #expect(logText.contains("PlantedError [unmapped]"))
+                for planted in Planted.errorValues { #expect(!logText.contains(planted)) }
+            }
+        }
+    }
+
+    @Test("DecodingError logs the coding path but never the offending value")
+    func decodingErrorLog() throws {
+        let capture = CapturingReporter()
+        let id = CorrelationID()
+        do {
+            _ = try JSONDecoder().decode(TypedBody.self, from: Data(#"{"ssn": "219-09-9999"}"#.utf8))
+            Issue.record("decoding should fail")
+        } catch {
+            let failure = capture.reporter.report(error, correlationID: id)
+            #expect(failure.problem == .invalidRequest)
+        }
+        let logText = try #require(capture.logText(for: id))
+        #expect(logText.contains("request.type_mismatch"))
+        #expect(logText.contains("ssn"))
+        #expect(!logText.contains("219-09-9999"))
+    }
+
+    @Test("mapped PHIGuard errors log their internal code and safe description")
+    func passwordErrorLogDetail() throws {
+        let capture = CapturingReporter()
+        let id = CorrelationID()
+        capture.reporter.report(PasswordHashingError.malformedHash(.salt), correlationID: id)
+        let entry = try #require(capture.entries(for: id).first)
+        #expect(entry.metadata["error.internal_code"] == "password.malformed_hash")
+        #expect(entry.metadata["error.code"] == "internal_error")
+        #expect(entry.metadata["error.status"] == "500")
+        #expect(entry.level == .error)
+        #expect("\(entry.message)" == "malformed password hash: salt")
+        #expect(entry.metadata["error.context"] == .dictionary(["reason": "salt"]))
+    }
+
+    @Test("an app may opt in to logging unmapped descriptions; the public side stays generic")
+    func unmappedDescriptionOptIn() throws {
+        let capture = CapturingReporter(configuration: .init(unmappedErrorDetail: .typeNameAndDescription))
+        let id = CorrelationID()
+        let failure = capture.reporter.report(
+            PlantedEnumError.rowFailed(patientName: "Pat Example", query: "UPDATE x"), correlationID: id)
+        #expect(failure.problem == .internalError)
+        #expect(!failure.problemJSON.contains("Pat Example"))
+        let logText = try #require(capture.logText(for: id))
+        #expect(logText.contains("Pat Example"))
+        #expect(logText.contains("PlantedEnumError"))
+    }
+
+    @Test("log lines cannot be split by control characters in context or messages")
+    func logInjection() throws {
+        let capture = CapturingReporter()
+        let id = CorrelationID()
+        capture.reporter.report(
+            PasswordHashingError.invalidParameters("bad\nFAKE ENTRY correlation_id=x"),
+            context: ["route\r\nX": .value("/a\nb\u{2028}c\u{202E}d")], correlationID: id)
+        let logText = try #require(capture.logText(for: id))
+        #expect(!logText.contains("\n"))
+        #expect(!logText.contains("\r"))
+        #expect(!logText.contains("\u{2028}"))
+        #expect(!logText.contains("\u{202E}"))
+    }
+}
