@@ -4,6 +4,10 @@ import Testing
 
 /// `phiguard policy …` end to end, running the built binary on the sample hospital policy.
 @Suite struct PolicyCLITests {
+    static let hospital = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path
+    static let hospitalTests = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital-tests.yaml")
+        .path
+
     /// Runs the `phiguard` built next to this test bundle.
     func phiguard(_ arguments: [String], input: String = "") throws -> BuiltProduct.Run {
         try BuiltProduct.run("phiguard", arguments, input: input)
