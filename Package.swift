@@ -20,7 +20,7 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 /// Keep this table and the umbrella target's re-exports in step.
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "PHIGuardPasswords", "CSodium", "CQRencode", crypto, log]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", "CQRencode", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),

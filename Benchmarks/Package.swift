@@ -38,5 +38,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        suite(
+            "FieldEncryptionBenchmarks",
+            [.product(name: "PHIGuardFieldEncryption", package: "PHIGuard"), "CSodiumBench"]),
+        // libsodium, for the raw-call baselines the field-encryption suite compares against.
+        .systemLibrary(name: "CSodiumBench", path: "Sources/CSodiumBench", pkgConfig: "libsodium"),
+        suite("TOTPBenchmarks", [.product(name: "PHIGuardTOTP", package: "PHIGuard")]),
     ]
 )

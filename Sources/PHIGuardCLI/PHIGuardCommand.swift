@@ -12,8 +12,10 @@ struct PHIGuardCommand: AsyncParsableCommand {
             66 input file missing or unreadable, 70 internal error. See Documentation/CLI.md.
             """,
         subcommands: [
+            PasswordCommand.self,
+            TOTPCommand.self,
+            KeysCommand.self,
             PolicyCommand.self,
-            PasswordCommand.self
         ]
     )
 }

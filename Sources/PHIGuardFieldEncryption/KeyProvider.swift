@@ -1,0 +1,293 @@
+internal import Foundation
+internal import PHIGuardSecureMemory
+
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
+/// Where root keys come from. Implement it over your KMS or secrets manager; PHIGuard ships a
+/// key-file provider and an environment-variable provider.
+public protocol KeyProvider: Sendable {
+    /// Loads the keyring. Errors never contain key bytes.
+    func keyring() throws(KeyProviderError) -> Keyring
+}
+
+/// Why a keyring could not be loaded or saved. No case carries key bytes; file contents are never echoed.
+public enum KeyProviderError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The key file does not exist.
+    case fileNotFound(path: String)
+    /// The key file could not be opened or read (`errno` value).
+    case unreadable(path: String, errno: Int32)
+    /// The key file is readable or writable by group or others (mode shown in octal). Fix with `chmod 600`.
+    case insecurePermissions(path: String, mode: String)
+    /// The path is not a regular file (a directory, a device, a symbolic link).
+    case notRegularFile(path: String)
+    /// The key file or variable is larger than ``KeyringFile/maximumByteCount``.
+    case tooLarge
+    /// The key file or variable is not a valid keyring (line number, reason; the line is not echoed).
+    case malformed(line: Int, reason: String)
+    /// The environment variable is not set or empty.
+    case variableNotSet(name: String)
+    /// The file already exists (``KeyringFile/write(_:to:replacing:)`` without `replacing`).
+    case fileExists(path: String)
+    /// Writing the key file failed (`errno` value); no partial file is left behind.
+    case writeFailed(path: String, errno: Int32)
+    /// The keys parse but do not form a valid keyring (duplicate ids, no active key).
+    case invalidKeyring(FieldEncryptionError)
+
+    /// A description naming the file or variable, never its contents.
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path): "key file \(path) does not exist"
+        case .unreadable(let path, let code): "key file \(path) could not be read (errno \(code))"
+        case .insecurePermissions(let path, let mode):
+            "key file \(path) has mode \(mode); it must not be accessible to group or others (chmod 600 \(path))"
+        case .notRegularFile(let path): "key file \(path) is not a regular file"
+        case .tooLarge: "keyring is larger than \(KeyringFile.maximumByteCount) bytes"
+        case .malformed(let line, let reason): "keyring line \(line): \(reason)"
+        case .variableNotSet(let name): "environment variable \(name) is not set"
+        case .fileExists(let path): "key file \(path) already exists"
+        case .writeFailed(let path, let code): "key file \(path) could not be written (errno \(code))"
+        case .invalidKeyring(let error): "invalid keyring: \(error)"
+        }
+    }
+}
+
+/// Loads a keyring from a file that only its owner can read (mode `0600` or `0400`); any other
+/// mode is refused with ``KeyProviderError/insecurePermissions(path:mode:)``. Symbolic links are
+/// refused too. The format is ``KeyringFile``'s.
+public struct KeyFileProvider: KeyProvider {
+    /// The key file's path.
+    public let path: String
+
+    /// A provider reading `path` on each ``keyring()`` call.
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// Reads, checks and parses the key file.
+    public func keyring() throws(KeyProviderError) -> Keyring {
+        var bytes = try KeyringFile.readProtectedFile(path)
+        defer { Sodium.zero(&bytes) }
+        return try KeyringFile.parse(bytes)
+    }
+}
+
+/// Loads a keyring from an environment variable (default `PHIGUARD_FIELD_KEYS`) holding the
+/// ``KeyringFile`` format; entries may be separated by `;` instead of newlines, for example
+/// `active 2026-11 <base64>;retired 2026-05 <base64>` (the header line is optional here).
+///
+/// Environment variables are visible to the process's user and to child processes; prefer a key
+/// file or a secrets manager where you can.
+public struct EnvironmentKeyProvider: KeyProvider {
+    /// The variable read.
+    public let variable: String
+    private let environment: [String: String]?
+
+    /// A provider reading `variable` from `environment` (default: the process environment).
+    public init(variable: String = "PHIGUARD_FIELD_KEYS", environment: [String: String]? = nil) {
+        self.variable = variable
+        self.environment = environment
+    }
+
+    /// Reads and parses the variable.
+    public func keyring() throws(KeyProviderError) -> Keyring {
+        let value = (environment ?? ProcessInfo.processInfo.environment)[variable] ?? ""
+        guard !value.isEmpty else { throw .variableNotSet(name: variable) }
+        guard value.utf8.count <= KeyringFile.maximumByteCount else { throw .tooLarge }
+        var bytes = Array(value.utf8).map { $0 == UInt8(ascii: ";") ? UInt8(ascii: "\n") : $0 }
+        defer { Sodium.zero(&bytes) }
+        return try KeyringFile.parse(bytes, headerRequired: false)
+    }
+}
+
+/// The keyring text format shared by key files and the environment provider.
+///
+/// ```
+/// phiguard-field-keyring v1
+/// # comments and blank lines are ignored
+/// active 2026-11 <32-byte key, standard base64>
+/// retired 2026-05 <base64>
+/// revoked 2025-11
+/// ```
+///
+/// Exactly one `active` line; any number of `retired` and `revoked` lines; ids are unique.
+public enum KeyringFile {
+    /// The first line of a key file.
+    public static let header = "phiguard-field-keyring v1"
+    /// The largest keyring accepted (64 KiB).
+    public static let maximumByteCount = 64 * 1024
+
+    /// Parses keyring text. `headerRequired` is `false` only for the environment variable.
+    static func parse(_ bytes: [UInt8], headerRequired: Bool = true) throws(KeyProviderError) -> Keyring {
+        guard bytes.count <= maximumByteCount else { throw .tooLarge }
+        var active: FieldKey?
+        var retired: [FieldKey] = []
+        var revoked: Set<String> = []
+        var sawHeader = false
+        for (index, rawLine) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .enumerated()
+        {
+            let lineNumber = index + 1
+            var line = Array(rawLine)
+            defer { Sodium.zero(&line) }
+            if line.last == UInt8(ascii: "\r") { line.removeLast() }
+            let fields = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+            guard let first = fields.first, first.first != UInt8(ascii: "#") else { continue }
+            let kind = String(decoding: first, as: UTF8.self)
+            if !sawHeader {
+                if fields.count == 2, kind == "phiguard-field-keyring" {
+                    guard String(decoding: fields[1], as: UTF8.self) == "v1" else {
+                        throw .malformed(line: lineNumber, reason: "unsupported keyring version")
+                    }
+                    sawHeader = true
+                    continue
+                }
+                if headerRequired {
+                    throw .malformed(line: lineNumber, reason: "expected '\(header)' as the first line")
+                }
+                sawHeader = true
+            }
+            guard fields.count >= 2 else { throw .malformed(line: lineNumber, reason: "missing key id") }
+            let id = String(decoding: fields[1], as: UTF8.self)
+            guard FieldKey.isValidKeyID(id) else {
+                throw .malformed(line: lineNumber, reason: "key id must be 1-32 characters of A-Z a-z 0-9 . _ -")
+            }
+            switch kind {
+            case "active", "retired":
+                guard fields.count == 3 else {
+                    throw .malformed(line: lineNumber, reason: "expected '\(kind) ID BASE64'")
+                }
+                guard var keyBytes = Base64.decode(String(decoding: fields[2], as: UTF8.self), variant: .standard)
+                else {
+                    throw .malformed(line: lineNumber, reason: "key is not canonical base64")
+                }
+                let key: FieldKey
+                do { key = try FieldKey(id: id, bytes: &keyBytes) } catch {
+                    throw .malformed(line: lineNumber, reason: "\(error)")
+                }
+                if kind == "active" {
+                    guard active == nil else { throw .malformed(line: lineNumber, reason: "more than one active key") }
+                    active = key
+                } else {
+                    retired.append(key)
+                }
+            case "revoked":
+                guard fields.count == 2 else { throw .malformed(line: lineNumber, reason: "expected 'revoked ID'") }
+                revoked.insert(id)
+            default:
+                throw .malformed(line: lineNumber, reason: "expected active, retired or revoked")
+            }
+        }
+        guard let active else { throw .malformed(line: 0, reason: "no active key") }
+        do {
+            return try Keyring(active: active, retired: retired, revokedKeyIDs: revoked)
+        } catch {
+            throw .invalidKeyring(error)
+        }
+    }
+
+    /// The text of `keyring` (contains key bytes: write it only to a 0600 file).
+    package static func serialize(_ keyring: Keyring) -> [UInt8] {
+        var text = Array((header + "\n").utf8)
+        for key in keyring.keys {
+            text += Array((key.id == keyring.activeKeyID ? "active " : "retired ").utf8)
+            text += Array(key.id.utf8)
+            text.append(UInt8(ascii: " "))
+            text += key.withUnsafeKeyBytes { Array(Base64.encode($0, variant: .standard).utf8) }
+            text.append(UInt8(ascii: "\n"))
+        }
+        for id in keyring.revokedKeyIDs.sorted() {
+            text += Array("revoked \(id)\n".utf8)
+        }
+        return text
+    }
+
+    /// Writes `keyring` to `path` with mode 0600. Without `replacing`, an existing file is an error;
+    /// with it, the new file is written beside the old one and renamed over it, so a crash leaves
+    /// either the old or the new keyring, never a partial one.
+    public static func write(_ keyring: Keyring, to path: String, replacing: Bool = false) throws(KeyProviderError) {
+        var text = serialize(keyring)
+        defer { Sodium.zero(&text) }
+        let target = replacing ? path + ".tmp-\(getpid())" : path
+        let descriptor = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            let code = errno
+            throw code == EEXIST && !replacing ? .fileExists(path: path) : .writeFailed(path: path, errno: code)
+        }
+        var writeError = writeAll(text, to: descriptor)
+        if writeError == 0, fchmod(descriptor, 0o600) != 0 || fsync(descriptor) != 0 { writeError = errno }
+        close(descriptor)
+        if writeError == 0, replacing, rename(target, path) != 0 { writeError = errno }
+        if writeError != 0 {
+            unlink(target)
+            throw .writeFailed(path: path, errno: writeError)
+        }
+    }
+
+    /// Reads a regular file that only its owner may access, refusing symbolic links.
+    static func readProtectedFile(_ path: String) throws(KeyProviderError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else {
+            let code = errno
+            if code == ENOENT { throw .fileNotFound(path: path) }
+            if code == ELOOP { throw .notRegularFile(path: path) }
+            throw .unreadable(path: path, errno: code)
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .unreadable(path: path, errno: errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile(path: path) }
+        let permissions = status.st_mode & 0o7777
+        guard permissions & 0o077 == 0 else {
+            throw .insecurePermissions(path: path, mode: "0" + String(permissions, radix: 8))
+        }
+        guard status.st_size <= maximumByteCount else { throw .tooLarge }
+        var bytes = [UInt8](repeating: 0, count: maximumByteCount + 1)
+        var count = 0
+        var readError: Int32 = 0
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            while count < buffer.count {
+                let got = read(descriptor, base + count, buffer.count - count)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    readError = errno
+                    return
+                }
+                if got == 0 { return }
+                count += got
+            }
+        }
+        guard readError == 0 else {
+            Sodium.zero(&bytes)
+            throw .unreadable(path: path, errno: readError)
+        }
+        guard count <= maximumByteCount else {
+            Sodium.zero(&bytes)
+            throw .tooLarge
+        }
+        let content = Array(bytes[0..<count])
+        Sodium.zero(&bytes)
+        return content
+    }
+}
+
+/// Writes all of `bytes` to `descriptor`; returns 0 or the `errno` of the failing `write`.
+private func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32 {
+    bytes.withUnsafeBytes { buffer in
+        guard let base = buffer.baseAddress else { return 0 }
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(descriptor, base + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += written
+        }
+        return 0
+    }
+}

@@ -1,0 +1,144 @@
+public import Foundation
+internal import PHIGuardSecureMemory
+
+/// A time-based one-time password credential (RFC 6238): a secret plus its ``TOTPConfiguration``.
+///
+/// ```swift
+/// let totp = TOTP(secret: try TOTPSecret())
+/// let code = try totp.code(at: .now)                       // "042113"
+/// switch try totp.verify(submitted, at: .now, window: 1, after: lastAcceptedStep) {
+/// case .accepted(let step): lastAcceptedStep = step       // persist it before signing in
+/// case .replayed, .invalid: reject()
+/// }
+/// ```
+///
+/// Time steps are 64-bit, so dates after 2038 (and the RFC's year-2603 row) work. For replay
+/// protection shared between sessions and processes use ``TOTPVerifier`` with a ``TOTPReplayStore``.
+public struct TOTP: Sendable {
+    /// The verification windows accepted: ±0 to ±10 steps.
+    public static let allowedWindows = 0...10
+
+    /// The shared secret.
+    public let secret: TOTPSecret
+    /// The algorithm, digits and period.
+    public let configuration: TOTPConfiguration
+    /// The keyed HMAC state, built once: the key schedule would otherwise dominate a verification.
+    private let function: OneTimePasswordFunction
+
+    /// A TOTP credential; the standard configuration unless given another.
+    ///
+    /// The HMAC key schedule is computed here, once. Like any swift-crypto HMAC, the keyed state lives
+    /// in ordinary memory for as long as this value does: create a `TOTP` when you need to verify,
+    /// and let it go afterwards, rather than keeping one per account in a long-lived cache.
+    public init(secret: TOTPSecret, configuration: TOTPConfiguration = .standard) {
+        self.secret = secret
+        self.configuration = configuration
+        function = OneTimePasswordFunction(
+            secret: secret, algorithm: configuration.algorithm, digits: configuration.digits)
+    }
+
+    /// The time step (T in RFC 6238 §4.2, with T0 = 0) that contains `date`.
+    public func timeStep(at date: Date) throws(TOTPError) -> UInt64 {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        // 2^63 is exactly representable; anything at or beyond it (or NaN) cannot be a step.
+        guard seconds >= 0, seconds < 9_223_372_036_854_775_808.0 else { throw .timeOutOfRange }
+        return UInt64(seconds) / UInt64(configuration.period)
+    }
+
+    /// The code for time step `step`, zero-padded.
+    public func code(forStep step: UInt64) -> String {
+        function.code(counter: step)
+    }
+
+    /// The code valid at `date`, zero-padded.
+    public func code(at date: Date) throws(TOTPError) -> String {
+        code(forStep: try timeStep(at: date))
+    }
+
+    /// Checks `code` against the steps from `window` before to `window` after the one containing `date`,
+    /// without replay protection. Returns the matching step, or `nil`.
+    ///
+    /// Prefer ``verify(_:at:window:after:)`` (or ``TOTPVerifier``): RFC 6238 §5.2 forbids accepting a
+    /// code twice.
+    public func verify(_ code: String, at date: Date, window: Int = 1) throws(TOTPError) -> UInt64? {
+        if case .accepted(let step) = try verify(code, at: date, window: window, after: nil) { return step }
+        return nil
+    }
+
+    /// Checks `code` against the steps within ±`window` of `date`, refusing any step at or before
+    /// `lastAcceptedStep`.
+    ///
+    /// The code's length and characters are checked first, so a huge or non-numeric input is rejected
+    /// with ``TOTPError/malformedCode(_:)`` before any HMAC is computed. Then every candidate in the
+    /// window is computed and compared in constant time (`sodium_memcmp`), with no early exit, so the
+    /// timing does not tell which step matched.
+    ///
+    /// - Returns: ``TOTPMatch/accepted(step:)`` with the earliest matching step after `lastAcceptedStep`
+    ///   (persist it as the new last accepted step), ``TOTPMatch/replayed`` if the code matches only steps
+    ///   at or before it, or ``TOTPMatch/invalid``.
+    public func verify(_ code: String, at date: Date, window: Int = 1, after lastAcceptedStep: UInt64?)
+        throws(TOTPError) -> TOTPMatch
+    {
+        guard Self.allowedWindows.contains(window) else { throw .invalidWindow(window) }
+        let submitted = try Self.packedDigits(code, count: configuration.digits.rawValue)
+        let current = try timeStep(at: date)
+        let first = current >= UInt64(window) ? current - UInt64(window) : 0
+        let (last, overflow) = current.addingReportingOverflow(UInt64(window))
+        let final = overflow ? UInt64.max : last
+        return Self.match(
+            submitted: submitted, steps: first...final, after: lastAcceptedStep, function: function)
+    }
+
+    /// Every step in `steps` is computed and compared; the selection below uses masks, not branches,
+    /// so the number of operations is the same whichever step (if any) matches.
+    static func match(
+        submitted: UInt64, steps: ClosedRange<UInt64>, after lastAcceptedStep: UInt64?,
+        function: OneTimePasswordFunction
+    ) -> TOTPMatch {
+        let floor = lastAcceptedStep ?? 0
+        let anyStepIsNew: UInt64 = lastAcceptedStep == nil ? 1 : 0
+        var submittedBytes = submitted
+        var acceptedStep: UInt64 = 0
+        var found: UInt64 = 0  // all ones once a new matching step was selected
+        var matchedOld: UInt64 = 0  // non-zero if a step at or before lastAcceptedStep matched
+        for step in steps {
+            var candidate = OneTimePasswordFunction.asciiDigits(
+                function.value(counter: step), count: function.digits.rawValue)
+            let equal: UInt64 = withUnsafeBytes(of: &candidate) { candidateBytes in
+                withUnsafeBytes(of: &submittedBytes) { submittedBuffer in
+                    Sodium.constantTimeEqual(candidateBytes, submittedBuffer) ? 1 : 0
+                }
+            }
+            let isNew = anyStepIsNew | (step > floor ? 1 : 0)
+            let take = (0 &- (equal & isNew)) & ~found
+            acceptedStep = (acceptedStep & ~take) | (step & take)
+            found |= take
+            matchedOld |= equal & (isNew ^ 1)
+        }
+        if found != 0 { return .accepted(step: acceptedStep) }
+        return matchedOld != 0 ? .replayed : .invalid
+    }
+
+    /// Checks length and characters (cheaply, before any HMAC) and packs the digits like
+    /// ``OneTimePasswordFunction/asciiDigits(_:count:)``.
+    static func packedDigits(_ code: String, count: Int) throws(TOTPError) -> UInt64 {
+        let utf8 = code.utf8
+        guard utf8.count == count else { throw .malformedCode(.length) }
+        var packed: UInt64 = 0
+        for (index, byte) in utf8.enumerated() {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw .malformedCode(.nonDigit) }
+            packed |= UInt64(byte) << UInt64(index * 8)
+        }
+        return packed.littleEndian
+    }
+}
+
+/// The outcome of ``TOTP/verify(_:at:window:after:)``.
+public enum TOTPMatch: Sendable, Hashable {
+    /// The code matches this step, which is later than the last accepted one: persist it.
+    case accepted(step: UInt64)
+    /// The code matches only steps at or before the last accepted one (RFC 6238 §5.2: refuse it).
+    case replayed
+    /// The code matches no step in the window.
+    case invalid
+}
