@@ -1,6 +1,5 @@
 import Foundation
 public import Logging
-import Synchronization
 
 /// The runtime holder of the current policy: decides requests, issues break-glass grants, and swaps
 /// in a new policy atomically.
@@ -13,8 +12,13 @@ import Synchronization
 /// let decision = engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart))
 /// try engine.replacePolicy(yaml: updatedText)   // all-or-nothing; the old policy stays on error
 /// ```
-public final class AccessEngine: Sendable {
-    private let current: Mutex<CompiledPolicy>
+public final class AccessEngine: @unchecked Sendable {
+    // @unchecked Sendable: the only mutable state, `current`, is read and written exclusively under
+    // `lock`; every other stored property is an immutable `let` of a Sendable type. (An NSLock rather
+    // than Synchronization.Mutex: ThreadSanitizer on Linux does not see Mutex's futex-based locking and
+    // reports its protected accesses as races; a pthread-based lock keeps TSan runs meaningful.)
+    private let lock = NSLock()
+    private nonisolated(unsafe) var current: CompiledPolicy
     /// The clock used for break-glass issue/expiry and time-of-day conditions.
     public let clock: any WallClock
     /// The app's care-team lookup, used when a subject arrives without ``Subject/careTeamPatients``.
@@ -26,19 +30,19 @@ public final class AccessEngine: Sendable {
         policy: CompiledPolicy, clock: any WallClock = SystemWallClock(), careTeams: (any CareTeamDirectory)? = nil,
         logger: Logger = Logger(label: "phiguard.access")
     ) {
-        self.current = Mutex(policy)
+        self.current = policy
         self.clock = clock
         self.careTeams = careTeams
         self.logger = logger
     }
 
     /// The policy in force now (a snapshot: keep it for a batch of decisions if you like).
-    public var policy: CompiledPolicy { current.withLock { $0 } }
+    public var policy: CompiledPolicy { lock.withLock { current } }
 
     /// Installs `policy` for all later decisions and returns the one it replaced.
     @discardableResult
     public func replacePolicy(_ policy: CompiledPolicy) -> CompiledPolicy {
-        let old = current.withLock { current in
+        let old = lock.withLock {
             let old = current
             current = policy
             return old
