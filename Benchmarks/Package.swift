@@ -28,6 +28,7 @@ let package = Package(
     targets: [
         suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")]),
         suite("RateLimitBenchmarks", [.product(name: "PHIGuardRateLimit", package: "PHIGuard")]),
+        suite("AccessBenchmarks", [.product(name: "PHIGuardAccess", package: "PHIGuard")]),
         suite(
             "PostgresRateLimitBenchmarks",
             [

@@ -1,5 +1,6 @@
 // The umbrella module: `import PHIGuard` gives every capability.
 // Keep in step with the `capabilities` table in Package.swift.
+@_exported public import PHIGuardAccess
 @_exported public import PHIGuardAudit
 @_exported public import PHIGuardErrors
 @_exported public import PHIGuardFieldEncryption

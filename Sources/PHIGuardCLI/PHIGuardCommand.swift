@@ -15,6 +15,7 @@ struct PHIGuardCommand: AsyncParsableCommand {
             PasswordCommand.self,
             TOTPCommand.self,
             KeysCommand.self,
+            PolicyCommand.self,
             AuditCommand.self,
         ]
     )

@@ -1,0 +1,105 @@
+import Foundation
+public import Logging
+
+/// The runtime holder of the current policy: decides requests, issues break-glass grants, and swaps
+/// in a new policy atomically.
+///
+/// Every decision reads the policy reference once, so concurrent readers see the old policy or the
+/// new one, never a mix.
+///
+/// ```swift
+/// let engine = AccessEngine(policy: try CompiledPolicy(yaml: policyText), careTeams: myDirectory)
+/// let decision = engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart))
+/// try engine.replacePolicy(yaml: updatedText)   // all-or-nothing; the old policy stays on error
+/// ```
+public final class AccessEngine: @unchecked Sendable {
+    // @unchecked Sendable: the only mutable state, `current`, is read and written exclusively under
+    // `lock`; every other stored property is an immutable `let` of a Sendable type. (An NSLock rather
+    // than Synchronization.Mutex: ThreadSanitizer on Linux does not see Mutex's futex-based locking and
+    // reports its protected accesses as races; a pthread-based lock keeps TSan runs meaningful.)
+    private let lock = NSLock()
+    private nonisolated(unsafe) var current: CompiledPolicy
+    /// The clock used for break-glass issue/expiry and time-of-day conditions.
+    public let clock: any WallClock
+    /// The app's care-team lookup, used when a subject arrives without ``Subject/careTeamPatients``.
+    public let careTeams: (any CareTeamDirectory)?
+    private let logger: Logger
+
+    /// Creates an engine with an initial policy.
+    public init(
+        policy: CompiledPolicy, clock: any WallClock = SystemWallClock(), careTeams: (any CareTeamDirectory)? = nil,
+        logger: Logger = Logger(label: "phiguard.access")
+    ) {
+        self.current = policy
+        self.clock = clock
+        self.careTeams = careTeams
+        self.logger = logger
+    }
+
+    /// The policy in force now (a snapshot: keep it for a batch of decisions if you like).
+    public var policy: CompiledPolicy { lock.withLock { current } }
+
+    /// Installs `policy` for all later decisions and returns the one it replaced.
+    @discardableResult
+    public func replacePolicy(_ policy: CompiledPolicy) -> CompiledPolicy {
+        let old = lock.withLock {
+            let old = current
+            current = policy
+            return old
+        }
+        logger.info(
+            "access policy replaced",
+            metadata: [
+                "generation": "\(policy.generation)", "previous": "\(old.generation)",
+                "roles": "\(policy.roles.count)", "rules": "\(policy.source.rules.count)",
+            ])
+        return old
+    }
+
+    /// Parses, validates and compiles `yaml`, then installs it; on any error the current policy stays.
+    @discardableResult
+    public func replacePolicy(yaml: String) throws(PolicyValidationError) -> CompiledPolicy {
+        let compiled: CompiledPolicy
+        do {
+            compiled = try CompiledPolicy(yaml: yaml)
+        } catch {
+            logger.warning("access policy rejected", metadata: ["problems": "\(error.issues.count)"])
+            throw error
+        }
+        return replacePolicy(compiled)
+    }
+
+    /// Decides `request` under the current policy.
+    public func decide(_ request: AccessRequest) -> AccessDecision {
+        policy.decide(request, careTeams: careTeams, clock: clock)
+    }
+
+    /// Decides for a prepared subject under the current policy.
+    public func decide(
+        _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant? = nil
+    ) -> AccessDecision {
+        policy.decide(subject, action, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+    }
+
+    /// Explains `request` under the current policy, rule by rule.
+    public func explain(_ request: AccessRequest) -> AccessExplanation {
+        policy.explain(request, careTeams: careTeams, clock: clock)
+    }
+
+    /// Issues a break-the-glass grant to `subject`, time-stamped by the engine's clock.
+    ///
+    /// The grant is logged (id, category, expiry; never the justification text). Attach it to the
+    /// subject's requests as ``AccessRequest/breakGlass``.
+    public func breakGlass(
+        for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil
+    ) throws(BreakGlassError) -> BreakGlassGrant {
+        let grant = try policy.breakGlass(for: subject, reason: reason, duration: duration, now: clock.now())
+        logger.notice(
+            "break-the-glass grant issued",
+            metadata: [
+                "grant": "\(grant.id)", "category": "\(reason.category.rawValue)",
+                "expiresAt": "\(grant.expiresAt.timeIntervalSince1970)",
+            ])
+        return grant
+    }
+}

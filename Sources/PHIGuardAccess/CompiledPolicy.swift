@@ -1,0 +1,504 @@
+public import Foundation
+import Synchronization
+
+/// A validated policy compiled into lookup tables: a decision is a few dictionary lookups, a walk over
+/// the handful of rules for one (resource type, action) slot, and bit operations on role and field sets.
+///
+/// ```swift
+/// let policy = try CompiledPolicy(yaml: String(contentsOfFile: "hospital.yaml", encoding: .utf8))
+/// let decision = policy.decide(
+///     AccessRequest(subject: clerk, action: .read, resource: Resource(type: "chart", patientID: "p-7")))
+/// decision.isAllowed        // true
+/// decision.visibleFields    // ["demographics", "insurance", "billing"]
+/// ```
+///
+/// Instances are immutable and `Sendable`; share one across threads, or hold it in an ``AccessEngine``
+/// to swap policies at runtime.
+public final class CompiledPolicy: Sendable {
+    /// The policy this was compiled from.
+    public let source: AccessPolicy
+    /// A process-unique number; a new one for every compiled policy.
+    public let generation: UInt64
+
+    let roleIndex: [String: Int]
+    let roleNames: [String]
+    let roleClosures: [RoleBits]
+    let breakGlassEligible: RoleBits
+    let breakGlassMaximumSeconds: Int
+    let typeIndex: [String: Int]
+    let typeNames: [String]
+    let typeFieldNames: [[String]]
+    let typeFieldIndex: [[String: Int]]
+    let actionIndex: [String: Int]
+    let actionNames: [String]
+    let actionCount: Int
+    /// Per slot (`type * actionCount + action`): whether the action applies to the type.
+    let slotApplies: [Bool]
+    /// Rules of slot `s` are `rules[slotStart[s]..<slotStart[s + 1]]`, whole and field denies first
+    /// (up to `slotDenyEnd[s]`), then allows.
+    let slotStart: [Int32]
+    let slotDenyEnd: [Int32]
+    let rules: ContiguousArray<CompiledRule>
+    let conditions: [CompiledCondition]
+    let ruleIDs: [String]
+    let labelIndex: [String: Int]
+    let timeZone: TimeZoneOffsetTable
+
+    private static let generations = Atomic<UInt64>(0)
+
+    /// Validates `policy` completely and compiles it; throws every problem found at once.
+    public init(_ policy: AccessPolicy) throws(PolicyValidationError) {
+        var resolved = ResolvedPolicy(policy)
+        guard resolved.issues.isEmpty else { throw PolicyValidationError(issues: resolved.issues) }
+        source = policy
+        generation = Self.generations.wrappingAdd(1, ordering: .relaxed).newValue
+        roleIndex = resolved.roleIndex
+        roleNames = resolved.roleNames
+        roleClosures = resolved.roleClosure.map { RoleBits($0) }
+        breakGlassEligible = RoleBits(resolved.breakGlassRoles)
+        breakGlassMaximumSeconds = policy.breakGlass?.maximumDurationSeconds ?? 0
+        typeIndex = resolved.typeIndex
+        typeNames = resolved.typeNames
+        typeFieldNames = resolved.typeFields
+        typeFieldIndex = resolved.typeFieldIndex
+        actionIndex = resolved.actionIndex
+        actionNames = resolved.actionNames
+        actionCount = resolved.actionNames.count
+        labelIndex = resolved.labelIndex
+        timeZone = resolved.timeZone
+
+        let slotCount = resolved.typeNames.count * actionCount
+        var applies = [Bool](repeating: false, count: slotCount)
+        for type in resolved.typeNames.indices {
+            for action in resolved.typeActions[type] { applies[type * actionCount + action] = true }
+        }
+        slotApplies = applies
+
+        var denies = [[CompiledRule]](repeating: [], count: slotCount)
+        var allows = [[CompiledRule]](repeating: [], count: slotCount)
+        var ids: [String] = []
+        var compiledConditions: [CompiledCondition] = []
+        for rule in policy.rules {
+            let ruleID = Int32(ids.count)
+            ids.append(rule.id.name)
+            var conditionIndex: Int32 = -1
+            if !rule.condition.isUnconditional {
+                conditionIndex = Int32(compiledConditions.count)
+                compiledConditions.append(CompiledCondition(rule.condition, labels: resolved.labelIndex))
+            }
+            let targets = resolved.resolveTargetsQuietly(
+                actions: rule.actions, types: rule.resourceTypes, fields: rule.fields)
+            for role in rule.roles {
+                guard let roleNumber = resolved.roleIndex[role.name] else { continue }
+                for target in targets.pairs {
+                    let compiled = CompiledRule(
+                        roleWord: Int32(roleNumber >> 6), roleMask: UInt64(1) << UInt64(roleNumber & 63),
+                        condition: conditionIndex, ruleID: ruleID, isBreakGlass: false,
+                        isWholeDeny: rule.effect == .deny && rule.fields == nil,
+                        fields: targets.fields[target.type] ?? .empty)
+                    let slot = target.type * actionCount + target.action
+                    if rule.effect == .deny { denies[slot].append(compiled) } else { allows[slot].append(compiled) }
+                }
+            }
+        }
+        for (number, grant) in (policy.breakGlass?.grants ?? []).enumerated() {
+            let ruleID = Int32(ids.count)
+            ids.append("break-glass#\(number + 1)")
+            let targets = resolved.resolveTargetsQuietly(
+                actions: grant.actions, types: grant.resourceTypes, fields: grant.fields)
+            for target in targets.pairs {
+                allows[target.type * actionCount + target.action].append(
+                    CompiledRule(
+                        roleWord: -1, roleMask: 0, condition: -1, ruleID: ruleID, isBreakGlass: true,
+                        isWholeDeny: false, fields: targets.fields[target.type] ?? .empty))
+            }
+        }
+        var flat = ContiguousArray<CompiledRule>()
+        var starts: [Int32] = []
+        var denyEnds: [Int32] = []
+        for slot in 0..<slotCount {
+            starts.append(Int32(flat.count))
+            flat.append(contentsOf: denies[slot])
+            denyEnds.append(Int32(flat.count))
+            flat.append(contentsOf: allows[slot])
+        }
+        starts.append(Int32(flat.count))
+        rules = flat
+        slotStart = starts
+        slotDenyEnd = denyEnds
+        ruleIDs = ids
+        conditions = compiledConditions
+    }
+
+    /// Parses, validates and compiles a YAML policy; throws every problem found, with locations.
+    public convenience init(yaml: String) throws(PolicyValidationError) {
+        try self.init(try AccessPolicy(yaml: yaml))
+    }
+
+    /// The declared role names.
+    public var roles: [String] { roleNames }
+    /// The declared resource type names.
+    public var resourceTypes: [String] { typeNames }
+    /// Every action the policy knows (built in and declared).
+    public var actions: [AccessAction] { actionNames.map(AccessAction.init(rawValue:)) }
+
+    /// The fields of `resourceType`, in declared order (empty for an unknown type).
+    public func fields(of resourceType: String) -> [String] {
+        typeIndex[resourceType].map { typeFieldNames[$0] } ?? []
+    }
+
+    /// Every role `role` inherits from, itself included (empty for an unknown role).
+    public func effectiveRoles(of role: String) -> Set<String> {
+        guard let index = roleIndex[role] else { return [] }
+        return Set(roleNames.indices.filter { roleClosures[index].contains($0) }.map { roleNames[$0] })
+    }
+
+    /// Resolves `subject`'s roles once (flattened through inheritance) for repeated decisions.
+    public func prepare(_ subject: Subject) -> PreparedSubject {
+        let (bits, known) = resolveRoles(subject.roles)
+        return PreparedSubject(subject: subject, roles: bits, generation: generation, hasKnownRole: known)
+    }
+
+    /// The flattened role set of `roles`, and whether any of them is declared.
+    func resolveRoles(_ roles: [String]) -> (RoleBits, Bool) {
+        var bits = RoleBits()
+        var known = false
+        for role in roles {
+            if let index = roleIndex[role] {
+                bits.formUnion(roleClosures[index])
+                known = true
+            }
+        }
+        return (bits, known)
+    }
+
+    /// Decides `request`. Care-team conditions use the subject's ``Subject/careTeamPatients`` or else
+    /// `careTeams`; time (break-glass expiry, time-of-day conditions) comes from `clock`.
+    public func decide(
+        _ request: AccessRequest, careTeams: (any CareTeamDirectory)? = nil,
+        clock: any WallClock = SystemWallClock()
+    ) -> AccessDecision {
+        let (roles, known) = resolveRoles(request.subject.roles)
+        let (slot, type) = resolveSlot(request.resource.type, request.action)
+        return decide(
+            roles: roles, hasKnownRole: known, subject: request.subject, slot: slot, type: type,
+            resource: request.resource, breakGlass: request.breakGlass, careTeams: careTeams, clock: clock)
+    }
+
+    /// Decides for a prepared subject (the fast path: no role resolution).
+    public func decide(
+        _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
+        careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
+    ) -> AccessDecision {
+        let (slot, type) = resolveSlot(resource.type, action)
+        return decide(subject, slot: slot, type: type, resource, breakGlass, careTeams, clock)
+    }
+
+    /// Resolves a resource type and action once, for repeated decisions on resources of that type.
+    ///
+    /// ```swift
+    /// let readChart = policy.target(resourceType: "chart", action: .read)   // at start-up
+    /// let decision = policy.decide(session.preparedSubject, readChart, chart)
+    /// ```
+    public func target(resourceType: String, action: AccessAction) -> DecisionTarget {
+        let (slot, type) = resolveSlot(resourceType, action)
+        return DecisionTarget(
+            resourceType: resourceType, action: action, slot: slot, type: type, generation: generation)
+    }
+
+    /// Decides for a prepared subject and a pre-resolved target (the fastest path: no string lookups).
+    ///
+    /// If `target` was resolved against another policy, or names another type than `resource.type`,
+    /// it is resolved again from `resource.type`, so a stale target is slower, never wrong.
+    public func decide(
+        _ subject: PreparedSubject, _ target: DecisionTarget, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
+        careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
+    ) -> AccessDecision {
+        if target.generation == generation && target.resourceType == resource.type {
+            return decide(subject, slot: target.slot, type: target.type, resource, breakGlass, careTeams, clock)
+        }
+        let (slot, type) = resolveSlot(resource.type, target.action)
+        return decide(subject, slot: slot, type: type, resource, breakGlass, careTeams, clock)
+    }
+
+    private func decide(
+        _ subject: PreparedSubject, slot: Int32, type: Int32, _ resource: borrowing Resource,
+        _ breakGlass: BreakGlassGrant?, _ careTeams: (any CareTeamDirectory)?, _ clock: any WallClock
+    ) -> AccessDecision {
+        if subject.generation == generation {
+            return decide(
+                roles: subject.roles, hasKnownRole: subject.hasKnownRole, subject: subject.subject, slot: slot,
+                type: type, resource: resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+        }
+        let (roles, known) = resolveRoles(subject.subject.roles)
+        return decide(
+            roles: roles, hasKnownRole: known, subject: subject.subject, slot: slot, type: type, resource: resource,
+            breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+    }
+
+    /// The slot of (type, action): `slot >= 0`; `-1` unknown type; `-2` unknown or inapplicable action.
+    func resolveSlot(_ resourceType: String, _ action: AccessAction) -> (slot: Int32, type: Int32) {
+        guard let type = typeIndex[resourceType] else { return (-1, -1) }
+        guard let actionNumber = actionIndex[action.rawValue], slotApplies[type * actionCount + actionNumber] else {
+            return (-2, Int32(type))
+        }
+        return (Int32(type * actionCount + actionNumber), Int32(type))
+    }
+
+    /// The decision core: role bits in, no copies of the subject or resource.
+    private func decide(
+        roles: borrowing RoleBits, hasKnownRole: Bool, subject: borrowing Subject, slot: Int32, type: Int32,
+        resource: borrowing Resource, breakGlass: BreakGlassGrant?, careTeams: (any CareTeamDirectory)?,
+        clock: any WallClock
+    ) -> AccessDecision {
+        guard slot >= 0 else {
+            return denial(
+                slot == -1 ? .unknownResourceType : .unknownAction, type: type, breakGlass: breakGlass, status: nil)
+        }
+        let type = Int(type)
+        let slot = Int(slot)
+        var context = EvaluationContext()
+
+        var status: AccessDecision.BreakGlassStatus?
+        var breakGlassActive = false
+        if let grant = breakGlass {
+            if grant.subjectID != subject.id || !roles.intersects(breakGlassEligible) {
+                status = .notApplicable
+            } else if !grant.isActive(at: context.now(clock)) {
+                status = .expired
+            } else {
+                status = .active
+                breakGlassActive = true
+            }
+        }
+        guard hasKnownRole else {
+            return denial(.noKnownRole, type: type, breakGlass: breakGlass, status: status)
+        }
+
+        let start = Int(slotStart[slot])
+        let denyEnd = Int(slotDenyEnd[slot])
+        let end = Int(slotStart[slot + 1])
+        var denied = MatchedRules.none
+        var decided = MatchedRules.none
+        var hiddenFields = FieldBits.empty
+        var wholeDeny = false
+        return rules.withUnsafeBufferPointer { rules in
+            var position = start
+            while position < denyEnd {
+                let rule = rules[position]
+                if roles.contains(word: rule.roleWord, mask: rule.roleMask)
+                    && (rule.condition < 0
+                        || conditions[Int(rule.condition)].holds(subject, resource, &context, self, careTeams, clock))
+                {
+                    if rule.isWholeDeny {
+                        wholeDeny = true
+                        denied.record(position - start)
+                    } else {
+                        hiddenFields.formUnion(rule.fields)
+                        decided.record(position - start)
+                    }
+                }
+                position += 1
+            }
+            if wholeDeny {
+                denied.slot = Int32(slot)
+                return AccessDecision(
+                    isAllowed: false, reason: .explicitDeny, fields: .empty, matched: denied, policy: self,
+                    typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
+            }
+            var visible = FieldBits.empty
+            var anyAllow = false
+            var regularAllow = false
+            var roleMatched = false
+            while position < end {
+                let rule = rules[position]
+                let applies =
+                    rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
+                if applies {
+                    roleMatched = true
+                    if rule.condition < 0
+                        || conditions[Int(rule.condition)].holds(subject, resource, &context, self, careTeams, clock)
+                    {
+                        visible.formUnion(rule.fields)
+                        decided.record(position - start)
+                        anyAllow = true
+                        if !rule.isBreakGlass { regularAllow = true }
+                    }
+                }
+                position += 1
+            }
+            decided.slot = Int32(slot)
+            guard anyAllow else {
+                return denial(
+                    roleMatched ? .conditionNotMet : .noMatchingRule, type: type, breakGlass: breakGlass, status: status
+                )
+            }
+            visible.subtract(hiddenFields)
+            if visible.isEmpty && !typeFieldNames[type].isEmpty {
+                return AccessDecision(
+                    isAllowed: false, reason: .allFieldsDenied, fields: .empty, matched: decided, policy: self,
+                    typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status)
+            }
+            return AccessDecision(
+                isAllowed: true, reason: regularAllow ? .allowed : .allowedByBreakGlass, fields: visible,
+                matched: decided, policy: self, typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status
+            )
+        }
+    }
+
+    private func denial(
+        _ reason: AccessDecision.Reason, type: some BinaryInteger, breakGlass: BreakGlassGrant?,
+        status: AccessDecision.BreakGlassStatus?
+    ) -> AccessDecision {
+        AccessDecision(
+            isAllowed: false, reason: reason, fields: .empty, matched: .none, policy: self, typeIndex: Int32(type),
+            breakGlass: breakGlass, breakGlassStatus: status)
+    }
+
+    /// Issues a break-the-glass grant to `subject` if one of its roles may invoke it.
+    ///
+    /// - Parameters:
+    ///   - duration: how long the grant lasts; `nil` means the policy's `maxDuration`, and longer is an error.
+    ///   - now: the issue time (from the engine's clock).
+    public func breakGlass(
+        for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil, now: Date
+    ) throws(BreakGlassError) -> BreakGlassGrant {
+        guard breakGlassMaximumSeconds > 0, prepare(subject).roles.intersects(breakGlassEligible) else {
+            throw .notPermitted
+        }
+        let justification = reason.justification.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !justification.isEmpty else { throw .missingJustification }
+        guard justification.count <= 2_000 else { throw .justificationTooLong }
+        var seconds = Double(breakGlassMaximumSeconds)
+        if let duration {
+            let requested = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            guard requested > 0, requested <= seconds else { throw .invalidDuration }
+            seconds = requested
+        }
+        return BreakGlassGrant(
+            subjectID: subject.id, reason: BreakGlassReason(category: reason.category, justification: justification),
+            issuedAt: now, expiresAt: now.addingTimeInterval(seconds))
+    }
+}
+
+/// A resource type and action resolved against one compiled policy (see ``CompiledPolicy/target(resourceType:action:)``).
+public struct DecisionTarget: Sendable, Hashable {
+    /// The resource type name.
+    public let resourceType: String
+    /// The action.
+    public let action: AccessAction
+    let slot: Int32
+    let type: Int32
+    let generation: UInt64
+}
+
+/// One rule of one (type, action) slot, for one role.
+struct CompiledRule: Sendable {
+    var roleWord: Int32
+    var roleMask: UInt64
+    var condition: Int32
+    var ruleID: Int32
+    var isBreakGlass: Bool
+    var isWholeDeny: Bool
+    var fields: FieldBits
+}
+
+/// Per-decision facts computed at most once, and only if a condition needs them.
+/// The clock and care-team directory are passed alongside rather than stored, so that a decision
+/// never copies (and destroys) the existentials when no condition needs them.
+struct EvaluationContext {
+    private var cachedNow: Date?
+    private var cachedLabels: (bits: UInt64, hasUnknown: Bool)?
+
+    mutating func now(_ clock: any WallClock) -> Date {
+        if let cachedNow { return cachedNow }
+        let now = clock.now()
+        cachedNow = now
+        return now
+    }
+
+    mutating func labels(of resource: borrowing Resource, _ index: [String: Int]) -> (bits: UInt64, hasUnknown: Bool) {
+        if let cachedLabels { return cachedLabels }
+        var bits: UInt64 = 0
+        var unknown = false
+        for label in resource.labels {
+            if let number = index[label] { bits |= UInt64(1) << UInt64(number) } else { unknown = true }
+        }
+        cachedLabels = (bits, unknown)
+        return (bits, unknown)
+    }
+}
+
+/// A rule's condition with labels as bit masks.
+struct CompiledCondition: Sendable {
+    var relationship: AccessPolicy.Relationship?
+    var labelsNoneOf: UInt64
+    var labelsAnyOf: UInt64
+    var attributes: [AccessPolicy.AttributeComparison]
+    var window: AccessPolicy.TimeWindow?
+
+    init(_ condition: AccessPolicy.Condition, labels: [String: Int]) {
+        relationship = condition.relationship
+        labelsNoneOf = condition.labelsNoneOf.reduce(0) { $0 | (UInt64(1) << UInt64(labels[$1.name] ?? 0)) }
+        labelsAnyOf = condition.labelsAnyOf.reduce(0) { $0 | (UInt64(1) << UInt64(labels[$1.name] ?? 0)) }
+        attributes = condition.attributes
+        window = condition.timeOfDay
+    }
+
+    func holds(
+        _ subject: borrowing Subject, _ resource: borrowing Resource, _ context: inout EvaluationContext,
+        _ policy: CompiledPolicy, _ careTeams: (any CareTeamDirectory)?, _ clock: any WallClock
+    ) -> Bool {
+        if let relationship {
+            let isSelf = subject.patientID != nil && subject.patientID == resource.patientID
+            switch relationship {
+            case .self:
+                if !isSelf { return false }
+            case .careTeam:
+                if !Self.onCareTeam(subject, resource, careTeams) { return false }
+            case .selfOrCareTeam:
+                if !isSelf && !Self.onCareTeam(subject, resource, careTeams) { return false }
+            }
+        }
+        if labelsNoneOf != 0 || labelsAnyOf != 0 {
+            let labels = context.labels(of: resource, policy.labelIndex)
+            // An undeclared label on a resource fails closed: it might be the one the rule excludes.
+            if labelsNoneOf != 0 && (labels.hasUnknown || labels.bits & labelsNoneOf != 0) { return false }
+            if labelsAnyOf != 0 && labels.bits & labelsAnyOf == 0 { return false }
+        }
+        for comparison in attributes {
+            let attributes = comparison.side == .resource ? resource.attributes : subject.attributes
+            guard let value = attributes[comparison.key] else { return false }
+            let expected: String?
+            switch comparison.operand {
+            case .value(let literal): expected = literal
+            case .subjectAttribute(let key): expected = subject.attributes[key]
+            }
+            guard let expected else { return false }
+            if (value == expected) == comparison.negated { return false }
+        }
+        if let window {
+            if !window.contains(minute: policy.timeZone.minuteOfDay(context.now(clock))) { return false }
+        }
+        return true
+    }
+
+    private static func onCareTeam(
+        _ subject: borrowing Subject, _ resource: borrowing Resource, _ careTeams: (any CareTeamDirectory)?
+    ) -> Bool {
+        guard let patient = resource.patientID else { return false }
+        if let patients = subject.careTeamPatients { return patients.contains(patient) }
+        return careTeams?.isOnCareTeam(subjectID: subject.id, patientID: patient) ?? false
+    }
+}
+
+extension ResolvedPolicy {
+    /// Target resolution on an already validated policy (no issues can arise).
+    mutating func resolveTargetsQuietly(
+        actions: [AccessPolicy.Named], types: [AccessPolicy.Named], fields: [AccessPolicy.Named]?
+    ) -> (pairs: [(type: Int, action: Int)], fields: [Int: FieldBits]) {
+        let saved = issues
+        defer { issues = saved }
+        return resolveTargets(actions: actions, types: types, fields: fields, owner: "", at: nil)
+    }
+}

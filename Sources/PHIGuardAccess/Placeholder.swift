@@ -1,2 +1,0 @@
-// Placeholder until this module lands; delete when the first real file is added.
-enum PHIGuardAccessPlaceholder {}

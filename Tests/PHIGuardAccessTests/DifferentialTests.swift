@@ -1,0 +1,217 @@
+import Foundation
+import PHIGuardAccess
+import Testing
+
+/// A small, seeded generator so a failure can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random policies and requests over a small vocabulary, so rules collide often.
+struct RandomWorld {
+    var rng: SplitMix64
+
+    mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &rng) < percent }
+
+    mutating func subset<T>(_ items: [T], max: Int, min: Int = 0) -> [T] {
+        let count = Int.random(in: Swift.min(min, items.count)...Swift.min(max, items.count), using: &rng)
+        return Array(items.shuffled(using: &rng).prefix(count))
+    }
+
+    mutating func policy() -> AccessPolicy {
+        let custom = ["sign", "export"].prefix(Int.random(in: 0...2, using: &rng)).map { AccessPolicy.Named($0) }
+        let actions = AccessAction.builtIn.map(\.rawValue) + custom.map(\.name)
+        let labels = (0..<Int.random(in: 0...4, using: &rng)).map { AccessPolicy.Named("L\($0)") }
+        let types = (0..<Int.random(in: 1...5, using: &rng)).map { number -> AccessPolicy.ResourceTypeDefinition in
+            let fields = (0..<Int.random(in: 0...8, using: &rng)).map { AccessPolicy.Named("f\($0)") }
+            let restricted =
+                chance(40) ? subset(actions, max: actions.count, min: 1).map { AccessPolicy.Named($0) } : nil
+            return AccessPolicy.ResourceTypeDefinition(
+                name: AccessPolicy.Named("t\(number)"), fields: fields, actions: restricted)
+        }
+        let roleCount = Int.random(in: 1...8, using: &rng)
+        let roles = (0..<roleCount).map { number in
+            AccessPolicy.RoleDefinition(
+                name: AccessPolicy.Named("r\(number)"),
+                inherits: number == 0
+                    ? [] : subset((0..<number).map { "r\($0)" }, max: 2).map { AccessPolicy.Named($0) })
+        }
+        let roleNames = roles.map(\.name.name)
+        func applicable(_ type: AccessPolicy.ResourceTypeDefinition) -> [String] {
+            type.actions?.map(\.name) ?? actions
+        }
+
+        var rules: [AccessPolicy.Rule] = []
+        for number in 0..<Int.random(in: 1...25, using: &rng) {
+            let type = types.randomElement(using: &rng)!
+            var ruleTypes = [type]
+            if chance(20), let second = types.randomElement(using: &rng), second.name != type.name {
+                ruleTypes.append(second)
+            }
+            let common = applicable(type).filter { action in ruleTypes.allSatisfy { applicable($0).contains(action) } }
+            guard !common.isEmpty else { continue }
+            var fields: [AccessPolicy.Named]?
+            let sharedFields = type.fields.filter { field in ruleTypes.allSatisfy { $0.fields.contains(field) } }
+            if chance(50) && !sharedFields.isEmpty {
+                fields = subset(sharedFields, max: 4, min: 1)
+            }
+            rules.append(
+                AccessPolicy.Rule(
+                    id: AccessPolicy.Named("rule\(number)"), effect: chance(75) ? .allow : .deny,
+                    roles: subset(roleNames, max: 2, min: 1).map { AccessPolicy.Named($0) },
+                    actions: subset(common, max: 2, min: 1).map { AccessPolicy.Named($0) },
+                    resourceTypes: ruleTypes.map(\.name), fields: fields, condition: condition(labels: labels)))
+        }
+        var breakGlass: AccessPolicy.BreakGlassPolicy?
+        if chance(50) {
+            let grants = (0..<Int.random(in: 1...2, using: &rng)).map { _ -> AccessPolicy.BreakGlassPolicy.Grant in
+                let type = types.randomElement(using: &rng)!
+                let fields = chance(30) && !type.fields.isEmpty ? subset(type.fields, max: 3, min: 1) : nil
+                return AccessPolicy.BreakGlassPolicy.Grant(
+                    actions: subset(applicable(type), max: 2, min: 1).map { AccessPolicy.Named($0) },
+                    resourceTypes: [type.name], fields: fields)
+            }
+            breakGlass = AccessPolicy.BreakGlassPolicy(
+                roles: subset(roleNames, max: 2, min: 1).map { AccessPolicy.Named($0) }, maximumDurationSeconds: 3600,
+                grants: grants)
+        }
+        return AccessPolicy(
+            actions: custom, sensitivityLabels: labels, resourceTypes: types, roles: roles, rules: rules,
+            breakGlass: breakGlass)
+    }
+
+    mutating func condition(labels: [AccessPolicy.Named]) -> AccessPolicy.Condition {
+        var condition = AccessPolicy.Condition()
+        guard chance(50) else { return condition }
+        if chance(50) { condition.relationship = AccessPolicy.Relationship.allCases.randomElement(using: &rng) }
+        if chance(30) { condition.labelsNoneOf = subset(labels, max: 2) }
+        if chance(30) { condition.labelsAnyOf = subset(labels, max: 2) }
+        if chance(30) {
+            let operand: AccessPolicy.AttributeComparison.Operand =
+                chance(50) ? .value(["a", "b"].randomElement(using: &rng)!) : .subjectAttribute("dept")
+            condition.attributes = [
+                AccessPolicy.AttributeComparison(
+                    side: chance(70) ? .resource : .subject, key: chance(80) ? "dept" : "status", operand: operand,
+                    negated: chance(30))
+            ]
+        }
+        if chance(20) {
+            let from = Int.random(in: 0..<1440, using: &rng)
+            var to = Int.random(in: 0..<1440, using: &rng)
+            if to == from { to = (from + 1) % 1440 }
+            condition.timeOfDay = AccessPolicy.TimeWindow(fromMinute: from, toMinute: to)
+        }
+        return condition
+    }
+
+    /// Compiles `policy`, dropping the rules validation calls shadowed or unreachable until it compiles.
+    mutating func compile(_ policy: inout AccessPolicy) -> CompiledPolicy? {
+        for _ in 0..<10 {
+            do {
+                return try CompiledPolicy(policy)
+            } catch {
+                let lint = error.issues.filter { $0.code == .denyShadowsNothing || $0.code == .unreachableRule }
+                guard lint.count == error.issues.count else {
+                    Issue.record("generator produced an invalid policy: \(error)")
+                    return nil
+                }
+                let drop = Set(lint.compactMap(\.element))
+                policy.rules.removeAll { drop.contains($0.id.name) }
+            }
+        }
+        return nil
+    }
+
+    mutating func request(
+        for policy: CompiledPolicy, source: AccessPolicy, now: Date
+    ) -> (AccessRequest, (any CareTeamDirectory)?) {
+        let patients = ["p0", "p1", "p2"]
+        var roles = subset(source.roles.map(\.name.name), max: 3)
+        if chance(5) { roles.append("ghost") }
+        let subject = Subject(
+            id: ["u0", "u1"].randomElement(using: &rng)!, roles: roles,
+            patientID: chance(70) ? patients.randomElement(using: &rng) : nil,
+            careTeamPatients: chance(60) ? Set(subset(patients, max: 2)) : nil,
+            attributes: chance(70) ? ["dept": ["a", "b"].randomElement(using: &rng)!] : [:])
+        var type = source.resourceTypes.randomElement(using: &rng)!.name.name
+        if chance(3) { type = "nope" }
+        var action = (policy.actions.map(\.rawValue) + ["sign"]).randomElement(using: &rng)!
+        if chance(3) { action = "launch" }
+        var labels = Set(subset(source.sensitivityLabels.map(\.name), max: 2))
+        if chance(5) { labels.insert("undeclared") }
+        var attributes: [String: String] = [:]
+        if chance(70) { attributes["dept"] = ["a", "b"].randomElement(using: &rng)! }
+        if chance(30) { attributes["status"] = ["a", "b"].randomElement(using: &rng)! }
+        let resource = Resource(
+            type: type, id: "x", patientID: chance(80) ? patients.randomElement(using: &rng) : nil, labels: labels,
+            attributes: attributes)
+        var grant: BreakGlassGrant?
+        if chance(25) {
+            // Issued to this subject or the other user, possibly already expired at `now`.
+            let holder = chance(80) ? subject : Subject(id: "u9", roles: subject.roles)
+            let issued = now.addingTimeInterval(-Double(Int.random(in: 0...5000, using: &rng)))
+            grant = try? policy.breakGlass(
+                for: holder, reason: BreakGlassReason(category: .urgentCare, justification: "test"), now: issued)
+        }
+        let directory: (any CareTeamDirectory)? =
+            chance(50) ? RandomCareTeams(members: ["u0": ["p0", "p1"], "u1": ["p2"]]) : nil
+        return (
+            AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant),
+            directory
+        )
+    }
+}
+
+struct RandomCareTeams: CareTeamDirectory {
+    var members: [String: Set<String>]
+
+    func isOnCareTeam(subjectID: String, patientID: String) -> Bool { members[subjectID]?.contains(patientID) ?? false }
+}
+
+@Suite struct DifferentialTests {
+    @Test func compiledEngineAgreesWithTheNaiveEvaluator() {
+        var world = RandomWorld(rng: SplitMix64(state: 0x5048_4947_7561_7264))
+        var requests = 0
+        var policies = 0
+        var allowed = 0
+        var reasons = Set<AccessDecision.Reason>()
+        var mismatches = 0
+        while requests < 120_000 {
+            var source = world.policy()
+            guard let compiled = world.compile(&source) else { continue }
+            policies += 1
+            let reference = ReferenceEvaluator(policy: source)
+            for _ in 0..<400 {
+                let now = Date(
+                    timeIntervalSince1970: 1_768_435_200 + Double(Int.random(in: 0..<86_400, using: &world.rng)))
+                let (request, directory) = world.request(for: compiled, source: source, now: now)
+                let decision = compiled.decide(request, careTeams: directory, clock: ManualClock(now))
+                let actual = ReferenceEvaluator.Outcome(
+                    allowed: decision.isAllowed, reason: decision.reason, fields: Set(decision.visibleFields),
+                    ruleIDs: Set(decision.decidingRuleIDs), breakGlass: decision.breakGlassStatus)
+                let expected = reference.decide(request, careTeams: directory, now: now)
+                if actual != expected {
+                    mismatches += 1
+                    if mismatches <= 5 {
+                        Issue.record("policy #\(policies) request \(request): engine \(actual) ≠ reference \(expected)")
+                    }
+                }
+                requests += 1
+                if decision.isAllowed { allowed += 1 }
+                reasons.insert(decision.reason)
+            }
+        }
+        #expect(mismatches == 0)
+        // The mix must exercise both outcomes and nearly every reason, or agreement means little.
+        #expect(allowed > requests / 20 && allowed < requests * 19 / 20)
+        #expect(reasons.count >= AccessDecision.Reason.allCases.count - 1, "reasons seen: \(reasons)")
+    }
+}

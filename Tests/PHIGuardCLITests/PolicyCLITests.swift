@@ -1,0 +1,117 @@
+import Foundation
+import PHIGuardTestSupport
+import Testing
+
+/// `phiguard policy …` end to end, running the built binary on the sample hospital policy.
+@Suite struct PolicyCLITests {
+    static let hospital = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path
+    static let hospitalTests = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital-tests.yaml")
+        .path
+
+    /// Runs the `phiguard` built next to this test bundle.
+    func phiguard(_ arguments: [String], input: String = "") throws -> BuiltProduct.Run {
+        try BuiltProduct.run("phiguard", arguments, input: input)
+    }
+
+    static let nurseRequest = """
+        {"subject":{"id":"u-n","roles":["nurse"],"careTeamPatients":["p-alice"]},"action":"read",\
+        "resource":{"type":"chart","id":"c-1","patientID":"p-alice"},"time":"2026-01-15T12:00:00Z"}
+        """
+    static let strangerRequest = """
+        {"subject":{"id":"u-n","roles":["nurse"],"careTeamPatients":["p-alice"]},"action":"read",\
+        "resource":{"type":"chart","id":"c-2","patientID":"p-bob"},"time":"2026-01-15T12:00:00Z"}
+        """
+
+    @Test func validateAcceptsTheSamplePolicy() throws {
+        let run = try phiguard(["policy", "validate", Self.hospital])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("valid (10 roles, 7 resource types"))
+        let json = try phiguard(["policy", "validate", Self.hospital, "--json"])
+        #expect(json.stdout.contains(#""valid":true"#))
+    }
+
+    @Test func validateListsEveryProblemWithLocations() throws {
+        let broken = Fixture.url("access/broken-policies/many-errors.yaml").path
+        let run = try phiguard(["policy", "validate", broken])
+        #expect(run.status == 65)
+        let lines = run.stderr.split(separator: "\n").filter { $0.hasPrefix(broken) }
+        #expect(lines.count == 6, "\(run.stderr)")
+        #expect(lines.first?.contains(":9:16: unknownRole") == true, "\(run.stderr)")
+        let json = try phiguard(["policy", "validate", broken, "--json"])
+        #expect(json.status == 65)
+        #expect(json.stdout.contains(#""code":"unknownField""#))
+        #expect(try phiguard(["policy", "validate", "/nonexistent/policy.yaml"]).status == 66)
+    }
+
+    @Test func checkAllowsAndDeniesWithExitCodes() throws {
+        let allowed = try phiguard(["policy", "check", Self.hospital, "--request", Self.nurseRequest, "--json"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stdout.contains(#""allowed":true"#))
+        #expect(!allowed.stdout.contains(#""billing""#))
+        #expect(
+            allowed.stdout.contains(#""rules":["clinician-reads-chart","clinician-never-sees-billing-field"]"#)
+                || allowed.stdout.contains(#""rules":["clinician-never-sees-billing-field","clinician-reads-chart"]"#))
+        let denied = try phiguard(["policy", "check", Self.hospital, "--request", Self.strangerRequest])
+        #expect(denied.status == 1)
+        #expect(denied.stdout.hasPrefix("deny (conditionNotMet)"))
+        let malformed = try phiguard(["policy", "check", Self.hospital, "--request", #"{"subject": 3}"#])
+        #expect(malformed.status == 65)
+        #expect(malformed.stderr.contains("malformed request JSON"))
+        #expect(try phiguard(["policy", "check", Self.hospital]).status == 64)
+    }
+
+    @Test func batchPrintsOneDecisionPerLine() throws {
+        let input = [Self.nurseRequest, Self.strangerRequest, "", Self.nurseRequest].joined(separator: "\n") + "\n"
+        let run = try phiguard(["policy", "check", Self.hospital, "--batch"], input: input)
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines.map { $0.contains(#""allowed":true"#) } == [true, false, true])
+
+        let bad = try phiguard(
+            ["policy", "check", Self.hospital, "--batch"],
+            input: "\(Self.nurseRequest)\nnot json\n\(Self.strangerRequest)\n")
+        #expect(bad.status == 65)
+        let badLines = bad.stdout.split(separator: "\n")
+        #expect(badLines.count == 3)
+        #expect(badLines[1].contains(#""line":2"#))
+        #expect(badLines[2].contains(#""allowed":false"#))
+    }
+
+    @Test func explainNamesTheRules() throws {
+        let run = try phiguard(["policy", "explain", Self.hospital, "--request", Self.strangerRequest])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("effective roles: clinician, nurse, staff"))
+        #expect(run.stdout.contains("allow clinician-reads-chart [clinician]: condition not met"))
+        #expect(run.stdout.contains("allow patient-reads-own-chart [patient]: role not held"))
+        let json = try phiguard(["policy", "explain", Self.hospital, "--request", Self.nurseRequest, "--json"])
+        #expect(json.status == 0)
+        #expect(json.stdout.contains(#""conditionHeld":true"#))
+    }
+
+    @Test func testRunsTheSampleExpectations() throws {
+        let run = try phiguard(["policy", "test", Self.hospital, Self.hospitalTests])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("11 passed, 0 failed"))
+    }
+
+    @Test func testFailsOnAWrongExpectation() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("phiguard-policy-\(UUID()).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+        tests:
+          - name: clerk sees clinical fields (wrong on purpose)
+            request:
+              subject: {id: u, roles: [billing-clerk]}
+              action: read
+              resource: {type: chart}
+            expect: {allowed: true, fields: [demographics, problems]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let run = try phiguard(["policy", "test", Self.hospital, file.path])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("FAIL clerk sees clinical fields"))
+        #expect(run.stdout.contains("0 passed, 1 failed"))
+        try "tests: 7".write(to: file, atomically: true, encoding: .utf8)
+        #expect(try phiguard(["policy", "test", Self.hospital, file.path]).status == 65)
+    }
+}
