@@ -32,6 +32,13 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardRateLimit", [log]),
+    (
+        "PHIGuardAuthentication",
+        [
+            "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
+            "PHIGuardSecureMemory", "CSodium", log,
+        ]
+    ),
     // Storage backends.
     ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
     ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", "PHIGuardSecureMemory", "CSodium", postgres, log]),
@@ -55,11 +62,19 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardRateLimit", []),
+    (
+        "PHIGuardAuthentication",
+        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium"]
+    ),
     ("PHIGuardSQLite", ["PHIGuardAudit"]),
     ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", postgres, log]),
 ]
 let testTargets: [Target] =
-    [.target(name: "PHIGuardTestSupport", path: "Tests/PHIGuardTestSupport", swiftSettings: strictSettings)]
+    [
+        .target(
+            name: "PHIGuardTestSupport", dependencies: ["PHIGuardAuthentication"], path: "Tests/PHIGuardTestSupport",
+            swiftSettings: strictSettings)
+    ]
     + testedModules.map { tested in
         .testTarget(
             name: tested.module + "Tests",

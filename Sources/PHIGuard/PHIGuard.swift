@@ -2,6 +2,7 @@
 // Keep in step with the `capabilities` table in Package.swift.
 @_exported public import PHIGuardAccess
 @_exported public import PHIGuardAudit
+@_exported public import PHIGuardAuthentication
 @_exported public import PHIGuardErrors
 @_exported public import PHIGuardFieldEncryption
 @_exported public import PHIGuardPasswords

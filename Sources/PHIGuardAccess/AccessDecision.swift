@@ -1,7 +1,7 @@
 /// The engine's answer: allow or deny, which fields are visible, which rules decided, and why.
 ///
 /// ```swift
-/// let decision = policy.decide(request)
+/// let decision = engine.decide(session.principal, .read, chart)
 /// if decision.isAllowed {
 ///     let chart = fullChart.filter { decision.isFieldVisible($0.key) }
 /// }
@@ -27,6 +27,12 @@ public struct AccessDecision: Sendable {
         case unknownAction
         /// None of the subject's roles is declared in the policy.
         case noKnownRole
+        /// The principal's session had passed its idle or absolute limit (decided by ``AccessEngine``
+        /// before the policy is consulted).
+        case authenticationExpired
+        /// The action asked for a recent proof of credentials and the principal's is older: step up
+        /// (decided by ``AccessEngine`` before the policy is consulted).
+        case recentAuthenticationRequired
     }
 
     /// What happened to the break-glass grant attached to the request.
@@ -65,6 +71,13 @@ public struct AccessDecision: Sendable {
         self.typeIndex = typeIndex
         self.breakGlassGrantID = breakGlass?.id
         self.breakGlassStatus = breakGlassStatus
+    }
+
+    /// A denial decided before the policy was consulted (an expired principal, a missing step-up).
+    static func refused(_ reason: Reason, policy: CompiledPolicy) -> AccessDecision {
+        AccessDecision(
+            isAllowed: false, reason: reason, fields: FieldBits(), matched: .none, policy: policy, typeIndex: -1,
+            breakGlass: nil, breakGlassStatus: nil)
     }
 
     /// `true` when the request carried a break-glass grant: the audit log must flag this decision for

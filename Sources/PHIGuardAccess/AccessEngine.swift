@@ -9,7 +9,7 @@ public import Logging
 ///
 /// ```swift
 /// let engine = AccessEngine(policy: try CompiledPolicy(yaml: policyText), careTeams: myDirectory)
-/// let decision = engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart))
+/// let decision = engine.decide(session.principal, .read, chart)   // an AuthenticatedPrincipal only
 /// try engine.replacePolicy(yaml: updatedText)   // all-or-nothing; the old policy stays on error
 /// ```
 public final class AccessEngine: @unchecked Sendable {
@@ -69,27 +69,101 @@ public final class AccessEngine: @unchecked Sendable {
         return replacePolicy(compiled)
     }
 
-    /// Decides `request` under the current policy.
+    /// Decides whether `principal` may perform `action` on `resource`, under the current policy.
+    ///
+    /// Only an ``AuthenticatedPrincipal`` is accepted: a registering, recovering or second-factor-pending
+    /// session has none, so it cannot reach this call. As defence in depth the engine also denies
+    /// a principal past its ``AuthenticatedPrincipal/validUntil`` (``AccessDecision/Reason/authenticationExpired``)
+    /// and, for sensitive actions, one whose last proof of credentials is older than
+    /// `recentAuthentication` (``AccessDecision/Reason/recentAuthenticationRequired``: ask for a step-up).
+    ///
+    /// ```swift
+    /// let decision = engine.decide(session.principal, .read, chart)
+    /// let export = engine.decide(session.principal, .export, chart, recentAuthentication: .seconds(300))
+    /// ```
+    public func decide(
+        _ principal: AuthenticatedPrincipal, _ action: AccessAction, _ resource: Resource,
+        breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
+    ) -> AccessDecision {
+        let policy = self.policy
+        if let refusal = refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy) {
+            return refusal
+        }
+        return policy.decide(
+            principal.prepared(for: policy), action, resource, breakGlass: breakGlass, careTeams: careTeams,
+            clock: clock)
+    }
+
+    /// Decides for a pre-resolved target (``CompiledPolicy/target(resourceType:action:)``): the fast path.
+    public func decide(
+        _ principal: AuthenticatedPrincipal, _ target: DecisionTarget, _ resource: Resource,
+        breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
+    ) -> AccessDecision {
+        let policy = self.policy
+        if let refusal = refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy) {
+            return refusal
+        }
+        return policy.decide(
+            principal.prepared(for: policy), target, resource, breakGlass: breakGlass, careTeams: careTeams,
+            clock: clock)
+    }
+
+    /// Resolves a resource type and action once under the current policy, for ``decide(_:_:_:breakGlass:recentAuthentication:)-(_,DecisionTarget,_,_,_)``.
+    public func target(resourceType: String, action: AccessAction) -> DecisionTarget {
+        policy.target(resourceType: resourceType, action: action)
+    }
+
+    /// Issues a break-the-glass grant to `principal`, time-stamped by the engine's clock.
+    ///
+    /// The grant is logged (id, category, expiry; never the justification text). Pass it with the
+    /// principal's later requests as `breakGlass`.
+    public func breakGlass(
+        for principal: AuthenticatedPrincipal, reason: BreakGlassReason, duration: Duration? = nil
+    ) throws(BreakGlassError) -> BreakGlassGrant {
+        guard clock.now() < principal.validUntil else { throw .notPermitted }
+        return try breakGlass(for: principal.subject, reason: reason, duration: duration)
+    }
+
+    private func refusal(
+        of principal: AuthenticatedPrincipal, recentAuthentication: Duration?, policy: CompiledPolicy
+    ) -> AccessDecision? {
+        let now = clock.now()
+        if now >= principal.validUntil { return .refused(.authenticationExpired, policy: policy) }
+        if let recentAuthentication, !principal.isRecentlyAuthenticated(within: recentAuthentication, at: now) {
+            return .refused(.recentAuthenticationRequired, policy: policy)
+        }
+        return nil
+    }
+
+    // MARK: Policy evaluation without a principal (tools, tests, benchmarks)
+
+    /// Decides `request` for an arbitrary subject, under the current policy.
+    ///
+    /// Policy tooling only (what-if queries, policy tests, benchmarks): behind the `PolicyEvaluation`
+    /// SPI so application code must opt in with `@_spi(PolicyEvaluation) import PHIGuardAccess`, which
+    /// a reviewer will see. Serve PHI with ``decide(_:_:_:breakGlass:recentAuthentication:)-(AuthenticatedPrincipal,AccessAction,_,_,_)``.
+    @_spi(PolicyEvaluation)
     public func decide(_ request: AccessRequest) -> AccessDecision {
         policy.decide(request, careTeams: careTeams, clock: clock)
     }
 
-    /// Decides for a prepared subject under the current policy.
+    /// Decides for a prepared subject under the current policy (policy tooling only; see ``decide(_:)``).
+    @_spi(PolicyEvaluation)
     public func decide(
         _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant? = nil
     ) -> AccessDecision {
         policy.decide(subject, action, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
     }
 
-    /// Explains `request` under the current policy, rule by rule.
+    /// Explains `request` under the current policy, rule by rule (policy tooling only).
+    @_spi(PolicyEvaluation)
     public func explain(_ request: AccessRequest) -> AccessExplanation {
         policy.explain(request, careTeams: careTeams, clock: clock)
     }
 
-    /// Issues a break-the-glass grant to `subject`, time-stamped by the engine's clock.
-    ///
-    /// The grant is logged (id, category, expiry; never the justification text). Attach it to the
-    /// subject's requests as ``AccessRequest/breakGlass``.
+    /// Issues a break-the-glass grant to an arbitrary subject (policy tooling only; applications use
+    /// ``breakGlass(for:reason:duration:)-(AuthenticatedPrincipal,_,_)``).
+    @_spi(PolicyEvaluation)
     public func breakGlass(
         for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {

@@ -26,6 +26,7 @@ public struct AccessExplanation: Sendable {
 
 extension CompiledPolicy {
     /// Decides `request` and explains every rule that was considered.
+    @_spi(PolicyEvaluation)
     public func explain(
         _ request: AccessRequest, careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
     ) -> AccessExplanation {

@@ -6,11 +6,16 @@ import Synchronization
 ///
 /// ```swift
 /// let policy = try CompiledPolicy(yaml: String(contentsOfFile: "hospital.yaml", encoding: .utf8))
-/// let decision = policy.decide(
-///     AccessRequest(subject: clerk, action: .read, resource: Resource(type: "chart", patientID: "p-7")))
-/// decision.isAllowed        // true
+/// let engine = AccessEngine(policy: policy)
+/// let decision = engine.decide(session.principal, .read, Resource(type: "chart", patientID: "p-7"))
+/// decision.isAllowed        // true for a clerk
 /// decision.visibleFields    // ["demographics", "insurance", "billing"]
 /// ```
+///
+/// Applications decide through ``AccessEngine``, which accepts only an ``AuthenticatedPrincipal``. The
+/// policy's own `decide`, `explain`, `prepare` and `breakGlass(for:)` take any ``Subject``; they are
+/// for policy tooling (the `phiguard policy` commands, policy tests, benchmarks) and sit behind the
+/// `PolicyEvaluation` SPI: `@_spi(PolicyEvaluation) import PHIGuardAccess`.
 ///
 /// Instances are immutable and `Sendable`; share one across threads, or hold it in an ``AccessEngine``
 /// to swap policies at runtime.
@@ -154,6 +159,7 @@ public final class CompiledPolicy: Sendable {
     }
 
     /// Resolves `subject`'s roles once (flattened through inheritance) for repeated decisions.
+    @_spi(PolicyEvaluation)
     public func prepare(_ subject: Subject) -> PreparedSubject {
         let (bits, known) = resolveRoles(subject.roles)
         return PreparedSubject(subject: subject, roles: bits, generation: generation, hasKnownRole: known)
@@ -174,6 +180,7 @@ public final class CompiledPolicy: Sendable {
 
     /// Decides `request`. Care-team conditions use the subject's ``Subject/careTeamPatients`` or else
     /// `careTeams`; time (break-glass expiry, time-of-day conditions) comes from `clock`.
+    @_spi(PolicyEvaluation)
     public func decide(
         _ request: AccessRequest, careTeams: (any CareTeamDirectory)? = nil,
         clock: any WallClock = SystemWallClock()
@@ -186,6 +193,7 @@ public final class CompiledPolicy: Sendable {
     }
 
     /// Decides for a prepared subject (the fast path: no role resolution).
+    @_spi(PolicyEvaluation)
     public func decide(
         _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
         careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
@@ -210,6 +218,7 @@ public final class CompiledPolicy: Sendable {
     ///
     /// If `target` was resolved against another policy, or names another type than `resource.type`,
     /// it is resolved again from `resource.type`, so a stale target is slower, never wrong.
+    @_spi(PolicyEvaluation)
     public func decide(
         _ subject: PreparedSubject, _ target: DecisionTarget, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
         careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
@@ -360,6 +369,7 @@ public final class CompiledPolicy: Sendable {
     /// - Parameters:
     ///   - duration: how long the grant lasts; `nil` means the policy's `maxDuration`, and longer is an error.
     ///   - now: the issue time (from the engine's clock).
+    @_spi(PolicyEvaluation)
     public func breakGlass(
         for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil, now: Date
     ) throws(BreakGlassError) -> BreakGlassGrant {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 
 /// `phiguard policy …`: validate access policies, decide requests against them, explain and test them.
 struct PolicyCommand: AsyncParsableCommand {

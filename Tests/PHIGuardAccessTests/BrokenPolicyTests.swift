@@ -1,5 +1,5 @@
 import Foundation
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 import PHIGuardTestSupport
 import Testing
 

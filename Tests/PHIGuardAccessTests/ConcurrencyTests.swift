@@ -1,5 +1,5 @@
 import Foundation
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 import Testing
 
 /// Policy swaps while other tasks decide: every decision must come wholly from one policy.

@@ -1,5 +1,5 @@
 import Foundation
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 
 /// A deliberately naive evaluator: no compilation, no bit sets, just loops over the source rules.
 /// It restates the documented semantics independently so the differential test can catch the

@@ -1,5 +1,5 @@
 import Foundation
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 import Testing
 
 /// Decision semantics on small purpose-built policies.

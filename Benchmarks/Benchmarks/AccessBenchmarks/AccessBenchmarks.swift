@@ -3,7 +3,7 @@
 // 100,000 requests, so decisions/s = 100,000 / wall-clock per iteration. The peers (cedarpy,
 // casbin) run on the same world shape in Benchmarks/peers/authz_world.py.
 import Benchmark
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(

@@ -4,7 +4,7 @@
 // requests. `relationshipPercent` of the allow rules carry `relationship: careTeam` (10 in the issue's
 // world, 0 in the peers' world, which has no relationships).
 import Foundation
-import PHIGuardAccess
+@_spi(PolicyEvaluation) import PHIGuardAccess
 
 struct WorldRandom: RandomNumberGenerator {
     var state: UInt64

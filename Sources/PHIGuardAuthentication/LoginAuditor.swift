@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import PHIGuardAccess
+import PHIGuardAudit
+
+/// Writes the flow's audit events. Events of failures and session ends are best effort (a failure
+/// to record them is logged at `error`); events of successful sign-in steps are required: if they
+/// cannot be recorded, the step is undone and refused.
+struct LoginAuditor: Sendable {
+    let log: AuditLog?
+    let logger: Logger
+    let clock: any WallClock
+
+    /// A failed sign-in or second-factor attempt with its internal reason.
+    func failure(
+        mfa: Bool, account: String?, handle: String? = nil, reason: AuthenticationFailureReason
+    ) async {
+        logger.notice(
+            mfa ? "second factor rejected" : "sign-in rejected",
+            metadata: ["reason": "\(reason.rawValue)", "account": "\(account ?? "-")"])
+        await bestEffort {
+            if mfa, let account {
+                try AuditEvent.mfa(.mfaFailed, userID: account, succeeded: false, reason: reason.rawValue, sessionID: handle,
+                    at: clock.now())
+            } else {
+                try AuditEvent.login(
+                    succeeded: false, userID: account, sessionID: handle, reason: reason.rawValue, at: clock.now())
+            }
+        }
+    }
+
+    /// A session event (`session.created`, `session.refreshed`, `session.revoked`, `session.expired`).
+    func session(_ kind: AuditEventKind, account: String, handle: String, reason: String? = nil) async {
+        await bestEffort { try AuditEvent.session(kind, userID: account, sessionID: handle, reason: reason, at: clock.now()) }
+    }
+
+    /// A lockout that started: recorded as a failed sign-in with reason `locked-out` and the lock's length.
+    func lockout(account: String?, duration: Duration) async {
+        logger.warning("sign-in locked after repeated failures", metadata: ["account": "\(account ?? "-")"])
+        await bestEffort {
+            try AuditEvent(
+                kind: .loginFailed, timestamp: AuditEvent.timestamp(for: clock.now()), actorID: account, action: "login",
+                outcome: .failure, reason: "locked-out",
+                attributes: ["lockout-seconds": "\(duration.components.seconds)"])
+        }
+    }
+
+    /// A completed step that must be on record before it takes effect.
+    func required(_ makeEvents: () throws -> [AuditEvent]) async throws(AuthenticationError) {
+        guard let log else { return }
+        do {
+            for event in try makeEvents() { try await log.append(event) }
+        } catch {
+            logger.error("audit event could not be recorded; refusing the step", metadata: ["error": "\(error)"])
+            throw .unavailable
+        }
+    }
+
+    private func bestEffort(_ makeEvent: () throws -> AuditEvent) async {
+        guard let log else { return }
+        do {
+            try await log.append(try makeEvent(), durability: .queued)
+        } catch {
+            logger.error("audit event could not be recorded", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/// Lifetimes and rules of the sign-in flow. The defaults follow NIST SP 800-63B at AAL2.
+public struct LoginConfiguration: Sendable, Hashable {
+    /// The longest absolute lifetime allowed: 12 hours (SP 800-63B §7.2 at AAL2).
+    public static let maximumAbsoluteLifetime = Duration.seconds(12 * 3600)
+
+    /// How long an authenticated session lives without use (default 15 minutes).
+    public var idleTimeout: Duration
+    /// How long an authenticated session lives at most, used or not (default 8 hours, at most 12).
+    public var absoluteLifetime: Duration
+    /// How long a session waits for the second factor after the password (default 5 minutes).
+    public var secondFactorTimeout: Duration
+    /// How long a registration session lives (default 30 minutes).
+    public var registrationLifetime: Duration
+    /// How long a password-recovery link works (default 30 minutes).
+    public var recoveryLifetime: Duration
+    /// Whether every account must complete a second factor (default `true`). When `false`, accounts
+    /// without an enrolled authenticator sign in with the password alone (single-factor strength).
+    public var requireSecondFactor: Bool
+
+    /// A configuration; ``validate()`` runs when a ``LoginFlow`` is made.
+    public init(
+        idleTimeout: Duration = .seconds(15 * 60), absoluteLifetime: Duration = .seconds(8 * 3600),
+        secondFactorTimeout: Duration = .seconds(5 * 60), registrationLifetime: Duration = .seconds(30 * 60),
+        recoveryLifetime: Duration = .seconds(30 * 60), requireSecondFactor: Bool = true
+    ) {
+        self.idleTimeout = idleTimeout
+        self.absoluteLifetime = absoluteLifetime
+        self.secondFactorTimeout = secondFactorTimeout
+        self.registrationLifetime = registrationLifetime
+        self.recoveryLifetime = recoveryLifetime
+        self.requireSecondFactor = requireSecondFactor
+    }
+
+    /// Throws ``LoginConfigurationError`` for a lifetime that is not positive, an absolute lifetime
+    /// over 12 hours, or an idle timeout longer than the absolute lifetime.
+    public func validate() throws(LoginConfigurationError) {
+        for (name, value) in [
+            ("idleTimeout", idleTimeout), ("absoluteLifetime", absoluteLifetime),
+            ("secondFactorTimeout", secondFactorTimeout), ("registrationLifetime", registrationLifetime),
+            ("recoveryLifetime", recoveryLifetime),
+        ] where value <= .zero {
+            throw .notPositive(name)
+        }
+        guard absoluteLifetime <= Self.maximumAbsoluteLifetime else { throw .absoluteLifetimeOverTwelveHours }
+        guard idleTimeout <= absoluteLifetime else { throw .idleTimeoutExceedsAbsoluteLifetime }
+    }
+}
+
+/// Why a ``LoginConfiguration`` was refused.
+public enum LoginConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The named lifetime is zero or negative.
+    case notPositive(String)
+    /// The absolute lifetime is over 12 hours (NIST SP 800-63B AAL2 forbids it).
+    case absoluteLifetimeOverTwelveHours
+    /// The idle timeout is longer than the absolute lifetime.
+    case idleTimeoutExceedsAbsoluteLifetime
+    /// The default in-memory rate limiter could not be made.
+    case invalidRateLimiter(String)
+
+    /// What is wrong.
+    public var description: String {
+        switch self {
+        case .notPositive(let name): "\(name) must be positive"
+        case .absoluteLifetimeOverTwelveHours: "absoluteLifetime must not exceed 12 hours (NIST SP 800-63B AAL2)"
+        case .idleTimeoutExceedsAbsoluteLifetime: "idleTimeout must not exceed absoluteLifetime"
+        case .invalidRateLimiter(let reason): "rate limiter: \(reason)"
+        }
+    }
+}

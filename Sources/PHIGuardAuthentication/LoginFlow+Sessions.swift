@@ -1,0 +1,98 @@
+import PHIGuardAccess
+import Logging
+import Foundation
+import PHIGuardAudit
+
+extension LoginFlow {
+    /// Changes the signed-in user's password: verifies the current one, checks the new one against
+    /// the policy, stores its hash, revokes every **other** session of the account and rotates this one.
+    public func changePassword(
+        _ session: AuthenticatedSession, currentPassword: String, newPassword: String, clientAddress: String
+    ) async throws(AuthenticationError) -> AuthenticatedSession {
+        let record = try await requireCurrent(session.record, in: .authenticated)
+        let account = try await verifyCurrentPassword(currentPassword, record: record, clientAddress: clientAddress)
+        try await setPassword(newPassword, for: account)
+        try await revokeOthers(of: account.id, keeping: record.handle, reason: "password-changed")
+        let token = try newToken()
+        let rotated = authenticatedRecord(
+            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
+            authenticatedAt: record.authenticatedAt, clientLabel: nil)
+        try await rotate(record, to: rotated)
+        await auditor.session(.sessionRefreshed, account: account.id, handle: rotated.handle, reason: "password-changed")
+        return AuthenticatedSession(token: token, record: rotated)
+    }
+
+    /// Call after an account's roles (or patient link, or status) changed: revokes every session of
+    /// the account except `current`, which is rotated with the account's new roles and returned.
+    /// Pass `current: nil` (an administrator changed someone else's roles) to revoke them all.
+    @discardableResult
+    public func accountPrivilegesChanged(accountID: String, current: AuthenticatedSession? = nil)
+        async throws(AuthenticationError) -> AuthenticatedSession?
+    {
+        let kept = current?.record.accountID == accountID ? current?.record : nil
+        try await revokeOthers(of: accountID, keeping: kept?.handle, reason: "privileges-changed")
+        guard let kept else { return nil }
+        let record = try await requireCurrent(kept, in: .authenticated)
+        guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
+            !account.isDisabled
+        else {
+            _ = try await storeCall { try await sessions.remove(record.tokenHash) }
+            await auditor.session(.sessionRevoked, account: accountID, handle: record.handle, reason: "account-disabled")
+            throw .sessionEnded
+        }
+        let token = try newToken()
+        let rotated = authenticatedRecord(
+            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
+            authenticatedAt: record.authenticatedAt, clientLabel: nil)
+        try await rotate(record, to: rotated)
+        await auditor.session(.sessionRefreshed, account: accountID, handle: rotated.handle, reason: "privileges-changed")
+        return AuthenticatedSession(token: token, record: rotated)
+    }
+
+    /// Revokes every session of `accountID` (for example when an administrator disables it); returns how many.
+    @discardableResult
+    public func revokeAllSessions(accountID: String, reason: String = "revoked") async throws(AuthenticationError)
+        -> Int
+    {
+        try await revokeOthers(of: accountID, keeping: nil, reason: reason)
+    }
+
+    /// The signed-in user's sessions (of every state), oldest first.
+    public func sessions(of session: AuthenticatedSession) async throws(AuthenticationError) -> [SessionSummary] {
+        let record = try await requireCurrent(session.record, in: .authenticated)
+        guard let accountID = record.accountID else { throw .sessionEnded }
+        let now = clock.now()
+        return try await storeCall { try await sessions.sessions(accountID: accountID) }
+            .filter { !$0.isExpired(at: now) }
+            .map {
+                SessionSummary(
+                    handle: $0.handle, createdAt: $0.createdAt, lastSeenAt: $0.lastSeenAt, expiresAt: $0.expiresAt,
+                    clientLabel: $0.clientLabel, isCurrent: $0.handle == record.handle)
+            }
+    }
+
+    /// Ends one of the signed-in user's own sessions by handle; returns whether one was ended. Handles
+    /// of other accounts' sessions are ignored (`false`), so this cannot end someone else's session.
+    @discardableResult
+    public func endSession(handle: String, of session: AuthenticatedSession) async throws(AuthenticationError) -> Bool {
+        let record = try await requireCurrent(session.record, in: .authenticated)
+        guard let accountID = record.accountID else { throw .sessionEnded }
+        let owned = try await storeCall { try await sessions.sessions(accountID: accountID) }
+        guard let target = owned.first(where: { $0.handle == handle }),
+            try await storeCall({ try await sessions.remove(target.tokenHash) }) != nil
+        else { return false }
+        await auditor.session(.sessionRevoked, account: accountID, handle: handle, reason: "ended-by-owner")
+        return true
+    }
+
+    @discardableResult
+    func revokeOthers(of accountID: String, keeping handle: String?, reason: String) async throws(AuthenticationError)
+        -> Int
+    {
+        let revoked = try await storeCall { try await sessions.removeSessions(accountID: accountID, except: handle) }
+        for record in revoked {
+            await auditor.session(.sessionRevoked, account: accountID, handle: record.handle, reason: reason)
+        }
+        return revoked.count
+    }
+}

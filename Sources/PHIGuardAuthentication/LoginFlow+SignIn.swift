@@ -1,0 +1,296 @@
+import Logging
+import Foundation
+import PHIGuardAccess
+import PHIGuardAudit
+import PHIGuardPasswords
+import PHIGuardRateLimit
+import PHIGuardTOTP
+
+extension LoginFlow {
+    /// Step one: the password. On success the session waits for the second factor (or, for an
+    /// account without one when the configuration allows it, is signed in).
+    ///
+    /// Any previous session of the client (`replacing`) is ended: the result always has a new token.
+    ///
+    /// - Throws: ``AuthenticationError/rejected`` for an unknown login name, a wrong password, a
+    ///   disabled account or a missing second factor — the same answer after the same Argon2id work;
+    ///   ``AuthenticationError/tryLater(retryAfter:)`` when a rate limit or the lockout policy holds the
+    ///   attempt back (decided per name and address, whether or not the name exists);
+    ///   ``AuthenticationError/unavailable`` when a backend fails.
+    public func signIn(
+        loginName: String, password: String, clientAddress: String, clientLabel: String? = nil,
+        replacing previous: ResumedSession? = nil
+    ) async throws(AuthenticationError) -> SignInProgress {
+        let nameKey = Self.throttleKey(loginName: loginName)
+        try await admit(clientAddress: clientAddress, throttleKey: nameKey, mfa: false)
+
+        let found = try await directoryCall { try await accounts.account(loginName: loginName) }
+        guard let account = found else {
+            _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
+            try await countFailure(throttleKey: nameKey, clientAddress: clientAddress, account: nil, reason: .unknownAccount)
+        }
+        let verification: PasswordVerification
+        do {
+            verification = try await passwords.verify(password, against: account.passwordHash)
+        } catch {
+            switch error {
+            case .overloaded, .cancelled:
+                throw .unavailable
+            case .passwordTooLong, .emptyPassword:
+                verification = .invalid
+            default:
+                logger.error("stored password hash unusable", metadata: ["error": "\(error)"])
+                await auditor.failure(mfa: false, account: account.id, reason: .backendFailure)
+                throw .rejected
+            }
+        }
+        guard verification.isValid else {
+            try await countFailure(
+                throttleKey: nameKey, clientAddress: clientAddress, account: account.id, reason: .wrongPassword)
+        }
+        guard !account.isDisabled else {
+            try await countFailure(
+                throttleKey: nameKey, clientAddress: clientAddress, account: account.id, reason: .accountDisabled)
+        }
+        if account.totp == nil, configuration.requireSecondFactor {
+            await auditor.failure(mfa: false, account: account.id, reason: .secondFactorNotEnrolled)
+            throw .rejected
+        }
+        throttle.recordSuccess(account: nameKey)
+        if case .validNeedsRehash = verification { await rehash(password, account: account) }
+        if let previous { try await end(previous) }
+
+        let token = try newToken()
+        if account.totp != nil {
+            let record = try newRecord(
+                .awaitingSecondFactor, token: token, accountID: account.id,
+                lifetime: configuration.secondFactorTimeout, clientLabel: clientLabel)
+            try await storeCall { try await sessions.insert(record) }
+            await auditor.session(.sessionCreated, account: account.id, handle: record.handle, reason: "password-verified")
+            return .awaitingSecondFactor(SecondFactorPendingSession(token: token, record: record))
+        }
+        let placeholder = try newRecord(
+            .authenticated, token: token, accountID: account.id, lifetime: configuration.absoluteLifetime,
+            clientLabel: clientLabel)
+        let record = authenticatedRecord(
+            token: token, account: account, strength: .singleFactor, from: placeholder, authenticatedAt: nil,
+            clientLabel: clientLabel)
+        try await storeCall { try await sessions.insert(record) }
+        try await recordSignIn(record, method: "password")
+        return .authenticated(AuthenticatedSession(token: token, record: record))
+    }
+
+    /// Step two: the second factor (a TOTP code, or a single-use recovery code). On success the
+    /// session is authenticated under a new token; the pending token stops working.
+    ///
+    /// - Throws: ``AuthenticationError/rejected`` for a wrong, replayed or malformed code;
+    ///   ``AuthenticationError/tryLater(retryAfter:)`` when codes for this account are throttled;
+    ///   ``AuthenticationError/sessionEnded`` if the pending session expired (5 minutes by default)
+    ///   or was used already.
+    public func verifySecondFactor(
+        _ pending: SecondFactorPendingSession, _ factor: SecondFactor, clientAddress: String
+    ) async throws(AuthenticationError) -> AuthenticatedSession {
+        let record = try await requireCurrent(pending.record, in: .awaitingSecondFactor)
+        guard let accountID = record.accountID else { throw .sessionEnded }
+        let accountKey = Self.throttleKey(accountID: accountID)
+        try await admit(clientAddress: clientAddress, throttleKey: accountKey, mfa: true, account: accountID)
+        guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
+            !account.isDisabled
+        else {
+            _ = try await storeCall { try await sessions.remove(record.tokenHash) }
+            await auditor.failure(mfa: true, account: accountID, handle: record.handle, reason: .accountDisabled)
+            throw .rejected
+        }
+        if let failure = try await check(factor, account: account) {
+            try await countFailure(
+                throttleKey: accountKey, clientAddress: clientAddress, account: accountID, handle: record.handle,
+                reason: failure, mfa: true)
+        }
+        throttle.recordSuccess(account: accountKey)
+        let token = try newToken()
+        let authenticated = authenticatedRecord(
+            token: token, account: account, strength: .multiFactor, from: record, authenticatedAt: nil,
+            clientLabel: nil)
+        try await rotate(record, to: authenticated)
+        do {
+            try await auditor.required {
+                () throws -> [AuditEvent] in
+                [
+                    try .mfa(
+                        factor.isRecoveryCode ? .mfaRecoveryCodeUsed : .mfaVerified, userID: accountID,
+                        succeeded: true, factor: factor.auditName, sessionID: authenticated.handle, at: clock.now()),
+                    try .login(
+                        succeeded: true, userID: accountID, sessionID: authenticated.handle,
+                        method: "password+\(factor.auditName)", at: clock.now()),
+                ]
+            }
+        } catch {
+            _ = try? await sessions.remove(authenticated.tokenHash)
+            throw error
+        }
+        return AuthenticatedSession(token: token, record: authenticated)
+    }
+
+    /// Re-authentication for sensitive actions: the password again (and the second factor, if the
+    /// account has one). The session keeps its handle and limits, gets a new token, and its
+    /// ``AuthenticatedPrincipal/recentlyAuthenticatedAt`` becomes now.
+    public func stepUp(
+        _ session: AuthenticatedSession, password: String, secondFactor: SecondFactor?, clientAddress: String
+    ) async throws(AuthenticationError) -> AuthenticatedSession {
+        let record = try await requireCurrent(session.record, in: .authenticated)
+        let account = try await verifyCurrentPassword(password, record: record, clientAddress: clientAddress)
+        if account.totp != nil {
+            guard let secondFactor, try await check(secondFactor, account: account) == nil else {
+                try await countFailure(
+                    throttleKey: Self.throttleKey(accountID: account.id), clientAddress: clientAddress,
+                    account: account.id, handle: record.handle, reason: .wrongCode, mfa: true)
+            }
+        }
+        let token = try newToken()
+        let updated = authenticatedRecord(
+            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
+            authenticatedAt: record.authenticatedAt, clientLabel: nil)
+        try await rotate(record, to: updated)
+        try await recordSignIn(updated, method: "step-up")
+        return AuthenticatedSession(token: token, record: updated)
+    }
+
+    // MARK: Steps shared by the transitions
+
+    /// The rate limits (per address, global) and the lockout gate for `throttleKey`.
+    func admit(
+        clientAddress: String, throttleKey: String, mfa: Bool, account: String? = nil
+    ) async throws(AuthenticationError) {
+        var checks: [RateLimitCheck] = []
+        if let perAddress = rateLimits.perAddress { checks.append(RateLimitCheck(perAddress, key: clientAddress)) }
+        if let global = rateLimits.global { checks.append(RateLimitCheck(global, key: "all")) }
+        if !checks.isEmpty {
+            let decision: RateLimitDecision
+            do { decision = try await rateLimiter.check(checks) } catch {
+                logger.error("rate-limit check invalid", metadata: ["error": "\(error)"])
+                throw .unavailable
+            }
+            guard decision.allowed else {
+                await auditor.failure(mfa: mfa, account: account, reason: .rateLimited)
+                throw .tryLater(retryAfter: decision.retryAfter)
+            }
+        }
+        switch throttle.gate(account: throttleKey, address: clientAddress) {
+        case .open: return
+        case .delayed(let retryAfter), .lockedOut(let retryAfter):
+            await auditor.failure(mfa: mfa, account: account, reason: .throttled)
+            throw .tryLater(retryAfter: retryAfter)
+        }
+    }
+
+    /// Counts a failure for the lockout policy, audits it, and throws the uniform rejection.
+    func countFailure(
+        throttleKey: String, clientAddress: String, account: String?, handle: String? = nil,
+        reason: AuthenticationFailureReason, mfa: Bool = false
+    ) async throws(AuthenticationError) -> Never {
+        let event = throttle.recordFailure(account: throttleKey, address: clientAddress)
+        await auditor.failure(mfa: mfa, account: account, handle: handle, reason: reason)
+        if case .accountLocked(_, let duration) = event { await auditor.lockout(account: account, duration: duration) }
+        throw .rejected
+    }
+
+    /// `nil` if `factor` is right for `account`, else why not. Malformed codes count as wrong.
+    func check(_ factor: SecondFactor, account: Account) async throws(AuthenticationError)
+        -> AuthenticationFailureReason?
+    {
+        switch factor {
+        case .totp(let code):
+            guard let authenticator = account.totp else { return .wrongCode }
+            let result: TOTPVerificationResult
+            do {
+                result = try await totp.verify(code, accountID: account.id, totp: authenticator, at: clock.now())
+            } catch {
+                if case .totp = error { return .wrongCode }
+                logger.error("TOTP replay store failed", metadata: ["error": "\(error)"])
+                throw .unavailable
+            }
+            switch result {
+            case .accepted: return nil
+            case .invalid: return .wrongCode
+            case .replayed: return .replayedCode
+            case .throttled(let seconds): throw .tryLater(retryAfter: .milliseconds(Int64(seconds * 1000)))
+            }
+        case .recoveryCode(let code):
+            guard let recoveryCodeHasher, let recoveryCodes, let hash = try? recoveryCodeHasher.hash(code) else {
+                return .wrongRecoveryCode
+            }
+            let consumed: Bool
+            do { consumed = try await recoveryCodes.consume(hash, accountID: account.id) } catch {
+                logger.error("recovery code store failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                throw .unavailable
+            }
+            return consumed ? nil : .wrongRecoveryCode
+        }
+    }
+
+    /// Verifies the signed-in user's current password (step-up, password change); failures count.
+    func verifyCurrentPassword(_ password: String, record: SessionRecord, clientAddress: String)
+        async throws(AuthenticationError) -> Account
+    {
+        guard let accountID = record.accountID else { throw .sessionEnded }
+        let accountKey = Self.throttleKey(accountID: accountID)
+        try await admit(clientAddress: clientAddress, throttleKey: accountKey, mfa: false, account: accountID)
+        guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
+            !account.isDisabled
+        else {
+            _ = try await storeCall { try await sessions.removeSessions(accountID: accountID, except: nil) }
+            throw .sessionEnded
+        }
+        let verification: PasswordVerification
+        do { verification = try await passwords.verify(password, against: account.passwordHash) } catch {
+            if case .overloaded = error { throw .unavailable }
+            if case .cancelled = error { throw .unavailable }
+            verification = .invalid
+        }
+        guard verification.isValid else {
+            try await countFailure(
+                throttleKey: accountKey, clientAddress: clientAddress, account: accountID, handle: record.handle,
+                reason: .wrongPassword)
+        }
+        return account
+    }
+
+    /// Audits a completed sign-in (required: on failure the new session is removed and the step refused).
+    func recordSignIn(_ record: SessionRecord, method: String) async throws(AuthenticationError) {
+        guard let accountID = record.accountID else { return }
+        do {
+            try await auditor.required { () throws -> [AuditEvent] in
+                [try .login(succeeded: true, userID: accountID, sessionID: record.handle, method: method, at: clock.now())]
+            }
+        } catch {
+            _ = try? await sessions.remove(record.tokenHash)
+            throw error
+        }
+    }
+
+    /// Replaces an outdated hash while the password is in hand (best effort: failure is logged).
+    func rehash(_ password: String, account: Account) async {
+        do {
+            let fresh = try await passwords.hash(password)
+            try await accounts.setPasswordHash(fresh, accountID: account.id)
+        } catch {
+            logger.warning("password rehash skipped", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+        }
+    }
+
+    /// The lockout key of a login name: NFKC and lower-cased, so spelling variants share one counter.
+    static func throttleKey(loginName: String) -> String {
+        "name:" + loginName.precomposedStringWithCompatibilityMapping.lowercased()
+    }
+
+    /// The lockout key of an account's second factor and re-authentication.
+    static func throttleKey(accountID: String) -> String { "account:" + accountID }
+}
+
+extension SecondFactor {
+    var isRecoveryCode: Bool {
+        if case .recoveryCode = self { true } else { false }
+    }
+
+    var auditName: String { isRecoveryCode ? "recovery-code" : "totp" }
+}

@@ -1,0 +1,281 @@
+import Foundation
+public import Logging
+public import PHIGuardAccess
+public import PHIGuardAudit
+public import PHIGuardPasswords
+public import PHIGuardRateLimit
+public import PHIGuardTOTP
+internal import PHIGuardSecureMemory
+
+/// The sign-in state machine: the only way to move a session between states, and the only maker of
+/// ``AuthenticatedPrincipal``s.
+///
+/// ```text
+///               beginRegistration            completeRegistration
+///  anonymous ───────────────────▶ registering ───────────────────▶ anonymous (account created)
+///      │    requestPasswordRecovery + link      completeRecovery
+///      ├───────────────────────────▶ recovering ─────────────────▶ anonymous (all sessions revoked)
+///      │ signIn (password)                     verifySecondFactor
+///      └──────────────────▶ awaiting-second-factor ───────────────▶ authenticated ──┐ stepUp,
+///                                                                        ▲          │ changePassword,
+///                                                                        └──────────┘ privilegesChanged
+/// ```
+///
+/// Each transition is a method that takes the typed session it starts from
+/// (``RegistrationSession``, ``RecoverySession``, ``SecondFactorPendingSession``,
+/// ``AuthenticatedSession``), re-reads it from the store, checks its preconditions, and stores the
+/// next state under a **new** token (the old one stops working in the same step). Only
+/// ``AuthenticatedSession`` carries a principal, and ``AccessEngine`` accepts nothing else.
+///
+/// ```swift
+/// let flow = try LoginFlow(accounts: myUsers, sessions: InMemorySessionStore(),
+///                          passwords: try PasswordHasher(), totp: try TOTPVerifier(replayStore: replay),
+///                          audit: auditLog)
+/// switch try await flow.signIn(loginName: name, password: password, clientAddress: ip) {
+/// case .awaitingSecondFactor(let pending): setCookie(pending.token.cookieValue)  // ask for the code
+/// case .authenticated(let session): setCookie(session.token.cookieValue)
+/// }
+/// // next request, with the code:
+/// guard case .awaitingSecondFactor(let pending) = try await flow.resume(cookie) else { … }
+/// let session = try await flow.verifySecondFactor(pending, .totp(code), clientAddress: ip)
+/// setCookie(session.token.cookieValue)
+/// let decision = engine.decide(session.principal, .read, chart)
+/// ```
+///
+/// Failures are uniform (``AuthenticationError/rejected``) whatever the reason; unknown login names
+/// cost a dummy Argon2id verification so timing does not tell them apart. The reason goes to the
+/// audit log (``AuthenticationFailureReason``) and the logger.
+public final class LoginFlow: Sendable {
+    /// The limits checked before any credential is looked at.
+    public struct RateLimits: Sendable, Hashable {
+        /// Per client address (against credential stuffing from one source).
+        public var perAddress: RateLimit?
+        /// For all attempts together (a ceiling on what the service spends on Argon2id).
+        public var global: RateLimit?
+
+        /// Limits; the defaults are 30 attempts a minute per address (burst 10) and 600 a minute in all.
+        public init(perAddress: RateLimit? = Self.defaultPerAddress, global: RateLimit? = Self.defaultGlobal) {
+            self.perAddress = perAddress
+            self.global = global
+        }
+
+        /// 30 a minute per address, burst 10.
+        public static let defaultPerAddress = try! RateLimit("login-per-address", count: 30, per: .seconds(60), burst: 10)
+        /// 600 a minute in all, burst 100.
+        public static let defaultGlobal = try! RateLimit("login-global", count: 600, per: .seconds(60), burst: 100)
+    }
+
+    let accounts: any AccountDirectory
+    let sessions: any SessionStore
+    let passwords: PasswordHasher
+    let totp: TOTPVerifier
+    let recoveryCodeHasher: RecoveryCodeHasher?
+    let recoveryCodes: (any RecoveryCodeStore)?
+    let throttle: LoginThrottle
+    let rateLimiter: RateLimiter
+    let rateLimits: RateLimits
+    let passwordPolicy: PasswordPolicy
+    let auditor: LoginAuditor
+    /// The clock for every lifetime (inject a manual one in tests).
+    public let clock: any WallClock
+    /// The lifetimes and rules.
+    public let configuration: LoginConfiguration
+    let logger: Logger
+
+    /// A flow over your account directory and a session store.
+    ///
+    /// - Parameters:
+    ///   - accounts: your user table.
+    ///   - sessions: where sessions live.
+    ///   - passwords: the Argon2id hasher (its parameters decide the cost of every attempt).
+    ///   - totp: the TOTP verifier (replay protection and code throttling).
+    ///   - recoveryCodes: the hasher and store of single-use recovery codes, if you issue them.
+    ///   - throttle: progressive delays and temporary lock per login name and per account.
+    ///   - rateLimiter: the store for ``RateLimits`` (in memory by default; PostgreSQL for several instances).
+    ///   - rateLimits: the per-address and global limits.
+    ///   - passwordPolicy: what new passwords must satisfy (registration, change, recovery).
+    ///   - audit: the audit log; sign-ins, second factors and session events are recorded there. A
+    ///     successful step is refused (``AuthenticationError/unavailable``) if its event cannot be recorded.
+    ///   - clock: the time source.
+    ///   - configuration: lifetimes; throws ``LoginConfigurationError`` if invalid.
+    public init(
+        accounts: any AccountDirectory, sessions: any SessionStore, passwords: PasswordHasher, totp: TOTPVerifier,
+        recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
+        throttle: LoginThrottle = LoginThrottle(), rateLimiter: RateLimiter? = nil,
+        rateLimits: RateLimits = RateLimits(), passwordPolicy: PasswordPolicy = PasswordPolicy(),
+        audit: AuditLog? = nil, clock: any WallClock = SystemWallClock(),
+        configuration: LoginConfiguration = LoginConfiguration(),
+        logger: Logger = Logger(label: "phiguard.authentication")
+    ) throws(LoginConfigurationError) {
+        try configuration.validate()
+        self.accounts = accounts
+        self.sessions = sessions
+        self.passwords = passwords
+        self.totp = totp
+        self.recoveryCodeHasher = recoveryCodes?.hasher
+        self.recoveryCodes = recoveryCodes?.store
+        self.throttle = throttle
+        if let rateLimiter {
+            self.rateLimiter = rateLimiter
+        } else {
+            do {
+                self.rateLimiter = RateLimiter(store: try InMemoryRateLimitStore(), logger: logger)
+            } catch {
+                throw .invalidRateLimiter("\(error)")
+            }
+        }
+        self.rateLimits = rateLimits
+        self.passwordPolicy = passwordPolicy
+        self.auditor = LoginAuditor(log: audit, logger: logger, clock: clock)
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: Resuming
+
+    /// Finds the session for the token a client presented (its cookie value), or ``ResumedSession/anonymous``.
+    ///
+    /// Strict mode: a value that is malformed, was never issued, was rotated away or has expired is
+    /// refused (the result is anonymous; nothing is created under it). An authenticated session's
+    /// idle limit moves forward (never past the absolute limit).
+    public func resume(_ cookieValue: String?) async throws(AuthenticationError) -> ResumedSession {
+        guard let cookieValue else { return .anonymous }
+        guard let token = SessionToken(cookieValue: cookieValue) else {
+            logger.notice("malformed session token refused")
+            return .anonymous
+        }
+        guard let record = try await current(token.hash) else {
+            logger.notice("session token not issued or no longer valid; refused (strict mode)")
+            return .anonymous
+        }
+        switch record.state {
+        case .registering: return .registering(RegistrationSession(token: token, record: record))
+        case .recovering: return .recovering(RecoverySession(token: token, record: record))
+        case .awaitingSecondFactor:
+            return .awaitingSecondFactor(SecondFactorPendingSession(token: token, record: record))
+        case .authenticated:
+            let now = clock.now()
+            var touched = record
+            touched.lastSeenAt = now
+            touched.idleExpiresAt = min(now.adding(configuration.idleTimeout), record.absoluteExpiresAt)
+            try await storeCall {
+                try await sessions.touch(record.tokenHash, lastSeenAt: now, idleExpiresAt: touched.idleExpiresAt)
+            }
+            return .authenticated(AuthenticatedSession(token: token, record: touched))
+        }
+    }
+
+    /// Ends whatever session `resumed` is (sign-out, or abandoning a registration or recovery).
+    public func end(_ resumed: ResumedSession) async throws(AuthenticationError) {
+        guard let record = resumed.record else { return }
+        if try await storeCall({ try await sessions.remove(record.tokenHash) }) != nil, let account = record.accountID {
+            await auditor.session(.sessionRevoked, account: account, handle: record.handle, reason: "signed-out")
+        }
+    }
+
+    /// Signs `session` out.
+    public func signOut(_ session: AuthenticatedSession) async throws(AuthenticationError) {
+        try await end(.authenticated(session))
+    }
+
+    /// Removes every expired session from the store (run it periodically); returns how many.
+    public func purgeExpiredSessions() async throws(AuthenticationError) -> Int {
+        let now = clock.now()
+        return try await storeCall { try await sessions.removeExpired(at: now) }
+    }
+
+    // MARK: Shared steps
+
+    /// The stored record under `hash` if it exists and has not expired; an expired one is removed
+    /// (and its end audited).
+    func current(_ hash: SessionTokenHash) async throws(AuthenticationError) -> SessionRecord? {
+        guard let record = try await storeCall({ try await sessions.session(tokenHash: hash) }) else { return nil }
+        guard record.isExpired(at: clock.now()) else { return record }
+        if try await storeCall({ try await sessions.remove(hash) }) != nil, let account = record.accountID {
+            await auditor.session(.sessionExpired, account: account, handle: record.handle, reason: record.state.rawValue)
+        }
+        return nil
+    }
+
+    /// Re-reads `record` and requires it to be current and in `state`.
+    func requireCurrent(_ record: SessionRecord, in state: SessionState) async throws(AuthenticationError)
+        -> SessionRecord
+    {
+        guard let stored = try await current(record.tokenHash), stored.state == state,
+            stored.handle == record.handle
+        else { throw .sessionEnded }
+        return stored
+    }
+
+    /// A new record in `state`, with a fresh handle, lasting `lifetime` (no idle extension).
+    func newRecord(
+        _ state: SessionState, token: SessionToken, accountID: String?, lifetime: Duration, clientLabel: String?
+    ) throws(AuthenticationError) -> SessionRecord {
+        let now = clock.now()
+        let ends = now.adding(lifetime)
+        return SessionRecord(
+            tokenHash: token.hash, handle: try Self.newHandle(), state: state, accountID: accountID, roles: [],
+            patientID: nil, strength: nil, createdAt: now, lastSeenAt: now, idleExpiresAt: ends,
+            absoluteExpiresAt: ends, authenticatedAt: nil, recentlyAuthenticatedAt: nil,
+            clientLabel: clientLabel.map { String($0.prefix(200)) })
+    }
+
+    /// An authenticated record for `account`, keeping `handle` and `createdAt` when rotating.
+    func authenticatedRecord(
+        token: SessionToken, account: Account, strength: AuthenticationStrength, from previous: SessionRecord,
+        authenticatedAt: Date?, clientLabel: String?
+    ) -> SessionRecord {
+        let now = clock.now()
+        let absolute = previous.state == .authenticated
+            ? previous.absoluteExpiresAt : now.adding(configuration.absoluteLifetime)
+        return SessionRecord(
+            tokenHash: token.hash, handle: previous.handle, state: .authenticated, accountID: account.id,
+            roles: account.roles, patientID: account.patientID, strength: strength, createdAt: previous.createdAt,
+            lastSeenAt: now, idleExpiresAt: min(now.adding(configuration.idleTimeout), absolute),
+            absoluteExpiresAt: absolute, authenticatedAt: authenticatedAt ?? now, recentlyAuthenticatedAt: now,
+            clientLabel: clientLabel ?? previous.clientLabel)
+    }
+
+    /// Stores `new` in place of `old` (token rotation); a lost race means the session ended.
+    func rotate(_ old: SessionRecord, to new: SessionRecord) async throws(AuthenticationError) {
+        guard try await storeCall({ try await sessions.replace(old.tokenHash, with: new) }) else {
+            throw .sessionEnded
+        }
+    }
+
+    /// A fresh token (libsodium randomness).
+    func newToken() throws(AuthenticationError) -> SessionToken {
+        do { return try SessionToken() } catch {
+            logger.error("could not allocate a session token", metadata: ["error": "\(error)"])
+            throw .unavailable
+        }
+    }
+
+    static func newHandle() throws(AuthenticationError) -> String {
+        guard let bytes = try? Sodium.randomBytes(count: 16) else { throw .unavailable }
+        return "s-" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    /// Runs a store call; its failure becomes ``AuthenticationError/unavailable`` (logged by type).
+    func storeCall<T>(_ body: () async throws -> T) async throws(AuthenticationError) -> T {
+        do { return try await body() } catch {
+            logger.error("session store failed", metadata: ["error": "\(error)"])
+            throw .unavailable
+        }
+    }
+
+    /// Runs a directory call; its failure becomes ``AuthenticationError/unavailable`` (logged by type only).
+    func directoryCall<T>(_ body: () async throws -> T) async throws(AuthenticationError) -> T {
+        do { return try await body() } catch {
+            logger.error("account directory failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            throw .unavailable
+        }
+    }
+}
+
+extension Date {
+    func adding(_ duration: Duration) -> Date {
+        addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+}
