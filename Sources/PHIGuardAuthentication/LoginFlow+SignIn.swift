@@ -121,7 +121,7 @@ extension LoginFlow {
                         succeeded: true, factor: factor.auditName, sessionID: authenticated.handle, at: clock.now()),
                     try .login(
                         succeeded: true, userID: accountID, sessionID: authenticated.handle,
-                        method: "password+\(factor.auditName)", at: clock.now()),
+                        method: "password-\(factor.auditName)", at: clock.now()),
                 ]
             }
         } catch {

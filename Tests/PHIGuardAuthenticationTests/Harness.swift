@@ -61,6 +61,7 @@ struct Harness {
     static let password = "correct horse battery staple"
     static let policy = """
         version: 1
+        actions: [export]
         resourceTypes:
           - name: chart
             fields: [demographics, medications, labs]
@@ -142,4 +143,19 @@ struct ManualNanosecondClock: NanosecondClock {
     let clock: TestClock
     init(_ clock: TestClock) { self.clock = clock }
     func nanoseconds() -> Int64 { Int64(clock.now().timeIntervalSince1970 * 1_000_000_000) }
+}
+
+/// An audit sink that fails on demand.
+final class FailingAuditSink: AuditSink {
+    let failing = Mutex(false)
+    struct Down: Error {}
+    func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+        if failing.withLock({ $0 }) { throw Down() }
+    }
+    func lastRecord() async throws -> AuditRecord? { nil }
+}
+
+extension AccessAction {
+    /// The policy's custom `export` action.
+    static let export = AccessAction("export")
 }

@@ -1,4 +1,5 @@
-import Foundation
+public import Foundation
+import PHIGuardAccess
 public import PHIGuardAuthentication
 import Testing
 
@@ -68,7 +69,9 @@ public enum SessionStoreConformance {
             for _ in 0..<8 {
                 var candidate = record(accountID: "acct-1", now: now)
                 candidate.handle = rotated.handle
-                group.addTask { try await store.replace(rotated.tokenHash, with: candidate) }
+                let oldHash = rotated.tokenHash
+                let replacement = candidate
+                group.addTask { try await store.replace(oldHash, with: replacement) }
             }
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }

@@ -1,0 +1,188 @@
+import Foundation
+import PHIGuardAudit
+import PHIGuardAuthentication
+import PHIGuardRateLimit
+import PHIGuardTOTP
+import Synchronization
+import Testing
+
+@Suite("Uniform failures, enumeration, lockout and audit")
+struct EnumerationAndLockoutTests {
+    /// The outcome of one sign-in attempt as the client would see it.
+    func attempt(_ harness: Harness, _ name: String, _ password: String, address: String = "203.0.113.5") async
+        -> String
+    {
+        do {
+            let progress = try await harness.flow.signIn(loginName: name, password: password, clientAddress: address)
+            return "\(progress)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("unknown account, wrong password and disabled account give the identical answer")
+    func identicalAnswers() async throws {
+        let harness = try Harness()
+        try await harness.addAccount("pat@example.org", id: "acct-pat")
+        try await harness.addAccount("gone@example.org", id: "acct-gone")
+        harness.accounts.update("acct-gone") { $0.isDisabled = true }
+        let unknown = await attempt(harness, "nobody@example.org", "wrong password 1")
+        let wrong = await attempt(harness, "pat@example.org", "wrong password 1")
+        let disabled = await attempt(harness, "gone@example.org", Harness.password)
+        #expect(unknown == "\(AuthenticationError.rejected)")
+        #expect(wrong == unknown)
+        #expect(disabled == unknown)
+    }
+
+    /// Median of `values`.
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+
+    @Test("timing: unknown names cost the same Argon2id work as known names (medians within 40%)")
+    func comparableTiming() async throws {
+        // A real cost (16 MiB, t=2), no lockout delays (we measure the work, not the throttle), no rate limits.
+        let harness = try Harness(
+            lockout: try LockoutPolicy(freeFailures: 50),
+            rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil), memoryKiB: 16_384)
+        try await harness.addAccount("pat@example.org", id: "acct-pat")
+        var known: [Double] = []
+        var unknown: [Double] = []
+        let clock = ContinuousClock()
+        for round in 0..<24 {  // interleaved, so machine noise hits both sides alike
+            let knownTime = await clock.measure { _ = await attempt(harness, "pat@example.org", "wrong \(round)") }
+            let unknownTime = await clock.measure { _ = await attempt(harness, "nobody\(round)@example.org", "wrong \(round)") }
+            known.append(Double(knownTime.components.attoseconds) / 1e18 + Double(knownTime.components.seconds))
+            unknown.append(Double(unknownTime.components.attoseconds) / 1e18 + Double(unknownTime.components.seconds))
+        }
+        let ratio = median(unknown) / median(known)
+        // Tolerance stated: the medians differ by less than 40% (an early return without Argon2id
+        // would make unknown names ~100× faster, far outside it).
+        #expect(ratio > 0.6 && ratio < 1.4, "unknown/known median ratio \(ratio)")
+    }
+
+    @Test("repeated failures delay and then lock a login name, whether or not the account exists")
+    func lockoutIsExistenceBlind() async throws {
+        let policy = try LockoutPolicy(
+            freeFailures: 3, initialDelay: .seconds(1), maximumDelay: .seconds(60), maximumConsecutiveFailures: 10,
+            lockoutDuration: .seconds(900))
+        let harness = try Harness(lockout: policy, rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil))
+        try await harness.addAccount("pat@example.org", id: "acct-pat")
+        var knownAnswers: [String] = []
+        var unknownAnswers: [String] = []
+        for _ in 0..<12 {
+            knownAnswers.append(await attempt(harness, "pat@example.org", "wrong"))
+            unknownAnswers.append(await attempt(harness, "nobody@example.org", "wrong"))
+            harness.clock.advance(.seconds(61))  // let each delay pass; count towards the cap
+        }
+        #expect(knownAnswers == unknownAnswers)
+        #expect(knownAnswers.prefix(10).allSatisfy { $0 == "\(AuthenticationError.rejected)" })
+        #expect(knownAnswers.suffix(2).allSatisfy { $0.hasPrefix("too many attempts") })
+        // Locked: even the right password is held back, until the lock has served its time.
+        #expect(await attempt(harness, "pat@example.org", Harness.password).hasPrefix("too many attempts"))
+        harness.clock.advance(.seconds(901))
+        #expect(await attempt(harness, "pat@example.org", Harness.password).hasPrefix("awaitingSecondFactor"))
+    }
+
+    @Test("a fast second attempt inside the delay is held back with a retry time")
+    func progressiveDelay() async throws {
+        let policy = try LockoutPolicy(freeFailures: 1, initialDelay: .seconds(30), maximumDelay: .seconds(600))
+        let harness = try Harness(lockout: policy, rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil))
+        try await harness.addAccount("pat@example.org", id: "acct-pat")
+        _ = await attempt(harness, "pat@example.org", "wrong")
+        _ = await attempt(harness, "pat@example.org", "wrong")
+        do {
+            _ = try await harness.flow.signIn(loginName: "pat@example.org", password: "wrong", clientAddress: "203.0.113.5")
+            Issue.record("attempt inside the delay was not held back")
+        } catch {
+            guard case .tryLater(let retryAfter) = error else { Issue.record("got \(error)"); return }
+            #expect(retryAfter > .zero && retryAfter <= .seconds(30))
+        }
+        // Another address is not delayed by this one's failures (the victim can still sign in).
+        #expect(await attempt(harness, "pat@example.org", Harness.password, address: "192.0.2.44").hasPrefix("awaitingSecondFactor"))
+    }
+
+    @Test("the per-address rate limit stops credential stuffing across many names")
+    func perAddressLimit() async throws {
+        let limits = LoginFlow.RateLimits(
+            perAddress: try RateLimit("login-per-address", count: 5, per: .seconds(60), burst: 5), global: nil)
+        let harness = try Harness(rateLimits: limits)
+        var answers: [String] = []
+        for index in 0..<8 { answers.append(await attempt(harness, "user\(index)@example.org", "Winter2026!")) }
+        #expect(answers.prefix(5).allSatisfy { $0 == "\(AuthenticationError.rejected)" })
+        #expect(answers.suffix(3).allSatisfy { $0.hasPrefix("too many attempts") })
+        #expect(await attempt(harness, "user9@example.org", "x", address: "198.51.100.77") == "\(AuthenticationError.rejected)")
+    }
+
+    @Test("sign-in events reach the audit log with internal reasons; lockouts are recorded")
+    func auditTrail() async throws {
+        let sink = InMemoryAuditSink()
+        let log = try await AuditLog(
+            sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate())
+        let policy = try LockoutPolicy(freeFailures: 2, maximumConsecutiveFailures: 3, lockoutDuration: .seconds(600))
+        let harness = try Harness(
+            lockout: policy, rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil), audit: log)
+        let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
+        _ = await attempt(harness, "nobody@example.org", "x")
+        let session = try await harness.signIn("pat@example.org", account)
+        for _ in 0..<3 { _ = await attempt(harness, "pat@example.org", "wrong") }
+        try await harness.flow.signOut(session)
+        try await log.flush()
+        let events = sink.allEntries.compactMap { entry -> AuditEvent? in
+            if case .record(let record) = entry { record.event } else { nil }
+        }
+        let summary = events.map { "\($0.kind.rawValue):\($0.actorID ?? "-"):\($0.reason ?? "-")" }
+        #expect(summary.contains("login.failed:-:unknown-account"))
+        #expect(summary.contains("session.created:acct-pat:password-verified"))
+        #expect(summary.contains("mfa.verified:acct-pat:-"))
+        #expect(summary.contains("login.succeeded:acct-pat:-"))
+        #expect(summary.filter { $0 == "login.failed:acct-pat:wrong-password" }.count == 3)
+        #expect(summary.contains("login.failed:acct-pat:locked-out"))
+        #expect(summary.contains("session.revoked:acct-pat:signed-out"))
+        // Identifiers only: no password, no code, no login name (it may be an e-mail address).
+        let text = events.map { "\($0)" }.joined()
+        #expect(!text.contains("pat@example.org"))
+        #expect(!text.contains(Harness.password))
+    }
+
+    @Test("a sign-in whose audit event cannot be recorded is refused and leaves no session (fail closed)")
+    func auditFailClosed() async throws {
+        let sink = FailingAuditSink()
+        let log = try await AuditLog(
+            sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate(),
+            configuration: .init(retryInterval: .milliseconds(5)))
+        let store = InMemorySessionStore()
+        let harness = try Harness(store: store, audit: log)
+        let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
+        sink.failing.withLock { $0 = true }
+        await #expect(throws: AuthenticationError.unavailable) {
+            _ = try await harness.signIn("pat@example.org", account)
+        }
+        #expect(store.allRecords.allSatisfy { $0.state != .authenticated })
+    }
+
+    @Test("a recovery code completes the second factor once")
+    func recoveryCodeOnce() async throws {
+        let codes = InMemoryRecoveryCodeStore()
+        let hasher = RecoveryCodeHasher()
+        let harness = try Harness(recoveryCodes: (hasher, codes))
+        try await harness.addAccount("pat@example.org", id: "acct-pat")
+        let issued = try hasher.generate(count: 2)
+        await codes.replaceCodes(issued.map(\.hash), accountID: "acct-pat")
+        for expected in [true, false] {
+            guard
+                case .awaitingSecondFactor(let pending) = try await harness.flow.signIn(
+                    loginName: "pat@example.org", password: Harness.password, clientAddress: "203.0.113.5")
+            else { Issue.record("expected second factor"); return }
+            do {
+                _ = try await harness.flow.verifySecondFactor(
+                    pending, .recoveryCode(issued[0].reveal()), clientAddress: "203.0.113.5")
+                #expect(expected, "a used recovery code worked again")
+            } catch {
+                #expect(!expected && error == .rejected)
+            }
+        }
+        #expect(await codes.remainingCount(accountID: "acct-pat") == 1)
+    }
+}
