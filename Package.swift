@@ -27,8 +27,8 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardErrors",
         [
-            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit", log,
-            metrics,
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
+            "PHIGuardAuthentication", log, metrics,
         ]
     ),
     ("PHIGuardRateLimit", [log]),
@@ -56,8 +56,8 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     (
         "PHIGuardErrors",
         [
-            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit", log,
-            metrics, .product(name: "InMemoryLogging", package: "swift-log"),
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
+            "PHIGuardAuthentication", log, metrics, .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]
     ),

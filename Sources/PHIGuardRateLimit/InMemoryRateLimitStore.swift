@@ -37,16 +37,37 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     /// Checks and, if every limit admits it, charges `cost` events. Synchronous and non-blocking
     /// apart from short shard locks.
     public func checkNow(_ checks: [RateLimitCheck], cost: Int = 1) throws(RateLimitError) -> RateLimitDecision {
+        if checks.count == 1 { return try checkNow(checks[0], cost: cost) }
         try RateLimitError.validate(checks, cost: cost)
         let digests = checks.map { digest($0) }
-        if checks.count == 1 {
-            let shard = shards[shardIndex(digests[0])]
-            return shard.locked { decide(checks, digests, cost: cost) }
-        }
         let involved = Set(digests.map(shardIndex)).sorted().map { shards[$0] }
         for shard in involved { shard.lock() }
         defer { for shard in involved.reversed() { shard.unlock() } }
         return decide(checks, digests, cost: cost)
+    }
+
+    /// Checks and charges one limit: the fast path (one hash, one shard lock, no allocation).
+    public func checkNow(_ check: RateLimitCheck, cost: Int = 1) throws(RateLimitError) -> RateLimitDecision {
+        try RateLimitError.validate(check, cost: cost)
+        let digest = digest(check)
+        let shard = shards[shardIndex(digest)]
+        shard.lock()
+        defer { shard.unlock() }
+        let now = clock.nanoseconds()
+        let stored = shard.tats[digest]
+        let outcome = GCRA.evaluate(storedTAT: stored, now: now, limit: check.limit, cost: cost)
+        guard outcome.allowed else {
+            return RateLimitDecision(
+                allowed: false, remaining: 0, retryAfter: .nanoseconds(outcome.retryAfter),
+                refusedBy: [check.limit.name])
+        }
+        if stored == nil, !shard.makeRoom(now: now) {
+            return RateLimitDecision(
+                allowed: false, remaining: 0, retryAfter: .nanoseconds(max(0, shard.nextSweep - now)), refusedBy: [],
+                storeCondition: .full)
+        }
+        shard.tats[digest] = outcome.newTAT
+        return RateLimitDecision(allowed: true, remaining: outcome.remaining, retryAfter: .zero, refusedBy: [])
     }
 
     /// The ``RateLimitStore`` requirement; never suspends.

@@ -77,10 +77,15 @@ public enum RateLimitError: Error, Sendable, Hashable, CustomStringConvertible {
 
     package static func validate(_ checks: [RateLimitCheck], cost: Int) throws(RateLimitError) {
         guard !checks.isEmpty else { throw .invalidCheck("no limits to check") }
-        guard cost >= 1 else { throw .invalidCheck("cost must be at least 1") }
-        for check in checks where check.key.isEmpty || check.key.utf8.count > 256 {
-            throw .invalidCheck("keys must be 1-256 bytes")
+        for check in checks { try validate(check, cost: cost) }
+        guard checks.count == 1 || Set(checks).count == checks.count else {
+            throw .invalidCheck("the same limit and key twice")
         }
-        guard Set(checks).count == checks.count else { throw .invalidCheck("the same limit and key twice") }
+    }
+
+    /// Validates one check (no allocation).
+    package static func validate(_ check: RateLimitCheck, cost: Int) throws(RateLimitError) {
+        guard cost >= 1 else { throw .invalidCheck("cost must be at least 1") }
+        guard !check.key.isEmpty, check.key.utf8.count <= 256 else { throw .invalidCheck("keys must be 1-256 bytes") }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import InMemoryLogging
 import Logging
 import PHIGuardAudit
+import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardFieldEncryption
 import PHIGuardPasswords
@@ -135,9 +136,19 @@ let auditErrors: [AuditError] = [
     .unwrittenEvents(count: 3), .invalidKey(Planted.totpSecret), .secureMemoryFailure(Planted.address),
     .storageFailure(Planted.sql), .malformedCheckpoint(Planted.path),
 ]
+let authenticationErrors: [any Error] = [
+    AuthenticationError.rejected, AuthenticationError.tryLater(retryAfter: .seconds(30)),
+    AuthenticationError.sessionEnded, AuthenticationError.passwordNotAccepted([.tooShort(minimum: 8)]),
+    AuthenticationError.unavailable, SessionStoreError.unavailable(Planted.path + " " + Planted.sql),
+    SessionStoreError.duplicate, SessionStoreError.corruptRecord(Planted.medicalRecord),
+    LoginConfigurationError.notPositive("idleTimeout"), LoginConfigurationError.absoluteLifetimeOverTwelveHours,
+    LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime,
+    LoginConfigurationError.invalidRateLimiter(Planted.stackFrame),
+]
 let capabilityErrors: [any Error] =
     totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
     + recoveryCodeErrors + fieldEncryptionErrors + keyProviderErrors + blindIndexErrors + auditErrors
+    + authenticationErrors
 
 /// Names each capability error case (exhaustive switches: adding a case breaks this until it is sampled).
 func capabilityCaseName(_ error: any Error) -> String {
@@ -212,6 +223,27 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .storageFailure: "AuditError.storageFailure"
         case .malformedCheckpoint: "AuditError.malformedCheckpoint"
         }
+    case let error as AuthenticationError:
+        switch error {
+        case .rejected: "AuthenticationError.rejected"
+        case .tryLater: "AuthenticationError.tryLater"
+        case .sessionEnded: "AuthenticationError.sessionEnded"
+        case .passwordNotAccepted: "AuthenticationError.passwordNotAccepted"
+        case .unavailable: "AuthenticationError.unavailable"
+        }
+    case let error as SessionStoreError:
+        switch error {
+        case .unavailable: "SessionStoreError.unavailable"
+        case .duplicate: "SessionStoreError.duplicate"
+        case .corruptRecord: "SessionStoreError.corruptRecord"
+        }
+    case let error as LoginConfigurationError:
+        switch error {
+        case .notPositive: "LoginConfigurationError.notPositive"
+        case .absoluteLifetimeOverTwelveHours: "LoginConfigurationError.absoluteLifetimeOverTwelveHours"
+        case .idleTimeoutExceedsAbsoluteLifetime: "LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime"
+        case .invalidRateLimiter: "LoginConfigurationError.invalidRateLimiter"
+        }
     default: "unknown \(type(of: error))"
     }
 }
@@ -262,9 +294,10 @@ struct LeakScanTests {
         #expect(Set(passwordErrors.map(caseName)).count == 10)
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
-        // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError.
+        // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 5 AuthenticationError
+        // + 3 SessionStoreError + 4 LoginConfigurationError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 49)
+        #expect(names.count == 61)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

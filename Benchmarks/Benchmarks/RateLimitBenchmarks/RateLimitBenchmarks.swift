@@ -15,7 +15,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark in
         var index = 0
         for _ in benchmark.scaledIterations {
-            blackHole(try store.checkNow([RateLimitCheck(limit, key: keys[index])]))
+            blackHole(try store.checkNow(RateLimitCheck(limit, key: keys[index])))
             index = index == keys.count - 1 ? 0 : index + 1
         }
     }
@@ -32,7 +32,7 @@ let benchmarks: @Sendable () -> Void = {
             Thread {
                 var index = thread * 50_000
                 for _ in 0..<iterations {
-                    blackHole(try? store.checkNow([RateLimitCheck(limit, key: keys[index])]))
+                    blackHole(try? store.checkNow(RateLimitCheck(limit, key: keys[index])))
                     index = index == keys.count - 1 ? 0 : index + 1
                 }
                 done.leave()
@@ -48,7 +48,7 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
         let before = residentBytes()
         let big = try InMemoryRateLimitStore(maximumKeys: 1_000_000)
-        for index in 0..<1_000_000 { _ = try big.checkNow([RateLimitCheck(limit, key: "user-\(index)")]) }
+        for index in 0..<1_000_000 { _ = try big.checkNow(RateLimitCheck(limit, key: "user-\(index)")) }
         let after = residentBytes()
         benchmark.measurement(.custom("bytesPerKey"), (after - before) / 1_000_000)
         blackHole(big.trackedKeys)

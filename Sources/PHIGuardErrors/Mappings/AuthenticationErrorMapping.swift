@@ -1,0 +1,48 @@
+internal import Logging
+public import PHIGuardAuthentication
+
+// PHIGuardAuthentication → public problems. Exhaustive on purpose: a new case does not compile until
+// it is mapped here (and the leak scan test lists it).
+
+extension AuthenticationError: PublicErrorMappable {
+    /// Rejected credentials and ended sessions are the uniform 401; throttling is 429 (decided per
+    /// name and address whether or not the account exists, so it reveals nothing); a new password
+    /// that breaks the policy is 422; a backend failure is 503.
+    public var errorMapping: MappedError {
+        let message = description
+        return switch self {
+        case .rejected:
+            MappedError(.authenticationFailed, internalCode: "auth.rejected", logMessage: message, logLevel: .notice)
+        case .sessionEnded:
+            MappedError(.authenticationFailed, internalCode: "auth.session_ended", logMessage: message, logLevel: .info)
+        case .tryLater:
+            MappedError(.rateLimited, internalCode: "auth.try_later", logMessage: message, logLevel: .notice)
+        case .passwordNotAccepted:
+            MappedError(.passwordNotAccepted, internalCode: "auth.password_not_accepted", logMessage: message)
+        case .unavailable:
+            MappedError(.serviceUnavailable, internalCode: "auth.unavailable", logMessage: message)
+        }
+    }
+}
+
+extension SessionStoreError: PublicErrorMappable {
+    /// A store outage is 503; a duplicate or unreadable row is 500.
+    public var errorMapping: MappedError {
+        let message = description
+        return switch self {
+        case .unavailable:
+            MappedError(.serviceUnavailable, internalCode: "session_store.unavailable", logMessage: message)
+        case .duplicate:
+            MappedError(.internalError, internalCode: "session_store.duplicate", logMessage: message)
+        case .corruptRecord:
+            MappedError(.internalError, internalCode: "session_store.corrupt_record", logMessage: message)
+        }
+    }
+}
+
+extension LoginConfigurationError: PublicErrorMappable {
+    /// A misconfiguration: 500 with no detail.
+    public var errorMapping: MappedError {
+        MappedError(.internalError, internalCode: "auth.configuration", logMessage: description)
+    }
+}
