@@ -40,8 +40,20 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     // Storage backends.
-    ("PHIGuardSQLite", ["PHIGuardAudit", sqlite, log]),
-    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", "PHIGuardSecureMemory", "CSodium", postgres, log]),
+    (
+        "PHIGuardSQLite",
+        [
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
+            "CSodium", sqlite, log,
+        ]
+    ),
+    (
+        "PHIGuardPostgres",
+        [
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
+            "CSodium", postgres, log,
+        ]
+    ),
 ]
 
 /// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
@@ -66,8 +78,8 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium"]
     ),
-    ("PHIGuardSQLite", ["PHIGuardAudit"]),
-    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardRateLimit", postgres, log]),
+    ("PHIGuardSQLite", ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", sqlite]),
+    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", postgres, log]),
 ]
 let testTargets: [Target] =
     [

@@ -1,0 +1,180 @@
+internal import CSodium
+public import Logging
+internal import NIOCore
+public import PHIGuardRateLimit
+internal import PHIGuardSecureMemory
+internal import SQLiteNIO
+
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
+/// GCRA rate limits in an SQLite file: limits survive a restart, on one host.
+///
+/// - **Atomic and exact**: each check is one `BEGIN IMMEDIATE` transaction (read the stored TATs,
+///   decide, write all or none), so concurrent checks from any number of tasks, connections and
+///   processes on the host run one after the other and can never over-admit. A request with several
+///   limits charges every limit or none.
+/// - **Survives a restart**: times are wall-clock nanoseconds (``WallClock``, `CLOCK_REALTIME`), not
+///   the monotonic clock, which restarts with the machine. A wall clock stepped back only makes
+///   limits last longer; stepped forward, it releases them early.
+/// - **No identifiers at rest**: keys (account ids, client addresses) are stored only as a 16-byte
+///   keyed BLAKE2b digest of the limit name and key, in table `phiguard_rate_limits`.
+/// - **One host**: processes on the same host may share the file; do not put it on a network file
+///   system. Instances on several hosts share limits through `PostgresRateLimitStore`.
+/// - **Failures**: any database error (including a lock not obtained within `busyTimeout`) becomes
+///   ``RateLimitError/storeUnavailable(_:)``; wrap the store in a
+///   ``RateLimiter`` to fail closed (the default) or open.
+///
+/// ```swift
+/// var secret = try loadRateLimitSecret()            // 32 bytes, kept across restarts
+/// let store = try await SQLiteRateLimitStore.open(
+///     path: "/var/lib/portal/rate-limits.sqlite", keyDigestSecret: &secret)
+/// let limiter = RateLimiter(store: store)
+/// ```
+public final class SQLiteRateLimitStore: RateLimitStore {
+    private let database: SQLiteSerialConnection
+    private let digestKey: SecretBytes
+    private let clock: any NanosecondClock
+
+    private init(database: SQLiteSerialConnection, digestKey: SecretBytes, clock: any NanosecondClock) {
+        self.database = database
+        self.digestKey = digestKey
+        self.clock = clock
+    }
+
+    /// Opens (creating if needed) the database at `path` and its table.
+    ///
+    /// `keyDigestSecret` (32 bytes) keys the digest of stored keys; keep it across restarts (a new
+    /// secret forgets every limit) and out of the database. The caller's copy is zeroed.
+    /// A check waits at most `busyTimeout` for another process's write lock before failing.
+    /// `clock` must count nanoseconds since 1970 for limits to survive a restart (tests pass a
+    /// ``ManualClock``). Call ``close()`` when done.
+    public static func open(
+        path: String, keyDigestSecret: inout [UInt8], clock: any NanosecondClock = WallClock(),
+        busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.sqlite")
+    ) async throws(RateLimitError) -> SQLiteRateLimitStore {
+        defer { Sodium.zero(&keyDigestSecret) }
+        guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
+        let digestKey: SecretBytes
+        do {
+            digestKey = try SecretBytes(copying: keyDigestSecret, idleProtection: .readOnly)
+        } catch {
+            throw .storeUnavailable("secure memory: \(error)")
+        }
+        let database: SQLiteSerialConnection
+        do {
+            database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
+        } catch {
+            throw .storeUnavailable("cannot open the SQLite rate-limit database")
+        }
+        do {
+            try await database.exclusive { connection in
+                _ = try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS phiguard_rate_limits (key BLOB PRIMARY KEY, tat INTEGER NOT NULL) "
+                        + "WITHOUT ROWID", [])
+            }
+        } catch {
+            try? await database.close()
+            throw .storeUnavailable("cannot create the SQLite rate-limit table")
+        }
+        return SQLiteRateLimitStore(database: database, digestKey: digestKey, clock: clock)
+    }
+
+    /// Closes the database, after the checks already queued. The store must not be used afterwards.
+    public func close() async throws(RateLimitError) {
+        do { try await database.close() } catch {
+            throw .storeUnavailable("cannot close the SQLite rate-limit database")
+        }
+    }
+
+    /// Checks `checks` for `cost` events and charges them all if every limit admits the request.
+    public func check(_ checks: [RateLimitCheck], cost: Int) async throws(RateLimitError) -> RateLimitDecision {
+        try RateLimitError.validate(checks, cost: cost)
+        // More than the burst can never fit: refuse without touching the database.
+        if let tooBig = checks.first(where: { cost > $0.limit.burst }) {
+            return RateLimitDecision(allowed: false, remaining: 0, retryAfter: .zero, refusedBy: [tooBig.limit.name])
+        }
+        let keys = checks.map { ByteBuffer(bytes: digest($0)) }
+        let placeholders = Array(repeating: "?", count: keys.count).joined(separator: ", ")
+        do {
+            return try await database.transaction { connection in
+                // Read the time once the write lock is held, so serialised checks see it in order.
+                let now = clock.nanoseconds()
+                let rows = try await connection.query(
+                    "SELECT key, tat FROM phiguard_rate_limits WHERE key IN (\(placeholders))", keys.map { .blob($0) })
+                var stored: [ByteBuffer: Int64] = [:]
+                for row in rows {
+                    guard case .blob(let key) = row.column("key"), case .integer(let tat) = row.column("tat") else {
+                        throw RateLimitError.storeUnavailable("unreadable rate-limit row")
+                    }
+                    stored[key] = Int64(tat)
+                }
+                let outcomes = zip(checks, keys).map { check, key in
+                    GCRA.evaluate(storedTAT: stored[key], now: now, limit: check.limit, cost: cost)
+                }
+                let decision = RateLimitDecision.combining(checks, outcomes)
+                guard decision.allowed else { return (decision, false) }
+                var binds: [SQLiteData] = []
+                for (outcome, key) in zip(outcomes, keys) {
+                    binds.append(.blob(key))
+                    binds.append(.integer(SQLiteInt64(outcome.newTAT)))
+                }
+                _ = try await connection.query(
+                    "INSERT INTO phiguard_rate_limits (key, tat) VALUES "
+                        + Array(repeating: "(?, ?)", count: keys.count).joined(separator: ", ")
+                        + " ON CONFLICT (key) DO UPDATE SET tat = excluded.tat", binds)
+                return (decision, true)
+            }
+        } catch let error as RateLimitError {
+            throw error
+        } catch {
+            throw .storeUnavailable("SQLite query failed")
+        }
+    }
+
+    /// Deletes the rows whose limits are fully recovered (TAT not after now): such a key has its full
+    /// allowance, exactly as if it were absent, so no decision changes. Returns how many went.
+    public func removeRecovered() async throws(RateLimitError) -> Int {
+        do {
+            return try await database.transaction { connection in
+                let rows = try await connection.query(
+                    "DELETE FROM phiguard_rate_limits WHERE tat <= ? RETURNING 1",
+                    [.integer(SQLiteInt64(clock.nanoseconds()))])
+                return (rows.count, true)
+            }
+        } catch {
+            throw .storeUnavailable("SQLite query failed")
+        }
+    }
+
+    /// BLAKE2b-128 keyed with the store's secret, over the limit name, a zero byte and the key.
+    private func digest(_ check: RateLimitCheck) -> [UInt8] {
+        var input = Array(check.limit.name.utf8)
+        input.append(0)
+        input.append(contentsOf: check.key.utf8)
+        var output = [UInt8](repeating: 0, count: 16)
+        digestKey.withUnsafeBytes { key in
+            _ = crypto_generichash(
+                &output, output.count, input, UInt64(input.count), key.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                key.count)
+        }
+        return output
+    }
+}
+
+/// `CLOCK_REALTIME` in nanoseconds since 1970: the clock of stores whose state outlives the process
+/// (the monotonic clock starts again at each boot, so stored times would be meaningless after one).
+public struct WallClock: NanosecondClock {
+    /// The wall clock.
+    public init() {}
+
+    /// The current wall-clock time in nanoseconds since 1970.
+    public func nanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}

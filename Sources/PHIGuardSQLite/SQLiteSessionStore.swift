@@ -1,0 +1,294 @@
+public import Foundation
+public import Logging
+internal import NIOCore
+internal import PHIGuardAccess
+public import PHIGuardAuthentication
+internal import SQLiteNIO
+
+/// A ``SessionStore`` in an SQLite file: sessions survive a restart, on one host.
+///
+/// Table `phiguard_sessions`, keyed by the 32-byte token hash (a `BLOB`; the token itself is never
+/// stored), with `handle` unique and an index on `account_id`. Dates are `INTEGER` microseconds since
+/// 1970, so they read back exactly to the microsecond; roles are a JSON array.
+///
+/// - **Durable**: WAL mode with `synchronous=FULL`; a committed change survives a power cut.
+/// - **Atomic rotation**: ``replace(_:with:)`` deletes the old record and inserts the new one in one
+///   `BEGIN IMMEDIATE` transaction, so of several concurrent rotations of one session exactly one wins.
+/// - **One host**: several processes on the same host may open the same file (SQLite's locks
+///   serialise their writes). Do not put the file on a network file system; instances on several
+///   hosts share sessions through `PostgresSessionStore` in `PHIGuardPostgres`.
+/// - **Failures**: database errors become ``SessionStoreError/unavailable(_:)``
+///   (naming the error type only), rows that cannot be read back
+///   ``SessionStoreError/corruptRecord(_:)``.
+///
+/// ```swift
+/// let sessions = try await SQLiteSessionStore.open(path: "/var/lib/portal/sessions.sqlite")
+/// let flow = LoginFlow(..., sessions: sessions, ...)
+/// // at shutdown
+/// try await sessions.close()
+/// ```
+public final class SQLiteSessionStore: SessionStore {
+    private let database: SQLiteSerialConnection
+
+    private init(database: SQLiteSerialConnection) {
+        self.database = database
+    }
+
+    /// Opens (creating if needed) the database at `path` and its session table.
+    ///
+    /// A statement waits at most `busyTimeout` for another process's write lock before failing with
+    /// ``SessionStoreError/unavailable(_:)``. Call ``close()`` when done.
+    public static func open(
+        path: String, busyTimeout: Duration = .seconds(5),
+        logger: Logger = Logger(label: "phiguard.sessions.sqlite")
+    ) async throws(SessionStoreError) -> SQLiteSessionStore {
+        try await open(path: Optional(path), busyTimeout: busyTimeout, logger: logger)
+    }
+
+    /// Opens a private in-memory database (for tests): sessions end with the store.
+    public static func inMemory() async throws(SessionStoreError) -> SQLiteSessionStore {
+        try await open(path: nil, busyTimeout: .seconds(5), logger: Logger(label: "phiguard.sessions.sqlite"))
+    }
+
+    private static func open(path: String?, busyTimeout: Duration, logger: Logger) async throws(SessionStoreError)
+        -> SQLiteSessionStore
+    {
+        do {
+            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
+            do {
+                try await database.exclusive(createSchema)
+            } catch {
+                try? await database.close()
+                throw error
+            }
+            return SQLiteSessionStore(database: database)
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+
+    /// Closes the database, after the operations already queued. The store must not be used afterwards.
+    public func close() async throws(SessionStoreError) {
+        do { try await database.close() } catch { throw Self.mapped(error) }
+    }
+
+    private static func createSchema(_ connection: SQLiteConnection) async throws {
+        _ = try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS phiguard_sessions (
+                token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+                handle TEXT NOT NULL UNIQUE, state TEXT NOT NULL, account_id TEXT, roles TEXT NOT NULL,
+                patient_id TEXT, strength TEXT, created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL,
+                idle_expires_at INTEGER NOT NULL, absolute_expires_at INTEGER NOT NULL, authenticated_at INTEGER,
+                recently_authenticated_at INTEGER, client_label TEXT)
+            """, [])
+        _ = try await connection.query(
+            "CREATE INDEX IF NOT EXISTS phiguard_sessions_account ON phiguard_sessions(account_id)", [])
+        _ = try await connection.query(
+            """
+            CREATE INDEX IF NOT EXISTS phiguard_sessions_expiry
+            ON phiguard_sessions(min(idle_expires_at, absolute_expires_at))
+            """, [])
+    }
+
+    // MARK: SessionStore
+
+    /// Stores a new record; ``SessionStoreError/duplicate`` if its hash or handle is taken.
+    public func insert(_ record: SessionRecord) async throws(SessionStoreError) {
+        let binds = try Self.binds(record)
+        let inserted = try await run { connection in
+            try await connection.query(Self.insertSQL, binds).count == 1
+        }
+        guard inserted else { throw .duplicate }
+    }
+
+    /// The record stored under `tokenHash`, if any.
+    public func session(tokenHash: SessionTokenHash) async throws(SessionStoreError) -> SessionRecord? {
+        let rows = try await run { connection in
+            try await connection.query(
+                "SELECT \(Self.columns) FROM phiguard_sessions WHERE token_hash = ?", [Self.blob(tokenHash)])
+        }
+        return try rows.first.map(Self.record)
+    }
+
+    /// Removes the record under `old` and stores `new` in one transaction; `false` (changing nothing)
+    /// if `old` is no longer stored.
+    public func replace(_ old: SessionTokenHash, with new: SessionRecord) async throws(SessionStoreError) -> Bool {
+        let binds = try Self.binds(new)
+        let outcome: Bool?
+        do {
+            outcome = try await database.transaction { connection -> (value: Bool?, commit: Bool) in
+                let gone = try await connection.query(
+                    "DELETE FROM phiguard_sessions WHERE token_hash = ? RETURNING 1", [Self.blob(old)])
+                guard gone.count == 1 else { return (false, false) }
+                let inserted = try await connection.query(Self.insertSQL, binds)
+                guard inserted.count == 1 else { return (nil, false) }  // duplicate: keep the old record
+                return (true, true)
+            }
+        } catch {
+            throw Self.mapped(error)
+        }
+        guard let outcome else { throw .duplicate }
+        return outcome
+    }
+
+    /// Sets `lastSeenAt` and `idleExpiresAt` of the record under `tokenHash`, if any.
+    public func touch(_ tokenHash: SessionTokenHash, lastSeenAt: Date, idleExpiresAt: Date)
+        async throws(SessionStoreError)
+    {
+        _ = try await run { connection in
+            try await connection.query(
+                "UPDATE phiguard_sessions SET last_seen_at = ?, idle_expires_at = ? WHERE token_hash = ?",
+                [Self.integer(lastSeenAt), Self.integer(idleExpiresAt), Self.blob(tokenHash)])
+        }
+    }
+
+    /// Removes and returns the record under `tokenHash`, if any.
+    public func remove(_ tokenHash: SessionTokenHash) async throws(SessionStoreError) -> SessionRecord? {
+        let rows = try await run { connection in
+            try await connection.query(
+                "DELETE FROM phiguard_sessions WHERE token_hash = ? RETURNING \(Self.columns)", [Self.blob(tokenHash)])
+        }
+        return try rows.first.map(Self.record)
+    }
+
+    /// Every record of `accountID`, oldest first (ties by handle).
+    public func sessions(accountID: String) async throws(SessionStoreError) -> [SessionRecord] {
+        let rows = try await run { connection in
+            try await connection.query(
+                "SELECT \(Self.columns) FROM phiguard_sessions WHERE account_id = ? ORDER BY created_at, handle",
+                [.text(accountID)])
+        }
+        return try rows.map(Self.record)
+    }
+
+    /// Removes every record of `accountID` except the one with handle `keptHandle`; returns the removed,
+    /// oldest first.
+    public func removeSessions(accountID: String, except keptHandle: String?) async throws(SessionStoreError)
+        -> [SessionRecord]
+    {
+        let rows = try await run { connection in
+            try await connection.query(
+                """
+                DELETE FROM phiguard_sessions WHERE account_id = ? AND (? IS NULL OR handle <> ?)
+                RETURNING \(Self.columns)
+                """, [.text(accountID), Self.text(keptHandle), Self.text(keptHandle)])
+        }
+        return try rows.map(Self.record).sorted { ($0.createdAt, $0.handle) < ($1.createdAt, $1.handle) }
+    }
+
+    /// Removes every record expired at `now` (idle or absolute limit reached); returns how many.
+    public func removeExpired(at now: Date) async throws(SessionStoreError) -> Int {
+        try await run { connection in
+            try await connection.query(
+                "DELETE FROM phiguard_sessions WHERE min(idle_expires_at, absolute_expires_at) <= ? RETURNING 1",
+                [Self.integer(now)]
+            ).count
+        }
+    }
+
+    // MARK: Rows
+
+    private static let columns = """
+        token_hash, handle, state, account_id, roles, patient_id, strength, created_at, last_seen_at, \
+        idle_expires_at, absolute_expires_at, authenticated_at, recently_authenticated_at, client_label
+        """
+
+    private static let insertSQL =
+        "INSERT INTO phiguard_sessions (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        + "ON CONFLICT DO NOTHING RETURNING 1"
+
+    /// Runs `body` with the connection, mapping failures to ``SessionStoreError``.
+    private func run<T>(_ body: (SQLiteConnection) async throws -> T) async throws(SessionStoreError) -> T {
+        do { return try await database.exclusive(body) } catch { throw Self.mapped(error) }
+    }
+
+    /// A store error for `error`, naming its type only (SQLite messages can quote values).
+    private static func mapped(_ error: any Error) -> SessionStoreError {
+        if let error = error as? SessionStoreError { return error }
+        return .unavailable(String(describing: type(of: error)))
+    }
+
+    private static func blob(_ hash: SessionTokenHash) -> SQLiteData { .blob(ByteBuffer(bytes: hash.bytes)) }
+    private static func text(_ value: String?) -> SQLiteData { value.map { .text($0) } ?? .null }
+    private static func integer(_ date: Date) -> SQLiteData { .integer(SQLiteInt64(microseconds(date))) }
+    private static func integer(_ date: Date?) -> SQLiteData { date.map(integer) ?? .null }
+
+    private static func binds(_ record: SessionRecord) throws(SessionStoreError) -> [SQLiteData] {
+        let roles: String
+        do {
+            roles = String(decoding: try JSONEncoder().encode(record.roles), as: UTF8.self)
+        } catch {
+            throw .unavailable(String(describing: type(of: error)))
+        }
+        return [
+            blob(record.tokenHash), .text(record.handle), .text(record.state.rawValue), text(record.accountID),
+            .text(roles), text(record.patientID), text(record.strength?.rawValue), integer(record.createdAt),
+            integer(record.lastSeenAt), integer(record.idleExpiresAt), integer(record.absoluteExpiresAt),
+            integer(record.authenticatedAt), integer(record.recentlyAuthenticatedAt), text(record.clientLabel),
+        ]
+    }
+
+    /// Reads a row selected with ``columns``.
+    private static func record(_ row: SQLiteRow) throws(SessionStoreError) -> SessionRecord {
+        func cell(_ name: String) -> SQLiteData { row.column(name) ?? .null }
+        func text(_ name: String) throws(SessionStoreError) -> String {
+            guard case .text(let value) = cell(name) else { throw .corruptRecord(name) }
+            return value
+        }
+        func optionalText(_ name: String) throws(SessionStoreError) -> String? {
+            switch cell(name) {
+            case .text(let value): return value
+            case .null: return nil
+            default: throw .corruptRecord(name)
+            }
+        }
+        func time(_ name: String) throws(SessionStoreError) -> Date {
+            guard case .integer(let value) = cell(name) else { throw .corruptRecord(name) }
+            return date(microseconds: Int64(value))
+        }
+        func optionalTime(_ name: String) throws(SessionStoreError) -> Date? {
+            switch cell(name) {
+            case .integer(let value): return date(microseconds: Int64(value))
+            case .null: return nil
+            default: throw .corruptRecord(name)
+            }
+        }
+        guard case .blob(let hashBytes) = cell("token_hash"),
+            let tokenHash = SessionTokenHash(bytes: Array(buffer: hashBytes))
+        else { throw .corruptRecord("token_hash") }
+        guard let state = SessionState(rawValue: try text("state")) else { throw .corruptRecord("state") }
+        guard let roles = try? JSONDecoder().decode([String].self, from: Data(try text("roles").utf8)) else {
+            throw .corruptRecord("roles")
+        }
+        var strength: AuthenticationStrength?
+        if let raw = try optionalText("strength") {
+            guard let parsed = AuthenticationStrength(rawValue: raw) else { throw .corruptRecord("strength") }
+            strength = parsed
+        }
+        return SessionRecord(
+            tokenHash: tokenHash, handle: try text("handle"), state: state, accountID: try optionalText("account_id"),
+            roles: roles, patientID: try optionalText("patient_id"), strength: strength,
+            createdAt: try time("created_at"), lastSeenAt: try time("last_seen_at"),
+            idleExpiresAt: try time("idle_expires_at"), absoluteExpiresAt: try time("absolute_expires_at"),
+            authenticatedAt: try optionalTime("authenticated_at"),
+            recentlyAuthenticatedAt: try optionalTime("recently_authenticated_at"),
+            clientLabel: try optionalText("client_label"))
+    }
+}
+
+/// Dates as whole microseconds since 1970: exact for every date with a whole number of
+/// microseconds, within half a microsecond for others. Clamped to the `Int64` range.
+func microseconds(_ date: Date) -> Int64 {
+    let value = (date.timeIntervalSince1970 * 1_000_000).rounded()
+    guard value.isFinite else { return value > 0 ? .max : .min }
+    if value >= 0x1p63 { return .max }  // 2^63: one past Int64.max
+    if value < -0x1p63 { return .min }
+    return Int64(value)
+}
+
+/// The date `value` microseconds after 1970.
+func date(microseconds value: Int64) -> Date {
+    let (seconds, fraction) = value.quotientAndRemainder(dividingBy: 1_000_000)
+    return Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(fraction) / 1_000_000)
+}
