@@ -20,7 +20,8 @@ struct LoginAuditor: Sendable {
             metadata: ["reason": "\(reason.rawValue)", "account": "\(account ?? "-")"])
         await bestEffort {
             if mfa, let account {
-                try AuditEvent.mfa(.mfaFailed, userID: account, succeeded: false, reason: reason.rawValue, sessionID: handle,
+                try AuditEvent.mfa(
+                    .mfaFailed, userID: account, succeeded: false, reason: reason.rawValue, sessionID: handle,
                     at: clock.now())
             } else {
                 try AuditEvent.login(
@@ -31,7 +32,9 @@ struct LoginAuditor: Sendable {
 
     /// A session event (`session.created`, `session.refreshed`, `session.revoked`, `session.expired`).
     func session(_ kind: AuditEventKind, account: String, handle: String, reason: String? = nil) async {
-        await bestEffort { try AuditEvent.session(kind, userID: account, sessionID: handle, reason: reason, at: clock.now()) }
+        await bestEffort {
+            try AuditEvent.session(kind, userID: account, sessionID: handle, reason: reason, at: clock.now())
+        }
     }
 
     /// A lockout that started: recorded as a failed sign-in with reason `locked-out` and the lock's length.
@@ -39,7 +42,8 @@ struct LoginAuditor: Sendable {
         logger.warning("sign-in locked after repeated failures", metadata: ["account": "\(account ?? "-")"])
         await bestEffort {
             try AuditEvent(
-                kind: .loginFailed, timestamp: AuditEvent.timestamp(for: clock.now()), actorID: account, action: "login",
+                kind: .loginFailed, timestamp: AuditEvent.timestamp(for: clock.now()), actorID: account,
+                action: "login",
                 outcome: .failure, reason: "locked-out",
                 attributes: ["lockout-seconds": "\(duration.components.seconds)"])
         }

@@ -1,8 +1,8 @@
+import Logging
 import PHIGuardAccess
 import PHIGuardAudit
-import Logging
-public import PHIGuardTOTP
 import PHIGuardPasswords
+public import PHIGuardTOTP
 
 extension LoginFlow {
     // MARK: Registration
@@ -100,7 +100,8 @@ extension LoginFlow {
         try await setPassword(newPassword, for: account)
         let revoked = try await storeCall { try await sessions.removeSessions(accountID: accountID, except: nil) }
         for ended in revoked {
-            await auditor.session(.sessionRevoked, account: accountID, handle: ended.handle, reason: "password-recovered")
+            await auditor.session(
+                .sessionRevoked, account: accountID, handle: ended.handle, reason: "password-recovered")
         }
     }
 

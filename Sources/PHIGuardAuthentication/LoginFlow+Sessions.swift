@@ -1,6 +1,6 @@
-import PHIGuardAccess
-import Logging
 import Foundation
+import Logging
+import PHIGuardAccess
 import PHIGuardAudit
 
 extension LoginFlow {
@@ -18,7 +18,8 @@ extension LoginFlow {
             token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
             authenticatedAt: record.authenticatedAt, clientLabel: nil)
         try await rotate(record, to: rotated)
-        await auditor.session(.sessionRefreshed, account: account.id, handle: rotated.handle, reason: "password-changed")
+        await auditor.session(
+            .sessionRefreshed, account: account.id, handle: rotated.handle, reason: "password-changed")
         return AuthenticatedSession(token: token, record: rotated)
     }
 
@@ -37,7 +38,8 @@ extension LoginFlow {
             !account.isDisabled
         else {
             _ = try await storeCall { try await sessions.remove(record.tokenHash) }
-            await auditor.session(.sessionRevoked, account: accountID, handle: record.handle, reason: "account-disabled")
+            await auditor.session(
+                .sessionRevoked, account: accountID, handle: record.handle, reason: "account-disabled")
             throw .sessionEnded
         }
         let token = try newToken()
@@ -45,7 +47,8 @@ extension LoginFlow {
             token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
             authenticatedAt: record.authenticatedAt, clientLabel: nil)
         try await rotate(record, to: rotated)
-        await auditor.session(.sessionRefreshed, account: accountID, handle: rotated.handle, reason: "privileges-changed")
+        await auditor.session(
+            .sessionRefreshed, account: accountID, handle: rotated.handle, reason: "privileges-changed")
         return AuthenticatedSession(token: token, record: rotated)
     }
 

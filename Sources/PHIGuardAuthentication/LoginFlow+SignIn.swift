@@ -1,5 +1,5 @@
-import Logging
 import Foundation
+import Logging
 import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardPasswords
@@ -27,7 +27,8 @@ extension LoginFlow {
         let found = try await directoryCall { try await accounts.account(loginName: loginName) }
         guard let account = found else {
             _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
-            try await countFailure(throttleKey: nameKey, clientAddress: clientAddress, account: nil, reason: .unknownAccount)
+            try await countFailure(
+                throttleKey: nameKey, clientAddress: clientAddress, account: nil, reason: .unknownAccount)
         }
         let verification: PasswordVerification
         do {
@@ -66,7 +67,8 @@ extension LoginFlow {
                 .awaitingSecondFactor, token: token, accountID: account.id,
                 lifetime: configuration.secondFactorTimeout, clientLabel: clientLabel)
             try await storeCall { try await sessions.insert(record) }
-            await auditor.session(.sessionCreated, account: account.id, handle: record.handle, reason: "password-verified")
+            await auditor.session(
+                .sessionCreated, account: account.id, handle: record.handle, reason: "password-verified")
             return .awaitingSecondFactor(SecondFactorPendingSession(token: token, record: record))
         }
         let placeholder = try newRecord(
@@ -221,7 +223,8 @@ extension LoginFlow {
             }
             let consumed: Bool
             do { consumed = try await recoveryCodes.consume(hash, accountID: account.id) } catch {
-                logger.error("recovery code store failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                logger.error(
+                    "recovery code store failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                 throw .unavailable
             }
             return consumed ? nil : .wrongRecoveryCode
@@ -260,7 +263,10 @@ extension LoginFlow {
         guard let accountID = record.accountID else { return }
         do {
             try await auditor.required { () throws -> [AuditEvent] in
-                [try .login(succeeded: true, userID: accountID, sessionID: record.handle, method: method, at: clock.now())]
+                [
+                    try .login(
+                        succeeded: true, userID: accountID, sessionID: record.handle, method: method, at: clock.now())
+                ]
             }
         } catch {
             _ = try? await sessions.remove(record.tokenHash)

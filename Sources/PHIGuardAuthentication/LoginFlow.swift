@@ -4,8 +4,8 @@ public import PHIGuardAccess
 public import PHIGuardAudit
 public import PHIGuardPasswords
 public import PHIGuardRateLimit
-public import PHIGuardTOTP
 internal import PHIGuardSecureMemory
+public import PHIGuardTOTP
 
 /// The sign-in state machine: the only way to move a session between states, and the only maker of
 /// ``AuthenticatedPrincipal``s.
@@ -60,7 +60,8 @@ public final class LoginFlow: Sendable {
         }
 
         /// 30 a minute per address, burst 10.
-        public static let defaultPerAddress = try! RateLimit("login-per-address", count: 30, per: .seconds(60), burst: 10)
+        public static let defaultPerAddress = try! RateLimit(
+            "login-per-address", count: 30, per: .seconds(60), burst: 10)
         /// 600 a minute in all, burst 100.
         public static let defaultGlobal = try! RateLimit("login-global", count: 600, per: .seconds(60), burst: 100)
     }
@@ -193,7 +194,8 @@ public final class LoginFlow: Sendable {
         guard let record = try await storeCall({ try await sessions.session(tokenHash: hash) }) else { return nil }
         guard record.isExpired(at: clock.now()) else { return record }
         if try await storeCall({ try await sessions.remove(hash) }) != nil, let account = record.accountID {
-            await auditor.session(.sessionExpired, account: account, handle: record.handle, reason: record.state.rawValue)
+            await auditor.session(
+                .sessionExpired, account: account, handle: record.handle, reason: record.state.rawValue)
         }
         return nil
     }
@@ -227,7 +229,8 @@ public final class LoginFlow: Sendable {
         authenticatedAt: Date?, clientLabel: String?
     ) -> SessionRecord {
         let now = clock.now()
-        let absolute = previous.state == .authenticated
+        let absolute =
+            previous.state == .authenticated
             ? previous.absoluteExpiresAt : now.adding(configuration.absoluteLifetime)
         return SessionRecord(
             tokenHash: token.hash, handle: previous.handle, state: .authenticated, accountID: account.id,

@@ -25,6 +25,20 @@ public struct MonotonicClock: NanosecondClock {
     }
 }
 
+/// `CLOCK_REALTIME` in nanoseconds since 1970: the clock of stores whose state outlives the process
+/// (the monotonic clock starts again at each boot, so stored times would be meaningless after one).
+public struct RealtimeClock: NanosecondClock {
+    /// The wall clock.
+    public init() {}
+
+    /// The current wall-clock time in nanoseconds since 1970.
+    public func nanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
+
 /// A clock that moves only when told to: for tests of limits, delays and lockouts.
 public final class ManualClock: NanosecondClock {
     private let now: Atomic<Int64>

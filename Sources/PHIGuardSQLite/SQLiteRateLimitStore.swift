@@ -17,7 +17,7 @@ internal import SQLiteNIO
 ///   decide, write all or none), so concurrent checks from any number of tasks, connections and
 ///   processes on the host run one after the other and can never over-admit. A request with several
 ///   limits charges every limit or none.
-/// - **Survives a restart**: times are wall-clock nanoseconds (``WallClock``, `CLOCK_REALTIME`), not
+/// - **Survives a restart**: times are wall-clock nanoseconds (``RealtimeClock``, `CLOCK_REALTIME`), not
 ///   the monotonic clock, which restarts with the machine. A wall clock stepped back only makes
 ///   limits last longer; stepped forward, it releases them early.
 /// - **No identifiers at rest**: keys (account ids, client addresses) are stored only as a 16-byte
@@ -53,7 +53,7 @@ public final class SQLiteRateLimitStore: RateLimitStore {
     /// `clock` must count nanoseconds since 1970 for limits to survive a restart (tests pass a
     /// ``ManualClock``). Call ``close()`` when done.
     public static func open(
-        path: String, keyDigestSecret: inout [UInt8], clock: any NanosecondClock = WallClock(),
+        path: String, keyDigestSecret: inout [UInt8], clock: any NanosecondClock = RealtimeClock(),
         busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.sqlite")
     ) async throws(RateLimitError) -> SQLiteRateLimitStore {
         defer { Sodium.zero(&keyDigestSecret) }
@@ -162,19 +162,5 @@ public final class SQLiteRateLimitStore: RateLimitStore {
                 key.count)
         }
         return output
-    }
-}
-
-/// `CLOCK_REALTIME` in nanoseconds since 1970: the clock of stores whose state outlives the process
-/// (the monotonic clock starts again at each boot, so stored times would be meaningless after one).
-public struct WallClock: NanosecondClock {
-    /// The wall clock.
-    public init() {}
-
-    /// The current wall-clock time in nanoseconds since 1970.
-    public func nanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

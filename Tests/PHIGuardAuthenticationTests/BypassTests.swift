@@ -78,7 +78,9 @@ struct BypassTests {
         let existing = try await harness.signIn("pat@example.org", account)
 
         // Unknown names get no link (the app answers identically).
-        #expect(try await harness.flow.requestPasswordRecovery(loginName: "nobody@example.org", clientAddress: "198.51.100.1") == nil)
+        #expect(
+            try await harness.flow.requestPasswordRecovery(
+                loginName: "nobody@example.org", clientAddress: "198.51.100.1") == nil)
         let delivery = try #require(
             try await harness.flow.requestPasswordRecovery(loginName: "pat@example.org", clientAddress: "198.51.100.1"))
         let resumed = try await harness.flow.resume(delivery.token.cookieValue)

@@ -52,7 +52,9 @@ struct EnumerationAndLockoutTests {
         let clock = ContinuousClock()
         for round in 0..<24 {  // interleaved, so machine noise hits both sides alike
             let knownTime = await clock.measure { _ = await attempt(harness, "pat@example.org", "wrong \(round)") }
-            let unknownTime = await clock.measure { _ = await attempt(harness, "nobody\(round)@example.org", "wrong \(round)") }
+            let unknownTime = await clock.measure {
+                _ = await attempt(harness, "nobody\(round)@example.org", "wrong \(round)")
+            }
             known.append(Double(knownTime.components.attoseconds) / 1e18 + Double(knownTime.components.seconds))
             unknown.append(Double(unknownTime.components.attoseconds) / 1e18 + Double(unknownTime.components.seconds))
         }
@@ -93,14 +95,17 @@ struct EnumerationAndLockoutTests {
         _ = await attempt(harness, "pat@example.org", "wrong")
         _ = await attempt(harness, "pat@example.org", "wrong")
         do {
-            _ = try await harness.flow.signIn(loginName: "pat@example.org", password: "wrong", clientAddress: "203.0.113.5")
+            _ = try await harness.flow.signIn(
+                loginName: "pat@example.org", password: "wrong", clientAddress: "203.0.113.5")
             Issue.record("attempt inside the delay was not held back")
         } catch {
             guard case .tryLater(let retryAfter) = error else { Issue.record("got \(error)"); return }
             #expect(retryAfter > .zero && retryAfter <= .seconds(30))
         }
         // Another address is not delayed by this one's failures (the victim can still sign in).
-        #expect(await attempt(harness, "pat@example.org", Harness.password, address: "192.0.2.44").hasPrefix("awaitingSecondFactor"))
+        #expect(
+            await attempt(harness, "pat@example.org", Harness.password, address: "192.0.2.44").hasPrefix(
+                "awaitingSecondFactor"))
     }
 
     @Test("the per-address rate limit stops credential stuffing across many names")
@@ -112,7 +117,9 @@ struct EnumerationAndLockoutTests {
         for index in 0..<8 { answers.append(await attempt(harness, "user\(index)@example.org", "Winter2026!")) }
         #expect(answers.prefix(5).allSatisfy { $0 == "\(AuthenticationError.rejected)" })
         #expect(answers.suffix(3).allSatisfy { $0.hasPrefix("too many attempts") })
-        #expect(await attempt(harness, "user9@example.org", "x", address: "198.51.100.77") == "\(AuthenticationError.rejected)")
+        #expect(
+            await attempt(harness, "user9@example.org", "x", address: "198.51.100.77")
+                == "\(AuthenticationError.rejected)")
     }
 
     @Test("sign-in events reach the audit log with internal reasons; lockouts are recorded")

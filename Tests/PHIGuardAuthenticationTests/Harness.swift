@@ -36,7 +36,8 @@ final class TestAccounts: AccountDirectory {
             guard !entries.values.contains(where: { $0.loginName == loginName }) else { return nil }
             entries[id] = Entry(
                 loginName: loginName,
-                account: Account(id: id, passwordHash: passwordHash, totp: totp, roles: ["patient"], patientID: "p-\(id)"))
+                account: Account(
+                    id: id, passwordHash: passwordHash, totp: totp, roles: ["patient"], patientID: "p-\(id)"))
             return id
         }
     }

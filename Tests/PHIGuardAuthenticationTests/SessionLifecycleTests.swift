@@ -148,13 +148,15 @@ struct SessionLifecycleTests {
     @Test("a role change revokes other sessions and rotates the current one with the new roles")
     func roleChangeRevokes() async throws {
         let harness = try Harness()
-        let account = try await harness.addAccount("doc@example.org", id: "acct-doc", roles: ["patient"], patientID: "p-1")
+        let account = try await harness.addAccount(
+            "doc@example.org", id: "acct-doc", roles: ["patient"], patientID: "p-1")
         let first = try await harness.signIn("doc@example.org", account)
         harness.clock.advance(.seconds(31))
         let second = try await harness.signIn("doc@example.org", account)
         #expect(!harness.engine.decide(first.principal, .read, chart).isAllowed)
         harness.accounts.update("acct-doc") { $0.roles = ["physician"] }
-        let rotated = try #require(try await harness.flow.accountPrivilegesChanged(accountID: "acct-doc", current: first))
+        let rotated = try #require(
+            try await harness.flow.accountPrivilegesChanged(accountID: "acct-doc", current: first))
         #expect(rotated.principal.subject.roles == ["physician"])
         #expect(harness.engine.decide(rotated.principal, .read, chart).isAllowed)
         guard case .anonymous = try await harness.flow.resume(second.token.cookieValue) else {

@@ -8,7 +8,8 @@ import Testing
 public enum SessionStoreConformance {
     /// A record with random hash and handle for `accountID`, created at `now`.
     public static func record(
-        accountID: String?, state: SessionState = .authenticated, now: Date = Date(timeIntervalSince1970: 1_800_000_000),
+        accountID: String?, state: SessionState = .authenticated,
+        now: Date = Date(timeIntervalSince1970: 1_800_000_000),
         idle: TimeInterval = 900, absolute: TimeInterval = 28_800, label: String? = "Firefox on Linux"
     ) -> SessionRecord {
         let hash = SessionTokenHash(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })!
