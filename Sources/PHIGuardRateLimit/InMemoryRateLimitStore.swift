@@ -108,7 +108,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     private func digest(_ check: RateLimitCheck) -> UInt64 {
         var hasher = Hasher()
         hasher.combine(seed)
-        hasher.combine(check.limit.name)
+        hasher.combine(check.limit.nameHash)
         hasher.combine(check.key)
         return UInt64(bitPattern: Int64(hasher.finalize()))
     }

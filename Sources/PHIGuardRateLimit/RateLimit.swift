@@ -12,6 +12,8 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
     public let intervalNanoseconds: Int64
     /// The number of events allowed at once after a quiet period.
     public let burst: Int
+    /// The name's hash (this process's seed), computed once so a check hashes only its key.
+    package let nameHash: Int
 
     /// `count` events per `period`, with `burst` at once (default: `count`).
     ///
@@ -28,6 +30,7 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
         self.name = name
         self.intervalNanoseconds = max(1, periodNanoseconds / Int64(count))
         self.burst = burst
+        self.nameHash = name.hashValue
     }
 
     /// `name: burst B, one per N ns`.
