@@ -118,7 +118,9 @@ struct AuditChainer {
             previous.withUnsafeBytes {
                 if let start = $0.baseAddress { base.copyMemory(from: start, byteCount: $0.count) }
             }
-            AuditCanonicalEncoding.write(sequence: sequence, event: event, to: base + previous.count)
+            AuditCanonicalEncoding.write(
+                sequence: sequence, event: event,
+                to: UnsafeMutableRawBufferPointer(start: base + previous.count, count: count - previous.count))
             return body(UnsafeRawBufferPointer(start: base, count: count))
         }
     }

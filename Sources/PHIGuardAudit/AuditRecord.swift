@@ -58,10 +58,11 @@ package enum AuditCanonicalEncoding {
         return count
     }
 
-    /// Writes the canonical encoding of (`sequence`, `event`) at `destination`, which must have room
-    /// for ``encodedCount(of:)`` bytes.
-    static func write(sequence: UInt64, event: AuditEvent, to destination: UnsafeMutableRawPointer) {
-        var writer = Writer(cursor: destination)
+    /// Writes the canonical encoding of (`sequence`, `event`) into `destination`, which must be
+    /// exactly ``encodedCount(of:)`` bytes (checked: every store is bounds-checked, and the
+    /// encoding must fill the buffer).
+    static func write(sequence: UInt64, event: AuditEvent, to destination: UnsafeMutableRawBufferPointer) {
+        var writer = Writer(destination)
         writer.uint32(magic)
         writer.uint64(sequence)
         writer.uint64(UInt64(bitPattern: event.timestamp))
@@ -95,14 +96,14 @@ package enum AuditCanonicalEncoding {
                 writer.string(value)
             }
         }
-        assert(writer.cursor - destination == encodedCount(of: event), "encodedCount(of:) disagrees with write")
+        precondition(writer.cursor == writer.end, "encodedCount(of:) disagrees with write")
     }
 
     /// The canonical encoding as a new array.
     package static func encode(sequence: UInt64, event: AuditEvent) -> [UInt8] {
         let count = encodedCount(of: event)
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            write(sequence: sequence, event: event, to: UnsafeMutableRawPointer(buffer.baseAddress!))
+            write(sequence: sequence, event: event, to: UnsafeMutableRawBufferPointer(buffer))
             initialized = count
         }
     }
@@ -112,24 +113,39 @@ package enum AuditCanonicalEncoding {
         withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
     }
 
-    /// Writes encoding primitives at a cursor into memory with room for them (see ``encodedCount(of:)``).
+    /// Writes encoding primitives at a cursor, never past `end`.
     private struct Writer {
-        var cursor: UnsafeMutableRawPointer
+        private(set) var cursor: UnsafeMutableRawPointer
+        let end: UnsafeMutableRawPointer
+
+        init(_ buffer: UnsafeMutableRawBufferPointer) {
+            cursor = buffer.baseAddress!  // never empty: every encoding starts with 20 fixed bytes
+            end = cursor + buffer.count
+        }
+
+        /// Stops the process rather than write past the buffer (only a bug could get here).
+        @inline(__always)
+        private func reserve(_ count: Int) {
+            precondition(end - cursor >= count, "canonical encoding overruns its buffer")
+        }
 
         @inline(__always)
         mutating func byte(_ value: UInt8) {
+            reserve(1)
             cursor.storeBytes(of: value, as: UInt8.self)
             cursor += 1
         }
 
         @inline(__always)
         mutating func uint32(_ value: UInt32) {
+            reserve(4)
             cursor.storeBytes(of: value.bigEndian, as: UInt32.self)
             cursor += 4
         }
 
         @inline(__always)
         mutating func uint64(_ value: UInt64) {
+            reserve(8)
             cursor.storeBytes(of: value.bigEndian, as: UInt64.self)
             cursor += 8
         }
@@ -139,6 +155,7 @@ package enum AuditCanonicalEncoding {
             let utf8 = value.utf8
             let count = utf8.count
             uint32(UInt32(truncatingIfNeeded: count))
+            reserve(count)
             let target = cursor
             let copied: Void? = utf8.withContiguousStorageIfAvailable { bytes in
                 if let base = bytes.baseAddress { target.copyMemory(from: base, byteCount: bytes.count) }
