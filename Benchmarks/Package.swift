@@ -41,7 +41,7 @@ let package = Package(
         suite(
             "FieldEncryptionBenchmarks",
             [.product(name: "PHIGuardFieldEncryption", package: "PHIGuard"), "CSodiumBench"]),
-        // libsodium, for the raw-call baselines the field-encryption suite compares against.
+        // libsodium, for the raw-call baselines the field-encryption and audit suites compare against.
         .systemLibrary(name: "CSodiumBench", path: "Sources/CSodiumBench", pkgConfig: "libsodium"),
         suite("TOTPBenchmarks", [.product(name: "PHIGuardTOTP", package: "PHIGuard")]),
         suite(
@@ -49,6 +49,7 @@ let package = Package(
             [
                 .product(name: "PHIGuardAudit", package: "PHIGuard"),
                 .product(name: "PHIGuardSQLite", package: "PHIGuard"),
+                "CSodiumBench",
             ]),
     ]
 )

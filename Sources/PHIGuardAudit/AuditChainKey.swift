@@ -51,63 +51,77 @@ public struct AuditChainKey: Sendable, CustomStringConvertible {
     /// Always `AuditChainKey(<redacted>)`.
     public var description: String { "AuditChainKey(<redacted>)" }
 
-    /// `HMAC-SHA256(key, previous ‖ canonical)`, written to `output` (32 bytes).
+    /// `HMAC-SHA256(key, message)`, written to `output` (32 bytes).
+    ///
+    /// Starts from a copy of the keyed state (no re-keying per record) on the stack, and zeroes the
+    /// copy before returning: it is key-equivalent.
     @inline(__always)
-    func chainValue(
-        previous: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
-    ) {
+    func mac(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer) {
         keyedState.withUnsafeBytes { stored in
             var state = stored.loadUnaligned(as: crypto_auth_hmacsha256_state.self)
             _ = crypto_auth_hmacsha256_update(
-                &state, previous.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(previous.count))
-            _ = crypto_auth_hmacsha256_update(
-                &state, canonical.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(canonical.count))
-            _ = crypto_auth_hmacsha256_final(&state, output.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                &state, message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count))
+            _ = crypto_auth_hmacsha256_final(&state, output.assumingMemoryBound(to: UInt8.self))
             withUnsafeMutableBytes(of: &state) { Sodium.zero($0) }
         }
     }
 }
 
-/// Computes chain values with a reusable encoding buffer (one per writer or verifier; not shared).
+/// Computes chain values with a reusable message buffer (one per writer or verifier; not shared).
+///
+/// A chain value is `HMAC-SHA256(key, previous ‖ canonical(sequence, event))`; the chainer writes
+/// `previous ‖ canonical` into one buffer it keeps between records, so chaining or verifying a
+/// record allocates nothing once the buffer is large enough.
 struct AuditChainer {
     let key: AuditChainKey
-    private var buffer: [UInt8] = []
+    /// `previous ‖ canonical` of the record being chained; only the first bytes of it are in use.
+    private var message = [UInt8](repeating: 0, count: 1024)
 
     init(key: AuditChainKey) {
         self.key = key
-        buffer.reserveCapacity(1024)
     }
 
     /// The chain value of (`sequence`, `event`) following `previous`.
     mutating func chainValue(previous: [UInt8], sequence: UInt64, event: AuditEvent) -> [UInt8] {
-        buffer.removeAll(keepingCapacity: true)
-        AuditCanonicalEncoding.encode(sequence: sequence, event: event, into: &buffer)
-        var output = [UInt8](repeating: 0, count: 32)
         let key = key
-        buffer.withUnsafeBytes { canonical in
-            previous.withUnsafeBytes { previousBytes in
-                output.withUnsafeMutableBytes { out in
-                    key.chainValue(previous: previousBytes, canonical: canonical, into: out)
-                }
+        return withMessage(previous: previous, sequence: sequence, event: event) { message in
+            [UInt8](unsafeUninitializedCapacity: 32) { output, initialized in
+                key.mac(message, into: UnsafeMutableRawPointer(output.baseAddress!))
+                initialized = 32
             }
         }
-        return output
     }
 
     /// Whether `record.chain` is the chain value of `record` following `previous` (computed on the
-    /// stack: verification allocates nothing per record but the encoding buffer it reuses).
+    /// stack and compared in constant time).
     mutating func verifies(_ record: AuditRecord, previous: [UInt8]) -> Bool {
         guard record.chain.count == 32 else { return false }
-        buffer.removeAll(keepingCapacity: true)
-        AuditCanonicalEncoding.encode(sequence: record.sequence, event: record.event, into: &buffer)
         let key = key
-        return withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { output in
-            buffer.withUnsafeBytes { canonical in
-                previous.withUnsafeBytes { previousBytes in
-                    key.chainValue(previous: previousBytes, canonical: canonical, into: output)
+        return withMessage(previous: previous, sequence: record.sequence, event: record.event) { message in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { output in
+                key.mac(message, into: UnsafeMutableRawPointer(output.baseAddress!))
+                return record.chain.withUnsafeBufferPointer {
+                    crypto_verify_32(output.baseAddress!, $0.baseAddress!) == 0
                 }
             }
-            return record.chain.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(output), $0) }
+        }
+    }
+
+    /// Calls `body` with `previous ‖ canonical(sequence, event)`, written into the reused buffer.
+    private mutating func withMessage<R>(
+        previous: [UInt8], sequence: UInt64, event: AuditEvent, _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
+        let count = previous.count + AuditCanonicalEncoding.encodedCount(of: event)
+        if message.count < count { message = [UInt8](repeating: 0, count: max(count, 2 * message.count)) }
+        return message.withUnsafeMutableBytes { buffer in
+            let base = buffer.baseAddress!
+            previous.withUnsafeBytes {
+                if let start = $0.baseAddress { base.copyMemory(from: start, byteCount: $0.count) }
+            }
+            AuditCanonicalEncoding.write(
+                sequence: sequence, event: event,
+                to: UnsafeMutableRawBufferPointer(start: base + previous.count, count: count - previous.count))
+            return body(UnsafeRawBufferPointer(start: base, count: count))
         }
     }
 

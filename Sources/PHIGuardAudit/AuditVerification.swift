@@ -98,7 +98,7 @@ public struct AuditVerifier: Sendable {
         case .ready(let made): walker = made
         }
         for index in entries.indices {
-            if let found = walker.step(entries[index], next: index + 1 < entries.count ? entries[index + 1] : nil) {
+            if let found = walker.step(entries[index], next: { index + 1 < entries.count ? entries[index + 1] : nil }) {
                 return .broken(found)
             }
         }
@@ -146,7 +146,7 @@ public struct AuditVerifier: Sendable {
             // Keep one entry back (the look-ahead) unless the source is exhausted.
             let usable = exhausted ? window.count : window.count - 1
             for index in 0..<max(usable, 0) {
-                let next = index + 1 < window.count ? window[index + 1] : nil
+                let next = { index + 1 < window.count ? window[index + 1] : nil }
                 if let found = walker.step(window[index], next: next) { return .broken(found) }
             }
             verified += max(usable, 0)
@@ -195,10 +195,10 @@ struct ChainWalker {
         self.highest = highest
     }
 
-    mutating func step(_ entry: AuditLogEntry, next: AuditLogEntry?) -> AuditChainBreak? {
+    /// Verifies `entry`; `next` (the following entry, `nil` at the end) is read only when `entry`
+    /// does not verify, to tell what kind of break it is.
+    mutating func step(_ entry: AuditLogEntry, next: () -> AuditLogEntry?) -> AuditChainBreak? {
         guard case .record(let record) = entry else { return broken(.unreadable, found: nil) }
-        var nextRecord: AuditRecord?
-        if case .record(let parsed)? = next { nextRecord = parsed }
         if record.sequence == expected {
             if chainer.verifies(record, previous: previous) {
                 if let checkpoint = checkpoints[expected] {
@@ -210,12 +210,14 @@ struct ChainWalker {
                 position += 1
                 return nil
             }
-            if let nextRecord, nextRecord.sequence == expected, chainer.verifies(nextRecord, previous: previous) {
+            if let nextRecord = Self.record(next()), nextRecord.sequence == expected,
+                chainer.verifies(nextRecord, previous: previous)
+            {
                 return broken(.inserted, found: record.sequence)
             }
             return broken(.modified, found: record.sequence)
         }
-        if let nextRecord {
+        if let nextRecord = Self.record(next()) {
             // The sequence field itself was edited: the next record still chains from this one.
             if nextRecord.sequence == expected + 1, chainer.verifies(nextRecord, previous: record.chain) {
                 return broken(.modified, found: record.sequence)
@@ -225,6 +227,10 @@ struct ChainWalker {
             }
         }
         return broken(record.sequence > expected ? .deleted : .inserted, found: record.sequence)
+    }
+
+    private static func record(_ entry: AuditLogEntry?) -> AuditRecord? {
+        if case .record(let record)? = entry { record } else { nil }
     }
 
     func finish() -> AuditVerificationReport {

@@ -30,6 +30,22 @@ enum AuditFixtures {
             relatedSequence: 99, attributes: ["a": "1", "b": "2"])
     }
 
+    /// The largest valid event: every string 128 bytes, 256 field names and rule ids, 32 attributes
+    /// (about 70 KB encoded, far more than the chainer's initial 1 KiB message buffer).
+    static func largestEvent() throws -> AuditEvent {
+        func id(_ prefix: String, _ index: Int) -> String {
+            let head = "\(prefix)-\(index)-"
+            return head + String(repeating: "x", count: AuditIdentifier.maximumLength - head.utf8.count)
+        }
+        return try AuditEvent(
+            kind: .accessDecision, timestamp: 1_763_884_800_000_000, actorID: id("actor", 0), actorRole: id("role", 0),
+            sessionID: id("sess", 0), action: id("action", 0), resourceType: id("type", 0), resourceID: id("res", 0),
+            patientID: id("MRN", 0), fields: (0..<256).map { id("field", $0) }, outcome: .allow,
+            reason: id("reason", 0), ruleIDs: (0..<256).map { id("rule", $0) }, breakGlass: true,
+            breakGlassReason: id("bg", 0), relatedSequence: 1,
+            attributes: Dictionary(uniqueKeysWithValues: (0..<32).map { (id("key", $0), id("value", $0)) }))
+    }
+
     /// One event of every kind, from the factories.
     static func everyKind(at date: Date = fixedDate) throws -> [AuditEvent] {
         [

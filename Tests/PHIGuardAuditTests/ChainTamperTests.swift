@@ -75,6 +75,37 @@ struct ChainTamperTests {
         }
     }
 
+    @Test("Events larger than the chainer's reused buffer chain and verify, and edits to them are caught")
+    func largeEvents() async throws {
+        let large = try AuditFixtures.largestEvent()
+        #expect(AuditCanonicalEncoding.encode(sequence: 1, event: large).count > 60_000)
+        let sink = InMemoryAuditSink()
+        let log = try await AuditLog(
+            sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
+        for index in 0..<6 {
+            try await log.append(index.isMultiple(of: 2) ? try AuditFixtures.fullEvent(index) : large)
+        }
+        try await log.close()
+        var entries = sink.allEntries
+        #expect(
+            try AuditFixtures.verifier().verify(entries: entries, checkpoints: [])
+                == .intact(records: 6, lastSequence: 6, checkpointsChecked: 0))
+        guard case .record(let record) = entries[3] else { Issue.record("no record"); return }
+        entries[3] = .record(record.replacingEvent(Self.altered(record.event, "attributes")))
+        let found = try AuditFixtures.verifier().verify(entries: entries, checkpoints: []).chainBreak
+        #expect(found == AuditChainBreak(kind: .modified, position: 3, expectedSequence: 4, foundSequence: 4))
+    }
+
+    @Test("The canonical encoding's length is computed exactly for every event kind")
+    func encodedCount() throws {
+        let events = try AuditFixtures.everyKind() + [try AuditFixtures.fullEvent(), try AuditFixtures.largestEvent()]
+        for event in events {
+            #expect(
+                AuditCanonicalEncoding.encode(sequence: 7, event: event).count
+                    == AuditCanonicalEncoding.encodedCount(of: event))
+        }
+    }
+
     @Test("An intact log verifies, checkpoints included")
     func intact() async throws {
         let sink = try await AuditFixtures.memoryLog(count: 95)

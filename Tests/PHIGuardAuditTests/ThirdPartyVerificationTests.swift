@@ -31,7 +31,8 @@ struct ThirdPartyVerificationTests {
         let log = try await AuditLog(
             sink: try JSONLinesAuditSink(path: path), chainKey: try AuditChainKey(bytes: &keyBytes),
             signingKey: try AuditSigningKey.generate())
-        for event in try AuditFixtures.everyKind() + [try AuditFixtures.fullEvent()] { try await log.append(event) }
+        let events = try AuditFixtures.everyKind() + [try AuditFixtures.fullEvent(), try AuditFixtures.largestEvent()]
+        for event in events { try await log.append(event) }
         try await log.close()
 
         let script = Self.script(log: path, key: keyPath)
