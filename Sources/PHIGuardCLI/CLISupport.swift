@@ -13,6 +13,8 @@ enum CLIExit {
     static let noInput = ExitCode(66)
     /// An internal error (libsodium unavailable, out of memory).
     static let internalError = ExitCode(70)
+    /// An output file cannot be created (it exists already: keys are never overwritten).
+    static let cannotCreate = ExitCode(73)
 }
 
 /// Prints `message` to standard error as `phiguard: message` and exits with `code`.

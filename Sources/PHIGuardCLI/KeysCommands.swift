@@ -14,9 +14,6 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [Generate.self, Rotate.self, Inspect.self]
     )
 
-    /// sysexits `EX_CANTCREAT`: the output file exists (keys are never overwritten by `generate`).
-    static let cannotCreate = ExitCode(73)
-
     struct KeyReport: Encodable {
         var id: String
         var status: String
@@ -95,7 +92,7 @@ struct KeysCommand: AsyncParsableCommand {
             do {
                 try KeyringFile.write(keyring, to: output)
             } catch {
-                if case .fileExists = error { try fail(error.description, KeysCommand.cannotCreate) }
+                if case .fileExists = error { try fail(error.description, CLIExit.cannotCreate) }
                 try fail(error.description, CLIExit.internalError)
             }
             let report = KeysCommand.report(keyring, file: output)
