@@ -6,9 +6,9 @@ PYTHON := $(CURDIR)/.venv-interop/bin/python
 
 .PHONY: demo test deps venv lint build bench clean
 
-## Runs the demo (installs Debian packages first if needed).
+## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
-	$(SWIFT) run PasswordDemo
+	SWIFT=$(SWIFT) scripts/portal-demo.sh
 
 ## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
 test: deps venv lint

@@ -98,7 +98,7 @@ let testTargets: [Target] =
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
-            dependencies: ["PHIGuardCLI", "PasswordDemo", "PHIGuardTestSupport"],
+            dependencies: ["PHIGuardCLI", "PasswordDemo", "PatientPortal", "PHIGuardTestSupport"],
             swiftSettings: strictSettings
         )
     ]
@@ -148,6 +148,18 @@ let package = Package(
             name: "PasswordDemo",
             dependencies: ["PHIGuardPasswords"],
             path: "Examples/PasswordDemo",
+            swiftSettings: strictSettings
+        ),
+        // A patient-portal CLI over one SQLite file: sign-in, encrypted charts, audited reads (`make demo`).
+        .executableTarget(
+            name: "PatientPortal",
+            dependencies: [
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors",
+                "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardSQLite", "PHIGuardTOTP",
+                argumentParser, sqlite, log,
+            ],
+            path: "Examples/PatientPortal",
+            exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,325 @@
+import Foundation
+import Logging
+import PHIGuardAccess
+import PHIGuardAuthentication
+import PHIGuardFieldEncryption
+import PHIGuardTOTP
+import SQLiteNIO
+
+/// The portal's own tables in the SQLite file: accounts, patients, chart fields, care teams and the
+/// TOTP replay steps. PHIGuard's stores (sessions, rate limits, audit log) keep their tables in the
+/// same file.
+///
+/// Every PHI value (a patient's name, date of birth, each chart field) and every secret (a login
+/// name, a TOTP secret) is a `FieldEnvelope` bound to its table, record and field, so a value copied
+/// into another row does not decrypt. Login names are found through a blind index; passwords are
+/// stored only as Argon2id PHC strings.
+///
+/// It is the portal's `AccountDirectory` (for `LoginFlow`) and `TOTPReplayStore` (so a code is
+/// accepted at most once across separate runs of the CLI).
+final class PortalDatabase: AccountDirectory, TOTPReplayStore {
+    /// The chart fields the access policy declares for `chart` (Examples/Policies/hospital.yaml).
+    static let chartFields = [
+        "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
+        "immunizations", "billing",
+    ]
+
+    private let connection: SQLiteConnection
+    private let threadPool: NIOThreadPool
+    private let encryptor: FieldEncryptor
+    private let loginIndex: BlindIndex
+
+    private init(
+        connection: SQLiteConnection, threadPool: NIOThreadPool, encryptor: FieldEncryptor, loginIndex: BlindIndex
+    ) {
+        self.connection = connection
+        self.threadPool = threadPool
+        self.encryptor = encryptor
+        self.loginIndex = loginIndex
+    }
+
+    /// Opens (creating if needed) the portal tables in `path`.
+    ///
+    /// The connection gets a thread of its own and a busy timeout (like PHIGuardSQLite's stores), so
+    /// it waits for the other connections to the same file instead of failing or spinning.
+    static func open(path: String, encryptor: FieldEncryptor, loginIndex: BlindIndex, logger: Logger) async throws
+        -> PortalDatabase
+    {
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: threadPool, logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any())
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+        let database = PortalDatabase(
+            connection: connection, threadPool: threadPool, encryptor: encryptor, loginIndex: loginIndex)
+        do {
+            try await database.createSchema()
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        return database
+    }
+
+    /// Closes the connection and stops its thread.
+    func close() async throws {
+        defer { threadPool.shutdownGracefully { _ in } }
+        try await connection.close()
+    }
+
+    private func createSchema() async throws {
+        for statement in [
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            """
+            CREATE TABLE IF NOT EXISTS portal_accounts (
+                id TEXT PRIMARY KEY, login_index TEXT NOT NULL UNIQUE, login_name TEXT NOT NULL,
+                password_hash TEXT NOT NULL, totp_secret TEXT, roles TEXT NOT NULL, patient_id TEXT,
+                disabled INTEGER NOT NULL DEFAULT 0, demo INTEGER NOT NULL DEFAULT 0)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS portal_patients (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, date_of_birth TEXT NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS portal_chart_fields (
+                patient_id TEXT NOT NULL REFERENCES portal_patients(id), field TEXT NOT NULL, value TEXT NOT NULL,
+                PRIMARY KEY (patient_id, field))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS portal_care_team (
+                account_id TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (account_id, patient_id))
+            """,
+            "CREATE TABLE IF NOT EXISTS portal_totp_steps (account_id TEXT PRIMARY KEY, last_step INTEGER NOT NULL)",
+        ] {
+            _ = try await connection.query(statement, [])
+        }
+    }
+
+    // MARK: Encryption helpers
+
+    private func seal(_ text: String, table: String, record: String, field: String) throws -> String {
+        try encryptor.encrypt(text, context: FieldContext(table: table, recordID: record, field: field)).text
+    }
+
+    private func open(_ stored: String, table: String, record: String, field: String) throws -> String {
+        try encryptor.decryptString(
+            try FieldEnvelope(text: stored), context: FieldContext(table: table, recordID: record, field: field))
+    }
+
+    private func loginIndexValue(_ loginName: String) -> String { loginIndex.value(for: loginName).hex }
+
+    // MARK: AccountDirectory
+
+    func account(loginName: String) async throws -> Account? {
+        let rows = try await connection.query(
+            "SELECT * FROM portal_accounts WHERE login_index = ?", [.text(loginIndexValue(loginName))])
+        guard let row = rows.first else { return nil }
+        return try account(from: row)
+    }
+
+    func account(id accountID: String) async throws -> Account? {
+        let rows = try await connection.query("SELECT * FROM portal_accounts WHERE id = ?", [.text(accountID)])
+        guard let row = rows.first else { return nil }
+        return try account(from: row)
+    }
+
+    /// A self-registered account: role `patient`, linked to no patient until staff verify who they are
+    /// (so, under `relationship: self`, it can read no chart yet).
+    func createAccount(loginName: String, passwordHash: String, totp: TOTP?) async throws -> String? {
+        let id = "u-" + UUID().uuidString.lowercased()
+        return try await insertAccount(
+            id: id, loginName: loginName, passwordHash: passwordHash, totp: totp, roles: ["patient"], patientID: nil,
+            demo: false)
+    }
+
+    func setPasswordHash(_ passwordHash: String, accountID: String) async throws {
+        _ = try await connection.query(
+            "UPDATE portal_accounts SET password_hash = ? WHERE id = ?", [.text(passwordHash), .text(accountID)])
+    }
+
+    /// Inserts an account; `nil` if the login name is taken (one statement: no check-then-insert race).
+    func insertAccount(
+        id: String, loginName: String, passwordHash: String, totp: TOTP?, roles: [String], patientID: String?,
+        demo: Bool
+    ) async throws -> String? {
+        let table = "portal_accounts"
+        var secret: String?
+        if let totp {
+            var bytes = totp.secret.withUnsafeBytes { Array($0) }
+            defer { Self.wipe(&bytes) }
+            secret = try encryptor.encrypt(
+                bytes, context: FieldContext(table: table, recordID: id, field: "totp_secret")
+            )
+            .text
+        }
+        let rows = try await connection.query(
+            """
+            INSERT INTO portal_accounts (id, login_index, login_name, password_hash, totp_secret, roles, patient_id, demo)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (login_index) DO NOTHING RETURNING id
+            """,
+            [
+                .text(id), .text(loginIndexValue(loginName)),
+                .text(try seal(loginName, table: table, record: id, field: "login_name")), .text(passwordHash),
+                secret.map { .text($0) } ?? .null, .text(roles.joined(separator: " ")),
+                patientID.map { .text($0) } ?? .null, .integer(demo ? 1 : 0),
+            ])
+        return rows.first?.column("id")?.string
+    }
+
+    private func account(from row: SQLiteRow) throws -> Account {
+        guard let id = row.column("id")?.string, let hash = row.column("password_hash")?.string,
+            let roles = row.column("roles")?.string
+        else { throw PortalError.corruptRow }
+        var totp: TOTP?
+        if let stored = row.column("totp_secret")?.string {
+            var bytes = try encryptor.decrypt(
+                try FieldEnvelope(text: stored),
+                context: FieldContext(table: "portal_accounts", recordID: id, field: "totp_secret"))
+            defer { Self.wipe(&bytes) }
+            totp = TOTP(secret: try TOTPSecret(bytes: bytes))
+        }
+        return Account(
+            id: id, passwordHash: hash, totp: totp, roles: roles.split(separator: " ").map(String.init),
+            patientID: row.column("patient_id")?.string, isDisabled: row.column("disabled")?.integer == 1)
+    }
+
+    /// The decrypted login name of `accountID` (shown to its owner by `whoami`).
+    func loginName(accountID: String) async throws -> String? {
+        let rows = try await connection.query(
+            "SELECT login_name FROM portal_accounts WHERE id = ?", [.text(accountID)])
+        guard let stored = rows.first?.column("login_name")?.string else { return nil }
+        return try open(stored, table: "portal_accounts", record: accountID, field: "login_name")
+    }
+
+    /// A seeded demo account's id and authenticator; `nil` for real (registered) accounts.
+    func demoAccount(loginName: String) async throws -> (id: String, totp: TOTP)? {
+        guard let account = try await account(loginName: loginName), let totp = account.totp else { return nil }
+        let rows = try await connection.query("SELECT demo FROM portal_accounts WHERE id = ?", [.text(account.id)])
+        guard rows.first?.column("demo")?.integer == 1 else { return nil }
+        return (account.id, totp)
+    }
+
+    // MARK: TOTPReplayStore
+
+    func lastAcceptedStep(accountID: String) async throws -> UInt64? {
+        let rows = try await connection.query(
+            "SELECT last_step FROM portal_totp_steps WHERE account_id = ?", [.text(accountID)])
+        return rows.first?.column("last_step")?.integer.map { UInt64($0) }
+    }
+
+    /// One statement: inserts the first step or raises a lower one; a row comes back only if it changed.
+    func advance(accountID: String, to step: UInt64) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            INSERT INTO portal_totp_steps (account_id, last_step) VALUES (?, ?)
+            ON CONFLICT (account_id) DO UPDATE SET last_step = excluded.last_step
+            WHERE portal_totp_steps.last_step < excluded.last_step RETURNING account_id
+            """, [.text(accountID), .integer(.init(step))])
+        return !rows.isEmpty
+    }
+
+    // MARK: Patients and charts
+
+    /// Stores a patient and their chart, every value encrypted for its row and field.
+    func insertPatient(id: String, name: String, dateOfBirth: String, chart: [String: String]) async throws {
+        _ = try await connection.query(
+            "INSERT INTO portal_patients (id, name, date_of_birth) VALUES (?, ?, ?)",
+            [
+                .text(id), .text(try seal(name, table: "portal_patients", record: id, field: "name")),
+                .text(try seal(dateOfBirth, table: "portal_patients", record: id, field: "date_of_birth")),
+            ])
+        for (field, value) in chart.sorted(by: { $0.key < $1.key }) {
+            _ = try await connection.query(
+                "INSERT INTO portal_chart_fields (patient_id, field, value) VALUES (?, ?, ?)",
+                [
+                    .text(id), .text(field),
+                    .text(try seal(value, table: "portal_chart_fields", record: id, field: field)),
+                ])
+        }
+    }
+
+    /// Puts `accountID` on the care team of `patientID`.
+    func addToCareTeam(accountID: String, patientID: String) async throws {
+        _ = try await connection.query(
+            "INSERT INTO portal_care_team (account_id, patient_id) VALUES (?, ?)", [.text(accountID), .text(patientID)])
+    }
+
+    /// Every care-team membership, for the access engine's synchronous `CareTeamDirectory`.
+    func careTeams() async throws -> PortalCareTeams {
+        let rows = try await connection.query("SELECT account_id, patient_id FROM portal_care_team", [])
+        var members: Set<PortalCareTeams.Membership> = []
+        for row in rows {
+            if let account = row.column("account_id")?.string, let patient = row.column("patient_id")?.string {
+                members.insert(.init(accountID: account, patientID: patient))
+            }
+        }
+        return PortalCareTeams(members: members)
+    }
+
+    /// The chart of `patientID` with only `fields` decrypted (in the given order), or `nil` if there is
+    /// no such patient. Fields the caller may not see are never decrypted.
+    func chart(patientID: String, fields: [String]) async throws -> [(field: String, value: String)]? {
+        let patients = try await connection.query("SELECT * FROM portal_patients WHERE id = ?", [.text(patientID)])
+        guard let patient = patients.first else { return nil }
+        var result: [(field: String, value: String)] = []
+        for field in fields {
+            if field == "demographics" {
+                guard let name = patient.column("name")?.string, let born = patient.column("date_of_birth")?.string
+                else { throw PortalError.corruptRow }
+                let plainName = try open(name, table: "portal_patients", record: patientID, field: "name")
+                let plainBorn = try open(born, table: "portal_patients", record: patientID, field: "date_of_birth")
+                result.append((field, "\(plainName), born \(plainBorn)"))
+                continue
+            }
+            let rows = try await connection.query(
+                "SELECT value FROM portal_chart_fields WHERE patient_id = ? AND field = ?",
+                [.text(patientID), .text(field)])
+            guard let stored = rows.first?.column("value")?.string else { continue }
+            result.append((field, try open(stored, table: "portal_chart_fields", record: patientID, field: field)))
+        }
+        return result
+    }
+
+    /// Overwrites a copy of secret bytes (best effort: Swift may have made other copies).
+    private static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            if let base = buffer.baseAddress { _ = memset(base, 0, buffer.count) }
+        }
+    }
+
+    /// Runs `body` in one transaction (the seeding of `init`).
+    func transaction(_ body: () async throws -> Void) async throws {
+        _ = try await connection.query("BEGIN IMMEDIATE", [])
+        do {
+            try await body()
+            _ = try await connection.query("COMMIT", [])
+        } catch {
+            _ = try? await connection.query("ROLLBACK", [])
+            throw error
+        }
+    }
+}
+
+/// Care-team memberships loaded once per run: the engine asks synchronously, so it is answered from
+/// memory (as `CareTeamDirectory` recommends), never with a database round trip per decision.
+struct PortalCareTeams: CareTeamDirectory {
+    /// One (account, patient) pair.
+    struct Membership: Hashable, Sendable {
+        var accountID: String
+        var patientID: String
+    }
+
+    let members: Set<Membership>
+
+    func isOnCareTeam(subjectID: String, patientID: String) -> Bool {
+        members.contains(Membership(accountID: subjectID, patientID: patientID))
+    }
+}

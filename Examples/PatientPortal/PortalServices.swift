@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import PHIGuardAccess
+import PHIGuardAudit
+import PHIGuardAuthentication
+import PHIGuardFieldEncryption
+import PHIGuardPasswords
+import PHIGuardRateLimit
+import PHIGuardSQLite
+import PHIGuardTOTP
+
+/// The key directory (`--keys`): every secret the portal needs, none of them in the database.
+///
+/// | File | Mode | What |
+/// |---|---|---|
+/// | `field.keys` | 0600 | field-encryption keyring (`KeyringFile`): PHI columns, TOTP secrets, login names |
+/// | `index.keys` | 0600 | root key of the login-name blind index (kept apart: it must not rotate with `field.keys`) |
+/// | `chain.key` | 0600 | audit chain HMAC key |
+/// | `signing.key` | 0600 | audit checkpoint Ed25519 seed |
+/// | `signing.pub` | 0644 | audit checkpoint public key |
+/// | `ratelimit.key` | 0600 | the key of the rate-limit store's key digests |
+///
+/// The audit files have the names and format of `phiguard audit keygen`, so
+/// `phiguard audit verify --sqlite portal.sqlite --keys DIR` checks the portal's log directly.
+struct PortalKeys {
+    static let fieldKeyring = "field.keys"
+    static let indexKeyring = "index.keys"
+    static let chainKey = "chain.key"
+    static let signingKey = "signing.key"
+    static let signingPublicKey = "signing.pub"
+    static let rateLimitSecret = "ratelimit.key"
+    static let all = [fieldKeyring, indexKeyring, chainKey, signingKey, signingPublicKey, rateLimitSecret]
+
+    let directory: String
+
+    private func path(_ name: String) -> String { directory + "/" + name }
+
+    /// Whether any key file exists already.
+    var anyExists: Bool { Self.all.contains { FileManager.default.fileExists(atPath: path($0)) } }
+
+    /// Generates every key (libsodium's CSPRNG, through PHIGuard's key APIs) into a 0700 directory.
+    /// Refuses to overwrite a key. Prints nothing.
+    func create() throws {
+        guard !anyExists else { throw PortalError.alreadyInitialized }
+        if !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "field-1")), to: path(Self.fieldKeyring))
+        try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "index-1")), to: path(Self.indexKeyring))
+        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.chainKey, mode: 0o600)
+        let seed = try AuditKeyMaterial.newSigningSeedBase64()
+        try write(seed, to: Self.signingKey, mode: 0o600)
+        try write(try AuditSigningKey(base64: seed).publicKey.base64, to: Self.signingPublicKey, mode: 0o644)
+        // 32 random bytes from libsodium; PHIGuard has no generic "new secret" call, and the audit chain
+        // key is exactly that (32 CSPRNG bytes, base64).
+        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.rateLimitSecret, mode: 0o600)
+    }
+
+    func fieldKeyring() throws -> Keyring { try KeyFileProvider(path: path(Self.fieldKeyring)).keyring() }
+
+    func loginIndex() throws -> BlindIndex {
+        // 128 bits: login names are unique, so equal index values mean the same name (no collisions wanted).
+        try BlindIndex(
+            name: "login-name", table: "portal_accounts", field: "login_name", bits: 128, normalization: .caseFolded,
+            rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
+    }
+
+    func chainKey() throws -> AuditChainKey { try AuditChainKey(base64: try readSecret(Self.chainKey)) }
+
+    func signingKey() throws -> AuditSigningKey { try AuditSigningKey(base64: try readSecret(Self.signingKey)) }
+
+    func rateLimitSecret() throws -> [UInt8] {
+        guard let data = Data(base64Encoded: try readSecret(Self.rateLimitSecret)), data.count == 32 else {
+            throw PortalError.badKeyFile(Self.rateLimitSecret)
+        }
+        return Array(data)
+    }
+
+    /// Writes `text` to a new file (never following or replacing anything) with `mode`.
+    private func write(_ text: String, to name: String, mode: mode_t) throws {
+        let descriptor = Glibc.open(path(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard descriptor >= 0 else { throw PortalError.cannotWrite(name) }
+        defer { Glibc.close(descriptor) }
+        let bytes = Array((text + "\n").utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count,
+            fchmod(descriptor, mode) == 0, fsync(descriptor) == 0
+        else { throw PortalError.cannotWrite(name) }
+    }
+
+    /// Reads a key file only its owner can access (like `KeyFileProvider`), refusing symbolic links.
+    private func readSecret(_ name: String) throws -> String {
+        let descriptor = Glibc.open(path(name), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else { throw PortalError.notInitialized }
+        defer { Glibc.close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 == 0 else {
+            throw PortalError.badKeyFile(name)
+        }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0, count < buffer.count else { throw PortalError.badKeyFile(name) }
+        return String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Everything one run of the portal uses, opened from the database file and the key directory, and
+/// closed (audit log first, so its queue and final checkpoint are written) at the end of the run.
+struct PortalServices {
+    /// The address recorded for rate limits and lockout: a CLI has no remote peer.
+    static let clientAddress = "local-cli"
+    static let clientLabel = "PatientPortal CLI"
+
+    let options: PortalOptions
+    let database: PortalDatabase
+    let sessions: SQLiteSessionStore
+    let rateLimits: SQLiteRateLimitStore
+    let auditSink: SQLiteAuditSink
+    let audit: AuditLog
+    let flow: LoginFlow
+    let engine: AccessEngine
+    let sessionFile: PortalSessionFile
+
+    /// Opens the services. Without `creating`, a missing database or key is `notInitialized`.
+    static func open(_ options: PortalOptions, creating: Bool = false, logger: Logger) async throws -> PortalServices {
+        let keys = PortalKeys(directory: options.keys)
+        guard creating || FileManager.default.fileExists(atPath: options.database) else {
+            throw PortalError.notInitialized
+        }
+        let encryptor = FieldEncryptor(keyring: try keys.fieldKeyring(), logger: logger)
+        let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
+        let database = try await PortalDatabase.open(
+            path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(), logger: logger)
+        var secret = try keys.rateLimitSecret()
+        let rateLimits = try await SQLiteRateLimitStore.open(
+            path: options.database, keyDigestSecret: &secret, logger: logger)
+        let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
+        let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
+        let audit = try await AuditLog(
+            sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), logger: logger)
+        let flow = try LoginFlow(
+            accounts: database, sessions: sessions, passwords: try PasswordHasher(),
+            totp: try TOTPVerifier(replayStore: database, logger: logger),
+            rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, logger: logger)
+        let engine = AccessEngine(policy: policy, careTeams: try await database.careTeams(), logger: logger)
+        return PortalServices(
+            options: options, database: database, sessions: sessions, rateLimits: rateLimits, auditSink: auditSink,
+            audit: audit, flow: flow, engine: engine, sessionFile: PortalSessionFile(path: options.sessionFile))
+    }
+
+    /// Writes the audit queue and a final checkpoint, then closes every connection.
+    func close() async throws {
+        var failure: (any Error)?
+        do { try await audit.close() } catch { failure = error }
+        for step in [
+            { () async throws in try await auditSink.close() }, { try await sessions.close() },
+            { try await rateLimits.close() }, { try await database.close() },
+        ] {
+            do { try await step() } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The session the session file names (strict: a value the server did not issue is anonymous).
+    func resume() async throws -> ResumedSession {
+        try await flow.resume(try sessionFile.read())
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The CLI's cookie jar: one file (mode 0600) holding the session token's cookie value between runs.
+///
+/// Only the token's hash is in the database, so this file is the one place the token lives. Every
+/// state change of the session issues a new token, and the file is rewritten each time.
+struct PortalSessionFile {
+    let path: String
+
+    /// The stored cookie value, or `nil` when there is no file.
+    func read() throws -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw PortalError.sessionFileUnusable
+        }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+        guard count >= 0 else { throw PortalError.sessionFileUnusable }
+        let text = String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Replaces the file atomically with `cookieValue`, mode 0600 from the start.
+    func write(_ cookieValue: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw PortalError.sessionFileUnusable }
+        let bytes = Array((cookieValue + "\n").utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fchmod(descriptor, 0o600) == 0 && fsync(descriptor) == 0
+        close(descriptor)
+        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw PortalError.sessionFileUnusable
+        }
+    }
+
+    /// Deletes the file (after sign-out).
+    func remove() {
+        unlink(path)
+    }
+}
+
+/// Reads what the user types: secrets with echo off on a terminal, otherwise line by line from
+/// standard input (so `printf 'password\ncode\n' | PatientPortal login --user alice` works). Secrets
+/// are never taken from the command line, where `ps` and the shell history would see them.
+enum PortalInput {
+    /// The longest line accepted (a password is at most 1,024 bytes; this leaves room for mistakes).
+    static let maximumBytes = 4096
+
+    /// One line, prompted on standard error with echo off when standard input is a terminal.
+    static func secret(_ prompt: String) throws -> String {
+        try line(prompt, echo: false)
+    }
+
+    /// One line, prompted on standard error when standard input is a terminal.
+    static func line(_ prompt: String, echo: Bool = true) throws -> String {
+        let terminal = isatty(STDIN_FILENO) == 1
+        var original = termios()
+        if terminal {
+            FileHandle.standardError.write(Data(prompt.utf8))
+            if !echo {
+                tcgetattr(STDIN_FILENO, &original)
+                var silent = original
+                silent.c_lflag &= ~tcflag_t(ECHO)
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+            }
+        }
+        defer {
+            if terminal, !echo {
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+                FileHandle.standardError.write(Data("\n".utf8))
+            }
+        }
+        var bytes: [UInt8] = []
+        var sawNewline = false
+        while bytes.count <= maximumBytes {
+            let byte = getchar()
+            if byte == EOF { break }
+            if byte == 0x0A {
+                sawNewline = true
+                break
+            }
+            bytes.append(UInt8(truncatingIfNeeded: byte))
+        }
+        if bytes.last == 0x0D { bytes.removeLast() }
+        guard bytes.count <= maximumBytes, sawNewline || !bytes.isEmpty,
+            let text = String(validating: bytes, as: UTF8.self)
+        else { throw PortalError.missingInput }
+        return text
+    }
+}
+
+/// Where the libraries' and the error reporter's log lines go: a file beside the database (mode
+/// 0600), never the terminal. The user sees one public line and a reference; the operator finds the
+/// internal detail under that reference here.
+enum PortalLogging {
+    private static let bootstrapped = Mutex(false)
+
+    /// Installs the file handler (once per process) and returns the portal's logger.
+    static func bootstrap(path: String) -> Logger {
+        let sink = PortalLogFile(path: path)
+        bootstrapped.withLock { done in
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap { label in PortalLogHandler(label: label, file: sink) }
+        }
+        return Logger(label: "patient-portal")
+    }
+}
+
+/// An append-only log file shared by every handler of the process.
+final class PortalLogFile: Sendable {
+    private let descriptor: Int32
+
+    init(path: String) {
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Appends one line (a single `write` with `O_APPEND`, so lines of concurrent writers do not mix).
+    func append(_ line: String) {
+        guard descriptor >= 0 else { return }
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+    }
+}
+
+/// A swift-log handler writing `time level label: message metadata` lines to a ``PortalLogFile``.
+struct PortalLogHandler: LogHandler {
+    let label: String
+    let file: PortalLogFile
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let time = Date().formatted(.iso8601)
+        file.append("\(time) \(event.level) \(label): \(event.message)" + (fields.isEmpty ? "" : " " + fields))
+    }
+}
