@@ -40,10 +40,12 @@ extension LoginFlow {
         let usage: PasswordPolicy.Usage = authenticator == nil ? .singleFactor : .withMultiFactor
         let violations = passwordPolicy.violations(of: password, usage: usage, contextWords: [loginName])
         guard violations.isEmpty else { throw .passwordNotAccepted(violations) }
+        var confirmedStep: UInt64?
         if let authenticator {
             guard let confirmationCode,
-                (try? authenticator.verify(confirmationCode, at: clock.now(), window: totp.window)) != nil
+                let step = try? authenticator.verify(confirmationCode, at: clock.now(), window: totp.window)
             else { throw .rejected }
+            confirmedStep = step
         } else if configuration.requireSecondFactor {
             throw .rejected
         }
@@ -57,6 +59,13 @@ extension LoginFlow {
         }
         _ = try await storeCall { try await sessions.remove(record.tokenHash) }
         guard let accountID = created else { throw .rejected }
+        if let confirmedStep {
+            // The confirmation code is spent: it must not also sign the new account in (RFC 6238 §5.2).
+            do { _ = try await totp.replayStore.advance(accountID: accountID, to: confirmedStep) } catch {
+                logger.error("TOTP replay store failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                throw .unavailable
+            }
+        }
         logger.info("account registered", metadata: ["account": "\(accountID)"])
         return accountID
     }

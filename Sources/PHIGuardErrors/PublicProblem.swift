@@ -75,12 +75,14 @@ extension PublicProblem {
     public static let invalidRequest = PublicProblem(
         code: "invalid_request", status: 400, title: "Invalid request", detail: "The request could not be processed.")
 
-    /// 422 `password_not_accepted`: a new password is empty or longer than allowed.
+    /// 422 `password_not_accepted`: a new password breaks the password policy (length, blocklist, context words).
     ///
     /// Only outside authentication: during sign-in every failure is ``authenticationFailed``.
     public static let passwordNotAccepted = PublicProblem(
         code: "password_not_accepted", status: 422, title: "Password not accepted",
-        detail: "The password is empty or longer than allowed.")
+        detail:
+            "The password does not meet the password rules: long enough, not too long, not a common or easily guessed password."
+    )
 
     /// 429 `rate_limited`: too many requests from this client; retry later.
     public static let rateLimited = PublicProblem(

@@ -69,6 +69,23 @@ struct BypassTests {
                 registration, loginName: "other@example.org", password: "a long enough passphrase",
                 authenticator: authenticator, confirmationCode: try authenticator.code(at: harness.clock.now()))
         }
+        // The new account signs in in full; the confirmation code is spent and cannot be reused for it.
+        func signIn() async throws -> SecondFactorPendingSession {
+            guard
+                case .awaitingSecondFactor(let pending) = try await harness.flow.signIn(
+                    loginName: "new@example.org", password: "a long enough passphrase", clientAddress: "192.0.2.1")
+            else { throw HarnessError.unexpectedState }
+            return pending
+        }
+        let confirmation = try authenticator.code(at: harness.clock.now())
+        await #expect(throws: AuthenticationError.rejected) {
+            try await harness.flow.verifySecondFactor(
+                try await signIn(), .totp(confirmation), clientAddress: "192.0.2.1")
+        }
+        harness.clock.advance(.seconds(30))
+        let session = try await harness.flow.verifySecondFactor(
+            try await signIn(), .totp(try authenticator.code(at: harness.clock.now())), clientAddress: "192.0.2.1")
+        #expect(session.principal.subject.id == accountID)
     }
 
     @Test("a password-recovery session reaches no PHI; recovery revokes every session and needs a full sign-in")
