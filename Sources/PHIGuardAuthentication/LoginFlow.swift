@@ -156,6 +156,12 @@ public final class LoginFlow: Sendable {
         case .awaitingSecondFactor:
             return .awaitingSecondFactor(SecondFactorPendingSession(token: token, record: record))
         case .authenticated:
+            guard record.accountID != nil, record.strength != nil, record.authenticatedAt != nil else {
+                // A stored row that claims to be signed in without saying who, or how: never honour it.
+                logger.error("authenticated session record incomplete; removed")
+                _ = try await storeCall { try await sessions.remove(record.tokenHash) }
+                return .anonymous
+            }
             let now = clock.now()
             var touched = record
             touched.lastSeenAt = now

@@ -105,6 +105,7 @@ struct Harness {
             accounts: accounts, sessions: store, passwords: hasher,
             totp: try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), throttle: nil),
             recoveryCodes: recoveryCodes, throttle: LoginThrottle(policy: lockout, clock: ManualNanosecondClock(clock)),
+            rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: ManualNanosecondClock(clock))),
             rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration)
         engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock)
     }

@@ -53,6 +53,20 @@ struct SessionLifecycleTests {
         #expect(store.count == 1)
     }
 
+    @Test("a stored row claiming to be signed in without an account is never honoured")
+    func incompleteAuthenticatedRecord() async throws {
+        let store = InMemorySessionStore()
+        let harness = try Harness(store: store)
+        let cookie = "q" + String(repeating: "A", count: 42)
+        let token = try #require(SessionToken(cookieValue: cookie))
+        var forged = SessionStoreConformance.record(accountID: nil, state: .authenticated, now: harness.clock.now())
+        forged.tokenHash = token.hash
+        try store.insert(forged)
+        let resumed = try await harness.flow.resume(cookie)
+        #expect(resumed.principal == nil)
+        #expect(store.count == 0)
+    }
+
     @Test("only hashes of tokens are stored")
     func storedValuesAreHashes() async throws {
         let store = InMemorySessionStore()

@@ -134,7 +134,9 @@ struct PostgresSessionStoreTests {
             } catch {
                 guard case .unavailable? = error as? SessionStoreError else { throw error }
             }
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Not a speed test: it shows the call gives up instead of hanging. The bound is generous
+            // because a fully loaded 2-core CI machine can starve the timer task for seconds.
+            #expect(ContinuousClock.now - started < .seconds(60))
         }
     }
 }
