@@ -6,9 +6,9 @@
 
 /// The embedded rate-limit store: sharded, lock-based, bounded in memory.
 ///
-/// - **State**: one 8-byte TAT per (limit, key), in a dictionary keyed by a 64-bit keyed digest of
-///   the limit name and key (the per-process random seed of Swift's `Hasher`), so memory per tracked
-///   key does not grow with key length.
+/// - **State**: one 8-byte TAT per (limit, key), in an open-addressing table keyed by a 64-bit keyed
+///   digest of the limit name and key (the per-process random seed of Swift's `Hasher`), so memory
+///   per tracked key does not grow with key length (see `TATTable`).
 /// - **Atomic multi-limit checks**: the shards of all keys of one request are locked together (in
 ///   ascending order, so no deadlock) and either every limit is charged or none is.
 /// - **Bounded**: at most `maximumKeys` keys. Eviction may only drop a key whose TAT is in the past:
@@ -54,19 +54,23 @@ public final class InMemoryRateLimitStore: RateLimitStore {
         shard.lock()
         defer { shard.unlock() }
         let now = clock.nanoseconds()
-        let stored = shard.tats[digest]
-        let outcome = GCRA.evaluate(storedTAT: stored, now: now, limit: check.limit, cost: cost)
+        let position = shard.table.pointee.position(of: digest)
+        let outcome = GCRA.evaluate(storedTAT: position.storedTAT, now: now, limit: check.limit, cost: cost)
         guard outcome.allowed else {
             return RateLimitDecision(
                 allowed: false, remaining: 0, retryAfter: .nanoseconds(outcome.retryAfter),
                 refusedBy: [check.limit.name])
         }
-        if stored == nil, !shard.makeRoom(now: now) {
+        if position.storedTAT == nil, !shard.makeRoom(now: now) {
             return RateLimitDecision(
                 allowed: false, remaining: 0, retryAfter: .nanoseconds(max(0, shard.nextSweep - now)), refusedBy: [],
                 storeCondition: .full)
         }
-        shard.tats[digest] = outcome.newTAT
+        if position.storedTAT == nil {
+            shard.table.pointee.set(outcome.newTAT, for: digest)  // makeRoom may have moved the slots
+        } else {
+            shard.table.pointee.store(outcome.newTAT, for: digest, at: position)
+        }
         return RateLimitDecision(allowed: true, remaining: outcome.remaining, retryAfter: .zero, refusedBy: [])
     }
 
@@ -77,7 +81,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     /// The number of keys currently tracked (for metrics and tests).
     public var trackedKeys: Int {
-        shards.reduce(0) { total, shard in total + shard.locked { shard.tats.count } }
+        shards.reduce(0) { total, shard in total + shard.locked { shard.table.pointee.count } }
     }
 
     // MARK: - Internals
@@ -86,21 +90,22 @@ public final class InMemoryRateLimitStore: RateLimitStore {
     private func decide(_ checks: [RateLimitCheck], _ digests: [UInt64], cost: Int) -> RateLimitDecision {
         let now = clock.nanoseconds()
         let outcomes = zip(checks, digests).map { check, digest in
-            GCRA.evaluate(storedTAT: shards[shardIndex(digest)].tats[digest], now: now, limit: check.limit, cost: cost)
+            let stored = shards[shardIndex(digest)].table.pointee.position(of: digest).storedTAT
+            return GCRA.evaluate(storedTAT: stored, now: now, limit: check.limit, cost: cost)
         }
         let decision = RateLimitDecision.combining(checks, outcomes)
         guard decision.allowed else { return decision }
         // Make room for every new key before charging any, so a full shard refuses the whole request.
         for digest in digests {
             let shard = shards[shardIndex(digest)]
-            if shard.tats[digest] == nil, !shard.makeRoom(now: now) {
+            if shard.table.pointee.position(of: digest).storedTAT == nil, !shard.makeRoom(now: now) {
                 return RateLimitDecision(
                     allowed: false, remaining: 0, retryAfter: .nanoseconds(max(0, shard.nextSweep - now)),
                     refusedBy: [], storeCondition: .full)
             }
         }
         for (outcome, digest) in zip(outcomes, digests) {
-            shards[shardIndex(digest)].tats[digest] = outcome.newTAT
+            shards[shardIndex(digest)].table.pointee.set(outcome.newTAT, for: digest)
         }
         return decision
     }
@@ -110,31 +115,37 @@ public final class InMemoryRateLimitStore: RateLimitStore {
         hasher.combine(seed)
         hasher.combine(check.limit.nameHash)
         hasher.combine(check.key)
-        return UInt64(bitPattern: Int64(hasher.finalize()))
+        let digest = UInt64(bitPattern: Int64(hasher.finalize()))
+        return digest == 0 ? 1 : digest  // 0 marks an empty TATTable slot
     }
 
     private func shardIndex(_ digest: UInt64) -> Int {
         Int((digest >> 32) % UInt64(shards.count))
     }
 
-    /// One shard: a lock and the TATs it guards.
+    /// One shard: a lock and the table it guards.
     private final class Shard: @unchecked Sendable {
-        // @unchecked Sendable: `tats` and `nextSweep` are read and written only while `mutex` is
-        // held (through `locked` or between `lock()` and `unlock()`).
+        // @unchecked Sendable: `table` and `nextSweep` are read and written only while `mutex` is
+        // held (through `locked` or between `lock()` and `unlock()`). The table sits behind a
+        // pointer so that its accesses need no dynamic exclusivity checks on the hot path.
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        var tats: [UInt64: Int64] = [:]
+        let table = UnsafeMutablePointer<TATTable>.allocate(capacity: 1)
         /// No entry expires before this time, so sweeping earlier would free nothing.
         var nextSweep = Int64.min
         let capacity: Int
 
         init(capacity: Int) {
             self.capacity = capacity
+            table.initialize(to: TATTable())
             pthread_mutex_init(mutex, nil)
         }
 
         deinit {
             pthread_mutex_destroy(mutex)
             mutex.deallocate()
+            table.pointee.deallocate()
+            table.deinitialize(count: 1)
+            table.deallocate()
         }
 
         func lock() { pthread_mutex_lock(mutex) }
@@ -148,16 +159,16 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
         /// Ensures there is room for one more key, evicting only keys with a full allowance.
         func makeRoom(now: Int64) -> Bool {
-            if tats.count < capacity { return true }
+            if table.pointee.count < capacity { return true }
             guard now >= nextSweep else { return false }
             var earliest = Int64.max
-            tats = tats.filter { _, tat in
+            table.pointee.removeAll { tat in
                 if tat <= now { return false }
                 earliest = min(earliest, tat)
                 return true
             }
             nextSweep = earliest
-            return tats.count < capacity
+            return table.pointee.count < capacity
         }
     }
 }

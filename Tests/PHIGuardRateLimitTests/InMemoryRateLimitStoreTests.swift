@@ -101,6 +101,29 @@ struct InMemoryRateLimitStoreTests {
         #expect(try store.checkNow([RateLimitCheck(limit, key: "k0")]).allowed)
     }
 
+    @Test("every key keeps its own state while the table grows and sweeps (20,000 keys in one shard)")
+    func tableGrowthKeepsEveryKey() throws {
+        let store = try InMemoryRateLimitStore(maximumKeys: 20_000, shardCount: 1, clock: clock)
+        let limit = try RateLimit("pair", count: 2, per: .seconds(60), burst: 2)
+        let keys = (0..<20_000).map { "key-\($0)" }
+        for key in keys { #expect(try store.checkNow(RateLimitCheck(limit, key: key)).remaining == 1) }
+        #expect(store.trackedKeys == 20_000)
+        for key in keys { #expect(try store.checkNow(RateLimitCheck(limit, key: key)).remaining == 0) }
+        for key in keys { #expect(try !store.checkNow(RateLimitCheck(limit, key: key)).allowed) }
+        // A minute later every key has its full allowance again. Charge half of them, then a newcomer
+        // finds the store full: the sweep drops exactly the untouched half, which then behave as new.
+        clock.advance(by: .seconds(61))
+        for key in keys.prefix(10_000) { #expect(try store.checkNow(RateLimitCheck(limit, key: key)).allowed) }
+        #expect(try store.checkNow(RateLimitCheck(limit, key: "newcomer")).allowed)
+        #expect(store.trackedKeys == 10_001)
+        for key in keys.prefix(10_000) { #expect(try store.checkNow(RateLimitCheck(limit, key: key)).remaining == 0) }
+        for key in keys[10_000..<19_999] {
+            #expect(try store.checkNow(RateLimitCheck(limit, key: key)).remaining == 1)
+        }
+        // That filled the store again with limited keys: the last one finds no room (fail closed).
+        #expect(try store.checkNow(RateLimitCheck(limit, key: keys[19_999])).storeCondition == .full)
+    }
+
     @Test("eviction under pressure keeps every limited key limited")
     func evictionKeepsLimitedKeys() throws {
         let store = try InMemoryRateLimitStore(maximumKeys: 100, shardCount: 4, clock: clock)
