@@ -23,7 +23,8 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("in-memory check, 1 thread (100k distinct IPv4 address keys)", configuration: .init(scalingFactor: .mega)) {
+    Benchmark("in-memory check, 1 thread (100k distinct IPv4 address keys)", configuration: .init(scalingFactor: .mega))
+    {
         benchmark in
         var index = 0
         for _ in benchmark.scaledIterations {
