@@ -115,6 +115,7 @@ struct PortalServices {
     let database: PortalDatabase
     let sessions: SQLiteSessionStore
     let rateLimits: SQLiteRateLimitStore
+    let lockout: SQLiteLockoutStore
     let auditSink: SQLiteAuditSink
     let audit: AuditLog
     let flow: LoginFlow
@@ -134,17 +135,22 @@ struct PortalServices {
         var secret = try keys.rateLimitSecret()
         let rateLimits = try await SQLiteRateLimitStore.open(
             path: options.database, keyDigestSecret: &secret, logger: logger)
+        // The same digest secret: the stores' digests are domain-separated by their labels.
+        secret = try keys.rateLimitSecret()
+        let lockout = try await SQLiteLockoutStore.open(
+            path: options.database, keyDigestSecret: &secret, logger: logger)
         let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
         let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
         let audit = try await AuditLog(
             sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), logger: logger)
         let flow = try LoginFlow(
             accounts: database, sessions: sessions, passwords: try PasswordHasher(),
-            totp: try TOTPVerifier(replayStore: database, logger: logger),
+            totp: try TOTPVerifier(replayStore: database, logger: logger), throttle: lockout,
             rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, logger: logger)
         let engine = AccessEngine(policy: policy, careTeams: try await database.careTeams(), logger: logger)
         return PortalServices(
-            options: options, database: database, sessions: sessions, rateLimits: rateLimits, auditSink: auditSink,
+            options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
+            auditSink: auditSink,
             audit: audit, flow: flow, engine: engine, sessionFile: PortalSessionFile(path: options.sessionFile))
     }
 
@@ -154,7 +160,7 @@ struct PortalServices {
         do { try await audit.close() } catch { failure = error }
         for step in [
             { () async throws in try await auditSink.close() }, { try await sessions.close() },
-            { try await rateLimits.close() }, { try await database.close() },
+            { try await rateLimits.close() }, { try await lockout.close() }, { try await database.close() },
         ] {
             do { try await step() } catch { failure = failure ?? error }
         }

@@ -57,7 +57,7 @@ extension LoginFlow {
             await auditor.failure(mfa: false, account: account.id, reason: .secondFactorNotEnrolled)
             throw .rejected
         }
-        throttle.recordSuccess(account: nameKey)
+        await forgetFailures(throttleKey: nameKey)
         if case .validNeedsRehash = verification { await rehash(password, account: account) }
         if let previous { try await end(previous) }
 
@@ -108,7 +108,7 @@ extension LoginFlow {
                 throttleKey: accountKey, clientAddress: clientAddress, account: accountID, handle: record.handle,
                 reason: failure, mfa: true)
         }
-        throttle.recordSuccess(account: accountKey)
+        await forgetFailures(throttleKey: accountKey)
         let token = try newToken()
         let authenticated = authenticatedRecord(
             token: token, account: account, strength: .multiFactor, from: record, authenticatedAt: nil,
@@ -177,7 +177,12 @@ extension LoginFlow {
                 throw .tryLater(retryAfter: decision.retryAfter)
             }
         }
-        switch throttle.gate(account: throttleKey, address: clientAddress) {
+        let gate: LoginGate
+        do { gate = try await throttle.gate(account: throttleKey, address: clientAddress) } catch {
+            logger.error("lockout store failed", metadata: ["error": "\(error)"])
+            throw .unavailable
+        }
+        switch gate {
         case .open: return
         case .delayed(let retryAfter), .lockedOut(let retryAfter):
             await auditor.failure(mfa: mfa, account: account, reason: .throttled)
@@ -190,10 +195,24 @@ extension LoginFlow {
         throttleKey: String, clientAddress: String, account: String?, handle: String? = nil,
         reason: AuthenticationFailureReason, mfa: Bool = false
     ) async throws(AuthenticationError) -> Never {
-        let event = throttle.recordFailure(account: throttleKey, address: clientAddress)
+        let event: LockoutEvent
+        do { event = try await throttle.recordFailure(account: throttleKey, address: clientAddress) } catch {
+            // The failure could not be counted: refuse with `unavailable` rather than let it go uncounted.
+            logger.error("lockout store failed", metadata: ["error": "\(error)"])
+            await auditor.failure(mfa: mfa, account: account, handle: handle, reason: reason)
+            throw .unavailable
+        }
         await auditor.failure(mfa: mfa, account: account, handle: handle, reason: reason)
         if case .accountLocked(_, let duration) = event { await auditor.lockout(account: account, duration: duration) }
         throw .rejected
+    }
+
+    /// Resets the lockout counters after a success. A store failure is logged, not fatal: the
+    /// credentials were right, and the counters only make later attempts wait longer.
+    func forgetFailures(throttleKey: String) async {
+        do { try await throttle.recordSuccess(account: throttleKey) } catch {
+            logger.error("lockout store failed to reset counters", metadata: ["error": "\(error)"])
+        }
     }
 
     /// `nil` if `factor` is right for `account`, else why not. Malformed codes count as wrong.

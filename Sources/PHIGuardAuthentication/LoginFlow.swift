@@ -72,7 +72,7 @@ public final class LoginFlow: Sendable {
     let totp: TOTPVerifier
     let recoveryCodeHasher: RecoveryCodeHasher?
     let recoveryCodes: (any RecoveryCodeStore)?
-    let throttle: LoginThrottle
+    let throttle: any LockoutStore
     let rateLimiter: RateLimiter
     let rateLimits: RateLimits
     let passwordPolicy: PasswordPolicy
@@ -91,7 +91,8 @@ public final class LoginFlow: Sendable {
     ///   - passwords: the Argon2id hasher (its parameters decide the cost of every attempt).
     ///   - totp: the TOTP verifier (replay protection and code throttling).
     ///   - recoveryCodes: the hasher and store of single-use recovery codes, if you issue them.
-    ///   - throttle: progressive delays and temporary lock per login name and per account.
+    ///   - throttle: progressive delays and temporary lock per login name and per account: in memory
+    ///     by default; `SQLiteLockoutStore` to survive restarts, `PostgresLockoutStore` for several instances.
     ///   - rateLimiter: the store for ``RateLimits`` (in memory by default; PostgreSQL for several instances).
     ///   - rateLimits: the per-address and global limits.
     ///   - passwordPolicy: what new passwords must satisfy (registration, change, recovery).
@@ -102,7 +103,7 @@ public final class LoginFlow: Sendable {
     public init(
         accounts: any AccountDirectory, sessions: any SessionStore, passwords: PasswordHasher, totp: TOTPVerifier,
         recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
-        throttle: LoginThrottle = LoginThrottle(), rateLimiter: RateLimiter? = nil,
+        throttle: any LockoutStore = LoginThrottle(), rateLimiter: RateLimiter? = nil,
         rateLimits: RateLimits = RateLimits(), passwordPolicy: PasswordPolicy = PasswordPolicy(),
         audit: AuditLog? = nil, clock: any WallClock = SystemWallClock(),
         configuration: LoginConfiguration = LoginConfiguration(),

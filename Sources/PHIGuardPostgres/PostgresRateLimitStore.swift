@@ -1,4 +1,3 @@
-internal import CSodium
 public import Logging
 public import PHIGuardRateLimit
 internal import PHIGuardSecureMemory
@@ -28,7 +27,7 @@ public import PostgresNIO
 public final class PostgresRateLimitStore: RateLimitStore {
     private let client: PostgresClient
     private let table: String
-    private let digestKey: SecretBytes
+    private let digester: KeyedDigest
     private let logger: Logger
     /// How long a check may take before it fails with ``RateLimitError/storeUnavailable(_:)``.
     public let timeout: Duration
@@ -47,7 +46,7 @@ public final class PostgresRateLimitStore: RateLimitStore {
         else { throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter") }
         guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
         do {
-            digestKey = try SecretBytes(copying: keyDigestSecret, idleProtection: .readOnly)
+            digester = try KeyedDigest(secret: &keyDigestSecret)
         } catch {
             throw .storeUnavailable("secure memory: \(error)")
         }
@@ -78,7 +77,7 @@ public final class PostgresRateLimitStore: RateLimitStore {
         }
         let digests = checks.map(digest)
         do {
-            return try await withTimeout { [self] in
+            return try await withDeadline(timeout) { [self] in
                 if checks.count == 1 {
                     return try await checkOne(checks[0], digest: digests[0], cost: cost)
                 }
@@ -86,6 +85,8 @@ public final class PostgresRateLimitStore: RateLimitStore {
             }
         } catch let error as RateLimitError {
             throw error
+        } catch is DeadlineExceeded {
+            throw .storeUnavailable("timed out")
         } catch {
             throw .storeUnavailable("PostgreSQL query failed")
         }
@@ -158,35 +159,8 @@ public final class PostgresRateLimitStore: RateLimitStore {
         }
     }
 
-    /// Runs `body`, or fails with `storeUnavailable` once `timeout` has passed (cancelling `body`).
-    private func withTimeout(
-        _ body: @escaping @Sendable () async throws -> RateLimitDecision
-    ) async throws -> RateLimitDecision {
-        try await withThrowingTaskGroup(of: RateLimitDecision?.self) { group in
-            group.addTask { try await body() }
-            group.addTask { [timeout] in
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let decision = try await group.next(), let decision else {
-                throw RateLimitError.storeUnavailable("timed out")
-            }
-            return decision
-        }
-    }
-
     /// BLAKE2b-128 keyed with the store's secret, over the limit name, a zero byte and the key.
     private func digest(_ check: RateLimitCheck) -> [UInt8] {
-        var input = Array(check.limit.name.utf8)
-        input.append(0)
-        input.append(contentsOf: check.key.utf8)
-        var output = [UInt8](repeating: 0, count: 16)
-        digestKey.withUnsafeBytes { key in
-            _ = crypto_generichash(
-                &output, output.count, input, UInt64(input.count), key.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                key.count)
-        }
-        return output
+        digester.digest(check.limit.name, check.key)
     }
 }

@@ -248,16 +248,7 @@ public final class PostgresSessionStore: SessionStore {
         -> T
     {
         do {
-            return try await withThrowingTaskGroup(of: Outcome<T>.self) { [timeout] group in
-                group.addTask { .finished(try await body()) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return .timedOut
-                }
-                defer { group.cancelAll() }
-                guard case .finished(let value) = try await group.next() else { throw TimedOut() }
-                return value
-            }
+            return try await withDeadline(timeout, body)
         } catch let error as SessionStoreError {
             throw error
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == PostgresError.Code.uniqueViolation.raw {
@@ -266,14 +257,6 @@ public final class PostgresSessionStore: SessionStore {
             throw .unavailable(String(describing: type(of: error)))
         }
     }
-
-    private enum Outcome<T: Sendable>: Sendable {
-        case finished(T)
-        case timedOut
-    }
-
-    /// An operation did not finish within ``timeout``.
-    private struct TimedOut: Error {}
 }
 
 /// Dates as whole microseconds since 1970: exact for every date with a whole number of

@@ -1,19 +1,18 @@
 internal import Synchronization
 
-/// In-memory enforcement of a ``LockoutPolicy``: ask ``gate(account:address:)`` before checking
-/// credentials, then report the outcome with ``recordFailure(account:address:)`` or
-/// ``recordSuccess(account:)``.
+/// The in-memory ``LockoutStore``: enforces a ``LockoutPolicy`` in process memory (the embedded
+/// default). Ask ``gate(account:address:)`` before checking credentials, then report the outcome
+/// with ``recordFailure(account:address:)`` or ``recordSuccess(account:)``.
 ///
-/// Use it for both passwords and TOTP codes (RFC 4226 §7.3 asks for throttling of wrong codes per
-/// account across sessions). Memory is bounded: at most `maximumAccounts` accounts with failures are
-/// tracked; under pressure, only accounts that are neither delayed nor locked and have no more
-/// than the free failures are forgotten.
-public final class LoginThrottle: Sendable {
+/// Counters live as long as the process: a service that restarts often, or runs several
+/// instances, uses `SQLiteLockoutStore` or `PostgresLockoutStore` instead. Memory is bounded: at
+/// most `maximumAccounts` accounts with failures are tracked; under pressure, only settled accounts
+/// (neither delayed nor locked, no more than the free failures) are forgotten.
+public final class LoginThrottle: LockoutStore {
     private struct AccountState {
-        var consecutiveFailures = 0
-        var lockedUntil = Int64.min
-        /// Per-address failures and the time before which that address must wait.
-        var addresses: [Int: (failures: Int, notBefore: Int64)] = [:]
+        var counters = AccountLockoutCounters.clean
+        /// Per-address counters, by the address's hash.
+        var addresses: [Int: AddressLockoutCounters] = [:]
     }
 
     /// The policy.
@@ -21,8 +20,6 @@ public final class LoginThrottle: Sendable {
     private let clock: any NanosecondClock
     private let maximumAccounts: Int
     private let accounts = Mutex<[String: AccountState]>([:])
-    /// Per-account address entries kept at most (oldest dropped first; they are delays, not the cap).
-    private static let maximumAddressesPerAccount = 64
 
     /// A throttle enforcing `policy` on `clock`, tracking at most `maximumAccounts` accounts.
     public init(
@@ -37,12 +34,8 @@ public final class LoginThrottle: Sendable {
     public func gate(account: String, address: String) -> LoginGate {
         let now = clock.nanoseconds()
         return accounts.withLock { accounts in
-            guard let state = accounts[account] else { return .open }
-            if state.lockedUntil > now { return .lockedOut(retryAfter: .nanoseconds(state.lockedUntil - now)) }
-            if let entry = state.addresses[address.hashValue], entry.notBefore > now {
-                return .delayed(retryAfter: .nanoseconds(entry.notBefore - now))
-            }
-            return .open
+            let state = accounts[account]
+            return policy.gate(account: state?.counters, address: state?.addresses[address.hashValue], now: now)
         }
     }
 
@@ -50,32 +43,21 @@ public final class LoginThrottle: Sendable {
     @discardableResult
     public func recordFailure(account: String, address: String) -> LockoutEvent {
         let now = clock.nanoseconds()
+        let addressKey = address.hashValue
         return accounts.withLock { accounts in
             if accounts[account] == nil, accounts.count >= maximumAccounts { evictSettled(&accounts, now: now) }
             var state = accounts[account] ?? AccountState()
-            if state.lockedUntil != Int64.min, state.lockedUntil <= now {
-                state = AccountState()  // the lock served its time: start over
+            let outcome = policy.failure(account: state.counters, address: state.addresses[addressKey], now: now)
+            if outcome.startOver { state.addresses = [:] }
+            state.counters = outcome.account
+            if state.addresses[addressKey] == nil, state.addresses.count >= LockoutPolicy.maximumAddressesPerAccount,
+                let oldest = state.addresses.min(by: { $0.value.notBefore < $1.value.notBefore })?.key
+            {
+                state.addresses[oldest] = nil
             }
-            state.consecutiveFailures += 1
-            var entry = state.addresses[address.hashValue] ?? (failures: 0, notBefore: Int64.min)
-            entry.failures += 1
-            let delay = policy.delay(afterFailures: entry.failures)
-            entry.notBefore = now + delay
-            if state.addresses[address.hashValue] == nil, state.addresses.count >= Self.maximumAddressesPerAccount {
-                if let oldest = state.addresses.min(by: { $0.value.notBefore < $1.value.notBefore })?.key {
-                    state.addresses[oldest] = nil
-                }
-            }
-            state.addresses[address.hashValue] = entry
-            let event: LockoutEvent
-            if state.consecutiveFailures >= policy.maximumConsecutiveFailures {
-                state.lockedUntil = now + policy.lockoutDuration.nanoseconds
-                event = .accountLocked(consecutive: state.consecutiveFailures, duration: policy.lockoutDuration)
-            } else {
-                event = .failureCounted(consecutive: state.consecutiveFailures, delay: .nanoseconds(delay))
-            }
+            state.addresses[addressKey] = outcome.address
             accounts[account] = state
-            return event
+            return outcome.event
         }
     }
 
@@ -84,15 +66,13 @@ public final class LoginThrottle: Sendable {
         _ = accounts.withLock { $0.removeValue(forKey: account) }
     }
 
-    /// Drops accounts that are neither locked nor delayed and have no more than the free failures
-    /// (forgetting one gives an attacker at most `freeFailures` extra guesses). If none qualifies the
-    /// new account is tracked anyway: the bound is exceeded rather than forgetting a limited account,
-    /// which would be a bypass.
+    /// Drops settled accounts (``LockoutPolicy`` `isSettled`). If none qualifies the new account is
+    /// tracked anyway: the bound is exceeded rather than forgetting a limited account, which would
+    /// be a bypass.
     private func evictSettled(_ accounts: inout [String: AccountState], now: Int64) {
-        let free = policy.freeFailures
         accounts = accounts.filter { _, state in
-            state.lockedUntil > now || state.consecutiveFailures > free
-                || state.addresses.values.contains { $0.notBefore > now }
+            let latest = state.addresses.values.map(\.notBefore).max() ?? Int64.min
+            return !policy.isSettled(state.counters, latestNotBefore: latest, now: now)
         }
     }
 }

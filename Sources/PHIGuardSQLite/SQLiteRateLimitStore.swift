@@ -1,4 +1,3 @@
-internal import CSodium
 public import Logging
 internal import NIOCore
 public import PHIGuardRateLimit
@@ -36,12 +35,12 @@ internal import SQLiteNIO
 /// ```
 public final class SQLiteRateLimitStore: RateLimitStore {
     private let database: SQLiteSerialConnection
-    private let digestKey: SecretBytes
+    private let digester: KeyedDigest
     private let clock: any NanosecondClock
 
-    private init(database: SQLiteSerialConnection, digestKey: SecretBytes, clock: any NanosecondClock) {
+    private init(database: SQLiteSerialConnection, digester: KeyedDigest, clock: any NanosecondClock) {
         self.database = database
-        self.digestKey = digestKey
+        self.digester = digester
         self.clock = clock
     }
 
@@ -58,9 +57,9 @@ public final class SQLiteRateLimitStore: RateLimitStore {
     ) async throws(RateLimitError) -> SQLiteRateLimitStore {
         defer { Sodium.zero(&keyDigestSecret) }
         guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
-        let digestKey: SecretBytes
+        let digester: KeyedDigest
         do {
-            digestKey = try SecretBytes(copying: keyDigestSecret, idleProtection: .readOnly)
+            digester = try KeyedDigest(secret: &keyDigestSecret)
         } catch {
             throw .storeUnavailable("secure memory: \(error)")
         }
@@ -80,7 +79,7 @@ public final class SQLiteRateLimitStore: RateLimitStore {
             try? await database.close()
             throw .storeUnavailable("cannot create the SQLite rate-limit table")
         }
-        return SQLiteRateLimitStore(database: database, digestKey: digestKey, clock: clock)
+        return SQLiteRateLimitStore(database: database, digester: digester, clock: clock)
     }
 
     /// Closes the database, after the checks already queued. The store must not be used afterwards.
@@ -152,15 +151,6 @@ public final class SQLiteRateLimitStore: RateLimitStore {
 
     /// BLAKE2b-128 keyed with the store's secret, over the limit name, a zero byte and the key.
     private func digest(_ check: RateLimitCheck) -> [UInt8] {
-        var input = Array(check.limit.name.utf8)
-        input.append(0)
-        input.append(contentsOf: check.key.utf8)
-        var output = [UInt8](repeating: 0, count: 16)
-        digestKey.withUnsafeBytes { key in
-            _ = crypto_generichash(
-                &output, output.count, input, UInt64(input.count), key.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                key.count)
-        }
-        return output
+        digester.digest(check.limit.name, check.key)
     }
 }

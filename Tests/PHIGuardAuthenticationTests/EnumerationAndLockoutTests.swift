@@ -174,6 +174,30 @@ struct EnumerationAndLockoutTests {
         #expect(store.allRecords.allSatisfy { $0.state != .authenticated })
     }
 
+    @Test("a failing lockout store refuses every attempt, right password included (fail closed)")
+    func lockoutStoreFailClosed() async throws {
+        for failing in [BrokenLockoutStore.Failing.gate, .recordFailure] {
+            let store = InMemorySessionStore()
+            let harness = try Harness(store: store, throttle: BrokenLockoutStore(failing: failing))
+            let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
+            // A failure that cannot be counted is not answered `rejected`: it is refused as unavailable,
+            // the same for a known and an unknown name.
+            for name in ["pat@example.org", "nobody@example.org"] {
+                await #expect(throws: AuthenticationError.unavailable) {
+                    _ = try await harness.flow.signIn(loginName: name, password: "wrong", clientAddress: "203.0.113.5")
+                }
+            }
+            if failing == .gate {
+                await #expect(throws: AuthenticationError.unavailable) {
+                    _ = try await harness.signIn("pat@example.org", account)
+                }
+                #expect(store.allRecords.isEmpty)
+            } else {
+                _ = try await harness.signIn("pat@example.org", account)  // nothing to count: signs in
+            }
+        }
+    }
+
     @Test("a recovery code completes the second factor once")
     func recoveryCodeOnce() async throws {
         let codes = InMemoryRecoveryCodeStore()
@@ -197,4 +221,20 @@ struct EnumerationAndLockoutTests {
         }
         #expect(await codes.remainingCount(accountID: "acct-pat") == 1)
     }
+}
+
+/// A lockout store whose database is down for one operation.
+final class BrokenLockoutStore: LockoutStore {
+    enum Failing { case gate, recordFailure }
+    let failing: Failing
+    init(failing: Failing) { self.failing = failing }
+
+    func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate {
+        if failing == .gate { throw .storeUnavailable("down") }
+        return .open
+    }
+    func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
+        throw .storeUnavailable("down")
+    }
+    func recordSuccess(account: String) async throws(RateLimitError) {}
 }

@@ -93,7 +93,8 @@ struct Harness {
 
     init(
         store: any SessionStore = InMemorySessionStore(), configuration: LoginConfiguration = LoginConfiguration(),
-        lockout: LockoutPolicy = .standard, rateLimits: LoginFlow.RateLimits = LoginFlow.RateLimits(),
+        lockout: LockoutPolicy = .standard, throttle: (any LockoutStore)? = nil,
+        rateLimits: LoginFlow.RateLimits = LoginFlow.RateLimits(),
         audit: AuditLog? = nil, recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
         memoryKiB: UInt32 = 4_096
     ) throws {
@@ -104,7 +105,8 @@ struct Harness {
         flow = try LoginFlow(
             accounts: accounts, sessions: store, passwords: hasher,
             totp: try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), throttle: nil),
-            recoveryCodes: recoveryCodes, throttle: LoginThrottle(policy: lockout, clock: ManualNanosecondClock(clock)),
+            recoveryCodes: recoveryCodes,
+            throttle: throttle ?? LoginThrottle(policy: lockout, clock: ManualNanosecondClock(clock)),
             rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: ManualNanosecondClock(clock))),
             rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration)
         engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock)

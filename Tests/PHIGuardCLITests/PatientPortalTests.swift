@@ -169,6 +169,34 @@ struct PatientPortalTests {
         #expect(reasons == "wrong-password\nunknown-account")
     }
 
+    @Test("lockout counters survive between runs: after the free failures, the next attempt must wait")
+    func lockoutPersists() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        // Five free failures and a sixth that imposes a 1 s delay, each in a process of its own.
+        for _ in 1...6 {
+            let attempt = try portal.run(["login", "--user", "alice"], input: "not-the-password\n")
+            #expect(attempt.status == 3, "\(attempt.stderr)")
+        }
+        // Counters kept in memory would start afresh here. The delays double (1 s, 2 s, 4 s, ...), so
+        // one of the next runs arrives within its delay even on a slow machine. Ten attempts stay
+        // within the per-address burst of 10, so the refusal comes from the lockout counters.
+        var statuses: [Int32] = []
+        for _ in 7...10 {
+            let attempt = try portal.run(["login", "--user", "alice"], input: "not-the-password\n")
+            statuses.append(attempt.status)
+            if attempt.status == 4 {
+                #expect(attempt.stderr.hasPrefix("PatientPortal: Too many requests"), "\(attempt.stderr)")
+                break
+            }
+        }
+        #expect(statuses.last == 4, "statuses of runs 7-10: \(statuses)")
+        let reasons = try Self.sqlite(
+            portal.database, "SELECT reason FROM audit_records WHERE kind='login.failed' ORDER BY position")
+        #expect(reasons.split(separator: "\n").last == "throttled", "\(reasons)")
+        #expect(!reasons.contains("rate-limited"))
+    }
+
     @Test("a physician reads charts of their care team only, without the billing field")
     func physicianCareTeam() throws {
         let portal = try Portal()

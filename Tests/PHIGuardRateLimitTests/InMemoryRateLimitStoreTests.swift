@@ -1,3 +1,4 @@
+import PHIGuardTestSupport
 import Synchronization
 import Testing
 
@@ -246,5 +247,15 @@ struct LoginThrottleTests {
         for _ in 0..<7 { throttle.recordFailure(account: "target", address: "bot") }
         for index in 0..<100 { throttle.recordFailure(account: "noise-\(index)", address: "x") }
         #expect(!throttle.gate(account: "target", address: "bot").isOpen)
+    }
+}
+
+@Suite("Lockout store conformance (in memory)")
+struct LoginThrottleConformanceTests {
+    @Test("LoginThrottle passes the lockout store conformance suite")
+    func conformance() async throws {
+        let clock = ManualClock()
+        try await LockoutStoreConformance.check(
+            LoginThrottle(policy: LockoutStoreConformance.policy, clock: clock), clock: clock)
     }
 }

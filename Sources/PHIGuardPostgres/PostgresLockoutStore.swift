@@ -1,0 +1,218 @@
+public import Logging
+internal import NIOCore
+public import PHIGuardRateLimit
+internal import PHIGuardSecureMemory
+public import PostgresNIO
+
+/// Lockout counters (``LockoutPolicy``) in PostgreSQL, shared by every portal instance: the
+/// consecutive-failure cap and the per-address delays hold across all of them.
+///
+/// - **Atomic**: each failure is one transaction that creates the account's row if needed, locks it
+///   (`SELECT … FOR UPDATE`), applies the policy and writes, so concurrent failures from any number
+///   of instances and connections are all counted, and exactly one of them locks the account.
+/// - **Time**: the instances' clocks (``RealtimeClock`` by default; keep them synchronised with
+///   NTP). A clock a few seconds off shifts a delay by as much, never the count.
+/// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
+///   16-byte keyed BLAKE2b digests; every instance must use the same `keyDigestSecret`.
+/// - **Bounded**: ``removeSettled()`` deletes accounts whose counters no longer matter (run it
+///   periodically); at most 64 address entries are kept per account (oldest dropped).
+/// - **Failures**: any database error, or an operation slower than `timeout`, becomes
+///   ``RateLimitError/storeUnavailable(_:)``; the login flow then refuses the attempt (fail closed).
+///
+/// ```swift
+/// let lockout = try PostgresLockoutStore(client: client, keyDigestSecret: &secret)
+/// try await lockout.migrate()
+/// let flow = try LoginFlow(accounts: directory, sessions: sessions, passwords: hasher, totp: verifier,
+///                          throttle: lockout, rateLimiter: RateLimiter(store: postgresRateLimits))
+/// ```
+public final class PostgresLockoutStore: LockoutStore {
+    /// The policy.
+    public let policy: LockoutPolicy
+    /// How long an operation may take before it fails with ``RateLimitError/storeUnavailable(_:)``.
+    public let timeout: Duration
+    private let client: PostgresClient
+    private let table: String
+    private let digester: KeyedDigest
+    private let clock: any NanosecondClock
+    private let logger: Logger
+
+    /// A store on `client` in tables `<table>_accounts` and `<table>_addresses` (`table`: 1–40 of
+    /// `a–z 0–9 _`, starting with a letter). `keyDigestSecret` (32 bytes) keys the digests; the
+    /// caller's copy is zeroed.
+    public init(
+        client: PostgresClient, table: String = "phiguard_lockout", policy: LockoutPolicy = .standard,
+        keyDigestSecret: inout [UInt8], clock: any NanosecondClock = RealtimeClock(), timeout: Duration = .seconds(2),
+        logger: Logger = Logger(label: "phiguard.lockout.postgres")
+    ) throws(RateLimitError) {
+        defer { Sodium.zero(&keyDigestSecret) }
+        guard (1...40).contains(table.utf8.count), table.utf8.first.map({ (97...122).contains($0) }) == true,
+            table.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
+        else { throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter") }
+        do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
+            throw .invalidLimit("keyDigestSecret must be 32 bytes (\(error))")
+        }
+        self.client = client
+        self.table = table
+        self.policy = policy
+        self.clock = clock
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Creates the tables if they do not exist.
+    public func migrate() async throws(RateLimitError) {
+        let statements = [
+            """
+            CREATE TABLE IF NOT EXISTS \(table)_accounts (
+                account BYTEA PRIMARY KEY, consecutive INTEGER NOT NULL, locked_until BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(table)_addresses (
+                account BYTEA NOT NULL, address BYTEA NOT NULL, failures INTEGER NOT NULL,
+                not_before BIGINT NOT NULL, PRIMARY KEY (account, address))
+            """,
+        ]
+        try await run { [client, logger] in
+            for statement in statements {
+                try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+    }
+
+    /// Whether `address` may try `account` now.
+    public func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate {
+        let keys = digests(account: account, address: address)
+        let (counters, addressCounters) = try await run { [self] in
+            try await client.withConnection { connection in try await read(keys, connection, lock: false) }
+        }
+        return policy.gate(account: counters, address: addressCounters, now: clock.nanoseconds())
+    }
+
+    /// Counts a failed attempt by `address` on `account`.
+    public func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
+        let keys = digests(account: account, address: address)
+        return try await run { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                // A clean row is the same as no row; creating it first gives every failure a row to lock.
+                try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: table)_accounts (account, consecutive, locked_until)
+                    VALUES (\(keys.account), 0, \(Int64.min)) ON CONFLICT (account) DO NOTHING
+                    """, logger: logger)
+                let (counters, addressCounters) = try await read(keys, connection, lock: true)
+                let outcome = policy.failure(account: counters, address: addressCounters, now: clock.nanoseconds())
+                if outcome.startOver {
+                    try await connection.query(
+                        "DELETE FROM \(unescaped: table)_addresses WHERE account = \(keys.account)", logger: logger)
+                }
+                try await connection.query(
+                    """
+                    UPDATE \(unescaped: table)_accounts SET consecutive = \(outcome.account.consecutiveFailures),
+                        locked_until = \(outcome.account.lockedUntil) WHERE account = \(keys.account)
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: table)_addresses (account, address, failures, not_before)
+                    VALUES (\(keys.account), \(keys.address), \(outcome.address.failures), \(outcome.address.notBefore))
+                    ON CONFLICT (account, address) DO UPDATE SET failures = EXCLUDED.failures,
+                        not_before = EXCLUDED.not_before
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    DELETE FROM \(unescaped: table)_addresses WHERE account = \(keys.account) AND address NOT IN (
+                        SELECT address FROM \(unescaped: table)_addresses WHERE account = \(keys.account)
+                        ORDER BY not_before DESC LIMIT \(LockoutPolicy.maximumAddressesPerAccount))
+                    """, logger: logger)
+                return outcome.event
+            }
+        }
+    }
+
+    /// Forgets the account's failures from every address.
+    public func recordSuccess(account: String) async throws(RateLimitError) {
+        let key = ByteBuffer(bytes: digester.digest("lockout-account", account))
+        try await run { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "DELETE FROM \(unescaped: table)_accounts WHERE account = \(key)", logger: logger)
+                try await connection.query(
+                    "DELETE FROM \(unescaped: table)_addresses WHERE account = \(key)", logger: logger)
+            }
+        }
+    }
+
+    /// Deletes the accounts whose counters no longer matter: not locked, no address delayed, and no
+    /// more than the policy's free failures (forgetting one gives an attacker at most that many extra
+    /// guesses). Returns how many accounts went.
+    public func removeSettled() async throws(RateLimitError) -> Int {
+        let now = clock.nanoseconds()
+        let free = policy.freeFailures
+        return try await run { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query(
+                    """
+                    DELETE FROM \(unescaped: table)_accounts AS a WHERE a.locked_until <= \(now)
+                    AND a.consecutive <= \(free) AND NOT EXISTS (SELECT 1 FROM \(unescaped: table)_addresses d
+                        WHERE d.account = a.account AND d.not_before > \(now))
+                    RETURNING 1
+                    """, logger: logger)
+                var removed = 0
+                for try await _ in rows { removed += 1 }
+                try await connection.query(
+                    """
+                    DELETE FROM \(unescaped: table)_addresses d
+                    WHERE NOT EXISTS (SELECT 1 FROM \(unescaped: table)_accounts a WHERE a.account = d.account)
+                    """, logger: logger)
+                return removed
+            }
+        }
+    }
+
+    // MARK: - Internals
+
+    private struct Keys: Sendable {
+        let account: ByteBuffer
+        let address: ByteBuffer
+    }
+
+    private func digests(account: String, address: String) -> Keys {
+        Keys(
+            account: ByteBuffer(bytes: digester.digest("lockout-account", account)),
+            address: ByteBuffer(bytes: digester.digest("lockout-address", address)))
+    }
+
+    private func read(
+        _ keys: Keys, _ connection: PostgresConnection, lock: Bool
+    ) async throws -> (AccountLockoutCounters?, AddressLockoutCounters?) {
+        var account: AccountLockoutCounters?
+        let accountRows = try await connection.query(
+            """
+            SELECT consecutive, locked_until FROM \(unescaped: table)_accounts WHERE account = \(keys.account)
+            \(unescaped: lock ? "FOR UPDATE" : "")
+            """, logger: logger)
+        for try await (consecutive, lockedUntil) in accountRows.decode((Int32, Int64).self) {
+            account = AccountLockoutCounters(consecutiveFailures: Int(consecutive), lockedUntil: lockedUntil)
+        }
+        var address: AddressLockoutCounters?
+        let addressRows = try await connection.query(
+            """
+            SELECT failures, not_before FROM \(unescaped: table)_addresses
+            WHERE account = \(keys.account) AND address = \(keys.address)
+            """, logger: logger)
+        for try await (failures, notBefore) in addressRows.decode((Int32, Int64).self) {
+            address = AddressLockoutCounters(failures: Int(failures), notBefore: notBefore)
+        }
+        return (account, address)
+    }
+
+    /// Runs `body` within ``timeout``; every failure becomes `storeUnavailable` naming its kind only.
+    private func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(RateLimitError) -> T {
+        do {
+            return try await withDeadline(timeout, body)
+        } catch is DeadlineExceeded {
+            throw .storeUnavailable("timed out")
+        } catch {
+            throw .storeUnavailable("PostgreSQL query failed")
+        }
+    }
+}

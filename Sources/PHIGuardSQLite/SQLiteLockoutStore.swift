@@ -1,0 +1,230 @@
+public import Logging
+internal import NIOCore
+public import PHIGuardRateLimit
+internal import PHIGuardSecureMemory
+internal import SQLiteNIO
+
+/// Lockout counters (``LockoutPolicy``) in an SQLite file: delays and locks survive a restart, on
+/// one host.
+///
+/// - **Atomic**: each failure is one `BEGIN IMMEDIATE` transaction (read the counters, apply the
+///   policy, write), so concurrent failures from any number of tasks, connections and processes on
+///   the host are all counted, and exactly one of them locks the account.
+/// - **Survives a restart**: times are wall-clock nanoseconds (``RealtimeClock``), as in
+///   ``SQLiteRateLimitStore``.
+/// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
+///   16-byte keyed BLAKE2b digests, in tables `phiguard_lockout_accounts` and
+///   `phiguard_lockout_addresses`.
+/// - **Bounded**: ``removeSettled()`` deletes accounts whose counters no longer matter (run it
+///   periodically); at most 64 address entries are kept per account (oldest dropped).
+/// - **Failures**: any database error becomes ``RateLimitError/storeUnavailable(_:)``; the login
+///   flow then refuses the attempt (fail closed).
+///
+/// ```swift
+/// var secret = try loadLockoutSecret()              // 32 bytes, kept across restarts
+/// let lockout = try await SQLiteLockoutStore.open(
+///     path: "/var/lib/portal/lockout.sqlite", keyDigestSecret: &secret)
+/// let flow = try LoginFlow(accounts: directory, sessions: sessions, passwords: hasher, totp: verifier,
+///                          throttle: lockout)
+/// ```
+public final class SQLiteLockoutStore: LockoutStore {
+    /// The policy.
+    public let policy: LockoutPolicy
+    private let database: SQLiteSerialConnection
+    private let digester: KeyedDigest
+    private let clock: any NanosecondClock
+
+    private init(
+        policy: LockoutPolicy, database: SQLiteSerialConnection, digester: KeyedDigest, clock: any NanosecondClock
+    ) {
+        self.policy = policy
+        self.database = database
+        self.digester = digester
+        self.clock = clock
+    }
+
+    /// Opens (creating if needed) the database at `path` (`nil`: a private in-memory database) and
+    /// its tables.
+    ///
+    /// `keyDigestSecret` (32 bytes) keys the digests; keep it across restarts (a new secret forgets
+    /// every counter) and out of the database. The caller's copy is zeroed. A call waits at most
+    /// `busyTimeout` for another process's write lock before failing. `clock` must count
+    /// nanoseconds since 1970 for counters to survive a restart. Call ``close()`` when done.
+    public static func open(
+        path: String?, policy: LockoutPolicy = .standard, keyDigestSecret: inout [UInt8],
+        clock: any NanosecondClock = RealtimeClock(), busyTimeout: Duration = .seconds(2),
+        logger: Logger = Logger(label: "phiguard.lockout.sqlite")
+    ) async throws(RateLimitError) -> SQLiteLockoutStore {
+        let digester: KeyedDigest
+        do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
+            throw .invalidLimit("keyDigestSecret must be 32 bytes (\(error))")
+        }
+        let database: SQLiteSerialConnection
+        do {
+            database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
+        } catch {
+            throw .storeUnavailable("cannot open the SQLite lockout database")
+        }
+        do {
+            try await database.exclusive { connection in
+                _ = try await connection.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS phiguard_lockout_accounts (
+                        account BLOB PRIMARY KEY, consecutive INTEGER NOT NULL, locked_until INTEGER NOT NULL
+                    ) WITHOUT ROWID
+                    """, [])
+                _ = try await connection.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS phiguard_lockout_addresses (
+                        account BLOB NOT NULL, address BLOB NOT NULL, failures INTEGER NOT NULL,
+                        not_before INTEGER NOT NULL, PRIMARY KEY (account, address)
+                    ) WITHOUT ROWID
+                    """, [])
+            }
+        } catch {
+            try? await database.close()
+            throw .storeUnavailable("cannot create the SQLite lockout tables")
+        }
+        return SQLiteLockoutStore(policy: policy, database: database, digester: digester, clock: clock)
+    }
+
+    /// Closes the database, after the calls already queued. The store must not be used afterwards.
+    public func close() async throws(RateLimitError) {
+        do { try await database.close() } catch {
+            throw .storeUnavailable("cannot close the SQLite lockout database")
+        }
+    }
+
+    /// Whether `address` may try `account` now.
+    public func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate {
+        let keys = digests(account: account, address: address)
+        return try await run { connection in
+            let (counters, addressCounters) = try await Self.read(keys, connection)
+            return (policy.gate(account: counters, address: addressCounters, now: clock.nanoseconds()), false)
+        }
+    }
+
+    /// Counts a failed attempt by `address` on `account`.
+    public func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
+        let keys = digests(account: account, address: address)
+        return try await run { connection in
+            let now = clock.nanoseconds()  // read once the write lock is held
+            let (counters, addressCounters) = try await Self.read(keys, connection)
+            let outcome = policy.failure(account: counters, address: addressCounters, now: now)
+            if outcome.startOver {
+                _ = try await connection.query(
+                    "DELETE FROM phiguard_lockout_addresses WHERE account = ?", [.blob(keys.account)])
+            }
+            _ = try await connection.query(
+                """
+                INSERT INTO phiguard_lockout_accounts (account, consecutive, locked_until) VALUES (?, ?, ?)
+                ON CONFLICT (account) DO UPDATE SET consecutive = excluded.consecutive,
+                    locked_until = excluded.locked_until
+                """,
+                [
+                    .blob(keys.account), .integer(outcome.account.consecutiveFailures),
+                    .integer(SQLiteInt64(outcome.account.lockedUntil)),
+                ])
+            _ = try await connection.query(
+                """
+                INSERT INTO phiguard_lockout_addresses (account, address, failures, not_before) VALUES (?, ?, ?, ?)
+                ON CONFLICT (account, address) DO UPDATE SET failures = excluded.failures,
+                    not_before = excluded.not_before
+                """,
+                [
+                    .blob(keys.account), .blob(keys.address), .integer(outcome.address.failures),
+                    .integer(SQLiteInt64(outcome.address.notBefore)),
+                ])
+            _ = try await connection.query(
+                """
+                DELETE FROM phiguard_lockout_addresses WHERE account = ?1 AND address NOT IN (
+                    SELECT address FROM phiguard_lockout_addresses WHERE account = ?1
+                    ORDER BY not_before DESC LIMIT ?2)
+                """, [.blob(keys.account), .integer(LockoutPolicy.maximumAddressesPerAccount)])
+            return (outcome.event, true)
+        }
+    }
+
+    /// Forgets the account's failures from every address.
+    public func recordSuccess(account: String) async throws(RateLimitError) {
+        let key = ByteBuffer(bytes: digester.digest("lockout-account", account))
+        try await run { connection in
+            _ = try await connection.query("DELETE FROM phiguard_lockout_accounts WHERE account = ?", [.blob(key)])
+            _ = try await connection.query("DELETE FROM phiguard_lockout_addresses WHERE account = ?", [.blob(key)])
+            return ((), true)
+        }
+    }
+
+    /// Deletes the accounts whose counters no longer matter: not locked, no address delayed, and no
+    /// more than the policy's free failures (forgetting one gives an attacker at most that many extra
+    /// guesses, as the in-memory store's eviction does). Returns how many accounts went.
+    public func removeSettled() async throws(RateLimitError) -> Int {
+        try await run { connection in
+            let now = SQLiteData.integer(SQLiteInt64(clock.nanoseconds()))
+            let removed = try await connection.query(
+                """
+                DELETE FROM phiguard_lockout_accounts WHERE locked_until <= ?1 AND consecutive <= ?2
+                AND NOT EXISTS (SELECT 1 FROM phiguard_lockout_addresses a
+                    WHERE a.account = phiguard_lockout_accounts.account AND a.not_before > ?1)
+                RETURNING 1
+                """, [now, .integer(policy.freeFailures)])
+            _ = try await connection.query(
+                """
+                DELETE FROM phiguard_lockout_addresses
+                WHERE account NOT IN (SELECT account FROM phiguard_lockout_accounts)
+                """, [])
+            return (removed.count, true)
+        }
+    }
+
+    // MARK: - Internals
+
+    private struct Keys: Sendable {
+        let account: ByteBuffer
+        let address: ByteBuffer
+    }
+
+    private func digests(account: String, address: String) -> Keys {
+        Keys(
+            account: ByteBuffer(bytes: digester.digest("lockout-account", account)),
+            address: ByteBuffer(bytes: digester.digest("lockout-address", address)))
+    }
+
+    private static func read(
+        _ keys: Keys, _ connection: SQLiteConnection
+    ) async throws -> (AccountLockoutCounters?, AddressLockoutCounters?) {
+        var account: AccountLockoutCounters?
+        for row in try await connection.query(
+            "SELECT consecutive, locked_until FROM phiguard_lockout_accounts WHERE account = ?", [.blob(keys.account)])
+        {
+            guard case .integer(let consecutive) = row.column("consecutive"),
+                case .integer(let lockedUntil) = row.column("locked_until")
+            else { throw RateLimitError.storeUnavailable("unreadable lockout row") }
+            account = AccountLockoutCounters(consecutiveFailures: consecutive, lockedUntil: Int64(lockedUntil))
+        }
+        var address: AddressLockoutCounters?
+        for row in try await connection.query(
+            "SELECT failures, not_before FROM phiguard_lockout_addresses WHERE account = ? AND address = ?",
+            [.blob(keys.account), .blob(keys.address)])
+        {
+            guard case .integer(let failures) = row.column("failures"),
+                case .integer(let notBefore) = row.column("not_before")
+            else { throw RateLimitError.storeUnavailable("unreadable lockout row") }
+            address = AddressLockoutCounters(failures: failures, notBefore: Int64(notBefore))
+        }
+        return (account, address)
+    }
+
+    /// Runs `body` in one transaction; database errors become `storeUnavailable`.
+    private func run<T>(
+        _ body: (SQLiteConnection) async throws -> (value: T, commit: Bool)
+    ) async throws(RateLimitError) -> T {
+        do {
+            return try await database.transaction(body)
+        } catch let error as RateLimitError {
+            throw error
+        } catch {
+            throw .storeUnavailable("SQLite query failed")
+        }
+    }
+}

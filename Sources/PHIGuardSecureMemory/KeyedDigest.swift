@@ -1,0 +1,34 @@
+internal import CSodium
+
+/// A keyed BLAKE2b-128 digest of identifiers, for stores that must not keep them in clear (account
+/// ids, login names and client addresses are identifiers under HIPAA).
+///
+/// The parts are joined with a zero byte, so `["login", "alice"]` and `["login\0alice"]` collide only
+/// when the caller lets a part contain a zero byte; every PHIGuard store prefixes a fixed label.
+package struct KeyedDigest: Sendable {
+    private let key: SecretBytes
+
+    /// A digest keyed with `secret` (32 bytes), copied into guarded memory; the caller's copy is zeroed.
+    /// Throws ``SecureMemoryError/invalidLength(_:)`` unless `secret` is 32 bytes.
+    package init(secret: inout [UInt8]) throws(SecureMemoryError) {
+        defer { Sodium.zero(&secret) }
+        guard secret.count == 32 else { throw .invalidLength(secret.count) }
+        key = try SecretBytes(copying: secret, idleProtection: .readOnly)
+    }
+
+    /// The 16-byte digest of `parts`, joined with zero bytes.
+    package func digest(_ parts: String...) -> [UInt8] {
+        var input: [UInt8] = []
+        for (index, part) in parts.enumerated() {
+            if index > 0 { input.append(0) }
+            input.append(contentsOf: part.utf8)
+        }
+        var output = [UInt8](repeating: 0, count: 16)
+        key.withUnsafeBytes { key in
+            _ = crypto_generichash(
+                &output, output.count, input, UInt64(input.count), key.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                key.count)
+        }
+        return output
+    }
+}

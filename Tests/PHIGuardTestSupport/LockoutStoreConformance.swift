@@ -1,0 +1,83 @@
+public import PHIGuardRateLimit
+import Testing
+
+/// The behaviour every ``LockoutStore`` must show, checked the same way for the in-memory, SQLite
+/// and PostgreSQL stores. The store must be empty, use ``policy`` and run on the clock given.
+public enum LockoutStoreConformance {
+    /// 2 free failures, delays 1 s doubling to 8 s, lock for 60 s after 10 consecutive failures.
+    public static let policy = try! LockoutPolicy(
+        freeFailures: 2, initialDelay: .seconds(1), maximumDelay: .seconds(8), maximumConsecutiveFailures: 10,
+        lockoutDuration: .seconds(60))
+
+    /// Runs every check against `store`, whose clock is `clock`.
+    public static func check(_ store: any LockoutStore, clock: ManualClock) async throws {
+        // Free failures, then doubling per-address delays up to the maximum; another address is not delayed.
+        #expect(try await store.gate(account: "alice", address: "198.51.100.1") == .open)
+        #expect(
+            try await store.recordFailure(account: "alice", address: "198.51.100.1")
+                == .failureCounted(consecutive: 1, delay: .zero))
+        #expect(
+            try await store.recordFailure(account: "alice", address: "198.51.100.1")
+                == .failureCounted(consecutive: 2, delay: .zero))
+        #expect(try await store.gate(account: "alice", address: "198.51.100.1") == .open)
+        for (index, seconds) in [1, 2, 4, 8, 8].enumerated() {
+            #expect(
+                try await store.recordFailure(account: "alice", address: "198.51.100.1")
+                    == .failureCounted(consecutive: 3 + index, delay: .seconds(seconds)))
+            #expect(
+                try await store.gate(account: "alice", address: "198.51.100.1")
+                    == .delayed(retryAfter: .seconds(seconds)))
+            #expect(try await store.gate(account: "alice", address: "203.0.113.9") == .open)
+            clock.advance(by: .seconds(seconds))
+        }
+        #expect(try await store.gate(account: "alice", address: "198.51.100.1") == .open)
+        // Accounts are independent.
+        #expect(try await store.gate(account: "alice2", address: "198.51.100.1") == .open)
+        #expect(
+            try await store.recordFailure(account: "alice2", address: "198.51.100.1")
+                == .failureCounted(consecutive: 1, delay: .zero))
+
+        // A success forgets every failure of the account.
+        try await store.recordSuccess(account: "alice")
+        #expect(try await store.gate(account: "alice", address: "198.51.100.1") == .open)
+        #expect(
+            try await store.recordFailure(account: "alice", address: "198.51.100.1")
+                == .failureCounted(consecutive: 1, delay: .zero))
+
+        // Ten consecutive failures from ten addresses lock the account for every address, for the
+        // policy's duration only; after it the counters start over.
+        for index in 1...9 {
+            #expect(
+                try await store.recordFailure(account: "bob", address: "192.0.2.\(index)")
+                    == .failureCounted(consecutive: index, delay: .zero))
+        }
+        #expect(
+            try await store.recordFailure(account: "bob", address: "192.0.2.10")
+                == .accountLocked(consecutive: 10, duration: .seconds(60)))
+        #expect(try await store.gate(account: "bob", address: "192.0.2.200") == .lockedOut(retryAfter: .seconds(60)))
+        clock.advance(by: .seconds(59))
+        #expect(try await store.gate(account: "bob", address: "192.0.2.1") == .lockedOut(retryAfter: .seconds(1)))
+        clock.advance(by: .seconds(1))
+        #expect(try await store.gate(account: "bob", address: "192.0.2.1") == .open)
+        #expect(
+            try await store.recordFailure(account: "bob", address: "192.0.2.1")
+                == .failureCounted(consecutive: 1, delay: .zero))
+
+        // Concurrent failures are all counted: each consecutive number appears exactly once, and the
+        // lock starts exactly at the tenth.
+        let events = try await withThrowingTaskGroup(of: LockoutEvent.self) { group in
+            for index in 0..<25 {
+                group.addTask { try await store.recordFailure(account: "carol", address: "10.0.0.\(index)") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let counts = events.map { event -> Int in
+            switch event {
+            case .failureCounted(let consecutive, _), .accountLocked(let consecutive, _): consecutive
+            }
+        }
+        #expect(counts.sorted() == Array(1...25))
+        #expect(events.filter { if case .accountLocked = $0 { true } else { false } }.count == 16)
+        #expect(try await store.gate(account: "carol", address: "10.0.0.99") == .lockedOut(retryAfter: .seconds(60)))
+    }
+}
