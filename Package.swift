@@ -98,7 +98,7 @@ let testTargets: [Target] =
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
-            dependencies: ["PHIGuardCLI", "PasswordDemo", "PatientPortal", "PHIGuardTestSupport"],
+            dependencies: ["PHIGuardCLI", "PasswordDemo", "PatientPortal", "PHIGuardTestSupport", "PHIGuardTOTP"],
             swiftSettings: strictSettings
         )
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import PHIGuardTOTP
 import PHIGuardTestSupport
 import Testing
 
@@ -150,6 +151,50 @@ struct PatientPortalTests {
         let verify = try BuiltProduct.run(
             "phiguard", ["audit", "verify", "--sqlite", portal.database, "--keys", portal.keys])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+    }
+
+    @Test("registration enrols TOTP, then still needs the full sign-in; the confirmation code cannot sign in")
+    func registrationCompletes() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        #expect(try portal.run(["register", "begin"]).status == 0)
+        let chosen = "new-\(UUID().uuidString)"
+        var enrolled: TOTP?
+        var confirmation = ""
+        let completed = try BuiltProduct.converse(
+            "PatientPortal",
+            [
+                "register", "complete", "--user", "dana", "--database", portal.database, "--keys", portal.keys,
+                "--session-file", portal.sessionFile,
+            ],
+            input: chosen + "\n"
+        ) { printed in
+            // Answer with the code of the authenticator the portal shows, as an app would.
+            guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("otpauth://") }),
+                let uri = try? OTPAuthURI(parsing: String(line)), let code = try? uri.totp.code(at: Date())
+            else { return nil }
+            enrolled = uri.totp
+            confirmation = code
+            return code
+        }
+        #expect(completed.status == 0, "\(completed.stderr)")
+        #expect(completed.stdout.contains("Account created."))
+        let totp = try #require(enrolled)
+        #expect(!FileManager.default.fileExists(atPath: portal.sessionFile))  // registration signs no one in
+
+        // The confirmation code was spent on enrolment: it cannot complete a sign-in.
+        let replay = try portal.run(["login", "--user", "dana"], input: chosen + "\n" + confirmation + "\n")
+        #expect(replay.status == 3, "\(replay.stderr)")
+        #expect(replay.stderr.contains("Authentication failed"))
+
+        // The next step's code (inside the ±1 step window), with the password, does.
+        let next = try totp.code(at: Date().addingTimeInterval(30))
+        let signedIn = try portal.run(["login", "--user", "dana"], input: chosen + "\n" + next + "\n")
+        #expect(signedIn.status == 0, "\(signedIn.stderr)")
+        let whoami = try portal.run(["whoami"])
+        #expect(whoami.stdout.hasPrefix("Signed in as dana"), "\(whoami.stdout)")
+        // A new account is linked to no patient until staff verify who it is: no chart to read.
+        #expect(try portal.run(["chart"]).status != 0)
     }
 
     @Test("a wrong password and an unknown user print the identical message")

@@ -46,6 +46,44 @@ public enum BuiltProduct {
     }
 }
 
+extension BuiltProduct {
+    /// Runs product `name` as a conversation: writes `input`, then reads standard output until
+    /// `reply` returns a line for what has been printed so far, writes that line and closes
+    /// standard input. Gives up (closing standard input) if the output ends first.
+    public static func converse(
+        _ name: String, _ arguments: [String], input: String, reply: (String) -> String?
+    ) throws -> Run {
+        let process = Process()
+        process.executableURL = directory.appendingPathComponent(name)
+        process.arguments = arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let errors = OutputCollector(stderr.fileHandleForReading)
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        var output = Data()
+        while true {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }  // end of output
+            output += chunk
+            if let line = reply(String(decoding: output, as: UTF8.self)) {
+                stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+                break
+            }
+        }
+        try? stdin.fileHandleForWriting.close()
+        output += stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+            stderr: String(decoding: errors.wait(), as: UTF8.self))
+    }
+}
+
 /// Reads a pipe to its end on its own thread, so a full stderr pipe cannot block the child.
 final class OutputCollector: @unchecked Sendable {
     // @unchecked Sendable: `data` is written once by the reader thread before `done` is signalled
