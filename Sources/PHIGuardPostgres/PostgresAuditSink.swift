@@ -43,10 +43,7 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
     public static func connect(
         url: String, tablePrefix: String = "phiguard_audit", logger: Logger = Logger(label: "phiguard.audit.postgres")
     ) async throws(AuditError) -> PostgresAuditSink {
-        guard (1...40).contains(tablePrefix.utf8.count),
-            tablePrefix.utf8.first.map({ (97...122).contains($0) }) == true,
-            tablePrefix.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
-        else { throw .storageFailure("invalid table prefix") }
+        guard isValidTableName(tablePrefix) else { throw .storageFailure("invalid table prefix") }
         guard let components = URLComponents(string: url),
             components.scheme == "postgres" || components.scheme == "postgresql",
             let host = components.host, let user = components.user

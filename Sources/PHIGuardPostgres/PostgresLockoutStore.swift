@@ -45,9 +45,9 @@ public final class PostgresLockoutStore: LockoutStore {
         logger: Logger = Logger(label: "phiguard.lockout.postgres")
     ) throws(RateLimitError) {
         defer { Sodium.zero(&keyDigestSecret) }
-        guard (1...40).contains(table.utf8.count), table.utf8.first.map({ (97...122).contains($0) }) == true,
-            table.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
-        else { throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter") }
+        guard isValidTableName(table) else {
+            throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter")
+        }
         do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
             throw .invalidLimit("keyDigestSecret must be 32 bytes (\(error))")
         }

@@ -41,9 +41,9 @@ public final class PostgresRateLimitStore: RateLimitStore {
         timeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.postgres")
     ) throws(RateLimitError) {
         defer { Sodium.zero(&keyDigestSecret) }
-        guard (1...40).contains(table.utf8.count), table.utf8.first.map({ (97...122).contains($0) }) == true,
-            table.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
-        else { throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter") }
+        guard isValidTableName(table) else {
+            throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter")
+        }
         guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
         do {
             digester = try KeyedDigest(secret: &keyDigestSecret)

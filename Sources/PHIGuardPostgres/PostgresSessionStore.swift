@@ -42,8 +42,7 @@ public final class PostgresSessionStore: SessionStore {
         logger: Logger = Logger(label: "phiguard.sessions.postgres")
     ) {
         precondition(
-            (1...40).contains(table.utf8.count) && table.utf8.first.map({ (97...122).contains($0) }) == true
-                && table.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 }),
+            isValidTableName(table),
             "table name must be 1-40 of a-z 0-9 _ starting with a letter")
         self.client = client
         self.table = table

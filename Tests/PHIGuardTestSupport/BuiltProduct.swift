@@ -21,66 +21,68 @@ public enum BuiltProduct {
     public static func run(
         _ name: String, _ arguments: [String] = [], input: String = "", environment: [String: String]? = nil
     ) throws -> Run {
-        let process = Process()
-        process.executableURL = directory.appendingPathComponent(name)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
+        let child = try Child(name, arguments, environment: environment)
         let writer = Thread {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
+            child.stdin.write(Data(input.utf8))
+            try? child.stdin.close()
         }
         writer.start()
-        let errors = OutputCollector(stderr.fileHandleForReading)
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-            stderr: String(decoding: errors.wait(), as: UTF8.self))
+        return child.finish(reading: Data())
     }
-}
 
-extension BuiltProduct {
     /// Runs product `name` as a conversation: writes `input`, then reads standard output until
     /// `reply` returns a line for what has been printed so far, writes that line and closes
     /// standard input. Gives up (closing standard input) if the output ends first.
     public static func converse(
         _ name: String, _ arguments: [String], input: String, reply: (String) -> String?
     ) throws -> Run {
-        let process = Process()
-        process.executableURL = directory.appendingPathComponent(name)
-        process.arguments = arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let errors = OutputCollector(stderr.fileHandleForReading)
-        stdin.fileHandleForWriting.write(Data(input.utf8))
+        let child = try Child(name, arguments, environment: nil)
+        child.stdin.write(Data(input.utf8))
         var output = Data()
         while true {
-            let chunk = stdout.fileHandleForReading.availableData
+            let chunk = child.stdout.availableData
             if chunk.isEmpty { break }  // end of output
             output += chunk
             if let line = reply(String(decoding: output, as: UTF8.self)) {
-                stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+                child.stdin.write(Data((line + "\n").utf8))
                 break
             }
         }
-        try? stdin.fileHandleForWriting.close()
-        output += stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-            stderr: String(decoding: errors.wait(), as: UTF8.self))
+        try? child.stdin.close()
+        return child.finish(reading: output)
+    }
+
+    /// A started product with its three pipes; standard error is collected on a thread of its own.
+    private struct Child: @unchecked Sendable {
+        // @unchecked Sendable: `run` hands `stdin` to one writer thread and uses the rest only on
+        // the calling thread.
+        let process = Process()
+        let stdin: FileHandle
+        let stdout: FileHandle
+        let errors: OutputCollector
+
+        init(_ name: String, _ arguments: [String], environment: [String: String]?) throws {
+            process.executableURL = directory.appendingPathComponent(name)
+            process.arguments = arguments
+            if let environment { process.environment = environment }
+            let (input, output, error) = (Pipe(), Pipe(), Pipe())
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = error
+            try process.run()
+            stdin = input.fileHandleForWriting
+            stdout = output.fileHandleForReading
+            errors = OutputCollector(error.fileHandleForReading)
+        }
+
+        /// Reads standard output to its end after `alreadyRead`, and waits for the exit.
+        func finish(reading alreadyRead: Data) -> Run {
+            let output = alreadyRead + stdout.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Run(
+                status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+                stderr: String(decoding: errors.wait(), as: UTF8.self))
+        }
     }
 }
 
