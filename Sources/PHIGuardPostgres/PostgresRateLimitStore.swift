@@ -6,8 +6,9 @@ public import PostgresNIO
 /// GCRA rate limits shared by every portal instance through PostgreSQL.
 ///
 /// - **One statement per check**: a single-limit check is one `INSERT … ON CONFLICT DO UPDATE …
-///   WHERE` on the server's clock (`clock_timestamp()`), so concurrent checks from any number of
-///   instances and connections serialise on the row lock and can never over-admit.
+///   WHERE` on the server's clock (`statement_timestamp()`), so concurrent checks from any number of
+///   instances and connections serialise on the row lock and can never over-admit. Only a refused
+///   check makes a second round trip, to read the stored time for its retry delay.
 /// - **Several limits at once**: one transaction that locks the rows in key order
 ///   (`SELECT … FOR UPDATE`), decides, and updates all or none.
 /// - **No identifiers at rest**: keys (account ids, client addresses, which HIPAA counts as
@@ -93,27 +94,29 @@ public final class PostgresRateLimitStore: RateLimitStore {
     }
 
     private func checkOne(_ check: RateLimitCheck, digest: [UInt8], cost: Int) async throws -> RateLimitDecision {
-        let increment = check.limit.intervalNanoseconds * Int64(cost)
-        let tolerance = check.limit.toleranceNanoseconds
+        let limit = check.limit
+        let increment = limit.intervalNanoseconds * Int64(cost)
+        let tolerance = limit.toleranceNanoseconds
         let key = ByteBuffer(bytes: digest)
-        let query: PostgresQuery = """
-            WITH now AS (SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT AS t),
-            attempt AS (
-                INSERT INTO \(unescaped: table) AS r (key, tat) SELECT \(key), now.t + \(increment) FROM now
-                ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, (SELECT t FROM now)) + \(increment)
-                WHERE GREATEST(r.tat, (SELECT t FROM now)) + \(increment) - \(tolerance) <= (SELECT t FROM now)
-                RETURNING r.tat
-            )
-            SELECT (SELECT tat FROM attempt), (SELECT tat FROM \(unescaped: table) WHERE key = \(key)), (SELECT t FROM now)
+        // `statement_timestamp()` is the server's clock, fixed for the statement. A statement that
+        // waited for the row lock decides with the time it started: that can only admit less.
+        let now = "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000000)::BIGINT"
+        let charge: PostgresQuery = """
+            INSERT INTO \(unescaped: table) AS r (key, tat) VALUES (\(key), \(unescaped: now) + \(increment))
+            ON CONFLICT (key) DO UPDATE SET tat = GREATEST(r.tat, \(unescaped: now)) + \(increment)
+            WHERE GREATEST(r.tat, \(unescaped: now)) + \(increment) - \(tolerance) <= \(unescaped: now)
+            RETURNING r.tat, \(unescaped: now)
             """
-        let rows = try await client.query(query, logger: logger)
-        for try await (newTAT, oldTAT, now) in rows.decode((Int64?, Int64?, Int64).self) {
-            let limit = check.limit
-            if let newTAT {
-                let remaining = Int((now - (newTAT - tolerance)) / limit.intervalNanoseconds)
-                return RateLimitDecision(allowed: true, remaining: max(0, remaining), retryAfter: .zero, refusedBy: [])
-            }
-            let tat = max(oldTAT ?? now, now)
+        for try await (newTAT, now) in try await client.query(charge, logger: logger).decode((Int64, Int64).self) {
+            let remaining = Int((now - (newTAT - tolerance)) / limit.intervalNanoseconds)
+            return RateLimitDecision(allowed: true, remaining: max(0, remaining), retryAfter: .zero, refusedBy: [])
+        }
+        // Refused (the conflicting row's TAT is too far ahead): read it for the retry delay.
+        let refused: PostgresQuery = """
+            SELECT (SELECT tat FROM \(unescaped: table) WHERE key = \(key)), \(unescaped: now)
+            """
+        for try await (stored, now) in try await client.query(refused, logger: logger).decode((Int64?, Int64).self) {
+            let tat = max(stored ?? now, now)
             let wait = max(0, tat + limit.intervalNanoseconds - tolerance - now)
             return RateLimitDecision(
                 allowed: false, remaining: 0, retryAfter: .nanoseconds(wait), refusedBy: [limit.name])
