@@ -78,8 +78,14 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium"]
     ),
-    ("PHIGuardSQLite", ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", sqlite]),
-    ("PHIGuardPostgres", ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", postgres, log]),
+    (
+        "PHIGuardSQLite",
+        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", sqlite]
+    ),
+    (
+        "PHIGuardPostgres",
+        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", postgres, log]
+    ),
 ]
 let testTargets: [Target] =
     [

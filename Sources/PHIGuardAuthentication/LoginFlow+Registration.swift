@@ -81,8 +81,8 @@ extension LoginFlow {
     public func requestPasswordRecovery(loginName: String, clientAddress: String)
         async throws(AuthenticationError) -> PasswordRecoveryDelivery?
     {
-        try await admit(
-            clientAddress: clientAddress, throttleKey: Self.throttleKey(loginName: loginName), mfa: false)
+        try await admitWithoutCounting(
+            clientAddress: clientAddress, throttleKey: Self.throttleKey(loginName: loginName))
         guard let account = try await directoryCall({ try await accounts.account(loginName: loginName) }),
             !account.isDisabled
         else { return nil }

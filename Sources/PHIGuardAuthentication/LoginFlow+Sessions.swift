@@ -11,6 +11,8 @@ extension LoginFlow {
     ) async throws(AuthenticationError) -> AuthenticatedSession {
         let record = try await requireCurrent(session.record, in: .authenticated)
         let account = try await verifyCurrentPassword(currentPassword, record: record, clientAddress: clientAddress)
+            .account
+        await forgetFailures(throttleKey: Self.throttleKey(accountID: account.id))
         try await setPassword(newPassword, for: account)
         try await revokeOthers(of: account.id, keeping: record.handle, reason: "password-changed")
         let token = try newToken()

@@ -22,13 +22,12 @@ extension LoginFlow {
         replacing previous: ResumedSession? = nil
     ) async throws(AuthenticationError) -> SignInProgress {
         let nameKey = Self.throttleKey(loginName: loginName)
-        try await admit(clientAddress: clientAddress, throttleKey: nameKey, mfa: false)
+        let charged = try await admit(clientAddress: clientAddress, throttleKey: nameKey, mfa: false)
 
         let found = try await directoryCall { try await accounts.account(loginName: loginName) }
         guard let account = found else {
             _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
-            try await countFailure(
-                throttleKey: nameKey, clientAddress: clientAddress, account: nil, reason: .unknownAccount)
+            try await countFailure(charged, account: nil, reason: .unknownAccount)
         }
         let verification: PasswordVerification
         do {
@@ -46,12 +45,10 @@ extension LoginFlow {
             }
         }
         guard verification.isValid else {
-            try await countFailure(
-                throttleKey: nameKey, clientAddress: clientAddress, account: account.id, reason: .wrongPassword)
+            try await countFailure(charged, account: account.id, reason: .wrongPassword)
         }
         guard !account.isDisabled else {
-            try await countFailure(
-                throttleKey: nameKey, clientAddress: clientAddress, account: account.id, reason: .accountDisabled)
+            try await countFailure(charged, account: account.id, reason: .accountDisabled)
         }
         if account.totp == nil, configuration.requireSecondFactor {
             await auditor.failure(mfa: false, account: account.id, reason: .secondFactorNotEnrolled)
@@ -95,7 +92,8 @@ extension LoginFlow {
         let record = try await requireCurrent(pending.record, in: .awaitingSecondFactor)
         guard let accountID = record.accountID else { throw .sessionEnded }
         let accountKey = Self.throttleKey(accountID: accountID)
-        try await admit(clientAddress: clientAddress, throttleKey: accountKey, mfa: true, account: accountID)
+        let charged = try await admit(
+            clientAddress: clientAddress, throttleKey: accountKey, mfa: true, account: accountID)
         guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
             !account.isDisabled
         else {
@@ -104,9 +102,7 @@ extension LoginFlow {
             throw .rejected
         }
         if let failure = try await check(factor, account: account) {
-            try await countFailure(
-                throttleKey: accountKey, clientAddress: clientAddress, account: accountID, handle: record.handle,
-                reason: failure, mfa: true)
+            try await countFailure(charged, account: accountID, handle: record.handle, reason: failure, mfa: true)
         }
         await forgetFailures(throttleKey: accountKey)
         let token = try newToken()
@@ -140,14 +136,14 @@ extension LoginFlow {
         _ session: AuthenticatedSession, password: String, secondFactor: SecondFactor?, clientAddress: String
     ) async throws(AuthenticationError) -> AuthenticatedSession {
         let record = try await requireCurrent(session.record, in: .authenticated)
-        let account = try await verifyCurrentPassword(password, record: record, clientAddress: clientAddress)
+        let (account, charged) = try await verifyCurrentPassword(password, record: record, clientAddress: clientAddress)
         if account.totp != nil {
             guard let secondFactor, try await check(secondFactor, account: account) == nil else {
                 try await countFailure(
-                    throttleKey: Self.throttleKey(accountID: account.id), clientAddress: clientAddress,
-                    account: account.id, handle: record.handle, reason: .wrongCode, mfa: true)
+                    charged, account: account.id, handle: record.handle, reason: .wrongCode, mfa: true)
             }
         }
+        await forgetFailures(throttleKey: Self.throttleKey(accountID: account.id))
         let token = try newToken()
         let updated = authenticatedRecord(
             token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
@@ -159,24 +155,34 @@ extension LoginFlow {
 
     // MARK: Steps shared by the transitions
 
-    /// The rate limits (per address, global) and the lockout gate for `throttleKey`.
+    /// The rate limits (per address, global), then the lockout admission for `throttleKey`, which
+    /// counts the attempt as a failure before any credential is checked (``forgetFailures(throttleKey:)``
+    /// erases it on success). Returns what the count changed, for ``countFailure(_:account:handle:reason:mfa:)``.
     func admit(
         clientAddress: String, throttleKey: String, mfa: Bool, account: String? = nil
-    ) async throws(AuthenticationError) {
-        var checks: [RateLimitCheck] = []
-        if let perAddress = rateLimits.perAddress { checks.append(RateLimitCheck(perAddress, key: clientAddress)) }
-        if let global = rateLimits.global { checks.append(RateLimitCheck(global, key: "all")) }
-        if !checks.isEmpty {
-            let decision: RateLimitDecision
-            do { decision = try await rateLimiter.check(checks) } catch {
-                logger.error("rate-limit check invalid", metadata: ["error": "\(error)"])
-                throw .unavailable
-            }
-            guard decision.allowed else {
-                await auditor.failure(mfa: mfa, account: account, reason: .rateLimited)
-                throw .tryLater(retryAfter: decision.retryAfter)
-            }
+    ) async throws(AuthenticationError) -> LockoutEvent {
+        try await checkRateLimits(clientAddress: clientAddress, mfa: mfa, account: account)
+        let admission: LockoutAdmission
+        do { admission = try await throttle.admitAttempt(account: throttleKey, address: clientAddress) } catch {
+            // Nothing was tested: a store that cannot count refuses the attempt (fail closed).
+            logger.error("lockout store failed", metadata: ["error": "\(error)"])
+            throw .unavailable
         }
+        switch admission {
+        case .admitted(let event): return event
+        case .refused(.delayed(let retryAfter)), .refused(.lockedOut(let retryAfter)):
+            await auditor.failure(mfa: mfa, account: account, reason: .throttled)
+            throw .tryLater(retryAfter: retryAfter)
+        case .refused(.open):  // a store never refuses with an open gate; treat it as a closed one
+            await auditor.failure(mfa: mfa, account: account, reason: .throttled)
+            throw .tryLater(retryAfter: .seconds(1))
+        }
+    }
+
+    /// The rate limits and the lockout gate, counting nothing: for requests that test no credential
+    /// (password recovery).
+    func admitWithoutCounting(clientAddress: String, throttleKey: String) async throws(AuthenticationError) {
+        try await checkRateLimits(clientAddress: clientAddress, mfa: false, account: nil)
         let gate: LoginGate
         do { gate = try await throttle.gate(account: throttleKey, address: clientAddress) } catch {
             logger.error("lockout store failed", metadata: ["error": "\(error)"])
@@ -185,25 +191,38 @@ extension LoginFlow {
         switch gate {
         case .open: return
         case .delayed(let retryAfter), .lockedOut(let retryAfter):
-            await auditor.failure(mfa: mfa, account: account, reason: .throttled)
+            await auditor.failure(mfa: false, account: nil, reason: .throttled)
             throw .tryLater(retryAfter: retryAfter)
         }
     }
 
-    /// Counts a failure for the lockout policy, audits it, and throws the uniform rejection.
-    func countFailure(
-        throttleKey: String, clientAddress: String, account: String?, handle: String? = nil,
-        reason: AuthenticationFailureReason, mfa: Bool = false
-    ) async throws(AuthenticationError) -> Never {
-        let event: LockoutEvent
-        do { event = try await throttle.recordFailure(account: throttleKey, address: clientAddress) } catch {
-            // The failure could not be counted: refuse with `unavailable` rather than let it go uncounted.
-            logger.error("lockout store failed", metadata: ["error": "\(error)"])
-            await auditor.failure(mfa: mfa, account: account, handle: handle, reason: reason)
+    /// The per-address and global rate limits.
+    private func checkRateLimits(clientAddress: String, mfa: Bool, account: String?) async throws(AuthenticationError) {
+        var checks: [RateLimitCheck] = []
+        if let perAddress = rateLimits.perAddress { checks.append(RateLimitCheck(perAddress, key: clientAddress)) }
+        if let global = rateLimits.global { checks.append(RateLimitCheck(global, key: "all")) }
+        guard !checks.isEmpty else { return }
+        let decision: RateLimitDecision
+        do { decision = try await rateLimiter.check(checks) } catch {
+            logger.error("rate-limit check invalid", metadata: ["error": "\(error)"])
             throw .unavailable
         }
+        guard decision.allowed else {
+            await auditor.failure(mfa: mfa, account: account, reason: .rateLimited)
+            throw .tryLater(retryAfter: decision.retryAfter)
+        }
+    }
+
+    /// Audits a failure that ``admit(clientAddress:throttleKey:mfa:account:)`` has already counted
+    /// (`charged`), with the lockout it started if any, and throws the uniform rejection.
+    func countFailure(
+        _ charged: LockoutEvent, account: String?, handle: String? = nil, reason: AuthenticationFailureReason,
+        mfa: Bool = false
+    ) async throws(AuthenticationError) -> Never {
         await auditor.failure(mfa: mfa, account: account, handle: handle, reason: reason)
-        if case .accountLocked(_, let duration) = event { await auditor.lockout(account: account, duration: duration) }
+        if case .accountLocked(_, let duration) = charged {
+            await auditor.lockout(account: account, duration: duration)
+        }
         throw .rejected
     }
 
@@ -250,13 +269,15 @@ extension LoginFlow {
         }
     }
 
-    /// Verifies the signed-in user's current password (step-up, password change); failures count.
+    /// Verifies the signed-in user's current password (step-up, password change). The attempt is
+    /// counted as a failure until the caller, once every check has passed, forgets it.
     func verifyCurrentPassword(_ password: String, record: SessionRecord, clientAddress: String)
-        async throws(AuthenticationError) -> Account
+        async throws(AuthenticationError) -> (account: Account, charged: LockoutEvent)
     {
         guard let accountID = record.accountID else { throw .sessionEnded }
         let accountKey = Self.throttleKey(accountID: accountID)
-        try await admit(clientAddress: clientAddress, throttleKey: accountKey, mfa: false, account: accountID)
+        let charged = try await admit(
+            clientAddress: clientAddress, throttleKey: accountKey, mfa: false, account: accountID)
         guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
             !account.isDisabled
         else {
@@ -270,11 +291,9 @@ extension LoginFlow {
             verification = .invalid
         }
         guard verification.isValid else {
-            try await countFailure(
-                throttleKey: accountKey, clientAddress: clientAddress, account: accountID, handle: record.handle,
-                reason: .wrongPassword)
+            try await countFailure(charged, account: accountID, handle: record.handle, reason: .wrongPassword)
         }
-        return account
+        return (account, charged)
     }
 
     /// Audits a completed sign-in (required: on failure the new session is removed and the step refused).

@@ -7,15 +7,16 @@ public import PostgresNIO
 /// Lockout counters (``LockoutPolicy``) in PostgreSQL, shared by every portal instance: the
 /// consecutive-failure cap and the per-address delays hold across all of them.
 ///
-/// - **Atomic**: each failure is one transaction that creates the account's row if needed, locks it
-///   (`SELECT … FOR UPDATE`), applies the policy and writes, so concurrent failures from any number
-///   of instances and connections are all counted, and exactly one of them locks the account.
+/// - **Atomic**: each admission or failure is one transaction that creates the account's row if
+///   needed, locks it (`SELECT … FOR UPDATE`), applies the policy and writes, so concurrent attempts
+///   from any number of instances and connections are all counted.
 /// - **Time**: the instances' clocks (``RealtimeClock`` by default; keep them synchronised with
 ///   NTP). A clock a few seconds off shifts a delay by as much, never the count.
 /// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
 ///   16-byte keyed BLAKE2b digests; every instance must use the same `keyDigestSecret`.
 /// - **Bounded**: ``removeSettled()`` deletes accounts whose counters no longer matter (run it
-///   periodically); at most 64 address entries are kept per account (oldest dropped).
+///   periodically); at most 64 address entries are kept per account (the least delayed others are
+///   dropped first).
 /// - **Failures**: any database error, or an operation slower than `timeout`, becomes
 ///   ``RateLimitError/storeUnavailable(_:)``; the login flow then refuses the attempt (fail closed).
 ///
@@ -49,7 +50,7 @@ public final class PostgresLockoutStore: LockoutStore {
             throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter")
         }
         do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
-            throw .invalidLimit("keyDigestSecret must be 32 bytes (\(error))")
+            throw .invalidLimit("keyDigestSecret: \(error)")
         }
         self.client = client
         self.table = table
@@ -88,43 +89,25 @@ public final class PostgresLockoutStore: LockoutStore {
         return policy.gate(account: counters, address: addressCounters, now: clock.nanoseconds())
     }
 
+    /// Whether `address` may try `account` now, and if so counts the attempt as a failure in the same
+    /// transaction.
+    public func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
+        let keys = digests(account: account, address: address)
+        return try await locked(keys) { [self] connection, counters, addressCounters in
+            let (gate, outcome) = policy.admit(account: counters, address: addressCounters, now: clock.nanoseconds())
+            guard let outcome else { return .refused(gate) }
+            try await write(outcome, keys, connection)
+            return .admitted(outcome.event)
+        }
+    }
+
     /// Counts a failed attempt by `address` on `account`.
     public func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
         let keys = digests(account: account, address: address)
-        return try await run { [self] in
-            try await client.withTransaction(logger: logger) { connection in
-                // A clean row is the same as no row; creating it first gives every failure a row to lock.
-                try await connection.query(
-                    """
-                    INSERT INTO \(unescaped: table)_accounts (account, consecutive, locked_until)
-                    VALUES (\(keys.account), 0, \(Int64.min)) ON CONFLICT (account) DO NOTHING
-                    """, logger: logger)
-                let (counters, addressCounters) = try await read(keys, connection, lock: true)
-                let outcome = policy.failure(account: counters, address: addressCounters, now: clock.nanoseconds())
-                if outcome.startOver {
-                    try await connection.query(
-                        "DELETE FROM \(unescaped: table)_addresses WHERE account = \(keys.account)", logger: logger)
-                }
-                try await connection.query(
-                    """
-                    UPDATE \(unescaped: table)_accounts SET consecutive = \(outcome.account.consecutiveFailures),
-                        locked_until = \(outcome.account.lockedUntil) WHERE account = \(keys.account)
-                    """, logger: logger)
-                try await connection.query(
-                    """
-                    INSERT INTO \(unescaped: table)_addresses (account, address, failures, not_before)
-                    VALUES (\(keys.account), \(keys.address), \(outcome.address.failures), \(outcome.address.notBefore))
-                    ON CONFLICT (account, address) DO UPDATE SET failures = EXCLUDED.failures,
-                        not_before = EXCLUDED.not_before
-                    """, logger: logger)
-                try await connection.query(
-                    """
-                    DELETE FROM \(unescaped: table)_addresses WHERE account = \(keys.account) AND address NOT IN (
-                        SELECT address FROM \(unescaped: table)_addresses WHERE account = \(keys.account)
-                        ORDER BY not_before DESC LIMIT \(LockoutPolicy.maximumAddressesPerAccount))
-                    """, logger: logger)
-                return outcome.event
-            }
+        return try await locked(keys) { [self] connection, counters, addressCounters in
+            let outcome = policy.failure(account: counters, address: addressCounters, now: clock.nanoseconds())
+            try await write(outcome, keys, connection)
+            return outcome.event
         }
     }
 
@@ -179,6 +162,59 @@ public final class PostgresLockoutStore: LockoutStore {
         Keys(
             account: ByteBuffer(bytes: digester.digest("lockout-account", account)),
             address: ByteBuffer(bytes: digester.digest("lockout-address", address)))
+    }
+
+    /// Runs `body` in a transaction holding the lock on the account's row, with its counters.
+    private func locked<T: Sendable>(
+        _ keys: Keys,
+        _ body:
+            @escaping @Sendable (PostgresConnection, AccountLockoutCounters?, AddressLockoutCounters?) async throws
+            -> T
+    ) async throws(RateLimitError) -> T {
+        try await run { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                // A clean row means the same as no row; creating it first gives the lock something to hold.
+                try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: table)_accounts (account, consecutive, locked_until)
+                    VALUES (\(keys.account), 0, \(Int64.min)) ON CONFLICT (account) DO NOTHING
+                    """, logger: logger)
+                let (counters, addressCounters) = try await read(keys, connection, lock: true)
+                return try await body(connection, counters, addressCounters)
+            }
+        }
+    }
+
+    /// Stores the counters after a failure. The address bound keeps the 63 most recently delayed other
+    /// addresses besides this one (the one just counted is never the one dropped).
+    private func write(_ outcome: LockoutFailureOutcome, _ keys: Keys, _ connection: PostgresConnection) async throws {
+        if outcome.startOver {
+            try await connection.query(
+                "DELETE FROM \(unescaped: table)_addresses WHERE account = \(keys.account)", logger: logger)
+        }
+        // An upsert, not an update: a concurrent success may have deleted the row since it was locked.
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: table)_accounts (account, consecutive, locked_until)
+            VALUES (\(keys.account), \(outcome.account.consecutiveFailures), \(outcome.account.lockedUntil))
+            ON CONFLICT (account) DO UPDATE SET consecutive = EXCLUDED.consecutive,
+                locked_until = EXCLUDED.locked_until
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO \(unescaped: table)_addresses (account, address, failures, not_before)
+            VALUES (\(keys.account), \(keys.address), \(outcome.address.failures), \(outcome.address.notBefore))
+            ON CONFLICT (account, address) DO UPDATE SET failures = EXCLUDED.failures,
+                not_before = EXCLUDED.not_before
+            """, logger: logger)
+        try await connection.query(
+            """
+            DELETE FROM \(unescaped: table)_addresses WHERE account = \(keys.account)
+            AND address <> \(keys.address) AND address NOT IN (
+                SELECT address FROM \(unescaped: table)_addresses
+                WHERE account = \(keys.account) AND address <> \(keys.address)
+                ORDER BY not_before DESC LIMIT \(LockoutPolicy.maximumAddressesPerAccount - 1))
+            """, logger: logger)
     }
 
     private func read(

@@ -4,20 +4,37 @@
 /// all of them).
 ///
 /// Every implementation applies the same rules (see ``LockoutPolicy``), and each call is atomic:
-/// concurrent failures on one account are all counted, and exactly one of them locks it.
+/// concurrent failures on one account are all counted, none is lost.
 ///
 /// Use it for both passwords and second-factor codes (RFC 4226 §7.3 asks for throttling of wrong
-/// codes per account across sessions): ask ``gate(account:address:)`` before checking
-/// credentials, then report the outcome with ``recordFailure(account:address:)`` or
-/// ``recordSuccess(account:)``. A store that fails throws ``RateLimitError/storeUnavailable(_:)``;
-/// the login flow then refuses the attempt (fail closed).
+/// codes per account across sessions). The safe sequence, which `LoginFlow` follows, is:
+/// 1. ``admitAttempt(account:address:)`` before checking the credentials. It checks the gate and,
+///    if the attempt may proceed, **counts it as a failure in the same atomic step**. Attempts in
+///    flight are therefore already counted (concurrent guesses cannot slip past the cap), and a store
+///    that fails refuses the attempt before any credential is tested.
+/// 2. ``recordSuccess(account:)`` when the credentials were right: it erases the account's failures.
+///
+/// ``gate(account:address:)`` and ``recordFailure(account:address:)`` are the two halves of step 1
+/// for callers that check first and count afterwards. A store that fails throws
+/// ``RateLimitError/storeUnavailable(_:)``.
 public protocol LockoutStore: Sendable {
-    /// Whether `address` may try `account` now.
+    /// Whether `address` may try `account` now, and if so counts the attempt as a failure at once.
+    func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission
+    /// Whether `address` may try `account` now (counts nothing).
     func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate
     /// Counts a failed attempt (wrong password, wrong code) by `address` on `account`.
     func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent
     /// A successful sign-in: forgets the account's failures from every address.
     func recordSuccess(account: String) async throws(RateLimitError)
+}
+
+/// The answer of ``LockoutStore/admitAttempt(account:address:)``.
+public enum LockoutAdmission: Sendable, Hashable {
+    /// Check the credentials. The attempt has been counted as a failure already (`event` says what
+    /// that changed); ``LockoutStore/recordSuccess(account:)`` erases it if the credentials are right.
+    case admitted(LockoutEvent)
+    /// Do not check the credentials: the gate is closed (nothing was counted).
+    case refused(LoginGate)
 }
 
 /// One account's counters, as every ``LockoutStore`` keeps them.
@@ -104,6 +121,15 @@ extension LockoutPolicy {
                 consecutive: account.consecutiveFailures, delay: .nanoseconds(address.notBefore - now))
         }
         return LockoutFailureOutcome(account: account, address: address, startOver: startOver, event: event)
+    }
+
+    /// The gate, and if it is open the counters after counting the attempt as a failure.
+    package func admit(
+        account: AccountLockoutCounters?, address: AddressLockoutCounters?, now: Int64
+    ) -> (gate: LoginGate, outcome: LockoutFailureOutcome?) {
+        let gate = gate(account: account, address: address, now: now)
+        guard gate == .open else { return (gate, nil) }
+        return (gate, failure(account: account, address: address, now: now))
     }
 
     /// Whether forgetting an account with these counters changes nothing that matters: it is not

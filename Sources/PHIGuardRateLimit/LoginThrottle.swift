@@ -1,8 +1,8 @@
 internal import Synchronization
 
 /// The in-memory ``LockoutStore``: enforces a ``LockoutPolicy`` in process memory (the embedded
-/// default). Ask ``gate(account:address:)`` before checking credentials, then report the outcome
-/// with ``recordFailure(account:address:)`` or ``recordSuccess(account:)``.
+/// default). Call ``admitAttempt(account:address:)`` before checking credentials (it counts the
+/// attempt as a failure if it may proceed), and ``recordSuccess(account:)`` when they were right.
 ///
 /// Counters live as long as the process: a service that restarts often, or runs several
 /// instances, uses `SQLiteLockoutStore` or `PostgresLockoutStore` instead. Memory is bounded: at
@@ -39,24 +39,29 @@ public final class LoginThrottle: LockoutStore {
         }
     }
 
+    /// Whether `address` may try `account` now, and if so counts the attempt as a failure at once.
+    public func admitAttempt(account: String, address: String) -> LockoutAdmission {
+        let now = clock.nanoseconds()
+        return accounts.withLock { accounts in
+            let state = accounts[account]
+            let addressKey = address.hashValue
+            let (gate, outcome) = policy.admit(
+                account: state?.counters, address: state?.addresses[addressKey], now: now)
+            guard let outcome else { return .refused(gate) }
+            store(outcome, account: account, addressKey: addressKey, in: &accounts, now: now)
+            return .admitted(outcome.event)
+        }
+    }
+
     /// Counts a failed attempt (wrong password, wrong code) by `address` on `account`.
     @discardableResult
     public func recordFailure(account: String, address: String) -> LockoutEvent {
         let now = clock.nanoseconds()
         let addressKey = address.hashValue
         return accounts.withLock { accounts in
-            if accounts[account] == nil, accounts.count >= maximumAccounts { evictSettled(&accounts, now: now) }
-            var state = accounts[account] ?? AccountState()
-            let outcome = policy.failure(account: state.counters, address: state.addresses[addressKey], now: now)
-            if outcome.startOver { state.addresses = [:] }
-            state.counters = outcome.account
-            if state.addresses[addressKey] == nil, state.addresses.count >= LockoutPolicy.maximumAddressesPerAccount,
-                let oldest = state.addresses.min(by: { $0.value.notBefore < $1.value.notBefore })?.key
-            {
-                state.addresses[oldest] = nil
-            }
-            state.addresses[addressKey] = outcome.address
-            accounts[account] = state
+            let state = accounts[account]
+            let outcome = policy.failure(account: state?.counters, address: state?.addresses[addressKey], now: now)
+            store(outcome, account: account, addressKey: addressKey, in: &accounts, now: now)
             return outcome.event
         }
     }
@@ -64,6 +69,23 @@ public final class LoginThrottle: LockoutStore {
     /// A successful sign-in: forgets the account's failures from every address.
     public func recordSuccess(account: String) {
         _ = accounts.withLock { $0.removeValue(forKey: account) }
+    }
+
+    private func store(
+        _ outcome: LockoutFailureOutcome, account: String, addressKey: Int, in accounts: inout [String: AccountState],
+        now: Int64
+    ) {
+        if accounts[account] == nil, accounts.count >= maximumAccounts { evictSettled(&accounts, now: now) }
+        var state = accounts[account] ?? AccountState()
+        if outcome.startOver { state.addresses = [:] }
+        state.counters = outcome.account
+        if state.addresses[addressKey] == nil, state.addresses.count >= LockoutPolicy.maximumAddressesPerAccount,
+            let oldest = state.addresses.min(by: { $0.value.notBefore < $1.value.notBefore })?.key
+        {
+            state.addresses[oldest] = nil
+        }
+        state.addresses[addressKey] = outcome.address
+        accounts[account] = state
     }
 
     /// Drops settled accounts (``LockoutPolicy`` `isSettled`). If none qualifies the new account is

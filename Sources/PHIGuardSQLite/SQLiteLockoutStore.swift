@@ -7,16 +7,17 @@ internal import SQLiteNIO
 /// Lockout counters (``LockoutPolicy``) in an SQLite file: delays and locks survive a restart, on
 /// one host.
 ///
-/// - **Atomic**: each failure is one `BEGIN IMMEDIATE` transaction (read the counters, apply the
-///   policy, write), so concurrent failures from any number of tasks, connections and processes on
-///   the host are all counted, and exactly one of them locks the account.
+/// - **Atomic**: each admission or failure is one `BEGIN IMMEDIATE` transaction (read the counters,
+///   apply the policy, write), so concurrent attempts from any number of tasks, connections and
+///   processes on the host are all counted.
 /// - **Survives a restart**: times are wall-clock nanoseconds (``RealtimeClock``), as in
 ///   ``SQLiteRateLimitStore``.
 /// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
 ///   16-byte keyed BLAKE2b digests, in tables `phiguard_lockout_accounts` and
 ///   `phiguard_lockout_addresses`.
 /// - **Bounded**: ``removeSettled()`` deletes accounts whose counters no longer matter (run it
-///   periodically); at most 64 address entries are kept per account (oldest dropped).
+///   periodically); at most 64 address entries are kept per account (the least delayed others are
+///   dropped first).
 /// - **Failures**: any database error becomes ``RateLimitError/storeUnavailable(_:)``; the login
 ///   flow then refuses the attempt (fail closed).
 ///
@@ -57,7 +58,7 @@ public final class SQLiteLockoutStore: LockoutStore {
     ) async throws(RateLimitError) -> SQLiteLockoutStore {
         let digester: KeyedDigest
         do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
-            throw .invalidLimit("keyDigestSecret must be 32 bytes (\(error))")
+            throw .invalidLimit("keyDigestSecret: \(error)")
         }
         let database: SQLiteSerialConnection
         do {
@@ -104,6 +105,20 @@ public final class SQLiteLockoutStore: LockoutStore {
         }
     }
 
+    /// Whether `address` may try `account` now, and if so counts the attempt as a failure in the same
+    /// transaction.
+    public func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
+        let keys = digests(account: account, address: address)
+        return try await run { connection in
+            let now = clock.nanoseconds()  // read once the write lock is held
+            let (counters, addressCounters) = try await Self.read(keys, connection)
+            let (gate, outcome) = policy.admit(account: counters, address: addressCounters, now: now)
+            guard let outcome else { return (.refused(gate), false) }
+            try await Self.write(outcome, keys, connection)
+            return (.admitted(outcome.event), true)
+        }
+    }
+
     /// Counts a failed attempt by `address` on `account`.
     public func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
         let keys = digests(account: account, address: address)
@@ -111,36 +126,7 @@ public final class SQLiteLockoutStore: LockoutStore {
             let now = clock.nanoseconds()  // read once the write lock is held
             let (counters, addressCounters) = try await Self.read(keys, connection)
             let outcome = policy.failure(account: counters, address: addressCounters, now: now)
-            if outcome.startOver {
-                _ = try await connection.query(
-                    "DELETE FROM phiguard_lockout_addresses WHERE account = ?", [.blob(keys.account)])
-            }
-            _ = try await connection.query(
-                """
-                INSERT INTO phiguard_lockout_accounts (account, consecutive, locked_until) VALUES (?, ?, ?)
-                ON CONFLICT (account) DO UPDATE SET consecutive = excluded.consecutive,
-                    locked_until = excluded.locked_until
-                """,
-                [
-                    .blob(keys.account), .integer(outcome.account.consecutiveFailures),
-                    .integer(SQLiteInt64(outcome.account.lockedUntil)),
-                ])
-            _ = try await connection.query(
-                """
-                INSERT INTO phiguard_lockout_addresses (account, address, failures, not_before) VALUES (?, ?, ?, ?)
-                ON CONFLICT (account, address) DO UPDATE SET failures = excluded.failures,
-                    not_before = excluded.not_before
-                """,
-                [
-                    .blob(keys.account), .blob(keys.address), .integer(outcome.address.failures),
-                    .integer(SQLiteInt64(outcome.address.notBefore)),
-                ])
-            _ = try await connection.query(
-                """
-                DELETE FROM phiguard_lockout_addresses WHERE account = ?1 AND address NOT IN (
-                    SELECT address FROM phiguard_lockout_addresses WHERE account = ?1
-                    ORDER BY not_before DESC LIMIT ?2)
-                """, [.blob(keys.account), .integer(LockoutPolicy.maximumAddressesPerAccount)])
+            try await Self.write(outcome, keys, connection)
             return (outcome.event, true)
         }
     }
@@ -213,6 +199,44 @@ public final class SQLiteLockoutStore: LockoutStore {
             address = AddressLockoutCounters(failures: failures, notBefore: Int64(notBefore))
         }
         return (account, address)
+    }
+
+    /// Stores the counters after a failure. The address bound keeps the 63 most recently delayed other
+    /// addresses besides this one (the one just counted is never the one dropped).
+    private static func write(_ outcome: LockoutFailureOutcome, _ keys: Keys, _ connection: SQLiteConnection)
+        async throws
+    {
+        if outcome.startOver {
+            _ = try await connection.query(
+                "DELETE FROM phiguard_lockout_addresses WHERE account = ?", [.blob(keys.account)])
+        }
+        _ = try await connection.query(
+            """
+            INSERT INTO phiguard_lockout_accounts (account, consecutive, locked_until) VALUES (?, ?, ?)
+            ON CONFLICT (account) DO UPDATE SET consecutive = excluded.consecutive,
+                locked_until = excluded.locked_until
+            """,
+            [
+                .blob(keys.account), .integer(outcome.account.consecutiveFailures),
+                .integer(SQLiteInt64(outcome.account.lockedUntil)),
+            ])
+        _ = try await connection.query(
+            """
+            INSERT INTO phiguard_lockout_addresses (account, address, failures, not_before) VALUES (?, ?, ?, ?)
+            ON CONFLICT (account, address) DO UPDATE SET failures = excluded.failures,
+                not_before = excluded.not_before
+            """,
+            [
+                .blob(keys.account), .blob(keys.address), .integer(outcome.address.failures),
+                .integer(SQLiteInt64(outcome.address.notBefore)),
+            ])
+        _ = try await connection.query(
+            """
+            DELETE FROM phiguard_lockout_addresses WHERE account = ?1 AND address != ?2 AND address NOT IN (
+                SELECT address FROM phiguard_lockout_addresses WHERE account = ?1 AND address != ?2
+                ORDER BY not_before DESC LIMIT ?3)
+            """,
+            [.blob(keys.account), .blob(keys.address), .integer(LockoutPolicy.maximumAddressesPerAccount - 1)])
     }
 
     /// Runs `body` in one transaction; database errors become `storeUnavailable`.

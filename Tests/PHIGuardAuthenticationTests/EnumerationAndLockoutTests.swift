@@ -1,4 +1,5 @@
 import Foundation
+import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardRateLimit
@@ -174,28 +175,57 @@ struct EnumerationAndLockoutTests {
         #expect(store.allRecords.allSatisfy { $0.state != .authenticated })
     }
 
-    @Test("a failing lockout store refuses every attempt, right password included (fail closed)")
+    @Test("a lockout store that cannot count refuses every attempt before testing it, right password included")
     func lockoutStoreFailClosed() async throws {
-        for failing in [BrokenLockoutStore.Failing.gate, .recordFailure] {
-            let store = InMemorySessionStore()
-            let harness = try Harness(store: store, throttle: BrokenLockoutStore(failing: failing))
-            let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
-            // A failure that cannot be counted is not answered `rejected`: it is refused as unavailable,
-            // the same for a known and an unknown name.
-            for name in ["pat@example.org", "nobody@example.org"] {
-                await #expect(throws: AuthenticationError.unavailable) {
-                    _ = try await harness.flow.signIn(loginName: name, password: "wrong", clientAddress: "203.0.113.5")
-                }
-            }
-            if failing == .gate {
-                await #expect(throws: AuthenticationError.unavailable) {
-                    _ = try await harness.signIn("pat@example.org", account)
-                }
-                #expect(store.allRecords.isEmpty)
-            } else {
-                _ = try await harness.signIn("pat@example.org", account)  // nothing to count: signs in
+        let store = InMemorySessionStore()
+        let harness = try Harness(store: store, throttle: BrokenLockoutStore(failing: .admission))
+        let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
+        // A wrong guess and a right one get the same answer, so nothing is learnt from an attempt
+        // that could not be counted; known and unknown names alike.
+        for name in ["pat@example.org", "nobody@example.org"] {
+            await #expect(throws: AuthenticationError.unavailable) {
+                _ = try await harness.flow.signIn(loginName: name, password: "wrong", clientAddress: "203.0.113.5")
             }
         }
+        await #expect(throws: AuthenticationError.unavailable) {
+            _ = try await harness.signIn("pat@example.org", account)
+        }
+        #expect(store.allRecords.isEmpty)
+    }
+
+    @Test("a store that cannot reset the counters after a success does not fail the sign-in")
+    func lockoutResetFailureIsNotFatal() async throws {
+        let harness = try Harness(throttle: BrokenLockoutStore(failing: .reset))
+        let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
+        let session = try await harness.signIn("pat@example.org", account)
+        #expect(session.principal.subject.id == "acct-pat")
+    }
+
+    @Test("attempts in flight are counted before the credentials are tested: concurrent guesses stop at the cap")
+    func concurrentGuessesStopAtTheCap() async throws {
+        let lockout = try LockoutPolicy(freeFailures: 5, maximumConsecutiveFailures: 10)
+        let harness = try Harness(
+            lockout: lockout, rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil), memoryKiB: 8_192)
+        try await harness.addAccount("pat@example.org", id: "acct-pat")
+        let answers = await withTaskGroup(of: String.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await harness.flow.signIn(
+                            loginName: "pat@example.org", password: "guess-\(index)",
+                            clientAddress: "198.51.100.\(index)")
+                        return "signed in"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        // Exactly the cap's worth of guesses were tested (all wrong); every other one was held back.
+        #expect(answers["\(AuthenticationError.rejected)"] == 10, "\(answers)")
+        #expect(answers.values.reduce(0, +) == 40)
+        #expect(answers["signed in"] == nil)
     }
 
     @Test("a recovery code completes the second factor once")
@@ -225,16 +255,19 @@ struct EnumerationAndLockoutTests {
 
 /// A lockout store whose database is down for one operation.
 final class BrokenLockoutStore: LockoutStore {
-    enum Failing { case gate, recordFailure }
+    enum Failing { case admission, reset }
     let failing: Failing
     init(failing: Failing) { self.failing = failing }
 
-    func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate {
-        if failing == .gate { throw .storeUnavailable("down") }
-        return .open
+    func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
+        if failing == .admission { throw .storeUnavailable("down") }
+        return .admitted(.failureCounted(consecutive: 1, delay: .zero))
     }
+    func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate { .open }
     func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
         throw .storeUnavailable("down")
     }
-    func recordSuccess(account: String) async throws(RateLimitError) {}
+    func recordSuccess(account: String) async throws(RateLimitError) {
+        if failing == .reset { throw .storeUnavailable("down") }
+    }
 }

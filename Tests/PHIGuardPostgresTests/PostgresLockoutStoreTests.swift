@@ -1,6 +1,7 @@
 import Foundation
 import PHIGuardPostgres
 import PHIGuardRateLimit
+import PHIGuardSecureMemory
 import PHIGuardTestSupport
 import PostgresNIO
 import Testing
@@ -61,6 +62,26 @@ extension PostgresRateLimitStoreTests {
                 #expect(
                     try await instanceA.gate(account: "login:alice", address: "192.0.2.99")
                         == .lockedOut(retryAfter: .seconds(60)))
+            }
+        }
+    }
+
+    @Test("lockout store: at most 64 addresses per account; the address just counted is never the one dropped")
+    func lockoutAddressBound() async throws {
+        try await withClient { client in
+            let store = try await makeLockoutStore(client, table: "lockout_bound", clock: ManualClock())
+            for index in 0..<64 {
+                for _ in 1...3 { _ = try await store.recordFailure(account: "spray", address: "10.0.0.\(index)") }
+            }
+            _ = try await store.recordFailure(account: "spray", address: "192.0.2.200")
+            var secret = Self.secret
+            let late = ByteBuffer(bytes: try KeyedDigest(secret: &secret).digest("lockout-address", "192.0.2.200"))
+            let rows = try await client.query(
+                "SELECT count(*)::BIGINT, count(*) FILTER (WHERE address = \(late))::BIGINT FROM lockout_bound_addresses"
+            )
+            for try await (total, kept) in rows.decode((Int64, Int64).self) {
+                #expect(total == 64)
+                #expect(kept == 1)
             }
         }
     }

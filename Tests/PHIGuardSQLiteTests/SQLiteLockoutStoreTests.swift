@@ -1,6 +1,8 @@
 import Foundation
+import NIOCore
 import PHIGuardRateLimit
 import PHIGuardSQLite
+import PHIGuardSecureMemory
 import PHIGuardTestSupport
 import SQLiteNIO
 import Testing
@@ -95,18 +97,26 @@ struct SQLiteLockoutStoreTests {
         try await store.close()
     }
 
-    @Test("At most 64 address entries per account; the newest are kept")
+    @Test("At most 64 address entries per account; the address just counted is never the one dropped")
     func addressBound() async throws {
         try await withDatabase { path in
             let store = try await open(path, clock: ManualClock())
-            for index in 0..<70 {
-                _ = try await store.recordFailure(account: "spray", address: "10.0.\(index / 256).\(index % 256)")
+            // 64 addresses delayed by their third failure, then a new one that is not delayed yet.
+            for index in 0..<64 {
+                for _ in 1...3 { _ = try await store.recordFailure(account: "spray", address: "10.0.0.\(index)") }
             }
+            _ = try await store.recordFailure(account: "spray", address: "192.0.2.200")
             try await store.close()
+            var secret = Self.secret
+            let digests = try KeyedDigest(secret: &secret)
+            let late = ByteBuffer(bytes: digests.digest("lockout-address", "192.0.2.200"))
             let connection = try await SQLiteConnection.open(storage: .file(path: path))
-            let rows = try await connection.query("SELECT count(*) AS n FROM phiguard_lockout_addresses", [])
+            let total = try await connection.query("SELECT count(*) AS n FROM phiguard_lockout_addresses", [])
+            let kept = try await connection.query(
+                "SELECT failures FROM phiguard_lockout_addresses WHERE address = ?", [.blob(late)])
             try await connection.close()
-            #expect(rows.first?.column("n")?.integer == 64)
+            #expect(total.first?.column("n")?.integer == 64)
+            #expect(kept.first?.column("failures")?.integer == 1)
         }
     }
 

@@ -44,11 +44,11 @@ public enum LockoutStoreConformance {
             try await store.recordFailure(account: "alice", address: "198.51.100.1")
                 == .failureCounted(consecutive: 1, delay: .zero))
 
-        // Ten consecutive failures from ten addresses lock the account for every address, for the
-        // policy's duration only; after it the counters start over.
+        // Ten consecutive failures (two of them from 192.0.2.1) lock the account for every address, for
+        // the policy's duration only; after it the counters start over, the addresses' too.
         for index in 1...9 {
             #expect(
-                try await store.recordFailure(account: "bob", address: "192.0.2.\(index)")
+                try await store.recordFailure(account: "bob", address: "192.0.2.\(max(1, index - 1))")
                     == .failureCounted(consecutive: index, delay: .zero))
         }
         #expect(
@@ -79,5 +79,35 @@ public enum LockoutStoreConformance {
         #expect(counts.sorted() == Array(1...25))
         #expect(events.filter { if case .accountLocked = $0 { true } else { false } }.count == 16)
         #expect(try await store.gate(account: "carol", address: "10.0.0.99") == .lockedOut(retryAfter: .seconds(60)))
+
+        // admitAttempt: the gate and the count in one step. Concurrent attempts are admitted up to
+        // the cap and no further; a success erases what they counted.
+        let admissions = try await withThrowingTaskGroup(of: LockoutAdmission.self) { group in
+            for index in 0..<25 {
+                group.addTask { try await store.admitAttempt(account: "dave", address: "10.1.0.\(index)") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let admitted = admissions.compactMap { admission -> LockoutEvent? in
+            if case .admitted(let event) = admission { event } else { nil }
+        }
+        #expect(admitted.count == 10)
+        #expect(admitted.filter { if case .accountLocked = $0 { true } else { false } }.count == 1)
+        #expect(admissions.filter { $0 == .refused(.lockedOut(retryAfter: .seconds(60))) }.count == 15)
+        try await store.recordSuccess(account: "dave")
+        #expect(
+            try await store.admitAttempt(account: "dave", address: "10.1.0.1")
+                == .admitted(.failureCounted(consecutive: 1, delay: .zero)))
+        // A delayed address is refused without being counted.
+        for _ in 1...2 { _ = try await store.admitAttempt(account: "erin", address: "10.2.0.1") }
+        #expect(
+            try await store.admitAttempt(account: "erin", address: "10.2.0.1")
+                == .admitted(.failureCounted(consecutive: 3, delay: .seconds(1))))
+        #expect(
+            try await store.admitAttempt(account: "erin", address: "10.2.0.1")
+                == .refused(.delayed(retryAfter: .seconds(1))))
+        #expect(
+            try await store.admitAttempt(account: "erin", address: "10.2.0.2")
+                == .admitted(.failureCounted(consecutive: 4, delay: .zero)))
     }
 }
