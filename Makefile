@@ -4,7 +4,7 @@
 SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv-interop/bin/python
 
-.PHONY: demo test deps venv lint build bench clean
+.PHONY: demo test deps venv lint build bench docs clean
 
 ## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
@@ -32,5 +32,9 @@ bench: venv
 	cd Benchmarks && ../scripts/with-test-postgres.sh $(SWIFT) package --disable-sandbox benchmark
 	Benchmarks/peers/run.sh
 
+## Converts every DocC catalog and fails on any warning (broken links, undocumented parameters).
+docs: deps
+	SWIFT=$(SWIFT) scripts/check-docs.sh
+
 clean:
-	rm -rf .build .venv-interop Benchmarks/.build
+	rm -rf .build .build-docs .venv-interop Benchmarks/.build

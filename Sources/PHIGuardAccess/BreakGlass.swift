@@ -34,8 +34,8 @@ public struct BreakGlassReason: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "BreakGlassReason(\(category.rawValue), justification: <redacted>)" }
 }
 
-/// A time-limited emergency grant, issued by ``CompiledPolicy/breakGlass(for:reason:duration:now:)`` or
-/// ``AccessEngine/breakGlass(for:reason:duration:)``. Attach it to requests; every decision made with it
+/// A time-limited emergency grant, issued by `CompiledPolicy.breakGlass(for:reason:duration:now:)`
+/// (SPI `PolicyEvaluation`) or ``AccessEngine/breakGlass(for:reason:duration:)``. Attach it to requests; every decision made with it
 /// is marked for audit review.
 public struct BreakGlassGrant: Sendable, Hashable, CustomStringConvertible {
     /// A random id for correlating the grant with the decisions made under it.

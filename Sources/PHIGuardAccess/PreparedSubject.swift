@@ -1,9 +1,9 @@
 /// A subject whose roles have been resolved against one compiled policy: the flattened role set
 /// (every role and all its ancestors) as bits.
 ///
-/// Prepare a subject once per session (or per batch) with ``CompiledPolicy/prepare(_:)`` and pass it
-/// to ``CompiledPolicy/decide(_:_:_:breakGlass:careTeams:clock:)`` to skip role resolution on every
-/// decision. A prepared subject used with a different policy (after a swap) is re-resolved
+/// Prepare a subject once per session (or per batch) with `CompiledPolicy.prepare(_:)` (SPI
+/// `PolicyEvaluation`) and pass it to `CompiledPolicy.decide(_:_:_:breakGlass:careTeams:clock:)` to
+/// skip role resolution on every decision. A prepared subject used with a different policy (after a swap) is re-resolved
 /// automatically, so it is never wrong, only slower.
 ///
 /// A class, so that passing it to a decision touches one object instead of copying every field.

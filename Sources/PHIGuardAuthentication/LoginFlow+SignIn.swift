@@ -131,7 +131,7 @@ extension LoginFlow {
 
     /// Re-authentication for sensitive actions: the password again (and the second factor, if the
     /// account has one). The session keeps its handle and limits, gets a new token, and its
-    /// ``AuthenticatedPrincipal/recentlyAuthenticatedAt`` becomes now.
+    /// `AuthenticatedPrincipal.recentlyAuthenticatedAt` becomes now.
     public func stepUp(
         _ session: AuthenticatedSession, password: String, secondFactor: SecondFactor?, clientAddress: String
     ) async throws(AuthenticationError) -> AuthenticatedSession {

@@ -8,7 +8,7 @@ internal import PHIGuardSecureMemory
 public import PHIGuardTOTP
 
 /// The sign-in state machine: the only way to move a session between states, and the only maker of
-/// ``AuthenticatedPrincipal``s.
+/// `AuthenticatedPrincipal`s.
 ///
 /// ```text
 ///               beginRegistration            completeRegistration
@@ -25,7 +25,7 @@ public import PHIGuardTOTP
 /// (``RegistrationSession``, ``RecoverySession``, ``SecondFactorPendingSession``,
 /// ``AuthenticatedSession``), re-reads it from the store, checks its preconditions, and stores the
 /// next state under a **new** token (the old one stops working in the same step). Only
-/// ``AuthenticatedSession`` carries a principal, and ``AccessEngine`` accepts nothing else.
+/// ``AuthenticatedSession`` carries a principal, and `AccessEngine` accepts nothing else.
 ///
 /// ```swift
 /// let flow = try LoginFlow(accounts: myUsers, sessions: InMemorySessionStore(),
@@ -100,6 +100,7 @@ public final class LoginFlow: Sendable {
     ///     successful step is refused (``AuthenticationError/unavailable``) if its event cannot be recorded.
     ///   - clock: the time source.
     ///   - configuration: lifetimes; throws ``LoginConfigurationError`` if invalid.
+    ///   - logger: where failures and their internal reasons are logged (never passwords, codes or tokens).
     public init(
         accounts: any AccountDirectory, sessions: any SessionStore, passwords: PasswordHasher, totp: TOTPVerifier,
         recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,

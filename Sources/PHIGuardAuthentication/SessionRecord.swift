@@ -1,12 +1,12 @@
 public import Foundation
 public import PHIGuardAccess
 
-/// Where a session stands in the sign-in state machine (see <doc:LoginFlow>).
+/// Where a session stands in the sign-in state machine (see <doc:TheLoginFlow>).
 ///
 /// Anonymous visitors have no stored session. The other states are stored, and only
-/// ``authenticated`` yields an ``AuthenticatedPrincipal``.
+/// ``authenticated`` yields an `AuthenticatedPrincipal`.
 public enum SessionState: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Filling in the registration form. Reaches nothing but ``LoginFlow/completeRegistration(_:loginName:password:)``.
+    /// Filling in the registration form. Reaches nothing but ``LoginFlow/completeRegistration(_:loginName:password:authenticator:confirmationCode:)``.
     case registering
     /// Opened from a password-recovery link. Reaches nothing but setting a new password.
     case recovering

@@ -29,13 +29,13 @@ public struct SecondFactorPendingSession: Sendable {
     public let record: SessionRecord
 }
 
-/// A session that completed sign-in: the only state with an ``AuthenticatedPrincipal``.
+/// A session that completed sign-in: the only state with an `AuthenticatedPrincipal`.
 public struct AuthenticatedSession: Sendable {
     /// The token to send to the client (replaced on every change of state: send it again).
     public let token: SessionToken
     /// The stored record.
     public let record: SessionRecord
-    /// The user, for ``AccessEngine/decide(_:_:_:breakGlass:recentAuthentication:)-(AuthenticatedPrincipal,AccessAction,_,_,_)``.
+    /// The user, for `AccessEngine.decide`.
     public let principal: AuthenticatedPrincipal
 
     init(token: SessionToken, record: SessionRecord) {

@@ -38,6 +38,7 @@ public enum BlindIndexPlanner {
     /// The safe range and recommendation for an index on a field of `population` rows.
     ///
     /// - Parameters:
+    ///   - population: the number of rows the field will hold (at least 2).
     ///   - inputDomainBits: log₂ of the number of distinct normalised values (e.g. 30 for SSNs),
     ///     or `nil` if it exceeds any sensible index length.
     ///   - otherIndexBits: the lengths of the other blind indexes on the same field.

@@ -8,7 +8,7 @@ internal import PHIGuardSecureMemory
 ///    Checked before normalisation (so huge inputs cost nothing) and again after it (NFKC can expand text).
 /// 3. Unicode NFKC normalisation (NIST SP 800-63B §3.1.1.2), so "Å" typed as one code point or as
 ///    "A" + ring verifies the same. Never truncated.
-/// 4. The UTF-8 bytes are copied straight into guarded memory (``SecretBytes``), which is zeroed on release.
+/// 4. The UTF-8 bytes are copied straight into guarded memory (`SecretBytes`), which is zeroed on release.
 public enum PasswordInput {
     /// The DoS guard: the most UTF-8 bytes a password may have, before and after normalisation.
     public static let maximumUTF8Bytes = 1_024

@@ -31,8 +31,11 @@ public struct PasswordPolicy: Sendable {
     }
 
     /// Every rule `password` breaks; empty when it is acceptable.
-    /// - Parameter contextWords: words specific to this user or service (name, e-mail, product), which
-    ///   may not appear inside the password.
+    /// - Parameters:
+    ///   - password: the candidate password, as typed (it is normalised here).
+    ///   - usage: what the secret protects, which sets the minimum length.
+    ///   - contextWords: words specific to this user or service (name, e-mail, product), which may not
+    ///     appear inside the password.
     public func violations(of password: String, usage: Usage, contextWords: [String] = [])
         -> [PasswordPolicyViolation]
     {

@@ -4,13 +4,13 @@ public import PHIGuardRateLimit
 internal import PHIGuardSecureMemory
 public import PostgresNIO
 
-/// Lockout counters (``LockoutPolicy``) in PostgreSQL, shared by every portal instance: the
+/// Lockout counters (`LockoutPolicy`) in PostgreSQL, shared by every portal instance: the
 /// consecutive-failure cap and the per-address delays hold across all of them.
 ///
 /// - **Atomic**: each admission or failure is one transaction that creates the account's row if
 ///   needed, locks it (`SELECT … FOR UPDATE`), applies the policy and writes, so concurrent attempts
 ///   from any number of instances and connections are all counted.
-/// - **Time**: the instances' clocks (``RealtimeClock`` by default; keep them synchronised with
+/// - **Time**: the instances' clocks (`RealtimeClock` by default; keep them synchronised with
 ///   NTP). A clock a few seconds off shifts a delay by as much, never the count.
 /// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
 ///   16-byte keyed BLAKE2b digests; every instance must use the same `keyDigestSecret`.
@@ -18,7 +18,7 @@ public import PostgresNIO
 ///   periodically); at most 64 address entries are kept per account (the least delayed others are
 ///   dropped first).
 /// - **Failures**: any database error, or an operation slower than `timeout`, becomes
-///   ``RateLimitError/storeUnavailable(_:)``; the login flow then refuses the attempt (fail closed).
+///   `RateLimitError.storeUnavailable`; the login flow then refuses the attempt (fail closed).
 ///
 /// ```swift
 /// let lockout = try PostgresLockoutStore(client: client, keyDigestSecret: &secret)
@@ -29,7 +29,7 @@ public import PostgresNIO
 public final class PostgresLockoutStore: LockoutStore {
     /// The policy.
     public let policy: LockoutPolicy
-    /// How long an operation may take before it fails with ``RateLimitError/storeUnavailable(_:)``.
+    /// How long an operation may take before it fails with `RateLimitError.storeUnavailable`.
     public let timeout: Duration
     private let client: PostgresClient
     private let table: String

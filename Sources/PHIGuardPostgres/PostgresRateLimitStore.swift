@@ -14,8 +14,8 @@ public import PostgresNIO
 /// - **No identifiers at rest**: keys (account ids, client addresses, which HIPAA counts as
 ///   identifiers) are stored only as a 16-byte keyed BLAKE2b digest of the limit name and key.
 ///   Every instance must use the same `keyDigestSecret`.
-/// - **Failures**: any database error becomes ``RateLimitError/storeUnavailable(_:)``; wrap the
-///   store in a ``RateLimiter`` to fail closed (the default) or open.
+/// - **Failures**: any database error becomes `RateLimitError.storeUnavailable`; wrap the
+///   store in a `RateLimiter` to fail closed (the default) or open.
 ///
 /// ```swift
 /// let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -30,7 +30,7 @@ public final class PostgresRateLimitStore: RateLimitStore {
     private let table: String
     private let digester: KeyedDigest
     private let logger: Logger
-    /// How long a check may take before it fails with ``RateLimitError/storeUnavailable(_:)``.
+    /// How long a check may take before it fails with `RateLimitError.storeUnavailable`.
     public let timeout: Duration
 
     /// A store on `client` in table `table` (1–40 of `a–z 0–9 _`, starting with a letter).

@@ -5,7 +5,7 @@ internal import PHIGuardAccess
 public import PHIGuardAuthentication
 public import PostgresNIO
 
-/// A ``SessionStore`` in PostgreSQL, shared by every portal instance.
+/// A `SessionStore` in PostgreSQL, shared by every portal instance.
 ///
 /// One table (default `phiguard_sessions`) keyed by the 32-byte token hash (`BYTEA`; the token
 /// itself is never stored), with `handle` unique and an index on `account_id`. Dates are `BIGINT`
@@ -16,9 +16,9 @@ public import PostgresNIO
 ///   rotations of one session, from any instance or connection, serialise on the row lock: the
 ///   first deletes the row and inserts its successor, the others find nothing to delete and change
 ///   nothing. A clash with an existing hash or handle fails the whole statement, so the old record stays.
-/// - **Failures**: database errors become ``SessionStoreError/unavailable(_:)``
+/// - **Failures**: database errors become `SessionStoreError.unavailable`
 ///   (naming the error type only), as does an operation that takes longer than `timeout`; rows that
-///   cannot be read back become ``SessionStoreError/corruptRecord(_:)``.
+///   cannot be read back become `SessionStoreError.corruptRecord`.
 ///
 /// ```swift
 /// let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -31,7 +31,7 @@ public final class PostgresSessionStore: SessionStore {
     private let table: String
     private let logger: Logger
     /// How long an operation may take before it fails with
-    /// ``SessionStoreError/unavailable(_:)``.
+    /// `SessionStoreError.unavailable`.
     public let timeout: Duration
 
     /// A store on `client` in table `table` (1–40 of `a–z 0–9 _`, starting with a letter; any other
@@ -73,7 +73,7 @@ public final class PostgresSessionStore: SessionStore {
 
     // MARK: SessionStore
 
-    /// Stores a new record; ``SessionStoreError/duplicate`` if its hash or handle is taken.
+    /// Stores a new record; `SessionStoreError.duplicate` if its hash or handle is taken.
     public func insert(_ record: SessionRecord) async throws(SessionStoreError) {
         let query = insertQuery(record, condition: "", suffix: " ON CONFLICT DO NOTHING RETURNING 1")
         let inserted = try await run { [client, logger] in
@@ -242,7 +242,7 @@ public final class PostgresSessionStore: SessionStore {
     }
 
     /// Runs `body`, or fails once `timeout` has passed (cancelling `body`); maps every failure to a
-    /// ``SessionStoreError`` that names an error type only (server messages can quote values).
+    /// `SessionStoreError` that names an error type only (server messages can quote values).
     private func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(SessionStoreError)
         -> T
     {

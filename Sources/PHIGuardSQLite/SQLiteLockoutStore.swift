@@ -4,13 +4,13 @@ public import PHIGuardRateLimit
 internal import PHIGuardSecureMemory
 internal import SQLiteNIO
 
-/// Lockout counters (``LockoutPolicy``) in an SQLite file: delays and locks survive a restart, on
+/// Lockout counters (`LockoutPolicy`) in an SQLite file: delays and locks survive a restart, on
 /// one host.
 ///
 /// - **Atomic**: each admission or failure is one `BEGIN IMMEDIATE` transaction (read the counters,
 ///   apply the policy, write), so concurrent attempts from any number of tasks, connections and
 ///   processes on the host are all counted.
-/// - **Survives a restart**: times are wall-clock nanoseconds (``RealtimeClock``), as in
+/// - **Survives a restart**: times are wall-clock nanoseconds (`RealtimeClock`), as in
 ///   ``SQLiteRateLimitStore``.
 /// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
 ///   16-byte keyed BLAKE2b digests, in tables `phiguard_lockout_accounts` and
@@ -18,7 +18,7 @@ internal import SQLiteNIO
 /// - **Bounded**: ``removeSettled()`` deletes accounts whose counters no longer matter (run it
 ///   periodically); at most 64 address entries are kept per account (the least delayed others are
 ///   dropped first).
-/// - **Failures**: any database error becomes ``RateLimitError/storeUnavailable(_:)``; the login
+/// - **Failures**: any database error becomes `RateLimitError.storeUnavailable`; the login
 ///   flow then refuses the attempt (fail closed).
 ///
 /// ```swift

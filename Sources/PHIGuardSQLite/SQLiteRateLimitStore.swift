@@ -16,7 +16,7 @@ internal import SQLiteNIO
 ///   decide, write all or none), so concurrent checks from any number of tasks, connections and
 ///   processes on the host run one after the other and can never over-admit. A request with several
 ///   limits charges every limit or none.
-/// - **Survives a restart**: times are wall-clock nanoseconds (``RealtimeClock``, `CLOCK_REALTIME`), not
+/// - **Survives a restart**: times are wall-clock nanoseconds (`RealtimeClock`, `CLOCK_REALTIME`), not
 ///   the monotonic clock, which restarts with the machine. A wall clock stepped back only makes
 ///   limits last longer; stepped forward, it releases them early.
 /// - **No identifiers at rest**: keys (account ids, client addresses) are stored only as a 16-byte
@@ -24,8 +24,8 @@ internal import SQLiteNIO
 /// - **One host**: processes on the same host may share the file; do not put it on a network file
 ///   system. Instances on several hosts share limits through `PostgresRateLimitStore`.
 /// - **Failures**: any database error (including a lock not obtained within `busyTimeout`) becomes
-///   ``RateLimitError/storeUnavailable(_:)``; wrap the store in a
-///   ``RateLimiter`` to fail closed (the default) or open.
+///   `RateLimitError.storeUnavailable`; wrap the store in a
+///   `RateLimiter` to fail closed (the default) or open.
 ///
 /// ```swift
 /// var secret = try loadRateLimitSecret()            // 32 bytes, kept across restarts
@@ -50,7 +50,7 @@ public final class SQLiteRateLimitStore: RateLimitStore {
     /// secret forgets every limit) and out of the database. The caller's copy is zeroed.
     /// A check waits at most `busyTimeout` for another process's write lock before failing.
     /// `clock` must count nanoseconds since 1970 for limits to survive a restart (tests pass a
-    /// ``ManualClock``). Call ``close()`` when done.
+    /// `ManualClock`). Call ``close()`` when done.
     public static func open(
         path: String, keyDigestSecret: inout [UInt8], clock: any NanosecondClock = RealtimeClock(),
         busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.sqlite")

@@ -5,7 +5,7 @@ internal import PHIGuardAccess
 public import PHIGuardAuthentication
 internal import SQLiteNIO
 
-/// A ``SessionStore`` in an SQLite file: sessions survive a restart, on one host.
+/// A `SessionStore` in an SQLite file: sessions survive a restart, on one host.
 ///
 /// Table `phiguard_sessions`, keyed by the 32-byte token hash (a `BLOB`; the token itself is never
 /// stored), with `handle` unique and an index on `account_id`. Dates are `INTEGER` microseconds since
@@ -17,9 +17,9 @@ internal import SQLiteNIO
 /// - **One host**: several processes on the same host may open the same file (SQLite's locks
 ///   serialise their writes). Do not put the file on a network file system; instances on several
 ///   hosts share sessions through `PostgresSessionStore` in `PHIGuardPostgres`.
-/// - **Failures**: database errors become ``SessionStoreError/unavailable(_:)``
+/// - **Failures**: database errors become `SessionStoreError.unavailable`
 ///   (naming the error type only), rows that cannot be read back
-///   ``SessionStoreError/corruptRecord(_:)``.
+///   `SessionStoreError.corruptRecord`.
 ///
 /// ```swift
 /// let sessions = try await SQLiteSessionStore.open(path: "/var/lib/portal/sessions.sqlite")
@@ -37,7 +37,7 @@ public final class SQLiteSessionStore: SessionStore {
     /// Opens (creating if needed) the database at `path` and its session table.
     ///
     /// A statement waits at most `busyTimeout` for another process's write lock before failing with
-    /// ``SessionStoreError/unavailable(_:)``. Call ``close()`` when done.
+    /// `SessionStoreError.unavailable`. Call ``close()`` when done.
     public static func open(
         path: String, busyTimeout: Duration = .seconds(5),
         logger: Logger = Logger(label: "phiguard.sessions.sqlite")
@@ -93,7 +93,7 @@ public final class SQLiteSessionStore: SessionStore {
 
     // MARK: SessionStore
 
-    /// Stores a new record; ``SessionStoreError/duplicate`` if its hash or handle is taken.
+    /// Stores a new record; `SessionStoreError.duplicate` if its hash or handle is taken.
     public func insert(_ record: SessionRecord) async throws(SessionStoreError) {
         let binds = try Self.binds(record)
         let inserted = try await run { connection in
@@ -198,7 +198,7 @@ public final class SQLiteSessionStore: SessionStore {
         "INSERT INTO phiguard_sessions (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         + "ON CONFLICT DO NOTHING RETURNING 1"
 
-    /// Runs `body` with the connection, mapping failures to ``SessionStoreError``.
+    /// Runs `body` with the connection, mapping failures to `SessionStoreError`.
     private func run<T>(_ body: (SQLiteConnection) async throws -> T) async throws(SessionStoreError) -> T {
         do { return try await database.exclusive(body) } catch { throw Self.mapped(error) }
     }
