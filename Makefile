@@ -4,14 +4,14 @@
 SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv-interop/bin/python
 
-.PHONY: demo test deps venv lint build bench docs clean
+.PHONY: demo test deps venv lint checks build bench docs clean
 
 ## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
 	SWIFT=$(SWIFT) scripts/portal-demo.sh
 
 ## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
-test: deps venv lint
+test: deps venv lint checks
 	PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh $(SWIFT) test
 
 deps:
@@ -22,6 +22,10 @@ venv: deps
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks/Package.swift Benchmarks/Benchmarks
+
+## Structure checks: every target declares exactly what it imports; the umbrella re-exports what it links.
+checks:
+	python3 scripts/check-manifest.py $(SWIFT)
 
 build: deps
 	$(SWIFT) build

@@ -16,11 +16,15 @@ let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let sqlite = Target.Dependency.product(name: "SQLiteNIO", package: "sqlite-nio")
 let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
 
-/// The capability modules: each is its own library product (one job per module).
-/// Keep this table and the umbrella target's re-exports in step.
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+
+/// The capability modules: each is its own library product (one job per module) and the umbrella
+/// `PHIGuard` re-exports each of them. Every target lists exactly the modules its files import
+/// (`scripts/check-manifest.py`, run by `make test`, fails on any difference).
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
-    ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", "CQRencode", crypto, log]),
+    ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CArgon2"]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
     ("PHIGuardAccess", [yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
@@ -39,64 +43,80 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
             "PHIGuardSecureMemory", "CSodium", log,
         ]
     ),
-    // Storage backends.
+]
+
+/// Products of their own, never linked by the umbrella: the storage backends (each brings its
+/// database driver), the terminal QR code (brings libqrencode) and the testing kit.
+let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardSQLite",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
-            "CSodium", sqlite, log,
+            sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
-            "CSodium", postgres, log,
+            postgres, nioCore, log,
         ]
     ),
+    ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
+    // Conformance suites an app runs against its own store implementations, and test doubles.
+    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
 ]
 
-/// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
-/// PHIGuardTestSupport; Tests/Fixtures/SOURCES.md names where each came from.
-let testedModules: [(module: String, extra: [Target.Dependency])] = [
+/// One test target per module, with what its files import besides the module itself. Fixtures
+/// (test vectors) are in Tests/Fixtures, read through PHIGuardTestSupport; Tests/Fixtures/SOURCES.md
+/// names where each came from.
+let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardSecureMemory", []),
-    ("PHIGuardPasswords", ["PHIGuardSecureMemory"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory"]),
-    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
-    ("PHIGuardAccess", []),
-    ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
+    ("PHIGuardPasswords", ["PHIGuardTestSupport"]),
+    ("PHIGuardTOTP", ["PHIGuardTestSupport"]),
+    ("PHIGuardTOTPQRCode", ["PHIGuardTOTP"]),
+    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "PHIGuardTestSupport"]),
+    ("PHIGuardAccess", ["PHIGuardTestSupport"]),
+    ("PHIGuardAudit", ["PHIGuardSecureMemory", "PHIGuardTestSupport"]),
     (
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", log, metrics, .product(name: "InMemoryLogging", package: "swift-log"),
+            "PHIGuardAuthentication", log, .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]
     ),
-    ("PHIGuardRateLimit", []),
+    ("PHIGuardRateLimit", ["PHIGuardTesting"]),
     (
         "PHIGuardAuthentication",
-        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium"]
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
+            "PHIGuardTesting",
+        ]
     ),
     (
         "PHIGuardSQLite",
-        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", sqlite]
+        [
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", "PHIGuardTesting",
+            "PHIGuardTestSupport", sqlite, nioCore,
+        ]
     ),
     (
         "PHIGuardPostgres",
-        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", postgres, log]
+        [
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", "PHIGuardTesting",
+            "PHIGuardTestSupport", postgres, log,
+        ]
     ),
 ]
 let testTargets: [Target] =
     [
-        .target(
-            name: "PHIGuardTestSupport", dependencies: ["PHIGuardAuthentication"], path: "Tests/PHIGuardTestSupport",
-            swiftSettings: strictSettings)
+        .target(name: "PHIGuardTestSupport", path: "Tests/PHIGuardTestSupport", swiftSettings: strictSettings)
     ]
     + testedModules.map { tested in
         .testTarget(
             name: tested.module + "Tests",
-            dependencies: [.target(name: tested.module), "PHIGuardTestSupport"] + tested.extra,
+            dependencies: [.target(name: tested.module)] + tested.dependencies,
             swiftSettings: strictSettings
         )
     }
@@ -115,7 +135,7 @@ let package = Package(
     products: [
         .library(name: "PHIGuard", targets: ["PHIGuard"])
     ]
-        + capabilities.map { .library(name: $0.name, targets: [$0.name]) }
+        + (capabilities + addOns).map { .library(name: $0.name, targets: [$0.name]) }
         + [
             .executable(name: "phiguard", targets: ["PHIGuardCLI"])
         ],
@@ -127,6 +147,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian packages, seen through module maps only; never in public API.
@@ -137,7 +158,7 @@ let package = Package(
         // Secret material in sodium_malloc memory; internal to the package (not a product).
         .target(name: "PHIGuardSecureMemory", dependencies: ["CSodium"], swiftSettings: strictSettings),
 
-        // The umbrella module re-exports every capability.
+        // The umbrella module re-exports every capability (not the add-ons: each is a product of its own).
         .target(
             name: "PHIGuard", dependencies: capabilities.map { .target(name: $0.name) }, swiftSettings: strictSettings),
 
@@ -145,7 +166,10 @@ let package = Package(
         // on a case-insensitive file system that would be the umbrella's `Sources/PHIGuard`.)
         .executableTarget(
             name: "PHIGuardCLI",
-            dependencies: capabilities.map { .target(name: $0.name) } + [argumentParser],
+            dependencies: [
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardPostgres",
+                "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser,
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -162,13 +186,15 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors",
                 "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardSQLite", "PHIGuardTOTP",
-                argumentParser, sqlite, log,
+                "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
     ]
-        + capabilities.map { .target(name: $0.name, dependencies: $0.dependencies, swiftSettings: strictSettings) }
+        + (capabilities + addOns).map {
+            .target(name: $0.name, dependencies: $0.dependencies, swiftSettings: strictSettings)
+        }
         + testTargets
 )

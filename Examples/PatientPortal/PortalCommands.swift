@@ -6,6 +6,7 @@ import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardPasswords
 import PHIGuardTOTP
+import PHIGuardTOTPQRCode
 
 /// `init`: creates the database and the keys and seeds a small demo world.
 struct InitCommand: AsyncParsableCommand {

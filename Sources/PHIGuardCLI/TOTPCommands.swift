@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PHIGuardTOTP
+import PHIGuardTOTPQRCode
 
 /// `phiguard totp …`: TOTP enrolment, verification and recovery codes (Documentation/CLI-totp.md).
 struct TOTPCommand: AsyncParsableCommand {

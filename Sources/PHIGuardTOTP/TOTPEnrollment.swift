@@ -5,7 +5,7 @@ public import Foundation
 ///
 /// ```swift
 /// var enrollment = try TOTPEnrollment(issuer: "Riverside Clinic", accountName: "ana@example.org")
-/// let qr = try enrollment.terminalQRCode()       // or show enrollment.uri.revealString() as a QR image
+/// let qr = try enrollment.terminalQRCode()       // PHIGuardTOTPQRCode; or any QR image of enrollment.uri
 /// // … the user scans it and types the code the app shows …
 /// if try enrollment.confirm(typedCode) {
 ///     // Store the secret (encrypted) and mark the credential active; record the first step
@@ -52,13 +52,6 @@ public struct TOTPEnrollment: Sendable {
         _ = try uri.revealString()  // validates the names
         self.uri = uri
         state = .pending
-    }
-
-    /// A QR code of the enrolment URI for the terminal.
-    public func terminalQRCode(errorCorrection: TerminalQRCode.ErrorCorrection = .medium) throws(TOTPError)
-        -> TerminalQRCode
-    {
-        try TerminalQRCode(encoding: try uri.revealString(), errorCorrection: errorCorrection)
     }
 
     /// Checks the user's first code; on success the enrolment becomes ``State/active(confirmedStep:)``.

@@ -1,7 +1,7 @@
 import Foundation
 import PHIGuardAccess
 import PHIGuardAuthentication
-import PHIGuardTestSupport
+import PHIGuardTesting
 import Testing
 
 @Suite("Sessions: fixation, rotation, expiry, revocation")

@@ -2,7 +2,7 @@ import Foundation
 import PHIGuardPostgres
 import PHIGuardRateLimit
 import PHIGuardSecureMemory
-import PHIGuardTestSupport
+import PHIGuardTesting
 import PostgresNIO
 import Testing
 

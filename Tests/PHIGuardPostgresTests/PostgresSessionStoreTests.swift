@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PHIGuardAuthentication
 import PHIGuardPostgres
-import PHIGuardTestSupport
+import PHIGuardTesting
 import PostgresNIO
 import Testing
 

@@ -1,4 +1,4 @@
-import PHIGuardTestSupport
+import PHIGuardTesting
 import Synchronization
 import Testing
 

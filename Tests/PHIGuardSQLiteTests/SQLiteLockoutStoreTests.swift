@@ -3,7 +3,7 @@ import NIOCore
 import PHIGuardRateLimit
 import PHIGuardSQLite
 import PHIGuardSecureMemory
-import PHIGuardTestSupport
+import PHIGuardTesting
 import SQLiteNIO
 import Testing
 

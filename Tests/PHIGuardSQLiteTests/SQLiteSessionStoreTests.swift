@@ -1,7 +1,7 @@
 import Foundation
 import PHIGuardAuthentication
 import PHIGuardSQLite
-import PHIGuardTestSupport
+import PHIGuardTesting
 import SQLiteNIO
 import Testing
 

@@ -1,4 +1,5 @@
 internal import CQRencode
+public import PHIGuardTOTP
 
 /// A QR code made by libqrencode, rendered as text a phone can scan from a terminal.
 ///
@@ -38,7 +39,7 @@ public struct TerminalQRCode: Sendable, CustomStringConvertible {
 
     /// Encodes `text` as 8-bit data at the smallest QR version that fits.
     ///
-    /// - Throws: ``TOTPError/qrEncodingFailed`` if the text is too long for a QR code (about 2.3 KB at
+    /// - Throws: `TOTPError.qrEncodingFailed` if the text is too long for a QR code (about 2.3 KB at
     ///   medium error correction) or libqrencode fails.
     public init(encoding text: String, errorCorrection: ErrorCorrection = .medium) throws(TOTPError) {
         let bytes = Array(text.utf8)
@@ -98,5 +99,16 @@ public struct TerminalQRCode: Sendable, CustomStringConvertible {
         case (false, true): "▄"
         case (false, false): " "
         }
+    }
+}
+
+extension TOTPEnrollment {
+    /// A QR code of the enrolment URI for the terminal.
+    ///
+    /// - Throws: `TOTPError.qrEncodingFailed` if libqrencode cannot encode the URI.
+    public func terminalQRCode(errorCorrection: TerminalQRCode.ErrorCorrection = .medium) throws(TOTPError)
+        -> TerminalQRCode
+    {
+        try TerminalQRCode(encoding: try uri.revealString(), errorCorrection: errorCorrection)
     }
 }
