@@ -3,8 +3,9 @@
 
 SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv-interop/bin/python
+SBOM := $(CURDIR)/.build/sbom/PHIGuard.cdx.json
 
-.PHONY: demo test deps venv lint checks build bench docs clean
+.PHONY: demo test deps venv lint checks build bench docs sbom sbom-check licenses clean
 
 ## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
@@ -39,6 +40,19 @@ bench: venv
 ## Converts every DocC catalog and fails on any warning (broken links, undocumented parameters).
 docs: deps
 	SWIFT=$(SWIFT) scripts/check-docs.sh
+
+## Writes the CycloneDX 1.6 SBOM (Swift packages, linked Debian libraries, VEX); its path is the last line.
+## Resolves packages (`swift package resolve`) when needed; builds nothing.
+sbom: venv
+	@SWIFT=$(SWIFT) $(PYTHON) scripts/sbom.py --output $(SBOM)
+
+## Validates the SBOM against the CycloneDX 1.6 schema.
+sbom-check: sbom
+	$(PYTHON) scripts/sbom-check.py $(SBOM)
+
+## Regenerates Documentation/ThirdPartyLicenses.md from the SBOM.
+licenses: sbom
+	$(PYTHON) scripts/third-party-licenses.py $(SBOM) > Documentation/ThirdPartyLicenses.md
 
 clean:
 	rm -rf .build .build-docs .venv-interop Benchmarks/.build

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv-interop with the peer libraries the interop and differential tests compare against.
-# Versions are pinned to the ones the shared test vectors were checked with (Tests/Fixtures/SOURCES.md).
+# Creates .venv-interop with the peer libraries the interop and differential tests compare against,
+# and the CycloneDX library the SBOM scripts use.
+# The peers are pinned to the versions the shared test vectors were checked with (Tests/Fixtures/SOURCES.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-interop
