@@ -3,7 +3,8 @@
 # Root uses apt-get directly, others sudo; if neither works it says what to run.
 set -euo pipefail
 
-packages=(libsodium-dev libargon2-dev libqrencode-dev pkg-config postgresql sqlite3 python3-venv)
+# zbar-tools: a real QR decoder that reads back the terminal QR codes in the tests.
+packages=(libsodium-dev libargon2-dev libqrencode-dev pkg-config postgresql sqlite3 python3-venv zbar-tools)
 # The Debian `argon2` reference CLI is only needed by `make bench` (the comparison it reports).
 [ "${PHIGUARD_WITH_BENCH_TOOLS:-0}" = 1 ] && packages+=(argon2)
 
