@@ -64,7 +64,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
     // Conformance suites an app runs against its own store implementations, and test doubles.
-    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
+    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
