@@ -19,11 +19,11 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 /// The capability modules: each is its own library product (one job per module).
 /// Keep this table and the umbrella target's re-exports in step.
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
-    ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", "CQRencode", crypto, log]),
-    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardPasswords", ["PHIGuardCrypto", "CArgon2"]),
+    ("PHIGuardTOTP", ["PHIGuardCrypto", "CQRencode", crypto, log]),
+    ("PHIGuardFieldEncryption", ["PHIGuardCrypto", log]),
     ("PHIGuardAccess", [yams, log]),
-    ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardAudit", ["PHIGuardCrypto", log]),
     (
         "PHIGuardErrors",
         [
@@ -36,22 +36,22 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
-            "PHIGuardSecureMemory", "CSodium", log,
+            "PHIGuardCrypto", log,
         ]
     ),
     // Storage backends.
     (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
-            "CSodium", sqlite, log,
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
+            sqlite, log,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
-            "CSodium", postgres, log,
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
+            postgres, log,
         ]
     ),
 ]
@@ -59,12 +59,12 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
 /// One test target per module. Fixtures (test vectors) are in Tests/Fixtures, read through
 /// PHIGuardTestSupport; Tests/Fixtures/SOURCES.md names where each came from.
 let testedModules: [(module: String, extra: [Target.Dependency])] = [
-    ("PHIGuardSecureMemory", []),
-    ("PHIGuardPasswords", ["PHIGuardSecureMemory"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory"]),
-    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
+    ("PHIGuardCrypto", []),
+    ("PHIGuardPasswords", ["PHIGuardCrypto"]),
+    ("PHIGuardTOTP", ["PHIGuardCrypto"]),
+    ("PHIGuardFieldEncryption", ["PHIGuardCrypto"]),
     ("PHIGuardAccess", []),
-    ("PHIGuardAudit", ["PHIGuardSecureMemory"]),
+    ("PHIGuardAudit", ["PHIGuardCrypto"]),
     (
         "PHIGuardErrors",
         [
@@ -76,15 +76,15 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardRateLimit", []),
     (
         "PHIGuardAuthentication",
-        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium"]
+        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP"]
     ),
     (
         "PHIGuardSQLite",
-        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", sqlite]
+        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", sqlite]
     ),
     (
         "PHIGuardPostgres",
-        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", postgres, log]
+        ["PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", postgres, log]
     ),
 ]
 let testTargets: [Target] =
@@ -134,8 +134,9 @@ let package = Package(
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
 
-        // Secret material in sodium_malloc memory; internal to the package (not a product).
-        .target(name: "PHIGuardSecureMemory", dependencies: ["CSodium"], swiftSettings: strictSettings),
+        // The one crypto layer: every libsodium call, secret material in sodium_malloc memory, hex and
+        // private key files; internal to the package (not a product).
+        .target(name: "PHIGuardCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
 
         // The umbrella module re-exports every capability.
         .target(
@@ -145,7 +146,7 @@ let package = Package(
         // on a case-insensitive file system that would be the umbrella's `Sources/PHIGuard`.)
         .executableTarget(
             name: "PHIGuardCLI",
-            dependencies: capabilities.map { .target(name: $0.name) } + [argumentParser],
+            dependencies: capabilities.map { .target(name: $0.name) } + ["PHIGuardCrypto", argumentParser],
             swiftSettings: strictSettings
         ),
 
@@ -162,7 +163,7 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors",
                 "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardSQLite", "PHIGuardTOTP",
-                argumentParser, sqlite, log,
+                "PHIGuardCrypto", argumentParser, sqlite, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],

@@ -1,7 +1,7 @@
 public import Logging
 internal import NIOCore
 public import PHIGuardRateLimit
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 internal import SQLiteNIO
 
 #if canImport(Glibc)

@@ -1,7 +1,7 @@
 import Foundation
 import PHIGuardPostgres
 import PHIGuardRateLimit
-import PHIGuardSecureMemory
+import PHIGuardCrypto
 import PHIGuardTestSupport
 import PostgresNIO
 import Testing

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import PHIGuardRateLimit
 import PHIGuardSQLite
-import PHIGuardSecureMemory
+import PHIGuardCrypto
 import PHIGuardTestSupport
 import SQLiteNIO
 import Testing
