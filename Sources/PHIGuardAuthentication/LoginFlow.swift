@@ -2,9 +2,9 @@ import Foundation
 public import Logging
 public import PHIGuardAccess
 public import PHIGuardAudit
+internal import PHIGuardCrypto
 public import PHIGuardPasswords
 public import PHIGuardRateLimit
-internal import PHIGuardCrypto
 public import PHIGuardTOTP
 
 /// The sign-in state machine: the only way to move a session between states, and the only maker of

@@ -31,7 +31,7 @@ package enum BLAKE2b {
         var output = [UInt8](repeating: 0, count: outputCount)
         let status = output.withUnsafeMutableBufferPointer { out in
             crypto_generichash(
-                out.baseAddress, outputCount, message.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                out.baseAddress!, outputCount, message.baseAddress?.assumingMemoryBound(to: UInt8.self),
                 UInt64(message.count),
                 keyCount == 0 ? nil : key?.baseAddress?.assumingMemoryBound(to: UInt8.self), keyCount)
         }

@@ -25,8 +25,12 @@ package struct HMACSHA256: Sendable {
                 (buffer) throws(CryptoError) in
                 var state = crypto_auth_hmacsha256_state()
                 defer { withUnsafeMutableBytes(of: &state) { Sodium.zero($0) } }
-                let status = crypto_auth_hmacsha256_init(
-                    &state, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
+                // libsodium wants a non-null key pointer even for an empty key.
+                var empty: UInt8 = 0
+                let status = withUnsafePointer(to: &empty) { fallback in
+                    crypto_auth_hmacsha256_init(
+                        &state, key.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback, key.count)
+                }
                 try Sodium.check(status, "crypto_auth_hmacsha256_init")
                 withUnsafeBytes(of: &state) { buffer.copyMemory(from: $0) }
             }

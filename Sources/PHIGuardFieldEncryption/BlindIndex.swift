@@ -138,7 +138,9 @@ public struct BlindIndex: Sendable, CustomStringConvertible {
         for part in parts { FieldContext.appendLengthPrefixed(normalization.normalize(part), to: &input) }
         defer { Sodium.zero(&input) }
         // The key is a 32-byte subkey and the output 32 bytes, both within BLAKE2b's limits.
-        let digest = Sodium.requireSuccess { () throws(CryptoError) in try BLAKE2b.hash(input, key: key, outputCount: 32) }
+        let digest = Sodium.requireSuccess { () throws(CryptoError) in
+            try BLAKE2b.hash(input, key: key, outputCount: 32)
+        }
         let byteCount = (bits + 7) / 8
         var truncated = Array(digest.prefix(byteCount))
         let unused = byteCount * 8 - bits

@@ -1,7 +1,7 @@
 public import Logging
 internal import NIOCore
-public import PHIGuardRateLimit
 internal import PHIGuardCrypto
+public import PHIGuardRateLimit
 public import PostgresNIO
 
 /// Lockout counters (`LockoutPolicy`) in PostgreSQL, shared by every portal instance: the

@@ -1,6 +1,6 @@
 public import Logging
-public import PHIGuardRateLimit
 internal import PHIGuardCrypto
+public import PHIGuardRateLimit
 public import PostgresNIO
 
 /// GCRA rate limits shared by every portal instance through PostgreSQL.

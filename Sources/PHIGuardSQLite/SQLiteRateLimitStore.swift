@@ -1,7 +1,7 @@
 public import Logging
 internal import NIOCore
-public import PHIGuardRateLimit
 internal import PHIGuardCrypto
+public import PHIGuardRateLimit
 internal import SQLiteNIO
 
 #if canImport(Glibc)

@@ -1,7 +1,7 @@
 import Foundation
+import PHIGuardCrypto
 import PHIGuardPostgres
 import PHIGuardRateLimit
-import PHIGuardCrypto
 import PHIGuardTestSupport
 import PostgresNIO
 import Testing
