@@ -1,12 +1,6 @@
 internal import Foundation
 internal import PHIGuardCrypto
 
-#if canImport(Glibc)
-    internal import Glibc
-#elseif canImport(Darwin)
-    internal import Darwin
-#endif
-
 /// Where root keys come from. Implement it over your KMS or secrets manager; PHIGuard ships a
 /// key-file provider and an environment-variable provider.
 public protocol KeyProvider: Sendable {
