@@ -21,7 +21,9 @@ deps:
 venv: deps
 	@scripts/interop-venv.sh
 
+## Format lint, and the C-library boundary: C modules only in their wrappers, libsodium results checked.
 lint:
+	scripts/check-c-imports.sh
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks/Package.swift Benchmarks/Benchmarks
 
 ## Structure checks: every target declares exactly what it imports; the umbrella re-exports what it links.

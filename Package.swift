@@ -23,11 +23,11 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 /// `PHIGuard` re-exports each of them. Every target lists exactly the modules its files import
 /// (`scripts/check-manifest.py`, run by `make test`, fails on any difference).
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
-    ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", crypto, log]),
-    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardPasswords", ["PHIGuardCrypto", "CArgon2"]),
+    ("PHIGuardTOTP", ["PHIGuardCrypto", crypto, log]),
+    ("PHIGuardFieldEncryption", ["PHIGuardCrypto", log]),
     ("PHIGuardAccess", [yams, log]),
-    ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardAudit", ["PHIGuardCrypto", log]),
     (
         "PHIGuardErrors",
         [
@@ -40,7 +40,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
-            "PHIGuardSecureMemory", "CSodium", log,
+            "PHIGuardCrypto", log,
         ]
     ),
 ]
@@ -51,14 +51,14 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
             sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
             postgres, nioCore, log,
         ]
     ),
@@ -71,13 +71,13 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
 /// (test vectors) are in Tests/Fixtures, read through PHIGuardTestSupport; Tests/Fixtures/SOURCES.md
 /// names where each came from.
 let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
-    ("PHIGuardSecureMemory", []),
+    ("PHIGuardCrypto", ["PHIGuardTestSupport"]),
     ("PHIGuardPasswords", ["PHIGuardTestSupport"]),
     ("PHIGuardTOTP", ["PHIGuardTestSupport"]),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP"]),
-    ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "PHIGuardTestSupport"]),
+    ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),
-    ("PHIGuardAudit", ["PHIGuardSecureMemory", "PHIGuardTestSupport"]),
+    ("PHIGuardAudit", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     (
         "PHIGuardErrors",
         [
@@ -97,14 +97,14 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", "PHIGuardTesting",
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
             "PHIGuardTestSupport", sqlite, nioCore,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", "PHIGuardTesting",
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
             "PHIGuardTestSupport", postgres, log,
         ]
     ),
@@ -156,7 +156,7 @@ let package = Package(
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
 
         // Secret material in sodium_malloc memory; internal to the package (not a product).
-        .target(name: "PHIGuardSecureMemory", dependencies: ["CSodium"], swiftSettings: strictSettings),
+        .target(name: "PHIGuardCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
 
         // The umbrella module re-exports every capability (not the add-ons: each is a product of its own).
         .target(
@@ -167,7 +167,8 @@ let package = Package(
         .executableTarget(
             name: "PHIGuardCLI",
             dependencies: [
-                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardPostgres",
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
+                "PHIGuardPostgres",
                 "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser,
             ],
             swiftSettings: strictSettings
@@ -184,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "PatientPortal",
             dependencies: [
-                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors",
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
                 "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardSQLite", "PHIGuardTOTP",
                 "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
             ],

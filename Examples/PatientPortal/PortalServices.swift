@@ -3,6 +3,7 @@ import Logging
 import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
+import PHIGuardCrypto
 import PHIGuardFieldEncryption
 import PHIGuardPasswords
 import PHIGuardRateLimit
@@ -48,13 +49,14 @@ struct PortalKeys {
         }
         try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "field-1")), to: path(Self.fieldKeyring))
         try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "index-1")), to: path(Self.indexKeyring))
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.chainKey, mode: 0o600)
+        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.chainKey)
         let seed = try AuditKeyMaterial.newSigningSeedBase64()
-        try write(seed, to: Self.signingKey, mode: 0o600)
-        try write(try AuditSigningKey(base64: seed).publicKey.base64, to: Self.signingPublicKey, mode: 0o644)
+        try write(seed, to: Self.signingKey)
+        try write(
+            try AuditSigningKey(base64: seed).publicKey.base64, to: Self.signingPublicKey, access: .publiclyReadable)
         // 32 random bytes from libsodium; PHIGuard has no generic "new secret" call, and the audit chain
         // key is exactly that (32 CSPRNG bytes, base64).
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.rateLimitSecret, mode: 0o600)
+        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.rateLimitSecret)
     }
 
     func fieldKeyring() throws -> Keyring { try KeyFileProvider(path: path(Self.fieldKeyring)).keyring() }
@@ -77,30 +79,29 @@ struct PortalKeys {
         return Array(data)
     }
 
-    /// Writes `text` to a new file (never following or replacing anything) with `mode`.
-    private func write(_ text: String, to name: String, mode: mode_t) throws {
-        let descriptor = Glibc.open(path(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard descriptor >= 0 else { throw PortalError.cannotWrite(name) }
-        defer { Glibc.close(descriptor) }
-        let bytes = Array((text + "\n").utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count,
-            fchmod(descriptor, mode) == 0, fsync(descriptor) == 0
-        else { throw PortalError.cannotWrite(name) }
+    /// Writes `text` to a new file (never following or replacing anything), mode 0600 unless `access` says otherwise.
+    private func write(_ text: String, to name: String, access: PrivateFile.Access = .ownerOnly) throws {
+        var bytes = Array((text + "\n").utf8)
+        defer { Sodium.zero(&bytes) }
+        do {
+            try PrivateFile.write(bytes, to: path(name), access: access)
+        } catch {
+            throw PortalError.cannotWrite(name)
+        }
     }
 
     /// Reads a key file only its owner can access (like `KeyFileProvider`), refusing symbolic links.
     private func readSecret(_ name: String) throws -> String {
-        let descriptor = Glibc.open(path(name), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else { throw PortalError.notInitialized }
-        defer { Glibc.close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 == 0 else {
+        var bytes: [UInt8]
+        do {
+            bytes = try PrivateFile.read(path(name), maximumByteCount: 4095)
+        } catch {
+            if case .notFound = error { throw PortalError.notInitialized }
             throw PortalError.badKeyFile(name)
         }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-        guard count > 0, count < buffer.count else { throw PortalError.badKeyFile(name) }
-        return String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { Sodium.zero(&bytes) }
+        guard !bytes.isEmpty else { throw PortalError.badKeyFile(name) }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

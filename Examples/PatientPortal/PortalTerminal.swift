@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PHIGuardCrypto
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,31 +15,27 @@ struct PortalSessionFile {
     let path: String
 
     /// The stored cookie value, or `nil` when there is no file.
+    /// Refuses a link, a non-regular file or one its group or others can access.
     func read() throws -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { return nil }
+        var bytes: [UInt8]
+        do {
+            bytes = try PrivateFile.read(path, maximumByteCount: 256)
+        } catch {
+            if case .notFound = error { return nil }
             throw PortalError.sessionFileUnusable
         }
-        defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-        guard count >= 0 else { throw PortalError.sessionFileUnusable }
-        let text = String(decoding: buffer[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { Sodium.zero(&bytes) }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
     }
 
     /// Replaces the file atomically with `cookieValue`, mode 0600 from the start.
     func write(_ cookieValue: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw PortalError.sessionFileUnusable }
-        let bytes = Array((cookieValue + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fchmod(descriptor, 0o600) == 0 && fsync(descriptor) == 0
-        close(descriptor)
-        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
+        var bytes = Array((cookieValue + "\n").utf8)
+        defer { Sodium.zero(&bytes) }
+        do {
+            try PrivateFile.write(bytes, to: path, replacing: true)
+        } catch {
             throw PortalError.sessionFileUnusable
         }
     }

@@ -1,5 +1,4 @@
-internal import CSodium
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The HMAC-SHA256 key that chains audit records. Keep it away from the database.
 ///
@@ -11,26 +10,21 @@ public struct AuditChainKey: Sendable, CustomStringConvertible {
     /// The key length in bytes.
     public static let length = 32
 
-    /// The HMAC state after absorbing the key (itself key-equivalent, so it lives in guarded memory).
-    let keyedState: SecretBytes
+    /// HMAC-SHA256 with the key absorbed (the keyed state is key-equivalent; it lives in guarded memory).
+    let hmac: HMACSHA256
 
     /// Takes `bytes` (exactly 32) as the key and zeroes the caller's array.
     public init(bytes: inout [UInt8]) throws(AuditError) {
         defer { Sodium.zero(&bytes) }
         guard bytes.count == Self.length else { throw .invalidKey("a chain key is \(Self.length) bytes") }
         guard Sodium.isReady else { throw .secureMemoryFailure("libsodium unavailable") }
-        let size = MemoryLayout<crypto_auth_hmacsha256_state>.size
         do {
-            keyedState = try bytes.withUnsafeBufferPointer { key throws(SecretBytesInitError<Never>) in
-                try SecretBytes(count: size, idleProtection: .readOnly) { buffer in
-                    var state = crypto_auth_hmacsha256_state()
-                    _ = crypto_auth_hmacsha256_init(&state, key.baseAddress!, key.count)
-                    withUnsafeBytes(of: &state) { buffer.copyMemory(from: $0) }
-                    withUnsafeMutableBytes(of: &state) { Sodium.zero($0) }
-                }
-            }
+            hmac = try HMACSHA256(key: bytes)
         } catch {
-            throw .secureMemoryFailure("guarded allocation failed")
+            switch error {
+            case .memory: throw .secureMemoryFailure("guarded allocation failed")
+            default: throw .secureMemoryFailure(error.description)
+            }
         }
     }
 
@@ -53,17 +47,11 @@ public struct AuditChainKey: Sendable, CustomStringConvertible {
 
     /// `HMAC-SHA256(key, message)`, written to `output` (32 bytes).
     ///
-    /// Starts from a copy of the keyed state (no re-keying per record) on the stack, and zeroes the
-    /// copy before returning: it is key-equivalent.
+    /// The key was absorbed once at initialisation; libsodium's update and final steps have no
+    /// failure mode for a valid state, so a failure stops the process rather than chaining a wrong value.
     @inline(__always)
     func mac(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer) {
-        keyedState.withUnsafeBytes { stored in
-            var state = stored.loadUnaligned(as: crypto_auth_hmacsha256_state.self)
-            _ = crypto_auth_hmacsha256_update(
-                &state, message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count))
-            _ = crypto_auth_hmacsha256_final(&state, output.assumingMemoryBound(to: UInt8.self))
-            withUnsafeMutableBytes(of: &state) { Sodium.zero($0) }
-        }
+        Sodium.requireSuccess { () throws(CryptoError) in try hmac.authenticate(message, into: output) }
     }
 }
 
@@ -100,8 +88,8 @@ struct AuditChainer {
         return withMessage(previous: previous, sequence: record.sequence, event: record.event) { message in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { output in
                 key.mac(message, into: UnsafeMutableRawPointer(output.baseAddress!))
-                return record.chain.withUnsafeBufferPointer {
-                    crypto_verify_32(output.baseAddress!, $0.baseAddress!) == 0
+                return record.chain.withUnsafeBytes {
+                    Sodium.constantTimeEqual(UnsafeRawBufferPointer(output), $0)
                 }
             }
         }

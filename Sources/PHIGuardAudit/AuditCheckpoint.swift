@@ -1,3 +1,5 @@
+internal import PHIGuardCrypto
+
 /// A signed statement "the log had `sequence` records and its chain value was `chain` at `timestamp`".
 ///
 /// The log emits one every ``AuditLog/Configuration/checkpointInterval`` records and on
@@ -60,8 +62,8 @@ public struct AuditCheckpoint: Sendable, Hashable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         sequence = try container.decode(UInt64.self, forKey: .sequence)
         timestamp = try container.decode(Int64.self, forKey: .timestamp)
-        guard let chain = Hex.decode(try container.decode(String.self, forKey: .chain)),
-            let signature = Hex.decode(try container.decode(String.self, forKey: .signature))
+        guard let chain = Hex.decode(try container.decode(String.self, forKey: .chain), maximumByteCount: 512),
+            let signature = Hex.decode(try container.decode(String.self, forKey: .signature), maximumByteCount: 512)
         else {
             throw DecodingError.dataCorruptedError(forKey: .chain, in: container, debugDescription: "not hex")
         }
@@ -76,45 +78,5 @@ public struct AuditCheckpoint: Sendable, Hashable, Codable {
         try container.encode(Hex.encode(chain), forKey: .chain)
         try container.encode(timestamp, forKey: .timestamp)
         try container.encode(Hex.encode(signature), forKey: .signature)
-    }
-}
-
-/// Lower-case hex for chain values and signatures in JSON and SQL text.
-package enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    /// Lower-case hex of `bytes`.
-    package static func encode(_ bytes: [UInt8]) -> String {
-        var output = [UInt8]()
-        output.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Decodes lower- or upper-case hex; `nil` for odd length or a non-hex character.
-    package static func decode(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0, utf8.count <= 1024 else { return nil }
-        var output = [UInt8]()
-        output.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = value(utf8[index]), let low = value(utf8[index + 1]) else { return nil }
-            output.append(high << 4 | low)
-            index += 2
-        }
-        return output
-    }
-
-    private static func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,3 +1,5 @@
+internal import PHIGuardCrypto
+
 /// The JSON form of a record, used by the JSON-lines sink and the CLI (see <doc:RecordFormat>).
 ///
 /// Keys: `seq`, `ts`, `kind`, `actor`, `role`, `session`, `action`, `resourceType`, `resourceID`,
@@ -34,7 +36,7 @@ extension AuditRecord: Codable {
             breakGlassReason: try c.decodeIfPresent(String.self, forKey: .breakGlassReason),
             relatedSequence: try c.decodeIfPresent(UInt64.self, forKey: .related),
             attributes: try c.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:])
-        guard let chain = Hex.decode(try c.decode(String.self, forKey: .chain)) else {
+        guard let chain = Hex.decode(try c.decode(String.self, forKey: .chain), maximumByteCount: 512) else {
             throw DecodingError.dataCorruptedError(forKey: .chain, in: c, debugDescription: "chain is not hex")
         }
         self.init(sequence: try c.decode(UInt64.self, forKey: .sequence), event: event, chain: chain)

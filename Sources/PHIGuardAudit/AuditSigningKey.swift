@@ -1,5 +1,4 @@
-internal import CSodium
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The Ed25519 key that signs checkpoints (libsodium `crypto_sign_*`).
 ///
@@ -9,7 +8,7 @@ public struct AuditSigningKey: Sendable, CustomStringConvertible {
     /// The seed length in bytes.
     public static let seedLength = 32
 
-    let secretKey: SecretBytes
+    let keyPair: Ed25519.SigningKey
     /// The public half, to give to verifiers.
     public let publicKey: AuditCheckpointPublicKey
 
@@ -18,18 +17,15 @@ public struct AuditSigningKey: Sendable, CustomStringConvertible {
         defer { Sodium.zero(&seed) }
         guard seed.count == Self.seedLength else { throw .invalidKey("a signing seed is \(Self.seedLength) bytes") }
         guard Sodium.isReady else { throw .secureMemoryFailure("libsodium unavailable") }
-        var publicBytes = [UInt8](repeating: 0, count: Int(crypto_sign_publickeybytes()))
         do {
-            secretKey = try seed.withUnsafeBufferPointer { seedBytes throws(SecretBytesInitError<Never>) in
-                try SecretBytes(count: Int(crypto_sign_secretkeybytes()), idleProtection: .noAccess) { buffer in
-                    _ = crypto_sign_seed_keypair(
-                        &publicBytes, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), seedBytes.baseAddress!)
-                }
-            }
+            keyPair = try Ed25519.SigningKey(seed: seed)
         } catch {
-            throw .secureMemoryFailure("guarded allocation failed")
+            switch error {
+            case .memory: throw .secureMemoryFailure("guarded allocation failed")
+            default: throw .secureMemoryFailure(error.description)
+            }
         }
-        publicKey = AuditCheckpointPublicKey(validated: publicBytes)
+        publicKey = AuditCheckpointPublicKey(validated: keyPair.publicKey)
     }
 
     /// A new random signing key.
@@ -50,14 +46,11 @@ public struct AuditSigningKey: Sendable, CustomStringConvertible {
     /// `AuditSigningKey(public: …, <redacted>)`.
     public var description: String { "AuditSigningKey(public: \(publicKey.base64), <redacted>)" }
 
+    /// The Ed25519 signature of `message`. The key pair was derived at initialisation and
+    /// `crypto_sign_detached` has no failure mode for it, so a failure stops the process rather
+    /// than writing an unsigned checkpoint.
     func sign(_ message: [UInt8]) -> [UInt8] {
-        var signature = [UInt8](repeating: 0, count: Int(crypto_sign_bytes()))
-        secretKey.withUnsafeBytes { secret in
-            _ = crypto_sign_detached(
-                &signature, nil, message, UInt64(message.count), secret.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            )
-        }
-        return signature
+        Sodium.requireSuccess { () throws(CryptoError) in try keyPair.signature(for: message) }
     }
 }
 
@@ -70,7 +63,9 @@ public struct AuditCheckpointPublicKey: Sendable, Hashable, CustomStringConverti
 
     /// A public key from its 32 bytes.
     public init(bytes: [UInt8]) throws(AuditError) {
-        guard bytes.count == 32 else { throw .invalidKey("an Ed25519 public key is 32 bytes") }
+        guard bytes.count == Ed25519.publicKeyByteCount else {
+            throw .invalidKey("an Ed25519 public key is 32 bytes")
+        }
         self.bytes = bytes
     }
 
@@ -89,8 +84,7 @@ public struct AuditCheckpointPublicKey: Sendable, Hashable, CustomStringConverti
     public var description: String { base64 }
 
     func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-        guard signature.count == Int(crypto_sign_bytes()), Sodium.isReady else { return false }
-        return crypto_sign_verify_detached(signature, message, UInt64(message.count), bytes) == 0
+        Ed25519.isValidSignature(signature, for: message, publicKey: bytes)
     }
 }
 

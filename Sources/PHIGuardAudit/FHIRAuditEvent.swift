@@ -1,4 +1,5 @@
 internal import Foundation
+internal import PHIGuardCrypto
 
 /// Maps records to FHIR R4 `AuditEvent` resources (JSON), one resource per record.
 ///

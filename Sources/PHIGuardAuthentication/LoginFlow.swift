@@ -2,9 +2,9 @@ import Foundation
 public import Logging
 public import PHIGuardAccess
 public import PHIGuardAudit
+internal import PHIGuardCrypto
 public import PHIGuardPasswords
 public import PHIGuardRateLimit
-internal import PHIGuardSecureMemory
 public import PHIGuardTOTP
 
 /// The sign-in state machine: the only way to move a session between states, and the only maker of
@@ -265,7 +265,7 @@ public final class LoginFlow: Sendable {
 
     static func newHandle() throws(AuthenticationError) -> String {
         guard let bytes = try? Sodium.randomBytes(count: 16) else { throw .unavailable }
-        return "s-" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return "s-" + Hex.encode(bytes)
     }
 
     /// Runs a store call; its failure becomes ``AuthenticationError/unavailable`` (logged by type).

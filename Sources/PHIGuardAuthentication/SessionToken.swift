@@ -1,5 +1,4 @@
-internal import CSodium
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The secret a client presents to resume its session (the cookie value): 256 bits from libsodium's
 /// CSPRNG, held in guarded memory that is zeroed when released.
@@ -69,26 +68,15 @@ public struct SessionTokenHash: Sendable, Hashable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Hashes a token's bytes: an unkeyed BLAKE2b-256 of a fixed-length token, which libsodium
+    /// cannot refuse (``SessionToken`` is reachable only once libsodium has initialised).
     init(hashing token: UnsafeRawBufferPointer) {
-        var digest = [UInt8](repeating: 0, count: 32)
-        _ = Sodium.isReady
-        digest.withUnsafeMutableBufferPointer { out in
-            _ = crypto_generichash(
-                out.baseAddress!, 32, token.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                UInt64(token.count), nil, 0)
-        }
-        bytes = digest
+        bytes = Sodium.requireSuccess { () throws(CryptoError) in try BLAKE2b.hash(token, outputCount: 32) }
     }
 
     /// Lower-case hex (safe to show: the hash does not open the session).
-    public var hex: String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var hex: String { Hex.encode(bytes) }
 
     /// The first 8 hex digits only.
     public var description: String { "SessionTokenHash(\(hex.prefix(8))…)" }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
 }

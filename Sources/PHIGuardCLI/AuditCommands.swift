@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PHIGuardAudit
+import PHIGuardCrypto
 import PHIGuardPostgres
 import PHIGuardSQLite
 
@@ -148,14 +149,18 @@ struct AuditCommand: AsyncParsableCommand {
             let chain = try AuditKeyMaterial.newChainKeyBase64()
             let seed = try AuditKeyMaterial.newSigningSeedBase64()
             let publicKey = try AuditSigningKey(base64: seed).publicKey.base64
-            for (name, text, mode) in [
-                ("chain.key", chain, 0o600), ("signing.key", seed, 0o600), ("signing.pub", publicKey, 0o644),
-            ] {
-                guard
-                    manager.createFile(
-                        atPath: output + "/" + name, contents: Data((text + "\n").utf8),
-                        attributes: [.posixPermissions: mode])
-                else { try fail("cannot write \(output)/\(name)", CLIExit.internalError) }
+            let files: [(String, String, PrivateFile.Access)] = [
+                ("chain.key", chain, .ownerOnly), ("signing.key", seed, .ownerOnly),
+                ("signing.pub", publicKey, .publiclyReadable),
+            ]
+            for (name, text, access) in files {
+                var bytes = Array((text + "\n").utf8)
+                defer { Sodium.zero(&bytes) }
+                do {
+                    try PrivateFile.write(bytes, to: output + "/" + name, access: access)
+                } catch {
+                    try fail("cannot write \(output)/\(name)", CLIExit.internalError)
+                }
             }
             format.emit(["publicKey": publicKey], text: "checkpoint public key: \(publicKey)")
         }

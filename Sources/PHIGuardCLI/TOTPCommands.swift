@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PHIGuardCrypto
 import PHIGuardTOTP
 import PHIGuardTOTPQRCode
 
@@ -147,11 +148,18 @@ struct TOTPCommand: AsyncParsableCommand {
             output.emit(["uri": uri], text: qrText + uri)
         }
 
+        /// Writes the secret to a new 0600 file (never through a link, never over an existing file).
         private func writeNewPrivateFile(_ path: String, contents: String) throws {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            guard descriptor >= 0 else { try fail("cannot create \(path) (it must not exist yet)", CLIExit.noInput) }
-            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-            handle.write(Data(contents.utf8))
+            var bytes = Array(contents.utf8)
+            defer { Sodium.zero(&bytes) }
+            do {
+                try PrivateFile.write(bytes, to: path)
+            } catch {
+                switch error {
+                case .exists: try fail("cannot create \(path) (it must not exist yet)", CLIExit.noInput)
+                default: try fail("cannot create \(path): \(error)", CLIExit.noInput)
+                }
+            }
         }
     }
 

@@ -1,6 +1,5 @@
-internal import CSodium
 internal import Foundation
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// How a value is normalised before it is indexed, so that equal values in different spellings
 /// match. Choose the loosest rule your searches need: looser rules mean more equal index values.
@@ -41,10 +40,7 @@ public struct BlindIndexValue: Sendable, Hashable, CustomStringConvertible {
     public let bits: Int
 
     /// Lower-case hex of ``bytes``.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
-    }
+    public var hex: String { Hex.encode(bytes) }
 
     /// The hex form (an index value is what the database stores anyway).
     public var description: String { hex }
@@ -141,11 +137,9 @@ public struct BlindIndex: Sendable, CustomStringConvertible {
         var input: [UInt8] = []
         for part in parts { FieldContext.appendLengthPrefixed(normalization.normalize(part), to: &input) }
         defer { Sodium.zero(&input) }
-        var digest = [UInt8](repeating: 0, count: 32)
-        key.withUnsafeBytes { keyBytes in
-            _ = crypto_generichash(
-                &digest, digest.count, input, UInt64(input.count),
-                keyBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), keyBytes.count)
+        // The key is a 32-byte subkey and the output 32 bytes, both within BLAKE2b's limits.
+        let digest = Sodium.requireSuccess { () throws(CryptoError) in
+            try BLAKE2b.hash(input, key: key, outputCount: 32)
         }
         let byteCount = (bits + 7) / 8
         var truncated = Array(digest.prefix(byteCount))

@@ -1,5 +1,5 @@
 public import Logging
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 internal import Synchronization
 
 /// Encrypts and decrypts field values in envelopes bound to their ``FieldContext``.
@@ -57,7 +57,7 @@ public final class FieldEncryptor: Sendable {
         let idCount = key.idBytes.count
         let headerCount = 2 + idCount + FieldEnvelope.nonceByteCount
         let total = headerCount + plaintext.count + FieldEnvelope.tagByteCount
-        var failure: RawAEAD.Failure?
+        var failure: AEAD.Failure?
         let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             buffer[0] = FieldEnvelope.currentFormatVersion
             buffer[1] = UInt8(idCount)
@@ -73,9 +73,9 @@ public final class FieldEncryptor: Sendable {
             // Results are returned, not written to captured variables (which cost dynamic
             // exclusivity checks inside closures handed to other modules).
             failure = context.withAssociatedData(header: header) { ad in
-                subkey.withUnsafeBytes { keyBytes -> RawAEAD.Failure? in
-                    do throws(RawAEAD.Failure) {
-                        try RawAEAD.seal(
+                subkey.withUnsafeBytes { keyBytes -> AEAD.Failure? in
+                    do throws(AEAD.Failure) {
+                        try AEAD.seal(
                             .xChaCha20Poly1305, message: plaintext, associatedData: ad,
                             nonce: UnsafeRawBufferPointer(nonce), key: keyBytes,
                             into: UnsafeMutableRawBufferPointer(rebasing: raw[headerCount...]))
@@ -155,8 +155,8 @@ public final class FieldEncryptor: Sendable {
             failed = bytes.withUnsafeBytes { raw in
                 context.withAssociatedData(header: UnsafeRawBufferPointer(rebasing: raw[0..<headerCount])) { ad in
                     subkey.withUnsafeBytes { keyBytes -> Bool in
-                        do throws(RawAEAD.Failure) {
-                            try RawAEAD.open(
+                        do throws(AEAD.Failure) {
+                            try AEAD.open(
                                 .xChaCha20Poly1305, ciphertext: UnsafeRawBufferPointer(rebasing: raw[headerCount...]),
                                 associatedData: ad, nonce: UnsafeRawBufferPointer(rebasing: raw[nonceRange]),
                                 key: keyBytes, into: output)

@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// A stored encrypted field: format version, key id, nonce and ciphertext‖tag, in one byte string.
 ///

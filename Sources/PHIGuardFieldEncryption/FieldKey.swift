@@ -1,5 +1,4 @@
-internal import CSodium
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// A 32-byte root key with an id. Field and blind-index keys are derived from it; it is never used
 /// to encrypt directly.
@@ -36,7 +35,11 @@ public struct FieldKey: Sendable, CustomStringConvertible {
         }
         self.id = id
         self.idBytes = Array(id.utf8)
-        self.fingerprint = Self.fingerprint(of: secret)
+        do {
+            self.fingerprint = try Self.fingerprint(of: secret)
+        } catch {
+            throw .secureMemoryFailure(error.description)
+        }
     }
 
     /// A new random root key from libsodium's CSPRNG.
@@ -68,17 +71,8 @@ public struct FieldKey: Sendable, CustomStringConvertible {
         try secret.withUnsafeBytes(body)
     }
 
-    private static func fingerprint(of secret: SecretBytes) -> String {
+    private static func fingerprint(of secret: SecretBytes) throws(CryptoError) -> String {
         let label = Array("PHIGuard.key-fingerprint.v1".utf8)
-        var digest = [UInt8](repeating: 0, count: 32)
-        secret.withUnsafeBytes { key in
-            _ = crypto_generichash(
-                &digest, digest.count, label, UInt64(label.count),
-                key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
-        }
-        return digest.prefix(8).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
-        }.joined()
+        return Hex.encode(try BLAKE2b.hash(label, key: secret, outputCount: 32).prefix(8))
     }
 }

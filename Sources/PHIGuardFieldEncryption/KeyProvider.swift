@@ -1,11 +1,5 @@
 internal import Foundation
-internal import PHIGuardSecureMemory
-
-#if canImport(Glibc)
-    internal import Glibc
-#elseif canImport(Darwin)
-    internal import Darwin
-#endif
+internal import PHIGuardCrypto
 
 /// Where root keys come from. Implement it over your KMS or secrets manager; PHIGuard ships a
 /// key-file provider and an environment-variable provider.
@@ -211,83 +205,34 @@ public enum KeyringFile {
     public static func write(_ keyring: Keyring, to path: String, replacing: Bool = false) throws(KeyProviderError) {
         var text = serialize(keyring)
         defer { Sodium.zero(&text) }
-        let target = replacing ? path + ".tmp-\(getpid())" : path
-        let descriptor = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else {
-            let code = errno
-            throw code == EEXIST && !replacing ? .fileExists(path: path) : .writeFailed(path: path, errno: code)
-        }
-        var writeError = writeAll(text, to: descriptor)
-        if writeError == 0, fchmod(descriptor, 0o600) != 0 || fsync(descriptor) != 0 { writeError = errno }
-        close(descriptor)
-        if writeError == 0, replacing, rename(target, path) != 0 { writeError = errno }
-        if writeError != 0 {
-            unlink(target)
-            throw .writeFailed(path: path, errno: writeError)
+        do {
+            try PrivateFile.write(text, to: path, replacing: replacing)
+        } catch {
+            throw KeyProviderError(error)
         }
     }
 
     /// Reads a regular file that only its owner may access, refusing symbolic links.
     static func readProtectedFile(_ path: String) throws(KeyProviderError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else {
-            let code = errno
-            if code == ENOENT { throw .fileNotFound(path: path) }
-            if code == ELOOP { throw .notRegularFile(path: path) }
-            throw .unreadable(path: path, errno: code)
+        do {
+            return try PrivateFile.read(path, maximumByteCount: maximumByteCount)
+        } catch {
+            throw KeyProviderError(error)
         }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .unreadable(path: path, errno: errno) }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile(path: path) }
-        let permissions = status.st_mode & 0o7777
-        guard permissions & 0o077 == 0 else {
-            throw .insecurePermissions(path: path, mode: "0" + String(permissions, radix: 8))
-        }
-        guard status.st_size <= maximumByteCount else { throw .tooLarge }
-        var bytes = [UInt8](repeating: 0, count: maximumByteCount + 1)
-        var count = 0
-        var readError: Int32 = 0
-        bytes.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            while count < buffer.count {
-                let got = read(descriptor, base + count, buffer.count - count)
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    readError = errno
-                    return
-                }
-                if got == 0 { return }
-                count += got
-            }
-        }
-        guard readError == 0 else {
-            Sodium.zero(&bytes)
-            throw .unreadable(path: path, errno: readError)
-        }
-        guard count <= maximumByteCount else {
-            Sodium.zero(&bytes)
-            throw .tooLarge
-        }
-        let content = Array(bytes[0..<count])
-        Sodium.zero(&bytes)
-        return content
     }
 }
 
-/// Writes all of `bytes` to `descriptor`; returns 0 or the `errno` of the failing `write`.
-private func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32 {
-    bytes.withUnsafeBytes { buffer in
-        guard let base = buffer.baseAddress else { return 0 }
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(descriptor, base + offset, buffer.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            offset += written
+extension KeyProviderError {
+    /// The key-file error for a failure of the shared private-file layer.
+    init(_ failure: PrivateFile.Failure) {
+        switch failure {
+        case .exists(let path): self = .fileExists(path: path)
+        case .notFound(let path): self = .fileNotFound(path: path)
+        case .notRegularFile(let path): self = .notRegularFile(path: path)
+        case .insecurePermissions(let path, let mode): self = .insecurePermissions(path: path, mode: mode)
+        case .tooLarge: self = .tooLarge
+        case .writeFailed(let path, let code): self = .writeFailed(path: path, errno: code)
+        case .readFailed(let path, let code): self = .unreadable(path: path, errno: code)
         }
-        return 0
     }
 }

@@ -1,5 +1,4 @@
-internal import CSodium
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// Per-field and per-index subkeys from a root key with libsodium's `crypto_kdf_derive_from_key`.
 ///
@@ -26,15 +25,14 @@ enum SubkeyDerivation {
     static let subkeyByteCount = 32
 
     /// The (context, subkey id) pair for a domain, as documented above.
-    static func domain(purpose: Purpose, table: String, field: String, index: String = "") -> (
+    static func domain(purpose: Purpose, table: String, field: String, index: String = "") throws(CryptoError) -> (
         context: [UInt8], subkeyID: UInt64
     ) {
         var input = Array("PHIGuard.kdf.v1".utf8)
         for part in [purpose.rawValue, table, field, index] {
             FieldContext.appendLengthPrefixed(part, to: &input)
         }
-        var digest = [UInt8](repeating: 0, count: 16)
-        _ = crypto_generichash(&digest, digest.count, input, UInt64(input.count), nil, 0)
+        let digest = try BLAKE2b.hash(input, outputCount: 16)
         var subkeyID: UInt64 = 0
         for (shift, byte) in digest[8..<16].enumerated() { subkeyID |= UInt64(byte) << (8 * UInt64(shift)) }
         return (Array(digest[0..<8]), subkeyID)
@@ -45,28 +43,12 @@ enum SubkeyDerivation {
     static func derive(
         from root: FieldKey, purpose: Purpose, table: String, field: String, index: String = ""
     ) throws(FieldEncryptionError) -> SecretBytes {
-        let (context, subkeyID) = domain(purpose: purpose, table: table, field: field, index: index)
-        do throws(SecretBytesInitError<FieldEncryptionError>) {
-            return try SecretBytes(count: subkeyByteCount, idleProtection: .readOnly) {
-                (buffer) throws(FieldEncryptionError) in
-                guard let out = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-                    throw .secureMemoryFailure("empty subkey buffer")
-                }
-                let status = root.withUnsafeKeyBytes { rootBytes in
-                    context.withUnsafeBytes { ctx in
-                        guard let ctxBase = ctx.baseAddress?.assumingMemoryBound(to: CChar.self),
-                            let rootBase = rootBytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                        else { return Int32(-1) }
-                        return crypto_kdf_derive_from_key(out, buffer.count, subkeyID, ctxBase, rootBase)
-                    }
-                }
-                guard status == 0 else { throw .secureMemoryFailure("crypto_kdf_derive_from_key failed") }
-            }
+        do {
+            let (context, subkeyID) = try domain(purpose: purpose, table: table, field: field, index: index)
+            return try KDF.deriveSubkey(
+                count: subkeyByteCount, id: subkeyID, context: context, from: root.secret, idleProtection: .readOnly)
         } catch {
-            switch error {
-            case .memory(let memory): throw .secureMemoryFailure(memory.description)
-            case .initializer(let inner): throw inner
-            }
+            throw .secureMemoryFailure(error.description)
         }
     }
 }

@@ -1,5 +1,5 @@
 internal import CArgon2
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The single place PHIGuard calls libargon2 and converts its error codes.
 package enum Argon2 {

@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// A parsed Argon2 hash in the PHC string format:
 /// `$argon2id$v=19$m=19456,t=2,p=1[,keyid=…]$<salt>$<hash>` (salt and hash in unpadded base64).

@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// Argon2id password hashing with PHC strings, rehash detection, optional peppers and a memory budget.
 ///

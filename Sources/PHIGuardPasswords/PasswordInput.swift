@@ -1,5 +1,5 @@
 internal import Foundation
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The input rules every password goes through before it reaches Argon2.
 ///

@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// A server-side secret mixed into every hash as Argon2's `secret` input (a "pepper").
 ///

@@ -1,7 +1,7 @@
 public import Logging
 internal import NIOCore
+internal import PHIGuardCrypto
 public import PHIGuardRateLimit
-internal import PHIGuardSecureMemory
 public import PostgresNIO
 
 /// Lockout counters (`LockoutPolicy`) in PostgreSQL, shared by every portal instance: the

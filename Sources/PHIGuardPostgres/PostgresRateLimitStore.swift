@@ -1,6 +1,6 @@
 public import Logging
+internal import PHIGuardCrypto
 public import PHIGuardRateLimit
-internal import PHIGuardSecureMemory
 public import PostgresNIO
 
 /// GCRA rate limits shared by every portal instance through PostgreSQL.

@@ -1,7 +1,7 @@
 public import Logging
 internal import NIOCore
+internal import PHIGuardCrypto
 public import PHIGuardRateLimit
-internal import PHIGuardSecureMemory
 internal import SQLiteNIO
 
 /// Lockout counters (`LockoutPolicy`) in an SQLite file: delays and locks survive a restart, on

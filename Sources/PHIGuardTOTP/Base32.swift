@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// RFC 4648 §6 Base32 (`A–Z 2–7`), the encoding of TOTP secrets in `otpauth://` URIs.
 ///

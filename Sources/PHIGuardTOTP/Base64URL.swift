@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// Unpadded Base64url through libsodium's strict codec.
 enum Base64URL {

@@ -1,5 +1,5 @@
 internal import Crypto
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The HOTP function of RFC 4226 §5.3 (HMAC, dynamic truncation, modulo 10^digits), keyed once per use.
 ///

@@ -1,5 +1,4 @@
-internal import CSodium
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// Generates recovery codes and hashes typed ones for lookup.
 ///
@@ -62,7 +61,7 @@ public struct RecoveryCodeHasher: Sendable {
                 throw .secureMemoryFailure(error.description)
             }
             defer { Sodium.zero(&raw) }
-            codes.append(RecoveryCode(text: Self.format(raw), hash: hash(raw: raw)))
+            codes.append(RecoveryCode(text: Self.format(raw), hash: try hash(raw: raw)))
         }
         return codes
     }
@@ -72,7 +71,7 @@ public struct RecoveryCodeHasher: Sendable {
     public func hash(_ typed: String) throws(RecoveryCodeError) -> RecoveryCodeHash {
         var raw = try Self.parse(typed)
         defer { Sodium.zero(&raw) }
-        return hash(raw: raw)
+        return try hash(raw: raw)
     }
 
     /// Hashes `typed` and atomically consumes it from `accountID`'s codes. Returns `false` if it is not one
@@ -88,30 +87,14 @@ public struct RecoveryCodeHasher: Sendable {
         }
     }
 
-    private func hash(raw: [UInt8]) -> RecoveryCodeHash {
-        var output = [UInt8](repeating: 0, count: 32)
-        let input = Self.domain + raw
-        defer {
-            var scratch = input
-            Sodium.zero(&scratch)
+    private func hash(raw: [UInt8]) throws(RecoveryCodeError) -> RecoveryCodeHash {
+        var input = Self.domain + raw
+        defer { Sodium.zero(&input) }
+        do {
+            return RecoveryCodeHash(bytes: try BLAKE2b.hash(input, key: key, outputCount: 32))
+        } catch {
+            throw .secureMemoryFailure(error.description)
         }
-        func run(_ keyBytes: UnsafeRawBufferPointer?) {
-            output.withUnsafeMutableBufferPointer { out in
-                input.withUnsafeBufferPointer { message in
-                    // Both buffers are non-empty (32 and 40 bytes), so their base addresses exist.
-                    guard let outBase = out.baseAddress else { return }
-                    _ = crypto_generichash(
-                        outBase, out.count, message.baseAddress, UInt64(message.count),
-                        keyBytes?.baseAddress?.assumingMemoryBound(to: UInt8.self), keyBytes?.count ?? 0)
-                }
-            }
-        }
-        if let key {
-            key.withUnsafeBytes { run($0) }
-        } else {
-            run(nil)
-        }
-        return RecoveryCodeHash(bytes: output)
     }
 
     /// 15 bytes → 24 symbols of 5 bits, grouped by four.

@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 internal import Synchronization
 
 /// Where each account's unused recovery code hashes are kept.

@@ -1,5 +1,5 @@
 public import Foundation
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// A time-based one-time password credential (RFC 6238): a secret plus its ``TOTPConfiguration``.
 ///

@@ -1,4 +1,4 @@
-internal import PHIGuardSecureMemory
+internal import PHIGuardCrypto
 
 /// The shared secret of an HOTP/TOTP credential, held in guarded memory (libsodium `sodium_malloc`:
 /// guard pages, locked where the system allows, zeroed on release).

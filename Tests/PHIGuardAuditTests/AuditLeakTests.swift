@@ -1,5 +1,5 @@
 import Foundation
-import PHIGuardSecureMemory
+import PHIGuardCrypto
 import PHIGuardTestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import PHIGuardCrypto
 import PHIGuardTestSupport
 import Testing
 
@@ -34,7 +35,7 @@ struct AEADInteropTests {
         var requests = cases()
         for index in requests.indices {
             let item = requests[index]
-            requests[index].sealed = try RawAEAD.seal(
+            requests[index].sealed = try AEAD.seal(
                 .xChaCha20Poly1305, message: [UInt8](hex: item.message), associatedData: [UInt8](hex: item.aad),
                 nonce: [UInt8](hex: item.nonce), key: [UInt8](hex: item.key)
             ).hex
@@ -68,11 +69,11 @@ struct AEADInteropTests {
         let sealed = try InteropPython.exchange(script: script, request: requests, as: [Case].self)
         #expect(sealed.count == requests.count)
         for item in sealed {
-            let opened = try RawAEAD.open(
+            let opened = try AEAD.open(
                 .xChaCha20Poly1305, ciphertext: [UInt8](hex: item.sealed), associatedData: [UInt8](hex: item.aad),
                 nonce: [UInt8](hex: item.nonce), key: [UInt8](hex: item.key))
             #expect(opened.hex == item.message)
-            let ours = try RawAEAD.seal(
+            let ours = try AEAD.seal(
                 .xChaCha20Poly1305, message: [UInt8](hex: item.message), associatedData: [UInt8](hex: item.aad),
                 nonce: [UInt8](hex: item.nonce), key: [UInt8](hex: item.key))
             #expect(ours.hex == item.sealed)

@@ -1,3 +1,4 @@
+import PHIGuardCrypto
 import PHIGuardTestSupport
 import Testing
 
@@ -39,7 +40,7 @@ struct WycheproofAEADTests {
     }
 
     /// Runs every vector of `file` and returns how many of each kind ran.
-    func runAll(_ file: String, algorithm: RawAEAD.Algorithm) throws -> (Tally, Int) {
+    func runAll(_ file: String, algorithm: AEAD.Algorithm) throws -> (Tally, Int) {
         let vectors = try Fixture.decode(WycheproofAEADFile.self, from: file)
         var tally = Tally()
         var total = 0
@@ -54,27 +55,27 @@ struct WycheproofAEADTests {
                 if nonce.count != algorithm.nonceByteCount {
                     // Wrong nonce sizes never reach libsodium: both directions refuse at the boundary.
                     #expect(test.result == "invalid", "tcId \(test.tcId)")
-                    #expect(throws: RawAEAD.Failure.invalidNonceLength(nonce.count), "tcId \(test.tcId)") {
-                        try RawAEAD.seal(algorithm, message: message, associatedData: aad, nonce: nonce, key: key)
+                    #expect(throws: AEAD.Failure.invalidNonceLength(nonce.count), "tcId \(test.tcId)") {
+                        try AEAD.seal(algorithm, message: message, associatedData: aad, nonce: nonce, key: key)
                     }
-                    #expect(throws: RawAEAD.Failure.invalidNonceLength(nonce.count), "tcId \(test.tcId)") {
-                        try RawAEAD.open(algorithm, ciphertext: sealed, associatedData: aad, nonce: nonce, key: key)
+                    #expect(throws: AEAD.Failure.invalidNonceLength(nonce.count), "tcId \(test.tcId)") {
+                        try AEAD.open(algorithm, ciphertext: sealed, associatedData: aad, nonce: nonce, key: key)
                     }
                     tally.rejectedNonceAtBoundary += 1
                     continue
                 }
                 switch test.result {
                 case "valid":
-                    let produced = try RawAEAD.seal(
+                    let produced = try AEAD.seal(
                         algorithm, message: message, associatedData: aad, nonce: nonce, key: key)
                     #expect(produced == sealed, "tcId \(test.tcId) \(test.comment)")
-                    let opened = try RawAEAD.open(
+                    let opened = try AEAD.open(
                         algorithm, ciphertext: sealed, associatedData: aad, nonce: nonce, key: key)
                     #expect(opened == message, "tcId \(test.tcId)")
                     tally.valid += 1
                 case "invalid":
-                    #expect(throws: RawAEAD.Failure.self, "tcId \(test.tcId) \(test.comment)") {
-                        try RawAEAD.open(algorithm, ciphertext: sealed, associatedData: aad, nonce: nonce, key: key)
+                    #expect(throws: AEAD.Failure.self, "tcId \(test.tcId) \(test.comment)") {
+                        try AEAD.open(algorithm, ciphertext: sealed, associatedData: aad, nonce: nonce, key: key)
                     }
                     tally.invalid += 1
                 default:
@@ -103,15 +104,15 @@ struct WycheproofAEADTests {
 
     @Test("wrong key sizes are refused at the boundary")
     func keySizes() {
-        for algorithm in [RawAEAD.Algorithm.xChaCha20Poly1305, .chaCha20Poly1305IETF] {
+        for algorithm in [AEAD.Algorithm.xChaCha20Poly1305, .chaCha20Poly1305IETF] {
             let nonce = [UInt8](repeating: 1, count: algorithm.nonceByteCount)
             for length in [0, 16, 31, 33, 64] {
                 let key = [UInt8](repeating: 2, count: length)
-                #expect(throws: RawAEAD.Failure.invalidKeyLength(length)) {
-                    try RawAEAD.seal(algorithm, message: [1, 2, 3], associatedData: [], nonce: nonce, key: key)
+                #expect(throws: AEAD.Failure.invalidKeyLength(length)) {
+                    try AEAD.seal(algorithm, message: [1, 2, 3], associatedData: [], nonce: nonce, key: key)
                 }
-                #expect(throws: RawAEAD.Failure.invalidKeyLength(length)) {
-                    try RawAEAD.open(
+                #expect(throws: AEAD.Failure.invalidKeyLength(length)) {
+                    try AEAD.open(
                         algorithm, ciphertext: [UInt8](repeating: 0, count: 20), associatedData: [], nonce: nonce,
                         key: key)
                 }
@@ -124,8 +125,8 @@ struct WycheproofAEADTests {
         let key = [UInt8](repeating: 7, count: 32)
         let nonce = [UInt8](repeating: 1, count: 24)
         for length in 0..<16 {
-            #expect(throws: RawAEAD.Failure.ciphertextTooShort) {
-                try RawAEAD.open(
+            #expect(throws: AEAD.Failure.ciphertextTooShort) {
+                try AEAD.open(
                     .xChaCha20Poly1305, ciphertext: [UInt8](repeating: 0, count: length), associatedData: [],
                     nonce: nonce, key: key)
             }

@@ -1,7 +1,7 @@
 import Foundation
+import PHIGuardCrypto
 import PHIGuardPostgres
 import PHIGuardRateLimit
-import PHIGuardSecureMemory
 import PHIGuardTesting
 import PostgresNIO
 import Testing

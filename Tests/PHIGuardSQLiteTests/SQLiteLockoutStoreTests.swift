@@ -1,8 +1,8 @@
 import Foundation
 import NIOCore
+import PHIGuardCrypto
 import PHIGuardRateLimit
 import PHIGuardSQLite
-import PHIGuardSecureMemory
 import PHIGuardTesting
 import SQLiteNIO
 import Testing

@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import PHIGuardSecureMemory
+@testable import PHIGuardCrypto
 
 @Suite("SecretBytes", .serialized)
 struct SecretBytesTests {

@@ -27,11 +27,13 @@ package enum Base64 {
     package static func encode(_ bytes: UnsafeRawBufferPointer, variant: Variant) -> String {
         let capacity = sodium_base64_encoded_len(bytes.count, variant.sodiumValue)
         var output = [CChar](repeating: 0, count: capacity)
-        output.withUnsafeMutableBufferPointer { out in
-            _ = sodium_bin2base64(
+        let encoded = output.withUnsafeMutableBufferPointer { out in
+            sodium_bin2base64(
                 out.baseAddress!, capacity, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count,
                 variant.sodiumValue)
         }
+        // libsodium returns its output pointer, or aborts on a too-small buffer (sized above).
+        precondition(encoded != nil, "sodium_bin2base64 returned NULL")
         return String(decoding: output.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

@@ -1,12 +1,11 @@
 internal import CSodium
-internal import PHIGuardSecureMemory
 
 /// The two libsodium ChaCha20-Poly1305 constructions, with lengths checked before any C call.
 ///
-/// This is the raw layer under ``FieldEncryptor``: the caller chooses the nonce, so it is `package`
-/// (tests and benchmarks use it) and never a product API. Envelopes always use
+/// This is the raw layer under PHIGuardFieldEncryption's `FieldEncryptor`: the caller chooses the
+/// nonce, so it is `package` (tests use it) and never a product API. Envelopes always use
 /// ``Algorithm/xChaCha20Poly1305`` with a random 24-byte nonce.
-package enum RawAEAD {
+package enum AEAD {
     /// The AEAD constructions PHIGuard knows.
     package enum Algorithm: Sendable {
         /// `crypto_aead_xchacha20poly1305_ietf_*`: 32-byte key, 24-byte nonce, 16-byte tag.

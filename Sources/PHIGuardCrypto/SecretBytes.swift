@@ -82,7 +82,7 @@ package final class SecretBytes: @unchecked Sendable {
     }
 
     deinit {
-        sodium_mprotect_readwrite(pointer)
+        Sodium.expectSuccess(sodium_mprotect_readwrite(pointer), "sodium_mprotect_readwrite")
         sodium_memzero(pointer, count)
         if let observer = Self.releaseObserver.withLock({ $0 }) {
             observer(UnsafeRawBufferPointer(start: pointer, count: count))
@@ -96,13 +96,13 @@ package final class SecretBytes: @unchecked Sendable {
             return try body(UnsafeRawBufferPointer(start: pointer, count: count))
         }
         readers.withLock { active in
-            if active == 0 { sodium_mprotect_readonly(pointer) }
+            if active == 0 { Sodium.expectSuccess(sodium_mprotect_readonly(pointer), "sodium_mprotect_readonly") }
             active += 1
         }
         defer {
             readers.withLock { active in
                 active -= 1
-                if active == 0 { sodium_mprotect_noaccess(pointer) }
+                if active == 0 { Sodium.expectSuccess(sodium_mprotect_noaccess(pointer), "sodium_mprotect_noaccess") }
             }
         }
         return try body(UnsafeRawBufferPointer(start: pointer, count: count))
@@ -120,8 +120,8 @@ package final class SecretBytes: @unchecked Sendable {
 
     private static func protectIdle(_ pointer: UnsafeMutableRawPointer, _ protection: IdleProtection) {
         switch protection {
-        case .noAccess: sodium_mprotect_noaccess(pointer)
-        case .readOnly: sodium_mprotect_readonly(pointer)
+        case .noAccess: Sodium.expectSuccess(sodium_mprotect_noaccess(pointer), "sodium_mprotect_noaccess")
+        case .readOnly: Sodium.expectSuccess(sodium_mprotect_readonly(pointer), "sodium_mprotect_readonly")
         }
     }
 

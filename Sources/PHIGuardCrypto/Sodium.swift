@@ -1,6 +1,7 @@
 internal import CSodium
 
-/// One-time libsodium initialisation and the few libsodium primitives every module shares.
+/// One-time libsodium initialisation, the conversion of libsodium's return codes, and the small
+/// primitives every module shares (randomness, constant-time comparison, zeroing).
 ///
 /// `sodium_init` is safe to call from several threads, but it is cheaper and clearer to call it
 /// once: `Sodium.isReady` is a lazily initialised global, which Swift guarantees runs exactly once.
@@ -9,6 +10,36 @@ package enum Sodium {
 
     /// `true` once libsodium has initialised (it returns -1 only when no entropy source works).
     package static var isReady: Bool { initialisation }
+
+    /// Throws ``CryptoError/libsodiumUnavailable`` unless libsodium has initialised.
+    package static func requireReady() throws(CryptoError) {
+        guard isReady else { throw .libsodiumUnavailable }
+    }
+
+    // MARK: Return codes
+
+    /// The one place a libsodium return code becomes a Swift error: 0 is success, anything else is
+    /// ``CryptoError/failed(function:code:)`` naming the C function.
+    package static func check(_ status: Int32, _ function: StaticString) throws(CryptoError) {
+        guard status == 0 else { throw .failed(function: "\(function)", code: status) }
+    }
+
+    /// Checks a call whose arguments PHIGuard fixes (a guarded page it allocated itself, for example):
+    /// a failure there is a broken invariant, so the process stops rather than carrying on with
+    /// weaker protection or a wrong result.
+    package static func expectSuccess(_ status: Int32, _ function: StaticString) {
+        do { try check(status, function) } catch { preconditionFailure("PHIGuardCrypto: \(error)") }
+    }
+
+    /// Runs a primitive whose lengths the caller's type already guarantees (a key checked at
+    /// initialisation, a constant output length), for call sites whose public API cannot throw.
+    /// libsodium can then fail only through a PHIGuard bug, which stops the process instead of
+    /// returning a wrong digest or signature.
+    package static func requireSuccess<T>(_ body: () throws(CryptoError) -> T) -> T {
+        do { return try body() } catch { preconditionFailure("PHIGuardCrypto: \(error)") }
+    }
+
+    // MARK: Randomness
 
     /// Fills `buffer` with bytes from libsodium's CSPRNG.
     package static func randomBytes(into buffer: UnsafeMutableRawBufferPointer) throws(SecureMemoryError) {
@@ -32,6 +63,8 @@ package enum Sodium {
         guard isReady else { throw .libsodiumUnavailable }
         return randombytes_uniform(upperBound)
     }
+
+    // MARK: Comparison and zeroing
 
     /// Constant-time equality of two byte buffers; buffers of different lengths are unequal
     /// (the length itself is not secret in any PHIGuard format).
