@@ -51,7 +51,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
-            "CSodium", postgres, log,
+            "CSodium", postgres, .product(name: "NIOSSL", package: "swift-nio-ssl"), log,
         ]
     ),
 ]
@@ -127,6 +127,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries from Debian packages, seen through module maps only; never in public API.
@@ -145,7 +146,7 @@ let package = Package(
         // on a case-insensitive file system that would be the umbrella's `Sources/PHIGuard`.)
         .executableTarget(
             name: "PHIGuardCLI",
-            dependencies: capabilities.map { .target(name: $0.name) } + [argumentParser],
+            dependencies: capabilities.map { .target(name: $0.name) } + [argumentParser, postgres],
             swiftSettings: strictSettings
         ),
 
