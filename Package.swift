@@ -18,6 +18,7 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 
 /// The capability modules: each is its own library product (one job per module) and the umbrella
 /// `PHIGuard` re-exports each of them. Every target lists exactly the modules its files import
@@ -59,7 +60,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            postgres, nioCore, log,
+            postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
@@ -148,6 +149,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries from Debian packages, seen through module maps only; never in public API.
@@ -169,7 +171,7 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
                 "PHIGuardPostgres",
-                "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser,
+                "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, postgres,
             ],
             swiftSettings: strictSettings
         ),

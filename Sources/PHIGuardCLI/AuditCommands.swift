@@ -4,6 +4,7 @@ import PHIGuardAudit
 import PHIGuardCrypto
 import PHIGuardPostgres
 import PHIGuardSQLite
+import PostgresNIO
 
 /// `phiguard audit …`: keys, appending, verification and FHIR export of tamper-evident audit logs.
 struct AuditCommand: AsyncParsableCommand {
@@ -48,8 +49,8 @@ struct AuditCommand: AsyncParsableCommand {
                 let sink = try await SQLiteAuditSink.open(path: sqlite)
                 return (sink, { try? await sink.close() })
             }
-            let sink = try await openPostgres()
-            return (sink, { await sink.close() })
+            let (sink, close) = try await openPostgres()
+            return (sink, close)
         }
 
         /// Opens the log for appending.
@@ -59,18 +60,36 @@ struct AuditCommand: AsyncParsableCommand {
                 let sink = try await SQLiteAuditSink.open(path: sqlite)
                 return (sink, { try? await sink.close() })
             }
-            let sink = try await openPostgres()
-            return (sink, { await sink.close() })
+            let (sink, close) = try await openPostgres()
+            return (sink, close)
         }
 
-        private func openPostgres() async throws -> PostgresAuditSink {
+        /// Connects over TLS as the URL's `sslmode` says (verify-full when absent), checking the
+        /// connection first so a TLS or pg_hba.conf mistake is reported at once rather than retried.
+        private func openPostgres() async throws -> (sink: PostgresAuditSink, close: @Sendable () async -> Void) {
             let environment = ProcessInfo.processInfo.environment
-            guard let url = environment["PHIGUARD_AUDIT_POSTGRES_URL"] ?? environment["PHIGUARD_POSTGRES_URL"] else {
+            guard let text = environment["PHIGUARD_AUDIT_POSTGRES_URL"] ?? environment["PHIGUARD_POSTGRES_URL"] else {
                 try fail("set PHIGUARD_AUDIT_POSTGRES_URL to the database URL", CLIExit.noInput)
             }
+            let url: PostgresConnectionURL
             do {
-                return try await PostgresAuditSink.connect(url: url, tablePrefix: postgresTablePrefix)
+                url = try PostgresConnectionURL(text)
+                try await url.checkConnection()
             } catch {
+                try fail(error.description, CLIExit.noInput)
+            }
+            let client = PostgresClient(configuration: url.clientConfiguration())
+            let runner = Task { await client.run() }
+            let close: @Sendable () async -> Void = {
+                runner.cancel()
+                await runner.value
+            }
+            do {
+                let sink = try PostgresAuditSink(client: client, tablePrefix: postgresTablePrefix)
+                try await sink.migrate()
+                return (sink, close)
+            } catch {
+                await close()
                 try fail(error.description, CLIExit.noInput)
             }
         }

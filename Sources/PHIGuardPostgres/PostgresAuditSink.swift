@@ -1,8 +1,7 @@
-internal import Foundation
 public import Logging
 internal import NIOCore
 public import PHIGuardAudit
-internal import PostgresNIO
+public import PostgresNIO
 internal import Synchronization
 
 /// An audit sink in PostgreSQL (through Vapor's postgres-nio), durable and batched.
@@ -10,10 +9,16 @@ internal import Synchronization
 /// Tables `phiguard_audit_records` (one column per event field; `position` BIGSERIAL = storage order)
 /// and `phiguard_audit_checkpoints`. Each batch is one transaction of multi-row `INSERT`s, so it is
 /// durable when the server's `synchronous_commit` is on (the default) and all-or-nothing.
-/// The sink uses one connection: the audit log never writes concurrently.
+/// The sink runs on a `PostgresClient` that the application creates, runs and closes (it owns TLS
+/// and pooling); ``PostgresConnectionURL`` builds its configuration from a URL, verifying the
+/// server's certificate by default, since audit records name patients.
 ///
 /// ```swift
-/// let sink = try await PostgresAuditSink.connect(url: "postgres://audit_writer@db.internal/portal")
+/// let url = try PostgresConnectionURL(environment["AUDIT_DATABASE_URL"] ?? "")
+/// let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
+/// Task { await client.run() }                       // the app owns and runs the client
+/// let sink = try PostgresAuditSink(client: client)
+/// try await sink.migrate()
 /// let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
 /// ```
 ///
@@ -23,75 +28,50 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
     /// Rows per `INSERT` statement (19 parameters a row, under PostgreSQL's 65,535 limit).
     static let rowsPerStatement = 1000
 
-    private let connection: PostgresConnection
+    private let client: PostgresClient
     private let logger: Logger
     private let tablePrefix: String
     private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
 
-    private init(connection: PostgresConnection, logger: Logger, tablePrefix: String) {
-        self.connection = connection
+    /// A sink on `client` in tables `<tablePrefix>_records` and `<tablePrefix>_checkpoints`
+    /// (`tablePrefix`: 1–40 of `a–z 0–9 _`, starting with a letter, else
+    /// `AuditError.storageFailure`). Call ``migrate()`` before the first use.
+    public init(
+        client: PostgresClient, tablePrefix: String = "phiguard_audit",
+        logger: Logger = Logger(label: "phiguard.audit.postgres")
+    ) throws(AuditError) {
+        guard isValidTableName(tablePrefix) else { throw .storageFailure("invalid table prefix") }
+        self.client = client
         self.logger = logger
         self.tablePrefix = tablePrefix
     }
 
-    /// Connects with a `postgres://user[:password]@host[:port]/database` URL (TLS off: use a
-    /// loopback or otherwise protected network, or add TLS in front) and creates the tables.
-    ///
-    /// The URL may hold a password: read it from the environment or a file, never from a command line.
-    /// `tablePrefix` (1–40 of `a–z 0–9 _`, starting with a letter) names the tables
-    /// `<prefix>_records` and `<prefix>_checkpoints`.
-    public static func connect(
-        url: String, tablePrefix: String = "phiguard_audit", logger: Logger = Logger(label: "phiguard.audit.postgres")
-    ) async throws(AuditError) -> PostgresAuditSink {
-        guard isValidTableName(tablePrefix) else { throw .storageFailure("invalid table prefix") }
-        guard let components = URLComponents(string: url),
-            components.scheme == "postgres" || components.scheme == "postgresql",
-            let host = components.host, let user = components.user
-        else { throw .storageFailure("not a postgres:// URL") }
-        let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
-        let configuration = PostgresConnection.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password,
-            database: database, tls: .disable)
+    /// Creates the tables and their index if they do not exist.
+    public func migrate() async throws(AuditError) {
+        let statements = [
+            """
+            CREATE TABLE IF NOT EXISTS \(tablePrefix)_records (
+                position BIGSERIAL PRIMARY KEY,
+                sequence BIGINT NOT NULL, timestamp BIGINT NOT NULL, kind TEXT NOT NULL,
+                actor_id TEXT, actor_role TEXT, session_id TEXT, action TEXT,
+                resource_type TEXT, resource_id TEXT, patient_id TEXT, fields TEXT NOT NULL,
+                outcome TEXT NOT NULL, reason TEXT, rule_ids TEXT NOT NULL, break_glass BOOLEAN NOT NULL,
+                break_glass_reason TEXT, related_sequence BIGINT, attributes TEXT NOT NULL, chain BYTEA NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS \(tablePrefix)_records_related ON \(tablePrefix)_records(related_sequence)",
+            """
+            CREATE TABLE IF NOT EXISTS \(tablePrefix)_checkpoints (
+                position BIGSERIAL PRIMARY KEY, sequence BIGINT NOT NULL, chain BYTEA NOT NULL,
+                timestamp BIGINT NOT NULL, signature BYTEA NOT NULL)
+            """,
+        ]
         do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-            let sink = PostgresAuditSink(connection: connection, logger: logger, tablePrefix: tablePrefix)
-            try await sink.createSchema()
-            return sink
+            for statement in statements {
+                try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
         } catch {
-            throw .storageFailure("cannot connect to the PostgreSQL audit database")
+            throw .storageFailure("could not create the PostgreSQL audit tables")
         }
-    }
-
-    /// Closes the connection. The sink must not be used afterwards.
-    public func close() async {
-        try? await connection.close()
-    }
-
-    private func createSchema() async throws {
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    CREATE TABLE IF NOT EXISTS \(tablePrefix)_records (
-                        position BIGSERIAL PRIMARY KEY,
-                        sequence BIGINT NOT NULL, timestamp BIGINT NOT NULL, kind TEXT NOT NULL,
-                        actor_id TEXT, actor_role TEXT, session_id TEXT, action TEXT,
-                        resource_type TEXT, resource_id TEXT, patient_id TEXT, fields TEXT NOT NULL,
-                        outcome TEXT NOT NULL, reason TEXT, rule_ids TEXT NOT NULL, break_glass BOOLEAN NOT NULL,
-                        break_glass_reason TEXT, related_sequence BIGINT, attributes TEXT NOT NULL, chain BYTEA NOT NULL)
-                    """), logger: logger)
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL:
-                    "CREATE INDEX IF NOT EXISTS \(tablePrefix)_records_related ON \(tablePrefix)_records(related_sequence)"
-            ),
-            logger: logger)
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    CREATE TABLE IF NOT EXISTS \(tablePrefix)_checkpoints (
-                        position BIGSERIAL PRIMARY KEY, sequence BIGINT NOT NULL, chain BYTEA NOT NULL,
-                        timestamp BIGINT NOT NULL, signature BYTEA NOT NULL)
-                    """), logger: logger)
     }
 
     /// Inserts the batch in one transaction.
@@ -99,8 +79,8 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
         guard !records.isEmpty || !checkpoints.isEmpty else { return }
         let width = AuditRecordColumns.names.count
         let columnList = AuditRecordColumns.names.joined(separator: ", ")
-        try await connection.query("BEGIN", logger: logger)
-        do {
+        let tablePrefix = tablePrefix
+        try await client.withTransaction(logger: logger) { connection in
             var start = 0
             while start < records.count {
                 let end = min(start + Self.rowsPerStatement, records.count)
@@ -130,10 +110,6 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
                             "INSERT INTO \(tablePrefix)_checkpoints (sequence, chain, timestamp, signature) VALUES ($1, $2, $3, $4)",
                         binds: binds), logger: logger)
             }
-            try await connection.query("COMMIT", logger: logger)
-        } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw error
         }
     }
 
@@ -171,7 +147,7 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
 
     /// Checkpoints in the order written.
     public func checkpoints() async throws -> [AuditCheckpoint] {
-        let rows = try await connection.query(
+        let rows = try await client.query(
             PostgresQuery(
                 unsafeSQL:
                     "SELECT sequence, chain, timestamp, signature FROM \(tablePrefix)_checkpoints ORDER BY position"),
@@ -212,7 +188,7 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
     )] {
         let sql =
             "SELECT position, " + AuditRecordColumns.names.joined(separator: ", ") + " FROM \(tablePrefix)_records "
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql + tail, binds: binds), logger: logger)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql + tail, binds: binds), logger: logger)
         var result: [(rowID: Int64, entry: AuditLogEntry)] = []
         for try await row in rows {
             result.append(Self.entry(row))

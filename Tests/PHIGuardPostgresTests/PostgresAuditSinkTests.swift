@@ -6,17 +6,10 @@ import PHIGuardTestSupport
 import PostgresNIO
 import Testing
 
-/// Runs against the server from `scripts/with-test-postgres.sh` (PHIGUARD_POSTGRES_URL). Under CI
-/// without that variable the tests run and fail, so CI cannot pass by skipping them.
-@Suite(
-    "PostgreSQL audit sink",
-    .serialized,
-    .enabled(
-        if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
-            || ProcessInfo.processInfo.environment["CI"] != nil)
-)
+/// Runs over verified TLS against the server from `scripts/with-test-postgres.sh` (see ``TestDatabase``).
+/// Under CI without that server the tests run and fail, so CI cannot pass by skipping them.
+@Suite("PostgreSQL audit sink", .serialized, .enabled(if: TestDatabase.enabled))
 struct PostgresAuditSinkTests {
-    static var url: String { ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] ?? "postgres://missing" }
 
     static func keys() throws -> (AuditChainKey, AuditSigningKey) {
         var key = [UInt8](repeating: 5, count: 32)
@@ -33,15 +26,17 @@ struct PostgresAuditSinkTests {
 
     /// Runs raw SQL as an attacker with database access would.
     func sql(_ text: String) async throws {
-        guard let components = URLComponents(string: Self.url), let host = components.host, let user = components.user
-        else { throw AuditError.storageFailure("bad URL") }
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(
-                host: host, port: components.port ?? 5432, username: user, password: components.password,
-                database: String(components.path.dropFirst()), tls: .disable),
-            id: 2, logger: Logger(label: "test"))
-        try await connection.query(PostgresQuery(unsafeSQL: text), logger: Logger(label: "test"))
-        try await connection.close()
+        try await TestDatabase.withClient(connections: 1) { client in
+            _ = try await client.query(PostgresQuery(unsafeSQL: text), logger: Logger(label: "test"))
+        }
+    }
+
+    /// A migrated sink on `client` in tables `pgtest_audit_*`.
+    func makeSink(_ client: PostgresClient) async throws -> PostgresAuditSink {
+        let sink = try PostgresAuditSink(client: client, tablePrefix: "pgtest_audit")
+        try await sink.migrate()
+        try await sink.migrate()  // idempotent
+        return sink
     }
 
     @Test("Write, verify, resume, review; SQL edits and deletes are detected at their position")
@@ -50,19 +45,27 @@ struct PostgresAuditSinkTests {
         try await sql("DROP TABLE IF EXISTS pgtest_audit_records, pgtest_audit_checkpoints")
         var breakGlass: [UInt64] = []
         for round in 0..<2 {
-            let sink = try await PostgresAuditSink.connect(url: Self.url, tablePrefix: "pgtest_audit")
-            let log = try await AuditLog(
-                sink: sink, chainKey: chainKey, signingKey: signingKey,
-                configuration: .init(batchSize: 256, checkpointInterval: 100))
-            for index in 0..<1500 {
-                let sequence = try await log.append(
-                    try Self.event(round * 1500 + index, breakGlass: index == 7), durability: .queued)
-                if index == 7 { breakGlass.append(sequence) }
+            try await TestDatabase.withClient { client in
+                let sink = try await makeSink(client)
+                let log = try await AuditLog(
+                    sink: sink, chainKey: chainKey, signingKey: signingKey,
+                    configuration: .init(batchSize: 256, checkpointInterval: 100))
+                for index in 0..<1500 {
+                    let sequence = try await log.append(
+                        try Self.event(round * 1500 + index, breakGlass: index == 7), durability: .queued)
+                    if index == 7 { breakGlass.append(sequence) }
+                }
+                try await log.close()
             }
-            try await log.close()
-            await sink.close()
         }
-        let sink = try await PostgresAuditSink.connect(url: Self.url, tablePrefix: "pgtest_audit")
+        try await TestDatabase.withClient { client in
+            try await verifyAndTamper(try await makeSink(client), breakGlass: breakGlass)
+        }
+    }
+
+    /// The second half of ``roundTrip()``: checks the stored log, then edits it with SQL.
+    func verifyAndTamper(_ sink: PostgresAuditSink, breakGlass: [UInt64]) async throws {
+        let (chainKey, signingKey) = try Self.keys()
         let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey)
         #expect(
             try await verifier.verify(sink, chunkSize: 700)
@@ -85,6 +88,5 @@ struct PostgresAuditSinkTests {
         try await sql("DELETE FROM pgtest_audit_records WHERE sequence >= 1234")
         found = try await verifier.verify(sink, checkpoints: exported).chainBreak
         #expect(found == AuditChainBreak(kind: .truncated, position: 1233, expectedSequence: 1234, foundSequence: 3001))
-        await sink.close()
     }
 }

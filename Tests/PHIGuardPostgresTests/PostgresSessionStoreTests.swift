@@ -6,31 +6,18 @@ import PHIGuardTesting
 import PostgresNIO
 import Testing
 
-/// Runs against the throwaway server `scripts/with-test-postgres.sh` starts (PHIGUARD_POSTGRES_URL).
-/// Under CI the suite is enabled even without the variable, so a missing server fails loudly.
+/// Runs over verified TLS against the throwaway server `scripts/with-test-postgres.sh` starts
+/// (see ``TestDatabase``).
 @Suite(
     "PostgreSQL session store",
-    .enabled(
-        if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
-            || ProcessInfo.processInfo.environment["CI"] != nil)
+    .enabled(if: TestDatabase.enabled)
 )
 struct PostgresSessionStoreTests {
     /// A client for the test server with `connections` connections, running for the duration of `body`.
     func withClient<R>(connections: Int = 8, port: Int? = nil, _ body: (PostgresClient) async throws -> R) async throws
         -> R
     {
-        let url = try #require(
-            ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"].flatMap(URLComponents.init(string:)),
-            "PHIGUARD_POSTGRES_URL is not set: run the tests through `make test`")
-        var configuration = PostgresClient.Configuration(
-            host: url.host ?? "127.0.0.1", port: port ?? url.port ?? 5432, username: url.user ?? "phiguard",
-            password: url.password, database: String(url.path.dropFirst()), tls: .disable)
-        configuration.options.maximumConnections = connections
-        configuration.options.connectTimeout = .seconds(2)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test"))
-        let runner = Task { await client.run() }
-        defer { runner.cancel() }
-        return try await body(client)
+        try await TestDatabase.withClient(connections: connections, port: port, body)
     }
 
     /// A migrated, empty store in `table`. The timeout is long: the tests queue many operations.

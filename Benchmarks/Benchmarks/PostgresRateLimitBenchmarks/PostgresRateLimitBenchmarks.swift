@@ -1,5 +1,5 @@
 // Issue target: PostgreSQL checks ≥ 5,000/s on loopback with 8 connections, with zero over-admission.
-// Needs PHIGUARD_POSTGRES_URL (`make bench` runs the suites under scripts/with-test-postgres.sh).
+// Needs PHIGUARD_POSTGRES_URL (`make bench` runs the suites under scripts/with-test-postgres.sh, over TLS).
 import Benchmark
 import Foundation
 import Logging
@@ -8,14 +8,12 @@ import PHIGuardRateLimit
 import PostgresNIO
 
 let benchmarks: @Sendable () -> Void = {
-    guard let url = ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"].flatMap(URLComponents.init(string:))
-    else {
+    guard let text = ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] else {
         print("PostgresRateLimitBenchmarks: PHIGUARD_POSTGRES_URL is not set; run through `make bench`")
         return
     }
-    var configuration = PostgresClient.Configuration(
-        host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "phiguard",
-        password: url.password, database: String(url.path.dropFirst()), tls: .disable)
+    // The test server accepts TLS only; its URL carries sslmode=verify-full and the throwaway CA.
+    var configuration = try! PostgresConnectionURL(text).clientConfiguration()
     configuration.options.maximumConnections = 8
     configuration.options.minimumConnections = 8
     let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "bench"))
