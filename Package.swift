@@ -22,13 +22,13 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
     ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", "CQRencode", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
-    ("PHIGuardAccess", [yams, log]),
-    ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
+    ("PHIGuardAccess", [yams, log, metrics]),
+    ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log, metrics]),
     (
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", log, metrics,
+            "PHIGuardAuthentication", "PHIGuardAccess", log,
         ]
     ),
     ("PHIGuardRateLimit", [log]),
@@ -36,7 +36,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
-            "PHIGuardSecureMemory", "CSodium", log,
+            "PHIGuardSecureMemory", "CSodium", log, metrics,
         ]
     ),
     // Storage backends.
@@ -69,14 +69,16 @@ let testedModules: [(module: String, extra: [Target.Dependency])] = [
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", log, metrics, .product(name: "InMemoryLogging", package: "swift-log"),
-            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "PHIGuardAuthentication", "PHIGuardAccess", log, .product(name: "InMemoryLogging", package: "swift-log"),
         ]
     ),
     ("PHIGuardRateLimit", []),
     (
         "PHIGuardAuthentication",
-        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium"]
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "CSodium",
+            metrics, .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]
     ),
     (
         "PHIGuardSQLite",
