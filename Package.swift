@@ -27,13 +27,13 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardPasswords", ["PHIGuardCrypto", "CArgon2"]),
     ("PHIGuardTOTP", ["PHIGuardCrypto", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", log]),
-    ("PHIGuardAccess", [yams, log]),
-    ("PHIGuardAudit", ["PHIGuardCrypto", log]),
+    ("PHIGuardAccess", [yams, log, metrics]),
+    ("PHIGuardAudit", ["PHIGuardCrypto", log, metrics]),
     (
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", log, metrics,
+            "PHIGuardAuthentication", "PHIGuardAccess", log,
         ]
     ),
     ("PHIGuardRateLimit", [log]),
@@ -41,7 +41,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
-            "PHIGuardCrypto", log,
+            "PHIGuardCrypto", log, metrics,
         ]
     ),
 ]
@@ -83,8 +83,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", log, .product(name: "InMemoryLogging", package: "swift-log"),
-            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "PHIGuardAuthentication", "PHIGuardAccess", log, .product(name: "InMemoryLogging", package: "swift-log"),
         ]
     ),
     ("PHIGuardRateLimit", ["PHIGuardTesting"]),
@@ -92,7 +91,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
-            "PHIGuardTesting",
+            "PHIGuardTesting", metrics, .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]
     ),
     (

@@ -1,3 +1,4 @@
+public import CoreMetrics
 import Foundation
 public import Logging
 
@@ -24,16 +25,26 @@ public final class AccessEngine: @unchecked Sendable {
     /// The app's care-team lookup, used when a subject arrives without ``Subject/careTeamPatients``.
     public let careTeams: (any CareTeamDirectory)?
     private let logger: Logger
+    private let counters: AccessCounters
 
     /// Creates an engine with an initial policy.
+    ///
+    /// - Parameters:
+    ///   - policy: the policy in force until ``replacePolicy(_:)``.
+    ///   - clock: the time source for break-glass grants and time-of-day conditions.
+    ///   - careTeams: the app's care-team lookup.
+    ///   - logger: where policy swaps and break-glass grants are logged.
+    ///   - metrics: makes the counters of denied decisions and break-glass grants (labels in
+    ///     ``AccessMetricLabel``); the process-wide `MetricsSystem.factory` by default.
     public init(
         policy: CompiledPolicy, clock: any WallClock = SystemWallClock(), careTeams: (any CareTeamDirectory)? = nil,
-        logger: Logger = Logger(label: "phiguard.access")
+        logger: Logger = Logger(label: "phiguard.access"), metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.current = policy
         self.clock = clock
         self.careTeams = careTeams
         self.logger = logger
+        self.counters = AccessCounters(factory: metrics)
     }
 
     /// The policy in force now (a snapshot: keep it for a batch of decisions if you like).
@@ -76,6 +87,7 @@ public final class AccessEngine: @unchecked Sendable {
     /// a principal past its ``AuthenticatedPrincipal/validUntil`` (``AccessDecision/Reason/authenticationExpired``)
     /// and, for sensitive actions, one whose last proof of credentials is older than
     /// `recentAuthentication` (``AccessDecision/Reason/recentAuthenticationRequired``: ask for a step-up).
+    /// Every denial is counted under ``AccessMetricLabel/deniedDecisions`` with its reason.
     ///
     /// ```swift
     /// let decision = engine.decide(session.principal, .read, chart)
@@ -86,12 +98,13 @@ public final class AccessEngine: @unchecked Sendable {
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
         let policy = self.policy
-        if let refusal = refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy) {
-            return refusal
-        }
-        return policy.decide(
-            principal.prepared(for: policy), action, resource, breakGlass: breakGlass, careTeams: careTeams,
-            clock: clock)
+        let decision =
+            refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy)
+            ?? policy.decide(
+                principal.prepared(for: policy), action, resource, breakGlass: breakGlass, careTeams: careTeams,
+                clock: clock)
+        counters.record(decision)
+        return decision
     }
 
     /// Decides for a pre-resolved target (``CompiledPolicy/target(resourceType:action:)``): the fast path.
@@ -100,12 +113,13 @@ public final class AccessEngine: @unchecked Sendable {
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
         let policy = self.policy
-        if let refusal = refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy) {
-            return refusal
-        }
-        return policy.decide(
-            principal.prepared(for: policy), target, resource, breakGlass: breakGlass, careTeams: careTeams,
-            clock: clock)
+        let decision =
+            refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy)
+            ?? policy.decide(
+                principal.prepared(for: policy), target, resource, breakGlass: breakGlass, careTeams: careTeams,
+                clock: clock)
+        counters.record(decision)
+        return decision
     }
 
     /// Resolves a resource type and action once under the current policy, for ``decide(_:_:_:breakGlass:recentAuthentication:)-(_,DecisionTarget,_,_,_)``.
@@ -115,8 +129,8 @@ public final class AccessEngine: @unchecked Sendable {
 
     /// Issues a break-the-glass grant to `principal`, time-stamped by the engine's clock.
     ///
-    /// The grant is logged (id, category, expiry; never the justification text). Pass it with the
-    /// principal's later requests as `breakGlass`.
+    /// The grant is logged (id, category, expiry; never the justification text) and counted
+    /// (``AccessMetricLabel/breakGlassGrants``). Pass it with the principal's later requests as `breakGlass`.
     public func breakGlass(
         for principal: AuthenticatedPrincipal, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
@@ -174,6 +188,7 @@ public final class AccessEngine: @unchecked Sendable {
                 "grant": "\(grant.id)", "category": "\(reason.category.rawValue)",
                 "expiresAt": "\(grant.expiresAt.timeIntervalSince1970)",
             ])
+        counters.recordGrant(reason.category)
         return grant
     }
 }

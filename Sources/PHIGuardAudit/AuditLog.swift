@@ -1,3 +1,4 @@
+public import CoreMetrics
 internal import Foundation
 public import Logging
 
@@ -86,6 +87,7 @@ public actor AuditLog {
     private let signingKey: AuditSigningKey
     private let exporter: (@Sendable (AuditCheckpoint) async -> Void)?
     private let logger: Logger
+    private let counters: AuditAppendCounters
     private var chainer: AuditChainer
 
     private var nextSequence: UInt64
@@ -107,12 +109,15 @@ public actor AuditLog {
     /// Opens a log on `sink`, resuming after the last record stored there.
     ///
     /// `checkpointExporter` receives every checkpoint after the sink has committed it; copy it
-    /// off-host there (it should not throw: handle and log its own failures).
+    /// off-host there (it should not throw: handle and log its own failures). `metrics` makes the
+    /// counter of failed appends (``AuditMetricLabel/appendFailures``); the process-wide
+    /// `MetricsSystem.factory` by default.
     public init(
         sink: any AuditSink, chainKey: AuditChainKey, signingKey: AuditSigningKey,
         configuration: Configuration = Configuration(),
         checkpointExporter: (@Sendable (AuditCheckpoint) async -> Void)? = nil,
-        logger: Logger = Logger(label: "phiguard.audit")
+        logger: Logger = Logger(label: "phiguard.audit"),
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) async throws(AuditError) {
         guard (1...100_000).contains(configuration.batchSize),
             configuration.maximumPendingEvents >= configuration.batchSize, configuration.checkpointInterval > 0
@@ -131,6 +136,7 @@ public actor AuditLog {
         self.configuration = configuration
         self.exporter = checkpointExporter
         self.logger = logger
+        self.counters = AuditAppendCounters(factory: metrics)
         self.chainer = AuditChainer(key: chainKey)
         nextSequence = (last?.sequence ?? 0) + 1
         lastChain = last?.chain ?? AuditChainer.genesis
@@ -145,15 +151,21 @@ public actor AuditLog {
     ///
     /// Throws ``AuditError/sinkUnavailable`` (nothing recorded) while the sink is failing,
     /// ``AuditError/sinkFailed`` if the commit this call waited for failed (the event stays queued
-    /// and is retried), ``AuditError/closed`` after ``close()``.
+    /// and is retried), ``AuditError/closed`` after ``close()``. Each throw is counted under
+    /// ``AuditMetricLabel/appendFailures``.
     @discardableResult
     public func append(_ event: AuditEvent, durability: AuditDurability = .committed) async throws(AuditError)
         -> UInt64
     {
-        try await waitForSpace()
-        let sequence = enqueue(event)
-        if durability == .committed { try await waitForCommit(of: sequence) }
-        return sequence
+        do {
+            try await waitForSpace()
+            let sequence = enqueue(event)
+            if durability == .committed { try await waitForCommit(of: sequence) }
+            return sequence
+        } catch {
+            counters.recordFailure(error)
+            throw error
+        }
     }
 
     /// Records `event` (committed) and only then runs `body` — the way to guard a PHI read.

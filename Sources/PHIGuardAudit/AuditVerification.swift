@@ -1,7 +1,9 @@
+public import CoreMetrics
+
 /// Where and how a chain breaks. Verification stops at the first break.
 public struct AuditChainBreak: Sendable, Hashable, CustomStringConvertible {
     /// What the verifier saw.
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// The record at ``AuditChainBreak/position`` (or its chain value) was changed.
         case modified
         /// Records are missing before ``AuditChainBreak/position``: the one there continues from
@@ -83,15 +85,27 @@ public struct AuditVerifier: Sendable {
     public let chainKey: AuditChainKey
     /// The key that checkpoints must be signed with; `nil` rejects every checkpoint as forged.
     public let checkpointKey: AuditCheckpointPublicKey?
+    private let counters: AuditVerificationCounters
 
     /// A verifier for logs chained with `chainKey` and checkpointed with `checkpointKey`.
-    public init(chainKey: AuditChainKey, checkpointKey: AuditCheckpointPublicKey?) {
+    ///
+    /// `metrics` makes the counter of broken verifications (``AuditMetricLabel/verificationFailures``);
+    /// the process-wide `MetricsSystem.factory` by default.
+    public init(
+        chainKey: AuditChainKey, checkpointKey: AuditCheckpointPublicKey?,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.chainKey = chainKey
         self.checkpointKey = checkpointKey
+        self.counters = AuditVerificationCounters(factory: metrics)
     }
 
     /// Verifies entries held in memory.
     public func verify(entries: [AuditLogEntry], checkpoints: [AuditCheckpoint]) -> AuditVerificationReport {
+        counters.record(walk(entries: entries, checkpoints: checkpoints))
+    }
+
+    private func walk(entries: [AuditLogEntry], checkpoints: [AuditCheckpoint]) -> AuditVerificationReport {
         var walker: ChainWalker
         switch makeWalker(checkpoints) {
         case .broken(let found): return .broken(found)
@@ -110,6 +124,13 @@ public struct AuditVerifier: Sendable {
     public func verify(
         _ source: some AuditRecordSource, checkpoints: [AuditCheckpoint]? = nil, chunkSize: Int = 8192,
         progress: (@Sendable (Int) -> Void)? = nil
+    ) async throws(AuditError) -> AuditVerificationReport {
+        counters.record(try await walk(source, checkpoints: checkpoints, chunkSize: chunkSize, progress: progress))
+    }
+
+    private func walk(
+        _ source: some AuditRecordSource, checkpoints: [AuditCheckpoint]?, chunkSize: Int,
+        progress: (@Sendable (Int) -> Void)?
     ) async throws(AuditError) -> AuditVerificationReport {
         let checkpointList: [AuditCheckpoint]
         do {

@@ -3,18 +3,20 @@ import Logging
 import PHIGuardAccess
 import PHIGuardAudit
 
-/// Writes the flow's audit events. Events of failures and session ends are best effort (a failure
+/// Writes the flow's audit events and counts failures and lockouts (``LoginMetricLabel``). Events of failures and session ends are best effort (a failure
 /// to record them is logged at `error`); events of successful sign-in steps are required: if they
 /// cannot be recorded, the step is undone and refused.
 struct LoginAuditor: Sendable {
     let log: AuditLog?
     let logger: Logger
     let clock: any WallClock
+    let counters: LoginCounters
 
     /// A failed sign-in or second-factor attempt with its internal reason.
     func failure(
         mfa: Bool, account: String?, handle: String? = nil, reason: AuthenticationFailureReason
     ) async {
+        counters.recordFailure(reason)
         logger.notice(
             mfa ? "second factor rejected" : "sign-in rejected",
             metadata: ["reason": "\(reason.rawValue)", "account": "\(account ?? "-")"])
@@ -39,6 +41,7 @@ struct LoginAuditor: Sendable {
 
     /// A lockout that started: recorded as a failed sign-in with reason `locked-out` and the lock's length.
     func lockout(account: String?, duration: Duration) async {
+        counters.recordLockout()
         logger.warning("sign-in locked after repeated failures", metadata: ["account": "\(account ?? "-")"])
         await bestEffort {
             try AuditEvent(

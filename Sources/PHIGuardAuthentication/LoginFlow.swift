@@ -1,3 +1,4 @@
+public import CoreMetrics
 import Foundation
 public import Logging
 public import PHIGuardAccess
@@ -44,7 +45,7 @@ public import PHIGuardTOTP
 ///
 /// Failures are uniform (``AuthenticationError/rejected``) whatever the reason; unknown login names
 /// cost a dummy Argon2id verification so timing does not tell them apart. The reason goes to the
-/// audit log (``AuthenticationFailureReason``) and the logger.
+/// audit log (``AuthenticationFailureReason``) and the logger, and is counted (``LoginMetricLabel``).
 public final class LoginFlow: Sendable {
     /// The limits checked before any credential is looked at.
     public struct RateLimits: Sendable, Hashable {
@@ -101,6 +102,8 @@ public final class LoginFlow: Sendable {
     ///   - clock: the time source.
     ///   - configuration: lifetimes; throws ``LoginConfigurationError`` if invalid.
     ///   - logger: where failures and their internal reasons are logged (never passwords, codes or tokens).
+    ///   - metrics: makes the counters of failed sign-ins (by ``AuthenticationFailureReason``) and
+    ///     lockouts (labels in ``LoginMetricLabel``); the process-wide `MetricsSystem.factory` by default.
     public init(
         accounts: any AccountDirectory, sessions: any SessionStore, passwords: PasswordHasher, totp: TOTPVerifier,
         recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
@@ -108,7 +111,8 @@ public final class LoginFlow: Sendable {
         rateLimits: RateLimits = RateLimits(), passwordPolicy: PasswordPolicy = PasswordPolicy(),
         audit: AuditLog? = nil, clock: any WallClock = SystemWallClock(),
         configuration: LoginConfiguration = LoginConfiguration(),
-        logger: Logger = Logger(label: "phiguard.authentication")
+        logger: Logger = Logger(label: "phiguard.authentication"),
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) throws(LoginConfigurationError) {
         try configuration.validate()
         self.accounts = accounts
@@ -129,7 +133,7 @@ public final class LoginFlow: Sendable {
         }
         self.rateLimits = rateLimits
         self.passwordPolicy = passwordPolicy
-        self.auditor = LoginAuditor(log: audit, logger: logger, clock: clock)
+        self.auditor = LoginAuditor(log: audit, logger: logger, clock: clock, counters: LoginCounters(factory: metrics))
         self.clock = clock
         self.configuration = configuration
         self.logger = logger

@@ -34,21 +34,33 @@ public struct ErrorReporter: Sendable {
         public var sensitiveFieldNames: [String]
         /// The most links of an error chain that are logged (1...32).
         public var maximumChainLength: Int
+        /// The `WWW-Authenticate` challenge sent with every 401 (RFC 9110 §11.6.1 asks for one);
+        /// `nil` sends none. The default, ``defaultAuthenticationChallenge``, is neutral: PHIGuard's
+        /// sessions are cookies, for which no scheme is registered, and `Bearer` would send clients
+        /// looking for a token. An API that takes bearer tokens sets `Bearer realm="…"`. Only printable
+        /// ASCII is kept, at most 200 characters.
+        public var authenticationChallenge: String?
+
+        /// `Session realm="phiguard"`.
+        public static let defaultAuthenticationChallenge = #"Session realm="phiguard""#
 
         /// The defaults: hide denied resources as 404, `urn:phiguard:problem:` types, log only the
-        /// type of unmapped errors, the default sensitive names, chains of at most 8 links.
+        /// type of unmapped errors, the default sensitive names, chains of at most 8 links, and the
+        /// neutral `WWW-Authenticate` challenge.
         public init(
             resourceDenial: ResourceDenialPolicy = .notFound,
             problemTypeBase: String = "urn:phiguard:problem:",
             unmappedErrorDetail: UnmappedErrorDetail = .typeName,
             sensitiveFieldNames: [String] = Configuration.defaultSensitiveFieldNames,
-            maximumChainLength: Int = 8
+            maximumChainLength: Int = 8,
+            authenticationChallenge: String? = Configuration.defaultAuthenticationChallenge
         ) {
             self.resourceDenial = resourceDenial
             self.problemTypeBase = problemTypeBase
             self.unmappedErrorDetail = unmappedErrorDetail
             self.sensitiveFieldNames = sensitiveFieldNames
             self.maximumChainLength = maximumChainLength
+            self.authenticationChallenge = authenticationChallenge
         }
 
         /// Names of secrets and of common PHI fields.
@@ -104,7 +116,7 @@ public struct ErrorReporter: Sendable {
         let mapped = map(error)
         let problem = mapped.publicProblem(under: configuration.resourceDenial)
         log(error, mapped: mapped, shownAs: problem, context: context, correlationID: correlationID, logger: logger)
-        return PublicError(problem: problem, correlationID: correlationID, typeBase: configuration.problemTypeBase)
+        return publicError(problem, correlationID: correlationID, headers: mapped.headers)
     }
 
     /// Reports a failure during sign-in: whatever `error` is, the user sees
@@ -113,7 +125,9 @@ public struct ErrorReporter: Sendable {
     /// Use it for every error thrown while authenticating (an unknown account, a wrong password, a
     /// locked account, a failed second factor, but also a corrupt stored hash or an overloaded hasher),
     /// so neither the response nor its status tells an attacker which accounts exist. The log keeps
-    /// the real reason; a 5xx cause is logged at `.error`.
+    /// the real reason; a 5xx cause is logged at `.error`. The only header is `WWW-Authenticate`: a
+    /// mapping's own headers (`Retry-After` of a throttled attempt) are dropped, so every failure is
+    /// byte-identical.
     @discardableResult
     public func reportAuthenticationFailure(
         _ error: any Error, context: ErrorContext = ErrorContext(), correlationID: CorrelationID = CorrelationID(),
@@ -129,7 +143,19 @@ public struct ErrorReporter: Sendable {
             }
             log(error, mapped: mapped, shownAs: problem, context: context, correlationID: correlationID, logger: logger)
         }
-        return PublicError(problem: problem, correlationID: correlationID, typeBase: configuration.problemTypeBase)
+        return publicError(problem, correlationID: correlationID, headers: [])
+    }
+
+    /// The public error for `problem`: the mapping's headers, plus the challenge on a 401.
+    private func publicError(
+        _ problem: PublicProblem, correlationID: CorrelationID, headers: [PublicHeader]
+    ) -> PublicError {
+        var headers = headers.filter { $0.name != PublicHeader.wwwAuthenticateName }
+        if problem.status == 401, let challenge = configuration.authenticationChallenge {
+            headers.append(.wwwAuthenticate(challenge))
+        }
+        return PublicError(
+            problem: problem, correlationID: correlationID, typeBase: configuration.problemTypeBase, headers: headers)
     }
 
     /// The mapping for `error`, or the generic unmapped one.

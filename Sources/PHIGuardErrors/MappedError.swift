@@ -27,15 +27,19 @@ public struct MappedError: Sendable {
     public var underlying: (any Error)?
     /// The log level; `nil` logs 5xx problems at `.error` and the rest at `.notice`.
     public var logLevel: Logger.Level?
+    /// Response headers for this occurrence, such as ``PublicHeader/retryAfter(_:)``. The reporter
+    /// adds `WWW-Authenticate` to every 401 itself.
+    public var headers: [PublicHeader]
 
     /// An error that always renders as `problem`.
     public init(
         _ problem: PublicProblem, internalCode: String, logMessage: String, context: ErrorContext = ErrorContext(),
-        underlying: (any Error)? = nil, logLevel: Logger.Level? = nil
+        underlying: (any Error)? = nil, logLevel: Logger.Level? = nil, headers: [PublicHeader] = []
     ) {
         self.init(
             outcome: .problem(problem), internalCode: internalCode, logMessage: logMessage, context: context,
             underlying: underlying, logLevel: logLevel)
+        self.headers = headers
     }
 
     /// A denied access to a resource: 403 ``PublicProblem/accessDenied`` or 404 ``PublicProblem/notFound``,
@@ -58,6 +62,7 @@ public struct MappedError: Sendable {
         self.context = context
         self.underlying = underlying
         self.logLevel = logLevel
+        self.headers = []
     }
 
     /// The problem a user sees under `policy`.

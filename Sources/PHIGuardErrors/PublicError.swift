@@ -3,8 +3,8 @@ internal import Foundation
 /// What reaches the user: a ``PublicProblem`` plus the ``CorrelationID`` of its log entry.
 ///
 /// Made only by ``ErrorReporter``, which logs the internal detail under the same id. Render it as
-/// RFC 9457 problem details (``problemJSON``, served as ``mediaType``) or as one CLI line
-/// (``cliMessage``). Nothing in it comes from the original error: a throwing call site cannot leak
+/// RFC 9457 problem details (``problemJSON``, served as ``mediaType``, with ``status`` and
+/// ``headers``) or as one CLI line (``cliMessage``). Nothing in it comes from the original error: a throwing call site cannot leak
 /// through it.
 public struct PublicError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The media type of ``problemJSON``: `application/problem+json`.
@@ -16,11 +16,16 @@ public struct PublicError: Error, Sendable, Hashable, CustomStringConvertible {
     public let correlationID: CorrelationID
     /// The RFC 9457 `type` URI: ``ErrorReporter/Configuration/problemTypeBase`` followed by the code.
     public let typeURI: String
+    /// Headers to send with the response, as they are: `Retry-After` (whole seconds) when the error
+    /// knows when to retry, `WWW-Authenticate` on every 401 (see
+    /// ``ErrorReporter/Configuration/authenticationChallenge``). Never anything from the error's text.
+    public let headers: [PublicHeader]
 
-    init(problem: PublicProblem, correlationID: CorrelationID, typeBase: String) {
+    init(problem: PublicProblem, correlationID: CorrelationID, typeBase: String, headers: [PublicHeader]) {
         self.problem = problem
         self.correlationID = correlationID
         typeURI = typeBase + problem.code.replacingOccurrences(of: "_", with: "-")
+        self.headers = headers
     }
 
     /// The HTTP status to answer with.

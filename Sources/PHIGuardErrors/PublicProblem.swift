@@ -66,6 +66,18 @@ extension PublicProblem {
         code: "access_denied", status: 403, title: "Access denied",
         detail: "You do not have permission to perform this request.")
 
+    /// 403 `break_glass_refused`: the caller may not invoke emergency (break-the-glass) access under
+    /// the current policy.
+    public static let breakGlassRefused = PublicProblem(
+        code: "break_glass_refused", status: 403, title: "Emergency access refused",
+        detail: "Emergency access cannot be granted for this request.")
+
+    /// 422 `justification_required`: emergency access was asked for without a usable written
+    /// justification (empty, or longer than 2,000 characters).
+    public static let justificationRequired = PublicProblem(
+        code: "justification_required", status: 422, title: "Justification required",
+        detail: "Emergency access needs a written justification of at most 2,000 characters.")
+
     /// 404 `not_found`: a resource that does not exist (and, with ``ResourceDenialPolicy/notFound``,
     /// a resource the caller may not see).
     public static let notFound = PublicProblem(
@@ -84,7 +96,8 @@ extension PublicProblem {
             "The password does not meet the password rules: long enough, not too long, not a common or easily guessed password."
     )
 
-    /// 429 `rate_limited`: too many requests from this client; retry later.
+    /// 429 `rate_limited`: too many requests from this client; retry later (the ``PublicError`` carries
+    /// `Retry-After` when the error knows the delay).
     public static let rateLimited = PublicProblem(
         code: "rate_limited", status: 429, title: "Too many requests", detail: "Too many requests. Try again later.")
 
@@ -100,7 +113,7 @@ extension PublicProblem {
 
     /// Every problem PHIGuard's own mappings can produce (the stable code table).
     public static let catalog: [PublicProblem] = [
-        .authenticationFailed, .accessDenied, .notFound, .invalidRequest, .passwordNotAccepted, .rateLimited,
-        .serviceUnavailable, .internalError,
+        .authenticationFailed, .accessDenied, .breakGlassRefused, .notFound, .invalidRequest, .passwordNotAccepted,
+        .justificationRequired, .rateLimited, .serviceUnavailable, .internalError,
     ]
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import PHIGuardAccess
 import PHIGuardAudit
@@ -96,7 +97,7 @@ struct Harness {
         lockout: LockoutPolicy = .standard, throttle: (any LockoutStore)? = nil,
         rateLimits: LoginFlow.RateLimits = LoginFlow.RateLimits(),
         audit: AuditLog? = nil, recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
-        memoryKiB: UInt32 = 4_096
+        memoryKiB: UInt32 = 4_096, metrics: any MetricsFactory = MetricsSystem.factory
     ) throws {
         self.store = store
         hasher = try PasswordHasher(
@@ -108,8 +109,8 @@ struct Harness {
             recoveryCodes: recoveryCodes,
             throttle: throttle ?? LoginThrottle(policy: lockout, clock: ManualNanosecondClock(clock)),
             rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: ManualNanosecondClock(clock))),
-            rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration)
-        engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock)
+            rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration, metrics: metrics)
+        engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock, metrics: metrics)
     }
 
     /// Adds an account with the standard password and (by default) a TOTP authenticator.

@@ -1,5 +1,6 @@
 import InMemoryLogging
 import Logging
+import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardPasswords
 import PHIGuardRateLimit
@@ -11,16 +12,18 @@ struct AccessAndAuthenticationTests {
     func uniformAuthentication() throws {
         let capture = CapturingReporter()
         let id = try #require(CorrelationID("fixed-id"))
-        let expected = capture.reporter.report(AuthenticationFailure(.wrongPassword), correlationID: id)
+        let expected = capture.reporter.report(AuthenticationError.rejected, correlationID: id)
         #expect(expected.status == 401)
         #expect(expected.problem == .authenticationFailed)
 
-        var rendered: [PublicError] = AuthenticationFailure.Reason.allCases.map {
-            capture.reporter.report(AuthenticationFailure($0), correlationID: id)
+        var rendered: [PublicError] = [AuthenticationError.rejected, .sessionEnded].map {
+            capture.reporter.report($0, correlationID: id)
         }
         // Errors thrown while signing in, whatever their own mapping says.
         let duringSignIn: [any Error] = [
-            PasswordHashingError.emptyPassword, PasswordHashingError.passwordTooLong(maximumUTF8Bytes: 1024),
+            AuthenticationError.rejected, AuthenticationError.tryLater(retryAfter: .seconds(30)),
+            AuthenticationError.unavailable, PasswordHashingError.emptyPassword,
+            PasswordHashingError.passwordTooLong(maximumUTF8Bytes: 1024),
             PasswordHashingError.malformedHash(.structure), PasswordHashingError.unknownPepper(id: "old"),
             PasswordHashingError.overloaded, ResourceNotFound(resourceType: "Account", id: "alice"),
             AccessDenial(action: "login"), PlantedError(),
@@ -30,12 +33,14 @@ struct AccessAndAuthenticationTests {
             #expect(failure == expected)
             #expect(failure.problemJSON == expected.problemJSON)
             #expect(failure.cliMessage == expected.cliMessage)
+            #expect(failure.headers == expected.headers)
         }
 
         let internalCodes = capture.entries(for: id).compactMap { $0.metadata["error.internal_code"] }
-        #expect(internalCodes.contains("auth.unknown_account"))
-        #expect(internalCodes.contains("auth.wrong_password"))
-        #expect(internalCodes.contains("auth.account_locked"))
+        #expect(internalCodes.contains("auth.rejected"))
+        #expect(internalCodes.contains("auth.session_ended"))
+        #expect(internalCodes.contains("auth.try_later"))
+        #expect(internalCodes.contains("auth.unavailable"))
         #expect(internalCodes.contains("password.malformed_hash"))
         #expect(internalCodes.contains("resource.not_found"))
         #expect(internalCodes.contains("unmapped"))
@@ -44,9 +49,9 @@ struct AccessAndAuthenticationTests {
             capture.entries(for: id).first { $0.metadata["error.internal_code"] == "password.malformed_hash" })
         #expect(malformed.level == .error)
         #expect(malformed.metadata["error.code"] == "authentication_failed")
-        let wrongPassword = try #require(
-            capture.entries(for: id).first { $0.metadata["error.internal_code"] == "auth.wrong_password" })
-        #expect(wrongPassword.level == .notice)
+        let rejected = try #require(
+            capture.entries(for: id).first { $0.metadata["error.internal_code"] == "auth.rejected" })
+        #expect(rejected.level == .notice)
     }
 
     @Test("outside sign-in, password input errors are 422 and overload is 503")

@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardErrors
@@ -145,10 +146,35 @@ let authenticationErrors: [any Error] = [
     LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime,
     LoginConfigurationError.invalidRateLimiter(Planted.stackFrame),
 ]
+/// A policy that fails to load, with a planted path and SQL in it (they reach the log, never the user).
+let rejectedPolicy: PolicyValidationError = {
+    do throws(PolicyValidationError) {
+        _ = try CompiledPolicy(yaml: "version: 1\nroles:\n  - name: \"\(Planted.path)\"\nrules: [\(Planted.sql)\n")
+    } catch {
+        return error
+    }
+    return PolicyValidationError(issues: [PolicyIssue(.syntax, Planted.path, at: nil)])
+}()
+/// A policy test file that does not load, with a planted path in it.
+let unreadablePolicyTests: PolicyTestSuite.LoadError = {
+    do throws(PolicyTestSuite.LoadError) {
+        _ = try PolicyTestSuite(yaml: "tests: [{name: \"\(Planted.path)\", request: \(Planted.sql)")
+    } catch {
+        return error
+    }
+    preconditionFailure("the planted test file should not load")
+}()
+let accessErrors: [any Error] = [
+    BreakGlassError.notPermitted, BreakGlassError.missingJustification, BreakGlassError.justificationTooLong,
+    BreakGlassError.invalidDuration, rejectedPolicy,
+    unreadablePolicyTests,
+    AccessRequestDocument.Problem.invalidTime, AccessRequestDocument.Problem.breakGlass(.notPermitted),
+    RateLimitExceeded(retryAfter: .milliseconds(2_500), refusedBy: ["login-per-address"]),
+]
 let capabilityErrors: [any Error] =
     totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
     + recoveryCodeErrors + fieldEncryptionErrors + keyProviderErrors + blindIndexErrors + auditErrors
-    + authenticationErrors
+    + authenticationErrors + accessErrors
 
 /// Names each capability error case (exhaustive switches: adding a case breaks this until it is sampled).
 func capabilityCaseName(_ error: any Error) -> String {
@@ -244,6 +270,21 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .idleTimeoutExceedsAbsoluteLifetime: "LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime"
         case .invalidRateLimiter: "LoginConfigurationError.invalidRateLimiter"
         }
+    case let error as BreakGlassError:
+        switch error {
+        case .notPermitted: "BreakGlassError.notPermitted"
+        case .missingJustification: "BreakGlassError.missingJustification"
+        case .justificationTooLong: "BreakGlassError.justificationTooLong"
+        case .invalidDuration: "BreakGlassError.invalidDuration"
+        }
+    case is PolicyValidationError: "PolicyValidationError"
+    case is PolicyTestSuite.LoadError: "PolicyTestSuite.LoadError"
+    case let error as AccessRequestDocument.Problem:
+        switch error {
+        case .invalidTime: "AccessRequestDocument.Problem.invalidTime"
+        case .breakGlass: "AccessRequestDocument.Problem.breakGlass"
+        }
+    case is RateLimitExceeded: "RateLimitExceeded"
     default: "unknown \(type(of: error))"
     }
 }
@@ -255,10 +296,6 @@ func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
     }
     errors += rateLimitErrors.map { ("RateLimitError.\(caseName($0))", $0, true) }
     errors += capabilityErrors.map { (capabilityCaseName($0), $0, true) }
-    for reason in AuthenticationFailure.Reason.allCases {
-        errors.append(
-            ("AuthenticationFailure.\(reason)", AuthenticationFailure(reason, underlying: PlantedError()), true))
-    }
     errors.append(("AccessDenial.resource", AccessDenial(resourceType: "Patient", id: Planted.medicalRecord), true))
     errors.append(("AccessDenial.action", AccessDenial(action: "export " + Planted.path, decidingRules: ["r1"]), true))
     errors.append(("ResourceNotFound", ResourceNotFound(resourceType: "Patient", id: Planted.medicalRecord), true))
@@ -295,9 +332,10 @@ struct LeakScanTests {
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 5 AuthenticationError
-        // + 3 SessionStoreError + 4 LoginConfigurationError.
+        // + 3 SessionStoreError + 4 LoginConfigurationError + 4 BreakGlassError + PolicyValidationError
+        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 61)
+        #expect(names.count == 70)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 
@@ -324,7 +362,9 @@ struct LeakScanTests {
                 : capture.reporter.report(error, context: Planted.context, correlationID: id)
 
             // The public side.
-            let publicTexts = [failure.problemJSON, failure.cliMessage, failure.description, failure.typeURI]
+            let publicTexts =
+                [failure.problemJSON, failure.cliMessage, failure.description, failure.typeURI]
+                + failure.headers.map(\.description)
             for text in publicTexts {
                 for planted in Planted.contextValues + Planted.errorValues + Planted.internalFragments {
                     #expect(
@@ -361,11 +401,22 @@ struct LeakScanTests {
                 }
                 #expect(logText.contains("[unmapped]"))
             }
-            if label.hasPrefix("AuthenticationFailure") {
-                // The underlying (unmapped) error is a link of the chain, by type only.
-                #expect(logText.contains("PlantedError [unmapped]"))
-                for planted in Planted.errorValues { #expect(!logText.contains(planted)) }
+            // Headers: only the two known names, an integer delay and the configured challenge.
+            for header in failure.headers {
+                switch header.name {
+                case PublicHeader.retryAfterName:
+                    #expect(!header.value.isEmpty && header.value.allSatisfy(\.isASCII) && Int(header.value) != nil)
+                    #expect(failure.status == 429, "\(label): Retry-After on a \(failure.status)")
+                case PublicHeader.wwwAuthenticateName:
+                    #expect(header.value == ErrorReporter.Configuration.defaultAuthenticationChallenge)
+                    #expect(failure.status == 401, "\(label): WWW-Authenticate on a \(failure.status)")
+                default:
+                    Issue.record("\(label): unexpected header \(header)")
+                }
             }
+            #expect(
+                failure.status != 401 || failure.headers.contains { $0.name == PublicHeader.wwwAuthenticateName },
+                "\(label): a 401 without WWW-Authenticate")
         }
     }
 

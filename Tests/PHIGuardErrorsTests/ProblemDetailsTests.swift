@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardPasswords
 import Testing
@@ -57,7 +58,7 @@ struct ProblemDetailsTests {
         let reporter = ErrorReporter(
             logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
             configuration: .init(problemTypeBase: "https://portal.example/problems/"))
-        let failure = reporter.report(AuthenticationFailure(.wrongPassword))
+        let failure = reporter.report(AuthenticationError.rejected)
         #expect(failure.typeURI == "https://portal.example/problems/authentication-failed")
     }
 
@@ -76,8 +77,9 @@ struct ProblemDetailsTests {
         let table = PublicProblem.catalog.map { "\($0.code) \($0.status)" }
         #expect(
             table == [
-                "authentication_failed 401", "access_denied 403", "not_found 404", "invalid_request 400",
-                "password_not_accepted 422", "rate_limited 429", "service_unavailable 503", "internal_error 500",
+                "authentication_failed 401", "access_denied 403", "break_glass_refused 403", "not_found 404",
+                "invalid_request 400", "password_not_accepted 422", "justification_required 422", "rate_limited 429",
+                "service_unavailable 503", "internal_error 500",
             ])
         #expect(Set(PublicProblem.catalog.map(\.code)).count == PublicProblem.catalog.count)
     }

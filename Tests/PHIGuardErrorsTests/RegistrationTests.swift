@@ -99,9 +99,8 @@ struct RegistrationTests {
     func chain() throws {
         let capture = CapturingReporter(configuration: .init(maximumChainLength: 3))
         let id = CorrelationID()
-        let inner = AuthenticationFailure(.secondFactorFailed, underlying: PasswordHashingError.overloaded)
-        let outer = AuthenticationFailure(
-            .wrongPassword, underlying: AuthenticationFailure(.accountLocked, underlying: inner))
+        let inner = ChainLink(code: "link.inner", underlying: PasswordHashingError.overloaded)
+        let outer = ChainLink(code: "link.outer", underlying: ChainLink(code: "link.middle", underlying: inner))
         capture.reporter.report(outer, correlationID: id)
         let entry = try #require(capture.entries(for: id).first)
         guard case .array(let links) = entry.metadata["error.chain"] else {
@@ -109,8 +108,8 @@ struct RegistrationTests {
             return
         }
         #expect(links.count == 4)
-        #expect(links.first.map { flatten($0).contains("[auth.wrong_password]") } == true)
-        #expect(links.dropFirst().first.map { flatten($0).contains("[auth.account_locked]") } == true)
+        #expect(links.first.map { flatten($0).contains("[link.outer]") } == true)
+        #expect(links.dropFirst().first.map { flatten($0).contains("[link.middle]") } == true)
         #expect(links.last.map { flatten($0).contains("chain cut at 3 links") } == true)
     }
 
@@ -141,5 +140,15 @@ struct RegistrationTests {
         capture.reporter.report(ResourceNotFound(resourceType: "Note"), context: context, correlationID: id)
         let entry = try #require(capture.entries(for: id).first)
         #expect(entry.metadata["error.context_dropped"] == "9")
+    }
+}
+
+/// An app error that wraps another, for the chain tests.
+struct ChainLink: Error, PublicErrorMappable {
+    var code: String
+    var underlying: (any Error)?
+
+    var errorMapping: MappedError {
+        MappedError(.internalError, internalCode: code, logMessage: "chained failure", underlying: underlying)
     }
 }

@@ -1,39 +1,65 @@
-// Mappings for this module's own authentication and authorization errors.
+public import PHIGuardAccess
 
-extension AuthenticationFailure: PublicErrorMappable {
-    /// Always ``PublicProblem/authenticationFailed``; the reason goes to the log only.
-    public var errorMapping: MappedError {
-        MappedError(
-            .authenticationFailed, internalCode: "auth.\(reason.rawValue)", logMessage: description,
-            underlying: underlying)
-    }
-}
+// PHIGuardAccess → public problems. Exhaustive on purpose: a new case does not compile until it is
+// mapped here (and the leak scan lists it). A denied decision is not an error: throw AccessDenial
+// (this module) for it.
 
-extension AccessDenial: PublicErrorMappable {
-    /// A resource: 403 or 404 by ``ResourceDenialPolicy``; an action: 403.
+extension BreakGlassError: PublicErrorMappable {
+    /// A subject who may not break the glass gets 403 ``PublicProblem/breakGlassRefused``; a missing or
+    /// over-long justification is 422 ``PublicProblem/justificationRequired``; a duration outside the
+    /// policy's limit is 400.
     public var errorMapping: MappedError {
-        var context = ErrorContext()
-        if !decidingRules.isEmpty { context.add("deciding_rules", .value(decidingRules.joined(separator: ","))) }
-        switch target {
-        case .resource(let type, let id):
-            context.add("resource_type", .value(type))
-            if let id { context.add("resource_id", .value(id)) }
-            return .resourceDenied(
-                internalCode: "access.denied_resource", logMessage: "access denied", context: context)
-        case .action(let action):
-            context.add("action", .value(action))
-            return MappedError(
-                .accessDenied, internalCode: "access.denied_action", logMessage: "access denied", context: context)
+        // BreakGlassError descriptions are fixed texts: never the justification or a subject id.
+        let message = description
+        return switch self {
+        case .notPermitted:
+            MappedError(.breakGlassRefused, internalCode: "break_glass.not_permitted", logMessage: message)
+        case .missingJustification:
+            MappedError(
+                .justificationRequired, internalCode: "break_glass.missing_justification", logMessage: message)
+        case .justificationTooLong:
+            MappedError(
+                .justificationRequired, internalCode: "break_glass.justification_too_long", logMessage: message)
+        case .invalidDuration:
+            MappedError(.invalidRequest, internalCode: "break_glass.invalid_duration", logMessage: message)
         }
     }
 }
 
-extension ResourceNotFound: PublicErrorMappable {
-    /// Always 404 ``PublicProblem/notFound``.
+extension PolicyValidationError: PublicErrorMappable {
+    /// A policy that does not load is a server misconfiguration: 500 with no detail. The log gets the
+    /// number of problems, their codes and the first one (policy names and a line:column; no request data).
     public var errorMapping: MappedError {
-        var context: ErrorContext = ["resource_type": .value(resourceType)]
-        if let id { context.add("resource_id", .value(id)) }
+        var context: ErrorContext = [
+            "issue_count": .value(String(issues.count)),
+            "issue_codes": .value(Set(issues.map(\.code.rawValue)).sorted().joined(separator: ",")),
+        ]
+        if let first = issues.first { context.add("first_issue", .value(first.description)) }
         return MappedError(
-            .notFound, internalCode: "resource.not_found", logMessage: "resource not found", context: context)
+            .internalError, internalCode: "access.policy_invalid", logMessage: "access policy rejected",
+            context: context)
+    }
+}
+
+extension PolicyTestSuite.LoadError: PublicErrorMappable {
+    /// A policy test file that does not load: 500 with no detail (the decoder's message is logged).
+    public var errorMapping: MappedError {
+        MappedError(
+            .internalError, internalCode: "access.policy_tests_unreadable", logMessage: "policy test file unreadable",
+            context: ["reason": .value(message)])
+    }
+}
+
+extension AccessRequestDocument.Problem: PublicErrorMappable {
+    /// A malformed time is 400; a refused break-glass keeps the ``BreakGlassError`` mapping.
+    public var errorMapping: MappedError {
+        switch self {
+        case .invalidTime:
+            return MappedError(.invalidRequest, internalCode: "access.request_invalid_time", logMessage: description)
+        case .breakGlass(let error):
+            var mapped = error.errorMapping
+            mapped.internalCode = "access.request." + mapped.internalCode
+            return mapped
+        }
     }
 }

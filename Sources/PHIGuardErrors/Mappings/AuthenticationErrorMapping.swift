@@ -7,7 +7,7 @@ public import PHIGuardAuthentication
 extension AuthenticationError: PublicErrorMappable {
     /// Rejected credentials and ended sessions are the uniform 401; throttling is 429 (decided per
     /// name and address whether or not the account exists, so it reveals nothing); a new password
-    /// that breaks the policy is 422; a backend failure is 503.
+    /// that breaks the policy is 422; a backend failure is 503. Throttling carries `Retry-After`.
     public var errorMapping: MappedError {
         let message = description
         return switch self {
@@ -15,8 +15,10 @@ extension AuthenticationError: PublicErrorMappable {
             MappedError(.authenticationFailed, internalCode: "auth.rejected", logMessage: message, logLevel: .notice)
         case .sessionEnded:
             MappedError(.authenticationFailed, internalCode: "auth.session_ended", logMessage: message, logLevel: .info)
-        case .tryLater:
-            MappedError(.rateLimited, internalCode: "auth.try_later", logMessage: message, logLevel: .notice)
+        case .tryLater(let retryAfter):
+            MappedError(
+                .rateLimited, internalCode: "auth.try_later", logMessage: message, logLevel: .notice,
+                headers: [.retryAfter(retryAfter)])
         case .passwordNotAccepted:
             MappedError(.passwordNotAccepted, internalCode: "auth.password_not_accepted", logMessage: message)
         case .unavailable:

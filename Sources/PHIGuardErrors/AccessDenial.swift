@@ -1,52 +1,3 @@
-/// A failed sign-in, with the internal reason that only the log sees.
-///
-/// Every reason renders as the same ``PublicProblem/authenticationFailed``: users (and attackers)
-/// never learn whether the account exists, is locked, or the second factor was wrong.
-///
-/// ```swift
-/// guard let account = try await accounts.find(username) else {
-///     _ = await hasher.verifyUnknownAccount(password)      // same time as a real verify
-///     throw AuthenticationFailure(.unknownAccount)
-/// }
-/// ```
-public struct AuthenticationFailure: Error, Sendable, CustomStringConvertible {
-    /// Why authentication failed. Logged and counted, never shown.
-    public enum Reason: String, Sendable, Hashable, CaseIterable {
-        /// No account has this name.
-        case unknownAccount = "unknown_account"
-        /// The password did not match.
-        case wrongPassword = "wrong_password"
-        /// The account is locked after too many failures.
-        case accountLocked = "account_locked"
-        /// The account is disabled.
-        case accountDisabled = "account_disabled"
-        /// A second factor is required and was not given.
-        case secondFactorRequired = "second_factor_required"
-        /// The second factor (TOTP code, recovery code) was wrong or replayed.
-        case secondFactorFailed = "second_factor_failed"
-        /// The password or credential has expired.
-        case credentialsExpired = "credentials_expired"
-        /// The session or token is missing, expired or revoked.
-        case sessionInvalid = "session_invalid"
-        /// The credentials could not be parsed (empty, too long, not UTF-8).
-        case malformedCredentials = "malformed_credentials"
-    }
-
-    /// The internal reason.
-    public var reason: Reason
-    /// The error that caused it, if any (logged as the next link of the chain).
-    public var underlying: (any Error)?
-
-    /// A failure for `reason`.
-    public init(_ reason: Reason, underlying: (any Error)? = nil) {
-        self.reason = reason
-        self.underlying = underlying
-    }
-
-    /// `authentication failed: <reason>` (internal; safe to log).
-    public var description: String { "authentication failed: \(reason.rawValue)" }
-}
-
 /// A denied access decision.
 ///
 /// A denied resource renders as 403 or 404 by the reporter's ``ResourceDenialPolicy``; a denied
@@ -103,4 +54,33 @@ public struct ResourceNotFound: Error, Sendable, Hashable, CustomStringConvertib
 
     /// `<type> <id> not found` (internal; identifiers only).
     public var description: String { "\(resourceType)" + (id.map { " \($0)" } ?? "") + " not found" }
+}
+
+extension AccessDenial: PublicErrorMappable {
+    /// A resource: 403 or 404 by ``ResourceDenialPolicy``; an action: 403.
+    public var errorMapping: MappedError {
+        var context = ErrorContext()
+        if !decidingRules.isEmpty { context.add("deciding_rules", .value(decidingRules.joined(separator: ","))) }
+        switch target {
+        case .resource(let type, let id):
+            context.add("resource_type", .value(type))
+            if let id { context.add("resource_id", .value(id)) }
+            return .resourceDenied(
+                internalCode: "access.denied_resource", logMessage: "access denied", context: context)
+        case .action(let action):
+            context.add("action", .value(action))
+            return MappedError(
+                .accessDenied, internalCode: "access.denied_action", logMessage: "access denied", context: context)
+        }
+    }
+}
+
+extension ResourceNotFound: PublicErrorMappable {
+    /// Always 404 ``PublicProblem/notFound``.
+    public var errorMapping: MappedError {
+        var context: ErrorContext = ["resource_type": .value(resourceType)]
+        if let id { context.add("resource_id", .value(id)) }
+        return MappedError(
+            .notFound, internalCode: "resource.not_found", logMessage: "resource not found", context: context)
+    }
 }
