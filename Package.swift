@@ -20,9 +20,9 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 /// Keep this table and the umbrella target's re-exports in step.
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardPasswords", ["PHIGuardSecureMemory", "CSodium", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "CSodium", "CQRencode", crypto, log]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "PHIGuardRateLimit", "CSodium", "CQRencode", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium", log]),
-    ("PHIGuardAccess", [yams, log]),
+    ("PHIGuardAccess", ["PHIGuardSecureMemory", yams, log]),
     ("PHIGuardAudit", ["PHIGuardSecureMemory", "CSodium", log]),
     (
         "PHIGuardErrors",
@@ -31,7 +31,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
             "PHIGuardAuthentication", log, metrics,
         ]
     ),
-    ("PHIGuardRateLimit", [log]),
+    ("PHIGuardRateLimit", ["PHIGuardSecureMemory", log]),
     (
         "PHIGuardAuthentication",
         [
@@ -61,7 +61,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
 let testedModules: [(module: String, extra: [Target.Dependency])] = [
     ("PHIGuardSecureMemory", []),
     ("PHIGuardPasswords", ["PHIGuardSecureMemory"]),
-    ("PHIGuardTOTP", ["PHIGuardSecureMemory"]),
+    ("PHIGuardTOTP", ["PHIGuardSecureMemory", "PHIGuardRateLimit"]),
     ("PHIGuardFieldEncryption", ["PHIGuardSecureMemory", "CSodium"]),
     ("PHIGuardAccess", []),
     ("PHIGuardAudit", ["PHIGuardSecureMemory"]),

@@ -20,14 +20,14 @@ public final class AccessEngine: @unchecked Sendable {
     private let lock = NSLock()
     private nonisolated(unsafe) var current: CompiledPolicy
     /// The clock used for break-glass issue/expiry and time-of-day conditions.
-    public let clock: any WallClock
+    public let clock: any PHIGuardClock
     /// The app's care-team lookup, used when a subject arrives without ``Subject/careTeamPatients``.
     public let careTeams: (any CareTeamDirectory)?
     private let logger: Logger
 
     /// Creates an engine with an initial policy.
     public init(
-        policy: CompiledPolicy, clock: any WallClock = SystemWallClock(), careTeams: (any CareTeamDirectory)? = nil,
+        policy: CompiledPolicy, clock: any PHIGuardClock = SystemClock(), careTeams: (any CareTeamDirectory)? = nil,
         logger: Logger = Logger(label: "phiguard.access")
     ) {
         self.current = policy
@@ -120,14 +120,14 @@ public final class AccessEngine: @unchecked Sendable {
     public func breakGlass(
         for principal: AuthenticatedPrincipal, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        guard clock.now() < principal.validUntil else { throw .notPermitted }
+        guard clock.now < principal.validUntil else { throw .notPermitted }
         return try breakGlass(for: principal.subject, reason: reason, duration: duration)
     }
 
     private func refusal(
         of principal: AuthenticatedPrincipal, recentAuthentication: Duration?, policy: CompiledPolicy
     ) -> AccessDecision? {
-        let now = clock.now()
+        let now = clock.now
         if now >= principal.validUntil { return .refused(.authenticationExpired, policy: policy) }
         if let recentAuthentication, !principal.isRecentlyAuthenticated(within: recentAuthentication, at: now) {
             return .refused(.recentAuthenticationRequired, policy: policy)
@@ -167,7 +167,7 @@ public final class AccessEngine: @unchecked Sendable {
     public func breakGlass(
         for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        let grant = try policy.breakGlass(for: subject, reason: reason, duration: duration, now: clock.now())
+        let grant = try policy.breakGlass(for: subject, reason: reason, duration: duration, now: clock.now)
         logger.notice(
             "break-the-glass grant issued",
             metadata: [

@@ -84,6 +84,7 @@ public actor AuditLog {
 
     private let sink: any AuditSink
     private let signingKey: AuditSigningKey
+    private let clock: any PHIGuardClock
     private let exporter: (@Sendable (AuditCheckpoint) async -> Void)?
     private let logger: Logger
     private var chainer: AuditChainer
@@ -107,11 +108,13 @@ public actor AuditLog {
     /// Opens a log on `sink`, resuming after the last record stored there.
     ///
     /// `checkpointExporter` receives every checkpoint after the sink has committed it; copy it
-    /// off-host there (it should not throw: handle and log its own failures).
+    /// off-host there (it should not throw: handle and log its own failures). Checkpoint times are
+    /// the wall reading of `clock` (the events carry the times they were created with).
     public init(
         sink: any AuditSink, chainKey: AuditChainKey, signingKey: AuditSigningKey,
         configuration: Configuration = Configuration(),
         checkpointExporter: (@Sendable (AuditCheckpoint) async -> Void)? = nil,
+        clock: any PHIGuardClock = SystemClock(),
         logger: Logger = Logger(label: "phiguard.audit")
     ) async throws(AuditError) {
         guard (1...100_000).contains(configuration.batchSize),
@@ -127,6 +130,7 @@ public actor AuditLog {
         }
         self.sink = sink
         self.signingKey = signingKey
+        self.clock = clock
         self.checkpointPublicKey = signingKey.publicKey
         self.configuration = configuration
         self.exporter = checkpointExporter
@@ -247,7 +251,7 @@ public actor AuditLog {
     private func emitCheckpointIfNeeded() {
         let tail = nextSequence - 1
         guard tail > lastCheckpointed else { return }
-        let now = AuditEvent.timestamp(for: .now)
+        let now = AuditEvent.timestamp(for: clock.now)
         pendingCheckpoints.append(
             AuditCheckpoint(sequence: tail, chain: lastChain, timestamp: now, signingKey: signingKey))
         lastCheckpointed = tail
