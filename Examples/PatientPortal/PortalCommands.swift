@@ -253,7 +253,8 @@ struct ChartCommand: AsyncParsableCommand {
                 principal, .read, Resource(type: "chart", id: patientID, patientID: patientID))
             let fields = decision.visibleFields
             let event = try AuditEvent(
-                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.flow.clock.now), actorID: principal.subject.id,
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.flow.clock.now),
+                actorID: principal.subject.id,
                 actorRole: principal.subject.roles.first ?? "none", sessionID: principal.sessionHandle, action: "read",
                 resourceType: "chart", resourceID: patientID, patientID: patientID, fields: fields,
                 outcome: decision.isAllowed ? .allow : .deny, reason: decision.reason.rawValue,

@@ -81,4 +81,3 @@ private final class PreparedSubjectCache: @unchecked Sendable {
         return fresh
     }
 }
-

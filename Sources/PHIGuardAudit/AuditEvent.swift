@@ -218,7 +218,8 @@ extension AuditEvent {
     /// A session event (`kind` must be one of the `session…` kinds). `sessionID` is the session's
     /// public id, never its token.
     public static func session(
-        _ kind: AuditEventKind, userID: String, sessionID: String, reason: String? = nil, at date: Date = SystemClock().now
+        _ kind: AuditEventKind, userID: String, sessionID: String, reason: String? = nil,
+        at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         guard kind.rawValue.hasPrefix("session.") else { throw .invalidEvent("not a session event kind") }
         return try AuditEvent(

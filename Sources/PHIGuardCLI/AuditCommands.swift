@@ -183,7 +183,8 @@ struct AuditCommand: AsyncParsableCommand {
 
         func event() throws(AuditError) -> AuditEvent {
             try AuditEvent(
-                kind: kind, timestamp: ts ?? AuditEvent.timestamp(for: SystemClock().now), actorID: actor, actorRole: role,
+                kind: kind, timestamp: ts ?? AuditEvent.timestamp(for: SystemClock().now), actorID: actor,
+                actorRole: role,
                 sessionID: session, action: action, resourceType: resourceType, resourceID: resourceID,
                 patientID: patient, fields: fields ?? [], outcome: outcome, reason: reason, ruleIDs: rules ?? [],
                 breakGlass: breakGlass ?? false, breakGlassReason: breakGlassReason, relatedSequence: related,

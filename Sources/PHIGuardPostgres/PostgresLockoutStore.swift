@@ -94,7 +94,8 @@ public final class PostgresLockoutStore: LockoutStore {
     public func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
         let keys = digests(account: account, address: address)
         return try await locked(keys) { [self] connection, counters, addressCounters in
-            let (gate, outcome) = policy.admit(account: counters, address: addressCounters, now: clock.wallClockNanoseconds())
+            let (gate, outcome) = policy.admit(
+                account: counters, address: addressCounters, now: clock.wallClockNanoseconds())
             guard let outcome else { return .refused(gate) }
             try await write(outcome, keys, connection)
             return .admitted(outcome.event)

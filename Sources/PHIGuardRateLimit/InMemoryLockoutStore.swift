@@ -78,7 +78,8 @@ public final class InMemoryLockoutStore: LockoutStore {
     }
 
     private func store(
-        _ outcome: LockoutFailureOutcome, account: String, address: String, in accounts: inout [StorageKey: AccountState],
+        _ outcome: LockoutFailureOutcome, account: String, address: String,
+        in accounts: inout [StorageKey: AccountState],
         now: Int64
     ) {
         if accounts[account] == nil, accounts.count >= maximumAccounts { evictSettled(&accounts, now: now) }

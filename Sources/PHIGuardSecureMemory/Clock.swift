@@ -151,13 +151,13 @@ extension Date {
         self.init(timeIntervalSince1970: Double(seconds) + Double(fraction) / 1e9)
     }
 
-    /// Nanoseconds since 1970-01-01 00:00 UTC, rounded to the nearest and saturating.
+    /// Nanoseconds since 1970-01-01 00:00 UTC, rounded to the nearest and saturating. Whole seconds
+    /// and the fraction are converted apart, so no precision is lost to a product near 10^18.
     package var nanosecondsSince1970: Int64 {
-        let value = (timeIntervalSince1970 * 1e9).rounded()
-        guard value.isFinite else { return value < 0 ? Int64.min : Int64.max }
-        if value >= 9.2e18 { return Int64.max }
-        if value <= -9.2e18 { return Int64.min }
-        return Int64(value)
+        let interval = timeIntervalSince1970
+        guard interval.isFinite, abs(interval) < 9.2e9 else { return interval < 0 ? Int64.min : Int64.max }
+        let seconds = interval.rounded(.down)
+        return Int64(seconds) * 1_000_000_000 + Int64(((interval - seconds) * 1e9).rounded())
     }
 
     /// `duration` later.

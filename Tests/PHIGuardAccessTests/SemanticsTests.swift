@@ -230,7 +230,9 @@ import Testing
         let chart = AccessRequest(subject: desk, action: .read, resource: Resource(type: "chart", patientID: "p-a"))
         let base = ManualClock(utc(hour: 21))
         #expect(AccessEngine(policy: policy, clock: OffsetClock(base: base, offset: .zero)).decide(chart).isAllowed)
-        #expect(!AccessEngine(policy: policy, clock: OffsetClock(base: base, offset: .seconds(3_600))).decide(chart).isAllowed)
+        #expect(
+            !AccessEngine(policy: policy, clock: OffsetClock(base: base, offset: .seconds(3_600))).decide(chart)
+                .isAllowed)
     }
 
     @Test func attributeConditions() {

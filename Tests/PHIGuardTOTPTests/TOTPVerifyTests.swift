@@ -253,7 +253,8 @@ struct ThrottleTests {
         #expect(try await verifier.verify(try totp.code(at: now), accountID: "a", totp: totp, at: now).isAccepted)
         #expect(try await verifier.verify(try wrongCode(at: later), accountID: "a", totp: totp, at: later) == .invalid)
         #expect(try await verifier.verify(try wrongCode(at: later), accountID: "a", totp: totp, at: later) == .invalid)
-        guard case .throttled = try await verifier.verify(try totp.code(at: later), accountID: "a", totp: totp, at: later)
+        guard
+            case .throttled = try await verifier.verify(try totp.code(at: later), accountID: "a", totp: totp, at: later)
         else {
             Issue.record("expected a lock-out after two consecutive failures")
             return
