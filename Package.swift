@@ -25,9 +25,9 @@ let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 /// (`scripts/check-manifest.py`, run by `make test`, fails on any difference).
 let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardPasswords", ["PHIGuardCrypto", "CArgon2"]),
-    ("PHIGuardTOTP", ["PHIGuardCrypto", crypto, log]),
+    ("PHIGuardTOTP", ["PHIGuardCrypto", "PHIGuardRateLimit", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", log]),
-    ("PHIGuardAccess", [yams, log, metrics]),
+    ("PHIGuardAccess", ["PHIGuardCrypto", yams, log, metrics]),
     ("PHIGuardAudit", ["PHIGuardCrypto", log, metrics]),
     (
         "PHIGuardErrors",
@@ -36,7 +36,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
             "PHIGuardAuthentication", "PHIGuardAccess", log,
         ]
     ),
-    ("PHIGuardRateLimit", [log]),
+    ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
     (
         "PHIGuardAuthentication",
         [
@@ -74,7 +74,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
 let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardCrypto", ["PHIGuardTestSupport"]),
     ("PHIGuardPasswords", ["PHIGuardTestSupport"]),
-    ("PHIGuardTOTP", ["PHIGuardTestSupport"]),
+    ("PHIGuardTOTP", ["PHIGuardRateLimit", "PHIGuardTestSupport"]),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP"]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),

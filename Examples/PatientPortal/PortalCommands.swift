@@ -115,7 +115,7 @@ struct TOTPCodeCommand: AsyncParsableCommand {
             guard let demo = try await services.database.demoAccount(loginName: account) else {
                 throw PortalError.notADemoAccount
             }
-            let now = try demo.totp.timeStep(at: Date())
+            let now = try demo.totp.timeStep(at: services.flow.clock.now)
             let used = try await services.database.lastAcceptedStep(accountID: demo.id) ?? 0
             let step = max(now, used + 1)
             guard step <= now + 1 else { throw PortalError.codeNotReady }
@@ -254,7 +254,8 @@ struct ChartCommand: AsyncParsableCommand {
                 principal, .read, Resource(type: "chart", id: patientID, patientID: patientID))
             let fields = decision.visibleFields
             let event = try AuditEvent(
-                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: Date()), actorID: principal.subject.id,
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.flow.clock.now),
+                actorID: principal.subject.id,
                 actorRole: principal.subject.roles.first ?? "none", sessionID: principal.sessionHandle, action: "read",
                 resourceType: "chart", resourceID: patientID, patientID: patientID, fields: fields,
                 outcome: decision.isAllowed ? .allow : .deny, reason: decision.reason.rawValue,
@@ -288,7 +289,7 @@ struct ChartCommand: AsyncParsableCommand {
         let target = patient.flatMap { AuditIdentifier.isValid($0) ? $0 : nil }
         try await services.audit.append(
             try AuditEvent(
-                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: Date()), sessionID: handle,
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.flow.clock.now), sessionID: handle,
                 action: "read", resourceType: "chart", resourceID: target, patientID: target, outcome: .deny,
                 reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")"))
     }

@@ -133,22 +133,27 @@ struct PortalServices {
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
         let database = try await PortalDatabase.open(
             path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(), logger: logger)
+        // One clock for every component (sessions, lockout, rate limits, audit, access rules).
+        let clock = SystemClock()
         var secret = try keys.rateLimitSecret()
         let rateLimits = try await SQLiteRateLimitStore.open(
-            path: options.database, keyDigestSecret: &secret, logger: logger)
+            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
         // The same digest secret: the stores' digests are domain-separated by their labels.
         secret = try keys.rateLimitSecret()
         let lockout = try await SQLiteLockoutStore.open(
-            path: options.database, keyDigestSecret: &secret, logger: logger)
+            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
         let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
         let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
         let audit = try await AuditLog(
-            sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), logger: logger)
+            sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
+            logger: logger)
         let flow = try LoginFlow(
             accounts: database, sessions: sessions, passwords: try PasswordHasher(),
-            totp: try TOTPVerifier(replayStore: database, logger: logger), throttle: lockout,
-            rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, logger: logger)
-        let engine = AccessEngine(policy: policy, careTeams: try await database.careTeams(), logger: logger)
+            // LoginFlow counts codes in `lockout` with the other second-factor attempts.
+            totp: try TOTPVerifier(replayStore: database, lockout: nil, logger: logger), throttle: lockout,
+            rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
+        let engine = AccessEngine(
+            policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
         return PortalServices(
             options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
             auditSink: auditSink,

@@ -149,7 +149,7 @@ struct PortalLogHandler: LogHandler {
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let time = Date().formatted(.iso8601)
+        let time = SystemClock().now.formatted(.iso8601)
         file.append("\(time) \(event.level) \(label): \(event.message)" + (fields.isEmpty ? "" : " " + fields))
     }
 }

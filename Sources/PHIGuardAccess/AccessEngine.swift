@@ -21,7 +21,7 @@ public final class AccessEngine: @unchecked Sendable {
     private let lock = NSLock()
     private nonisolated(unsafe) var current: CompiledPolicy
     /// The clock used for break-glass issue/expiry and time-of-day conditions.
-    public let clock: any WallClock
+    public let clock: any PHIGuardClock
     /// The app's care-team lookup, used when a subject arrives without ``Subject/careTeamPatients``.
     public let careTeams: (any CareTeamDirectory)?
     private let logger: Logger
@@ -37,7 +37,7 @@ public final class AccessEngine: @unchecked Sendable {
     ///   - metrics: makes the counters of denied decisions and break-glass grants (labels in
     ///     ``AccessMetricLabel``); the process-wide `MetricsSystem.factory` by default.
     public init(
-        policy: CompiledPolicy, clock: any WallClock = SystemWallClock(), careTeams: (any CareTeamDirectory)? = nil,
+        policy: CompiledPolicy, clock: any PHIGuardClock = SystemClock(), careTeams: (any CareTeamDirectory)? = nil,
         logger: Logger = Logger(label: "phiguard.access"), metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.current = policy
@@ -134,14 +134,14 @@ public final class AccessEngine: @unchecked Sendable {
     public func breakGlass(
         for principal: AuthenticatedPrincipal, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        guard clock.now() < principal.validUntil else { throw .notPermitted }
+        guard clock.now < principal.validUntil else { throw .notPermitted }
         return try breakGlass(for: principal.subject, reason: reason, duration: duration)
     }
 
     private func refusal(
         of principal: AuthenticatedPrincipal, recentAuthentication: Duration?, policy: CompiledPolicy
     ) -> AccessDecision? {
-        let now = clock.now()
+        let now = clock.now
         if now >= principal.validUntil { return .refused(.authenticationExpired, policy: policy) }
         if let recentAuthentication, !principal.isRecentlyAuthenticated(within: recentAuthentication, at: now) {
             return .refused(.recentAuthenticationRequired, policy: policy)
@@ -181,7 +181,7 @@ public final class AccessEngine: @unchecked Sendable {
     public func breakGlass(
         for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        let grant = try policy.breakGlass(for: subject, reason: reason, duration: duration, now: clock.now())
+        let grant = try policy.breakGlass(for: subject, reason: reason, duration: duration, now: clock.now)
         logger.notice(
             "break-the-glass grant issued",
             metadata: [

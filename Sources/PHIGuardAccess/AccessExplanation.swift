@@ -28,7 +28,7 @@ extension CompiledPolicy {
     /// Decides `request` and explains every rule that was considered.
     @_spi(PolicyEvaluation)
     public func explain(
-        _ request: AccessRequest, careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
+        _ request: AccessRequest, careTeams: (any CareTeamDirectory)? = nil, clock: any PHIGuardClock = SystemClock()
     ) -> AccessExplanation {
         let decision = decide(request, careTeams: careTeams, clock: clock)
         let prepared = prepare(request.subject)

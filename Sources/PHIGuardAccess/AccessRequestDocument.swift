@@ -80,8 +80,11 @@ public struct AccessRequestDocument: Codable, Sendable, Hashable {
         }
     }
 
-    /// The request, and the instant it is decided at, under `policy`.
-    public func request(under policy: CompiledPolicy, now: Date = Date()) throws(Problem) -> (AccessRequest, Date) {
+    /// The request, and the instant it is decided at, under `policy`: the document's `time`, or
+    /// `now` (by default the system clock's wall reading) if it has none.
+    public func request(under policy: CompiledPolicy, now: Date = SystemClock().now) throws(Problem)
+        -> (AccessRequest, Date)
+    {
         var at = now
         if let time {
             let formatter = ISO8601DateFormatter()
@@ -110,18 +113,6 @@ public struct AccessRequestDocument: Codable, Sendable, Hashable {
             AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant), at
         )
     }
-}
-
-/// A fixed instant, for deciding requests "as of" a document's `time`.
-public struct FixedWallClock: WallClock {
-    /// The instant returned by ``now()``.
-    public var instant: Date
-
-    /// Creates the clock.
-    public init(_ instant: Date) { self.instant = instant }
-
-    /// Always ``instant``.
-    public func now() -> Date { instant }
 }
 
 /// The JSON form of a decision, as printed by `phiguard policy check`.

@@ -53,7 +53,7 @@ public final class AuthenticatedPrincipal: Sendable, CustomStringConvertible {
 
     /// Whether the user proved their credentials within `window` before `now` (for step-up checks).
     public func isRecentlyAuthenticated(within window: Duration, at now: Date) -> Bool {
-        now.timeIntervalSince(recentlyAuthenticatedAt) <= window.timeInterval && now >= recentlyAuthenticatedAt
+        now.timeIntervalSince(recentlyAuthenticatedAt) <= window.seconds && now >= recentlyAuthenticatedAt
     }
 
     /// The user id and session handle only.
@@ -79,12 +79,5 @@ private final class PreparedSubjectCache: @unchecked Sendable {
         let fresh = policy.prepare(subject)
         value = fresh
         return fresh
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -183,7 +183,7 @@ public final class CompiledPolicy: Sendable {
     @_spi(PolicyEvaluation)
     public func decide(
         _ request: AccessRequest, careTeams: (any CareTeamDirectory)? = nil,
-        clock: any WallClock = SystemWallClock()
+        clock: any PHIGuardClock = SystemClock()
     ) -> AccessDecision {
         let (roles, known) = resolveRoles(request.subject.roles)
         let (slot, type) = resolveSlot(request.resource.type, request.action)
@@ -196,7 +196,7 @@ public final class CompiledPolicy: Sendable {
     @_spi(PolicyEvaluation)
     public func decide(
         _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
-        careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
+        careTeams: (any CareTeamDirectory)? = nil, clock: any PHIGuardClock = SystemClock()
     ) -> AccessDecision {
         let (slot, type) = resolveSlot(resource.type, action)
         return decide(subject, slot: slot, type: type, resource, breakGlass, careTeams, clock)
@@ -221,7 +221,7 @@ public final class CompiledPolicy: Sendable {
     @_spi(PolicyEvaluation)
     public func decide(
         _ subject: PreparedSubject, _ target: DecisionTarget, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
-        careTeams: (any CareTeamDirectory)? = nil, clock: any WallClock = SystemWallClock()
+        careTeams: (any CareTeamDirectory)? = nil, clock: any PHIGuardClock = SystemClock()
     ) -> AccessDecision {
         if target.generation == generation && target.resourceType == resource.type {
             return decide(subject, slot: target.slot, type: target.type, resource, breakGlass, careTeams, clock)
@@ -232,7 +232,7 @@ public final class CompiledPolicy: Sendable {
 
     private func decide(
         _ subject: PreparedSubject, slot: Int32, type: Int32, _ resource: borrowing Resource,
-        _ breakGlass: BreakGlassGrant?, _ careTeams: (any CareTeamDirectory)?, _ clock: any WallClock
+        _ breakGlass: BreakGlassGrant?, _ careTeams: (any CareTeamDirectory)?, _ clock: any PHIGuardClock
     ) -> AccessDecision {
         if subject.generation == generation {
             return decide(
@@ -258,7 +258,7 @@ public final class CompiledPolicy: Sendable {
     private func decide(
         roles: borrowing RoleBits, hasKnownRole: Bool, subject: borrowing Subject, slot: Int32, type: Int32,
         resource: borrowing Resource, breakGlass: BreakGlassGrant?, careTeams: (any CareTeamDirectory)?,
-        clock: any WallClock
+        clock: any PHIGuardClock
     ) -> AccessDecision {
         guard slot >= 0 else {
             return denial(
@@ -381,7 +381,7 @@ public final class CompiledPolicy: Sendable {
         guard justification.count <= 2_000 else { throw .justificationTooLong }
         var seconds = Double(breakGlassMaximumSeconds)
         if let duration {
-            let requested = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            let requested = duration.seconds
             guard requested > 0, requested <= seconds else { throw .invalidDuration }
             seconds = requested
         }
@@ -420,9 +420,9 @@ struct EvaluationContext {
     private var cachedNow: Date?
     private var cachedLabels: (bits: UInt64, hasUnknown: Bool)?
 
-    mutating func now(_ clock: any WallClock) -> Date {
+    mutating func now(_ clock: any PHIGuardClock) -> Date {
         if let cachedNow { return cachedNow }
-        let now = clock.now()
+        let now = clock.now
         cachedNow = now
         return now
     }
@@ -457,7 +457,7 @@ struct CompiledCondition: Sendable {
 
     func holds(
         _ subject: borrowing Subject, _ resource: borrowing Resource, _ context: inout EvaluationContext,
-        _ policy: CompiledPolicy, _ careTeams: (any CareTeamDirectory)?, _ clock: any WallClock
+        _ policy: CompiledPolicy, _ careTeams: (any CareTeamDirectory)?, _ clock: any PHIGuardClock
     ) -> Bool {
         if let relationship {
             let isSelf = subject.patientID != nil && subject.patientID == resource.patientID

@@ -100,7 +100,7 @@ public struct PolicyTestSuite: Sendable, Hashable, Decodable {
             } catch {
                 return Result(name: test.name, passed: false, failures: ["request: \(error)"], decision: nil)
             }
-            let decision = policy.decide(built.0, careTeams: careTeams, clock: FixedWallClock(built.1))
+            let decision = policy.decide(built.0, careTeams: careTeams, clock: ManualClock(built.1))
             let document = AccessDecisionDocument(decision)
             var failures: [String] = []
             let expect = test.expect

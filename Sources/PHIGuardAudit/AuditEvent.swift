@@ -194,7 +194,7 @@ extension AuditEvent {
     /// `unknown-user`, `locked-out`, …) — stored here, never shown to the user.
     public static func login(
         succeeded: Bool, userID: String?, sessionID: String? = nil, reason: String? = nil, method: String? = nil,
-        at date: Date = Date()
+        at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         try AuditEvent(
             kind: succeeded ? .loginSucceeded : .loginFailed, timestamp: timestamp(for: date), actorID: userID,
@@ -206,7 +206,7 @@ extension AuditEvent {
     /// reason `replayed-code`.
     public static func mfa(
         _ kind: AuditEventKind, userID: String, succeeded: Bool, factor: String? = nil, reason: String? = nil,
-        sessionID: String? = nil, at date: Date = Date()
+        sessionID: String? = nil, at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         guard kind.rawValue.hasPrefix("mfa.") else { throw .invalidEvent("not an MFA event kind") }
         return try AuditEvent(
@@ -218,7 +218,8 @@ extension AuditEvent {
     /// A session event (`kind` must be one of the `session…` kinds). `sessionID` is the session's
     /// public id, never its token.
     public static func session(
-        _ kind: AuditEventKind, userID: String, sessionID: String, reason: String? = nil, at date: Date = Date()
+        _ kind: AuditEventKind, userID: String, sessionID: String, reason: String? = nil,
+        at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         guard kind.rawValue.hasPrefix("session.") else { throw .invalidEvent("not a session event kind") }
         return try AuditEvent(
@@ -232,7 +233,7 @@ extension AuditEvent {
     public static func accessDecision(
         actorID: String, role: String, action: String, resourceType: String, resourceID: String? = nil,
         patientID: String? = nil, fieldsReturned: [String] = [], allowed: Bool, ruleIDs: [String] = [],
-        breakGlass: String? = nil, sessionID: String? = nil, at date: Date = Date()
+        breakGlass: String? = nil, sessionID: String? = nil, at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         try AuditEvent(
             kind: .accessDecision, timestamp: timestamp(for: date), actorID: actorID, actorRole: role,
@@ -244,7 +245,7 @@ extension AuditEvent {
     /// A key rotation in key ring `keyRingID` from key id `fromKeyID` to `toKeyID` (ids, never keys).
     public static func keyRotated(
         keyRingID: String, fromKeyID: String?, toKeyID: String, actorID: String? = nil, succeeded: Bool = true,
-        reason: String? = nil, at date: Date = Date()
+        reason: String? = nil, at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         var attributes = ["to-key": toKeyID]
         if let fromKeyID { attributes["from-key"] = fromKeyID }
@@ -257,7 +258,7 @@ extension AuditEvent {
     /// A policy (re)load of policy `policyID` at version `version`; on failure `reason` says why.
     public static func policyReloaded(
         policyID: String, version: String, actorID: String? = nil, succeeded: Bool = true, reason: String? = nil,
-        at date: Date = Date()
+        at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         try AuditEvent(
             kind: .policyReloaded, timestamp: timestamp(for: date), actorID: actorID, action: "reload",
@@ -268,7 +269,7 @@ extension AuditEvent {
     /// The review of the break-glass access recorded at `sequence`, by `reviewerID`.
     /// `outcome` is a review code such as `justified` or `escalated`.
     public static func breakGlassReviewed(
-        sequence: UInt64, reviewerID: String, outcome: String = "justified", at date: Date = Date()
+        sequence: UInt64, reviewerID: String, outcome: String = "justified", at date: Date = SystemClock().now
     ) throws(AuditError) -> AuditEvent {
         try AuditEvent(
             kind: .breakGlassReviewed, timestamp: timestamp(for: date), actorID: reviewerID, action: "review",

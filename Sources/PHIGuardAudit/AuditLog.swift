@@ -85,6 +85,7 @@ public actor AuditLog {
 
     private let sink: any AuditSink
     private let signingKey: AuditSigningKey
+    private let clock: any PHIGuardClock
     private let exporter: (@Sendable (AuditCheckpoint) async -> Void)?
     private let logger: Logger
     private let counters: AuditAppendCounters
@@ -109,13 +110,15 @@ public actor AuditLog {
     /// Opens a log on `sink`, resuming after the last record stored there.
     ///
     /// `checkpointExporter` receives every checkpoint after the sink has committed it; copy it
-    /// off-host there (it should not throw: handle and log its own failures). `metrics` makes the
-    /// counter of failed appends (``AuditMetricLabel/appendFailures``); the process-wide
+    /// off-host there (it should not throw: handle and log its own failures). Checkpoint times are
+    /// the wall reading of `clock` (the events carry the times they were created with). `metrics`
+    /// makes the counter of failed appends (``AuditMetricLabel/appendFailures``); the process-wide
     /// `MetricsSystem.factory` by default.
     public init(
         sink: any AuditSink, chainKey: AuditChainKey, signingKey: AuditSigningKey,
         configuration: Configuration = Configuration(),
         checkpointExporter: (@Sendable (AuditCheckpoint) async -> Void)? = nil,
+        clock: any PHIGuardClock = SystemClock(),
         logger: Logger = Logger(label: "phiguard.audit"),
         metrics: any MetricsFactory = MetricsSystem.factory
     ) async throws(AuditError) {
@@ -132,6 +135,7 @@ public actor AuditLog {
         }
         self.sink = sink
         self.signingKey = signingKey
+        self.clock = clock
         self.checkpointPublicKey = signingKey.publicKey
         self.configuration = configuration
         self.exporter = checkpointExporter
@@ -259,7 +263,7 @@ public actor AuditLog {
     private func emitCheckpointIfNeeded() {
         let tail = nextSequence - 1
         guard tail > lastCheckpointed else { return }
-        let now = AuditEvent.timestamp(for: .now)
+        let now = AuditEvent.timestamp(for: clock.now)
         pendingCheckpoints.append(
             AuditCheckpoint(sequence: tail, chain: lastChain, timestamp: now, signingKey: signingKey))
         lastCheckpointed = tail

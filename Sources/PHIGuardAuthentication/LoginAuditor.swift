@@ -9,7 +9,7 @@ import PHIGuardAudit
 struct LoginAuditor: Sendable {
     let log: AuditLog?
     let logger: Logger
-    let clock: any WallClock
+    let clock: any PHIGuardClock
     let counters: LoginCounters
 
     /// A failed sign-in or second-factor attempt with its internal reason.
@@ -24,10 +24,10 @@ struct LoginAuditor: Sendable {
             if mfa, let account {
                 try AuditEvent.mfa(
                     .mfaFailed, userID: account, succeeded: false, reason: reason.rawValue, sessionID: handle,
-                    at: clock.now())
+                    at: clock.now)
             } else {
                 try AuditEvent.login(
-                    succeeded: false, userID: account, sessionID: handle, reason: reason.rawValue, at: clock.now())
+                    succeeded: false, userID: account, sessionID: handle, reason: reason.rawValue, at: clock.now)
             }
         }
     }
@@ -35,7 +35,7 @@ struct LoginAuditor: Sendable {
     /// A session event (`session.created`, `session.refreshed`, `session.revoked`, `session.expired`).
     func session(_ kind: AuditEventKind, account: String, handle: String, reason: String? = nil) async {
         await bestEffort {
-            try AuditEvent.session(kind, userID: account, sessionID: handle, reason: reason, at: clock.now())
+            try AuditEvent.session(kind, userID: account, sessionID: handle, reason: reason, at: clock.now)
         }
     }
 
@@ -45,7 +45,7 @@ struct LoginAuditor: Sendable {
         logger.warning("sign-in locked after repeated failures", metadata: ["account": "\(account ?? "-")"])
         await bestEffort {
             try AuditEvent(
-                kind: .loginFailed, timestamp: AuditEvent.timestamp(for: clock.now()), actorID: account,
+                kind: .loginFailed, timestamp: AuditEvent.timestamp(for: clock.now), actorID: account,
                 action: "login",
                 outcome: .failure, reason: "locked-out",
                 attributes: ["lockout-seconds": "\(duration.components.seconds)"])

@@ -66,7 +66,7 @@ extension LoginFlow {
     public func sessions(of session: AuthenticatedSession) async throws(AuthenticationError) -> [SessionSummary] {
         let record = try await requireCurrent(session.record, in: .authenticated)
         guard let accountID = record.accountID else { throw .sessionEnded }
-        let now = clock.now()
+        let now = clock.now
         return try await storeCall { try await sessions.sessions(accountID: accountID) }
             .filter { !$0.isExpired(at: now) }
             .map {

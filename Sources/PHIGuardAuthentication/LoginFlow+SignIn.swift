@@ -116,10 +116,10 @@ extension LoginFlow {
                 [
                     try .mfa(
                         factor.isRecoveryCode ? .mfaRecoveryCodeUsed : .mfaVerified, userID: accountID,
-                        succeeded: true, factor: factor.auditName, sessionID: authenticated.handle, at: clock.now()),
+                        succeeded: true, factor: factor.auditName, sessionID: authenticated.handle, at: clock.now),
                     try .login(
                         succeeded: true, userID: accountID, sessionID: authenticated.handle,
-                        method: "password-\(factor.auditName)", at: clock.now()),
+                        method: "password-\(factor.auditName)", at: clock.now),
                 ]
             }
         } catch {
@@ -243,7 +243,8 @@ extension LoginFlow {
             guard let authenticator = account.totp else { return .wrongCode }
             let result: TOTPVerificationResult
             do {
-                result = try await totp.verify(code, accountID: account.id, totp: authenticator, at: clock.now())
+                // Counted once, in `throttle`, by `admit`: not again in the verifier's own lockout store.
+                result = try await totp.verifyUncounted(code, accountID: account.id, totp: authenticator, at: clock.now)
             } catch {
                 if case .totp = error { return .wrongCode }
                 logger.error("TOTP replay store failed", metadata: ["error": "\(error)"])
@@ -253,7 +254,7 @@ extension LoginFlow {
             case .accepted: return nil
             case .invalid: return .wrongCode
             case .replayed: return .replayedCode
-            case .throttled(let seconds): throw .tryLater(retryAfter: .milliseconds(Int64(seconds * 1000)))
+            case .throttled(let retryAfter): throw .tryLater(retryAfter: retryAfter)
             }
         case .recoveryCode(let code):
             guard let recoveryCodeHasher, let recoveryCodes, let hash = try? recoveryCodeHasher.hash(code) else {
@@ -303,7 +304,7 @@ extension LoginFlow {
             try await auditor.required { () throws -> [AuditEvent] in
                 [
                     try .login(
-                        succeeded: true, userID: accountID, sessionID: record.handle, method: method, at: clock.now())
+                        succeeded: true, userID: accountID, sessionID: record.handle, method: method, at: clock.now)
                 ]
             }
         } catch {

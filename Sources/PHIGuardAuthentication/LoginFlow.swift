@@ -79,7 +79,7 @@ public final class LoginFlow: Sendable {
     let passwordPolicy: PasswordPolicy
     let auditor: LoginAuditor
     /// The clock for every lifetime (inject a manual one in tests).
-    public let clock: any WallClock
+    public let clock: any PHIGuardClock
     /// The lifetimes and rules.
     public let configuration: LoginConfiguration
     let logger: Logger
@@ -90,16 +90,20 @@ public final class LoginFlow: Sendable {
     ///   - accounts: your user table.
     ///   - sessions: where sessions live.
     ///   - passwords: the Argon2id hasher (its parameters decide the cost of every attempt).
-    ///   - totp: the TOTP verifier (replay protection and code throttling).
+    ///   - totp: the TOTP verifier (replay protection). Codes are counted in `throttle`, with every
+    ///     other second-factor attempt, and not in the verifier's own lockout store.
     ///   - recoveryCodes: the hasher and store of single-use recovery codes, if you issue them.
-    ///   - throttle: progressive delays and temporary lock per login name and per account: in memory
-    ///     by default; `SQLiteLockoutStore` to survive restarts, `PostgresLockoutStore` for several instances.
-    ///   - rateLimiter: the store for ``RateLimits`` (in memory by default; PostgreSQL for several instances).
+    ///   - throttle: progressive delays and temporary lock per login name and per account: by default an
+    ///     `InMemoryLockoutStore` on `clock`; `SQLiteLockoutStore` to survive restarts,
+    ///     `PostgresLockoutStore` for several instances.
+    ///   - rateLimiter: the store for ``RateLimits`` (by default in memory, on `clock`; PostgreSQL for
+    ///     several instances).
     ///   - rateLimits: the per-address and global limits.
     ///   - passwordPolicy: what new passwords must satisfy (registration, change, recovery).
     ///   - audit: the audit log; sign-ins, second factors and session events are recorded there. A
     ///     successful step is refused (``AuthenticationError/unavailable``) if its event cannot be recorded.
-    ///   - clock: the time source.
+    ///   - clock: the time source of sessions and audit events (its wall reading). Give the same clock
+    ///     to the lockout and rate-limit stores.
     ///   - configuration: lifetimes; throws ``LoginConfigurationError`` if invalid.
     ///   - logger: where failures and their internal reasons are logged (never passwords, codes or tokens).
     ///   - metrics: makes the counters of failed sign-ins (by ``AuthenticationFailureReason``) and
@@ -107,9 +111,9 @@ public final class LoginFlow: Sendable {
     public init(
         accounts: any AccountDirectory, sessions: any SessionStore, passwords: PasswordHasher, totp: TOTPVerifier,
         recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
-        throttle: any LockoutStore = LoginThrottle(), rateLimiter: RateLimiter? = nil,
+        throttle: (any LockoutStore)? = nil, rateLimiter: RateLimiter? = nil,
         rateLimits: RateLimits = RateLimits(), passwordPolicy: PasswordPolicy = PasswordPolicy(),
-        audit: AuditLog? = nil, clock: any WallClock = SystemWallClock(),
+        audit: AuditLog? = nil, clock: any PHIGuardClock = SystemClock(),
         configuration: LoginConfiguration = LoginConfiguration(),
         logger: Logger = Logger(label: "phiguard.authentication"),
         metrics: any MetricsFactory = MetricsSystem.factory
@@ -121,12 +125,12 @@ public final class LoginFlow: Sendable {
         self.totp = totp
         self.recoveryCodeHasher = recoveryCodes?.hasher
         self.recoveryCodes = recoveryCodes?.store
-        self.throttle = throttle
+        self.throttle = throttle ?? InMemoryLockoutStore(clock: clock)
         if let rateLimiter {
             self.rateLimiter = rateLimiter
         } else {
             do {
-                self.rateLimiter = RateLimiter(store: try InMemoryRateLimitStore(), logger: logger)
+                self.rateLimiter = RateLimiter(store: try InMemoryRateLimitStore(clock: clock), logger: logger)
             } catch {
                 throw .invalidRateLimiter("\(error)")
             }
@@ -168,7 +172,7 @@ public final class LoginFlow: Sendable {
                 _ = try await storeCall { try await sessions.remove(record.tokenHash) }
                 return .anonymous
             }
-            let now = clock.now()
+            let now = clock.now
             var touched = record
             touched.lastSeenAt = now
             touched.idleExpiresAt = min(now.adding(configuration.idleTimeout), record.absoluteExpiresAt)
@@ -194,7 +198,7 @@ public final class LoginFlow: Sendable {
 
     /// Removes every expired session from the store (run it periodically); returns how many.
     public func purgeExpiredSessions() async throws(AuthenticationError) -> Int {
-        let now = clock.now()
+        let now = clock.now
         return try await storeCall { try await sessions.removeExpired(at: now) }
     }
 
@@ -204,7 +208,7 @@ public final class LoginFlow: Sendable {
     /// (and its end audited).
     func current(_ hash: SessionTokenHash) async throws(AuthenticationError) -> SessionRecord? {
         guard let record = try await storeCall({ try await sessions.session(tokenHash: hash) }) else { return nil }
-        guard record.isExpired(at: clock.now()) else { return record }
+        guard record.isExpired(at: clock.now) else { return record }
         if try await storeCall({ try await sessions.remove(hash) }) != nil, let account = record.accountID {
             await auditor.session(
                 .sessionExpired, account: account, handle: record.handle, reason: record.state.rawValue)
@@ -226,7 +230,7 @@ public final class LoginFlow: Sendable {
     func newRecord(
         _ state: SessionState, token: SessionToken, accountID: String?, lifetime: Duration, clientLabel: String?
     ) throws(AuthenticationError) -> SessionRecord {
-        let now = clock.now()
+        let now = clock.now
         let ends = now.adding(lifetime)
         return SessionRecord(
             tokenHash: token.hash, handle: try Self.newHandle(), state: state, accountID: accountID, roles: [],
@@ -240,7 +244,7 @@ public final class LoginFlow: Sendable {
         token: SessionToken, account: Account, strength: AuthenticationStrength, from previous: SessionRecord,
         authenticatedAt: Date?, clientLabel: String?
     ) -> SessionRecord {
-        let now = clock.now()
+        let now = clock.now
         let absolute =
             previous.state == .authenticated
             ? previous.absoluteExpiresAt : now.adding(configuration.absoluteLifetime)
@@ -286,11 +290,5 @@ public final class LoginFlow: Sendable {
             logger.error("account directory failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             throw .unavailable
         }
-    }
-}
-
-extension Date {
-    func adding(_ duration: Duration) -> Date {
-        addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
     }
 }

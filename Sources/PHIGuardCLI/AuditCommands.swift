@@ -207,7 +207,8 @@ struct AuditCommand: AsyncParsableCommand {
 
         func event() throws(AuditError) -> AuditEvent {
             try AuditEvent(
-                kind: kind, timestamp: ts ?? AuditEvent.timestamp(for: Date()), actorID: actor, actorRole: role,
+                kind: kind, timestamp: ts ?? AuditEvent.timestamp(for: SystemClock().now), actorID: actor,
+                actorRole: role,
                 sessionID: session, action: action, resourceType: resourceType, resourceID: resourceID,
                 patientID: patient, fields: fields ?? [], outcome: outcome, reason: reason, ruleIDs: rules ?? [],
                 breakGlass: breakGlass ?? false, breakGlassReason: breakGlassReason, relatedSequence: related,
@@ -311,8 +312,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             await close()
             if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-            let seconds = (ContinuousClock.now - started).components
-            let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18
+            let elapsed = (ContinuousClock.now - started).seconds
             switch report {
             case .intact(let records, let last, let checked):
                 format.emit(

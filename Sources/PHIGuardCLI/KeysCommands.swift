@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PHIGuardAudit  // for the package clock, which it re-exports
 import PHIGuardFieldEncryption
 
 /// `phiguard keys …`: field-encryption key files (generate, rotate, inspect). Key bytes are never printed.
@@ -50,7 +51,7 @@ struct KeysCommand: AsyncParsableCommand {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "'k-'yyyyMMdd'-'HHmmss"
-        return formatter.string(from: Date())
+        return formatter.string(from: SystemClock().now)
     }
 
     static func load(_ path: String) throws -> Keyring {

@@ -50,7 +50,7 @@ struct PolicyCommand: AsyncParsableCommand {
         }
         do {
             let (request, time) = try document.request(under: policy)
-            return (request, policy.decide(request, clock: FixedWallClock(time)))
+            return (request, policy.decide(request, clock: ManualClock(time)))
         } catch {
             throw RequestError(message: error.description)
         }
@@ -212,7 +212,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let explanation: AccessExplanation
             do {
                 let (request, time) = try document.request(under: policy)
-                explanation = policy.explain(request, clock: FixedWallClock(time))
+                explanation = policy.explain(request, clock: ManualClock(time))
             } catch {
                 try fail(error.description, CLIExit.dataError)
             }

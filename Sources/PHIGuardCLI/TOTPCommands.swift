@@ -86,7 +86,7 @@ struct TOTPCommand: AsyncParsableCommand {
         @Option(help: "Unix time in seconds to use instead of the current time.")
         var time: Int64?
 
-        var date: Date { time.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date() }
+        var date: Date { time.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? SystemClock().now }
     }
 
     struct Enroll: AsyncParsableCommand {

@@ -10,7 +10,7 @@ public import PostgresNIO
 /// - **Atomic**: each admission or failure is one transaction that creates the account's row if
 ///   needed, locks it (`SELECT … FOR UPDATE`), applies the policy and writes, so concurrent attempts
 ///   from any number of instances and connections are all counted.
-/// - **Time**: the instances' clocks (`RealtimeClock` by default; keep them synchronised with
+/// - **Time**: the wall readings of the instances' clocks (`SystemClock` by default; keep them synchronised with
 ///   NTP). A clock a few seconds off shifts a delay by as much, never the count.
 /// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
 ///   16-byte keyed BLAKE2b digests; every instance must use the same `keyDigestSecret`.
@@ -34,7 +34,7 @@ public final class PostgresLockoutStore: LockoutStore {
     private let client: PostgresClient
     private let table: String
     private let digester: KeyedDigest
-    private let clock: any NanosecondClock
+    private let clock: any PHIGuardClock
     private let logger: Logger
 
     /// A store on `client` in tables `<table>_accounts` and `<table>_addresses` (`table`: 1–40 of
@@ -42,7 +42,7 @@ public final class PostgresLockoutStore: LockoutStore {
     /// caller's copy is zeroed.
     public init(
         client: PostgresClient, table: String = "phiguard_lockout", policy: LockoutPolicy = .standard,
-        keyDigestSecret: inout [UInt8], clock: any NanosecondClock = RealtimeClock(), timeout: Duration = .seconds(2),
+        keyDigestSecret: inout [UInt8], clock: any PHIGuardClock = SystemClock(), timeout: Duration = .seconds(2),
         logger: Logger = Logger(label: "phiguard.lockout.postgres")
     ) throws(RateLimitError) {
         defer { Sodium.zero(&keyDigestSecret) }
@@ -86,7 +86,7 @@ public final class PostgresLockoutStore: LockoutStore {
         let (counters, addressCounters) = try await run { [self] in
             try await client.withConnection { connection in try await read(keys, connection, lock: false) }
         }
-        return policy.gate(account: counters, address: addressCounters, now: clock.nanoseconds())
+        return policy.gate(account: counters, address: addressCounters, now: clock.wallClockNanoseconds())
     }
 
     /// Whether `address` may try `account` now, and if so counts the attempt as a failure in the same
@@ -94,7 +94,8 @@ public final class PostgresLockoutStore: LockoutStore {
     public func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
         let keys = digests(account: account, address: address)
         return try await locked(keys) { [self] connection, counters, addressCounters in
-            let (gate, outcome) = policy.admit(account: counters, address: addressCounters, now: clock.nanoseconds())
+            let (gate, outcome) = policy.admit(
+                account: counters, address: addressCounters, now: clock.wallClockNanoseconds())
             guard let outcome else { return .refused(gate) }
             try await write(outcome, keys, connection)
             return .admitted(outcome.event)
@@ -105,7 +106,7 @@ public final class PostgresLockoutStore: LockoutStore {
     public func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
         let keys = digests(account: account, address: address)
         return try await locked(keys) { [self] connection, counters, addressCounters in
-            let outcome = policy.failure(account: counters, address: addressCounters, now: clock.nanoseconds())
+            let outcome = policy.failure(account: counters, address: addressCounters, now: clock.wallClockNanoseconds())
             try await write(outcome, keys, connection)
             return outcome.event
         }
@@ -128,7 +129,7 @@ public final class PostgresLockoutStore: LockoutStore {
     /// more than the policy's free failures (forgetting one gives an attacker at most that many extra
     /// guesses). Returns how many accounts went.
     public func removeSettled() async throws(RateLimitError) -> Int {
-        let now = clock.nanoseconds()
+        let now = clock.wallClockNanoseconds()
         let free = policy.freeFailures
         return try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in

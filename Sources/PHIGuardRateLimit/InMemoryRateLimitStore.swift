@@ -18,11 +18,11 @@
 ///   (``RateLimitDecision/StoreCondition/full``): fail closed.
 public final class InMemoryRateLimitStore: RateLimitStore {
     private let shards: [Shard]
-    private let clock: any NanosecondClock
+    private let clock: any PHIGuardClock
     private let seed: Int
 
-    /// A store for at most `maximumKeys` keys in `shardCount` shards, on `clock`.
-    public init(maximumKeys: Int = 1_000_000, shardCount: Int = 64, clock: any NanosecondClock = MonotonicClock())
+    /// A store for at most `maximumKeys` keys in `shardCount` shards, timed by the monotonic reading of `clock`.
+    public init(maximumKeys: Int = 1_000_000, shardCount: Int = 64, clock: any PHIGuardClock = SystemClock())
         throws(RateLimitError)
     {
         guard maximumKeys >= 1, (1...4_096).contains(shardCount) else {
@@ -53,7 +53,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
         let shard = shards[shardIndex(digest)]
         shard.lock()
         defer { shard.unlock() }
-        let now = clock.nanoseconds()
+        let now = clock.monotonicNanoseconds()
         let position = shard.table.pointee.position(of: digest)
         let outcome = GCRA.evaluate(storedTAT: position.storedTAT, now: now, limit: check.limit, cost: cost)
         guard outcome.allowed else {
@@ -88,7 +88,7 @@ public final class InMemoryRateLimitStore: RateLimitStore {
 
     /// Runs with the shards of every check locked.
     private func decide(_ checks: [RateLimitCheck], _ digests: [UInt64], cost: Int) -> RateLimitDecision {
-        let now = clock.nanoseconds()
+        let now = clock.monotonicNanoseconds()
         let outcomes = zip(checks, digests).map { check, digest in
             let stored = shards[shardIndex(digest)].table.pointee.position(of: digest).storedTAT
             return GCRA.evaluate(storedTAT: stored, now: now, limit: check.limit, cost: cost)

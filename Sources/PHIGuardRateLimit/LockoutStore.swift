@@ -1,4 +1,4 @@
-/// Where the counters of a ``LockoutPolicy`` live: in process memory (``LoginThrottle``, the
+/// Where the counters of a ``LockoutPolicy`` live: in process memory (``InMemoryLockoutStore``, the
 /// embedded default), in an SQLite file (`SQLiteLockoutStore`, survives a restart) or in PostgreSQL
 /// (`PostgresLockoutStore`, shared by every instance, so the consecutive-failure cap holds across
 /// all of them).

@@ -39,13 +39,3 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
     /// How far ahead of now a key's TAT may be before the next event is refused.
     package var toleranceNanoseconds: Int64 { intervalNanoseconds * Int64(burst) }
 }
-
-extension Duration {
-    /// The duration in whole nanoseconds, saturating at `Int64.max`.
-    package var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? Int64.min : Int64.max }
-        return scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
-    }
-}

@@ -10,7 +10,7 @@ internal import SQLiteNIO
 /// - **Atomic**: each admission or failure is one `BEGIN IMMEDIATE` transaction (read the counters,
 ///   apply the policy, write), so concurrent attempts from any number of tasks, connections and
 ///   processes on the host are all counted.
-/// - **Survives a restart**: times are wall-clock nanoseconds (`RealtimeClock`), as in
+/// - **Survives a restart**: times are wall-clock nanoseconds (the clock's wall reading), as in
 ///   ``SQLiteRateLimitStore``.
 /// - **No identifiers at rest**: login names, account ids and client addresses are stored only as
 ///   16-byte keyed BLAKE2b digests, in tables `phiguard_lockout_accounts` and
@@ -33,10 +33,10 @@ public final class SQLiteLockoutStore: LockoutStore {
     public let policy: LockoutPolicy
     private let database: SQLiteSerialConnection
     private let digester: KeyedDigest
-    private let clock: any NanosecondClock
+    private let clock: any PHIGuardClock
 
     private init(
-        policy: LockoutPolicy, database: SQLiteSerialConnection, digester: KeyedDigest, clock: any NanosecondClock
+        policy: LockoutPolicy, database: SQLiteSerialConnection, digester: KeyedDigest, clock: any PHIGuardClock
     ) {
         self.policy = policy
         self.database = database
@@ -49,11 +49,11 @@ public final class SQLiteLockoutStore: LockoutStore {
     ///
     /// `keyDigestSecret` (32 bytes) keys the digests; keep it across restarts (a new secret forgets
     /// every counter) and out of the database. The caller's copy is zeroed. A call waits at most
-    /// `busyTimeout` for another process's write lock before failing. `clock` must count
-    /// nanoseconds since 1970 for counters to survive a restart. Call ``close()`` when done.
+    /// `busyTimeout` for another process's write lock before failing. Times are the wall
+    /// reading of `clock` (nanoseconds since 1970), so counters survive a restart. Call ``close()`` when done.
     public static func open(
         path: String?, policy: LockoutPolicy = .standard, keyDigestSecret: inout [UInt8],
-        clock: any NanosecondClock = RealtimeClock(), busyTimeout: Duration = .seconds(2),
+        clock: any PHIGuardClock = SystemClock(), busyTimeout: Duration = .seconds(2),
         logger: Logger = Logger(label: "phiguard.lockout.sqlite")
     ) async throws(RateLimitError) -> SQLiteLockoutStore {
         let digester: KeyedDigest
@@ -101,7 +101,7 @@ public final class SQLiteLockoutStore: LockoutStore {
         let keys = digests(account: account, address: address)
         return try await run { connection in
             let (counters, addressCounters) = try await Self.read(keys, connection)
-            return (policy.gate(account: counters, address: addressCounters, now: clock.nanoseconds()), false)
+            return (policy.gate(account: counters, address: addressCounters, now: clock.wallClockNanoseconds()), false)
         }
     }
 
@@ -110,7 +110,7 @@ public final class SQLiteLockoutStore: LockoutStore {
     public func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
         let keys = digests(account: account, address: address)
         return try await run { connection in
-            let now = clock.nanoseconds()  // read once the write lock is held
+            let now = clock.wallClockNanoseconds()  // read once the write lock is held
             let (counters, addressCounters) = try await Self.read(keys, connection)
             let (gate, outcome) = policy.admit(account: counters, address: addressCounters, now: now)
             guard let outcome else { return (.refused(gate), false) }
@@ -123,7 +123,7 @@ public final class SQLiteLockoutStore: LockoutStore {
     public func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
         let keys = digests(account: account, address: address)
         return try await run { connection in
-            let now = clock.nanoseconds()  // read once the write lock is held
+            let now = clock.wallClockNanoseconds()  // read once the write lock is held
             let (counters, addressCounters) = try await Self.read(keys, connection)
             let outcome = policy.failure(account: counters, address: addressCounters, now: now)
             try await Self.write(outcome, keys, connection)
@@ -146,7 +146,7 @@ public final class SQLiteLockoutStore: LockoutStore {
     /// guesses, as the in-memory store's eviction does). Returns how many accounts went.
     public func removeSettled() async throws(RateLimitError) -> Int {
         try await run { connection in
-            let now = SQLiteData.integer(SQLiteInt64(clock.nanoseconds()))
+            let now = SQLiteData.integer(SQLiteInt64(clock.wallClockNanoseconds()))
             let removed = try await connection.query(
                 """
                 DELETE FROM phiguard_lockout_accounts WHERE locked_until <= ?1 AND consecutive <= ?2

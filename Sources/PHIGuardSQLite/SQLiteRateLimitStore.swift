@@ -16,8 +16,8 @@ internal import SQLiteNIO
 ///   decide, write all or none), so concurrent checks from any number of tasks, connections and
 ///   processes on the host run one after the other and can never over-admit. A request with several
 ///   limits charges every limit or none.
-/// - **Survives a restart**: times are wall-clock nanoseconds (`RealtimeClock`, `CLOCK_REALTIME`), not
-///   the monotonic clock, which restarts with the machine. A wall clock stepped back only makes
+/// - **Survives a restart**: times are wall-clock nanoseconds (the clock's wall reading, `CLOCK_REALTIME`
+///   for `SystemClock`), not the monotonic reading, which restarts with the machine. A wall clock stepped back only makes
 ///   limits last longer; stepped forward, it releases them early.
 /// - **No identifiers at rest**: keys (account ids, client addresses) are stored only as a 16-byte
 ///   keyed BLAKE2b digest of the limit name and key, in table `phiguard_rate_limits`.
@@ -36,9 +36,9 @@ internal import SQLiteNIO
 public final class SQLiteRateLimitStore: RateLimitStore {
     private let database: SQLiteSerialConnection
     private let digester: KeyedDigest
-    private let clock: any NanosecondClock
+    private let clock: any PHIGuardClock
 
-    private init(database: SQLiteSerialConnection, digester: KeyedDigest, clock: any NanosecondClock) {
+    private init(database: SQLiteSerialConnection, digester: KeyedDigest, clock: any PHIGuardClock) {
         self.database = database
         self.digester = digester
         self.clock = clock
@@ -49,10 +49,10 @@ public final class SQLiteRateLimitStore: RateLimitStore {
     /// `keyDigestSecret` (32 bytes) keys the digest of stored keys; keep it across restarts (a new
     /// secret forgets every limit) and out of the database. The caller's copy is zeroed.
     /// A check waits at most `busyTimeout` for another process's write lock before failing.
-    /// `clock` must count nanoseconds since 1970 for limits to survive a restart (tests pass a
-    /// `ManualClock`). Call ``close()`` when done.
+    /// Times are the wall reading of `clock` (nanoseconds since 1970), so limits survive a
+    /// restart (tests pass a `ManualClock`). Call ``close()`` when done.
     public static func open(
-        path: String, keyDigestSecret: inout [UInt8], clock: any NanosecondClock = RealtimeClock(),
+        path: String, keyDigestSecret: inout [UInt8], clock: any PHIGuardClock = SystemClock(),
         busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.sqlite")
     ) async throws(RateLimitError) -> SQLiteRateLimitStore {
         defer { Sodium.zero(&keyDigestSecret) }
@@ -101,7 +101,7 @@ public final class SQLiteRateLimitStore: RateLimitStore {
         do {
             return try await database.transaction { connection in
                 // Read the time once the write lock is held, so serialised checks see it in order.
-                let now = clock.nanoseconds()
+                let now = clock.wallClockNanoseconds()
                 let rows = try await connection.query(
                     "SELECT key, tat FROM phiguard_rate_limits WHERE key IN (\(placeholders))", keys.map { .blob($0) })
                 var stored: [ByteBuffer: Int64] = [:]
@@ -141,7 +141,7 @@ public final class SQLiteRateLimitStore: RateLimitStore {
             return try await database.transaction { connection in
                 let rows = try await connection.query(
                     "DELETE FROM phiguard_rate_limits WHERE tat <= ? RETURNING 1",
-                    [.integer(SQLiteInt64(clock.nanoseconds()))])
+                    [.integer(SQLiteInt64(clock.wallClockNanoseconds()))])
                 return (rows.count, true)
             }
         } catch {

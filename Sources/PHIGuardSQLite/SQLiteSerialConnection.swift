@@ -1,6 +1,7 @@
 internal import Logging
 internal import NIOCore
 internal import NIOPosix
+internal import PHIGuardCrypto
 internal import SQLiteNIO
 internal import Synchronization
 
@@ -39,8 +40,7 @@ final class SQLiteSerialConnection: Sendable {
         let serial = SQLiteSerialConnection(connection: connection, threadPool: threadPool)
         do {
             // Replaces sqlite-nio's busy handler, which retries without sleeping or giving up.
-            let (seconds, attoseconds) = busyTimeout.components
-            let milliseconds = max(0, seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
+            let milliseconds = max(0, busyTimeout.nanoseconds / 1_000_000)
             _ = try await connection.query("PRAGMA busy_timeout = \(milliseconds)", [])
             if path != nil {
                 _ = try await connection.query("PRAGMA journal_mode=WAL", [])

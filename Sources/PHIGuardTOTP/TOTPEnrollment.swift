@@ -59,7 +59,9 @@ public struct TOTPEnrollment: Sendable {
     /// Returns `false` (and stays pending) for a wrong code. Confirming an active enrolment again only
     /// accepts a code of a later step, so the confirmation code cannot be replayed.
     @discardableResult
-    public mutating func confirm(_ code: String, at date: Date = Date(), window: Int = 1) throws(TOTPError) -> Bool {
+    public mutating func confirm(_ code: String, at date: Date = SystemClock().now, window: Int = 1) throws(TOTPError)
+        -> Bool
+    {
         guard case .accepted(let step) = try totp.verify(code, at: date, window: window, after: lastAcceptedStep)
         else { return false }
         state = .active(confirmedStep: step)

@@ -1,10 +1,11 @@
 public import Foundation
 public import Logging
+public import PHIGuardRateLimit
 
 /// Verifies TOTP codes with replay protection and throttling: the verifier RFC 6238 §5.2 asks for.
 ///
 /// ```swift
-/// let verifier = TOTPVerifier(replayStore: InMemoryTOTPReplayStore())
+/// let verifier = try TOTPVerifier(replayStore: InMemoryTOTPReplayStore())
 /// switch try await verifier.verify(submittedCode, accountID: user.id, totp: user.totp) {
 /// case .accepted: signIn()
 /// case .invalid, .replayed: askAgain()
@@ -16,57 +17,102 @@ public import Logging
 /// only if the store's atomic ``TOTPReplayStore/advance(accountID:to:)`` succeeds: of several
 /// concurrent verifications of one code, exactly one is accepted.
 ///
+/// Wrong codes are throttled per account (RFC 4226 §7.3) in a `LockoutStore`, the same stores that
+/// count password failures: each attempt is counted there before the code is checked
+/// (`LockoutStore.admitAttempt(account:address:)`), and a success erases the count. By default an
+/// `InMemoryLockoutStore` with ``defaultLockoutPolicy`` (5 consecutive failures lock the account for
+/// 5 minutes); pass a SQLite or PostgreSQL lockout store to share the count between processes.
+/// `LoginFlow` counts second-factor attempts in its own lockout store and checks codes without this
+/// one, so an attempt is never counted twice.
+///
 /// Log lines (at `debug`, or `notice` for replays and throttling) carry the outcome only — never the
 /// code, the secret or the account id.
 public struct TOTPVerifier: Sendable {
     /// Where the last accepted step of each account lives.
     public let replayStore: any TOTPReplayStore
-    /// The rate limiter, if any.
-    public let throttle: (any TOTPThrottle)?
+    /// Where failed attempts are counted per account, if anywhere.
+    public let lockout: (any LockoutStore)?
     /// How many steps before and after the current one are accepted (clock drift tolerance).
     public let window: Int
     private let logger: Logger
+
+    /// The default throttling of ``init(replayStore:lockout:window:logger:)``: 5 consecutive failures
+    /// lock the account for 5 minutes (the first 4 cost nothing); a success resets the count.
+    public static let defaultLockoutPolicy = try! LockoutPolicy(
+        freeFailures: 4, initialDelay: .seconds(1), maximumDelay: .seconds(1), maximumConsecutiveFailures: 5,
+        lockoutDuration: .seconds(300))
+
+    /// The address under which the verifier counts attempts in ``lockout``: it has no client address,
+    /// so the count is per account, from any address.
+    static let lockoutAddress = "totp"
 
     /// A verifier; throws ``TOTPError/invalidWindow(_:)`` for a window outside ``TOTP/allowedWindows``.
     ///
     /// - Parameters:
     ///   - replayStore: the account → last accepted step store.
-    ///   - throttle: the rate limiter; by default an ``InMemoryTOTPThrottle`` (5 failures, 5 minutes).
-    ///     Pass `nil` only if the caller limits attempts itself.
+    ///   - lockout: where attempts are counted per account; by default an `InMemoryLockoutStore` with
+    ///     ``defaultLockoutPolicy``. Pass `nil` only if the caller counts attempts itself.
     ///   - window: ±steps accepted; 1 (RFC 6238 §5.2's recommendation) by default.
     ///   - logger: where outcomes are logged.
     public init(
-        replayStore: any TOTPReplayStore, throttle: (any TOTPThrottle)? = InMemoryTOTPThrottle(), window: Int = 1,
-        logger: Logger = Logger(label: "PHIGuardTOTP.TOTPVerifier")
+        replayStore: any TOTPReplayStore,
+        lockout: (any LockoutStore)? = InMemoryLockoutStore(policy: TOTPVerifier.defaultLockoutPolicy),
+        window: Int = 1, logger: Logger = Logger(label: "PHIGuardTOTP.TOTPVerifier")
     ) throws(TOTPError) {
         guard TOTP.allowedWindows.contains(window) else { throw .invalidWindow(window) }
         self.replayStore = replayStore
-        self.throttle = throttle
+        self.lockout = lockout
         self.window = window
         self.logger = logger
     }
 
     /// Verifies `code` for `accountID` at `date` and, if accepted, records its step in the replay store.
     ///
+    /// The attempt is counted in ``lockout`` before the code is checked; a success erases the count.
+    /// A lockout store that fails refuses the attempt (``TOTPVerificationResult/throttled(retryAfter:)``,
+    /// one second) without checking the code: fail closed.
+    ///
     /// - Throws: ``TOTPVerifierError/totp(_:)`` for a malformed code or time (the attempt still counts
     ///   as a failure), ``TOTPVerifierError/replayStore(_:)`` if the store fails (nothing is accepted).
-    public func verify(_ code: String, accountID: String, totp: TOTP, at date: Date = Date())
+    public func verify(_ code: String, accountID: String, totp: TOTP, at date: Date = SystemClock().now)
         async throws(TOTPVerifierError) -> TOTPVerificationResult
     {
-        if let throttle, case .limited(let retryAfter) = await throttle.attemptWillBegin(accountID: accountID) {
-            logger.notice("TOTP attempt throttled")
-            return .throttled(retryAfter: retryAfter)
+        let lockoutKey = "totp:" + accountID
+        if let lockout {
+            let admission: LockoutAdmission
+            do {
+                admission = try await lockout.admitAttempt(account: lockoutKey, address: Self.lockoutAddress)
+            } catch {
+                logger.error("TOTP lockout store failed", metadata: ["error": "\(error)"])
+                return .throttled(retryAfter: .seconds(1))
+            }
+            switch admission {
+            case .admitted: break
+            case .refused(.delayed(let retryAfter)), .refused(.lockedOut(let retryAfter)):
+                logger.notice("TOTP attempt throttled")
+                return .throttled(retryAfter: retryAfter)
+            case .refused(.open):  // a store never refuses with an open gate; treat it as a closed one
+                logger.notice("TOTP attempt throttled")
+                return .throttled(retryAfter: .seconds(1))
+            }
         }
-        let outcome: Result<TOTPVerificationResult, TOTPVerifierError>
-        do {
-            outcome = .success(try await check(code, accountID: accountID, totp: totp, at: date))
-        } catch {
-            outcome = .failure(error)
+        // Counted already: a wrong, replayed or malformed code, or a failing replay store, stays counted.
+        let result = try await verifyUncounted(code, accountID: accountID, totp: totp, at: date)
+        if let lockout, result.isAccepted {
+            do { try await lockout.recordSuccess(account: lockoutKey) } catch {
+                // The code was right; the count only makes later attempts wait longer.
+                logger.error("TOTP lockout store failed to reset the count", metadata: ["error": "\(error)"])
+            }
         }
-        // The attempt was reserved above: report how it ended, whatever happened.
-        let succeeded = (try? outcome.get())?.isAccepted ?? false
-        await throttle?.attemptDidEnd(accountID: accountID, succeeded: succeeded)
-        let result = try outcome.get()
+        return result
+    }
+
+    /// Verifies `code` without counting the attempt anywhere: for `LoginFlow`, which has counted it in
+    /// its own lockout store before calling.
+    package func verifyUncounted(_ code: String, accountID: String, totp: TOTP, at date: Date)
+        async throws(TOTPVerifierError) -> TOTPVerificationResult
+    {
+        let result = try await check(code, accountID: accountID, totp: totp, at: date)
         switch result {
         case .accepted: logger.debug("TOTP code accepted")
         case .invalid: logger.debug("TOTP code invalid")
@@ -115,8 +161,8 @@ public enum TOTPVerificationResult: Sendable, Hashable {
     case invalid
     /// The code was valid but its step was already used (or overtaken): RFC 6238 §5.2 forbids reuse.
     case replayed
-    /// The rate limiter refused the attempt; the code was not checked.
-    case throttled(retryAfter: TimeInterval)
+    /// The lockout store refused the attempt; the code was not checked. Try again after `retryAfter`.
+    case throttled(retryAfter: Duration)
 
     /// `true` only for ``accepted(step:)``.
     public var isAccepted: Bool {

@@ -109,5 +109,24 @@ public enum LockoutStoreConformance {
         #expect(
             try await store.admitAttempt(account: "erin", address: "10.2.0.2")
                 == .admitted(.failureCounted(consecutive: 4, delay: .zero)))
+
+        // Distinct keys never share counters: 40 accounts each with its own count, and 20 addresses of
+        // one account, 3 of them delayed (9 failures, under the cap), the rest not (a store keyed by a
+        // hash that collides would merge them).
+        for index in 0..<40 {
+            for _ in 0...(index % 3) { _ = try await store.recordFailure(account: "many-\(index)", address: "a") }
+        }
+        for index in 0..<40 {
+            #expect(
+                try await store.recordFailure(account: "many-\(index)", address: "b")
+                    == .failureCounted(consecutive: index % 3 + 2, delay: .zero), "many-\(index)")
+        }
+        for index in [3, 9, 15] {
+            for _ in 0..<3 { _ = try await store.recordFailure(account: "frank", address: "10.3.0.\(index)") }
+        }
+        for index in 0..<20 {
+            let expected: LoginGate = [3, 9, 15].contains(index) ? .delayed(retryAfter: .seconds(1)) : .open
+            #expect(try await store.gate(account: "frank", address: "10.3.0.\(index)") == expected, "10.3.0.\(index)")
+        }
     }
 }

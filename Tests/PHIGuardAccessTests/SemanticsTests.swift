@@ -225,6 +225,16 @@ import Testing
         #expect(!decide(desk, .read, chart, at: utc(hour: 3)).isAllowed)
     }
 
+    @Test func anAppsOwnClockDecidesTimeOfDay() {
+        let desk = Subject(id: "u-f", roles: ["front-desk"])
+        let chart = AccessRequest(subject: desk, action: .read, resource: Resource(type: "chart", patientID: "p-a"))
+        let base = ManualClock(utc(hour: 21))
+        #expect(AccessEngine(policy: policy, clock: OffsetClock(base: base, offset: .zero)).decide(chart).isAllowed)
+        #expect(
+            !AccessEngine(policy: policy, clock: OffsetClock(base: base, offset: .seconds(3_600))).decide(chart)
+                .isAllowed)
+    }
+
     @Test func attributeConditions() {
         let physician = Subject(id: "u-d", roles: ["physician"], careTeamPatients: ["p-alice"])
         let draft = Resource(type: "clinical-note", patientID: "p-alice", attributes: ["status": "draft"])
@@ -277,10 +287,10 @@ import Testing
         let stolen = engine.decide(AccessRequest(subject: other, action: .read, resource: chart, breakGlass: grant))
         #expect(!stolen.isAllowed && stolen.breakGlassStatus == .notApplicable)
 
-        clock.advance(by: 1799)
+        clock.advance(by: .seconds(1799))
         #expect(
             engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: grant)).isAllowed)
-        clock.advance(by: 1)
+        clock.advance(by: .seconds(1))
         let after = engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: grant))
         #expect(!after.isAllowed)
         #expect(after.breakGlassStatus == .expired)

@@ -2,19 +2,6 @@ import Foundation
 @_spi(PolicyEvaluation) import PHIGuardAccess
 import Synchronization
 
-/// A clock the test moves by hand.
-final class ManualClock: WallClock {
-    private let current: Mutex<Date>
-
-    init(_ start: Date) { current = Mutex(start) }
-
-    func now() -> Date { current.withLock { $0 } }
-
-    func advance(by seconds: TimeInterval) {
-        current.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
-
 /// 2026-01-15 at `hour:minute` UTC.
 func utc(hour: Int, minute: Int = 0) -> Date {
     Date(timeIntervalSince1970: 1_768_435_200 + TimeInterval(hour * 3600 + minute * 60))
@@ -40,4 +27,16 @@ func hospitalPolicyText() throws -> String {
 extension AccessAction {
     /// The sample policy's app-defined signing action.
     static let sign = AccessAction("sign")
+}
+
+/// A clock of the app's own, written against `PHIGuardAccess` alone: the clock protocol is
+/// re-exported, so a client can implement it without importing anything else.
+struct OffsetClock: PHIGuardClock {
+    let base: ManualClock
+    let offset: Duration
+
+    func wallClockNanoseconds() -> Int64 {
+        base.wallClockNanoseconds() + offset.components.seconds * 1_000_000_000
+    }
+    func monotonicNanoseconds() -> Int64 { base.monotonicNanoseconds() }
 }

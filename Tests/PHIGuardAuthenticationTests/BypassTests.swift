@@ -59,7 +59,7 @@ struct BypassTests {
         }
         let accountID = try await harness.flow.completeRegistration(
             registration, loginName: "new@example.org", password: "a long enough passphrase",
-            authenticator: authenticator, confirmationCode: try authenticator.code(at: harness.clock.now()))
+            authenticator: authenticator, confirmationCode: try authenticator.code(at: harness.clock.now))
         #expect(accountID.hasPrefix("acct-"))
         let after = try await harness.flow.resume(registration.token.cookieValue)
         guard case .anonymous = after else { Issue.record("registration cookie still works: \(after)"); return }
@@ -67,7 +67,7 @@ struct BypassTests {
         await #expect(throws: AuthenticationError.sessionEnded) {
             try await harness.flow.completeRegistration(
                 registration, loginName: "other@example.org", password: "a long enough passphrase",
-                authenticator: authenticator, confirmationCode: try authenticator.code(at: harness.clock.now()))
+                authenticator: authenticator, confirmationCode: try authenticator.code(at: harness.clock.now))
         }
         // The new account signs in in full; the confirmation code is spent and cannot be reused for it.
         func signIn() async throws -> SecondFactorPendingSession {
@@ -77,14 +77,14 @@ struct BypassTests {
             else { throw HarnessError.unexpectedState }
             return pending
         }
-        let confirmation = try authenticator.code(at: harness.clock.now())
+        let confirmation = try authenticator.code(at: harness.clock.now)
         await #expect(throws: AuthenticationError.rejected) {
             try await harness.flow.verifySecondFactor(
                 try await signIn(), .totp(confirmation), clientAddress: "192.0.2.1")
         }
-        harness.clock.advance(.seconds(30))
+        harness.clock.advance(by: .seconds(30))
         let session = try await harness.flow.verifySecondFactor(
-            try await signIn(), .totp(try authenticator.code(at: harness.clock.now())), clientAddress: "192.0.2.1")
+            try await signIn(), .totp(try authenticator.code(at: harness.clock.now)), clientAddress: "192.0.2.1")
         #expect(session.principal.subject.id == accountID)
     }
 

@@ -82,14 +82,14 @@ struct EnumerationAndLockoutTests {
         for _ in 0..<12 {
             knownAnswers.append(await attempt(harness, "pat@example.org", "wrong"))
             unknownAnswers.append(await attempt(harness, "nobody@example.org", "wrong"))
-            harness.clock.advance(.seconds(61))  // let each delay pass; count towards the cap
+            harness.clock.advance(by: .seconds(61))  // let each delay pass; count towards the cap
         }
         #expect(knownAnswers == unknownAnswers)
         #expect(knownAnswers.prefix(10).allSatisfy { $0 == "\(AuthenticationError.rejected)" })
         #expect(knownAnswers.suffix(2).allSatisfy { $0.hasPrefix("too many attempts") })
         // Locked: even the right password is held back, until the lock has served its time.
         #expect(await attempt(harness, "pat@example.org", Harness.password).hasPrefix("too many attempts"))
-        harness.clock.advance(.seconds(901))
+        harness.clock.advance(by: .seconds(901))
         #expect(await attempt(harness, "pat@example.org", Harness.password).hasPrefix("awaitingSecondFactor"))
     }
 

@@ -8,16 +8,6 @@ import PHIGuardRateLimit
 import PHIGuardTOTP
 import Synchronization
 
-/// A wall clock that moves only when told to.
-final class TestClock: WallClock {
-    private let current: Mutex<Date>
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = Mutex(start) }
-    func now() -> Date { current.withLock { $0 } }
-    func advance(_ duration: Duration) {
-        current.withLock { $0 = $0.addingTimeInterval(Double(duration.components.seconds)) }
-    }
-}
-
 /// An account table in memory, as an app would keep it.
 final class TestAccounts: AccountDirectory {
     struct Entry {
@@ -85,7 +75,7 @@ struct Harness {
             resourceTypes: [chart]
         """
 
-    let clock = TestClock()
+    let clock = ManualClock()
     let accounts = TestAccounts()
     let store: any SessionStore
     let hasher: PasswordHasher
@@ -105,10 +95,10 @@ struct Harness {
         let clock = self.clock
         flow = try LoginFlow(
             accounts: accounts, sessions: store, passwords: hasher,
-            totp: try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), throttle: nil),
+            totp: try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), lockout: nil),
             recoveryCodes: recoveryCodes,
-            throttle: throttle ?? LoginThrottle(policy: lockout, clock: ManualNanosecondClock(clock)),
-            rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: ManualNanosecondClock(clock))),
+            throttle: throttle ?? InMemoryLockoutStore(policy: lockout, clock: clock),
+            rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: clock)),
             rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration, metrics: metrics)
         engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock, metrics: metrics)
     }
@@ -127,7 +117,7 @@ struct Harness {
     }
 
     /// The current TOTP code of `account`.
-    func code(for account: Account) throws -> String { try account.totp!.code(at: clock.now()) }
+    func code(for account: Account) throws -> String { try account.totp!.code(at: clock.now) }
 
     /// Password, then TOTP: a complete sign-in.
     func signIn(_ loginName: String, _ account: Account, address: String = "203.0.113.5") async throws
@@ -142,13 +132,6 @@ struct Harness {
 }
 
 enum HarnessError: Error { case unexpectedState }
-
-/// The lockout throttle's monotonic clock, driven by the test's wall clock.
-struct ManualNanosecondClock: NanosecondClock {
-    let clock: TestClock
-    init(_ clock: TestClock) { self.clock = clock }
-    func nanoseconds() -> Int64 { Int64(clock.now().timeIntervalSince1970 * 1_000_000_000) }
-}
 
 /// An audit sink that fails on demand.
 final class FailingAuditSink: AuditSink {

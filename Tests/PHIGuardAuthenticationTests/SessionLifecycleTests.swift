@@ -59,7 +59,7 @@ struct SessionLifecycleTests {
         let harness = try Harness(store: store)
         let cookie = "q" + String(repeating: "A", count: 42)
         let token = try #require(SessionToken(cookieValue: cookie))
-        var forged = SessionStoreConformance.record(accountID: nil, state: .authenticated, now: harness.clock.now())
+        var forged = SessionStoreConformance.record(accountID: nil, state: .authenticated, now: harness.clock.now)
         forged.tokenHash = token.hash
         try store.insert(forged)
         let resumed = try await harness.flow.resume(cookie)
@@ -89,27 +89,27 @@ struct SessionLifecycleTests {
         let harness = try Harness()
         let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
         let idle = try await harness.signIn("pat@example.org", account)
-        harness.clock.advance(.seconds(14 * 60))
+        harness.clock.advance(by: .seconds(14 * 60))
         guard case .authenticated = try await harness.flow.resume(idle.token.cookieValue) else {
             Issue.record("session ended before its idle timeout"); return
         }
-        harness.clock.advance(.seconds(15 * 60))
+        harness.clock.advance(by: .seconds(15 * 60))
         guard case .anonymous = try await harness.flow.resume(idle.token.cookieValue) else {
             Issue.record("idle session still works"); return
         }
 
-        harness.clock.advance(.seconds(60))
+        harness.clock.advance(by: .seconds(60))
         let busy = try await harness.signIn("pat@example.org", account)
         var principal = busy.principal
         for _ in 0..<47 {  // every 10 minutes for 7 h 50 min
-            harness.clock.advance(.seconds(600))
+            harness.clock.advance(by: .seconds(600))
             guard case .authenticated(let resumed) = try await harness.flow.resume(busy.token.cookieValue) else {
                 Issue.record("active session ended early"); return
             }
             principal = resumed.principal
         }
         #expect(harness.engine.decide(principal, .read, chart).isAllowed)
-        harness.clock.advance(.seconds(600))  // 8 h after sign-in
+        harness.clock.advance(by: .seconds(600))  // 8 h after sign-in
         guard case .anonymous = try await harness.flow.resume(busy.token.cookieValue) else {
             Issue.record("session outlived its absolute lifetime"); return
         }
@@ -138,7 +138,7 @@ struct SessionLifecycleTests {
         let harness = try Harness()
         let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
         let laptop = try await harness.signIn("pat@example.org", account)
-        harness.clock.advance(.seconds(31))  // the next TOTP step (codes are single-use)
+        harness.clock.advance(by: .seconds(31))  // the next TOTP step (codes are single-use)
         let phone = try await harness.signIn("pat@example.org", account, address: "203.0.113.6")
         await #expect(throws: AuthenticationError.rejected) {
             try await harness.flow.changePassword(
@@ -165,7 +165,7 @@ struct SessionLifecycleTests {
         let account = try await harness.addAccount(
             "doc@example.org", id: "acct-doc", roles: ["patient"], patientID: "p-1")
         let first = try await harness.signIn("doc@example.org", account)
-        harness.clock.advance(.seconds(31))
+        harness.clock.advance(by: .seconds(31))
         let second = try await harness.signIn("doc@example.org", account)
         #expect(!harness.engine.decide(first.principal, .read, chart).isAllowed)
         harness.accounts.update("acct-doc") { $0.roles = ["physician"] }
@@ -192,7 +192,7 @@ struct SessionLifecycleTests {
         let pat = try await harness.addAccount("pat@example.org", id: "acct-pat")
         let other = try await harness.addAccount("other@example.org", id: "acct-other", patientID: "p-8")
         let one = try await harness.signIn("pat@example.org", pat)
-        harness.clock.advance(.seconds(31))
+        harness.clock.advance(by: .seconds(31))
         let two = try await harness.signIn("pat@example.org", pat)
         let stranger = try await harness.signIn("other@example.org", other)
         let listed = try await harness.flow.sessions(of: one)
@@ -220,7 +220,7 @@ struct SessionLifecycleTests {
         let session = try await harness.signIn("pat@example.org", account)
         let window = Duration.seconds(300)
         #expect(harness.engine.decide(session.principal, .export, chart, recentAuthentication: window).isAllowed)
-        harness.clock.advance(.seconds(600))
+        harness.clock.advance(by: .seconds(600))
         guard case .authenticated(let resumed) = try await harness.flow.resume(session.token.cookieValue) else {
             Issue.record("session ended"); return
         }
@@ -246,9 +246,9 @@ struct SessionLifecycleTests {
         let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
         _ = try await harness.signIn("pat@example.org", account)
         #expect(store.count == 2)
-        harness.clock.advance(.seconds(16 * 60))  // past the idle timeout, within the registration lifetime
+        harness.clock.advance(by: .seconds(16 * 60))  // past the idle timeout, within the registration lifetime
         #expect(try await harness.flow.purgeExpiredSessions() == 1)
-        harness.clock.advance(.seconds(15 * 60))
+        harness.clock.advance(by: .seconds(15 * 60))
         #expect(try await harness.flow.purgeExpiredSessions() == 1)
         #expect(store.count == 0)
     }

@@ -184,12 +184,12 @@ struct RateLimiterTests {
 }
 
 @Suite("Lockout policy")
-struct LoginThrottleTests {
+struct InMemoryLockoutStoreTests {
     let clock = ManualClock()
 
     @Test("five free failures, then doubling delays for that address only")
     func progressiveDelays() throws {
-        let throttle = LoginThrottle(clock: clock)
+        let throttle = InMemoryLockoutStore(clock: clock)
         for attempt in 1...5 {
             #expect(throttle.gate(account: "alice", address: "bot") == .open)
             #expect(
@@ -220,7 +220,7 @@ struct LoginThrottleTests {
 
     @Test("100 consecutive failures from many addresses lock the account, temporarily")
     func cap() throws {
-        let throttle = LoginThrottle(clock: clock)
+        let throttle = InMemoryLockoutStore(clock: clock)
         var last: LockoutEvent?
         for attempt in 0..<100 { last = throttle.recordFailure(account: "bob", address: "bot-\(attempt % 25)") }
         #expect(last == .accountLocked(consecutive: 100, duration: .seconds(3_600)))
@@ -241,9 +241,47 @@ struct LoginThrottleTests {
         #expect(throws: RateLimitError.self) { try LockoutPolicy(initialDelay: .zero) }
     }
 
+    @Test("accounts and addresses are stored under the key itself, not a hash of it")
+    func storageKeyIsTheKey() {
+        #expect(InMemoryLockoutStore.StorageKey.self == String.self)
+    }
+
+    @Test("500 accounts keep 500 separate counters")
+    func accountsNeverShareCounters() {
+        let throttle = InMemoryLockoutStore(clock: clock)
+        let accounts = (0..<500).map { "account-\($0)" }
+        for (index, account) in accounts.enumerated() {
+            for _ in 0...(index % 7) { throttle.recordFailure(account: account, address: "a") }
+        }
+        for (index, account) in accounts.enumerated() {
+            // One more failure: the count goes on from this account's own failures, and no one else's.
+            let event = throttle.recordFailure(account: account, address: "b")
+            #expect(event == .failureCounted(consecutive: index % 7 + 2, delay: .zero), "\(account)")
+        }
+    }
+
+    @Test("30 addresses on one account keep 30 separate delays")
+    func addressesNeverShareCounters() throws {
+        // No free failures: an address's n-th failure makes it wait 2^(n-1) s.
+        let policy = try LockoutPolicy(
+            freeFailures: 0, initialDelay: .seconds(1), maximumDelay: .seconds(64), maximumConsecutiveFailures: 100,
+            lockoutDuration: .seconds(60))
+        let throttle = InMemoryLockoutStore(policy: policy, clock: clock)
+        let addresses = (0..<30).map { "198.51.100.\($0)" }
+        for (index, address) in addresses.enumerated() {
+            for _ in 0...(index % 3) { throttle.recordFailure(account: "carol", address: address) }
+        }
+        for (index, address) in addresses.enumerated() {
+            #expect(
+                throttle.gate(account: "carol", address: address) == .delayed(retryAfter: .seconds(1 << (index % 3))),
+                "\(address)")
+        }
+        #expect(throttle.gate(account: "carol", address: "203.0.113.1") == .open)
+    }
+
     @Test("memory pressure never forgets a delayed or locked account")
     func boundedMemory() {
-        let throttle = LoginThrottle(clock: clock, maximumAccounts: 10)
+        let throttle = InMemoryLockoutStore(clock: clock, maximumAccounts: 10)
         for _ in 0..<7 { throttle.recordFailure(account: "target", address: "bot") }
         for index in 0..<100 { throttle.recordFailure(account: "noise-\(index)", address: "x") }
         #expect(!throttle.gate(account: "target", address: "bot").isOpen)
@@ -251,11 +289,11 @@ struct LoginThrottleTests {
 }
 
 @Suite("Lockout store conformance (in memory)")
-struct LoginThrottleConformanceTests {
-    @Test("LoginThrottle passes the lockout store conformance suite")
+struct InMemoryLockoutStoreConformanceTests {
+    @Test("InMemoryLockoutStore passes the lockout store conformance suite")
     func conformance() async throws {
         let clock = ManualClock()
         try await LockoutStoreConformance.check(
-            LoginThrottle(policy: LockoutStoreConformance.policy, clock: clock), clock: clock)
+            InMemoryLockoutStore(policy: LockoutStoreConformance.policy, clock: clock), clock: clock)
     }
 }

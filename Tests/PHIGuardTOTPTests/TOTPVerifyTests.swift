@@ -1,4 +1,5 @@
 import Foundation
+import PHIGuardRateLimit
 import PHIGuardTOTP
 import Synchronization
 import Testing
@@ -159,7 +160,7 @@ struct ReplayTests {
 
     @Test("100 concurrent verifications of one code: exactly one is accepted")
     func concurrent() async throws {
-        let verifier = try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), throttle: nil)
+        let verifier = try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), lockout: nil)
         let code = try totp.code(at: now)
         let results = try await withThrowingTaskGroup(of: TOTPVerificationResult.self) { group in
             for _ in 0..<100 {
@@ -204,20 +205,25 @@ struct ReplayTests {
 
 @Suite("Throttling (RFC 4226 §7.3)")
 struct ThrottleTests {
-    final class Clock: Sendable {
-        let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    let totp: TOTP
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    init() throws {
+        totp = TOTP(secret: try TOTPSecret())
+    }
+
+    func wrongCode(at date: Date) throws -> String {
+        String(format: "%06d", (Int(try totp.code(at: date))! + 500_000) % 1_000_000)
     }
 
     @Test("After 5 failures the account is throttled, even for the right code, until the lock-out ends")
     func lockout() async throws {
-        let clock = Clock()
-        let throttle = InMemoryTOTPThrottle(maximumFailures: 5, lockoutDuration: 300) { clock.now.withLock { $0 } }
-        let verifier = try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), throttle: throttle)
-        let totp = TOTP(secret: try TOTPSecret())
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualClock(now)
+        let lockout = InMemoryLockoutStore(policy: TOTPVerifier.defaultLockoutPolicy, clock: clock)
+        let verifier = try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), lockout: lockout)
         let right = try totp.code(at: now)
-        let wrong = String(format: "%06d", (Int(right)! + 500_000) % 1_000_000)
-        for _ in 0..<4 { _ = try await verifier.verify(wrong, accountID: "a", totp: totp, at: now) }
+        let wrong = try wrongCode(at: now)
+        for _ in 0..<4 { #expect(try await verifier.verify(wrong, accountID: "a", totp: totp, at: now) == .invalid) }
         // A malformed code counts as a failure too.
         await #expect(throws: TOTPVerifierError.totp(.malformedCode(.nonDigit))) {
             try await verifier.verify("abcdef", accountID: "a", totp: totp, at: now)
@@ -227,25 +233,29 @@ struct ThrottleTests {
             Issue.record("expected throttling")
             return
         }
-        #expect(retryAfter > 0 && retryAfter <= 300)
+        #expect(retryAfter > .zero && retryAfter <= .seconds(300))
         // Other accounts are not affected.
         #expect(try await verifier.verify(right, accountID: "b", totp: totp, at: now).isAccepted)
-        clock.now.withLock { $0 = $0.addingTimeInterval(301) }
+        clock.advance(by: .seconds(301))
         #expect(try await verifier.verify(right, accountID: "a", totp: totp, at: now).isAccepted)
     }
 
     @Test("A success resets the failure count")
     func successResets() async throws {
-        let throttle = InMemoryTOTPThrottle(maximumFailures: 2)
-        #expect(await throttle.attemptWillBegin(accountID: "a") == .allowed)
-        await throttle.attemptDidEnd(accountID: "a", succeeded: false)
-        #expect(await throttle.attemptWillBegin(accountID: "a") == .allowed)
-        await throttle.attemptDidEnd(accountID: "a", succeeded: true)
-        #expect(await throttle.attemptWillBegin(accountID: "a") == .allowed)
-        await throttle.attemptDidEnd(accountID: "a", succeeded: false)
-        #expect(await throttle.attemptWillBegin(accountID: "a") == .allowed)
-        await throttle.attemptDidEnd(accountID: "a", succeeded: false)
-        guard case .limited = await throttle.attemptWillBegin(accountID: "a") else {
+        let policy = try LockoutPolicy(
+            freeFailures: 1, initialDelay: .seconds(1), maximumDelay: .seconds(1), maximumConsecutiveFailures: 2,
+            lockoutDuration: .seconds(300))
+        let verifier = try TOTPVerifier(
+            replayStore: InMemoryTOTPReplayStore(), lockout: InMemoryLockoutStore(policy: policy, clock: ManualClock()))
+        // Each success uses the code of a later step (codes are single-use).
+        let later = now.addingTimeInterval(30)
+        #expect(try await verifier.verify(try wrongCode(at: now), accountID: "a", totp: totp, at: now) == .invalid)
+        #expect(try await verifier.verify(try totp.code(at: now), accountID: "a", totp: totp, at: now).isAccepted)
+        #expect(try await verifier.verify(try wrongCode(at: later), accountID: "a", totp: totp, at: later) == .invalid)
+        #expect(try await verifier.verify(try wrongCode(at: later), accountID: "a", totp: totp, at: later) == .invalid)
+        guard
+            case .throttled = try await verifier.verify(try totp.code(at: later), accountID: "a", totp: totp, at: later)
+        else {
             Issue.record("expected a lock-out after two consecutive failures")
             return
         }
@@ -253,15 +263,41 @@ struct ThrottleTests {
 
     @Test("Attempts in flight count: 50 concurrent guesses get at most 5 checks")
     func concurrentGuesses() async throws {
-        let throttle = InMemoryTOTPThrottle(maximumFailures: 5)
-        let allowed = await withTaskGroup(of: Bool.self) { group in
+        let verifier = try TOTPVerifier(replayStore: InMemoryTOTPReplayStore())
+        let wrong = try wrongCode(at: now)
+        let checked = try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<50 {
-                group.addTask { await throttle.attemptWillBegin(accountID: "a") == .allowed }
+                group.addTask {
+                    guard case .throttled = try await verifier.verify(wrong, accountID: "a", totp: totp, at: now)
+                    else { return true }
+                    return false
+                }
             }
             var count = 0
-            for await ok in group where ok { count += 1 }
+            for try await wasChecked in group where wasChecked { count += 1 }
             return count
         }
-        #expect(allowed == 5)
+        #expect(checked == 5)
+    }
+
+    @Test("A failing lockout store refuses the attempt without checking the code")
+    func failingLockoutStore() async throws {
+        struct Down: LockoutStore {
+            func admitAttempt(account: String, address: String) async throws(RateLimitError) -> LockoutAdmission {
+                throw .storeUnavailable("down")
+            }
+            func gate(account: String, address: String) async throws(RateLimitError) -> LoginGate {
+                throw .storeUnavailable("down")
+            }
+            func recordFailure(account: String, address: String) async throws(RateLimitError) -> LockoutEvent {
+                throw .storeUnavailable("down")
+            }
+            func recordSuccess(account: String) async throws(RateLimitError) { throw .storeUnavailable("down") }
+        }
+        let replay = InMemoryTOTPReplayStore()
+        let verifier = try TOTPVerifier(replayStore: replay, lockout: Down())
+        let result = try await verifier.verify(try totp.code(at: now), accountID: "a", totp: totp, at: now)
+        #expect(result == .throttled(retryAfter: .seconds(1)))
+        #expect(await replay.lastAcceptedStep(accountID: "a") == nil)
     }
 }

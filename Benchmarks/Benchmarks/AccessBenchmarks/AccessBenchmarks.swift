@@ -14,7 +14,7 @@ let benchmarks: @Sendable () -> Void = {
     // The world: 10% of the allow rules carry `relationship: careTeam`.
     let world = try! AuthzWorld(relationshipPercent: 10)
     let policy = world.policy
-    let clock = SystemWallClock()
+    let clock = SystemClock()
     let actions = AuthzWorld.actions
     let answers = Set(world.requests.indices.filter { world.expected[$0] }.map { world.answerKey(world.requests[$0]) })
     let targets = (0..<200).map { type in actions.map { policy.target(resourceType: "rt\(type)", action: $0) } }

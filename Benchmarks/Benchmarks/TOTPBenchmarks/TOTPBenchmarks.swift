@@ -7,7 +7,7 @@ import PHIGuardTOTP
 
 let batch = 20_000
 let totp = TOTP(secret: try! TOTPSecret())
-let now = Date()
+let now = SystemClock().now
 let currentCode = try! totp.code(at: now)
 let lastStep = try! totp.timeStep(at: now) - 1
 

@@ -8,22 +8,31 @@ internal import Synchronization
 /// instances, uses `SQLiteLockoutStore` or `PostgresLockoutStore` instead. Memory is bounded: at
 /// most `maximumAccounts` accounts with failures are tracked; under pressure, only settled accounts
 /// (neither delayed nor locked, no more than the free failures) are forgotten.
-public final class LoginThrottle: LockoutStore {
+///
+/// Accounts and addresses are keyed by the strings themselves, never by a hash of them: two
+/// different keys never share counters (a hash collision would merge them, and `hashValue` is seeded
+/// per process besides).
+public final class InMemoryLockoutStore: LockoutStore {
+    /// What accounts and addresses are stored under: the key itself, so that distinct keys are
+    /// distinct entries (a test checks this is not narrowed to a hash).
+    typealias StorageKey = String
+
     private struct AccountState {
         var counters = AccountLockoutCounters.clean
-        /// Per-address counters, by the address's hash.
-        var addresses: [Int: AddressLockoutCounters] = [:]
+        /// Per-address counters, by the address itself.
+        var addresses: [StorageKey: AddressLockoutCounters] = [:]
     }
 
     /// The policy.
     public let policy: LockoutPolicy
-    private let clock: any NanosecondClock
+    private let clock: any PHIGuardClock
     private let maximumAccounts: Int
-    private let accounts = Mutex<[String: AccountState]>([:])
+    private let accounts = Mutex<[StorageKey: AccountState]>([:])
 
-    /// A throttle enforcing `policy` on `clock`, tracking at most `maximumAccounts` accounts.
+    /// A store enforcing `policy`, timed by the monotonic reading of `clock` (the counters do not
+    /// outlive the process), tracking at most `maximumAccounts` accounts.
     public init(
-        policy: LockoutPolicy = .standard, clock: any NanosecondClock = MonotonicClock(), maximumAccounts: Int = 100_000
+        policy: LockoutPolicy = .standard, clock: any PHIGuardClock = SystemClock(), maximumAccounts: Int = 100_000
     ) {
         self.policy = policy
         self.clock = clock
@@ -32,23 +41,21 @@ public final class LoginThrottle: LockoutStore {
 
     /// Whether `address` may try `account` now.
     public func gate(account: String, address: String) -> LoginGate {
-        let now = clock.nanoseconds()
+        let now = clock.monotonicNanoseconds()
         return accounts.withLock { accounts in
             let state = accounts[account]
-            return policy.gate(account: state?.counters, address: state?.addresses[address.hashValue], now: now)
+            return policy.gate(account: state?.counters, address: state?.addresses[address], now: now)
         }
     }
 
     /// Whether `address` may try `account` now, and if so counts the attempt as a failure at once.
     public func admitAttempt(account: String, address: String) -> LockoutAdmission {
-        let now = clock.nanoseconds()
+        let now = clock.monotonicNanoseconds()
         return accounts.withLock { accounts in
             let state = accounts[account]
-            let addressKey = address.hashValue
-            let (gate, outcome) = policy.admit(
-                account: state?.counters, address: state?.addresses[addressKey], now: now)
+            let (gate, outcome) = policy.admit(account: state?.counters, address: state?.addresses[address], now: now)
             guard let outcome else { return .refused(gate) }
-            store(outcome, account: account, addressKey: addressKey, in: &accounts, now: now)
+            store(outcome, account: account, address: address, in: &accounts, now: now)
             return .admitted(outcome.event)
         }
     }
@@ -56,12 +63,11 @@ public final class LoginThrottle: LockoutStore {
     /// Counts a failed attempt (wrong password, wrong code) by `address` on `account`.
     @discardableResult
     public func recordFailure(account: String, address: String) -> LockoutEvent {
-        let now = clock.nanoseconds()
-        let addressKey = address.hashValue
+        let now = clock.monotonicNanoseconds()
         return accounts.withLock { accounts in
             let state = accounts[account]
-            let outcome = policy.failure(account: state?.counters, address: state?.addresses[addressKey], now: now)
-            store(outcome, account: account, addressKey: addressKey, in: &accounts, now: now)
+            let outcome = policy.failure(account: state?.counters, address: state?.addresses[address], now: now)
+            store(outcome, account: account, address: address, in: &accounts, now: now)
             return outcome.event
         }
     }
@@ -72,26 +78,27 @@ public final class LoginThrottle: LockoutStore {
     }
 
     private func store(
-        _ outcome: LockoutFailureOutcome, account: String, addressKey: Int, in accounts: inout [String: AccountState],
+        _ outcome: LockoutFailureOutcome, account: String, address: String,
+        in accounts: inout [StorageKey: AccountState],
         now: Int64
     ) {
         if accounts[account] == nil, accounts.count >= maximumAccounts { evictSettled(&accounts, now: now) }
         var state = accounts[account] ?? AccountState()
         if outcome.startOver { state.addresses = [:] }
         state.counters = outcome.account
-        if state.addresses[addressKey] == nil, state.addresses.count >= LockoutPolicy.maximumAddressesPerAccount,
+        if state.addresses[address] == nil, state.addresses.count >= LockoutPolicy.maximumAddressesPerAccount,
             let oldest = state.addresses.min(by: { $0.value.notBefore < $1.value.notBefore })?.key
         {
             state.addresses[oldest] = nil
         }
-        state.addresses[addressKey] = outcome.address
+        state.addresses[address] = outcome.address
         accounts[account] = state
     }
 
     /// Drops settled accounts (``LockoutPolicy`` `isSettled`). If none qualifies the new account is
     /// tracked anyway: the bound is exceeded rather than forgetting a limited account, which would
     /// be a bypass.
-    private func evictSettled(_ accounts: inout [String: AccountState], now: Int64) {
+    private func evictSettled(_ accounts: inout [StorageKey: AccountState], now: Int64) {
         accounts = accounts.filter { _, state in
             let latest = state.addresses.values.map(\.notBefore).max() ?? Int64.min
             return !policy.isSettled(state.counters, latestNotBefore: latest, now: now)
