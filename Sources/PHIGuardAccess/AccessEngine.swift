@@ -97,14 +97,9 @@ public final class AccessEngine: @unchecked Sendable {
         _ principal: AuthenticatedPrincipal, _ action: AccessAction, _ resource: Resource,
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
-        let policy = self.policy
-        let decision =
-            refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy)
-            ?? policy.decide(
-                principal.prepared(for: policy), action, resource, breakGlass: breakGlass, careTeams: careTeams,
-                clock: clock)
-        counters.record(decision)
-        return decision
+        decided(principal, recentAuthentication: recentAuthentication) { policy, subject in
+            policy.decide(subject, action, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+        }
     }
 
     /// Decides for a pre-resolved target (``CompiledPolicy/target(resourceType:action:)``): the fast path.
@@ -112,12 +107,22 @@ public final class AccessEngine: @unchecked Sendable {
         _ principal: AuthenticatedPrincipal, _ target: DecisionTarget, _ resource: Resource,
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
+        decided(principal, recentAuthentication: recentAuthentication) { policy, subject in
+            policy.decide(subject, target, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+        }
+    }
+
+    /// The engine's own refusals first (expired principal, stale authentication), then the policy's
+    /// answer; every decision is counted.
+    @inline(__always)
+    private func decided(
+        _ principal: AuthenticatedPrincipal, recentAuthentication: Duration?,
+        _ evaluate: (CompiledPolicy, PreparedSubject) -> AccessDecision
+    ) -> AccessDecision {
         let policy = self.policy
         let decision =
             refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy)
-            ?? policy.decide(
-                principal.prepared(for: policy), target, resource, breakGlass: breakGlass, careTeams: careTeams,
-                clock: clock)
+            ?? evaluate(policy, principal.prepared(for: policy))
         counters.record(decision)
         return decision
     }

@@ -15,14 +15,10 @@ extension LoginFlow {
         await forgetFailures(throttleKey: Self.throttleKey(accountID: account.id))
         try await setPassword(newPassword, for: account)
         try await revokeOthers(of: account.id, keeping: record.handle, reason: "password-changed")
-        let token = try newToken()
-        let rotated = authenticatedRecord(
-            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
-            authenticatedAt: record.authenticatedAt, clientLabel: nil)
-        try await rotate(record, to: rotated)
+        let rotated = try await reissue(record, for: account)
         await auditor.session(
-            .sessionRefreshed, account: account.id, handle: rotated.handle, reason: "password-changed")
-        return AuthenticatedSession(token: token, record: rotated)
+            .sessionRefreshed, account: account.id, handle: rotated.record.handle, reason: "password-changed")
+        return rotated
     }
 
     /// Call after an account's roles (or patient link, or status) changed: revokes every session of
@@ -44,14 +40,10 @@ extension LoginFlow {
                 .sessionRevoked, account: accountID, handle: record.handle, reason: "account-disabled")
             throw .sessionEnded
         }
-        let token = try newToken()
-        let rotated = authenticatedRecord(
-            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
-            authenticatedAt: record.authenticatedAt, clientLabel: nil)
-        try await rotate(record, to: rotated)
+        let rotated = try await reissue(record, for: account)
         await auditor.session(
-            .sessionRefreshed, account: accountID, handle: rotated.handle, reason: "privileges-changed")
-        return AuthenticatedSession(token: token, record: rotated)
+            .sessionRefreshed, account: accountID, handle: rotated.record.handle, reason: "privileges-changed")
+        return rotated
     }
 
     /// Revokes every session of `accountID` (for example when an administrator disables it); returns how many.

@@ -29,21 +29,7 @@ extension LoginFlow {
             _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
             try await countFailure(charged, account: nil, reason: .unknownAccount)
         }
-        let verification: PasswordVerification
-        do {
-            verification = try await passwords.verify(password, against: account.passwordHash)
-        } catch {
-            switch error {
-            case .overloaded, .cancelled:
-                throw .unavailable
-            case .passwordTooLong, .emptyPassword:
-                verification = .invalid
-            default:
-                logger.error("stored password hash unusable", metadata: ["error": "\(error)"])
-                await auditor.failure(mfa: false, account: account.id, reason: .backendFailure)
-                throw .rejected
-            }
-        }
+        let verification = try await verifyPassword(password, of: account)
         guard verification.isValid else {
             try await countFailure(charged, account: account.id, reason: .wrongPassword)
         }
@@ -144,13 +130,9 @@ extension LoginFlow {
             }
         }
         await forgetFailures(throttleKey: Self.throttleKey(accountID: account.id))
-        let token = try newToken()
-        let updated = authenticatedRecord(
-            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
-            authenticatedAt: record.authenticatedAt, clientLabel: nil)
-        try await rotate(record, to: updated)
-        try await recordSignIn(updated, method: "step-up")
-        return AuthenticatedSession(token: token, record: updated)
+        let updated = try await reissue(record, for: account)
+        try await recordSignIn(updated.record, method: "step-up")
+        return updated
     }
 
     // MARK: Steps shared by the transitions
@@ -285,16 +267,35 @@ extension LoginFlow {
             _ = try await storeCall { try await sessions.removeSessions(accountID: accountID, except: nil) }
             throw .sessionEnded
         }
-        let verification: PasswordVerification
-        do { verification = try await passwords.verify(password, against: account.passwordHash) } catch {
-            if case .overloaded = error { throw .unavailable }
-            if case .cancelled = error { throw .unavailable }
-            verification = .invalid
-        }
+        let verification = try await verifyPassword(password, of: account, handle: record.handle)
         guard verification.isValid else {
             try await countFailure(charged, account: accountID, handle: record.handle, reason: .wrongPassword)
         }
         return (account, charged)
+    }
+
+    /// Checks `password` against the account's stored hash, one way for every transition (sign-in,
+    /// step-up, password change): an overloaded or cancelled hasher answers `unavailable`; a password
+    /// that cannot be right (empty, too long) is `.invalid`, a wrong guess; a stored hash that cannot
+    /// be used is logged and audited as a backend failure (never as the user's wrong password) and
+    /// answered `rejected`, the same answer as any other failure.
+    func verifyPassword(_ password: String, of account: Account, handle: String? = nil)
+        async throws(AuthenticationError) -> PasswordVerification
+    {
+        do {
+            return try await passwords.verify(password, against: account.passwordHash)
+        } catch {
+            switch error {
+            case .overloaded, .cancelled:
+                throw .unavailable
+            case .passwordTooLong, .emptyPassword:
+                return .invalid
+            default:
+                logger.error("stored password hash unusable", metadata: ["error": "\(error)"])
+                await auditor.failure(mfa: false, account: account.id, handle: handle, reason: .backendFailure)
+                throw .rejected
+            }
+        }
     }
 
     /// Audits a completed sign-in (required: on failure the new session is removed and the step refused).

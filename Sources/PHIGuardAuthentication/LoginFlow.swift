@@ -256,6 +256,20 @@ public final class LoginFlow: Sendable {
             clientLabel: clientLabel ?? previous.clientLabel)
     }
 
+    /// A still-authenticated session under a fresh token, with the account's current roles and patient
+    /// link; handle, strength, sign-in time and absolute expiry are kept (step-up, password change,
+    /// privilege change).
+    func reissue(_ record: SessionRecord, for account: Account) async throws(AuthenticationError)
+        -> AuthenticatedSession
+    {
+        let token = try newToken()
+        let rotated = authenticatedRecord(
+            token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
+            authenticatedAt: record.authenticatedAt, clientLabel: nil)
+        try await rotate(record, to: rotated)
+        return AuthenticatedSession(token: token, record: rotated)
+    }
+
     /// Stores `new` in place of `old` (token rotation); a lost race means the session ended.
     func rotate(_ old: SessionRecord, to new: SessionRecord) async throws(AuthenticationError) {
         guard try await storeCall({ try await sessions.replace(old.tokenHash, with: new) }) else {

@@ -162,4 +162,20 @@ extension Date {
 
     /// `duration` later.
     package func adding(_ duration: Duration) -> Date { addingTimeInterval(duration.seconds) }
+
+    /// A date `value` microseconds after 1970 (the stores keep times as whole microseconds).
+    package init(microsecondsSince1970 value: Int64) {
+        let (seconds, fraction) = value.quotientAndRemainder(dividingBy: 1_000_000)
+        self.init(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(fraction) / 1_000_000)
+    }
+
+    /// Whole microseconds since 1970: exact for every date with a whole number of microseconds, within
+    /// half a microsecond for others; clamped to the `Int64` range.
+    package var microsecondsSince1970: Int64 {
+        let value = (timeIntervalSince1970 * 1_000_000).rounded()
+        guard value.isFinite else { return value > 0 ? .max : .min }
+        if value >= 0x1p63 { return .max }  // 2^63: one past Int64.max
+        if value < -0x1p63 { return .min }
+        return Int64(value)
+    }
 }

@@ -3,6 +3,7 @@ public import Logging
 internal import NIOCore
 internal import PHIGuardAccess
 public import PHIGuardAuthentication
+internal import PHIGuardCrypto
 public import PostgresNIO
 
 /// A `SessionStore` in PostgreSQL, shared by every portal instance.
@@ -105,8 +106,8 @@ public final class PostgresSessionStore: SessionStore {
         async throws(SessionStoreError)
     {
         let query: PostgresQuery = """
-            UPDATE \(unescaped: table) SET last_seen_at = \(microseconds(lastSeenAt)),
-            idle_expires_at = \(microseconds(idleExpiresAt)) WHERE token_hash = \(Self.bytes(tokenHash))
+            UPDATE \(unescaped: table) SET last_seen_at = \(lastSeenAt.microsecondsSince1970),
+            idle_expires_at = \(idleExpiresAt.microsecondsSince1970) WHERE token_hash = \(Self.bytes(tokenHash))
             """
         try await run { [client, logger] in
             _ = try await client.query(query, logger: logger)
@@ -149,7 +150,7 @@ public final class PostgresSessionStore: SessionStore {
     public func removeExpired(at now: Date) async throws(SessionStoreError) -> Int {
         let query: PostgresQuery = """
             WITH gone AS (DELETE FROM \(unescaped: table)
-                WHERE LEAST(idle_expires_at, absolute_expires_at) <= \(microseconds(now)) RETURNING 1)
+                WHERE LEAST(idle_expires_at, absolute_expires_at) <= \(now.microsecondsSince1970) RETURNING 1)
             SELECT count(*) FROM gone
             """
         return try await run { [client, logger] in
@@ -183,12 +184,12 @@ public final class PostgresSessionStore: SessionStore {
         binds.append(record.roles)
         binds.append(record.patientID)
         binds.append(record.strength?.rawValue)
-        binds.append(microseconds(record.createdAt))
-        binds.append(microseconds(record.lastSeenAt))
-        binds.append(microseconds(record.idleExpiresAt))
-        binds.append(microseconds(record.absoluteExpiresAt))
-        binds.append(record.authenticatedAt.map(microseconds))
-        binds.append(record.recentlyAuthenticatedAt.map(microseconds))
+        binds.append(record.createdAt.microsecondsSince1970)
+        binds.append(record.lastSeenAt.microsecondsSince1970)
+        binds.append(record.idleExpiresAt.microsecondsSince1970)
+        binds.append(record.absoluteExpiresAt.microsecondsSince1970)
+        binds.append(record.authenticatedAt.map(\.microsecondsSince1970))
+        binds.append(record.recentlyAuthenticatedAt.map(\.microsecondsSince1970))
         binds.append(record.clientLabel)
         var prefix = ""
         if let old {
@@ -215,10 +216,10 @@ public final class PostgresSessionStore: SessionStore {
             do { return try row[name].decode(T.self) } catch { throw .corruptRecord(name) }
         }
         func time(_ name: String) throws(SessionStoreError) -> Date {
-            date(microseconds: try value(name, Int64.self))
+            Date(microsecondsSince1970: try value(name, Int64.self))
         }
         func optionalTime(_ name: String) throws(SessionStoreError) -> Date? {
-            try value(name, Int64?.self).map { date(microseconds: $0) }
+            try value(name, Int64?.self).map { Date(microsecondsSince1970: $0) }
         }
         guard let tokenHash = SessionTokenHash(bytes: Array(buffer: try value("token_hash", ByteBuffer.self))) else {
             throw .corruptRecord("token_hash")
@@ -256,20 +257,4 @@ public final class PostgresSessionStore: SessionStore {
             throw .unavailable(String(describing: type(of: error)))
         }
     }
-}
-
-/// Dates as whole microseconds since 1970: exact for every date with a whole number of
-/// microseconds, within half a microsecond for others. Clamped to the `Int64` range.
-func microseconds(_ date: Date) -> Int64 {
-    let value = (date.timeIntervalSince1970 * 1_000_000).rounded()
-    guard value.isFinite else { return value > 0 ? .max : .min }
-    if value >= 0x1p63 { return .max }  // 2^63: one past Int64.max
-    if value < -0x1p63 { return .min }
-    return Int64(value)
-}
-
-/// The date `value` microseconds after 1970.
-func date(microseconds value: Int64) -> Date {
-    let (seconds, fraction) = value.quotientAndRemainder(dividingBy: 1_000_000)
-    return Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(fraction) / 1_000_000)
 }

@@ -3,6 +3,7 @@ public import Logging
 internal import NIOCore
 internal import PHIGuardAccess
 public import PHIGuardAuthentication
+internal import PHIGuardCrypto
 internal import SQLiteNIO
 
 /// A `SessionStore` in an SQLite file: sessions survive a restart, on one host.
@@ -211,7 +212,7 @@ public final class SQLiteSessionStore: SessionStore {
 
     private static func blob(_ hash: SessionTokenHash) -> SQLiteData { .blob(ByteBuffer(bytes: hash.bytes)) }
     private static func text(_ value: String?) -> SQLiteData { value.map { .text($0) } ?? .null }
-    private static func integer(_ date: Date) -> SQLiteData { .integer(SQLiteInt64(microseconds(date))) }
+    private static func integer(_ date: Date) -> SQLiteData { .integer(SQLiteInt64(date.microsecondsSince1970)) }
     private static func integer(_ date: Date?) -> SQLiteData { date.map(integer) ?? .null }
 
     private static func binds(_ record: SessionRecord) throws(SessionStoreError) -> [SQLiteData] {
@@ -245,11 +246,11 @@ public final class SQLiteSessionStore: SessionStore {
         }
         func time(_ name: String) throws(SessionStoreError) -> Date {
             guard case .integer(let value) = cell(name) else { throw .corruptRecord(name) }
-            return date(microseconds: Int64(value))
+            return Date(microsecondsSince1970: Int64(value))
         }
         func optionalTime(_ name: String) throws(SessionStoreError) -> Date? {
             switch cell(name) {
-            case .integer(let value): return date(microseconds: Int64(value))
+            case .integer(let value): return Date(microsecondsSince1970: Int64(value))
             case .null: return nil
             default: throw .corruptRecord(name)
             }
@@ -275,20 +276,4 @@ public final class SQLiteSessionStore: SessionStore {
             recentlyAuthenticatedAt: try optionalTime("recently_authenticated_at"),
             clientLabel: try optionalText("client_label"))
     }
-}
-
-/// Dates as whole microseconds since 1970: exact for every date with a whole number of
-/// microseconds, within half a microsecond for others. Clamped to the `Int64` range.
-func microseconds(_ date: Date) -> Int64 {
-    let value = (date.timeIntervalSince1970 * 1_000_000).rounded()
-    guard value.isFinite else { return value > 0 ? .max : .min }
-    if value >= 0x1p63 { return .max }  // 2^63: one past Int64.max
-    if value < -0x1p63 { return .min }
-    return Int64(value)
-}
-
-/// The date `value` microseconds after 1970.
-func date(microseconds value: Int64) -> Date {
-    let (seconds, fraction) = value.quotientAndRemainder(dividingBy: 1_000_000)
-    return Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(fraction) / 1_000_000)
 }

@@ -4,6 +4,7 @@ import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardRateLimit
 import PHIGuardTOTP
+import PHIGuardTesting
 import Synchronization
 import Testing
 
@@ -159,16 +160,50 @@ struct EnumerationAndLockoutTests {
         #expect(!text.contains(Harness.password))
     }
 
+    @Test(
+        "an unusable stored password hash is a backend failure at sign-in, step-up and password change alike",
+        arguments: ["sign-in", "step-up", "password change"])
+    func unusableStoredHash(step: String) async throws {
+        let sink = RecordingAuditSink()
+        let chainKey = try AuditChainKey.generate()
+        let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: try AuditSigningKey.generate())
+        let harness = try Harness(audit: log)
+        let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
+        let session = try await harness.signIn("pat@example.org", account)
+        harness.accounts.update("acct-pat") { $0.passwordHash = "$argon2id$v=19$m=4096,t=1,p=1$not-base64!$x" }
+        await #expect(throws: AuthenticationError.rejected) {
+            switch step {
+            case "sign-in":
+                _ = try await harness.flow.signIn(
+                    loginName: "pat@example.org", password: Harness.password, clientAddress: "203.0.113.5")
+            case "step-up":
+                _ = try await harness.flow.stepUp(
+                    session, password: Harness.password, secondFactor: .totp(try harness.code(for: account)),
+                    clientAddress: "203.0.113.5")
+            default:
+                _ = try await harness.flow.changePassword(
+                    session, currentPassword: Harness.password, newPassword: "Another-Winter-2027!",
+                    clientAddress: "203.0.113.5")
+            }
+        }
+        try await log.flush()
+        // Audited as what it is, never as the user's wrong password.
+        let failure = sink.expectEvent(.loginFailed, outcome: .failure)
+        #expect(failure?.reason == AuthenticationFailureReason.backendFailure.rawValue)
+        sink.expectNoValue(["pat@example.org", Harness.password])
+        try await sink.expectIntactChain(chainKey: chainKey)
+    }
+
     @Test("a sign-in whose audit event cannot be recorded is refused and leaves no session (fail closed)")
     func auditFailClosed() async throws {
-        let sink = FailingAuditSink()
+        let sink = RecordingAuditSink()
         let log = try await AuditLog(
             sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate(),
             configuration: .init(retryInterval: .milliseconds(5)))
         let store = InMemorySessionStore()
         let harness = try Harness(store: store, audit: log)
         let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
-        sink.failing.withLock { $0 = true }
+        sink.refuseAppends()
         await #expect(throws: AuthenticationError.unavailable) {
             _ = try await harness.signIn("pat@example.org", account)
         }

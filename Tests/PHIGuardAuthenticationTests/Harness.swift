@@ -133,16 +133,6 @@ struct Harness {
 
 enum HarnessError: Error { case unexpectedState }
 
-/// An audit sink that fails on demand.
-final class FailingAuditSink: AuditSink {
-    let failing = Mutex(false)
-    struct Down: Error {}
-    func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
-        if failing.withLock({ $0 }) { throw Down() }
-    }
-    func lastRecord() async throws -> AuditRecord? { nil }
-}
-
 extension AccessAction {
     /// The policy's custom `export` action.
     static let export = AccessAction("export")

@@ -4,6 +4,7 @@ import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardRateLimit
+import PHIGuardTesting
 import Synchronization
 import Testing
 
@@ -117,8 +118,8 @@ struct SecurityMetricsTests {
     @Test("an append to a sink that throws is counted, directly and through a refused sign-in")
     func auditAppendFailure() async throws {
         let metrics = TestMetrics()
-        let sink = FailingAuditSink()
-        sink.failing.withLock { $0 = true }
+        let sink = RecordingAuditSink()
+        sink.refuseAppends()
         let log = try await AuditLog(
             sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate(),
             configuration: .init(retryInterval: .milliseconds(5)), metrics: metrics)
