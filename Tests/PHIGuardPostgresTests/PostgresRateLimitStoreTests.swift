@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PHIGuardPostgres
 import PHIGuardRateLimit
+import PHIGuardTesting
 import PostgresNIO
 import Testing
 
@@ -30,6 +31,13 @@ struct PostgresRateLimitStoreTests {
         try await store.migrate()
         try await client.query(PostgresQuery(unsafeSQL: "TRUNCATE \(table)"))
         return store
+    }
+
+    @Test("conformance, on the server's clock")
+    func conformance() async throws {
+        try await withClient { client in
+            try await RateLimitStoreConformance.check(try await makeStore(client, table: "rl_conformance"), clock: nil)
+        }
     }
 
     @Test("burst then refusal, on the server's clock; keys are stored only as digests")

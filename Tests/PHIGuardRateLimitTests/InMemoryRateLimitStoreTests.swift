@@ -297,3 +297,12 @@ struct InMemoryLockoutStoreConformanceTests {
             InMemoryLockoutStore(policy: LockoutStoreConformance.policy, clock: clock), clock: clock)
     }
 }
+
+@Suite("Rate-limit store conformance (in memory)")
+struct InMemoryRateLimitStoreConformanceTests {
+    @Test("InMemoryRateLimitStore passes the rate-limit store conformance suite")
+    func conformance() async throws {
+        let clock = ManualClock()
+        try await RateLimitStoreConformance.check(try InMemoryRateLimitStore(clock: clock), clock: clock)
+    }
+}

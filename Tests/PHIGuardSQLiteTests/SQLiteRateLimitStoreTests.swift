@@ -1,6 +1,7 @@
 import Foundation
 import PHIGuardRateLimit
 import PHIGuardSQLite
+import PHIGuardTesting
 import SQLiteNIO
 import Testing
 
@@ -43,6 +44,16 @@ struct SQLiteRateLimitStoreTests {
             #expect(try await store.check(check, cost: 1).allowed)
             #expect(try await !store.check(check, cost: 1).allowed)
             await #expect(throws: RateLimitError.self) { try await store.check([], cost: 1) }
+            try await store.close()
+        }
+    }
+
+    @Test("Conformance, in a file")
+    func conformance() async throws {
+        try await withDatabase { path in
+            let clock = ManualClock()
+            let store = try await open(path, clock: clock)
+            try await RateLimitStoreConformance.check(store, clock: clock)
             try await store.close()
         }
     }
