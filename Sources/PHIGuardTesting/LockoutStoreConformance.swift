@@ -1,7 +1,7 @@
 public import PHIGuardRateLimit
 import Testing
 
-/// The behaviour every ``LockoutStore`` must show, checked the same way for the in-memory, SQLite
+/// The behaviour every `LockoutStore` must show, checked the same way for the in-memory, SQLite
 /// and PostgreSQL stores. The store must be empty, use ``policy`` and run on the clock given.
 public enum LockoutStoreConformance {
     /// 2 free failures, delays 1 s doubling to 8 s, lock for 60 s after 10 consecutive failures.

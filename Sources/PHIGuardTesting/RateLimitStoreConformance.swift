@@ -1,7 +1,7 @@
 public import PHIGuardRateLimit
 import Testing
 
-/// The behaviour every ``RateLimitStore`` must show, checked the same way for the in-memory, SQLite
+/// The behaviour every `RateLimitStore` must show, checked the same way for the in-memory, SQLite
 /// and PostgreSQL stores, and for an app's own store.
 ///
 /// ```swift
@@ -11,7 +11,7 @@ import Testing
 /// }
 /// ```
 ///
-/// The store must be empty. Pass the clock it reads when that is a ``ManualClock``; a store that
+/// The store must be empty. Pass the clock it reads when that is a `ManualClock`; a store that
 /// reads its database server's clock (`PostgresRateLimitStore`) passes `nil`, and the checks that
 /// need time to move are skipped (the others allow for the server's clock moving a little).
 public enum RateLimitStoreConformance {

@@ -3,7 +3,7 @@ import PHIGuardAccess
 public import PHIGuardAuthentication
 import Testing
 
-/// The behaviour every ``SessionStore`` must show, checked the same way for the in-memory, SQLite and
+/// The behaviour every `SessionStore` must show, checked the same way for the in-memory, SQLite and
 /// PostgreSQL stores. `store` must be empty.
 public enum SessionStoreConformance {
     /// A record with random hash and handle for `accountID`, created at `now`.
