@@ -36,6 +36,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardRateLimit", [log]),
+    ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption"]),
     (
         "PHIGuardAuthentication",
         [
@@ -51,8 +52,8 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardSecureMemory",
-            sqlite, nioCore, nioPosix, log,
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardRecords",
+            "PHIGuardSecureMemory", sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
@@ -95,10 +96,17 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     (
+        "PHIGuardRecords",
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
+        ]
+    ),
+    (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardSecureMemory", "PHIGuardTesting",
-            "PHIGuardTestSupport", sqlite, nioCore,
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption", "PHIGuardRateLimit",
+            "PHIGuardRecords", "PHIGuardSecureMemory", "PHIGuardTesting", "PHIGuardTestSupport", sqlite, nioCore,
         ]
     ),
     (
