@@ -99,7 +99,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardRecords",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
-            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
+            "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardTestSupport",
         ]
     ),
     (

@@ -286,7 +286,8 @@ struct ResolvedPolicy {
                 issue(.schema, "'\(id)' is not a valid rule id", rule.id.location ?? rule.location, id)
             } else if id.hasPrefix(breakGlassRuleIDPrefix) {
                 issue(
-                    .schema, "rule id '\(id)' is reserved for break-glass grants", rule.id.location ?? rule.location, id)
+                    .schema, "rule id '\(id)' is reserved for break-glass grants", rule.id.location ?? rule.location, id
+                )
             } else if !ruleIDs.insert(id).inserted {
                 issue(.duplicateName, "rule id '\(id)' is used twice", rule.id.location ?? rule.location, id)
             }

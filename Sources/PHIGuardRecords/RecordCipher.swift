@@ -1,4 +1,4 @@
-internal import PHIGuardFieldEncryption
+package import PHIGuardFieldEncryption
 
 /// The two calls ``GuardedRecords`` makes on field values. `FieldEncryptor` is the only public
 /// implementation; the protocol is package-visible so tests can count calls through a wrapper.

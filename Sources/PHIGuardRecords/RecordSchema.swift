@@ -162,7 +162,8 @@ public struct RecordSchema: Sendable {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, bytes.count <= 63 else { return false }
         func isLetter(_ byte: UInt8) -> Bool {
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
                 || byte == UInt8(ascii: "_")
         }
         return isLetter(first) && bytes.dropFirst().allSatisfy { isLetter($0) || (48...57).contains($0) }

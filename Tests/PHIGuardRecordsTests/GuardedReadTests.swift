@@ -3,6 +3,7 @@ import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardFieldEncryption
 import PHIGuardRecords
+import Synchronization
 import Testing
 
 /// One request of each decision kind on chart `c-1`, with what the audit record must say.

@@ -78,9 +78,10 @@ struct RecordsHarness {
 
     init(store: (RecordSchema) async throws -> any RecordStore = { _ in InMemoryRecordStore() }) async throws {
         let yaml = try String(
-            contentsOf: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml"), encoding: .utf8)
+            contentsOf: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml"),
+            encoding: .utf8)
         engine = AccessEngine(policy: try CompiledPolicy(yaml: yaml), clock: clock, careTeams: Teams())
-        encryptor = FieldEncryptor(keyring: Keyring(active: try FieldKey.generate(id: "k1")))
+        encryptor = FieldEncryptor(keyring: try Keyring(active: try FieldKey.generate(id: "k1")))
         cipher = CountingCipher(encryptor)
         chainKey = try AuditChainKey.generate()
         log = try await AuditLog(
