@@ -49,9 +49,12 @@ extension AuditEvent {
     /// The roles the policy knows, sorted and joined with `/` (policy role names never contain `/`),
     /// cut at the last whole role that fits ``AuditIdentifier/maximumLength``; `nil` when none.
     static func roleText(_ roles: [String], known: [String]) -> String? {
-        let knownSet = Set(known)
+        // A subject holds a handful of roles: linear scans, no sets (this runs on every guarded read).
+        if roles.count == 1 { return known.contains(roles[0]) ? roles[0] : nil }
         var text = ""
-        for role in Set(roles).filter(knownSet.contains).sorted() {
+        var previous: String?
+        for role in roles.sorted() where role != previous && known.contains(role) {
+            previous = role
             let next = text.isEmpty ? role : text + "/" + role
             guard next.utf8.count <= AuditIdentifier.maximumLength else { break }
             text = next

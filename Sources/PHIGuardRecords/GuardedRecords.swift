@@ -211,7 +211,7 @@ public final class GuardedRecords: Sendable {
         -> Resource
     {
         var resource = Resource(type: schema.resourceType, id: id, patientID: stored?.patientID)
-        guard let stored else { return resource }
+        guard let stored, schema.hasDecisionFields else { return resource }
         for field in schema.fields {
             let value: String?
             if let given = values[field.name] {

@@ -118,6 +118,8 @@ public struct RecordSchema: Sendable {
     /// The fields, in declaration order.
     public let fields: [RecordField]
     let fieldIndex: [String: Int]
+    /// Whether any field is a resource attribute or the labels (read for every decision).
+    let hasDecisionFields: Bool
 
     /// Declares a schema; throws ``RecordSchemaError`` for a bad name, a duplicate or a misplaced blind index.
     public init(
@@ -152,6 +154,7 @@ public struct RecordSchema: Sendable {
         self.patientIDColumn = patientIDColumn
         self.fields = fields
         self.fieldIndex = index
+        self.hasDecisionFields = fields.contains { $0.storage == .resourceAttribute || $0.storage == .labels }
     }
 
     /// The field named `name`, if declared.

@@ -118,6 +118,14 @@ struct GuardedReadTests {
         #expect(!chart.description.contains("value of"))
     }
 
+    @Test("the audit record names every role the policy knows, sorted, not a guessed first role")
+    func rolesInAudit() async throws {
+        let harness = try await RecordsHarness()
+        let principal = harness.principal("u-desk", ["nurse", "front-desk", "not-in-policy", "nurse"])
+        _ = try await harness.records.read("c-1", as: principal)
+        #expect(try await harness.auditRecords().last?.event.actorRole == "front-desk/nurse")
+    }
+
     @Test("a denied and a missing record give one answer; only the audit log tells them apart")
     func deniedAndMissingIndistinguishable() async throws {
         let harness = try await RecordsHarness()
