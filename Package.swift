@@ -193,8 +193,9 @@ let package = Package(
             name: "PatientPortal",
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors",
-                "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardSQLite", "PHIGuardTOTP",
-                "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
+                "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords",
+                "PHIGuardSQLite",
+                "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],

@@ -6,6 +6,7 @@ import PHIGuardAuthentication
 import PHIGuardFieldEncryption
 import PHIGuardPasswords
 import PHIGuardRateLimit
+import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTOTP
 
@@ -120,6 +121,8 @@ struct PortalServices {
     let audit: AuditLog
     let flow: LoginFlow
     let engine: AccessEngine
+    /// Charts, read through the guarded path (decide, audit, decrypt only the allowed fields).
+    let charts: GuardedRecords
     let sessionFile: PortalSessionFile
 
     /// Opens the services. Without `creating`, a missing database or key is `notInitialized`.
@@ -148,10 +151,13 @@ struct PortalServices {
             totp: try TOTPVerifier(replayStore: database, logger: logger), throttle: lockout,
             rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, logger: logger)
         let engine = AccessEngine(policy: policy, careTeams: try await database.careTeams(), logger: logger)
+        let charts = try GuardedRecords(
+            schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
+            audit: audit)
         return PortalServices(
             options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
-            auditSink: auditSink,
-            audit: audit, flow: flow, engine: engine, sessionFile: PortalSessionFile(path: options.sessionFile))
+            auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
+            sessionFile: PortalSessionFile(path: options.sessionFile))
     }
 
     /// Writes the audit queue and a final checkpoint, then closes every connection.
