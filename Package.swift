@@ -37,6 +37,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
+    ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption"]),
     (
         "PHIGuardAuthentication",
         [
@@ -52,8 +53,8 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            sqlite, nioCore, nioPosix, log,
+            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardRecords",
+            "PHIGuardCrypto", sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
@@ -88,6 +89,13 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardRateLimit", ["PHIGuardTesting"]),
     (
+        "PHIGuardRecords",
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
+            "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardTestSupport",
+        ]
+    ),
+    (
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
@@ -97,8 +105,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardSQLite",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
-            "PHIGuardTestSupport", sqlite, nioCore,
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption", "PHIGuardRateLimit",
+            "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", sqlite, nioCore,
         ]
     ),
     (
@@ -187,8 +195,9 @@ let package = Package(
             name: "PatientPortal",
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-                "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardSQLite", "PHIGuardTOTP",
-                "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
+                "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords",
+                "PHIGuardSQLite",
+                "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],

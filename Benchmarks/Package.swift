@@ -45,6 +45,17 @@ let package = Package(
         .systemLibrary(name: "CSodiumBench", path: "Sources/CSodiumBench", pkgConfig: "libsodium"),
         suite("TOTPBenchmarks", [.product(name: "PHIGuardTOTP", package: "PHIGuard")]),
         suite(
+            "RecordsBenchmarks",
+            [
+                .product(name: "PHIGuardRecords", package: "PHIGuard"),
+                .product(name: "PHIGuardAccess", package: "PHIGuard"),
+                .product(name: "PHIGuardAudit", package: "PHIGuard"),
+                .product(name: "PHIGuardAuthentication", package: "PHIGuard"),
+                .product(name: "PHIGuardFieldEncryption", package: "PHIGuard"),
+                .product(name: "PHIGuardPasswords", package: "PHIGuard"),
+                .product(name: "PHIGuardTOTP", package: "PHIGuard"),
+            ]),
+        suite(
             "AuditBenchmarks",
             [
                 .product(name: "PHIGuardAudit", package: "PHIGuard"),

@@ -5,6 +5,7 @@ import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardPasswords
+import PHIGuardRecords
 import PHIGuardTOTP
 import PHIGuardTOTPQRCode
 
@@ -250,29 +251,17 @@ struct ChartCommand: AsyncParsableCommand {
             guard let patientID = patient ?? principal.subject.patientID, AuditIdentifier.isValid(patientID) else {
                 throw ResourceNotFound(resourceType: "chart")
             }
-            let decision = services.engine.decide(
-                principal, .read, Resource(type: "chart", id: patientID, patientID: patientID))
-            let fields = decision.visibleFields
-            let event = try AuditEvent(
-                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.flow.clock.now),
-                actorID: principal.subject.id,
-                actorRole: principal.subject.roles.first ?? "none", sessionID: principal.sessionHandle, action: "read",
-                resourceType: "chart", resourceID: patientID, patientID: patientID, fields: fields,
-                outcome: decision.isAllowed ? .allow : .deny, reason: decision.reason.rawValue,
-                ruleIDs: decision.decidingRuleIDs)
-            guard decision.isAllowed else {
-                try await services.audit.append(event)
-                // The same 404 as a chart that does not exist: the id's existence is not confirmed (IDOR).
-                throw AccessDenial(resourceType: "chart", id: patientID, decidingRules: decision.decidingRuleIDs)
+            // Decision → audit (committed, fail closed) → decrypt only the allowed fields: one call.
+            // No such chart and "not yours" are one answer (IDOR); only the audit log tells them apart.
+            let chart: GuardedRecord
+            do {
+                chart = try await services.charts.read(patientID, as: principal)
+            } catch RecordError.notFoundOrDenied {
+                throw ResourceNotFound(resourceType: "chart", id: patientID)
             }
-            // Fail closed: the allow record is committed first; if it cannot be, nothing is decrypted.
-            let database = services.database
-            let found = try await services.audit.performAudited(event) {
-                try await database.chart(patientID: patientID, fields: fields)
-            }
-            guard let chart = found else { throw ResourceNotFound(resourceType: "chart", id: patientID) }
+            let fields = PortalDatabase.chartFields.filter { chart[$0] != nil }
             print("Chart \(patientID) (fields the policy allows you: \(fields.joined(separator: ", ")))")
-            for entry in chart { print("  \(entry.field): \(entry.value)") }
+            for field in fields { print("  \(field): \(chart[field] ?? "")") }
         }
     }
 
@@ -289,7 +278,8 @@ struct ChartCommand: AsyncParsableCommand {
         let target = patient.flatMap { AuditIdentifier.isValid($0) ? $0 : nil }
         try await services.audit.append(
             try AuditEvent(
-                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.flow.clock.now), sessionID: handle,
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.engine.clock.now),
+                sessionID: handle,
                 action: "read", resourceType: "chart", resourceID: target, patientID: target, outcome: .deny,
                 reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")"))
     }

@@ -3,6 +3,7 @@ import Logging
 import PHIGuardAccess
 import PHIGuardAuthentication
 import PHIGuardFieldEncryption
+import PHIGuardRecords
 import PHIGuardTOTP
 import SQLiteNIO
 
@@ -17,7 +18,7 @@ import SQLiteNIO
 ///
 /// It is the portal's `AccountDirectory` (for `LoginFlow`) and `TOTPReplayStore` (so a code is
 /// accepted at most once across separate runs of the CLI).
-final class PortalDatabase: AccountDirectory, TOTPReplayStore {
+final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
     /// The chart fields the access policy declares for `chart` (Examples/Policies/hospital.yaml).
     static let chartFields = [
         "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
@@ -236,6 +237,9 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore {
                 .text(id), .text(try seal(name, table: "portal_patients", record: id, field: "name")),
                 .text(try seal(dateOfBirth, table: "portal_patients", record: id, field: "date_of_birth")),
             ])
+        // The chart's demographics field is the name and date of birth, sealed for the chart row.
+        var chart = chart
+        chart["demographics"] = "\(name), born \(dateOfBirth)"
         for (field, value) in chart.sorted(by: { $0.key < $1.key }) {
             _ = try await connection.query(
                 "INSERT INTO portal_chart_fields (patient_id, field, value) VALUES (?, ?, ?)",
@@ -264,28 +268,43 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore {
         return PortalCareTeams(members: members)
     }
 
-    /// The chart of `patientID` with only `fields` decrypted (in the given order), or `nil` if there is
-    /// no such patient. Fields the caller may not see are never decrypted.
-    func chart(patientID: String, fields: [String]) async throws -> [(field: String, value: String)]? {
-        let patients = try await connection.query("SELECT * FROM portal_patients WHERE id = ?", [.text(patientID)])
-        guard let patient = patients.first else { return nil }
-        var result: [(field: String, value: String)] = []
-        for field in fields {
-            if field == "demographics" {
-                guard let name = patient.column("name")?.string, let born = patient.column("date_of_birth")?.string
-                else { throw PortalError.corruptRow }
-                let plainName = try open(name, table: "portal_patients", record: patientID, field: "name")
-                let plainBorn = try open(born, table: "portal_patients", record: patientID, field: "date_of_birth")
-                result.append((field, "\(plainName), born \(plainBorn)"))
-                continue
-            }
-            let rows = try await connection.query(
-                "SELECT value FROM portal_chart_fields WHERE patient_id = ? AND field = ?",
-                [.text(patientID), .text(field)])
-            guard let stored = rows.first?.column("value")?.string else { continue }
-            result.append((field, try open(stored, table: "portal_chart_fields", record: patientID, field: field)))
+    // MARK: RecordStore (charts, read through GuardedRecords)
+
+    /// The chart schema: one chart per patient (chart id = patient id), each field a sealed value in
+    /// `portal_chart_fields` bound to (`portal_chart_fields`, patient id, field).
+    static func chartSchema() throws -> RecordSchema {
+        try RecordSchema(
+            resourceType: "chart", table: "portal_chart_fields", recordIDColumn: "chart_id",
+            patientIDColumn: "patient_id", fields: chartFields.map { RecordField.encrypted($0) })
+    }
+
+    /// The chart of patient `id`, every field still sealed; `nil` if there is no such patient.
+    func fetch(_ id: String, schema: RecordSchema) async throws -> StoredRecord? {
+        let patients = try await connection.query("SELECT id FROM portal_patients WHERE id = ?", [.text(id)])
+        guard !patients.isEmpty else { return nil }
+        let rows = try await connection.query(
+            "SELECT field, value FROM portal_chart_fields WHERE patient_id = ?", [.text(id)])
+        var columns: [String: StoredValue] = [:]
+        for row in rows {
+            guard let field = row.column("field")?.string, let value = row.column("value")?.string,
+                let column = schema.field(named: field)?.column
+            else { continue }
+            columns[column] = .bytes(try FieldEnvelope(text: value).bytes)
         }
-        return result
+        return StoredRecord(id: id, patientID: id, columns: columns)
+    }
+
+    /// The portal only reads charts through `GuardedRecords`; it seeds them with `insertPatient`.
+    func insert(_ record: StoredRecord, schema: RecordSchema) async throws -> Bool { throw PortalError.corruptRow }
+
+    /// Not used by the portal (see ``insert(_:schema:)``).
+    func update(_ id: String, patientID: String, columns: [String: StoredValue], schema: RecordSchema) async throws
+        -> Bool
+    { throw PortalError.corruptRow }
+
+    /// Not used by the portal (see ``insert(_:schema:)``).
+    func delete(_ id: String, patientID: String, schema: RecordSchema) async throws -> Bool {
+        throw PortalError.corruptRow
     }
 
     /// Overwrites a copy of secret bytes (best effort: Swift may have made other copies).

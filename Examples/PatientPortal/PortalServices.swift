@@ -7,6 +7,7 @@ import PHIGuardCrypto
 import PHIGuardFieldEncryption
 import PHIGuardPasswords
 import PHIGuardRateLimit
+import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTOTP
 
@@ -121,6 +122,8 @@ struct PortalServices {
     let audit: AuditLog
     let flow: LoginFlow
     let engine: AccessEngine
+    /// Charts, read through the guarded path (decide, audit, decrypt only the allowed fields).
+    let charts: GuardedRecords
     let sessionFile: PortalSessionFile
 
     /// Opens the services. Without `creating`, a missing database or key is `notInitialized`.
@@ -154,10 +157,13 @@ struct PortalServices {
             rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
         let engine = AccessEngine(
             policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
+        let charts = try GuardedRecords(
+            schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
+            audit: audit)
         return PortalServices(
             options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
-            auditSink: auditSink,
-            audit: audit, flow: flow, engine: engine, sessionFile: PortalSessionFile(path: options.sessionFile))
+            auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
+            sessionFile: PortalSessionFile(path: options.sessionFile))
     }
 
     /// Writes the audit queue and a final checkpoint, then closes every connection.

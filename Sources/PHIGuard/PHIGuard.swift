@@ -7,4 +7,5 @@
 @_exported public import PHIGuardFieldEncryption
 @_exported public import PHIGuardPasswords
 @_exported public import PHIGuardRateLimit
+@_exported public import PHIGuardRecords
 @_exported public import PHIGuardTOTP

@@ -101,7 +101,7 @@ public struct AccessDecision: Sendable {
 
     /// The ids of the rules that decided: the matching deny rules when denied by a rule; the matching
     /// allow rules (and field-hiding deny rules) when allowed. Break-glass grants appear as
-    /// `break-glass#N`. Empty for default deny.
+    /// `break-glass.N`. Empty for default deny.
     public var decidingRuleIDs: [String] {
         var seen = Set<String>()
         return matched.ruleIndexes(in: policy).compactMap { index in

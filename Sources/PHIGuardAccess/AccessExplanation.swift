@@ -2,7 +2,7 @@
 public struct AccessExplanation: Sendable {
     /// How one rule of the request's (resource type, action) slot fared.
     public struct Entry: Sendable, Hashable, Codable {
-        /// The rule id (`break-glass#N` for break-glass grants).
+        /// The rule id (`break-glass.N` for break-glass grants).
         public var ruleID: String
         /// `allow`, `deny`, `deny-fields` or `break-glass`.
         public var kind: String

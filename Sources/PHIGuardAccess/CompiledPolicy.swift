@@ -108,7 +108,7 @@ public final class CompiledPolicy: Sendable {
         }
         for (number, grant) in (policy.breakGlass?.grants ?? []).enumerated() {
             let ruleID = Int32(ids.count)
-            ids.append("break-glass#\(number + 1)")
+            ids.append(breakGlassRuleID(number))
             let targets = resolved.resolveTargetsQuietly(
                 actions: grant.actions, types: grant.resourceTypes, fields: grant.fields)
             for target in targets.pairs {

@@ -281,6 +281,13 @@ struct ResolvedPolicy {
             let id = rule.id.name
             if id.isEmpty {
                 issue(.schema, "rule id must not be empty", rule.id.location ?? rule.location)
+            } else if !isValidName(id) {
+                // Rule ids go into audit records as identifiers (`AuditIdentifier` in PHIGuardAudit).
+                issue(.schema, "'\(id)' is not a valid rule id", rule.id.location ?? rule.location, id)
+            } else if id.hasPrefix(breakGlassRuleIDPrefix) {
+                issue(
+                    .schema, "rule id '\(id)' is reserved for break-glass grants", rule.id.location ?? rule.location, id
+                )
             } else if !ruleIDs.insert(id).inserted {
                 issue(.duplicateName, "rule id '\(id)' is used twice", rule.id.location ?? rule.location, id)
             }
@@ -340,7 +347,7 @@ struct ResolvedPolicy {
         for (number, grant) in breakGlass.grants.enumerated() {
             _ = resolveTargets(
                 actions: grant.actions, types: grant.resourceTypes, fields: grant.fields,
-                owner: "break-glass#\(number + 1)", at: grant.location ?? breakGlass.location)
+                owner: breakGlassRuleID(number), at: grant.location ?? breakGlass.location)
         }
     }
 
@@ -441,6 +448,16 @@ struct ResolvedPolicy {
 }
 
 /// Names: letters, digits, `-`, `_`, `.`, `:`; 1 to 128 characters.
+/// Break-glass grants are rules `break-glass.1`, `break-glass.2`, … (in policy order); policy rule ids
+/// may not start with this prefix. Every rule id is a valid name (see `isValidName(_:)`), so it is
+/// also a valid audit identifier.
+let breakGlassRuleIDPrefix = "break-glass."
+
+/// The rule id of the break-glass grant at 0-based position `index`.
+func breakGlassRuleID(_ index: Int) -> String { breakGlassRuleIDPrefix + String(index + 1) }
+
+/// Whether `name` is a valid role, rule, type, field, action or label name: 1–128 bytes of
+/// `a–z A–Z 0–9 - _ . :`. Such a name is also a valid audit identifier (`AuditIdentifier`).
 func isValidName(_ name: String) -> Bool {
     guard !name.isEmpty, name.utf8.count <= 128 else { return false }
     return name.unicodeScalars.allSatisfy { scalar in

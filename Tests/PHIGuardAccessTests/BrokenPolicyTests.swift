@@ -75,6 +75,19 @@ import Testing
         }
     }
 
+    /// Rule ids go into audit records, so they must be valid names; `break-glass.` is reserved for
+    /// the break-glass grants' rule ids.
+    @Test(arguments: ["nurse reads", "rule#1", "break-glass.1", "ok-\u{e9}"])
+    func ruleIDsMustBeAuditIdentifiers(id: String) {
+        let yaml = """
+            version: 1
+            resourceTypes: [{name: doc, fields: [a]}]
+            roles: [{name: reader}]
+            rules: [{id: "\(id)", effect: allow, roles: reader, actions: read, resourceTypes: doc}]
+            """
+        #expect(throws: PolicyValidationError.self) { try CompiledPolicy(yaml: yaml) }
+    }
+
     @Test func theSamplePolicyLoadsCleanly() throws {
         let policy = try CompiledPolicy(yaml: try hospitalPolicyText())
         #expect(policy.roles.count == 10)

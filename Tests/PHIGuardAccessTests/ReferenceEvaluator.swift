@@ -96,7 +96,7 @@ struct ReferenceEvaluator {
                 roleMatched = true
                 anyAllow = true
                 visible.formUnion(grant.fields.map { Set($0.map(\.name)) } ?? allFields)
-                decided.insert("break-glass#\(number + 1)")
+                decided.insert("break-glass.\(number + 1)")
             }
         }
         guard anyAllow else { return deny(roleMatched ? .conditionNotMet : .noMatchingRule, status) }

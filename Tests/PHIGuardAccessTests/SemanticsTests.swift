@@ -270,7 +270,7 @@ import Testing
         #expect(during.requiresAuditReview)
         #expect(during.breakGlassStatus == .active)
         #expect(during.breakGlassGrantID == grant.id)
-        #expect(Set(during.decidingRuleIDs) == ["break-glass#1", "clinician-never-sees-billing-field"])
+        #expect(Set(during.decidingRuleIDs) == ["break-glass.1", "clinician-never-sees-billing-field"])
         #expect(!during.isFieldVisible("billing"))  // deny rules still win under break-glass
 
         // Deny rules win over break-glass for whole actions too.
