@@ -122,8 +122,9 @@ struct PostgresSessionStoreTests {
                 guard case .unavailable? = error as? SessionStoreError else { throw error }
             }
             // Not a speed test: it shows the call gives up instead of hanging. The bound is generous
-            // because a fully loaded 2-core CI machine can starve the timer task for seconds.
-            #expect(ContinuousClock.now - started < .seconds(60))
+            // because a fully loaded 2-core machine running every suite at once can starve the timer
+            // task for a minute (63 s seen with three other builds running).
+            #expect(ContinuousClock.now - started < .seconds(300))
         }
     }
 }

@@ -10,6 +10,10 @@ import Testing
 /// `PHIGUARD_TEST_POSTGRES_WRONG_CA` is another CA that signed nothing there.
 @Suite("PostgreSQL over TLS", .enabled(if: TestDatabase.enabled))
 struct PostgresTLSTests {
+    /// Long enough for a fully loaded 2-core machine running the whole suite in parallel: these tests
+    /// check what the connection does, not how fast (a timeout would surface as `timedOut`, a failure).
+    static let timeout = Duration.seconds(120)
+
     /// `sslmode=MODE&sslrootcert=<the CA in variable>`.
     static func query(_ mode: String, ca variable: String) throws -> String {
         "sslmode=\(mode)&sslrootcert=\(try TestDatabase.caPath(variable))"
@@ -19,7 +23,7 @@ struct PostgresTLSTests {
     func verifiedSession() async throws {
         let url = try TestDatabase.url()
         #expect(url.sslMode == .verifyFull)
-        try await url.checkConnection()
+        try await url.checkConnection(timeout: Self.timeout)
         let encrypted = try await TestDatabase.withClient(connections: 1) { client in
             let rows = try await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
             return try await rows.collect().first?.decode(Bool.self)
@@ -32,9 +36,9 @@ struct PostgresTLSTests {
         var components = try #require(URLComponents(string: try TestDatabase.urlText()))
         components.host = "localhost"
         let byName = try PostgresConnectionURL(try #require(components.string))
-        try await byName.checkConnection()
+        try await byName.checkConnection(timeout: Self.timeout)
         try await TestDatabase.url(query: try Self.query("verify-ca", ca: "PHIGUARD_TEST_POSTGRES_CA"))
-            .checkConnection()
+            .checkConnection(timeout: Self.timeout)
     }
 
     @Test(
@@ -43,7 +47,7 @@ struct PostgresTLSTests {
     func wrongCA(_ mode: String) async throws {
         let url = try TestDatabase.url(query: try Self.query(mode, ca: "PHIGUARD_TEST_POSTGRES_WRONG_CA"))
         await #expect(throws: PostgresConnectionError.tlsHandshakeFailed) {
-            try await url.checkConnection()
+            try await url.checkConnection(timeout: Self.timeout)
         }
     }
 
@@ -67,19 +71,19 @@ struct PostgresTLSTests {
     func plainConnectionRefused() async throws {
         let url = try TestDatabase.url(query: "sslmode=disable")
         await #expect(throws: PostgresConnectionError.refusedByServer) {
-            try await url.checkConnection()
+            try await url.checkConnection(timeout: Self.timeout)
         }
     }
 
     @Test("require without sslrootcert encrypts without verifying (libpq's meaning), so it connects")
     func requireWithoutRoot() async throws {
-        try await TestDatabase.url(query: "sslmode=require").checkConnection()
+        try await TestDatabase.url(query: "sslmode=require").checkConnection(timeout: Self.timeout)
     }
 
     @Test("Nothing listening is unreachable, not a TLS failure")
     func unreachable() async throws {
         await #expect(throws: PostgresConnectionError.unreachable) {
-            try await TestDatabase.url(port: 1).checkConnection()
+            try await TestDatabase.url(port: 1).checkConnection(timeout: Self.timeout)
         }
     }
 }
