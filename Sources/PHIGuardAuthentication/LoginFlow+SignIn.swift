@@ -12,8 +12,13 @@ extension LoginFlow {
     ///
     /// Any previous session of the client (`replacing`) is ended: the result always has a new token.
     ///
-    /// - Throws: ``AuthenticationError/rejected`` for an unknown login name, a wrong password, a
-    ///   disabled account or a missing second factor — the same answer after the same Argon2id work;
+    /// `loginName` is canonicalised with ``LoginName``: every spelling of one name finds the same
+    /// account and is counted under the same lockout key. A name that cannot be canonicalised
+    /// (inner space, invisible character, …) is treated exactly like an unknown one.
+    ///
+    /// - Throws: ``AuthenticationError/rejected`` for an unknown or malformed login name, a wrong
+    ///   password, a disabled account or a missing second factor — the same answer after the same
+    ///   Argon2id work;
     ///   ``AuthenticationError/tryLater(retryAfter:)`` when a rate limit or the lockout policy holds the
     ///   attempt back (decided per name and address, whether or not the name exists);
     ///   ``AuthenticationError/unavailable`` when a backend fails.
