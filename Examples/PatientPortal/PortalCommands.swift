@@ -73,7 +73,8 @@ struct InitCommand: AsyncParsableCommand {
                 for account in Self.accounts {
                     let enrollment = try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: account.login)
                     _ = try await database.insertAccount(
-                        id: account.id, loginName: account.login, passwordHash: try await hasher.hash(password),
+                        id: account.id, loginName: try LoginName(account.login),
+                        passwordHash: try await hasher.hash(password),
                         totp: enrollment.totp, roles: account.roles, patientID: account.patient, demo: true)
                     for patientID in account.careTeam {
                         try await database.addToCareTeam(accountID: account.id, patientID: patientID)
@@ -181,15 +182,20 @@ struct RegisterCommand: AsyncParsableCommand {
                 guard try enrollment.confirm(code), let step = enrollment.lastAcceptedStep else {
                     throw AuthenticationError.rejected
                 }
-                let accountID = try await services.flow.completeRegistration(
-                    session, loginName: user, password: password, authenticator: enrollment.totp,
-                    confirmationCode: code)
-                // The confirmation code must not sign in as well: record its step as used.
-                _ = try await services.database.advance(accountID: accountID, to: step)
-                try await services.audit.append(
-                    try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
+                let created = try await services.flow.completeRegistration(
+                    session, loginName: user, password: password, clientAddress: PortalServices.clientAddress,
+                    authenticator: enrollment.totp, confirmationCode: code)
+                if let accountID = created {
+                    // The confirmation code must not sign in as well: record its step as used.
+                    _ = try await services.database.advance(accountID: accountID, to: step)
+                    try await services.audit.append(
+                        try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
+                }
                 services.sessionFile.remove()
-                print("Account created. Sign in with `PatientPortal login --user \(user)`.")
+                // One answer whether or not the name was free: the answer must not tell who has an account.
+                print(
+                    "Registration confirmed. If the name was free, the account is created; "
+                        + "sign in with `PatientPortal login --user \(user)`.")
             }
         }
     }

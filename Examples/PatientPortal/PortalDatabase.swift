@@ -29,23 +29,26 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
     private let threadPool: NIOThreadPool
     private let encryptor: FieldEncryptor
     private let loginIndex: BlindIndex
+    private let skeletonIndex: BlindIndex
 
     private init(
-        connection: SQLiteConnection, threadPool: NIOThreadPool, encryptor: FieldEncryptor, loginIndex: BlindIndex
+        connection: SQLiteConnection, threadPool: NIOThreadPool, encryptor: FieldEncryptor, loginIndex: BlindIndex,
+        skeletonIndex: BlindIndex
     ) {
         self.connection = connection
         self.threadPool = threadPool
         self.encryptor = encryptor
         self.loginIndex = loginIndex
+        self.skeletonIndex = skeletonIndex
     }
 
     /// Opens (creating if needed) the portal tables in `path`.
     ///
     /// The connection gets a thread of its own and a busy timeout (like PHIGuardSQLite's stores), so
     /// it waits for the other connections to the same file instead of failing or spinning.
-    static func open(path: String, encryptor: FieldEncryptor, loginIndex: BlindIndex, logger: Logger) async throws
-        -> PortalDatabase
-    {
+    static func open(
+        path: String, encryptor: FieldEncryptor, loginIndex: BlindIndex, skeletonIndex: BlindIndex, logger: Logger
+    ) async throws -> PortalDatabase {
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
         let connection: SQLiteConnection
@@ -58,7 +61,8 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             throw error
         }
         let database = PortalDatabase(
-            connection: connection, threadPool: threadPool, encryptor: encryptor, loginIndex: loginIndex)
+            connection: connection, threadPool: threadPool, encryptor: encryptor, loginIndex: loginIndex,
+            skeletonIndex: skeletonIndex)
         do {
             try await database.createSchema()
         } catch {
@@ -81,7 +85,8 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             "PRAGMA synchronous=FULL",
             """
             CREATE TABLE IF NOT EXISTS portal_accounts (
-                id TEXT PRIMARY KEY, login_index TEXT NOT NULL UNIQUE, login_name TEXT NOT NULL,
+                id TEXT PRIMARY KEY, login_index TEXT NOT NULL UNIQUE, login_skeleton_index TEXT NOT NULL UNIQUE,
+                login_name TEXT NOT NULL,
                 password_hash TEXT NOT NULL, totp_secret TEXT, roles TEXT NOT NULL, patient_id TEXT,
                 disabled INTEGER NOT NULL DEFAULT 0, demo INTEGER NOT NULL DEFAULT 0)
             """,
@@ -115,11 +120,17 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             try FieldEnvelope(text: stored), context: FieldContext(table: table, recordID: record, field: field))
     }
 
-    private func loginIndexValue(_ loginName: String) -> String { loginIndex.value(for: loginName).hex }
+    /// The index of the canonical form: `LoginFlow` hands the directory `LoginName`s, so every
+    /// spelling it treats as one name (and counts under one lockout key) finds the same row.
+    private func loginIndexValue(_ loginName: LoginName) -> String { loginIndex.value(for: loginName.value).hex }
+
+    private func skeletonIndexValue(_ loginName: LoginName) -> String {
+        skeletonIndex.value(for: loginName.skeleton).hex
+    }
 
     // MARK: AccountDirectory
 
-    func account(loginName: String) async throws -> Account? {
+    func account(loginName: LoginName) async throws -> Account? {
         let rows = try await connection.query(
             "SELECT * FROM portal_accounts WHERE login_index = ?", [.text(loginIndexValue(loginName))])
         guard let row = rows.first else { return nil }
@@ -134,7 +145,7 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
 
     /// A self-registered account: role `patient`, linked to no patient until staff verify who they are
     /// (so, under `relationship: self`, it can read no chart yet).
-    func createAccount(loginName: String, passwordHash: String, totp: TOTP?) async throws -> String? {
+    func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?) async throws -> String? {
         let id = "u-" + UUID().uuidString.lowercased()
         return try await insertAccount(
             id: id, loginName: loginName, passwordHash: passwordHash, totp: totp, roles: ["patient"], patientID: nil,
@@ -146,9 +157,10 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             "UPDATE portal_accounts SET password_hash = ? WHERE id = ?", [.text(passwordHash), .text(accountID)])
     }
 
-    /// Inserts an account; `nil` if the login name is taken (one statement: no check-then-insert race).
+    /// Inserts an account; `nil` if the login name or its skeleton (a look-alike) is taken (one
+    /// statement, two unique columns: no check-then-insert race).
     func insertAccount(
-        id: String, loginName: String, passwordHash: String, totp: TOTP?, roles: [String], patientID: String?,
+        id: String, loginName: LoginName, passwordHash: String, totp: TOTP?, roles: [String], patientID: String?,
         demo: Bool
     ) async throws -> String? {
         let table = "portal_accounts"
@@ -163,12 +175,13 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
         }
         let rows = try await connection.query(
             """
-            INSERT INTO portal_accounts (id, login_index, login_name, password_hash, totp_secret, roles, patient_id, demo)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (login_index) DO NOTHING RETURNING id
+            INSERT INTO portal_accounts (id, login_index, login_skeleton_index, login_name, password_hash, totp_secret,
+                roles, patient_id, demo)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id
             """,
             [
-                .text(id), .text(loginIndexValue(loginName)),
-                .text(try seal(loginName, table: table, record: id, field: "login_name")), .text(passwordHash),
+                .text(id), .text(loginIndexValue(loginName)), .text(skeletonIndexValue(loginName)),
+                .text(try seal(loginName.value, table: table, record: id, field: "login_name")), .text(passwordHash),
                 secret.map { .text($0) } ?? .null, .text(roles.joined(separator: " ")),
                 patientID.map { .text($0) } ?? .null, .integer(demo ? 1 : 0),
             ])
@@ -202,7 +215,9 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
 
     /// A seeded demo account's id and authenticator; `nil` for real (registered) accounts.
     func demoAccount(loginName: String) async throws -> (id: String, totp: TOTP)? {
-        guard let account = try await account(loginName: loginName), let totp = account.totp else { return nil }
+        guard let name = try? LoginName(loginName), let account = try await account(loginName: name),
+            let totp = account.totp
+        else { return nil }
         let rows = try await connection.query("SELECT demo FROM portal_accounts WHERE id = ?", [.text(account.id)])
         guard rows.first?.column("demo")?.integer == 1 else { return nil }
         return (account.id, totp)

@@ -62,10 +62,20 @@ struct PortalKeys {
 
     func fieldKeyring() throws -> Keyring { try KeyFileProvider(path: path(Self.fieldKeyring)).keyring() }
 
+    /// The blind index of login names. It indexes `LoginName.value`, already canonical, so its own
+    /// normalisation is `.exact`: the one rule for what is "the same name" is `LoginName`'s.
     func loginIndex() throws -> BlindIndex {
         // 128 bits: login names are unique, so equal index values mean the same name (no collisions wanted).
         try BlindIndex(
-            name: "login-name", table: "portal_accounts", field: "login_name", bits: 128, normalization: .caseFolded,
+            name: "login-name", table: "portal_accounts", field: "login_name", bits: 128, normalization: .exact,
+            rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
+    }
+
+    /// The blind index of login-name skeletons (`LoginName.skeleton`): unique, so a look-alike of an
+    /// existing name cannot register.
+    func loginSkeletonIndex() throws -> BlindIndex {
+        try BlindIndex(
+            name: "login-skeleton", table: "portal_accounts", field: "login_name", bits: 128, normalization: .exact,
             rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
     }
 
@@ -135,7 +145,8 @@ struct PortalServices {
         let encryptor = FieldEncryptor(keyring: try keys.fieldKeyring(), logger: logger)
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
         let database = try await PortalDatabase.open(
-            path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(), logger: logger)
+            path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
+            skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
         // One clock for every component (sessions, lockout, rate limits, audit, access rules).
         let clock = SystemClock()
         var secret = try keys.rateLimitSecret()

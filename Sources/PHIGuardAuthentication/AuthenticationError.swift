@@ -15,6 +15,9 @@ public enum AuthenticationError: Error, Sendable, Hashable, CustomStringConverti
     case sessionEnded
     /// The new password breaks the password policy (the user's own input, so they are told which rules).
     case passwordNotAccepted([PasswordPolicyViolation])
+    /// The login name chosen at registration breaks the login-name rules (``LoginName``,
+    /// ``LoginName/checkRegistrable()``): a property of the string alone, never of whether it is taken.
+    case loginNameNotAccepted(LoginNameError)
     /// A backend (session store, account directory, audit log, password hasher) failed; nothing changed.
     case unavailable
 
@@ -25,6 +28,7 @@ public enum AuthenticationError: Error, Sendable, Hashable, CustomStringConverti
         case .tryLater(let retryAfter): "too many attempts; retry after \(retryAfter)"
         case .sessionEnded: "session ended"
         case .passwordNotAccepted(let violations): "password not accepted: \(violations)"
+        case .loginNameNotAccepted(let reason): "login name not accepted: \(reason)"
         case .unavailable: "authentication backend unavailable"
         }
     }

@@ -39,6 +39,17 @@ struct LoginAuditor: Sendable {
         }
     }
 
+    /// A recovery request: `session.created` with reason `recovery-requested` for an account, and
+    /// with no actor and reason `recovery-requested-unknown-account` otherwise (the same append either way).
+    func recoveryRequested(account: String?, handle: String) async {
+        await bestEffort {
+            try AuditEvent(
+                kind: .sessionCreated, timestamp: AuditEvent.timestamp(for: clock.now), actorID: account,
+                sessionID: handle, action: "session", outcome: .success,
+                reason: account == nil ? "recovery-requested-unknown-account" : "recovery-requested")
+        }
+    }
+
     /// A lockout that started: recorded as a failed sign-in with reason `locked-out` and the lock's length.
     func lockout(account: String?, duration: Duration) async {
         counters.recordLockout()

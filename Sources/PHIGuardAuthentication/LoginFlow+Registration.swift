@@ -23,22 +23,40 @@ extension LoginFlow {
         return RegistrationSession(token: token, record: record)
     }
 
-    /// Creates the account and ends the registration session. Returns the new account id; the user is
-    /// **not** signed in.
+    /// Ends the registration session and, **if the name is free**, creates the account. Returns the
+    /// new account id, or `nil` when the name — or a name that looks like it (``LoginName/skeleton``)
+    /// — is taken. Answer the client the same way in both cases ("if the name is free, the account
+    /// is created after confirmation; sign in to check"), and tell the owner of a taken name out of
+    /// band if you like: the flow has done the same work either way (policy check, confirmation code,
+    /// Argon2id hash, one directory call). The user is **not** signed in.
     ///
     /// When the configuration requires a second factor, the user must enrol one here: `authenticator`
     /// (from a `TOTPEnrollment` you showed as a QR code) and a `confirmationCode` it produced.
     ///
-    /// - Throws: ``AuthenticationError/passwordNotAccepted(_:)`` when the password breaks the policy;
-    ///   ``AuthenticationError/rejected`` when the name is taken or the confirmation code is wrong;
+    /// Completed registrations are rate-limited per `clientAddress` and in all
+    /// (``LoginFlow/RateLimits/registrationPerAddress``, ``LoginFlow/RateLimits/registrationGlobal``).
+    ///
+    /// - Throws: ``AuthenticationError/loginNameNotAccepted(_:)`` when the name breaks the login-name
+    ///   rules (``LoginName``, ``LoginName/checkRegistrable()``: a property of the string, not of the
+    ///   directory); ``AuthenticationError/passwordNotAccepted(_:)`` when the password breaks the
+    ///   policy; ``AuthenticationError/rejected`` when the confirmation code is wrong;
+    ///   ``AuthenticationError/tryLater(retryAfter:)`` over a rate limit;
     ///   ``AuthenticationError/sessionEnded`` when the registration session has ended.
     public func completeRegistration(
-        _ session: RegistrationSession, loginName: String, password: String, authenticator: TOTP? = nil,
-        confirmationCode: String? = nil
-    ) async throws(AuthenticationError) -> String {
+        _ session: RegistrationSession, loginName: String, password: String, clientAddress: String,
+        authenticator: TOTP? = nil, confirmationCode: String? = nil
+    ) async throws(AuthenticationError) -> String? {
         let record = try await requireCurrent(session.record, in: .registering)
+        try await checkRateLimits(clientAddress: clientAddress, mfa: false, account: nil, registration: true)
+        let name: LoginName
+        do throws(LoginNameError) {
+            name = try LoginName(loginName)
+            try name.checkRegistrable()
+        } catch {
+            throw .loginNameNotAccepted(error)
+        }
         let usage: PasswordPolicy.Usage = authenticator == nil ? .singleFactor : .withMultiFactor
-        let violations = passwordPolicy.violations(of: password, usage: usage, contextWords: [loginName])
+        let violations = passwordPolicy.violations(of: password, usage: usage, contextWords: [name.value])
         guard violations.isEmpty else { throw .passwordNotAccepted(violations) }
         var confirmedStep: UInt64?
         if let authenticator {
@@ -55,10 +73,13 @@ extension LoginFlow {
             throw .unavailable
         }
         let created = try await directoryCall {
-            try await accounts.createAccount(loginName: loginName, passwordHash: hash, totp: authenticator)
+            try await accounts.createAccount(loginName: name, passwordHash: hash, totp: authenticator)
         }
         _ = try await storeCall { try await sessions.remove(record.tokenHash) }
-        guard let accountID = created else { throw .rejected }
+        guard let accountID = created else {
+            logger.notice("registration for a taken or look-alike login name: no account created")
+            return nil
+        }
         if let confirmedStep {
             // The confirmation code is spent: it must not also sign the new account in (RFC 6238 §5.2).
             do { _ = try await totp.replayStore.advance(accountID: accountID, to: confirmedStep) } catch {
@@ -76,6 +97,13 @@ extension LoginFlow {
     /// to the account's owner, or `nil` when no active account has that name — answer the client the
     /// same way in both cases ("if the account exists, we sent a link").
     ///
+    /// The work is the same whether or not the account exists, so timing does not tell them apart:
+    /// the same directory lookup, a fresh token, a recovery record inserted into the session store
+    /// and an audit event. For an unknown or disabled account (or a name that cannot be
+    /// canonicalised) the record has no account — nothing can complete it, and its token is dropped —
+    /// and it expires like any other (``purgeExpiredSessions()``); the audit event says
+    /// `recovery-requested-unknown-account` with no actor.
+    ///
     /// - Throws: ``AuthenticationError/tryLater(retryAfter:)`` when the address or the service is over
     ///   its rate limit.
     public func requestPasswordRecovery(loginName: String, clientAddress: String)
@@ -83,15 +111,18 @@ extension LoginFlow {
     {
         try await admitWithoutCounting(
             clientAddress: clientAddress, throttleKey: Self.throttleKey(loginName: loginName))
-        guard let account = try await directoryCall({ try await accounts.account(loginName: loginName) }),
-            !account.isDisabled
-        else { return nil }
+        var found: Account?
+        if let name = try? LoginName(loginName) {
+            found = try await directoryCall { try await accounts.account(loginName: name) }
+        }
+        let account = found.flatMap { $0.isDisabled ? nil : $0 }
         let token = try newToken()
         let record = try newRecord(
-            .recovering, token: token, accountID: account.id, lifetime: configuration.recoveryLifetime,
+            .recovering, token: token, accountID: account?.id, lifetime: configuration.recoveryLifetime,
             clientLabel: nil)
         try await storeCall { try await sessions.insert(record) }
-        await auditor.session(.sessionCreated, account: account.id, handle: record.handle, reason: "recovery-requested")
+        await auditor.recoveryRequested(account: account?.id, handle: record.handle)
+        guard let account else { return nil }
         return PasswordRecoveryDelivery(accountID: account.id, token: token, expiresAt: record.absoluteExpiresAt)
     }
 

@@ -12,8 +12,13 @@ extension LoginFlow {
     ///
     /// Any previous session of the client (`replacing`) is ended: the result always has a new token.
     ///
-    /// - Throws: ``AuthenticationError/rejected`` for an unknown login name, a wrong password, a
-    ///   disabled account or a missing second factor — the same answer after the same Argon2id work;
+    /// `loginName` is canonicalised with ``LoginName``: every spelling of one name finds the same
+    /// account and is counted under the same lockout key. A name that cannot be canonicalised
+    /// (inner space, invisible character, …) is treated exactly like an unknown one.
+    ///
+    /// - Throws: ``AuthenticationError/rejected`` for an unknown or malformed login name, a wrong
+    ///   password, a disabled account or a missing second factor — the same answer after the same
+    ///   Argon2id work;
     ///   ``AuthenticationError/tryLater(retryAfter:)`` when a rate limit or the lockout policy holds the
     ///   attempt back (decided per name and address, whether or not the name exists);
     ///   ``AuthenticationError/unavailable`` when a backend fails.
@@ -21,10 +26,14 @@ extension LoginFlow {
         loginName: String, password: String, clientAddress: String, clientLabel: String? = nil,
         replacing previous: ResumedSession? = nil
     ) async throws(AuthenticationError) -> SignInProgress {
+        // A name that cannot be canonicalised reaches no account: it is answered like an unknown one
+        // (counted under its own key, the same dummy Argon2id work, the same error).
+        let name = try? LoginName(loginName)
         let nameKey = Self.throttleKey(loginName: loginName)
         let charged = try await admit(clientAddress: clientAddress, throttleKey: nameKey, mfa: false)
 
-        let found = try await directoryCall { try await accounts.account(loginName: loginName) }
+        var found: Account?
+        if let name { found = try await directoryCall { try await accounts.account(loginName: name) } }
         guard let account = found else {
             _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
             try await countFailure(charged, account: nil, reason: .unknownAccount)
@@ -178,11 +187,15 @@ extension LoginFlow {
         }
     }
 
-    /// The per-address and global rate limits.
-    private func checkRateLimits(clientAddress: String, mfa: Bool, account: String?) async throws(AuthenticationError) {
+    /// The per-address and global rate limits (of sign-in attempts, or of registrations).
+    func checkRateLimits(
+        clientAddress: String, mfa: Bool, account: String?, registration: Bool = false
+    ) async throws(AuthenticationError) {
         var checks: [RateLimitCheck] = []
-        if let perAddress = rateLimits.perAddress { checks.append(RateLimitCheck(perAddress, key: clientAddress)) }
-        if let global = rateLimits.global { checks.append(RateLimitCheck(global, key: "all")) }
+        let perAddressLimit = registration ? rateLimits.registrationPerAddress : rateLimits.perAddress
+        let globalLimit = registration ? rateLimits.registrationGlobal : rateLimits.global
+        if let perAddress = perAddressLimit { checks.append(RateLimitCheck(perAddress, key: clientAddress)) }
+        if let global = globalLimit { checks.append(RateLimitCheck(global, key: "all")) }
         guard !checks.isEmpty else { return }
         let decision: RateLimitDecision
         do { decision = try await rateLimiter.check(checks) } catch {
@@ -324,9 +337,17 @@ extension LoginFlow {
         }
     }
 
-    /// The lockout key of a login name: NFKC and lower-cased, so spelling variants share one counter.
+    /// The lockout key of a login name as typed: its canonical form's key (``LoginName/throttleKey``),
+    /// so every spelling that reaches one account shares one counter. A name that cannot be
+    /// canonicalised reaches no account; it is counted under a key of its own (trimmed, NFKC,
+    /// lower-cased, at most 1,024 bytes of input), as an unknown name would be, and never under a
+    /// valid name's key (it holds a character no canonical name has, or is empty or too long).
     static func throttleKey(loginName: String) -> String {
-        "name:" + loginName.precomposedStringWithCompatibilityMapping.lowercased()
+        if let name = try? LoginName(loginName) { return name.throttleKey }
+        let bounded = String(decoding: loginName.utf8.prefix(LoginName.maximumInputByteCount), as: UTF8.self)
+        return "name:"
+            + bounded.trimmingCharacters(in: .whitespacesAndNewlines)
+            .precomposedStringWithCompatibilityMapping.lowercased()
     }
 
     /// The lockout key of an account's second factor and re-authentication.

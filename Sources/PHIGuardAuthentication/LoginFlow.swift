@@ -47,18 +47,36 @@ public import PHIGuardTOTP
 /// cost a dummy Argon2id verification so timing does not tell them apart. The reason goes to the
 /// audit log (``AuthenticationFailureReason``) and the logger, and is counted (``LoginMetricLabel``).
 public final class LoginFlow: Sendable {
-    /// The limits checked before any credential is looked at.
+    /// The limits checked before any credential is looked at, and before a registration is completed.
     public struct RateLimits: Sendable, Hashable {
         /// Per client address (against credential stuffing from one source).
         public var perAddress: RateLimit?
         /// For all attempts together (a ceiling on what the service spends on Argon2id).
         public var global: RateLimit?
+        /// Completed registrations per client address (against probing names and mass sign-ups).
+        public var registrationPerAddress: RateLimit?
+        /// Completed registrations in all.
+        public var registrationGlobal: RateLimit?
 
-        /// Limits; the defaults are 30 attempts a minute per address (burst 10) and 600 a minute in all.
-        public init(perAddress: RateLimit? = Self.defaultPerAddress, global: RateLimit? = Self.defaultGlobal) {
+        /// Limits; the defaults are 30 attempts a minute per address (burst 10) and 600 a minute in
+        /// all, and for registration 10 an hour per address (burst 5) and 600 an hour in all (burst 60).
+        public init(
+            perAddress: RateLimit? = Self.defaultPerAddress, global: RateLimit? = Self.defaultGlobal,
+            registrationPerAddress: RateLimit? = Self.defaultRegistrationPerAddress,
+            registrationGlobal: RateLimit? = Self.defaultRegistrationGlobal
+        ) {
             self.perAddress = perAddress
             self.global = global
+            self.registrationPerAddress = registrationPerAddress
+            self.registrationGlobal = registrationGlobal
         }
+
+        /// 10 registrations an hour per address, burst 5.
+        public static let defaultRegistrationPerAddress = try! RateLimit(
+            "registration-per-address", count: 10, per: .seconds(3600), burst: 5)
+        /// 600 registrations an hour in all, burst 60.
+        public static let defaultRegistrationGlobal = try! RateLimit(
+            "registration-global", count: 600, per: .seconds(3600), burst: 60)
 
         /// 30 a minute per address, burst 10.
         public static let defaultPerAddress = try! RateLimit(

@@ -6,7 +6,7 @@ public import PHIGuardAccess
 /// Anonymous visitors have no stored session. The other states are stored, and only
 /// ``authenticated`` yields an `AuthenticatedPrincipal`.
 public enum SessionState: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Filling in the registration form. Reaches nothing but ``LoginFlow/completeRegistration(_:loginName:password:authenticator:confirmationCode:)``.
+    /// Filling in the registration form. Reaches nothing but ``LoginFlow/completeRegistration(_:loginName:password:clientAddress:authenticator:confirmationCode:)``.
     case registering
     /// Opened from a password-recovery link. Reaches nothing but setting a new password.
     case recovering

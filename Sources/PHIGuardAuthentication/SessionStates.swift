@@ -2,7 +2,7 @@ public import Foundation
 public import PHIGuardAccess
 
 /// A session filling in the registration form. It has no account and no principal: the only thing
-/// it can do is ``LoginFlow/completeRegistration(_:loginName:password:authenticator:confirmationCode:)``.
+/// it can do is ``LoginFlow/completeRegistration(_:loginName:password:clientAddress:authenticator:confirmationCode:)``.
 public struct RegistrationSession: Sendable {
     /// The token to send to the client.
     public let token: SessionToken

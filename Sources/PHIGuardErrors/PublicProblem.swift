@@ -96,6 +96,15 @@ extension PublicProblem {
             "The password does not meet the password rules: long enough, not too long, not a common or easily guessed password."
     )
 
+    /// 422 `login_name_not_accepted`: a login name chosen at registration breaks the login-name rules
+    /// (invisible characters, inner spaces, letters of mixed scripts). Says nothing about whether the
+    /// name is taken: registration answers taken and free names alike.
+    public static let loginNameNotAccepted = PublicProblem(
+        code: "login_name_not_accepted", status: 422, title: "Login name not accepted",
+        detail:
+            "The login name does not meet the login-name rules: no spaces inside, no invisible characters, letters of one script."
+    )
+
     /// 429 `rate_limited`: too many requests from this client; retry later (the ``PublicError`` carries
     /// `Retry-After` when the error knows the delay).
     public static let rateLimited = PublicProblem(
@@ -114,6 +123,6 @@ extension PublicProblem {
     /// Every problem PHIGuard's own mappings can produce (the stable code table).
     public static let catalog: [PublicProblem] = [
         .authenticationFailed, .accessDenied, .breakGlassRefused, .notFound, .invalidRequest, .passwordNotAccepted,
-        .justificationRequired, .rateLimited, .serviceUnavailable, .internalError,
+        .loginNameNotAccepted, .justificationRequired, .rateLimited, .serviceUnavailable, .internalError,
     ]
 }

@@ -8,6 +8,11 @@ public enum BlindIndexNormalization: Sendable {
     case exact
     /// NFKC, lower-cased, leading and trailing white space removed, inner runs of white space
     /// collapsed to one space (names, e-mail addresses).
+    ///
+    /// Not for login names: index `LoginName.value` (PHIGuardAuthentication's one canonical form,
+    /// which sign-in, lockout and registration also use) with ``BlindIndexNormalization/exact``.
+    /// Two normalisations would disagree about which spellings are one name, and a spelling the
+    /// index merges but the lockout key does not gets a fresh lockout counter for the same account.
     case caseFolded
     /// NFKC, then only the ASCII digits are kept (SSNs, MRNs, phone numbers: `078-05-1120` = `078 05 1120`).
     case digitsOnly

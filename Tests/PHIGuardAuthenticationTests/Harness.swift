@@ -12,21 +12,27 @@ import Synchronization
 final class TestAccounts: AccountDirectory {
     struct Entry {
         var loginName: String
+        var skeleton: String
         var account: Account
     }
     private let entries = Mutex<[String: Entry]>([:])
     private let nextID = Atomic(1)
 
-    func account(loginName: String) async -> Account? {
-        entries.withLock { $0.values.first { $0.loginName == loginName }?.account }
+    func account(loginName: LoginName) async -> Account? {
+        entries.withLock { $0.values.first { $0.loginName == loginName.value }?.account }
     }
     func account(id accountID: String) async -> Account? { entries.withLock { $0[accountID]?.account } }
-    func createAccount(loginName: String, passwordHash: String, totp: TOTP?) async -> String? {
+    /// Refuses a taken name and a look-alike of one (equal skeletons), as the protocol asks.
+    func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?) async -> String? {
         let id = "acct-\(nextID.add(1, ordering: .relaxed).oldValue)"
         return entries.withLock { entries in
-            guard !entries.values.contains(where: { $0.loginName == loginName }) else { return nil }
+            guard
+                !entries.values.contains(where: {
+                    $0.loginName == loginName.value || $0.skeleton == loginName.skeleton
+                })
+            else { return nil }
             entries[id] = Entry(
-                loginName: loginName,
+                loginName: loginName.value, skeleton: loginName.skeleton,
                 account: Account(
                     id: id, passwordHash: passwordHash, totp: totp, roles: ["patient"], patientID: "p-\(id)"))
             return id
@@ -43,8 +49,12 @@ final class TestAccounts: AccountDirectory {
             }
         }
     }
+    /// Adds an account under the canonical form of `loginName` (which must be valid).
     func add(loginName: String, account: Account) {
-        entries.withLock { $0[account.id] = Entry(loginName: loginName, account: account) }
+        let name = try! LoginName(loginName)
+        entries.withLock {
+            $0[account.id] = Entry(loginName: name.value, skeleton: name.skeleton, account: account)
+        }
     }
 }
 

@@ -178,7 +178,7 @@ struct PatientPortalTests {
             return code
         }
         #expect(completed.status == 0, "\(completed.stderr)")
-        #expect(completed.stdout.contains("Account created."))
+        #expect(completed.stdout.contains("Registration confirmed. If the name was free, the account is created"))
         let totp = try #require(enrolled)
         #expect(!FileManager.default.fileExists(atPath: portal.sessionFile))  // registration signs no one in
 
@@ -195,6 +195,42 @@ struct PatientPortalTests {
         #expect(whoami.stdout.hasPrefix("Signed in as dana"), "\(whoami.stdout)")
         // A new account is linked to no patient until staff verify who it is: no chart to read.
         #expect(try portal.run(["chart"]).status != 0)
+    }
+
+    @Test("registering a taken name or a look-alike of one prints the free name's answer and takes nothing over")
+    func registrationDoesNotTellTaken() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        let chosen = "taken-\(UUID().uuidString)"
+        var answers: [String] = []
+        // A free name, a seeded one in another spelling, and a look-alike (digit 1 for l) of a seeded one.
+        for user in ["erin", " ALICE", "caro1", "bob"] {
+            #expect(try portal.run(["register", "begin"]).status == 0)
+            let completed = try BuiltProduct.converse(
+                "PatientPortal",
+                [
+                    "register", "complete", "--user", user, "--database", portal.database, "--keys", portal.keys,
+                    "--session-file", portal.sessionFile,
+                ],
+                input: chosen + "\n"
+            ) { printed in
+                guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("otpauth://") }),
+                    let uri = try? OTPAuthURI(parsing: String(line)), let code = try? uri.totp.code(at: Date())
+                else { return nil }
+                return code
+            }
+            #expect(completed.status == 0, "\(user): \(completed.stderr)")
+            // Everything printed, but the authenticator's URI (a fresh secret each time), with the name masked.
+            let shown = completed.stdout.split(separator: "\n").filter { !$0.hasPrefix("otpauth://") }
+                .joined(separator: "\n").replacingOccurrences(of: user, with: "NAME")
+            answers.append(shown)
+        }
+        #expect(Set(answers).count == 1, "\(answers)")
+        #expect(answers.first?.contains("Registration confirmed. If the name was free") == true)
+        // alice still signs in with her own password, and not with the one the second registration chose.
+        #expect(try portal.signIn("alice").status == 0)
+        let takeover = try portal.run(["login", "--user", "alice"], input: chosen + "\n000000\n")
+        #expect(takeover.status == 3, "\(takeover.stderr)")
     }
 
     @Test("a wrong password and an unknown user print the identical message")

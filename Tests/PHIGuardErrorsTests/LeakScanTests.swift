@@ -140,6 +140,7 @@ let auditErrors: [AuditError] = [
 let authenticationErrors: [any Error] = [
     AuthenticationError.rejected, AuthenticationError.tryLater(retryAfter: .seconds(30)),
     AuthenticationError.sessionEnded, AuthenticationError.passwordNotAccepted([.tooShort(minimum: 8)]),
+    AuthenticationError.loginNameNotAccepted(.mixedScripts),
     AuthenticationError.unavailable, SessionStoreError.unavailable(Planted.path + " " + Planted.sql),
     SessionStoreError.duplicate, SessionStoreError.corruptRecord(Planted.medicalRecord),
     LoginConfigurationError.notPositive("idleTimeout"), LoginConfigurationError.absoluteLifetimeOverTwelveHours,
@@ -255,6 +256,7 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .tryLater: "AuthenticationError.tryLater"
         case .sessionEnded: "AuthenticationError.sessionEnded"
         case .passwordNotAccepted: "AuthenticationError.passwordNotAccepted"
+        case .loginNameNotAccepted: "AuthenticationError.loginNameNotAccepted"
         case .unavailable: "AuthenticationError.unavailable"
         }
     case let error as SessionStoreError:
@@ -331,11 +333,11 @@ struct LeakScanTests {
         #expect(Set(passwordErrors.map(caseName)).count == 10)
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
-        // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 5 AuthenticationError
+        // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
         // + 3 SessionStoreError + 4 LoginConfigurationError + 4 BreakGlassError + PolicyValidationError
         // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 70)
+        #expect(names.count == 71)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

@@ -45,12 +45,12 @@ func chartResponse(cookie: String?, chartID: String, flow: LoginFlow, charts: Gu
 
 /// Accounts in memory, as an app's table would hold them.
 private final class Accounts: AccountDirectory {
-    let accounts = Mutex<[String: (loginName: String, account: Account)]>([:])
-    func account(loginName: String) async -> Account? {
+    let accounts = Mutex<[String: (loginName: LoginName, account: Account)]>([:])
+    func account(loginName: LoginName) async -> Account? {
         accounts.withLock { $0.values.first { $0.loginName == loginName }?.account }
     }
     func account(id accountID: String) async -> Account? { accounts.withLock { $0[accountID]?.account } }
-    func createAccount(loginName: String, passwordHash: String, totp: TOTP?) async -> String? { nil }
+    func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?) async -> String? { nil }
     func setPasswordHash(_ passwordHash: String, accountID: String) async {}
 }
 
@@ -93,7 +93,8 @@ struct DocSampleTests {
         let account = Account(
             id: "u-1", passwordHash: try await hasher.hash("a long enough passphrase"), totp: nil, roles: ["patient"],
             patientID: "p-1")
-        accounts.accounts.withLock { $0["u-1"] = ("ada", account) }
+        let name = try LoginName("ada")
+        accounts.accounts.withLock { $0["u-1"] = (name, account) }
         let flow = try LoginFlow(
             accounts: accounts, sessions: InMemorySessionStore(), passwords: hasher,
             totp: try TOTPVerifier(replayStore: InMemoryTOTPReplayStore()), audit: log,

@@ -33,9 +33,9 @@ let fieldNames = (0..<10).map { "f\($0)" }
 final class OneAccount: AccountDirectory {
     let account: Account
     init(_ account: Account) { self.account = account }
-    func account(loginName: String) async -> Account? { loginName == "reader" ? account : nil }
+    func account(loginName: LoginName) async -> Account? { loginName.value == "reader" ? account : nil }
     func account(id accountID: String) async -> Account? { accountID == account.id ? account : nil }
-    func createAccount(loginName: String, passwordHash: String, totp: TOTP?) async -> String? { nil }
+    func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?) async -> String? { nil }
     func setPasswordHash(_ passwordHash: String, accountID: String) async {}
 }
 

@@ -7,7 +7,7 @@ public import PHIGuardAuthentication
 extension AuthenticationError: PublicErrorMappable {
     /// Rejected credentials and ended sessions are the uniform 401; throttling is 429 (decided per
     /// name and address whether or not the account exists, so it reveals nothing); a new password
-    /// that breaks the policy is 422; a backend failure is 503. Throttling carries `Retry-After`.
+    /// that breaks the policy, or a login name that breaks the login-name rules at registration, is 422; a backend failure is 503. Throttling carries `Retry-After`.
     public var errorMapping: MappedError {
         let message = description
         return switch self {
@@ -21,6 +21,8 @@ extension AuthenticationError: PublicErrorMappable {
                 headers: [.retryAfter(retryAfter)])
         case .passwordNotAccepted:
             MappedError(.passwordNotAccepted, internalCode: "auth.password_not_accepted", logMessage: message)
+        case .loginNameNotAccepted:
+            MappedError(.loginNameNotAccepted, internalCode: "auth.login_name_not_accepted", logMessage: message)
         case .unavailable:
             MappedError(.serviceUnavailable, internalCode: "auth.unavailable", logMessage: message)
         }
