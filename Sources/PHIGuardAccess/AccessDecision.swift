@@ -74,14 +74,18 @@ public struct AccessDecision: Sendable {
     }
 
     /// A denial decided before the policy was consulted (an expired principal, a missing step-up).
-    static func refused(_ reason: Reason, policy: CompiledPolicy) -> AccessDecision {
+    /// A request that carried a grant keeps it (and its status), so the refusal is flagged for review.
+    static func refused(
+        _ reason: Reason, policy: CompiledPolicy, breakGlass: BreakGlassGrant? = nil, status: BreakGlassStatus? = nil
+    ) -> AccessDecision {
         AccessDecision(
             isAllowed: false, reason: reason, fields: FieldBits(), matched: .none, policy: policy, typeIndex: -1,
-            breakGlass: nil, breakGlassStatus: nil)
+            breakGlass: breakGlass, breakGlassStatus: status)
     }
 
     /// `true` when the request carried a break-glass grant: the audit log must flag this decision for
-    /// review (whether the grant was needed, honoured, or rejected as expired).
+    /// review (whether the grant was needed, honoured, or rejected as expired or not applicable), on
+    /// every path — an unknown resource type or action, and the engine's own refusals, included.
     public var requiresAuditReview: Bool { breakGlassStatus != nil }
 
     /// The fields the subject may see (or write), in the resource type's declared order; empty when denied.

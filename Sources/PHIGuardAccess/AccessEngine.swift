@@ -97,7 +97,7 @@ public final class AccessEngine: @unchecked Sendable {
         _ principal: AuthenticatedPrincipal, _ action: AccessAction, _ resource: Resource,
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
-        decided(principal, recentAuthentication: recentAuthentication) { policy, subject in
+        decided(principal, recentAuthentication: recentAuthentication, breakGlass: breakGlass) { policy, subject in
             policy.decide(subject, action, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
         }
     }
@@ -107,7 +107,7 @@ public final class AccessEngine: @unchecked Sendable {
         _ principal: AuthenticatedPrincipal, _ target: DecisionTarget, _ resource: Resource,
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
-        decided(principal, recentAuthentication: recentAuthentication) { policy, subject in
+        decided(principal, recentAuthentication: recentAuthentication, breakGlass: breakGlass) { policy, subject in
             policy.decide(subject, target, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
         }
     }
@@ -116,12 +116,12 @@ public final class AccessEngine: @unchecked Sendable {
     /// answer; every decision is counted.
     @inline(__always)
     private func decided(
-        _ principal: AuthenticatedPrincipal, recentAuthentication: Duration?,
+        _ principal: AuthenticatedPrincipal, recentAuthentication: Duration?, breakGlass: BreakGlassGrant?,
         _ evaluate: (CompiledPolicy, PreparedSubject) -> AccessDecision
     ) -> AccessDecision {
         let policy = self.policy
         let decision =
-            refusal(of: principal, recentAuthentication: recentAuthentication, policy: policy)
+            refusal(of: principal, recentAuthentication: recentAuthentication, breakGlass: breakGlass, policy: policy)
             ?? evaluate(policy, principal.prepared(for: policy))
         counters.record(decision)
         return decision
@@ -144,14 +144,24 @@ public final class AccessEngine: @unchecked Sendable {
     }
 
     private func refusal(
-        of principal: AuthenticatedPrincipal, recentAuthentication: Duration?, policy: CompiledPolicy
+        of principal: AuthenticatedPrincipal, recentAuthentication: Duration?, breakGlass: BreakGlassGrant?,
+        policy: CompiledPolicy
     ) -> AccessDecision? {
         let now = clock.now
-        if now >= principal.validUntil { return .refused(.authenticationExpired, policy: policy) }
-        if let recentAuthentication, !principal.isRecentlyAuthenticated(within: recentAuthentication, at: now) {
-            return .refused(.recentAuthenticationRequired, policy: policy)
+        let reason: AccessDecision.Reason
+        if now >= principal.validUntil {
+            reason = .authenticationExpired
+        } else if let recentAuthentication, !principal.isRecentlyAuthenticated(within: recentAuthentication, at: now) {
+            reason = .recentAuthenticationRequired
+        } else {
+            return nil
         }
-        return nil
+        // A refused request that carried a grant is still flagged for review, with the grant's status.
+        let status = breakGlass.map { grant in
+            policy.breakGlassStatus(
+                of: grant, subjectID: principal.subject.id, roles: principal.prepared(for: policy).roles, now: now)
+        }
+        return .refused(reason, policy: policy, breakGlass: breakGlass, status: status)
     }
 
     // MARK: Policy evaluation without a principal (tools, tests, benchmarks)

@@ -11,6 +11,8 @@ public struct AccessExplanation: Sendable {
         /// Whether the subject holds that role (directly or by inheritance), or the grant is active.
         public var roleMatched: Bool
         /// Whether the rule's condition held (`nil` when the role did not match, so it was not evaluated).
+        /// For a deny rule, a condition that could not be evaluated (a missing attribute, an undeclared
+        /// label) counts as held, as it does in the decision: denies fail closed.
         public var conditionHeld: Bool?
         /// The fields the rule grants or hides.
         public var fields: [String]
@@ -57,10 +59,14 @@ extension CompiledPolicy {
                 rule.isBreakGlass ? breakGlassActive : prepared.roles.contains(word: rule.roleWord, mask: rule.roleMask)
             var held: Bool?
             if matched {
-                held =
-                    rule.condition < 0
-                    || conditions[Int(rule.condition)].holds(
+                if rule.condition < 0 {
+                    held = true
+                } else {
+                    let truth = conditions[Int(rule.condition)].evaluate(
                         request.subject, request.resource, &context, self, careTeams, clock)
+                    // As the decision reads it: a deny counts an unevaluable condition as held (fail closed).
+                    held = kind == "allow" || kind == "break-glass" ? truth == .yes : truth != .no
+                }
             }
             let names = typeFieldNames[type]
             entries.append(

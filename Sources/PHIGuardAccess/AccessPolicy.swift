@@ -27,7 +27,8 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
 public struct AccessPolicy: Sendable, Hashable {
     /// App-defined actions, in addition to ``AccessAction/builtIn``.
     public var actions: [Named]
-    /// The sensitivity labels resources may carry (at most 64).
+    /// The sensitivity labels resources may carry (at most 64), matched exactly: a rule naming another
+    /// spelling is invalid, and a resource carrying one fails closed.
     public var sensitivityLabels: [Named]
     /// The resource types and their fields.
     public var resourceTypes: [ResourceTypeDefinition]
@@ -110,7 +111,8 @@ public struct AccessPolicy: Sendable, Hashable {
     public enum Effect: String, Sendable, Hashable {
         /// Grants the action (and the listed fields).
         case allow
-        /// Denies the action (or, with `fields`, hides those fields); always wins over allow.
+        /// Denies the action (or, with `fields`, hides those fields); always wins over allow. Applies
+        /// unless its condition is known to be false (a condition that cannot be evaluated applies).
         case deny
     }
 
@@ -130,7 +132,8 @@ public struct AccessPolicy: Sendable, Hashable {
         /// For allow: the fields granted (`nil` = all fields of the type). For deny: the fields hidden
         /// (`nil` = the whole action is denied).
         public var fields: [Named]?
-        /// Extra conditions, all of which must hold for the rule to match.
+        /// Extra conditions, all of which must hold for an allow rule to match; a deny rule applies
+        /// unless one of them is known not to hold.
         public var condition: Condition
         /// Where the rule starts in the file.
         public var location: SourceLocation?
@@ -153,15 +156,18 @@ public struct AccessPolicy: Sendable, Hashable {
 
     /// Who the resource's patient must be relative to the subject.
     public enum Relationship: String, Sendable, Hashable, CaseIterable {
-        /// `resource.patient == subject.patient`: a portal user's own record.
+        /// `resource.patient == subject.patient`, neither empty: a portal user's own record.
         case `self`
-        /// `resource.patient in subject.careTeamPatients`: a clinician on the patient's care team.
+        /// `resource.patient in subject.careTeamPatients` (or the care-team directory), the patient id
+        /// not empty: a clinician on the patient's care team.
         case careTeam
         /// Either of the two.
         case selfOrCareTeam
     }
 
-    /// A comparison of one attribute with a constant or with a subject attribute.
+    /// A comparison of one attribute with a constant or with a subject attribute: `equals`, `notEquals`,
+    /// `equalsSubject` or `notEqualsSubject` in YAML. A missing or empty attribute on either side makes
+    /// it unknown: an allow rule does not match, a deny rule applies.
     public struct AttributeComparison: Sendable, Hashable {
         /// Which side the attribute is read from.
         public enum Side: String, Sendable, Hashable {
@@ -175,7 +181,8 @@ public struct AccessPolicy: Sendable, Hashable {
         public enum Operand: Sendable, Hashable {
             /// A literal value.
             case value(String)
-            /// The subject's attribute of this name (`resource.department == subject.department`).
+            /// The subject's attribute of this name (`resource.department == subject.department`;
+            /// `equalsSubject` / `notEqualsSubject` in YAML).
             case subjectAttribute(String)
         }
 
@@ -185,7 +192,7 @@ public struct AccessPolicy: Sendable, Hashable {
         public var key: String
         /// What it must equal (or, with `negated`, not equal).
         public var operand: Operand
-        /// `true` for `notEquals`.
+        /// `true` for `notEquals` and `notEqualsSubject`.
         public var negated: Bool
         /// Where the comparison is in the file.
         public var location: SourceLocation?
@@ -232,9 +239,10 @@ public struct AccessPolicy: Sendable, Hashable {
         public var relationship: Relationship?
         /// Where `relationship` is in the file.
         public var relationshipLocation: SourceLocation?
-        /// The resource must carry none of these labels.
+        /// The resource must carry none of these labels (unknown when it carries an undeclared one).
         public var labelsNoneOf: [Named]
-        /// The resource must carry at least one of these labels (ignored when empty).
+        /// The resource must carry at least one of these labels (ignored when empty; unknown when it
+        /// carries none of them but an undeclared one).
         public var labelsAnyOf: [Named]
         /// Attribute comparisons.
         public var attributes: [AttributeComparison]

@@ -24,6 +24,9 @@ public final class CompiledPolicy: Sendable {
     public let source: AccessPolicy
     /// A process-unique number; a new one for every compiled policy.
     public let generation: UInt64
+    /// What validation warned about without refusing the policy (``PolicyIssue/isWarning``), in file
+    /// order: for example deny rules that apply whenever an attribute they compare is absent.
+    public let warnings: [PolicyIssue]
 
     let roleIndex: [String: Int]
     let roleNames: [String]
@@ -56,6 +59,7 @@ public final class CompiledPolicy: Sendable {
         var resolved = ResolvedPolicy(policy)
         guard resolved.issues.isEmpty else { throw PolicyValidationError(issues: resolved.issues) }
         source = policy
+        warnings = PolicyValidationError(issues: resolved.warnings).issues
         generation = Self.generations.wrappingAdd(1, ordering: .relaxed).newValue
         roleIndex = resolved.roleIndex
         roleNames = resolved.roleNames
@@ -260,26 +264,22 @@ public final class CompiledPolicy: Sendable {
         resource: borrowing Resource, breakGlass: BreakGlassGrant?, careTeams: (any CareTeamDirectory)?,
         clock: any PHIGuardClock
     ) -> AccessDecision {
+        var context = EvaluationContext()
+        // The grant's status is settled before anything can refuse, so that every decision on a request
+        // that carried a grant (an unknown type or action included) is flagged for review.
+        let status: AccessDecision.BreakGlassStatus?
+        if let grant = breakGlass {
+            status = breakGlassStatus(of: grant, subjectID: subject.id, roles: roles, now: context.now(clock))
+        } else {
+            status = nil
+        }
         guard slot >= 0 else {
             return denial(
-                slot == -1 ? .unknownResourceType : .unknownAction, type: type, breakGlass: breakGlass, status: nil)
+                slot == -1 ? .unknownResourceType : .unknownAction, type: type, breakGlass: breakGlass, status: status)
         }
         let type = Int(type)
         let slot = Int(slot)
-        var context = EvaluationContext()
-
-        var status: AccessDecision.BreakGlassStatus?
-        var breakGlassActive = false
-        if let grant = breakGlass {
-            if grant.subjectID != subject.id || !roles.intersects(breakGlassEligible) {
-                status = .notApplicable
-            } else if !grant.isActive(at: context.now(clock)) {
-                status = .expired
-            } else {
-                status = .active
-                breakGlassActive = true
-            }
-        }
+        let breakGlassActive = status == .active
         guard hasKnownRole else {
             return denial(.noKnownRole, type: type, breakGlass: breakGlass, status: status)
         }
@@ -295,9 +295,12 @@ public final class CompiledPolicy: Sendable {
             var position = start
             while position < denyEnd {
                 let rule = rules[position]
+                // A deny applies unless its condition is known not to hold: one that cannot be evaluated
+                // (a missing attribute, an undeclared label on the resource) applies (fail closed).
                 if roles.contains(word: rule.roleWord, mask: rule.roleMask)
                     && (rule.condition < 0
-                        || conditions[Int(rule.condition)].holds(subject, resource, &context, self, careTeams, clock))
+                        || conditions[Int(rule.condition)].evaluate(subject, resource, &context, self, careTeams, clock)
+                            != .no)
                 {
                     if rule.isWholeDeny {
                         wholeDeny = true
@@ -325,8 +328,10 @@ public final class CompiledPolicy: Sendable {
                     rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
                 if applies {
                     roleMatched = true
+                    // An allow holds only when its condition is known to hold.
                     if rule.condition < 0
-                        || conditions[Int(rule.condition)].holds(subject, resource, &context, self, careTeams, clock)
+                        || conditions[Int(rule.condition)].evaluate(subject, resource, &context, self, careTeams, clock)
+                            == .yes
                     {
                         visible.formUnion(rule.fields)
                         decided.record(position - start)
@@ -353,6 +358,14 @@ public final class CompiledPolicy: Sendable {
                 matched: decided, policy: self, typeIndex: Int32(type), breakGlass: breakGlass, breakGlassStatus: status
             )
         }
+    }
+
+    /// What a grant attached to a request by `subjectID` (holding `roles`) counts for at `now`.
+    func breakGlassStatus(
+        of grant: BreakGlassGrant, subjectID: String, roles: borrowing RoleBits, now: Date
+    ) -> AccessDecision.BreakGlassStatus {
+        if grant.subjectID != subjectID || !roles.intersects(breakGlassEligible) { return .notApplicable }
+        return grant.isActive(at: now) ? .active : .expired
     }
 
     private func denial(
@@ -439,6 +452,13 @@ struct EvaluationContext {
     }
 }
 
+/// Whether a condition holds: allow rules need `.yes`; deny rules apply unless `.no` (fail closed).
+enum ConditionTruth {
+    case no
+    case yes
+    case unknown
+}
+
 /// A rule's condition with labels as bit masks.
 struct CompiledCondition: Sendable {
     var relationship: AccessPolicy.Relationship?
@@ -455,48 +475,61 @@ struct CompiledCondition: Sendable {
         window = condition.timeOfDay
     }
 
-    func holds(
+    /// Three-valued: `.unknown` when a part of the condition cannot be evaluated (a missing or empty
+    /// attribute, an undeclared label on the resource) and no part is known to fail.
+    func evaluate(
         _ subject: borrowing Subject, _ resource: borrowing Resource, _ context: inout EvaluationContext,
         _ policy: CompiledPolicy, _ careTeams: (any CareTeamDirectory)?, _ clock: any PHIGuardClock
-    ) -> Bool {
+    ) -> ConditionTruth {
+        var result = ConditionTruth.yes
         if let relationship {
-            let isSelf = subject.patientID != nil && subject.patientID == resource.patientID
+            // Empty ids are no ids: they never satisfy a relationship.
+            let isSelf = subject.patientID?.isEmpty == false && subject.patientID == resource.patientID
             switch relationship {
             case .self:
-                if !isSelf { return false }
+                if !isSelf { return .no }
             case .careTeam:
-                if !Self.onCareTeam(subject, resource, careTeams) { return false }
+                if !Self.onCareTeam(subject, resource, careTeams) { return .no }
             case .selfOrCareTeam:
-                if !isSelf && !Self.onCareTeam(subject, resource, careTeams) { return false }
+                if !isSelf && !Self.onCareTeam(subject, resource, careTeams) { return .no }
             }
         }
         if labelsNoneOf != 0 || labelsAnyOf != 0 {
             let labels = context.labels(of: resource, policy.labelIndex)
-            // An undeclared label on a resource fails closed: it might be the one the rule excludes.
-            if labelsNoneOf != 0 && (labels.hasUnknown || labels.bits & labelsNoneOf != 0) { return false }
-            if labelsAnyOf != 0 && labels.bits & labelsAnyOf == 0 { return false }
+            // An undeclared label on a resource might be any declared one under another spelling.
+            if labelsNoneOf != 0 {
+                if labels.bits & labelsNoneOf != 0 { return .no }
+                if labels.hasUnknown { result = .unknown }
+            }
+            if labelsAnyOf != 0 && labels.bits & labelsAnyOf == 0 {
+                if !labels.hasUnknown { return .no }
+                result = .unknown
+            }
         }
         for comparison in attributes {
             let attributes = comparison.side == .resource ? resource.attributes : subject.attributes
-            guard let value = attributes[comparison.key] else { return false }
             let expected: String?
             switch comparison.operand {
             case .value(let literal): expected = literal
             case .subjectAttribute(let key): expected = subject.attributes[key]
             }
-            guard let expected else { return false }
-            if (value == expected) == comparison.negated { return false }
+            // A missing or empty attribute (on either side) cannot be compared.
+            guard let value = attributes[comparison.key], !value.isEmpty, let expected, !expected.isEmpty else {
+                result = .unknown
+                continue
+            }
+            if (value == expected) == comparison.negated { return .no }
         }
         if let window {
-            if !window.contains(minute: policy.timeZone.minuteOfDay(context.now(clock))) { return false }
+            if !window.contains(minute: policy.timeZone.minuteOfDay(context.now(clock))) { return .no }
         }
-        return true
+        return result
     }
 
     private static func onCareTeam(
         _ subject: borrowing Subject, _ resource: borrowing Resource, _ careTeams: (any CareTeamDirectory)?
     ) -> Bool {
-        guard let patient = resource.patientID else { return false }
+        guard let patient = resource.patientID, !patient.isEmpty else { return false }
         if let patients = subject.careTeamPatients { return patients.contains(patient) }
         return careTeams?.isOnCareTeam(subjectID: subject.id, patientID: patient) ?? false
     }

@@ -30,7 +30,13 @@ public struct PolicyIssue: Sendable, Hashable, CustomStringConvertible {
         case invalidValue
         /// The file is too large or too deeply nested to load safely.
         case tooLarge
+        /// A warning, not an error (the policy loads): a deny rule compares an attribute a request may
+        /// lack, and such a deny applies whenever the attribute is missing or empty (fail closed).
+        case denyOnAbsentAttribute
     }
+
+    /// Whether this is a warning: reported, but the policy still loads (see ``CompiledPolicy/warnings``).
+    public var isWarning: Bool { code == .denyOnAbsentAttribute }
 
     /// What kind of problem it is.
     public var code: Code

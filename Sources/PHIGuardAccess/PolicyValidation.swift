@@ -17,6 +17,8 @@ struct ResolvedPolicy {
     var breakGlassRoles: Set<Int> = []
     var timeZone: TimeZoneOffsetTable = .utc
     var issues: [PolicyIssue] = []
+    /// Problems that do not stop the policy loading (``PolicyIssue/isWarning``).
+    var warnings: [PolicyIssue] = []
 
     /// Resolves and checks `policy`. `checkShadowing` is off when the file already had shape problems,
     /// since rules that could not be read would make the shadowing checks report nonsense.
@@ -303,6 +305,16 @@ struct ResolvedPolicy {
             _ = resolveTargets(
                 actions: rule.actions, types: rule.resourceTypes, fields: rule.fields, owner: id, at: rule.location)
             checkCondition(rule.condition, rule: id, at: rule.location)
+            if rule.effect == .deny {
+                for comparison in rule.condition.attributes {
+                    warnings.append(
+                        PolicyIssue(
+                            .denyOnAbsentAttribute,
+                            "deny rule '\(id)' compares \(comparison.side.rawValue) attribute '\(comparison.key)': "
+                                + "whenever a request lacks it (or it is empty), the deny applies",
+                            at: comparison.location ?? rule.location, element: id))
+                }
+            }
         }
     }
 
@@ -312,8 +324,18 @@ struct ResolvedPolicy {
         for label in condition.labelsNoneOf + condition.labelsAnyOf where labelIndex[label.name] == nil {
             issue(.unknownLabel, "unknown sensitivity label '\(label.name)'", label.location ?? location, label.name)
         }
-        for comparison in condition.attributes where comparison.key.isEmpty {
-            issue(.schema, "attribute comparison without a key", comparison.location ?? location, rule)
+        for comparison in condition.attributes {
+            if comparison.key.isEmpty {
+                issue(.schema, "attribute comparison without a key", comparison.location ?? location, rule)
+            }
+            // An empty attribute counts as missing, so an empty operand could never be compared.
+            switch comparison.operand {
+            case .value(let value) where value.isEmpty:
+                issue(.invalidValue, "attribute comparison with an empty value", comparison.location ?? location, rule)
+            case .subjectAttribute(let key) where key.isEmpty:
+                issue(.schema, "attribute comparison without a subject key", comparison.location ?? location, rule)
+            default: break
+            }
         }
         if let window = condition.timeOfDay {
             if !(0..<1440).contains(window.fromMinute) || !(0..<1440).contains(window.toMinute)

@@ -8,9 +8,11 @@ public struct Resource: Sendable, Hashable {
     public var type: String
     /// The app's id of the resource (carried into decisions for audit; never evaluated).
     public var id: String
-    /// The patient whose chart this resource belongs to, for relationship conditions.
+    /// The patient whose chart this resource belongs to, for relationship conditions (`nil` or empty:
+    /// no patient, which satisfies no relationship).
     public var patientID: String?
-    /// Sensitivity labels (for example `psychotherapy`, `substance-use`), as declared in the policy.
+    /// Sensitivity labels (for example `psychotherapy`, `substance-use`), spelled exactly as declared in
+    /// the policy. An undeclared spelling fails closed: label deny rules apply, `labelsNoneOf` allows do not.
     public var labels: Set<String>
     /// Other resource attributes (department, status) for `attributes` conditions.
     public var attributes: [String: String]

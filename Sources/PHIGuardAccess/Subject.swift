@@ -9,7 +9,8 @@ public struct Subject: Sendable, Hashable {
     public var id: String
     /// The roles the user holds, by policy name. Names the policy does not know grant nothing.
     public var roles: [String]
-    /// The patient this user *is* (portal users), for `relationship: self` conditions.
+    /// The patient this user *is* (portal users), for `relationship: self` conditions (`nil` or empty:
+    /// none).
     public var patientID: String?
     /// The patients on the care teams this user belongs to, if the app supplies them with the request.
     ///

@@ -107,8 +107,14 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let policy = try PolicyCommand.load(file, output: output)
+            // Warnings (deny rules that apply whenever an attribute is absent) do not make a policy invalid.
+            if !output.json {
+                for warning in policy.warnings {
+                    FileHandle.standardError.write(Data("\(file):\(warning) (warning)\n".utf8))
+                }
+            }
             output.emit(
-                ValidationReport(file: file, valid: true, problems: []),
+                ValidationReport(file: file, valid: true, problems: policy.warnings.map(ProblemReport.init)),
                 text: "\(file): valid (\(policy.roles.count) roles, \(policy.resourceTypes.count) resource types, "
                     + "\(policy.source.rules.count) rules\(policy.source.breakGlass == nil ? "" : ", break-glass"))")
         }

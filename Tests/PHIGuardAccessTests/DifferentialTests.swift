@@ -136,23 +136,31 @@ struct RandomWorld {
         let patients = ["p0", "p1", "p2"]
         var roles = subset(source.roles.map(\.name.name), max: 3)
         if chance(5) { roles.append("ghost") }
+        // Empty strings (ids, care-team entries, attribute values) appear now and then: they must never
+        // satisfy a relationship or a comparison.
+        var careTeam: Set<String>? = chance(60) ? Set(subset(patients, max: 2)) : nil
+        if chance(5) { careTeam = (careTeam ?? []).union([""]) }
         let subject = Subject(
             id: ["u0", "u1"].randomElement(using: &rng)!, roles: roles,
-            patientID: chance(70) ? patients.randomElement(using: &rng) : nil,
-            careTeamPatients: chance(60) ? Set(subset(patients, max: 2)) : nil,
-            attributes: chance(70) ? ["dept": ["a", "b"].randomElement(using: &rng)!] : [:])
+            patientID: chance(70) ? (chance(5) ? "" : patients.randomElement(using: &rng)) : nil,
+            careTeamPatients: careTeam,
+            attributes: chance(70) ? ["dept": ["a", "b", ""].randomElement(using: &rng)!] : [:])
         var type = source.resourceTypes.randomElement(using: &rng)!.name.name
         if chance(3) { type = "nope" }
         var action = (policy.actions.map(\.rawValue) + ["sign"]).randomElement(using: &rng)!
         if chance(3) { action = "launch" }
         var labels = Set(subset(source.sensitivityLabels.map(\.name), max: 2))
         if chance(5) { labels.insert("undeclared") }
+        // Another spelling of a declared label is an undeclared label, matched exactly.
+        if chance(5), let declared = source.sensitivityLabels.randomElement(using: &rng) {
+            labels.insert(declared.name.lowercased())
+        }
         var attributes: [String: String] = [:]
-        if chance(70) { attributes["dept"] = ["a", "b"].randomElement(using: &rng)! }
+        if chance(70) { attributes["dept"] = ["a", "b", ""].randomElement(using: &rng)! }
         if chance(30) { attributes["status"] = ["a", "b"].randomElement(using: &rng)! }
         let resource = Resource(
-            type: type, id: "x", patientID: chance(80) ? patients.randomElement(using: &rng) : nil, labels: labels,
-            attributes: attributes)
+            type: type, id: "x", patientID: chance(80) ? (chance(5) ? "" : patients.randomElement(using: &rng)) : nil,
+            labels: labels, attributes: attributes)
         var grant: BreakGlassGrant?
         if chance(25) {
             // Issued to this subject or the other user, possibly already expired at `now`.
@@ -162,7 +170,7 @@ struct RandomWorld {
                 for: holder, reason: BreakGlassReason(category: .urgentCare, justification: "test"), now: issued)
         }
         let directory: (any CareTeamDirectory)? =
-            chance(50) ? RandomCareTeams(members: ["u0": ["p0", "p1"], "u1": ["p2"]]) : nil
+            chance(50) ? RandomCareTeams(members: ["u0": ["p0", "p1", ""], "u1": ["p2"]]) : nil
         return (
             AccessRequest(subject: subject, action: AccessAction(action), resource: resource, breakGlass: grant),
             directory

@@ -23,14 +23,6 @@ struct ReferenceEvaluator {
         func deny(_ reason: AccessDecision.Reason, _ status: AccessDecision.BreakGlassStatus?) -> Outcome {
             Outcome(allowed: false, reason: reason, fields: [], ruleIDs: [], breakGlass: status)
         }
-        guard let type = policy.resourceTypes.first(where: { $0.name.name == request.resource.type }) else {
-            return deny(.unknownResourceType, nil)
-        }
-        let action = request.action.rawValue
-        let declared = AccessAction.builtIn.map(\.rawValue) + policy.actions.map(\.name)
-        let applicable = type.actions.map { $0.map(\.name) } ?? declared
-        guard declared.contains(action), applicable.contains(action) else { return deny(.unknownAction, nil) }
-
         // Effective roles: every declared role the subject holds, and all their ancestors.
         var effective = Set<String>()
         var pending = request.subject.roles.filter { name in policy.roles.contains { $0.name.name == name } }
@@ -52,6 +44,14 @@ struct ReferenceEvaluator {
                 status = .active
             }
         }
+        // Every decision on a request that carried a grant reports the grant's status (review flag).
+        guard let type = policy.resourceTypes.first(where: { $0.name.name == request.resource.type }) else {
+            return deny(.unknownResourceType, status)
+        }
+        let action = request.action.rawValue
+        let declared = AccessAction.builtIn.map(\.rawValue) + policy.actions.map(\.name)
+        let applicable = type.actions.map { $0.map(\.name) } ?? declared
+        guard declared.contains(action), applicable.contains(action) else { return deny(.unknownAction, status) }
         if effective.isEmpty { return deny(.noKnownRole, status) }
 
         func covers(_ rule: AccessPolicy.Rule) -> Bool {
@@ -63,8 +63,9 @@ struct ReferenceEvaluator {
         var wholeDenies = Set<String>()
         var hidden = Set<String>()
         var decided = Set<String>()
+        // A deny applies unless its condition is definitely false (fail closed).
         for rule in policy.rules
-        where rule.effect == .deny && covers(rule) && holds(rule.condition, request, careTeams, now) {
+        where rule.effect == .deny && covers(rule) && truth(rule.condition, request, careTeams, now) != false {
             if let fields = rule.fields {
                 hidden.formUnion(fields.map(\.name))
                 decided.insert(rule.id.name)
@@ -81,7 +82,7 @@ struct ReferenceEvaluator {
         var regular = false
         for rule in policy.rules where rule.effect == .allow && covers(rule) {
             roleMatched = true
-            if holds(rule.condition, request, careTeams, now) {
+            if truth(rule.condition, request, careTeams, now) == true {
                 anyAllow = true
                 regular = true
                 visible.formUnion(rule.fields.map { Set($0.map(\.name)) } ?? allFields)
@@ -109,16 +110,22 @@ struct ReferenceEvaluator {
             breakGlass: status)
     }
 
-    private func holds(
+    /// `true`, `false`, or `nil` when the condition cannot be evaluated (Kleene "and" of its parts:
+    /// any definite `false` wins, then any unknown part).
+    private func truth(
         _ condition: AccessPolicy.Condition, _ request: AccessRequest, _ careTeams: (any CareTeamDirectory)?,
         _ now: Date
-    ) -> Bool {
+    ) -> Bool? {
         let subject = request.subject
         let resource = request.resource
+        var parts: [Bool?] = []
         if let relationship = condition.relationship {
-            let isSelf = subject.patientID != nil && subject.patientID == resource.patientID
+            // Empty ids are no ids.
+            let subjectPatient = subject.patientID.flatMap { $0.isEmpty ? nil : $0 }
+            let resourcePatient = resource.patientID.flatMap { $0.isEmpty ? nil : $0 }
+            let isSelf = subjectPatient != nil && subjectPatient == resourcePatient
             var onTeam = false
-            if let patient = resource.patientID {
+            if let patient = resourcePatient {
                 if let team = subject.careTeamPatients {
                     onTeam = team.contains(patient)
                 } else if let careTeams {
@@ -126,20 +133,26 @@ struct ReferenceEvaluator {
                 }
             }
             switch relationship {
-            case .self: if !isSelf { return false }
-            case .careTeam: if !onTeam { return false }
-            case .selfOrCareTeam: if !isSelf && !onTeam { return false }
+            case .self: parts.append(isSelf)
+            case .careTeam: parts.append(onTeam)
+            case .selfOrCareTeam: parts.append(isSelf || onTeam)
             }
         }
         let declaredLabels = Set(policy.sensitivityLabels.map(\.name))
+        let undeclared = !resource.labels.isSubset(of: declaredLabels)
         if !condition.labelsNoneOf.isEmpty {
-            if !resource.labels.isSubset(of: declaredLabels) { return false }
-            if condition.labelsNoneOf.contains(where: { resource.labels.contains($0.name) }) { return false }
+            if condition.labelsNoneOf.contains(where: { resource.labels.contains($0.name) }) {
+                parts.append(false)
+            } else {
+                parts.append(undeclared ? nil : true)
+            }
         }
-        if !condition.labelsAnyOf.isEmpty
-            && !condition.labelsAnyOf.contains(where: { resource.labels.contains($0.name) })
-        {
-            return false
+        if !condition.labelsAnyOf.isEmpty {
+            if condition.labelsAnyOf.contains(where: { resource.labels.contains($0.name) }) {
+                parts.append(true)
+            } else {
+                parts.append(undeclared ? nil : false)
+            }
         }
         for comparison in condition.attributes {
             let left =
@@ -149,8 +162,11 @@ struct ReferenceEvaluator {
             case .value(let value): right = value
             case .subjectAttribute(let key): right = subject.attributes[key]
             }
-            guard let left, let right else { return false }
-            if comparison.negated ? left == right : left != right { return false }
+            if let left, let right, !left.isEmpty, !right.isEmpty {
+                parts.append(comparison.negated ? left != right : left == right)
+            } else {
+                parts.append(nil)
+            }
         }
         if let window = condition.timeOfDay {
             let minute = Int(now.timeIntervalSince1970.rounded(.down)) % 86_400 / 60
@@ -158,8 +174,10 @@ struct ReferenceEvaluator {
                 window.fromMinute <= window.toMinute
                 ? minute >= window.fromMinute && minute < window.toMinute
                 : minute >= window.fromMinute || minute < window.toMinute
-            if !inside { return false }
+            parts.append(inside)
         }
+        if parts.contains(false) { return false }
+        if parts.contains(nil) { return nil }
         return true
     }
 }

@@ -92,7 +92,7 @@ import Testing
     @Test func testRunsTheSampleExpectations() throws {
         let run = try phiguard(["policy", "test", Self.hospital, Self.hospitalTests])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        #expect(run.stdout.contains("11 passed, 0 failed"))
+        #expect(run.stdout.contains("12 passed, 0 failed"))
     }
 
     @Test func testFailsOnAWrongExpectation() throws {
