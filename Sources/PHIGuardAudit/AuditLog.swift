@@ -109,6 +109,8 @@ public actor AuditLog {
     private var firstPendingTicket: UInt64 = 1
     private var pendingCheckpoints: [AuditCheckpoint] = []
     private var sinkIsFailing = false
+    /// A failed append may have been stored anyway (a lost `COMMIT` reply) until the tail is re-read.
+    private var outcomeUnknown = false
     private var isClosing = false
     private var writerDone = false
     private var writer: Task<Void, Never>?
@@ -350,7 +352,8 @@ public actor AuditLog {
             } catch is AuditAppendConflict {
                 // Another writer appended first: continue after its records, at once.
                 do {
-                    rechain(onto: try await sink.lastRecord())
+                    rechain(onto: try await sink.lastRecord(), mayHoldOurs: outcomeUnknown)
+                    outcomeUnknown = false
                 } catch {
                     logger.error(
                         "audit sink tail could not be read after a conflict; retrying",
@@ -364,6 +367,7 @@ public actor AuditLog {
                     "audit sink failed; events stay queued and are retried",
                     metadata: ["error-type": "\(String(reflecting: type(of: error)))", "queued": "\(pending.count)"])
                 sinkIsFailing = true
+                outcomeUnknown = true
                 failWaiters()
                 if isClosing { break }
                 try? await Task.sleep(for: configuration.retryInterval)
@@ -379,6 +383,7 @@ public actor AuditLog {
     private func committed(recordCount: Int, checkpoints: [AuditCheckpoint], upTo: UInt64) {
         pendingCheckpoints.removeFirst(checkpoints.count)
         sinkIsFailing = false
+        outcomeUnknown = false
         removeCommitted(recordCount)
         committedSequence = upTo
         let room = configuration.maximumPendingEvents - pending.count
@@ -408,12 +413,14 @@ public actor AuditLog {
         commitWaiters = remaining
     }
 
-    /// Continues after `stored`, the tail another writer left: what of ours the sink already holds
-    /// (a lost `COMMIT` reply) is dropped from the queue, the rest is re-chained on top of `stored`,
-    /// and checkpoints over the old chain values are replaced by one at the new tail.
-    private func rechain(onto stored: AuditRecord?) {
+    /// Continues after `stored`, the tail another writer left: if an append failed with an unknown
+    /// outcome (`mayHoldOurs`), what of ours the sink already holds is dropped from the queue; the
+    /// rest is re-chained on top of `stored`, and checkpoints over the old chain values are replaced
+    /// by one at the new tail. (After a clean conflict nothing of ours was stored, and an identical
+    /// record from another writer must not be mistaken for ours.)
+    private func rechain(onto stored: AuditRecord?, mayHoldOurs: Bool) {
         if AuditAppendConflict.tail(storedTail.map { ($0.sequence, $0.chain) }, matches: stored) { return }
-        if let stored, let first = pending.first, stored.sequence >= first.sequence {
+        if mayHoldOurs, let stored, let first = pending.first, stored.sequence >= first.sequence {
             let index = Int(clamping: stored.sequence - first.sequence)
             if index < pending.count, pending[index].chain == stored.chain { removeCommitted(index + 1) }
         }
@@ -451,6 +458,7 @@ public actor AuditLog {
     private func reconcileAfterFailure() async {
         let stored: AuditRecord?
         do { stored = try await sink.lastRecord() } catch { return }
-        rechain(onto: stored)
+        rechain(onto: stored, mayHoldOurs: true)
+        outcomeUnknown = false
     }
 }
