@@ -9,7 +9,7 @@ internal import Synchronization
 public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
     /// When written batches are forced to the disk with `fsync`.
     public enum FsyncPolicy: Sendable, Hashable {
-        /// After every batch, before ``JSONLinesAuditSink/append(_:checkpoints:)`` returns: a committed
+        /// After every batch, before ``JSONLinesAuditSink/append(_:checkpoints:expectingAfter:)`` returns: a committed
         /// append survives a power cut. The default.
         case everyBatch
         /// At most once per `interval`: a crash may lose the batches written in the last interval

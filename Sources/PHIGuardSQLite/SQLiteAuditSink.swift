@@ -13,7 +13,7 @@ internal import Synchronization
 /// Many processes may append to one file: each batch is a compare-and-append in one
 /// `BEGIN IMMEDIATE` transaction (the database write lock, waited for up to 30 s), which reads the
 /// stored tail and inserts only if it is the one the log expects; a unique index on `sequence` is the
-/// second line of defence. ``openReadOnly(path:)`` opens a database for verification without
+/// second line of defence. ``openReadOnly(path:logger:)`` opens a database for verification without
 /// creating or changing anything.
 ///
 /// ```swift
