@@ -1,7 +1,7 @@
 /// Everything that can go wrong while recording, storing or verifying audit events.
 ///
 /// No case carries an identifier value, a key or a stored row: descriptions are safe to log.
-/// A broken chain is not an error; it is an ``AuditVerificationReport/broken(_:)`` result.
+/// A broken chain is not an error; it is an ``AuditVerificationReport/broken(_:total:)`` result.
 public enum AuditError: Error, Sendable, Hashable, CustomStringConvertible {
     /// An event field is not a valid identifier (see ``AuditIdentifier``). Only the field name is given.
     case invalidIdentifier(field: String)

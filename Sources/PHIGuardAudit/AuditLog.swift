@@ -45,6 +45,12 @@ public enum AuditDurability: Sendable, Hashable {
 ///
 /// Call ``close()`` when done: it writes the queue and a final checkpoint, and ends the writer task
 /// (which otherwise keeps the log alive).
+///
+/// Many writers, one chain: any number of logs (in this process, other processes or on other
+/// servers) may append to the same storage. Each batch is a compare-and-append
+/// (``AuditSink/append(_:checkpoints:expectingAfter:)``); when another writer got there first, the
+/// log re-reads the stored tail, re-chains its pending events on top (new sequence numbers and
+/// chain values) and retries, so the stored chain never forks.
 public actor AuditLog {
     /// Batching, back-pressure, checkpoint and failure settings.
     public struct Configuration: Sendable {
@@ -95,15 +101,22 @@ public actor AuditLog {
     private var lastChain: [UInt8]
     private var lastCheckpointed: UInt64
     private var committedSequence: UInt64
+    /// The record the sink holds last, as far as this log knows (the `expectingAfter` of the next append).
+    private var storedTail: AuditRecord?
     private var pending: [AuditRecord] = []
+    /// The ticket of `pending[0]`; tickets name a queued event across re-chaining (which changes
+    /// its sequence number).
+    private var firstPendingTicket: UInt64 = 1
     private var pendingCheckpoints: [AuditCheckpoint] = []
     private var sinkIsFailing = false
+    /// A failed append may have been stored anyway (a lost `COMMIT` reply) until the tail is re-read.
+    private var outcomeUnknown = false
     private var isClosing = false
     private var writerDone = false
     private var writer: Task<Void, Never>?
     private var writerWakeup: CheckedContinuation<Void, Never>?
     private var lingerTimer: Task<Void, Never>?
-    private var commitWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var commitWaiters: [(ticket: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -146,12 +159,16 @@ public actor AuditLog {
         lastChain = last?.chain ?? AuditChainer.genesis
         lastCheckpointed = last?.sequence ?? 0
         committedSequence = last?.sequence ?? 0
+        storedTail = last
     }
 
     // MARK: Appending
 
     /// Chains and queues `event`; with ``AuditDurability/committed`` (the default) also waits until
-    /// the sink has committed it. Returns the event's sequence number.
+    /// the sink has committed it. Returns the event's sequence number: with
+    /// ``AuditDurability/committed`` the one it was stored under; with ``AuditDurability/queued`` the
+    /// one it was given when queued, which changes if another writer appends first (the event is
+    /// then re-chained after that writer's records).
     ///
     /// Throws ``AuditError/sinkUnavailable`` (nothing recorded) while the sink is failing,
     /// ``AuditError/sinkFailed`` if the commit this call waited for failed (the event stays queued
@@ -163,8 +180,8 @@ public actor AuditLog {
     {
         do {
             try await waitForSpace()
-            let sequence = enqueue(event)
-            if durability == .committed { try await waitForCommit(of: sequence) }
+            let (ticket, sequence) = enqueue(event)
+            if durability == .committed { return try await waitForCommit(of: ticket) }
             return sequence
         } catch {
             counters.recordFailure(error)
@@ -210,8 +227,8 @@ public actor AuditLog {
     public func flush() async throws(AuditError) {
         guard !isClosing else { throw .closed }
         emitCheckpointIfNeeded()
-        guard nextSequence > 1 else { return }
-        try await waitForCommit(of: nextSequence - 1)
+        guard !pending.isEmpty else { return }
+        _ = try await waitForCommit(of: firstPendingTicket + UInt64(pending.count) - 1)
     }
 
     /// Stops accepting events, signs a final checkpoint and writes everything queued.
@@ -233,7 +250,8 @@ public actor AuditLog {
 
     /// The number of events chained but not yet committed.
     public var pendingCount: Int { pending.count }
-    /// The sequence number of the last committed record (0 if none).
+    /// The sequence number of the last record this log committed, or of the stored tail it resumed
+    /// from (0 if none).
     public var lastCommittedSequence: UInt64 { committedSequence }
     /// `true` while the sink is failing (appends throw ``AuditError/sinkUnavailable``).
     public var isSinkFailing: Bool { sinkIsFailing }
@@ -249,15 +267,16 @@ public actor AuditLog {
         }
     }
 
-    private func enqueue(_ event: AuditEvent) -> UInt64 {
+    private func enqueue(_ event: AuditEvent) -> (ticket: UInt64, sequence: UInt64) {
         let sequence = nextSequence
+        let ticket = firstPendingTicket + UInt64(pending.count)
         let chain = chainer.chainValue(previous: lastChain, sequence: sequence, event: event)
         pending.append(AuditRecord(sequence: sequence, event: event, chain: chain))
         nextSequence += 1
         lastChain = chain
         if sequence % configuration.checkpointInterval == 0 { emitCheckpointIfNeeded() }
         wakeWriter()
-        return sequence
+        return (ticket, sequence)
     }
 
     private func emitCheckpointIfNeeded() {
@@ -270,11 +289,12 @@ public actor AuditLog {
         wakeWriter()
     }
 
-    private func waitForCommit(of sequence: UInt64) async throws(AuditError) {
-        if sequence <= committedSequence { return }
+    /// Waits until the queued event `ticket` is committed; returns its final sequence number.
+    private func waitForCommit(of ticket: UInt64) async throws(AuditError) -> UInt64 {
+        if ticket < firstPendingTicket { return committedSequence }
         do {
-            try await withCheckedThrowingContinuation {
-                commitWaiters.append((sequence, $0))
+            return try await withCheckedThrowingContinuation {
+                commitWaiters.append((ticket, $0))
                 wakeWriter(urgent: true)
             }
         } catch let error as AuditError {
@@ -326,9 +346,20 @@ public actor AuditLog {
             let checkpointCount = pendingCheckpoints.prefix { $0.sequence <= upTo }.count
             let checkpoints = Array(pendingCheckpoints.prefix(checkpointCount))
             do {
-                try await sink.append(batch, checkpoints: checkpoints)
+                try await sink.append(batch, checkpoints: checkpoints, expectingAfter: storedTail)
                 committed(recordCount: count, checkpoints: checkpoints, upTo: upTo)
                 if let exporter { for checkpoint in checkpoints { await exporter(checkpoint) } }
+            } catch is AuditAppendConflict {
+                // Another writer appended first: continue after its records, at once.
+                do {
+                    rechain(onto: try await sink.lastRecord(), mayHoldOurs: outcomeUnknown)
+                    outcomeUnknown = false
+                } catch {
+                    logger.error(
+                        "audit sink tail could not be read after a conflict; retrying",
+                        metadata: ["error-type": "\(String(reflecting: type(of: error)))"])
+                    try? await Task.sleep(for: configuration.retryInterval)
+                }
             } catch {
                 // Log the transition loudly, the retries quietly.
                 logger.log(
@@ -336,6 +367,7 @@ public actor AuditLog {
                     "audit sink failed; events stay queued and are retried",
                     metadata: ["error-type": "\(String(reflecting: type(of: error)))", "queued": "\(pending.count)"])
                 sinkIsFailing = true
+                outcomeUnknown = true
                 failWaiters()
                 if isClosing { break }
                 try? await Task.sleep(for: configuration.retryInterval)
@@ -349,19 +381,67 @@ public actor AuditLog {
     }
 
     private func committed(recordCount: Int, checkpoints: [AuditCheckpoint], upTo: UInt64) {
-        pending.removeFirst(recordCount)
         pendingCheckpoints.removeFirst(checkpoints.count)
-        committedSequence = upTo
         sinkIsFailing = false
-        var remaining: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-        for waiter in commitWaiters {
-            if waiter.sequence <= upTo { waiter.continuation.resume() } else { remaining.append(waiter) }
-        }
-        commitWaiters = remaining
+        outcomeUnknown = false
+        removeCommitted(recordCount)
+        committedSequence = upTo
         let room = configuration.maximumPendingEvents - pending.count
         let woken = spaceWaiters.prefix(max(room, 0))
         for waiter in woken { waiter.resume() }
         spaceWaiters.removeFirst(woken.count)
+    }
+
+    /// Drops the first `count` pending records (now stored) and resumes their waiters with their
+    /// final sequence numbers.
+    private func removeCommitted(_ count: Int) {
+        guard count > 0 else { return }
+        let stored = Array(pending.prefix(count))
+        pending.removeFirst(count)
+        storedTail = stored.last
+        committedSequence = stored.last?.sequence ?? committedSequence
+        let first = firstPendingTicket
+        firstPendingTicket += UInt64(count)
+        var remaining: [(ticket: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
+        for waiter in commitWaiters {
+            if waiter.ticket < firstPendingTicket {
+                waiter.continuation.resume(returning: stored[Int(waiter.ticket - first)].sequence)
+            } else {
+                remaining.append(waiter)
+            }
+        }
+        commitWaiters = remaining
+    }
+
+    /// Continues after `stored`, the tail another writer left: if an append failed with an unknown
+    /// outcome (`mayHoldOurs`), what of ours the sink already holds is dropped from the queue; the
+    /// rest is re-chained on top of `stored`, and checkpoints over the old chain values are replaced
+    /// by one at the new tail. (After a clean conflict nothing of ours was stored, and an identical
+    /// record from another writer must not be mistaken for ours.)
+    private func rechain(onto stored: AuditRecord?, mayHoldOurs: Bool) {
+        if AuditAppendConflict.tail(storedTail.map { ($0.sequence, $0.chain) }, matches: stored) { return }
+        if mayHoldOurs, let stored, let first = pending.first, stored.sequence >= first.sequence {
+            let index = Int(clamping: stored.sequence - first.sequence)
+            if index < pending.count, pending[index].chain == stored.chain { removeCommitted(index + 1) }
+        }
+        storedTail = stored
+        let stale = pendingCheckpoints.filter { $0.sequence > committedSequence }.count
+        pendingCheckpoints.removeAll { $0.sequence > committedSequence }
+        var previous = stored?.chain ?? AuditChainer.genesis
+        var sequence = (stored?.sequence ?? 0) + 1
+        for index in pending.indices {
+            let event = pending[index].event
+            let chain = chainer.chainValue(previous: previous, sequence: sequence, event: event)
+            pending[index] = AuditRecord(sequence: sequence, event: event, chain: chain)
+            previous = chain
+            sequence += 1
+        }
+        nextSequence = sequence
+        lastChain = previous
+        // Other writers' records are theirs to checkpoint; ours get one at flush, close, the interval,
+        // or now if one over the old chain values was dropped.
+        lastCheckpointed = stored?.sequence ?? 0
+        if stale > 0, !pending.isEmpty { emitCheckpointIfNeeded() }
     }
 
     /// Everyone waiting learns the sink failed: a waiting PHI read must not proceed.
@@ -372,14 +452,13 @@ public actor AuditLog {
         spaceWaiters.removeAll()
     }
 
-    /// After a failure the sink may have committed part of what it was given (a lost `COMMIT` reply):
-    /// drop from the queue whatever it already holds, so nothing is written twice.
+    /// After a failure the sink may have committed part of what it was given (a lost `COMMIT` reply),
+    /// or another writer may have appended: continue from the stored tail, so nothing is written
+    /// twice and the chain does not fork.
     private func reconcileAfterFailure() async {
-        guard let stored = try? await sink.lastRecord() else { return }
-        let already = pending.prefix { $0.sequence <= stored.sequence }.count
-        if already > 0 {
-            pending.removeFirst(already)
-            committedSequence = max(committedSequence, stored.sequence)
-        }
+        let stored: AuditRecord?
+        do { stored = try await sink.lastRecord() } catch { return }
+        rechain(onto: stored, mayHoldOurs: true)
+        outcomeUnknown = false
     }
 }

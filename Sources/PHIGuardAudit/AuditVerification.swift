@@ -1,6 +1,7 @@
 public import CoreMetrics
 
-/// Where and how a chain breaks. Verification stops at the first break.
+/// Where and how a chain breaks. Verification goes on after a break (from the record found there),
+/// so every break is reported, not only the first.
 public struct AuditChainBreak: Sendable, Hashable, CustomStringConvertible {
     /// What the verifier saw.
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
@@ -54,33 +55,48 @@ public enum AuditVerificationReport: Sendable, Hashable {
     /// Every record verifies, every checkpoint is genuine and matches, and the log is not shorter
     /// than the last checkpoint.
     case intact(records: Int, lastSequence: UInt64, checkpointsChecked: Int)
-    /// The first place the log does not verify.
-    case broken(AuditChainBreak)
+    /// Every place the log does not verify, in storage order (forged checkpoints first, a truncation
+    /// last): the first ``AuditVerifier/maximumReportedBreaks`` of them; `total` counts them all. An
+    /// old break does not hide a later edit: each is listed.
+    case broken([AuditChainBreak], total: Int)
 
     /// `true` for ``intact(records:lastSequence:checkpointsChecked:)``.
     public var isIntact: Bool {
         if case .intact = self { true } else { false }
     }
 
-    /// The break, if any.
+    /// The first break, if any.
     public var chainBreak: AuditChainBreak? {
-        if case .broken(let found) = self { found } else { nil }
+        if case .broken(let found, _) = self { found.first } else { nil }
+    }
+
+    /// The breaks listed (at most ``AuditVerifier/maximumReportedBreaks``; empty when intact).
+    public var breaks: [AuditChainBreak] {
+        if case .broken(let found, _) = self { found } else { [] }
+    }
+
+    /// How many breaks were found in all (0 when intact).
+    public var breakCount: Int {
+        if case .broken(_, let total) = self { total } else { 0 }
     }
 }
 
-/// Verifies a log's chain and checkpoints and names the first place it breaks.
+/// Verifies a log's chain and checkpoints and names every place it breaks.
 ///
 /// ```swift
 /// let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingPublicKey)
 /// switch try await verifier.verify(source, checkpoints: exportedCheckpoints) {
 /// case .intact(let count, _, _): print("\(count) records intact")
-/// case .broken(let found): print("broken: \(found)")
+/// case .broken(let found, let total): print("\(total) breaks, first: \(found[0])")
 /// }
 /// ```
 ///
 /// Pass the checkpoints you exported off-host: checkpoints stored beside the log can be cut off
 /// together with it, so only an exported checkpoint detects a truncated tail.
 public struct AuditVerifier: Sendable {
+    /// The most breaks a report lists (it counts all of them).
+    public static let maximumReportedBreaks = 100
+
     /// The chain key.
     public let chainKey: AuditChainKey
     /// The key that checkpoints must be signed with; `nil` rejects every checkpoint as forged.
@@ -106,15 +122,9 @@ public struct AuditVerifier: Sendable {
     }
 
     private func walk(entries: [AuditLogEntry], checkpoints: [AuditCheckpoint]) -> AuditVerificationReport {
-        var walker: ChainWalker
-        switch makeWalker(checkpoints) {
-        case .broken(let found): return .broken(found)
-        case .ready(let made): walker = made
-        }
+        var walker = makeWalker(checkpoints)
         for index in entries.indices {
-            if let found = walker.step(entries[index], next: { index + 1 < entries.count ? entries[index + 1] : nil }) {
-                return .broken(found)
-            }
+            walker.visit(entries[index], next: { index + 1 < entries.count ? entries[index + 1] : nil })
         }
         return walker.finish()
     }
@@ -142,11 +152,7 @@ public struct AuditVerifier: Sendable {
         } catch {
             throw .storageFailure("could not read checkpoints")
         }
-        var walker: ChainWalker
-        switch makeWalker(checkpointList) {
-        case .broken(let found): return .broken(found)
-        case .ready(let made): walker = made
-        }
+        var walker = makeWalker(checkpointList)
         let size = max(chunkSize, 2)
         var window: [AuditLogEntry] = []
         var nextPosition = 0
@@ -168,7 +174,7 @@ public struct AuditVerifier: Sendable {
             let usable = exhausted ? window.count : window.count - 1
             for index in 0..<max(usable, 0) {
                 let next = { index + 1 < window.count ? window[index + 1] : nil }
-                if let found = walker.step(window[index], next: next) { return .broken(found) }
+                walker.visit(window[index], next: next)
             }
             verified += max(usable, 0)
             progress?(verified)
@@ -178,24 +184,24 @@ public struct AuditVerifier: Sendable {
         return walker.finish()
     }
 
-    private enum WalkerStart {
-        case ready(ChainWalker)
-        case broken(AuditChainBreak)
-    }
-
-    private func makeWalker(_ checkpoints: [AuditCheckpoint]) -> WalkerStart {
+    /// A walker over the genuine checkpoints; each forged one is a break (and is otherwise ignored).
+    private func makeWalker(_ checkpoints: [AuditCheckpoint]) -> ChainWalker {
         var bySequence: [UInt64: AuditCheckpoint] = [:]
         var highest: AuditCheckpoint?
+        var forged: [AuditChainBreak] = []
         for checkpoint in checkpoints {
             guard let checkpointKey, checkpoint.isValid(under: checkpointKey) else {
-                return .broken(
+                forged.append(
                     AuditChainBreak(
                         kind: .checkpointForged, position: 0, expectedSequence: 1, foundSequence: checkpoint.sequence))
+                continue
             }
             bySequence[checkpoint.sequence] = checkpoint
             if checkpoint.sequence > highest?.sequence ?? 0 { highest = checkpoint }
         }
-        return .ready(ChainWalker(chainer: AuditChainer(key: chainKey), checkpoints: bySequence, highest: highest))
+        var walker = ChainWalker(chainer: AuditChainer(key: chainKey), checkpoints: bySequence, highest: highest)
+        for found in forged { walker.report(found) }
+        return walker
     }
 }
 
@@ -209,11 +215,47 @@ struct ChainWalker {
     var previous = AuditChainer.genesis
     var position = 0
     var checkpointsChecked = 0
+    var breaks: [AuditChainBreak] = []
+    var breakCount = 0
+    /// After an unreadable entry, the next record is taken as the new starting point unchecked.
+    var resynchronizing = false
 
     init(chainer: AuditChainer, checkpoints: [UInt64: AuditCheckpoint], highest: AuditCheckpoint?) {
         self.chainer = chainer
         self.checkpoints = checkpoints
         self.highest = highest
+    }
+
+    mutating func report(_ found: AuditChainBreak) {
+        breakCount += 1
+        if breaks.count < AuditVerifier.maximumReportedBreaks { breaks.append(found) }
+    }
+
+    /// Verifies `entry` and, if it breaks the chain, reports that and carries on: past an inserted
+    /// or misplaced record (when the next one continues the chain), else from the record found
+    /// (its chain value becomes the one the next record must continue).
+    mutating func visit(_ entry: AuditLogEntry, next: () -> AuditLogEntry?) {
+        if resynchronizing, case .record(let record) = entry {
+            resynchronizing = false
+            previous = record.chain
+            expected = record.sequence &+ 1
+            position += 1
+            return
+        }
+        guard let found = step(entry, next: next) else { return }
+        report(found)
+        position += 1
+        guard case .record(let record) = entry else {
+            resynchronizing = true
+            return
+        }
+        if let nextRecord = Self.record(next()), nextRecord.sequence == expected,
+            chainer.verifies(nextRecord, previous: previous)
+        {
+            return
+        }
+        previous = record.chain
+        expected = record.sequence &+ 1
     }
 
     /// Verifies `entry`; `next` (the following entry, `nil` at the end) is read only when `entry`
@@ -254,12 +296,13 @@ struct ChainWalker {
         if case .record(let record)? = entry { record } else { nil }
     }
 
-    func finish() -> AuditVerificationReport {
+    mutating func finish() -> AuditVerificationReport {
         if let highest, highest.sequence >= expected {
-            return .broken(
+            report(
                 AuditChainBreak(
                     kind: .truncated, position: position, expectedSequence: expected, foundSequence: highest.sequence))
         }
+        guard breakCount == 0 else { return .broken(breaks, total: breakCount) }
         return .intact(records: position, lastSequence: expected - 1, checkpointsChecked: checkpointsChecked)
     }
 

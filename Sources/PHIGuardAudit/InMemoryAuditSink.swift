@@ -14,9 +14,16 @@ public final class InMemoryAuditSink: AuditSink, AuditRecordSource {
     /// An empty sink.
     public init() {}
 
-    /// Appends the records and checkpoints.
-    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
-        storage.withLock { storage in
+    /// Appends the records and checkpoints if the last record is still `expectingAfter`, else throws
+    /// ``AuditAppendConflict``.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?)
+        async throws
+    {
+        try storage.withLock { (storage: inout Storage) throws(AuditAppendConflict) in
+            if !records.isEmpty {
+                let stored = storage.last.map { (sequence: $0.sequence, chain: $0.chain) }
+                guard AuditAppendConflict.tail(stored, matches: expectingAfter) else { throw AuditAppendConflict() }
+            }
             for record in records { storage.entries.append(.record(record)) }
             storage.checkpoints.append(contentsOf: checkpoints)
             if let last = records.last { storage.last = last }

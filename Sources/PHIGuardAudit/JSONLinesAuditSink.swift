@@ -9,7 +9,7 @@ internal import Synchronization
 public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
     /// When written batches are forced to the disk with `fsync`.
     public enum FsyncPolicy: Sendable, Hashable {
-        /// After every batch, before ``JSONLinesAuditSink/append(_:checkpoints:)`` returns: a committed
+        /// After every batch, before ``JSONLinesAuditSink/append(_:checkpoints:expectingAfter:)`` returns: a committed
         /// append survives a power cut. The default.
         case everyBatch
         /// At most once per `interval`: a crash may lose the batches written in the last interval
@@ -33,6 +33,9 @@ public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
         var descriptor: Int32 = -1
         var checkpointDescriptor: Int32 = -1
         var lastSync = ContinuousClock.now
+        /// The file size after this sink's last write and the tail it wrote: while the size is
+        /// unchanged, no other writer appended, and the tail need not be read back.
+        var knownTail: (size: Int64, sequence: UInt64, chain: [UInt8])?
     }
 
     private let state = Mutex(WriterState())
@@ -77,8 +80,12 @@ public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
         }
     }
 
-    /// Writes the batch as lines, all or nothing, then fsyncs by ``fsyncPolicy``.
-    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+    /// Writes the batch as lines, all or nothing, then fsyncs by ``fsyncPolicy``. Compare-and-append:
+    /// under an exclusive `flock` of the file (other processes appending take it too), the last
+    /// line must still be `expectingAfter`, else ``AuditAppendConflict`` and nothing is written.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?)
+        async throws
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes: [UInt8] = []
@@ -93,9 +100,27 @@ public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
             checkpointBytes.append(0x0A)
         }
         let policy = fsyncPolicy
-        try state.withLock { (state: inout WriterState) throws(AuditError) in
-            guard state.descriptor >= 0 else { throw .storageFailure("the audit log was opened read-only") }
+        let path = path
+        try state.withLock { (state: inout WriterState) throws in
+            guard state.descriptor >= 0 else { throw AuditError.storageFailure("the audit log was opened read-only") }
+            guard flock(state.descriptor, LOCK_EX) == 0 else {
+                throw AuditError.storageFailure("flock failed (errno \(errno))")
+            }
+            defer { _ = flock(state.descriptor, LOCK_UN) }
+            if !records.isEmpty {
+                let size = lseek(state.descriptor, 0, SEEK_END)
+                let stored: (sequence: UInt64, chain: [UInt8])?
+                if let known = state.knownTail, known.size == Int64(size) {
+                    stored = (known.sequence, known.chain)
+                } else {
+                    stored = try Self.readLastRecord(path: path).map { ($0.sequence, $0.chain) }
+                }
+                guard AuditAppendConflict.tail(stored, matches: expectingAfter) else { throw AuditAppendConflict() }
+            }
             try Self.writeAll(bytes, to: state.descriptor)
+            if let last = records.last {
+                state.knownTail = (Int64(lseek(state.descriptor, 0, SEEK_END)), last.sequence, last.chain)
+            }
             let now = ContinuousClock.now
             let sync: Bool
             switch policy {
@@ -104,13 +129,15 @@ public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
             case .never: sync = false
             }
             if sync {
-                guard fsync(state.descriptor) == 0 else { throw .storageFailure("fsync failed (errno \(errno))") }
+                guard fsync(state.descriptor) == 0 else {
+                    throw AuditError.storageFailure("fsync failed (errno \(errno))")
+                }
                 state.lastSync = now
             }
             if !checkpointBytes.isEmpty {
                 try Self.writeAll(checkpointBytes, to: state.checkpointDescriptor)
                 guard fsync(state.checkpointDescriptor) == 0 else {
-                    throw .storageFailure("fsync failed (errno \(errno))")
+                    throw AuditError.storageFailure("fsync failed (errno \(errno))")
                 }
             }
         }
@@ -141,11 +168,25 @@ public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
     /// The last line of the file, parsed. Throws if the tail is torn or edited (the log must not
     /// resume on a record it cannot read; repair or rotate the file first).
     public func lastRecord() async throws -> AuditRecord? {
+        try Self.readLastRecord(path: path)
+    }
+
+    private static func readLastRecord(path: String) throws(AuditError) -> AuditRecord? {
+        do {
+            return try readLastLine(path: path)
+        } catch let error as AuditError {
+            throw error
+        } catch {
+            throw .storageFailure("the audit log file could not be read")
+        }
+    }
+
+    private static func readLastLine(path: String) throws -> AuditRecord? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         let size = try handle.seekToEnd()
         guard size > 0 else { return nil }
-        let window = min(size, UInt64(Self.maximumLineLength))
+        let window = min(size, UInt64(maximumLineLength))
         try handle.seek(toOffset: size - window)
         var tail = Array(try handle.readToEnd() ?? Data())
         if tail.last == 0x0A { tail.removeLast() }

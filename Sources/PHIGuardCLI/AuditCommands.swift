@@ -33,7 +33,8 @@ struct AuditCommand: AsyncParsableCommand {
             guard count == 1 else { throw ValidationError("give exactly one of --file, --sqlite, --postgres") }
         }
 
-        /// Opens the log for reading; `close` must be called when done.
+        /// Opens the log read-only (nothing is created or changed: a missing table is reported, exit
+        /// 66); `close` must be called when done.
         func openSource() async throws -> (source: any AuditRecordSource, close: @Sendable () async -> Void) {
             if let file {
                 guard FileManager.default.isReadableFile(atPath: file) else {
@@ -46,10 +47,15 @@ struct AuditCommand: AsyncParsableCommand {
                 guard FileManager.default.isReadableFile(atPath: sqlite) else {
                     try fail("SQLite database not found or unreadable", CLIExit.noInput)
                 }
-                let sink = try await SQLiteAuditSink.open(path: sqlite)
+                let sink: SQLiteAuditSink
+                do {
+                    sink = try await SQLiteAuditSink.openReadOnly(path: sqlite)
+                } catch {
+                    try fail(error.description, CLIExit.noInput)
+                }
                 return (sink, { try? await sink.close() })
             }
-            let (sink, close) = try await openPostgres()
+            let (sink, close) = try await openPostgres(readOnly: true)
             return (sink, close)
         }
 
@@ -60,13 +66,17 @@ struct AuditCommand: AsyncParsableCommand {
                 let sink = try await SQLiteAuditSink.open(path: sqlite)
                 return (sink, { try? await sink.close() })
             }
-            let (sink, close) = try await openPostgres()
+            let (sink, close) = try await openPostgres(readOnly: false)
             return (sink, close)
         }
 
         /// Connects over TLS as the URL's `sslmode` says (verify-full when absent), checking the
         /// connection first so a TLS or pg_hba.conf mistake is reported at once rather than retried.
-        private func openPostgres() async throws -> (sink: PostgresAuditSink, close: @Sendable () async -> Void) {
+        /// `readOnly`: every transaction is read-only (`default_transaction_read_only`), no table is
+        /// created, and missing tables are reported.
+        private func openPostgres(readOnly: Bool) async throws -> (
+            sink: PostgresAuditSink, close: @Sendable () async -> Void
+        ) {
             let environment = ProcessInfo.processInfo.environment
             guard let text = environment["PHIGUARD_AUDIT_POSTGRES_URL"] ?? environment["PHIGUARD_POSTGRES_URL"] else {
                 try fail("set PHIGUARD_AUDIT_POSTGRES_URL to the database URL", CLIExit.noInput)
@@ -78,7 +88,11 @@ struct AuditCommand: AsyncParsableCommand {
             } catch {
                 try fail(error.description, CLIExit.noInput)
             }
-            let client = PostgresClient(configuration: url.clientConfiguration())
+            var configuration = url.clientConfiguration()
+            if readOnly {
+                configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+            }
+            let client = PostgresClient(configuration: configuration)
             let runner = Task { await client.run() }
             let close: @Sendable () async -> Void = {
                 runner.cancel()
@@ -86,7 +100,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             do {
                 let sink = try PostgresAuditSink(client: client, tablePrefix: postgresTablePrefix)
-                try await sink.migrate()
+                if readOnly { try await sink.verifyTablesExist() } else { try await sink.migrate() }
                 return (sink, close)
             } catch {
                 await close()
@@ -224,8 +238,16 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var location: LogLocation
         @OptionGroup var keys: KeyOptions
         @OptionGroup var format: OutputOptions
+        // Small batches make concurrent appenders interleave (the many-writers test uses it).
+        @Option(name: .customLong("batch-size"), help: .hidden)
+        var batchSize = 1024
+        @Option(
+            name: .customLong("witness"),
+            help: "Also record each checkpoint in this witness file (append-only, one signed checkpoint a line).")
+        var witness: String?
 
         func run() async throws {
+            guard (1...100_000).contains(batchSize) else { throw ValidationError("--batch-size must be 1...100000") }
             var events: [AuditEvent] = []
             var number = 0
             let decoder = JSONDecoder()
@@ -241,8 +263,18 @@ struct AuditCommand: AsyncParsableCommand {
                     try fail("input line \(number): \(error.description)", CLIExit.dataError)
                 }
             }
+            let recorder: FileCheckpointWitness?
+            do {
+                recorder = try witness.map { (path: String) throws(AuditError) in try FileCheckpointWitness(path: path)
+                }
+            } catch {
+                try fail(error.description, CLIExit.cannotCreate)
+            }
             let (sink, close) = try await location.openSink()
-            let log = try await AuditLog(sink: sink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey())
+            let log = try await AuditLog(
+                sink: sink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(),
+                configuration: .init(batchSize: batchSize, maximumPendingEvents: max(batchSize, 65_536)),
+                checkpointExporter: recorder?.exporter())
             var last: UInt64 = 0
             do {
                 for event in events { last = try await log.append(event, durability: .queued) }
@@ -258,10 +290,11 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify a log's chain and checkpoints; report the first broken position.",
+            abstract: "Verify a log's chain and checkpoints; report every broken position.",
             discussion: """
-                Exit status: 0 intact, 1 broken (kind and position printed), 65 malformed key or checkpoint file,
-                66 log or key file missing. Pass --checkpoints with the checkpoints exported off-host to detect a
+                Exit status: 0 intact, 1 broken (each break's kind and position printed, the first 100), 65 malformed
+                key or checkpoint file, 66 log, audit tables or key file missing. The database is opened read-only.
+                Pass --checkpoints with the checkpoints exported off-host to detect a
                 truncated tail; without it, the checkpoints stored beside the log are used.
                 """)
 
@@ -269,6 +302,10 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var keys: KeyOptions
         @Option(name: .customLong("checkpoints"), help: "Exported checkpoints (JSON lines).")
         var checkpointsFile: String?
+        @Option(
+            name: .customLong("witness"),
+            help: "A checkpoint witness file: its checkpoints are checked too (a log behind it is truncated).")
+        var witnessFile: String?
         @Flag(name: .customLong("progress"), help: "Show progress on standard error (default: when it is a terminal).")
         var progress = false
         @OptionGroup var format: OutputOptions
@@ -293,7 +330,26 @@ struct AuditCommand: AsyncParsableCommand {
                     try fail(error.description, CLIExit.dataError)
                 }
             }
+            var witnessed: [AuditCheckpoint] = []
+            if let witnessFile {
+                do {
+                    witnessed = try await FileCheckpointWitness.reader(path: witnessFile).checkpoints()
+                } catch let error as AuditError {
+                    try fail(error.description, error.isDataError ? CLIExit.dataError : CLIExit.noInput)
+                } catch {
+                    try fail("the checkpoint witness file could not be read", CLIExit.noInput)
+                }
+            }
             let (source, close) = try await location.openSource()
+            if witnessFile != nil {
+                do {
+                    let base = if let checkpoints { checkpoints } else { try await source.checkpoints() }
+                    checkpoints = base + witnessed
+                } catch {
+                    await close()
+                    try fail("could not read the stored checkpoints", CLIExit.internalError)
+                }
+            }
             let showProgress = progress || isatty(STDERR_FILENO) == 1
             let started = ContinuousClock.now
             let report: AuditVerificationReport
@@ -320,17 +376,26 @@ struct AuditCommand: AsyncParsableCommand {
                         result: "intact", records: records, lastSequence: last, checkpointsChecked: checked,
                         seconds: elapsed),
                     text: "intact: \(records) records (last sequence \(last)), \(checked) checkpoints matched")
-            case .broken(let found):
+            case .broken(let breaks, let total):
+                let isFile = location.file != nil
+                let listed = breaks.map { BreakReport($0, isFile: isFile) }
+                var lines = breaks.map { found in
+                    "broken: \(found.kind.rawValue) at position \(found.position)"
+                        + (isFile ? " (line \(found.position + 1))" : "")
+                        + ", expected sequence \(found.expectedSequence)"
+                        + (found.foundSequence.map { ", found \($0)" } ?? "")
+                }
+                if total > 1 {
+                    lines.append(
+                        "\(total) breaks" + (total > breaks.count ? " (the first \(breaks.count) listed)" : ""))
+                }
+                let first = listed.first
                 format.emit(
                     VerifyReport(
-                        result: "broken", kind: found.kind.rawValue, position: found.position,
-                        line: location.file != nil ? found.position + 1 : nil,
-                        expectedSequence: found.expectedSequence, foundSequence: found.foundSequence,
-                        seconds: elapsed),
-                    text: "broken: \(found.kind.rawValue) at position \(found.position)"
-                        + (location.file != nil ? " (line \(found.position + 1))" : "")
-                        + ", expected sequence \(found.expectedSequence)"
-                        + (found.foundSequence.map { ", found \($0)" } ?? ""))
+                        result: "broken", kind: first?.kind, position: first?.position, line: first?.line,
+                        expectedSequence: first?.expectedSequence, foundSequence: first?.foundSequence,
+                        breaks: listed, breakCount: total, seconds: elapsed),
+                    text: lines.joined(separator: "\n"))
                 throw CLIExit.negative
             }
         }
@@ -346,7 +411,26 @@ struct AuditCommand: AsyncParsableCommand {
         var line: Int?
         var expectedSequence: UInt64?
         var foundSequence: UInt64?
+        var breaks: [BreakReport]?
+        var breakCount: Int?
         var seconds: Double
+    }
+
+    /// One break in `verify --json` output.
+    struct BreakReport: Encodable {
+        var kind: String
+        var position: Int
+        var line: Int?
+        var expectedSequence: UInt64
+        var foundSequence: UInt64?
+
+        init(_ found: AuditChainBreak, isFile: Bool) {
+            kind = found.kind.rawValue
+            position = found.position
+            line = isFile ? found.position + 1 : nil
+            expectedSequence = found.expectedSequence
+            foundSequence = found.foundSequence
+        }
     }
 
     struct Export: AsyncParsableCommand {

@@ -22,6 +22,13 @@ internal import Synchronization
 /// let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
 /// ```
 ///
+/// Many processes and servers may append to the same tables: each batch is a compare-and-append in
+/// one transaction that first takes a transaction-scoped advisory lock for the table
+/// (`pg_advisory_xact_lock`), reads the stored tail and inserts only if it is the one the log
+/// expects; a unique index on `sequence` (made by ``migrate()``) is the second line of defence.
+/// ``verifyTablesExist()`` and the read-only client configuration of `phiguard audit verify` read
+/// without creating or changing anything.
+///
 /// Give the database role that writes here `INSERT` and `SELECT` only (no `UPDATE`/`DELETE`); the
 /// chain detects edits anyway, but there is no reason to allow them.
 public final class PostgresAuditSink: AuditSink, AuditRecordSource {
@@ -46,7 +53,10 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
         self.tablePrefix = tablePrefix
     }
 
-    /// Creates the tables and their index if they do not exist.
+    /// Creates the tables and their indexes if they do not exist. Tables made by an earlier version
+    /// get the unique index on `sequence`, unless they already hold duplicate sequence numbers (a
+    /// forked chain, kept as evidence: then the index is not made and the tail check alone guards
+    /// new appends; the problem is logged).
     public func migrate() async throws(AuditError) {
         let statements = [
             """
@@ -72,15 +82,79 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
         } catch {
             throw .storageFailure("could not create the PostgreSQL audit tables")
         }
+        do {
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "CREATE UNIQUE INDEX IF NOT EXISTS \(tablePrefix)_records_sequence ON \(tablePrefix)_records(sequence)"
+                ), logger: logger)
+        } catch {
+            logger.error(
+                "\(tablePrefix)_records holds duplicate sequence numbers (a forked chain); no unique index made")
+        }
     }
 
-    /// Inserts the batch in one transaction.
-    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+    /// Throws `AuditError.storageFailure` unless both audit tables exist. Reads only (for
+    /// verification, which must report dropped tables rather than recreate them).
+    public func verifyTablesExist() async throws(AuditError) {
+        var binds = PostgresBindings(capacity: 2)
+        binds.append("\(tablePrefix)_records")
+        binds.append("\(tablePrefix)_checkpoints")
+        var count = 0
+        do {
+            let rows = try await client.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "SELECT count(*) FROM (SELECT to_regclass($1) AS r UNION ALL SELECT to_regclass($2)) t WHERE r IS NOT NULL",
+                    binds: binds), logger: logger)
+            for try await row in rows { count = Int(try row.decode(Int64.self)) }
+        } catch {
+            throw .storageFailure("could not read the PostgreSQL catalog")
+        }
+        guard count == 2 else { throw .storageFailure("the audit tables are missing from the PostgreSQL database") }
+    }
+
+    /// Inserts the batch in one transaction, under the table's advisory lock, if the stored tail is
+    /// still `expectingAfter`; else throws `AuditAppendConflict` and inserts nothing.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?)
+        async throws
+    {
         guard !records.isEmpty || !checkpoints.isEmpty else { return }
+        do {
+            try await insert(records, checkpoints: checkpoints, expectingAfter: expectingAfter)
+        } catch let error as PostgresTransactionError {
+            if error.closureError is AuditAppendConflict { throw AuditAppendConflict() }
+            throw error
+        }
+    }
+
+    private func insert(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?)
+        async throws
+    {
         let width = AuditRecordColumns.names.count
         let columnList = AuditRecordColumns.names.joined(separator: ", ")
         let tablePrefix = tablePrefix
+        let logger = logger
         try await client.withTransaction(logger: logger) { connection in
+            if !records.isEmpty {
+                // One lock per table, held to COMMIT: appenders queue here, so the tail read below
+                // is still the tail when the rows go in.
+                var lockBinds = PostgresBindings(capacity: 1)
+                lockBinds.append("phiguard:\(tablePrefix)_records")
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", binds: lockBinds),
+                    logger: logger)
+                let rows = try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "SELECT sequence, chain FROM \(tablePrefix)_records ORDER BY position DESC LIMIT 1"),
+                    logger: logger)
+                var stored: (sequence: UInt64, chain: [UInt8])?
+                for try await row in rows {
+                    let (sequence, chain) = try row.decode((Int64, ByteBuffer).self)
+                    stored = (UInt64(bitPattern: sequence), Array(buffer: chain))
+                }
+                guard AuditAppendConflict.tail(stored, matches: expectingAfter) else { throw AuditAppendConflict() }
+            }
             var start = 0
             while start < records.count {
                 let end = min(start + Self.rowsPerStatement, records.count)

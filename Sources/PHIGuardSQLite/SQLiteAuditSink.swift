@@ -10,6 +10,12 @@ internal import Synchronization
 /// `audit_checkpoints`. The database runs in WAL mode with `synchronous=FULL`, so a committed batch
 /// survives a power cut; each batch is one transaction of multi-row `INSERT`s (all or nothing).
 ///
+/// Many processes may append to one file: each batch is a compare-and-append in one
+/// `BEGIN IMMEDIATE` transaction (the database write lock, waited for up to 30 s), which reads the
+/// stored tail and inserts only if it is the one the log expects; a unique index on `sequence` is the
+/// second line of defence. ``openReadOnly(path:logger:)`` opens a database for verification without
+/// creating or changing anything.
+///
 /// ```swift
 /// let sink = try await SQLiteAuditSink.open(path: "/var/lib/portal/audit.sqlite")
 /// let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
@@ -19,10 +25,14 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     static let rowsPerStatement = 500
 
     private let connection: SQLiteConnection
+    private let logger: Logger
+    private let isReadOnly: Bool
     private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, logger: Logger, isReadOnly: Bool = false) {
         self.connection = connection
+        self.logger = logger
+        self.isReadOnly = isReadOnly
     }
 
     /// Opens (creating if needed) the database at `path` and its audit tables.
@@ -32,7 +42,7 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     {
         do {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            let sink = SQLiteAuditSink(connection: connection)
+            let sink = SQLiteAuditSink(connection: connection, logger: logger)
             try await sink.createSchema()
             return sink
         } catch {
@@ -40,11 +50,55 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
         }
     }
 
+    /// Opens an existing database read-only (SQLite `mode=ro`), for verification and export: nothing
+    /// is created or changed, and ``append(_:checkpoints:expectingAfter:)`` fails. Throws
+    /// `AuditError.storageFailure` if the file cannot be opened or has no audit tables (a dropped
+    /// table is reported, never recreated).
+    public static func openReadOnly(path: String, logger: Logger = Logger(label: "phiguard.audit.sqlite"))
+        async throws(AuditError) -> SQLiteAuditSink
+    {
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: readOnlyURI(path)), logger: logger)
+        } catch {
+            throw .storageFailure("cannot open the SQLite audit database read-only")
+        }
+        let sink = SQLiteAuditSink(connection: connection, logger: logger, isReadOnly: true)
+        let tables: [SQLiteRow]
+        do {
+            _ = try await connection.query("PRAGMA busy_timeout=30000", [])
+            tables = try await connection.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('audit_records', 'audit_checkpoints')",
+                [])
+        } catch {
+            try? await connection.close()
+            throw .storageFailure("cannot read the SQLite audit database")
+        }
+        guard tables.count == 2 else {
+            try? await connection.close()
+            throw .storageFailure("the audit tables are missing from the SQLite database")
+        }
+        return sink
+    }
+
+    /// `file:<path>?mode=ro`, with the characters that URIs reserve percent-encoded.
+    static func readOnlyURI(_ path: String) -> String {
+        var encoded = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x20, 0x7F...:
+                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            default: encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return "file:" + encoded + "?mode=ro"
+    }
+
     /// Opens an in-memory database (for tests).
     public static func inMemory() async throws(AuditError) -> SQLiteAuditSink {
         do {
             let connection = try await SQLiteConnection.open(storage: .memory)
-            let sink = SQLiteAuditSink(connection: connection)
+            let sink = SQLiteAuditSink(connection: connection, logger: Logger(label: "phiguard.audit.sqlite"))
             try await sink.createSchema()
             return sink
         } catch {
@@ -58,6 +112,8 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     }
 
     private func createSchema() async throws {
+        // Wait (sleeping) for other processes' write transactions instead of failing at once.
+        _ = try await connection.query("PRAGMA busy_timeout=30000", [])
         _ = try await connection.query("PRAGMA journal_mode=WAL", [])
         _ = try await connection.query("PRAGMA synchronous=FULL", [])
         _ = try await connection.query(
@@ -80,16 +136,41 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
                 position INTEGER PRIMARY KEY AUTOINCREMENT, sequence INTEGER NOT NULL,
                 chain BLOB NOT NULL, timestamp INTEGER NOT NULL, signature BLOB NOT NULL)
             """, [])
+        // Added for many writers; a table written before could hold a fork (duplicate sequence
+        // numbers), which must stay as evidence: then the index is not made, and the tail check in
+        // `append` alone keeps new appends on one chain.
+        do {
+            _ = try await connection.query(
+                "CREATE UNIQUE INDEX IF NOT EXISTS audit_records_sequence ON audit_records(sequence)", [])
+        } catch {
+            logger.error("audit_records holds duplicate sequence numbers (a forked chain); no unique index made")
+        }
     }
 
-    /// Inserts the batch in one transaction.
-    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+    /// Inserts the batch in one `BEGIN IMMEDIATE` transaction if the stored tail is still
+    /// `expectingAfter`; else throws `AuditAppendConflict` and inserts nothing.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?)
+        async throws
+    {
         guard !records.isEmpty || !checkpoints.isEmpty else { return }
+        guard !isReadOnly else { throw AuditError.storageFailure("the SQLite audit database was opened read-only") }
         let columnList = AuditRecordColumns.names.joined(separator: ", ")
         let rowPlaceholder =
             "(" + Array(repeating: "?", count: AuditRecordColumns.names.count).joined(separator: ",") + ")"
         _ = try await connection.query("BEGIN IMMEDIATE", [])
         do {
+            if !records.isEmpty {
+                let tail = try await connection.query(
+                    "SELECT sequence, chain FROM audit_records ORDER BY position DESC LIMIT 1", [])
+                var stored: (sequence: UInt64, chain: [UInt8])?
+                if let row = tail.first {
+                    guard let sequence = row.column("sequence")?.integer, let chain = row.column("chain")?.blob else {
+                        throw AuditError.storageFailure("the last audit row is not a record")
+                    }
+                    stored = (UInt64(bitPattern: Int64(sequence)), Array(buffer: chain))
+                }
+                guard AuditAppendConflict.tail(stored, matches: expectingAfter) else { throw AuditAppendConflict() }
+            }
             var start = 0
             while start < records.count {
                 let end = min(start + Self.rowsPerStatement, records.count)
@@ -243,5 +324,11 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
             breakGlass: breakGlass == 1, breakGlassReason: breakGlassReason, relatedSequence: related,
             attributes: attributes, chain: Array(buffer: chain)
         ).entry
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

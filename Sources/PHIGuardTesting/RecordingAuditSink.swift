@@ -31,10 +31,13 @@ public final class RecordingAuditSink: AuditSink, AuditRecordSource {
         refusing.store(refuse, ordering: .sequentiallyConsistent)
     }
 
-    /// Appends the records and checkpoints, or throws ``RefusedAppend`` while refusing.
-    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+    /// Appends the records and checkpoints (compare-and-append, as `InMemoryAuditSink` does), or
+    /// throws ``RefusedAppend`` while refusing.
+    public func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?)
+        async throws
+    {
         if refusing.load(ordering: .sequentiallyConsistent) { throw RefusedAppend() }
-        try await storage.append(records, checkpoints: checkpoints)
+        try await storage.append(records, checkpoints: checkpoints, expectingAfter: expectingAfter)
     }
 
     /// The last record appended.

@@ -203,6 +203,61 @@ struct AuditLogTests {
         }
     }
 
+    @Test("Four logs on one sink append at once: one chain, and each committed append returns its stored number")
+    func manyWritersOneChain() async throws {
+        let sink = InMemoryAuditSink()
+        let kinds = try AuditFixtures.everyKind()
+        let returned = try await withThrowingTaskGroup(of: [(UInt64, String)].self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    let log = try await makeLog(sink, configuration: .init(batchSize: 7, checkpointInterval: 50))
+                    var mine: [(UInt64, String)] = []
+                    for index in 0..<500 {
+                        let event = kinds[(writer * 500 + index) % kinds.count]
+                        if index % 50 == 0 {
+                            let actor = "writer:\(writer)-\(index)"
+                            let marker = try AuditEvent.login(succeeded: true, userID: actor, method: "password")
+                            mine.append((try await log.append(marker, durability: .committed), actor))
+                        } else {
+                            try await log.append(event, durability: .queued)
+                        }
+                    }
+                    try await log.close()
+                    return mine
+                }
+            }
+            var all: [(UInt64, String)] = []
+            for try await mine in group { all += mine }
+            return all
+        }
+        let report = try await AuditFixtures.verifier().verify(sink)
+        #expect(report.isIntact, "\(report.breaks.prefix(3))")
+        #expect(sink.count == 2000)
+        let entries = sink.allEntries
+        for (sequence, actor) in returned {
+            guard case .record(let record) = entries[Int(sequence) - 1] else {
+                Issue.record("no record at \(sequence)")
+                continue
+            }
+            #expect(record.sequence == sequence)
+            #expect(record.event.actorID == actor)
+        }
+    }
+
+    @Test("A sink refuses an append whose expected tail is not the stored one")
+    func compareAndAppend() async throws {
+        let sink = InMemoryAuditSink()
+        let log = try await makeLog(sink)
+        try await log.append(try AuditFixtures.fullEvent(1))
+        try await log.close()
+        let first = try #require(try await sink.lastRecord())
+        let stale = AuditRecord(sequence: 1, event: try AuditFixtures.fullEvent(2), chain: first.chain)
+        await #expect(throws: AuditAppendConflict.self) {
+            try await sink.append([stale], checkpoints: [], expectingAfter: nil)
+        }
+        #expect(sink.count == 1)
+    }
+
     private func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
         for _ in 0..<500 {
             if await condition() { return }

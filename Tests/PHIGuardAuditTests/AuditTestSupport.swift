@@ -106,10 +106,10 @@ final class FlakySink: AuditSink, AuditRecordSource {
 
     func setFailing(_ value: Bool) { failing.withLock { $0 = value } }
 
-    func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
+    func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint], expectingAfter: AuditRecord?) async throws {
         if let delay { try await Task.sleep(for: delay) }
         if failing.withLock({ $0 }) { throw Failure() }
-        try await inner.append(records, checkpoints: checkpoints)
+        try await inner.append(records, checkpoints: checkpoints, expectingAfter: expectingAfter)
     }
 
     func lastRecord() async throws -> AuditRecord? {

@@ -125,6 +125,26 @@ struct ChainTamperTests {
         #expect(report.chainBreak?.expectedSequence == 18)
     }
 
+    @Test("Every break is reported, so an old break does not hide a later edit")
+    func everyBreakReported() async throws {
+        var entries = try await AuditFixtures.memoryLog(count: 95, checkpointInterval: 1000).allEntries
+        for target in [10, 60] {
+            guard case .record(let record) = entries[target] else { Issue.record("no record"); return }
+            entries[target] = .record(record.replacingEvent(Self.altered(record.event, "actorID")))
+        }
+        entries[80] = .unreadable
+        let report = try AuditFixtures.verifier().verify(entries: entries, checkpoints: [])
+        #expect(report.breaks.map(\.kind) == [.modified, .modified, .unreadable])
+        #expect(report.breaks.map(\.position) == [10, 60, 80])
+        #expect(report.breakCount == 3)
+        // More breaks than the report lists are counted.
+        var many = try await AuditFixtures.memoryLog(count: 300, checkpointInterval: 1000).allEntries
+        for index in stride(from: 0, to: 300, by: 2) { many[index] = .unreadable }
+        let long = try AuditFixtures.verifier().verify(entries: many, checkpoints: [])
+        #expect(long.breaks.count == AuditVerifier.maximumReportedBreaks)
+        #expect(long.breakCount == 150)
+    }
+
     @Test("Changing a record's chain value or sequence number is reported as modified")
     func modifiedChainOrSequence() async throws {
         let original = try await Self.fullLog()

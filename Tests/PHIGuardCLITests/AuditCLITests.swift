@@ -1,5 +1,6 @@
 import Foundation
 import PHIGuardTestSupport
+import Synchronization
 import Testing
 
 @Suite("phiguard audit, end to end", .serialized)
@@ -131,6 +132,147 @@ struct AuditCLITests {
         #expect(fhir.stdout.split(separator: "\n").count == 30)
     }
 
+    @Test("8 processes × 1,000 appends on one SQLite file make one intact chain of exactly 8,000 records")
+    func manyProcessesOneChain() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("keys").path
+        let database = directory.appendingPathComponent("audit.sqlite").path
+        #expect(try Self.run(["audit", "keygen", "--output", keys]).status == 0)
+        #expect(try Self.run(["audit", "append", "--sqlite", database, "--keys", keys]).status == 0)
+        let input = Self.events(1000)
+        // Each process appends in batches of 10, so the 8 interleave all the way through. The
+        // waiting happens on a thread of its own, not on one of the few threads async tests share.
+        let results = await Self.offThreadPool {
+            let results = Mutex<[Result]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                let result =
+                    (try? Self.run(
+                        ["audit", "append", "--sqlite", database, "--keys", keys, "--batch-size", "10"], input: input))
+                    ?? Result(status: -1, stdout: "", stderr: "could not start")
+                results.withLock { $0.append(result) }
+            }
+            return results.withLock { $0 }
+        }
+        #expect(results.count == 8)
+        for result in results { #expect(result.status == 0, "\(result.stderr)") }
+        let verify = try Self.run(["audit", "verify", "--sqlite", database, "--keys", keys])
+        #expect(verify.status == 0, "\(verify.stdout.prefix(2000)) \(verify.stderr)")
+        #expect(verify.stdout.contains("intact: 8000 records (last sequence 8000)"), "\(verify.stdout.prefix(2000))")
+    }
+
+    @Test("verify opens SQLite read-only: dropped tables fail it and the file stays byte-identical")
+    func verifyIsReadOnly() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("keys").path
+        let database = directory.appendingPathComponent("audit.sqlite").path
+        #expect(try Self.run(["audit", "keygen", "--output", keys]).status == 0)
+        #expect(
+            try Self.run(["audit", "append", "--sqlite", database, "--keys", keys], input: Self.events(30)).status == 0)
+        let dropped = try Self.sqlite3(database, "DROP TABLE audit_records; DROP TABLE audit_checkpoints;")
+        #expect(dropped.status == 0, "\(dropped.stderr)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: database))
+        let schema = "SELECT type, name FROM sqlite_master ORDER BY name;"
+        let schemaBefore = try Self.sqlite3(database, schema).stdout
+        for arguments in [["verify", "--sqlite", database, "--keys", keys], ["export", "--sqlite", database]] {
+            let result = try Self.run(["audit"] + arguments)
+            #expect(result.status == 66, "\(arguments[0]): \(result.stdout) \(result.stderr)")
+            #expect(result.stderr.contains("audit tables are missing"), "\(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: database)) == before)
+        let schemaAfter = try Self.sqlite3(database, schema).stdout
+        #expect(schemaAfter == schemaBefore)
+        #expect(!schemaAfter.contains("audit_"), "\(schemaAfter)")
+    }
+
+    @Test("verify lists every break: an old break does not hide a later edit")
+    func verifyListsEveryBreak() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("keys").path
+        let database = directory.appendingPathComponent("audit.sqlite").path
+        #expect(try Self.run(["audit", "keygen", "--output", keys]).status == 0)
+        #expect(
+            try Self.run(["audit", "append", "--sqlite", database, "--keys", keys], input: Self.events(50)).status == 0)
+        let edited = try Self.sqlite3(
+            database, "UPDATE audit_records SET actor_role = 'doctor' WHERE sequence IN (5, 40);")
+        #expect(edited.status == 0, "\(edited.stderr)")
+        let text = try Self.run(["audit", "verify", "--sqlite", database, "--keys", keys])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("broken: modified at position 4, expected sequence 5, found 5"), "\(text.stdout)")
+        #expect(
+            text.stdout.contains("broken: modified at position 39, expected sequence 40, found 40"), "\(text.stdout)")
+        #expect(text.stdout.contains("2 breaks"), "\(text.stdout)")
+        let json = try Self.run(["audit", "verify", "--sqlite", database, "--keys", keys, "--json"])
+        #expect(json.status == 1)
+        #expect(json.stdout.contains(#""breakCount":2"#), "\(json.stdout)")
+        #expect(json.stdout.contains(#""position":39"#), "\(json.stdout)")
+    }
+
+    @Test("a witness file detects truncation with the stored checkpoints, and an emptied log")
+    func witnessDetectsTruncation() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("keys").path
+        let database = directory.appendingPathComponent("audit.sqlite").path
+        let witness = directory.appendingPathComponent("audit.witness").path
+        #expect(try Self.run(["audit", "keygen", "--output", keys]).status == 0)
+        for _ in 0..<2 {
+            let appended = try Self.run(
+                ["audit", "append", "--sqlite", database, "--keys", keys, "--witness", witness], input: Self.events(15))
+            #expect(appended.status == 0, "\(appended.stderr)")
+        }
+        let lines = try String(contentsOfFile: witness, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let verify = ["audit", "verify", "--sqlite", database, "--keys", keys]
+        #expect(try Self.run(verify + ["--witness", witness]).status == 0)
+        // Cut back, checkpoints included: the stored checkpoints cannot tell, the witness can.
+        #expect(
+            try Self.sqlite3(database, "DELETE FROM audit_records WHERE sequence > 20; DELETE FROM audit_checkpoints;")
+                .status == 0)
+        let alone = try Self.run(verify)
+        #expect(alone.status == 0 && alone.stdout.contains("intact: 20 records"), "\(alone.stdout)")
+        let cut = try Self.run(verify + ["--witness", witness])
+        #expect(cut.status == 1)
+        #expect(
+            cut.stdout.contains("broken: truncated at position 20, expected sequence 21, found 30"), "\(cut.stdout)")
+        // Emptied: still behind the witness.
+        #expect(try Self.sqlite3(database, "DELETE FROM audit_records;").status == 0)
+        let empty = try Self.run(verify + ["--witness", witness])
+        #expect(empty.status == 1)
+        #expect(empty.stdout.contains("broken: truncated at position 0"), "\(empty.stdout)")
+        // Tables dropped, or the witness gone: a failure, never "intact".
+        #expect(try Self.sqlite3(database, "DROP TABLE audit_records;").status == 0)
+        #expect(try Self.run(verify + ["--witness", witness]).status == 66)
+        #expect(try Self.run(verify + ["--witness", witness + ".missing"]).status == 66)
+    }
+
+    /// Runs `body` on a new thread and waits for it without blocking the concurrency pool.
+    static func offThreadPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    /// Runs the `sqlite3` shell on `database` (as someone with file access would).
+    static func sqlite3(_ database: String, _ sql: String) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [database, sql]
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
+    }
+
     @Test(
         "verify a PostgreSQL log",
         .enabled(
@@ -148,5 +290,11 @@ struct AuditCLITests {
         let verify = try Self.run(["audit", "verify", "--postgres", "--keys", keys, "--json"] + prefix)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         #expect(verify.stdout.contains(#""records":10"#))
+        // Read-only: tables that do not exist are reported (twice: the first run created nothing).
+        let missing = ["--postgres-table-prefix", "cli_missing_\(UInt32.random(in: 0...UInt32.max))"]
+        for _ in 0..<2 {
+            let result = try Self.run(["audit", "verify", "--postgres", "--keys", keys] + missing)
+            #expect(result.status == 66, "\(result.stdout) \(result.stderr)")
+        }
     }
 }

@@ -63,6 +63,69 @@ struct PostgresAuditSinkTests {
         }
     }
 
+    @Test("4 logs on 4 clients × 2,000 appends at once make one intact chain of exactly 8,000 records")
+    func manyWritersOneChain() async throws {
+        let (chainKey, signingKey) = try Self.keys()
+        try await sql("DROP TABLE IF EXISTS pgmany_audit_records, pgmany_audit_checkpoints")
+        try await TestDatabase.withClient(connections: 1) { client in
+            try await PostgresAuditSink(client: client, tablePrefix: "pgmany_audit").migrate()
+        }
+        let stored = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    try await TestDatabase.withClient(connections: 2) { client in
+                        let sink = try PostgresAuditSink(client: client, tablePrefix: "pgmany_audit")
+                        let log = try await AuditLog(
+                            sink: sink, chainKey: chainKey, signingKey: signingKey,
+                            configuration: .init(batchSize: 25, checkpointInterval: 500))
+                        var sequences: [UInt64] = []
+                        for index in 0..<2000 {
+                            let durability: AuditDurability = index % 100 == 0 ? .committed : .queued
+                            let sequence = try await log.append(
+                                try Self.event(writer * 2000 + index), durability: durability)
+                            if durability == .committed { sequences.append(sequence) }
+                        }
+                        try await log.close()
+                        return sequences
+                    }
+                }
+            }
+            var all: [UInt64] = []
+            for try await sequences in group { all += sequences }
+            return all
+        }
+        try await TestDatabase.withClient { client in
+            let sink = try PostgresAuditSink(client: client, tablePrefix: "pgmany_audit")
+            let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey)
+            let report = try await verifier.verify(sink)
+            #expect(report.isIntact, "\(report.breakCount) breaks, first: \(report.breaks.prefix(5))")
+            if case .intact(let records, let last, _) = report {
+                #expect(records == 8000)
+                #expect(last == 8000)
+            }
+            // A committed append returns the sequence number its event was stored under.
+            #expect(Set(stored).count == stored.count)
+            let entries = try await sink.entries(from: 0, limit: 8001)
+            for sequence in stored {
+                guard case .record(let record) = entries[Int(sequence) - 1] else {
+                    Issue.record("no record at \(sequence)")
+                    continue
+                }
+                #expect(record.sequence == sequence)
+                #expect(record.event.resourceID.map { Int($0.dropFirst(4))! % 100 == 0 } == true)
+            }
+        }
+    }
+
+    @Test("read-only verification of dropped tables reports them and creates nothing")
+    func droppedTablesAreReported() async throws {
+        try await sql("DROP TABLE IF EXISTS pgdropped_audit_records, pgdropped_audit_checkpoints")
+        try await TestDatabase.withClient { client in
+            let sink = try PostgresAuditSink(client: client, tablePrefix: "pgdropped_audit")
+            await #expect(throws: AuditError.self) { try await sink.verifyTablesExist() }
+        }
+    }
+
     /// The second half of ``roundTrip()``: checks the stored log, then edits it with SQL.
     func verifyAndTamper(_ sink: PostgresAuditSink, breakGlass: [UInt64]) async throws {
         let (chainKey, signingKey) = try Self.keys()

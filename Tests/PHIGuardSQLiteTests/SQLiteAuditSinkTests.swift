@@ -144,4 +144,37 @@ struct SQLiteAuditSinkTests {
             try await reopened.close()
         }
     }
+
+    @Test("A database from before the unique index that already holds a fork opens, keeps it, and grows one chain")
+    func forkedDatabaseMigrates() async throws {
+        let (chainKey, signingKey) = try Self.keys()
+        try await withDatabase { path in
+            let sink = try await SQLiteAuditSink.open(path: path)
+            let log = try await AuditLog(sink: sink, chainKey: chainKey, signingKey: signingKey)
+            for index in 0..<10 { try await log.append(try Self.event(index), durability: .queued) }
+            try await log.close()
+            try await sink.close()
+            // As an earlier version left it: no unique index, and a second writer's copy of record 10.
+            let columns =
+                "sequence, timestamp, kind, actor_id, actor_role, session_id, action, resource_type, "
+                + "resource_id, patient_id, fields, outcome, reason, rule_ids, break_glass, break_glass_reason, "
+                + "related_sequence, attributes, chain"
+            try await tamper(path, "DROP INDEX audit_records_sequence")
+            try await tamper(
+                path, "INSERT INTO audit_records (\(columns)) SELECT \(columns) FROM audit_records WHERE sequence = 10")
+            let reopened = try await SQLiteAuditSink.open(path: path)
+            let next = try await AuditLog(sink: reopened, chainKey: chainKey, signingKey: signingKey)
+            for index in 10..<15 { try await next.append(try Self.event(index), durability: .queued) }
+            try await next.close()
+            let verifier = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey)
+            let report = try await verifier.verify(reopened)
+            // The old fork stays visible as evidence; the records after it continue one chain.
+            #expect(
+                report
+                    == .broken(
+                        [AuditChainBreak(kind: .inserted, position: 10, expectedSequence: 11, foundSequence: 10)],
+                        total: 1))
+            try await reopened.close()
+        }
+    }
 }
