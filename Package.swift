@@ -92,7 +92,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardRecords",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
-            "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardTestSupport",
+            "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardTesting", "PHIGuardTestSupport",
         ]
     ),
     (

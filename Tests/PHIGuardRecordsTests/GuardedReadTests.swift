@@ -3,6 +3,7 @@ import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardFieldEncryption
 import PHIGuardRecords
+import PHIGuardTesting
 import Synchronization
 import Testing
 
@@ -151,7 +152,7 @@ struct GuardedReadTests {
     func auditFailureFailsClosed() async throws {
         let harness = try await RecordsHarness()
         let before = try await harness.store.fetch("c-1", schema: harness.schema)
-        harness.sink.failing.store(true, ordering: .relaxed)
+        harness.sink.refuseAppends()
         let physician = harness.principal("u-physician", ["physician"])
         let read = await #expect(throws: RecordError.self) { try await harness.records.read("c-1", as: physician) }
         #expect(read == .auditUnavailable)

@@ -4,6 +4,7 @@ import PHIGuardAudit
 import PHIGuardFieldEncryption
 import PHIGuardRecords
 import PHIGuardTestSupport
+import PHIGuardTesting
 import Synchronization
 
 /// Care teams: user `u-physician` and `u-nurse-team` look after patient `p-1`.
@@ -34,22 +35,6 @@ final class CountingCipher: RecordCipher {
     }
 }
 
-/// An audit sink that fails on demand.
-final class SwitchableAuditSink: AuditSink, AuditRecordSource {
-    let inner = InMemoryAuditSink()
-    let failing = Atomic(false)
-    struct Down: Error {}
-    func append(_ records: [AuditRecord], checkpoints: [AuditCheckpoint]) async throws {
-        if failing.load(ordering: .relaxed) { throw Down() }
-        try await inner.append(records, checkpoints: checkpoints)
-    }
-    func lastRecord() async throws -> AuditRecord? { try await inner.lastRecord() }
-    func entries(from position: Int, limit: Int) async throws -> [AuditLogEntry] {
-        try await inner.entries(from: position, limit: limit)
-    }
-    func checkpoints() async throws -> [AuditCheckpoint] { try await inner.checkpoints() }
-}
-
 /// The sample hospital policy, a chart schema with all ten chart fields, a store with chart `c-1` of
 /// patient `p-1`, and principals for each role.
 struct RecordsHarness {
@@ -64,7 +49,7 @@ struct RecordsHarness {
     let engine: AccessEngine
     let encryptor: FieldEncryptor
     let cipher: CountingCipher
-    let sink = SwitchableAuditSink()
+    let sink = RecordingAuditSink()
     let chainKey: AuditChainKey
     let log: AuditLog
     let schema: RecordSchema
