@@ -146,6 +146,11 @@ public actor AuditLog {
                 "audit sink could not be read at start", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             throw .sinkUnavailable
         }
+        if let last, !Self.isUsable(last) {
+            // A tail no writer could have made (a database someone else wrote): refuse, never trap.
+            logger.error("the stored audit tail has an out-of-range sequence number")
+            throw .storageFailure("the stored audit sequence is out of range")
+        }
         self.sink = sink
         self.signingKey = signingKey
         self.clock = clock
@@ -258,9 +263,18 @@ public actor AuditLog {
 
     // MARK: Internals
 
+    /// The highest sequence number a log writes: stores keep it as a signed 64-bit integer.
+    static let maximumSequence = UInt64(Int64.max)
+
+    /// Whether a stored tail can be continued: its sequence leaves room for the next one. Anything
+    /// larger was written by someone else (sequences are stored as signed 64-bit integers, so a
+    /// negative value reads back near `UInt64.max`).
+    private static func isUsable(_ stored: AuditRecord) -> Bool { stored.sequence < maximumSequence }
+
     private func waitForSpace() async throws(AuditError) {
         while true {
             if isClosing { throw .closed }
+            if nextSequence > Self.maximumSequence { throw .storageFailure("the audit sequence is exhausted") }
             if sinkIsFailing { throw .sinkUnavailable }
             if pending.count < configuration.maximumPendingEvents { return }
             await withCheckedContinuation { spaceWaiters.append($0) }
@@ -352,8 +366,14 @@ public actor AuditLog {
             } catch is AuditAppendConflict {
                 // Another writer appended first: continue after its records, at once.
                 do {
-                    rechain(onto: try await sink.lastRecord(), mayHoldOurs: outcomeUnknown)
-                    outcomeUnknown = false
+                    if rechain(onto: try await sink.lastRecord(), mayHoldOurs: outcomeUnknown) {
+                        outcomeUnknown = false
+                    } else {
+                        sinkIsFailing = true
+                        failWaiters()
+                        if isClosing { break }
+                        try? await Task.sleep(for: configuration.retryInterval)
+                    }
                 } catch {
                     logger.error(
                         "audit sink tail could not be read after a conflict; retrying",
@@ -418,8 +438,12 @@ public actor AuditLog {
     /// rest is re-chained on top of `stored`, and checkpoints over the old chain values are replaced
     /// by one at the new tail. (After a clean conflict nothing of ours was stored, and an identical
     /// record from another writer must not be mistaken for ours.)
-    private func rechain(onto stored: AuditRecord?, mayHoldOurs: Bool) {
-        if AuditAppendConflict.tail(storedTail.map { ($0.sequence, $0.chain) }, matches: stored) { return }
+    private func rechain(onto stored: AuditRecord?, mayHoldOurs: Bool) -> Bool {
+        if let stored, !Self.isUsable(stored) {
+            logger.error("the stored audit tail has an out-of-range sequence number; events stay queued")
+            return false
+        }
+        if AuditAppendConflict.tail(storedTail.map { ($0.sequence, $0.chain) }, matches: stored) { return true }
         if mayHoldOurs, let stored, let first = pending.first, stored.sequence >= first.sequence {
             let index = Int(clamping: stored.sequence - first.sequence)
             if index < pending.count, pending[index].chain == stored.chain { removeCommitted(index + 1) }
@@ -442,6 +466,7 @@ public actor AuditLog {
         // or now if one over the old chain values was dropped.
         lastCheckpointed = stored?.sequence ?? 0
         if stale > 0, !pending.isEmpty { emitCheckpointIfNeeded() }
+        return true
     }
 
     /// Everyone waiting learns the sink failed: a waiting PHI read must not proceed.
@@ -458,7 +483,7 @@ public actor AuditLog {
     private func reconcileAfterFailure() async {
         let stored: AuditRecord?
         do { stored = try await sink.lastRecord() } catch { return }
-        rechain(onto: stored, mayHoldOurs: true)
+        guard rechain(onto: stored, mayHoldOurs: true) else { return }
         outcomeUnknown = false
     }
 }

@@ -270,11 +270,20 @@ struct AuditCommand: AsyncParsableCommand {
             } catch {
                 try fail(error.description, CLIExit.cannotCreate)
             }
+            let chainKey = try keys.chainKey()
+            let signingKey = try keys.signingKey()
             let (sink, close) = try await location.openSink()
-            let log = try await AuditLog(
-                sink: sink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(),
-                configuration: .init(batchSize: batchSize, maximumPendingEvents: max(batchSize, 65_536)),
-                checkpointExporter: recorder?.exporter())
+            let log: AuditLog
+            do {
+                log = try await AuditLog(
+                    sink: sink, chainKey: chainKey, signingKey: signingKey,
+                    configuration: .init(batchSize: batchSize, maximumPendingEvents: max(batchSize, 65_536)),
+                    checkpointExporter: recorder?.exporter())
+            } catch {
+                // Close the database before leaving (an unclosed connection stops the process).
+                await close()
+                try fail(error.description, CLIExit.internalError)
+            }
             var last: UInt64 = 0
             do {
                 for event in events { last = try await log.append(event, durability: .queued) }

@@ -132,6 +132,34 @@ struct AuditCLITests {
         #expect(fhir.stdout.split(separator: "\n").count == 30)
     }
 
+    @Test(
+        "a stored sequence number someone else wrote out of range is a one-line error, never a crash",
+        arguments: ["-1", "9223372036854775807"])
+    func corruptSequence(stored: String) throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("keys").path
+        let database = directory.appendingPathComponent("audit.sqlite").path
+        #expect(try Self.run(["audit", "keygen", "--output", keys]).status == 0)
+        #expect(
+            try Self.run(["audit", "append", "--sqlite", database, "--keys", keys], input: Self.events(3)).status == 0)
+        // What a SQL injection elsewhere, or a restored backup, could leave behind (SQLite stores the
+        // unsigned sequence as a signed integer, so -1 reads back as 2^64 - 1).
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [database, "UPDATE audit_records SET sequence = \(stored) WHERE sequence = 3"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        let appended = try Self.run(["audit", "append", "--sqlite", database, "--keys", keys], input: Self.events(1))
+        #expect(appended.status != 0)
+        let output = appended.stdout + appended.stderr
+        for leak in ["Fatal error", "Backtrace", "runtime failure", ".swift", "/work/", "Sources/"] {
+            #expect(!output.contains(leak), "output leaks \(leak): \(output)")
+        }
+        #expect(output.split(separator: "\n").count <= 2, "\(output)")
+    }
+
     @Test("8 processes × 1,000 appends on one SQLite file make one intact chain of exactly 8,000 records")
     func manyProcessesOneChain() async throws {
         let directory = try Self.temporaryDirectory()
