@@ -228,7 +228,10 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
     func lastAcceptedStep(accountID: String) async throws -> UInt64? {
         let rows = try await connection.query(
             "SELECT last_step FROM portal_totp_steps WHERE account_id = ?", [.text(accountID)])
-        return rows.first?.column("last_step")?.integer.map { UInt64($0) }
+        guard let stored = rows.first?.column("last_step")?.integer else { return nil }
+        // A step no verifier wrote (negative: a database someone else wrote) is refused, not trusted.
+        guard let step = UInt64(exactly: stored) else { throw PortalError.corruptRow }
+        return step
     }
 
     /// One statement: inserts the first step or raises a lower one; a row comes back only if it changed.

@@ -239,6 +239,10 @@ public final class PostgresLockoutStore: LockoutStore {
         for try await (failures, notBefore) in addressRows.decode((Int32, Int64).self) {
             address = AddressLockoutCounters(failures: Int(failures), notBefore: notBefore)
         }
+        // Rows the rules could not have written (a database someone else wrote) fail closed.
+        guard LockoutPolicy.areValid(account: account, address: address) else {
+            throw RateLimitError.storeUnavailable("corrupt lockout row")
+        }
         return (account, address)
     }
 

@@ -109,18 +109,33 @@ extension LockoutPolicy {
             account = .clean
             address = .clean
         }
-        account.consecutiveFailures += 1
-        address.failures += 1
-        address.notBefore = now + delay(afterFailures: address.failures)
+        // Saturating: a counter someone else set to its limit must lock, not trap.
+        account.consecutiveFailures =
+            account.consecutiveFailures.addingReportingOverflow(1).overflow
+            ? .max : account.consecutiveFailures + 1
+        address.failures = address.failures.addingReportingOverflow(1).overflow ? .max : address.failures + 1
+        address.notBefore = Self.saturatingSum(now, delay(afterFailures: address.failures))
         let event: LockoutEvent
         if account.consecutiveFailures >= maximumConsecutiveFailures {
-            account.lockedUntil = now + lockoutDuration.nanoseconds
+            account.lockedUntil = Self.saturatingSum(now, lockoutDuration.nanoseconds)
             event = .accountLocked(consecutive: account.consecutiveFailures, duration: lockoutDuration)
         } else {
             event = .failureCounted(
                 consecutive: account.consecutiveFailures, delay: .nanoseconds(address.notBefore - now))
         }
         return LockoutFailureOutcome(account: account, address: address, startOver: startOver, event: event)
+    }
+
+    /// `a + b`, clamped to the `Int64` range.
+    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
+    /// Whether counters read from a store are ones the rules could have written: failures are never
+    /// negative. A store refuses other rows as corrupt (fail closed) instead of trusting them.
+    package static func areValid(account: AccountLockoutCounters?, address: AddressLockoutCounters?) -> Bool {
+        (account?.consecutiveFailures ?? 0) >= 0 && (address?.failures ?? 0) >= 0
     }
 
     /// The gate, and if it is open the counters after counting the attempt as a failure.

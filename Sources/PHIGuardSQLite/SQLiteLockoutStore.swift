@@ -198,6 +198,10 @@ public final class SQLiteLockoutStore: LockoutStore {
             else { throw RateLimitError.storeUnavailable("unreadable lockout row") }
             address = AddressLockoutCounters(failures: failures, notBefore: Int64(notBefore))
         }
+        // Rows the rules could not have written (a database someone else wrote) fail closed.
+        guard LockoutPolicy.areValid(account: account, address: address) else {
+            throw RateLimitError.storeUnavailable("corrupt lockout row")
+        }
         return (account, address)
     }
 

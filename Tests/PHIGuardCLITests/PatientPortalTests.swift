@@ -55,6 +55,26 @@ struct PatientPortalTests {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    @Test("a negative TOTP step written into the database is a refusal, never a crash")
+    func corruptTOTPStep() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        #expect(try portal.signIn("alice").status == 0)
+        #expect(try portal.run(["logout"]).status == 0)
+        _ = try Self.sqlite(portal.database, "UPDATE portal_totp_steps SET last_step = -1")
+        // Both readers of the stored step: the demo authenticator and the sign-in's second factor.
+        let code = try portal.run(["totp-code", "--account", "alice"])
+        let login = try portal.run(["login", "--user", "alice"], input: portal.password + "\n123456\n")
+        for run in [code, login] {
+            #expect(run.status != 0)
+            let output = run.stdout + run.stderr
+            for leak in ["Fatal error", "Backtrace", "runtime failure", ".swift", "/work/", "Sources/"] {
+                #expect(!output.contains(leak), "output leaks \(leak): \(output)")
+            }
+        }
+        #expect(try portal.run(["chart"]).status == 3)  // nobody is signed in
+    }
+
     @Test("a patient signs in with password and TOTP, reads their own chart and not another's; the log verifies")
     func patientWalk() throws {
         let portal = try Portal()

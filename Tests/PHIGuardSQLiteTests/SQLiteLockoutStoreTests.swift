@@ -120,6 +120,40 @@ struct SQLiteLockoutStoreTests {
         }
     }
 
+    @Test("Counters someone else wrote: at Int64.max the account locks (no overflow trap); negative is refused")
+    func corruptCounters() async throws {
+        try await withDatabase { path in
+            let clock = ManualClock()
+            let store = try await open(path, clock: clock)
+            _ = try await store.recordFailure(account: "alice", address: "192.0.2.1")
+            try await store.close()
+
+            func tamper(_ sql: String) async throws {
+                let connection = try await SQLiteConnection.open(storage: .file(path: path))
+                _ = try await connection.query(sql, [])
+                try await connection.close()
+            }
+            try await tamper("UPDATE phiguard_lockout_accounts SET consecutive = 9223372036854775807")
+            try await tamper("UPDATE phiguard_lockout_addresses SET failures = 9223372036854775807")
+            let saturated = try await open(path, clock: clock)
+            #expect(
+                try await saturated.recordFailure(account: "alice", address: "192.0.2.1")
+                    == .accountLocked(consecutive: .max, duration: LockoutStoreConformance.policy.lockoutDuration))
+            try await saturated.close()
+
+            try await tamper(
+                "UPDATE phiguard_lockout_accounts SET consecutive = -1, locked_until = -9223372036854775808")
+            let negative = try await open(path, clock: clock)
+            await #expect(throws: RateLimitError.storeUnavailable("corrupt lockout row")) {
+                try await negative.recordFailure(account: "alice", address: "192.0.2.1")
+            }
+            await #expect(throws: RateLimitError.storeUnavailable("corrupt lockout row")) {
+                try await negative.admitAttempt(account: "alice", address: "192.0.2.1")
+            }
+            try await negative.close()
+        }
+    }
+
     @Test("A wrong-sized secret is a typed error")
     func badSecret() async throws {
         var secret = [UInt8](repeating: 1, count: 16)
