@@ -47,16 +47,11 @@ public final class SQLiteRecordStore: RecordStore {
         async throws(SQLiteRecordStoreError) -> SQLiteRecordStore
     {
         do {
-            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
-            do {
-                try await database.exclusive { connection in
-                    for schema in schemas {
-                        for statement in createStatements(schema) { _ = try await connection.query(statement, []) }
-                    }
+            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger) {
+                connection in
+                for schema in schemas {
+                    for statement in createStatements(schema) { _ = try await connection.query(statement, []) }
                 }
-            } catch {
-                try? await database.close()
-                throw error
             }
             return SQLiteRecordStore(database: database)
         } catch {

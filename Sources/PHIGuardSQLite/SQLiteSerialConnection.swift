@@ -53,6 +53,21 @@ final class SQLiteSerialConnection: Sendable {
         return serial
     }
 
+    /// Opens `path` as ``open(path:busyTimeout:logger:)`` does, then makes the store's tables with
+    /// `schema` in one exclusive step; the connection is closed again if they cannot be made.
+    static func open(
+        path: String?, busyTimeout: Duration, logger: Logger, schema: (SQLiteConnection) async throws -> Void
+    ) async throws -> SQLiteSerialConnection {
+        let database = try await open(path: path, busyTimeout: busyTimeout, logger: logger)
+        do {
+            try await database.exclusive(schema)
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        return database
+    }
+
     deinit {
         // A store dropped without `close()`: close the handle and stop the thread in the background.
         guard !closed.load(ordering: .acquiring) else { return }

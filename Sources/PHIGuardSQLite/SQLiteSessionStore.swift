@@ -55,13 +55,8 @@ public final class SQLiteSessionStore: SessionStore {
         -> SQLiteSessionStore
     {
         do {
-            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
-            do {
-                try await database.exclusive(createSchema)
-            } catch {
-                try? await database.close()
-                throw error
-            }
+            let database = try await SQLiteSerialConnection.open(
+                path: path, busyTimeout: busyTimeout, logger: logger, schema: createSchema)
             return SQLiteSessionStore(database: database)
         } catch {
             throw Self.mapped(error)
