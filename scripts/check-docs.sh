@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Converts every DocC catalog with the toolchain's `docc` and fails on any warning (broken symbol
 # links, undocumented parameters, an article that shadows a symbol). Builds in .build-docs so the
-# symbol graphs do not disturb the normal build.
+# symbol graphs do not disturb the normal build. With module names as arguments
+# (`scripts/check-docs.sh PHIGuardAudit PHIGuardRecords`), converts only those catalogs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 graphs=$(mktemp -d)
 trap 'rm -rf "$graphs"' EXIT
 status=0
-for catalog in Sources/*/*.docc; do
+catalogs=(Sources/*/*.docc)
+if [ $# -gt 0 ]; then
+    catalogs=()
+    for module in "$@"; do catalogs+=("Sources/$module/$module.docc"); done
+fi
+for catalog in "${catalogs[@]}"; do
     module=$(basename "$catalog" .docc)
     "$SWIFT" build --scratch-path .build-docs --target "$module" \
         -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$graphs/all" >/dev/null
