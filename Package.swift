@@ -33,7 +33,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", "PHIGuardAccess", log,
+            "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRecords", log,
         ]
     ),
     ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
@@ -84,7 +84,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardErrors",
         [
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP", "PHIGuardFieldEncryption", "PHIGuardAudit",
-            "PHIGuardAuthentication", "PHIGuardAccess", log, .product(name: "InMemoryLogging", package: "swift-log"),
+            "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRecords", log,
+            .product(name: "InMemoryLogging", package: "swift-log"),
         ]
     ),
     ("PHIGuardRateLimit", ["PHIGuardTesting"]),

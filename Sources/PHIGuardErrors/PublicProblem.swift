@@ -83,6 +83,11 @@ extension PublicProblem {
     public static let notFound = PublicProblem(
         code: "not_found", status: 404, title: "Not found", detail: "The requested resource was not found.")
 
+    /// 409 `conflict`: the request conflicts with what exists (for example, creating a record whose id
+    /// is taken).
+    public static let conflict = PublicProblem(
+        code: "conflict", status: 409, title: "Conflict", detail: "The request conflicts with the current state.")
+
     /// 400 `invalid_request`: the request is malformed (bad JSON, a missing or mistyped field).
     public static let invalidRequest = PublicProblem(
         code: "invalid_request", status: 400, title: "Invalid request", detail: "The request could not be processed.")
@@ -122,7 +127,8 @@ extension PublicProblem {
 
     /// Every problem PHIGuard's own mappings can produce (the stable code table).
     public static let catalog: [PublicProblem] = [
-        .authenticationFailed, .accessDenied, .breakGlassRefused, .notFound, .invalidRequest, .passwordNotAccepted,
+        .authenticationFailed, .accessDenied, .breakGlassRefused, .notFound, .conflict, .invalidRequest,
+        .passwordNotAccepted,
         .loginNameNotAccepted, .justificationRequired, .rateLimited, .serviceUnavailable, .internalError,
     ]
 }

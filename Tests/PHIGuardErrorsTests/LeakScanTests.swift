@@ -8,6 +8,7 @@ import PHIGuardErrors
 import PHIGuardFieldEncryption
 import PHIGuardPasswords
 import PHIGuardRateLimit
+import PHIGuardRecords
 import PHIGuardTOTP
 import Testing
 
@@ -172,10 +173,15 @@ let accessErrors: [any Error] = [
     AccessRequestDocument.Problem.invalidTime, AccessRequestDocument.Problem.breakGlass(.notPermitted),
     RateLimitExceeded(retryAfter: .milliseconds(2_500), refusedBy: ["login-per-address"]),
 ]
+let recordErrors: [RecordError] = [
+    .notFoundOrDenied, .fieldsNotPermitted([Planted.patient]), .invalidField(Planted.sql), .invalidIdentifier,
+    .alreadyExists, .auditUnavailable, .storeUnavailable(Planted.path), .corruptRecord(field: Planted.medicalRecord),
+    .encryptionFailed(field: Planted.stackFrame),
+]
 let capabilityErrors: [any Error] =
     totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
     + recoveryCodeErrors + fieldEncryptionErrors + keyProviderErrors + blindIndexErrors + auditErrors
-    + authenticationErrors + accessErrors
+    + authenticationErrors + accessErrors + recordErrors
 
 /// Names each capability error case (exhaustive switches: adding a case breaks this until it is sampled).
 func capabilityCaseName(_ error: any Error) -> String {
@@ -287,6 +293,18 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .breakGlass: "AccessRequestDocument.Problem.breakGlass"
         }
     case is RateLimitExceeded: "RateLimitExceeded"
+    case let error as RecordError:
+        switch error {
+        case .notFoundOrDenied: "RecordError.notFoundOrDenied"
+        case .fieldsNotPermitted: "RecordError.fieldsNotPermitted"
+        case .invalidField: "RecordError.invalidField"
+        case .invalidIdentifier: "RecordError.invalidIdentifier"
+        case .alreadyExists: "RecordError.alreadyExists"
+        case .auditUnavailable: "RecordError.auditUnavailable"
+        case .storeUnavailable: "RecordError.storeUnavailable"
+        case .corruptRecord: "RecordError.corruptRecord"
+        case .encryptionFailed: "RecordError.encryptionFailed"
+        }
     default: "unknown \(type(of: error))"
     }
 }
@@ -335,9 +353,9 @@ struct LeakScanTests {
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
         // + 3 SessionStoreError + 4 LoginConfigurationError + 4 BreakGlassError + PolicyValidationError
-        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded.
+        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 9 RecordError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 71)
+        #expect(names.count == 80)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

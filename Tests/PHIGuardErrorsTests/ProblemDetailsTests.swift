@@ -78,7 +78,7 @@ struct ProblemDetailsTests {
         #expect(
             table == [
                 "authentication_failed 401", "access_denied 403", "break_glass_refused 403", "not_found 404",
-                "invalid_request 400", "password_not_accepted 422", "login_name_not_accepted 422",
+                "conflict 409", "invalid_request 400", "password_not_accepted 422", "login_name_not_accepted 422",
                 "justification_required 422", "rate_limited 429",
                 "service_unavailable 503", "internal_error 500",
             ])

@@ -1,0 +1,36 @@
+public import PHIGuardRecords
+
+// PHIGuardRecords → public problems. Exhaustive on purpose: a new case does not compile until it is
+// mapped here (and the leak scan lists it).
+
+extension RecordError: PublicErrorMappable {
+    /// A missing or denied record is 404 ``PublicProblem/notFound`` (one answer for both, whatever the
+    /// resource-denial setting: the guarded API never tells them apart); fields the decision does not
+    /// grant are 403; a bad field name or id is 400; an existing id on create is 409; an audit log or
+    /// store that cannot be written is 503 (nothing was returned or written); a stored field that does
+    /// not decrypt, or a value that cannot be sealed, is 500.
+    public var errorMapping: MappedError {
+        // RecordError descriptions name fields and store types, never values; they go to the log only.
+        let message = description
+        return switch self {
+        case .notFoundOrDenied:
+            MappedError(.notFound, internalCode: "records.not_found_or_denied", logMessage: message)
+        case .fieldsNotPermitted:
+            MappedError(.accessDenied, internalCode: "records.fields_not_permitted", logMessage: message)
+        case .invalidField:
+            MappedError(.invalidRequest, internalCode: "records.invalid_field", logMessage: message)
+        case .invalidIdentifier:
+            MappedError(.invalidRequest, internalCode: "records.invalid_identifier", logMessage: message)
+        case .alreadyExists:
+            MappedError(.conflict, internalCode: "records.already_exists", logMessage: message)
+        case .auditUnavailable:
+            MappedError(.serviceUnavailable, internalCode: "records.audit_unavailable", logMessage: message)
+        case .storeUnavailable:
+            MappedError(.serviceUnavailable, internalCode: "records.store_unavailable", logMessage: message)
+        case .corruptRecord:
+            MappedError(.internalError, internalCode: "records.corrupt_record", logMessage: message)
+        case .encryptionFailed:
+            MappedError(.internalError, internalCode: "records.encryption_failed", logMessage: message)
+        }
+    }
+}
