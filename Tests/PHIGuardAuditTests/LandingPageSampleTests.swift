@@ -24,7 +24,7 @@ func landingPageSample(
     let chainKey = try AuditChainKey(base64: chainKeyFileContents)
     let signingKey = try AuditSigningKey(base64: signingKeyFileContents)
     let log = try await AuditLog(
-        sink: try JSONLinesAuditSink(path: path),
+        sink: try JSONLinesAuditSink(path: path),  // for example /var/log/portal/audit.jsonl
         chainKey: chainKey, signingKey: signingKey,
         checkpointExporter: { checkpoint in await offHostStore.save(checkpoint) })
 
