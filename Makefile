@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv-interop/bin/python
 SBOM := $(CURDIR)/.build/sbom/PHIGuard.cdx.json
 
-.PHONY: demo test deps venv lint checks build bench docs sbom sbom-check licenses clean
+.PHONY: demo test deps venv lint checks build bench docs sbom sbom-check licenses fuzz tsan clean
 
 ## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
@@ -24,7 +24,8 @@ venv: deps
 ## Format lint, and the C-library boundary: C modules only in their wrappers, libsodium results checked.
 lint:
 	scripts/check-c-imports.sh
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks/Package.swift Benchmarks/Benchmarks
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks/Package.swift Benchmarks/Benchmarks \
+		Fuzz/Package.swift Fuzz/Sources
 
 ## Structure checks: every target declares exactly what it imports; the umbrella re-exports what it links.
 checks:
@@ -32,6 +33,17 @@ checks:
 
 build: deps
 	$(SWIFT) build
+
+## Fuzzes every parser for FUZZ_SECONDS each (libFuzzer + AddressSanitizer; seeds in Fuzz/Corpus).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	SWIFT=$(SWIFT) Fuzz/run.sh $(FUZZ_SECONDS)
+
+## Runs the concurrency suites under ThreadSanitizer (a separate build in .build-tsan).
+TSAN_SUITES := RateLimit|Lockout|SessionStore|AuditLogTests|AuditSinkTests|ConcurrencyTests|Conformance
+tsan: deps venv
+	PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh $(SWIFT) test --sanitize=thread \
+		--scratch-path .build-tsan --filter '$(TSAN_SUITES)'
 
 ## Runs the benchmarks and the peer comparisons (see Benchmarks/README.md).
 bench: venv
@@ -57,4 +69,4 @@ licenses: sbom
 	$(PYTHON) scripts/third-party-licenses.py $(SBOM) > Documentation/ThirdPartyLicenses.md
 
 clean:
-	rm -rf .build .build-docs .venv-interop Benchmarks/.build
+	rm -rf .build .build-docs .build-tsan .venv-interop Benchmarks/.build Fuzz/.build
