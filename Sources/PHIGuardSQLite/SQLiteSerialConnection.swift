@@ -3,6 +3,7 @@ internal import NIOCore
 internal import NIOPosix
 internal import PHIGuardCrypto
 internal import SQLiteNIO
+internal import Foundation
 internal import Synchronization
 
 /// One SQLite connection on a thread of its own, used by one task at a time.
@@ -114,19 +115,24 @@ final class SQLiteSerialConnection: Sendable {
 struct SQLiteStoreClosed: Error {}
 
 /// A first-in, first-out lock for tasks: waiters suspend instead of blocking a thread.
-final class AsyncGate: Sendable {
+///
+/// `@unchecked Sendable`: `state` is read and written only under `lock`. (An NSLock rather than
+/// Synchronization.Mutex: ThreadSanitizer on Linux does not see Mutex's futex-based locking and
+/// reported the gate's state as a race under `make tsan`; a pthread-based lock keeps TSan meaningful.)
+final class AsyncGate: @unchecked Sendable {
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         var head = 0
     }
 
-    private let state = Mutex(State())
+    private let lock = NSLock()
+    private nonisolated(unsafe) var state = State()
 
     /// Waits until the gate is free and takes it.
     func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state in
+            let acquired = lock.withLock {
                 if !state.locked {
                     state.locked = true
                     return true
@@ -140,7 +146,7 @@ final class AsyncGate: Sendable {
 
     /// Hands the gate to the longest waiter, or frees it.
     func unlock() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = lock.withLock { () -> CheckedContinuation<Void, Never>? in
             guard state.head < state.waiters.count else {
                 state.locked = false
                 state.waiters.removeAll(keepingCapacity: true)
