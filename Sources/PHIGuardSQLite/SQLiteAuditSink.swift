@@ -26,6 +26,8 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
 
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let logger: Logger
     private let isReadOnly: Bool
     private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))

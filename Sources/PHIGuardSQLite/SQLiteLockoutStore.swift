@@ -32,6 +32,8 @@ public final class SQLiteLockoutStore: LockoutStore {
     public let policy: LockoutPolicy
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let digester: KeyedDigest
     private let clock: any PHIGuardClock
 

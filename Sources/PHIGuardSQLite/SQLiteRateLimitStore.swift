@@ -35,6 +35,8 @@ internal import SQLiteNIO
 public final class SQLiteRateLimitStore: RateLimitStore {
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let digester: KeyedDigest
     private let clock: any PHIGuardClock
 

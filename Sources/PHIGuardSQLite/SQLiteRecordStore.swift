@@ -26,6 +26,8 @@ internal import SQLiteNIO
 public final class SQLiteRecordStore: RecordStore {
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
     private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
         self.database = database

@@ -32,6 +32,8 @@ internal import SQLiteNIO
 public final class SQLiteSessionStore: SessionStore {
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
     private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
         self.database = database

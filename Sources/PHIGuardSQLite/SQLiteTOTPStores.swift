@@ -27,6 +27,8 @@ internal import SQLiteNIO
 public final class SQLiteTOTPReplayStore: TOTPReplayStore {
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
     private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
         self.database = database
@@ -142,6 +144,8 @@ public final class SQLiteRecoveryCodeStore: RecoveryCodeStore {
 
     private let database: SQLiteSerialConnection
     private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
     private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
         self.database = database
