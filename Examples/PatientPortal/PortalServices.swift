@@ -179,7 +179,8 @@ struct PortalServices {
             schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
             audit: audit)
         return PortalServices(
-            options: options, storage: storage, database: database, totpSteps: totpSteps, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
+            options: options, storage: storage, database: database, totpSteps: totpSteps, sessions: sessions,
+            rateLimits: rateLimits, lockout: lockout,
             auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
             sessionFile: PortalSessionFile(path: options.sessionFile))
     }

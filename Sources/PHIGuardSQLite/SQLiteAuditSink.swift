@@ -60,7 +60,8 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
         -> SQLiteAuditSink
     {
         do {
-            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: .seconds(30), logger: logger) {
+            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: .seconds(30), logger: logger)
+            {
                 connection in try await createSchema(connection, logger: logger)
             }
             return SQLiteAuditSink(database: database, ownsConnection: true, logger: logger)

@@ -12,7 +12,8 @@ extension PostgresRateLimitStoreTests {
         -> PostgresLockoutStore
     {
         let store = try PostgresLockoutStore(
-            client: client, table: table, policy: LockoutStoreConformance.policy, keyDigestSecret: try DigestSecret(copying: Self.secret),
+            client: client, table: table, policy: LockoutStoreConformance.policy,
+            keyDigestSecret: try DigestSecret(copying: Self.secret),
             clock: clock, timeout: .seconds(60))
         try await store.migrate()
         try await client.query(PostgresQuery(unsafeSQL: "TRUNCATE \(table)_accounts, \(table)_addresses"))
@@ -72,7 +73,9 @@ extension PostgresRateLimitStoreTests {
                 for _ in 1...3 { _ = try await store.recordFailure(account: "spray", address: "10.0.0.\(index)") }
             }
             _ = try await store.recordFailure(account: "spray", address: "192.0.2.200")
-            let late = ByteBuffer(bytes: KeyedDigest(secret: try DigestSecret(copying: Self.secret)).digest("lockout-address", "192.0.2.200"))
+            let late = ByteBuffer(
+                bytes: KeyedDigest(secret: try DigestSecret(copying: Self.secret)).digest(
+                    "lockout-address", "192.0.2.200"))
             let rows = try await client.query(
                 "SELECT count(*)::BIGINT, count(*) FILTER (WHERE address = \(late))::BIGINT FROM lockout_bound_addresses"
             )

@@ -5,6 +5,31 @@ import PHIGuardTesting
 import PostgresNIO
 import Testing
 
+// The PostgreSQL sample of the article "Keeping replay steps and recovery codes in SQLite or
+// PostgreSQL" (Sources/PHIGuardTOTP/PHIGuardTOTP.docc/DurableSecondFactorStores.md); `SecondFactor` is the
+// article's SQLite sample's type. Keep the two in step.
+
+/// The second factor of a portal: TOTP codes with replay protection, and recovery codes.
+struct SecondFactor {
+    let verifier: TOTPVerifier
+    let recoveryCodes: any RecoveryCodeStore
+    let hasher: RecoveryCodeHasher
+}
+
+// MARK: Article sample (begin)
+
+func openSecondFactor(client: PostgresClient, recoveryKey: [UInt8]) async throws -> SecondFactor {
+    let replay = try PostgresTOTPReplayStore(client: client)
+    let codes = try PostgresRecoveryCodeStore(client: client)
+    try await replay.migrate()
+    try await codes.migrate()
+    return SecondFactor(
+        verifier: try TOTPVerifier(replayStore: replay), recoveryCodes: codes,
+        hasher: try RecoveryCodeHasher(key: recoveryKey))
+}
+
+// MARK: Article sample (end)
+
 /// Runs over verified TLS against the throwaway server `scripts/with-test-postgres.sh` starts
 /// (see ``TestDatabase``).
 @Suite("PostgreSQL TOTP replay and recovery-code stores", .enabled(if: TestDatabase.enabled))
@@ -73,6 +98,31 @@ struct PostgresTOTPStoreTests {
                 count += 1
             }
             #expect(count == 2)
+        }
+    }
+
+    @Test("the article's sample: one code accepted once across two instances")
+    func articleSample() async throws {
+        try await TestDatabase.withClient { first in
+            try await TestDatabase.withClient { second in
+                let key = [UInt8](repeating: 9, count: 32)
+                let instanceA = try await openSecondFactor(client: first, recoveryKey: key)
+                let instanceB = try await openSecondFactor(client: second, recoveryKey: key)
+                let totp = TOTP(secret: try TOTPSecret())
+                let account = "doc-\(UUID())"
+                let code = try totp.code(at: Date())
+                #expect(try await instanceA.verifier.verify(code, accountID: account, totp: totp).isAccepted)
+                #expect(try await instanceB.verifier.verify(code, accountID: account, totp: totp) == .replayed)
+                let codes = try instanceA.hasher.generate(count: 2)
+                try await instanceA.recoveryCodes.replaceCodes(codes.map(\.hash), accountID: account)
+                #expect(
+                    try await instanceB.hasher.redeem(
+                        codes[0].reveal(), accountID: account, in: instanceB.recoveryCodes))
+                #expect(
+                    try await instanceA.hasher.redeem(
+                        codes[0].reveal(), accountID: account, in: instanceA.recoveryCodes)
+                        == false)
+            }
         }
     }
 

@@ -127,7 +127,9 @@ struct SQLiteDatabaseTests {
             #expect(try await codes.remainingCount(accountID: "u-1") == 2)
             // Closing the database ends every store built from it, with each store's typed error.
             try await database.close()
-            await #expect(throws: TOTPStoreError.self) { _ = try await replay.advance(accountID: "u-1", to: 60_000_002) }
+            await #expect(throws: TOTPStoreError.self) {
+                _ = try await replay.advance(accountID: "u-1", to: 60_000_002)
+            }
             await #expect(throws: SessionStoreError.self) { _ = try await sessions.sessions(accountID: "u-1") }
             await #expect(throws: RateLimitError.self) { _ = try await lockout.gate(account: "carol", address: "a") }
 

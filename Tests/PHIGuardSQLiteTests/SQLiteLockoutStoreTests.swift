@@ -21,7 +21,8 @@ struct SQLiteLockoutStoreTests {
 
     func open(_ path: String?, clock: ManualClock) async throws -> SQLiteLockoutStore {
         return try await SQLiteLockoutStore.open(
-            path: path, policy: LockoutStoreConformance.policy, keyDigestSecret: try DigestSecret(copying: Self.secret), clock: clock,
+            path: path, policy: LockoutStoreConformance.policy, keyDigestSecret: try DigestSecret(copying: Self.secret),
+            clock: clock,
             busyTimeout: .seconds(60))
     }
 

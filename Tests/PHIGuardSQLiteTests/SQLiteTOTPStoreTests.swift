@@ -29,7 +29,8 @@ struct SQLiteTOTPStoreTests {
         // An in-memory database is private to its connection: the second object sees the first one's
         // steps only because both run on the database's one connection.
         try await TOTPReplayStoreConformance.check(
-            try await SQLiteTOTPReplayStore.open(in: database), other: try await SQLiteTOTPReplayStore.open(in: database))
+            try await SQLiteTOTPReplayStore.open(in: database),
+            other: try await SQLiteTOTPReplayStore.open(in: database))
         try await database.close()
     }
 
