@@ -14,10 +14,10 @@ public import PostgresNIO
 ///   on the row, so of several concurrent advances to one step, from any connection or instance,
 ///   exactly one returns `true`.
 /// - **Stored values are checked**: a negative stored step (a table someone else wrote) is
-///   ``TOTPStoreError/corruptRecord(_:)`` and is never overwritten; a step above `Int64.max` is
-///   ``TOTPStoreError/stepOutOfRange``.
+///   `TOTPStoreError.corruptRecord` and is never overwritten; a step above `Int64.max` is
+///   `TOTPStoreError.stepOutOfRange`.
 /// - **Failures**: any database error, or an operation slower than ``timeout``, becomes
-///   ``TOTPStoreError/unavailable(_:)`` naming the error type only; the verifier then accepts nothing.
+///   `TOTPStoreError.unavailable` naming the error type only; the verifier then accepts nothing.
 ///
 /// ```swift
 /// let replay = try PostgresTOTPReplayStore(client: client)
@@ -28,11 +28,11 @@ public final class PostgresTOTPReplayStore: TOTPReplayStore {
     private let client: PostgresClient
     private let table: String
     private let logger: Logger
-    /// How long an operation may take before it fails with ``TOTPStoreError/unavailable(_:)``.
+    /// How long an operation may take before it fails with `TOTPStoreError.unavailable`.
     public let timeout: Duration
 
     /// A store on `client` in table `table` (1–40 of `a–z 0–9 _`, starting with a letter; anything
-    /// else is ``TOTPStoreError/invalidTableName``).
+    /// else is `TOTPStoreError.invalidTableName`).
     public init(
         client: PostgresClient, table: String = "phiguard_totp_replay", timeout: Duration = .seconds(2),
         logger: Logger = Logger(label: "phiguard.totp.postgres")
@@ -53,7 +53,7 @@ public final class PostgresTOTPReplayStore: TOTPReplayStore {
         }
     }
 
-    /// The last step accepted for `accountID`, or `nil`; ``TOTPStoreError/corruptRecord(_:)`` for a
+    /// The last step accepted for `accountID`, or `nil`; `TOTPStoreError.corruptRecord` for a
     /// negative stored step.
     public func lastAcceptedStep(accountID: String) async throws(TOTPStoreError) -> UInt64? {
         let query: PostgresQuery = "SELECT last_step FROM \(unescaped: table) WHERE account_id = \(accountID)"
@@ -104,7 +104,7 @@ public final class PostgresTOTPReplayStore: TOTPReplayStore {
 ///   transaction-scoped advisory lock on the account, so two concurrent replacements never merge
 ///   into a union of both sets; the last one wins whole.
 /// - **Failures**: any database error, or an operation slower than ``timeout``, becomes
-///   ``TOTPStoreError/unavailable(_:)`` naming the error type only.
+///   `TOTPStoreError.unavailable` naming the error type only.
 ///
 /// ```swift
 /// let codes = try PostgresRecoveryCodeStore(client: client)
@@ -115,11 +115,11 @@ public final class PostgresRecoveryCodeStore: RecoveryCodeStore {
     private let client: PostgresClient
     private let table: String
     private let logger: Logger
-    /// How long an operation may take before it fails with ``TOTPStoreError/unavailable(_:)``.
+    /// How long an operation may take before it fails with `TOTPStoreError.unavailable`.
     public let timeout: Duration
 
     /// A store on `client` in table `table` (1–40 of `a–z 0–9 _`, starting with a letter; anything
-    /// else is ``TOTPStoreError/invalidTableName``).
+    /// else is `TOTPStoreError.invalidTableName`).
     public init(
         client: PostgresClient, table: String = "phiguard_recovery_codes", timeout: Duration = .seconds(2),
         logger: Logger = Logger(label: "phiguard.recovery-codes.postgres")
@@ -191,8 +191,8 @@ public final class PostgresRecoveryCodeStore: RecoveryCodeStore {
     }
 }
 
-/// Runs `body` within `timeout`; every failure becomes ``TOTPStoreError/unavailable(_:)`` naming its
-/// type only (``TOTPStoreError`` passes through).
+/// Runs `body` within `timeout`; every failure becomes `TOTPStoreError.unavailable` naming its
+/// type only (`TOTPStoreError` passes through).
 private func totpStoreRun<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T)
     async throws(TOTPStoreError) -> T
 {

@@ -14,11 +14,11 @@ internal import SQLiteNIO
 ///   concurrent advances to one step, from any task, store object, connection or process, exactly
 ///   one returns `true`.
 /// - **Stored values are checked**: a stored step that is negative or not an integer (a table
-///   someone else wrote) is ``TOTPStoreError/corruptRecord(_:)`` from
+///   someone else wrote) is `TOTPStoreError.corruptRecord` from
 ///   ``lastAcceptedStep(accountID:)`` and is never overwritten by ``advance(accountID:to:)``
 ///   (which then returns `false`): fail closed. A step above `Int64.max` is
-///   ``TOTPStoreError/stepOutOfRange``.
-/// - **Failures**: database errors become ``TOTPStoreError/unavailable(_:)`` naming the error type only.
+///   `TOTPStoreError.stepOutOfRange`.
+/// - **Failures**: database errors become `TOTPStoreError.unavailable` naming the error type only.
 ///
 /// ```swift
 /// let database = try await SQLiteDatabase.open(path: "/var/lib/portal/portal.sqlite")
@@ -71,7 +71,7 @@ public final class SQLiteTOTPReplayStore: TOTPReplayStore {
             """, [])
     }
 
-    /// The last step accepted for `accountID`, or `nil`; ``TOTPStoreError/corruptRecord(_:)`` for a
+    /// The last step accepted for `accountID`, or `nil`; `TOTPStoreError.corruptRecord` for a
     /// stored value no store writes.
     public func lastAcceptedStep(accountID: String) async throws(TOTPStoreError) -> UInt64? {
         let rows = try await run { connection in
@@ -130,7 +130,7 @@ public final class SQLiteTOTPReplayStore: TOTPReplayStore {
 ///   a prefix of a keyed 256-bit hash, which says nothing about any code.
 /// - **Replace all at once**: ``replaceCodes(_:accountID:)`` deletes the old set and inserts the new
 ///   one in one `BEGIN IMMEDIATE` transaction: no moment with both sets, or neither.
-/// - **Failures**: database errors become ``TOTPStoreError/unavailable(_:)`` naming the error type only.
+/// - **Failures**: database errors become `TOTPStoreError.unavailable` naming the error type only.
 ///
 /// ```swift
 /// let codes = try await SQLiteRecoveryCodeStore.open(in: database)
