@@ -105,6 +105,10 @@ struct PostgresTOTPStoreTests {
     func articleSample() async throws {
         try await TestDatabase.withClient { first in
             try await TestDatabase.withClient { second in
+                // Connect both pools first: the sample's stores keep the default 2 s timeout, which a
+                // loaded test machine can spend on TLS connection set-up alone.
+                try await first.query("SELECT 1")
+                try await second.query("SELECT 1")
                 let key = [UInt8](repeating: 9, count: 32)
                 let instanceA = try await openSecondFactor(client: first, recoveryKey: key)
                 let instanceB = try await openSecondFactor(client: second, recoveryKey: key)
