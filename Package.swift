@@ -54,19 +54,22 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardSQLite",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardRecords",
-            "PHIGuardCrypto", sqlite, nioCore, nioPosix, log,
+            "PHIGuardCrypto", "PHIGuardTOTP", sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            postgres, nioCore, nioSSL, log,
+            "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
     // Conformance suites an app runs against its own store implementations, and test doubles.
-    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
+    (
+        "PHIGuardTesting",
+        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardTOTP"]
+    ),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
@@ -75,7 +78,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
 let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardCrypto", ["PHIGuardTestSupport"]),
     ("PHIGuardPasswords", ["PHIGuardTestSupport"]),
-    ("PHIGuardTOTP", ["PHIGuardRateLimit", "PHIGuardTestSupport"]),
+    ("PHIGuardTOTP", ["PHIGuardRateLimit", "PHIGuardTestSupport", "PHIGuardTesting"]),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP"]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),
@@ -108,13 +111,14 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption", "PHIGuardRateLimit",
             "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", sqlite, nioCore,
+            "PHIGuardTOTP",
         ]
     ),
     (
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
-            "PHIGuardTestSupport", postgres, log,
+            "PHIGuardTestSupport", postgres, log, "PHIGuardTOTP",
         ]
     ),
 ]

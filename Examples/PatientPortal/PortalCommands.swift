@@ -6,6 +6,7 @@ import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardPasswords
 import PHIGuardRecords
+import PHIGuardSQLite
 import PHIGuardTOTP
 import PHIGuardTOTPQRCode
 
@@ -118,7 +119,7 @@ struct TOTPCodeCommand: AsyncParsableCommand {
                 throw PortalError.notADemoAccount
             }
             let now = try demo.totp.timeStep(at: services.flow.clock.now)
-            let used = try await services.database.lastAcceptedStep(accountID: demo.id) ?? 0
+            let used = try await services.totpSteps.lastAcceptedStep(accountID: demo.id) ?? 0
             let step = max(now, used + 1)
             guard step <= now + 1 else { throw PortalError.codeNotReady }
             FileHandle.standardError.write(Data("DEMO ONLY: the code \(account)'s authenticator shows\n".utf8))
@@ -187,7 +188,7 @@ struct RegisterCommand: AsyncParsableCommand {
                     authenticator: enrollment.totp, confirmationCode: code)
                 if let accountID = created {
                     // The confirmation code must not sign in as well: record its step as used.
-                    _ = try await services.database.advance(accountID: accountID, to: step)
+                    _ = try await services.totpSteps.advance(accountID: accountID, to: step)
                     try await services.audit.append(
                         try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
                 }

@@ -7,18 +7,17 @@ import PHIGuardRecords
 import PHIGuardTOTP
 import SQLiteNIO
 
-/// The portal's own tables in the SQLite file: accounts, patients, chart fields, care teams and the
-/// TOTP replay steps. PHIGuard's stores (sessions, rate limits, audit log) keep their tables in the
-/// same file.
+/// The portal's own tables in the SQLite file: accounts, patients, chart fields and care teams.
+/// PHIGuard's stores (sessions, lockout, rate limits, TOTP replay steps, audit log) keep their tables
+/// in the same file, on one shared connection (`SQLiteDatabase`).
 ///
 /// Every PHI value (a patient's name, date of birth, each chart field) and every secret (a login
 /// name, a TOTP secret) is a `FieldEnvelope` bound to its table, record and field, so a value copied
 /// into another row does not decrypt. Login names are found through a blind index; passwords are
 /// stored only as Argon2id PHC strings.
 ///
-/// It is the portal's `AccountDirectory` (for `LoginFlow`) and `TOTPReplayStore` (so a code is
-/// accepted at most once across separate runs of the CLI).
-final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
+/// It is the portal's `AccountDirectory` (for `LoginFlow`) and the `RecordStore` of its charts.
+final class PortalDatabase: AccountDirectory, RecordStore {
     /// The chart fields the access policy declares for `chart` (Examples/Policies/hospital.yaml).
     static let chartFields = [
         "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
@@ -103,7 +102,6 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             CREATE TABLE IF NOT EXISTS portal_care_team (
                 account_id TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (account_id, patient_id))
             """,
-            "CREATE TABLE IF NOT EXISTS portal_totp_steps (account_id TEXT PRIMARY KEY, last_step INTEGER NOT NULL)",
         ] {
             _ = try await connection.query(statement, [])
         }
@@ -221,28 +219,6 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
         let rows = try await connection.query("SELECT demo FROM portal_accounts WHERE id = ?", [.text(account.id)])
         guard rows.first?.column("demo")?.integer == 1 else { return nil }
         return (account.id, totp)
-    }
-
-    // MARK: TOTPReplayStore
-
-    func lastAcceptedStep(accountID: String) async throws -> UInt64? {
-        let rows = try await connection.query(
-            "SELECT last_step FROM portal_totp_steps WHERE account_id = ?", [.text(accountID)])
-        guard let stored = rows.first?.column("last_step")?.integer else { return nil }
-        // A step no verifier wrote (negative: a database someone else wrote) is refused, not trusted.
-        guard let step = UInt64(exactly: stored) else { throw PortalError.corruptRow }
-        return step
-    }
-
-    /// One statement: inserts the first step or raises a lower one; a row comes back only if it changed.
-    func advance(accountID: String, to step: UInt64) async throws -> Bool {
-        let rows = try await connection.query(
-            """
-            INSERT INTO portal_totp_steps (account_id, last_step) VALUES (?, ?)
-            ON CONFLICT (account_id) DO UPDATE SET last_step = excluded.last_step
-            WHERE portal_totp_steps.last_step < excluded.last_step RETURNING account_id
-            """, [.text(accountID), .integer(.init(step))])
-        return !rows.isEmpty
     }
 
     // MARK: Patients and charts

@@ -83,11 +83,14 @@ struct PortalKeys {
 
     func signingKey() throws -> AuditSigningKey { try AuditSigningKey(base64: try readSecret(Self.signingKey)) }
 
-    func rateLimitSecret() throws -> [UInt8] {
-        guard let data = Data(base64Encoded: try readSecret(Self.rateLimitSecret)), data.count == 32 else {
+    /// The key of the lockout and rate-limit stores' digests (the stores take ownership of it).
+    func rateLimitSecret() throws -> DigestSecret {
+        guard let data = Data(base64Encoded: try readSecret(Self.rateLimitSecret)),
+            let secret = try? DigestSecret(copying: data)
+        else {
             throw PortalError.badKeyFile(Self.rateLimitSecret)
         }
-        return Array(data)
+        return secret
     }
 
     /// Writes `text` to a new file (never following or replacing anything), mode 0600 unless `access` says otherwise.
@@ -124,7 +127,11 @@ struct PortalServices {
     static let clientLabel = "PatientPortal CLI"
 
     let options: PortalOptions
+    /// The one connection to the file that PHIGuard's stores share.
+    let storage: SQLiteDatabase
     let database: PortalDatabase
+    /// The last accepted TOTP step of each account (a code is accepted once across runs).
+    let totpSteps: SQLiteTOTPReplayStore
     let sessions: SQLiteSessionStore
     let rateLimits: SQLiteRateLimitStore
     let lockout: SQLiteLockoutStore
@@ -149,22 +156,22 @@ struct PortalServices {
             skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
         // One clock for every component (sessions, lockout, rate limits, audit, access rules).
         let clock = SystemClock()
-        var secret = try keys.rateLimitSecret()
-        let rateLimits = try await SQLiteRateLimitStore.open(
-            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
-        // The same digest secret: the stores' digests are domain-separated by their labels.
-        secret = try keys.rateLimitSecret()
-        let lockout = try await SQLiteLockoutStore.open(
-            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
-        let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
-        let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
+        // PHIGuard's stores share one connection (and one thread) to the file.
+        let storage = try await SQLiteDatabase.open(path: options.database, logger: logger)
+        // One digest secret for both stores: their digests are domain-separated by their labels.
+        let secret = try keys.rateLimitSecret()
+        let rateLimits = try await SQLiteRateLimitStore.open(in: storage, keyDigestSecret: secret, clock: clock)
+        let lockout = try await SQLiteLockoutStore.open(in: storage, keyDigestSecret: secret, clock: clock)
+        let sessions = try await SQLiteSessionStore.open(in: storage)
+        let totpSteps = try await SQLiteTOTPReplayStore.open(in: storage)
+        let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
         let audit = try await AuditLog(
             sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
             logger: logger)
         let flow = try LoginFlow(
             accounts: database, sessions: sessions, passwords: try PasswordHasher(),
             // LoginFlow counts codes in `lockout` with the other second-factor attempts.
-            totp: try TOTPVerifier(replayStore: database, lockout: nil, logger: logger), throttle: lockout,
+            totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger), throttle: lockout,
             rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
         let engine = AccessEngine(
             policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
@@ -172,19 +179,17 @@ struct PortalServices {
             schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
             audit: audit)
         return PortalServices(
-            options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
+            options: options, storage: storage, database: database, totpSteps: totpSteps, sessions: sessions,
+            rateLimits: rateLimits, lockout: lockout,
             auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
             sessionFile: PortalSessionFile(path: options.sessionFile))
     }
 
-    /// Writes the audit queue and a final checkpoint, then closes every connection.
+    /// Writes the audit queue and a final checkpoint, then closes both connections.
     func close() async throws {
         var failure: (any Error)?
         do { try await audit.close() } catch { failure = error }
-        for step in [
-            { () async throws in try await auditSink.close() }, { try await sessions.close() },
-            { try await rateLimits.close() }, { try await lockout.close() }, { try await database.close() },
-        ] {
+        for step in [{ () async throws in try await storage.close() }, { try await database.close() }] {
             do { try await step() } catch { failure = failure ?? error }
         }
         if let failure { throw failure }

@@ -14,6 +14,11 @@ package struct KeyedDigest: Sendable {
         key = try SecretBytes(copying: secret, idleProtection: .readOnly)
     }
 
+    /// A digest keyed with `secret`, sharing its guarded memory (nothing is copied or zeroed).
+    package init(secret: DigestSecret) {
+        key = secret.bytes
+    }
+
     /// The 16-byte digest of `parts`, joined with zero bytes.
     ///
     /// The key is 32 bytes (checked at initialisation) and the output 16, so libsodium cannot refuse

@@ -21,7 +21,7 @@ public import PostgresNIO
 ///   `RateLimitError.storeUnavailable`; the login flow then refuses the attempt (fail closed).
 ///
 /// ```swift
-/// let lockout = try PostgresLockoutStore(client: client, keyDigestSecret: &secret)
+/// let lockout = try PostgresLockoutStore(client: client, keyDigestSecret: secret)  // a DigestSecret
 /// try await lockout.migrate()
 /// let flow = try LoginFlow(accounts: directory, sessions: sessions, passwords: hasher, totp: verifier,
 ///                          throttle: lockout, rateLimiter: RateLimiter(store: postgresRateLimits))
@@ -38,26 +38,41 @@ public final class PostgresLockoutStore: LockoutStore {
     private let logger: Logger
 
     /// A store on `client` in tables `<table>_accounts` and `<table>_addresses` (`table`: 1–40 of
-    /// `a–z 0–9 _`, starting with a letter). `keyDigestSecret` (32 bytes) keys the digests; the
-    /// caller's copy is zeroed.
+    /// `a–z 0–9 _`, starting with a letter). `keyDigestSecret` keys the digests; every instance must
+    /// use the same one.
     public init(
         client: PostgresClient, table: String = "phiguard_lockout", policy: LockoutPolicy = .standard,
-        keyDigestSecret: inout [UInt8], clock: any PHIGuardClock = SystemClock(), timeout: Duration = .seconds(2),
+        keyDigestSecret: DigestSecret, clock: any PHIGuardClock = SystemClock(), timeout: Duration = .seconds(2),
         logger: Logger = Logger(label: "phiguard.lockout.postgres")
     ) throws(RateLimitError) {
-        defer { Sodium.zero(&keyDigestSecret) }
         guard isValidTableName(table) else {
             throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter")
         }
-        do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
-            throw .invalidLimit("keyDigestSecret: \(error)")
-        }
+        digester = KeyedDigest(secret: keyDigestSecret)
         self.client = client
         self.table = table
         self.policy = policy
         self.clock = clock
         self.timeout = timeout
         self.logger = logger
+    }
+
+    /// A store as ``init(client:table:policy:keyDigestSecret:clock:timeout:logger:)`` makes, with the
+    /// secret's 32 bytes given as an array, which is zeroed.
+    @available(*, deprecated, message: "pass a DigestSecret (the store owns it; your array is left alone)")
+    public convenience init(
+        client: PostgresClient, table: String = "phiguard_lockout", policy: LockoutPolicy = .standard,
+        keyDigestSecret: inout [UInt8], clock: any PHIGuardClock = SystemClock(), timeout: Duration = .seconds(2),
+        logger: Logger = Logger(label: "phiguard.lockout.postgres")
+    ) throws(RateLimitError) {
+        defer { Sodium.zero(&keyDigestSecret) }
+        let secret: DigestSecret
+        do { secret = try DigestSecret(copying: keyDigestSecret) } catch {
+            throw .invalidLimit("keyDigestSecret: \(error)")
+        }
+        try self.init(
+            client: client, table: table, policy: policy, keyDigestSecret: secret, clock: clock, timeout: timeout,
+            logger: logger)
     }
 
     /// Creates the tables if they do not exist.

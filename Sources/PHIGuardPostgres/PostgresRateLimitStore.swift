@@ -21,7 +21,7 @@ public import PostgresNIO
 /// let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
 /// Task { await client.run() }                       // the app owns and runs the client
 /// var secret = try loadRateLimitSecret()            // 32 bytes, shared by all instances
-/// let store = try PostgresRateLimitStore(client: client, keyDigestSecret: &secret)
+/// let store = try PostgresRateLimitStore(client: client, keyDigestSecret: secret)  // a DigestSecret
 /// try await store.migrate()
 /// let limiter = RateLimiter(store: store)
 /// ```
@@ -34,27 +34,37 @@ public final class PostgresRateLimitStore: RateLimitStore {
     public let timeout: Duration
 
     /// A store on `client` in table `table` (1–40 of `a–z 0–9 _`, starting with a letter).
-    /// `keyDigestSecret` (32 bytes) keys the digest of stored keys; the caller's copy is zeroed.
+    /// `keyDigestSecret` keys the digest of stored keys; every instance must use the same one.
     /// A check that has not finished after `timeout` (default 2 s: the pool keeps retrying an
     /// unreachable server for much longer) fails, so an outage is answered promptly.
     public init(
-        client: PostgresClient, table: String = "phiguard_rate_limits", keyDigestSecret: inout [UInt8],
+        client: PostgresClient, table: String = "phiguard_rate_limits", keyDigestSecret: DigestSecret,
         timeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.postgres")
     ) throws(RateLimitError) {
-        defer { Sodium.zero(&keyDigestSecret) }
         guard isValidTableName(table) else {
             throw .invalidLimit("table name must be 1-40 of a-z 0-9 _ starting with a letter")
         }
-        guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
-        do {
-            digester = try KeyedDigest(secret: &keyDigestSecret)
-        } catch {
-            throw .storeUnavailable("secure memory: \(error)")
-        }
+        digester = KeyedDigest(secret: keyDigestSecret)
         self.client = client
         self.table = table
         self.logger = logger
         self.timeout = timeout
+    }
+
+    /// A store as ``init(client:table:keyDigestSecret:timeout:logger:)`` makes, with the secret's 32
+    /// bytes given as an array, which is zeroed.
+    @available(*, deprecated, message: "pass a DigestSecret (the store owns it; your array is left alone)")
+    public convenience init(
+        client: PostgresClient, table: String = "phiguard_rate_limits", keyDigestSecret: inout [UInt8],
+        timeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.postgres")
+    ) throws(RateLimitError) {
+        defer { Sodium.zero(&keyDigestSecret) }
+        guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
+        let secret: DigestSecret
+        do { secret = try DigestSecret(copying: keyDigestSecret) } catch {
+            throw .storeUnavailable("secure memory: \(error)")
+        }
+        try self.init(client: client, table: table, keyDigestSecret: secret, timeout: timeout, logger: logger)
     }
 
     /// Creates the table if it does not exist (`key BYTEA PRIMARY KEY, tat BIGINT`).

@@ -24,27 +24,47 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     /// Rows per `INSERT` statement (19 parameters a row stays under SQLite's 32,766 limit).
     static let rowsPerStatement = 500
 
-    private let connection: SQLiteConnection
+    private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let logger: Logger
     private let isReadOnly: Bool
     private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
 
-    private init(connection: SQLiteConnection, logger: Logger, isReadOnly: Bool = false) {
-        self.connection = connection
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool, logger: Logger, isReadOnly: Bool = false) {
+        self.database = database
+        self.ownsConnection = ownsConnection
         self.logger = logger
         self.isReadOnly = isReadOnly
     }
 
-    /// Opens (creating if needed) the database at `path` and its audit tables.
+    /// A sink in `database`, sharing its connection with the other stores built from it (its tables
+    /// are made if needed). A batch waits for other processes' write locks as long as the database's
+    /// `busyTimeout`. ``close()`` leaves the database open.
+    public static func open(in database: SQLiteDatabase, logger: Logger = Logger(label: "phiguard.audit.sqlite"))
+        async throws(AuditError) -> SQLiteAuditSink
+    {
+        do {
+            try await database.makeTables { connection in try await createSchema(connection, logger: logger) }
+        } catch {
+            throw .storageFailure("cannot open the SQLite audit database")
+        }
+        return SQLiteAuditSink(database: database.connection, ownsConnection: false, logger: logger)
+    }
+
+    /// Opens (creating if needed) the database at `path` and its audit tables, on a connection of its
+    /// own (prefer ``open(in:logger:)`` when other stores use the same file).
     public static func open(path: String, logger: Logger = Logger(label: "phiguard.audit.sqlite"))
         async throws(AuditError)
         -> SQLiteAuditSink
     {
         do {
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            let sink = SQLiteAuditSink(connection: connection, logger: logger)
-            try await sink.createSchema()
-            return sink
+            let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: .seconds(30), logger: logger)
+            {
+                connection in try await createSchema(connection, logger: logger)
+            }
+            return SQLiteAuditSink(database: database, ownsConnection: true, logger: logger)
         } catch {
             throw .storageFailure("cannot open the SQLite audit database")
         }
@@ -57,25 +77,27 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     public static func openReadOnly(path: String, logger: Logger = Logger(label: "phiguard.audit.sqlite"))
         async throws(AuditError) -> SQLiteAuditSink
     {
-        let connection: SQLiteConnection
+        let database: SQLiteSerialConnection
         do {
-            connection = try await SQLiteConnection.open(storage: .file(path: readOnlyURI(path)), logger: logger)
+            database = try await SQLiteSerialConnection.open(
+                path: readOnlyURI(path), busyTimeout: .seconds(30), logger: logger, readOnly: true)
         } catch {
             throw .storageFailure("cannot open the SQLite audit database read-only")
         }
-        let sink = SQLiteAuditSink(connection: connection, logger: logger, isReadOnly: true)
+        let sink = SQLiteAuditSink(database: database, ownsConnection: true, logger: logger, isReadOnly: true)
         let tables: [SQLiteRow]
         do {
-            _ = try await connection.query("PRAGMA busy_timeout=30000", [])
-            tables = try await connection.query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('audit_records', 'audit_checkpoints')",
-                [])
+            tables = try await database.exclusive { connection in
+                try await connection.query(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('audit_records', 'audit_checkpoints')",
+                    [])
+            }
         } catch {
-            try? await connection.close()
+            try? await database.close()
             throw .storageFailure("cannot read the SQLite audit database")
         }
         guard tables.count == 2 else {
-            try? await connection.close()
+            try? await database.close()
             throw .storageFailure("the audit tables are missing from the SQLite database")
         }
         return sink
@@ -96,26 +118,26 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
 
     /// Opens an in-memory database (for tests).
     public static func inMemory() async throws(AuditError) -> SQLiteAuditSink {
+        let logger = Logger(label: "phiguard.audit.sqlite")
         do {
-            let connection = try await SQLiteConnection.open(storage: .memory)
-            let sink = SQLiteAuditSink(connection: connection, logger: Logger(label: "phiguard.audit.sqlite"))
-            try await sink.createSchema()
-            return sink
+            let database = try await SQLiteSerialConnection.open(path: nil, busyTimeout: .seconds(30), logger: logger) {
+                connection in try await createSchema(connection, logger: logger)
+            }
+            return SQLiteAuditSink(database: database, ownsConnection: true, logger: logger)
         } catch {
             throw .storageFailure("cannot open the SQLite audit database")
         }
     }
 
-    /// Closes the connection. The sink must not be used afterwards.
+    /// Closes the connection the sink opened; does nothing for a sink built with ``open(in:logger:)``
+    /// (close its `SQLiteDatabase`). The sink must not be used afterwards.
     public func close() async throws(AuditError) {
-        do { try await connection.close() } catch { throw .storageFailure("cannot close the SQLite audit database") }
+        guard ownsConnection else { return }
+        do { try await database.close() } catch { throw .storageFailure("cannot close the SQLite audit database") }
     }
 
-    private func createSchema() async throws {
-        // Wait (sleeping) for other processes' write transactions instead of failing at once.
-        _ = try await connection.query("PRAGMA busy_timeout=30000", [])
-        _ = try await connection.query("PRAGMA journal_mode=WAL", [])
-        _ = try await connection.query("PRAGMA synchronous=FULL", [])
+    /// Makes the tables (the connection is already in WAL mode with `synchronous=FULL`).
+    private static func createSchema(_ connection: SQLiteConnection, logger: Logger) async throws {
         _ = try await connection.query(
             """
             CREATE TABLE IF NOT EXISTS audit_records (
@@ -157,8 +179,7 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
         let columnList = AuditRecordColumns.names.joined(separator: ", ")
         let rowPlaceholder =
             "(" + Array(repeating: "?", count: AuditRecordColumns.names.count).joined(separator: ",") + ")"
-        _ = try await connection.query("BEGIN IMMEDIATE", [])
-        do {
+        try await database.transaction { connection -> (value: Void, commit: Bool) in
             if !records.isEmpty {
                 let tail = try await connection.query(
                     "SELECT sequence, chain FROM audit_records ORDER BY position DESC LIMIT 1", [])
@@ -192,17 +213,16 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
                         .integer(Int(checkpoint.timestamp)), .blob(ByteBuffer(bytes: checkpoint.signature)),
                     ])
             }
-            _ = try await connection.query("COMMIT", [])
-        } catch {
-            _ = try? await connection.query("ROLLBACK", [])
-            throw error
+            return ((), true)
         }
     }
 
     /// The row with the highest position.
     public func lastRecord() async throws -> AuditRecord? {
-        let rows = try await connection.query(
-            "SELECT \(Self.selectList) FROM audit_records ORDER BY position DESC LIMIT 1", [])
+        let rows = try await database.exclusive { connection in
+            try await connection.query(
+                "SELECT \(Self.selectList) FROM audit_records ORDER BY position DESC LIMIT 1", [])
+        }
         guard let row = rows.first else { return nil }
         guard case .record(let record) = Self.entry(row) else {
             throw AuditError.storageFailure("the last audit row is not a record")
@@ -216,13 +236,17 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
         let cached = cursor.withLock { $0 }
         let rows: [SQLiteRow]
         if cached.position == position {
-            rows = try await connection.query(
-                "SELECT \(Self.selectList) FROM audit_records WHERE position > ? ORDER BY position LIMIT ?",
-                [.integer(Int(cached.rowID)), .integer(limit)])
+            rows = try await database.exclusive { connection in
+                try await connection.query(
+                    "SELECT \(Self.selectList) FROM audit_records WHERE position > ? ORDER BY position LIMIT ?",
+                    [.integer(Int(cached.rowID)), .integer(limit)])
+            }
         } else {
-            rows = try await connection.query(
-                "SELECT \(Self.selectList) FROM audit_records ORDER BY position LIMIT ? OFFSET ?",
-                [.integer(limit), .integer(position)])
+            rows = try await database.exclusive { connection in
+                try await connection.query(
+                    "SELECT \(Self.selectList) FROM audit_records ORDER BY position LIMIT ? OFFSET ?",
+                    [.integer(limit), .integer(position)])
+            }
         }
         if let last = rows.last, let rowID = last.column("position")?.integer {
             let next = (position + rows.count, Int64(rowID))
@@ -233,8 +257,10 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
 
     /// Checkpoints in the order written.
     public func checkpoints() async throws -> [AuditCheckpoint] {
-        let rows = try await connection.query(
-            "SELECT sequence, chain, timestamp, signature FROM audit_checkpoints ORDER BY position", [])
+        let rows = try await database.exclusive { connection in
+            try await connection.query(
+                "SELECT sequence, chain, timestamp, signature FROM audit_checkpoints ORDER BY position", [])
+        }
         return try rows.map { row in
             guard let sequence = row.column("sequence")?.integer, let timestamp = row.column("timestamp")?.integer,
                 let chain = row.column("chain")?.blob, let signature = row.column("signature")?.blob
@@ -248,14 +274,16 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     /// Break-glass accesses without a review record, answered by an SQL query (no full scan in Swift).
     public func unreviewedBreakGlass() async throws(AuditError) -> [AuditRecord] {
         do {
-            let rows = try await connection.query(
-                """
-                SELECT \(Self.selectList) FROM audit_records r
-                WHERE r.kind = 'access.decision' AND r.break_glass = 1 AND NOT EXISTS (
-                    SELECT 1 FROM audit_records v
-                    WHERE v.kind = 'break-glass.reviewed' AND v.related_sequence = r.sequence)
-                ORDER BY r.position
-                """, [])
+            let rows = try await database.exclusive { connection in
+                try await connection.query(
+                    """
+                    SELECT \(Self.selectList) FROM audit_records r
+                    WHERE r.kind = 'access.decision' AND r.break_glass = 1 AND NOT EXISTS (
+                        SELECT 1 FROM audit_records v
+                        WHERE v.kind = 'break-glass.reviewed' AND v.related_sequence = r.sequence)
+                    ORDER BY r.position
+                    """, [])
+            }
             return rows.compactMap { row in
                 if case .record(let record) = Self.entry(row) { record } else { nil }
             }

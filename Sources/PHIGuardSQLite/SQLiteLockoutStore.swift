@@ -22,9 +22,8 @@ internal import SQLiteNIO
 ///   flow then refuses the attempt (fail closed).
 ///
 /// ```swift
-/// var secret = try loadLockoutSecret()              // 32 bytes, kept across restarts
-/// let lockout = try await SQLiteLockoutStore.open(
-///     path: "/var/lib/portal/lockout.sqlite", keyDigestSecret: &secret)
+/// let secret = try DigestSecret(copying: loadLockoutSecret())  // 32 bytes, kept across restarts
+/// let lockout = try await SQLiteLockoutStore.open(in: database, keyDigestSecret: secret)
 /// let flow = try LoginFlow(accounts: directory, sessions: sessions, passwords: hasher, totp: verifier,
 ///                          throttle: lockout)
 /// ```
@@ -32,34 +31,54 @@ public final class SQLiteLockoutStore: LockoutStore {
     /// The policy.
     public let policy: LockoutPolicy
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let digester: KeyedDigest
     private let clock: any PHIGuardClock
 
     private init(
-        policy: LockoutPolicy, database: SQLiteSerialConnection, digester: KeyedDigest, clock: any PHIGuardClock
+        policy: LockoutPolicy, database: SQLiteSerialConnection, ownsConnection: Bool, digester: KeyedDigest,
+        clock: any PHIGuardClock
     ) {
         self.policy = policy
         self.database = database
+        self.ownsConnection = ownsConnection
         self.digester = digester
         self.clock = clock
     }
 
-    /// Opens (creating if needed) the database at `path` (`nil`: a private in-memory database) and
-    /// its tables.
+    /// A store in `database`, sharing its connection with the other stores built from it (its tables
+    /// are made if needed). ``close()`` leaves the database open.
     ///
-    /// `keyDigestSecret` (32 bytes) keys the digests; keep it across restarts (a new secret forgets
-    /// every counter) and out of the database. The caller's copy is zeroed. A call waits at most
-    /// `busyTimeout` for another process's write lock before failing. Times are the wall
-    /// reading of `clock` (nanoseconds since 1970), so counters survive a restart. Call ``close()`` when done.
+    /// `keyDigestSecret` keys the digests; keep it across restarts (a new secret forgets every
+    /// counter) and out of the database. Times are the wall reading of `clock` (nanoseconds since
+    /// 1970), so counters survive a restart.
     public static func open(
-        path: String?, policy: LockoutPolicy = .standard, keyDigestSecret: inout [UInt8],
+        in database: SQLiteDatabase, policy: LockoutPolicy = .standard, keyDigestSecret: DigestSecret,
+        clock: any PHIGuardClock = SystemClock()
+    ) async throws(RateLimitError) -> SQLiteLockoutStore {
+        do { try await database.makeTables(createSchema) } catch {
+            throw .storeUnavailable("cannot create the SQLite lockout tables")
+        }
+        return SQLiteLockoutStore(
+            policy: policy, database: database.connection, ownsConnection: false,
+            digester: KeyedDigest(secret: keyDigestSecret), clock: clock)
+    }
+
+    /// Opens (creating if needed) the database at `path` (`nil`: a private in-memory database) and
+    /// its tables, on a connection of its own (prefer ``open(in:policy:keyDigestSecret:clock:)`` when
+    /// other stores use the same file).
+    ///
+    /// `keyDigestSecret` keys the digests; keep it across restarts (a new secret forgets every
+    /// counter) and out of the database. A call waits at most `busyTimeout` for another process's
+    /// write lock before failing. Times are the wall reading of `clock` (nanoseconds since 1970), so
+    /// counters survive a restart. Call ``close()`` when done.
+    public static func open(
+        path: String?, policy: LockoutPolicy = .standard, keyDigestSecret: DigestSecret,
         clock: any PHIGuardClock = SystemClock(), busyTimeout: Duration = .seconds(2),
         logger: Logger = Logger(label: "phiguard.lockout.sqlite")
     ) async throws(RateLimitError) -> SQLiteLockoutStore {
-        let digester: KeyedDigest
-        do { digester = try KeyedDigest(secret: &keyDigestSecret) } catch {
-            throw .invalidLimit("keyDigestSecret: \(error)")
-        }
         let database: SQLiteSerialConnection
         do {
             database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
@@ -67,30 +86,54 @@ public final class SQLiteLockoutStore: LockoutStore {
             throw .storeUnavailable("cannot open the SQLite lockout database")
         }
         do {
-            try await database.exclusive { connection in
-                _ = try await connection.query(
-                    """
-                    CREATE TABLE IF NOT EXISTS phiguard_lockout_accounts (
-                        account BLOB PRIMARY KEY, consecutive INTEGER NOT NULL, locked_until INTEGER NOT NULL
-                    ) WITHOUT ROWID
-                    """, [])
-                _ = try await connection.query(
-                    """
-                    CREATE TABLE IF NOT EXISTS phiguard_lockout_addresses (
-                        account BLOB NOT NULL, address BLOB NOT NULL, failures INTEGER NOT NULL,
-                        not_before INTEGER NOT NULL, PRIMARY KEY (account, address)
-                    ) WITHOUT ROWID
-                    """, [])
-            }
+            try await database.exclusive(createSchema)
         } catch {
             try? await database.close()
             throw .storeUnavailable("cannot create the SQLite lockout tables")
         }
-        return SQLiteLockoutStore(policy: policy, database: database, digester: digester, clock: clock)
+        return SQLiteLockoutStore(
+            policy: policy, database: database, ownsConnection: true, digester: KeyedDigest(secret: keyDigestSecret),
+            clock: clock)
     }
 
-    /// Closes the database, after the calls already queued. The store must not be used afterwards.
+    /// Opens the database at `path` as ``open(path:policy:keyDigestSecret:clock:busyTimeout:logger:)``
+    /// does, with the secret's 32 bytes given as an array, which is zeroed.
+    @available(*, deprecated, message: "pass a DigestSecret (the store owns it; your array is left alone)")
+    public static func open(
+        path: String?, policy: LockoutPolicy = .standard, keyDigestSecret: inout [UInt8],
+        clock: any PHIGuardClock = SystemClock(), busyTimeout: Duration = .seconds(2),
+        logger: Logger = Logger(label: "phiguard.lockout.sqlite")
+    ) async throws(RateLimitError) -> SQLiteLockoutStore {
+        defer { Sodium.zero(&keyDigestSecret) }
+        let secret: DigestSecret
+        do { secret = try DigestSecret(copying: keyDigestSecret) } catch {
+            throw .invalidLimit("keyDigestSecret: \(error)")
+        }
+        return try await open(
+            path: path, policy: policy, keyDigestSecret: secret, clock: clock, busyTimeout: busyTimeout, logger: logger)
+    }
+
+    private static func createSchema(_ connection: SQLiteConnection) async throws {
+        _ = try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS phiguard_lockout_accounts (
+                account BLOB PRIMARY KEY, consecutive INTEGER NOT NULL, locked_until INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """, [])
+        _ = try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS phiguard_lockout_addresses (
+                account BLOB NOT NULL, address BLOB NOT NULL, failures INTEGER NOT NULL,
+                not_before INTEGER NOT NULL, PRIMARY KEY (account, address)
+            ) WITHOUT ROWID
+            """, [])
+    }
+
+    /// Closes the connection the store opened, after the calls already queued; does nothing for a
+    /// store built with ``open(in:policy:keyDigestSecret:clock:)`` (close its `SQLiteDatabase`). The
+    /// store must not be used afterwards.
     public func close() async throws(RateLimitError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch {
             throw .storeUnavailable("cannot close the SQLite lockout database")
         }

@@ -28,41 +28,54 @@ internal import SQLiteNIO
 ///   `RateLimiter` to fail closed (the default) or open.
 ///
 /// ```swift
-/// var secret = try loadRateLimitSecret()            // 32 bytes, kept across restarts
-/// let store = try await SQLiteRateLimitStore.open(
-///     path: "/var/lib/portal/rate-limits.sqlite", keyDigestSecret: &secret)
+/// let secret = try DigestSecret(copying: loadRateLimitSecret())  // 32 bytes, kept across restarts
+/// let store = try await SQLiteRateLimitStore.open(in: database, keyDigestSecret: secret)
 /// let limiter = RateLimiter(store: store)
 /// ```
 public final class SQLiteRateLimitStore: RateLimitStore {
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let digester: KeyedDigest
     private let clock: any PHIGuardClock
 
-    private init(database: SQLiteSerialConnection, digester: KeyedDigest, clock: any PHIGuardClock) {
+    private init(
+        database: SQLiteSerialConnection, ownsConnection: Bool, digester: KeyedDigest, clock: any PHIGuardClock
+    ) {
         self.database = database
+        self.ownsConnection = ownsConnection
         self.digester = digester
         self.clock = clock
     }
 
-    /// Opens (creating if needed) the database at `path` and its table.
+    /// A store in `database`, sharing its connection with the other stores built from it (its table
+    /// is made if needed). ``close()`` leaves the database open.
     ///
-    /// `keyDigestSecret` (32 bytes) keys the digest of stored keys; keep it across restarts (a new
-    /// secret forgets every limit) and out of the database. The caller's copy is zeroed.
-    /// A check waits at most `busyTimeout` for another process's write lock before failing.
-    /// Times are the wall reading of `clock` (nanoseconds since 1970), so limits survive a
-    /// restart (tests pass a `ManualClock`). Call ``close()`` when done.
+    /// `keyDigestSecret` keys the digest of stored keys; keep it across restarts (a new secret forgets
+    /// every limit) and out of the database. Times are the wall reading of `clock`.
     public static func open(
-        path: String, keyDigestSecret: inout [UInt8], clock: any PHIGuardClock = SystemClock(),
+        in database: SQLiteDatabase, keyDigestSecret: DigestSecret, clock: any PHIGuardClock = SystemClock()
+    ) async throws(RateLimitError) -> SQLiteRateLimitStore {
+        do { try await database.makeTables(createSchema) } catch {
+            throw .storeUnavailable("cannot create the SQLite rate-limit table")
+        }
+        return SQLiteRateLimitStore(
+            database: database.connection, ownsConnection: false, digester: KeyedDigest(secret: keyDigestSecret),
+            clock: clock)
+    }
+
+    /// Opens (creating if needed) the database at `path` and its table, on a connection of its own
+    /// (prefer ``open(in:keyDigestSecret:clock:)`` when other stores use the same file).
+    ///
+    /// `keyDigestSecret` keys the digest of stored keys; keep it across restarts (a new secret forgets
+    /// every limit) and out of the database. A check waits at most `busyTimeout` for another
+    /// process's write lock before failing. Times are the wall reading of `clock` (nanoseconds since
+    /// 1970), so limits survive a restart (tests pass a `ManualClock`). Call ``close()`` when done.
+    public static func open(
+        path: String, keyDigestSecret: DigestSecret, clock: any PHIGuardClock = SystemClock(),
         busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.sqlite")
     ) async throws(RateLimitError) -> SQLiteRateLimitStore {
-        defer { Sodium.zero(&keyDigestSecret) }
-        guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
-        let digester: KeyedDigest
-        do {
-            digester = try KeyedDigest(secret: &keyDigestSecret)
-        } catch {
-            throw .storeUnavailable("secure memory: \(error)")
-        }
         let database: SQLiteSerialConnection
         do {
             database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger)
@@ -70,20 +83,43 @@ public final class SQLiteRateLimitStore: RateLimitStore {
             throw .storeUnavailable("cannot open the SQLite rate-limit database")
         }
         do {
-            try await database.exclusive { connection in
-                _ = try await connection.query(
-                    "CREATE TABLE IF NOT EXISTS phiguard_rate_limits (key BLOB PRIMARY KEY, tat INTEGER NOT NULL) "
-                        + "WITHOUT ROWID", [])
-            }
+            try await database.exclusive(createSchema)
         } catch {
             try? await database.close()
             throw .storeUnavailable("cannot create the SQLite rate-limit table")
         }
-        return SQLiteRateLimitStore(database: database, digester: digester, clock: clock)
+        return SQLiteRateLimitStore(
+            database: database, ownsConnection: true, digester: KeyedDigest(secret: keyDigestSecret), clock: clock)
     }
 
-    /// Closes the database, after the checks already queued. The store must not be used afterwards.
+    /// Opens the database at `path` as ``open(path:keyDigestSecret:clock:busyTimeout:logger:)`` does,
+    /// with the secret's 32 bytes given as an array, which is zeroed.
+    @available(*, deprecated, message: "pass a DigestSecret (the store owns it; your array is left alone)")
+    public static func open(
+        path: String, keyDigestSecret: inout [UInt8], clock: any PHIGuardClock = SystemClock(),
+        busyTimeout: Duration = .seconds(2), logger: Logger = Logger(label: "phiguard.ratelimit.sqlite")
+    ) async throws(RateLimitError) -> SQLiteRateLimitStore {
+        defer { Sodium.zero(&keyDigestSecret) }
+        guard keyDigestSecret.count == 32 else { throw .invalidLimit("keyDigestSecret must be 32 bytes") }
+        let secret: DigestSecret
+        do { secret = try DigestSecret(copying: keyDigestSecret) } catch {
+            throw .storeUnavailable("secure memory: \(error)")
+        }
+        return try await open(
+            path: path, keyDigestSecret: secret, clock: clock, busyTimeout: busyTimeout, logger: logger)
+    }
+
+    private static func createSchema(_ connection: SQLiteConnection) async throws {
+        _ = try await connection.query(
+            "CREATE TABLE IF NOT EXISTS phiguard_rate_limits (key BLOB PRIMARY KEY, tat INTEGER NOT NULL) "
+                + "WITHOUT ROWID", [])
+    }
+
+    /// Closes the connection the store opened, after the checks already queued; does nothing for a
+    /// store built with ``open(in:keyDigestSecret:clock:)`` (close its `SQLiteDatabase`). The store
+    /// must not be used afterwards.
     public func close() async throws(RateLimitError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch {
             throw .storeUnavailable("cannot close the SQLite rate-limit database")
         }

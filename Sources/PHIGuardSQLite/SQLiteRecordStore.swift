@@ -25,12 +25,34 @@ internal import SQLiteNIO
 /// ```
 public final class SQLiteRecordStore: RecordStore {
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
-    private init(database: SQLiteSerialConnection) {
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
         self.database = database
+        self.ownsConnection = ownsConnection
     }
 
-    /// Opens (creating if needed) the database at `path` and a table for each of `schemas`.
+    /// A store in `database` with a table for each of `schemas` (made if needed), sharing the
+    /// database's connection with the other stores built from it. ``close()`` leaves the database open.
+    public static func open(in database: SQLiteDatabase, schemas: [RecordSchema]) async throws(SQLiteRecordStoreError)
+        -> SQLiteRecordStore
+    {
+        do {
+            try await database.makeTables { connection in
+                for schema in schemas {
+                    for statement in createStatements(schema) { _ = try await connection.query(statement, []) }
+                }
+            }
+        } catch {
+            throw .unavailable(String(describing: type(of: error)))
+        }
+        return SQLiteRecordStore(database: database.connection, ownsConnection: false)
+    }
+
+    /// Opens (creating if needed) the database at `path` and a table for each of `schemas`, on a
+    /// connection of its own (prefer ``open(in:schemas:)`` when other stores use the same file).
     public static func open(
         path: String, schemas: [RecordSchema], busyTimeout: Duration = .seconds(5),
         logger: Logger = Logger(label: "phiguard.records.sqlite")
@@ -53,14 +75,16 @@ public final class SQLiteRecordStore: RecordStore {
                     for statement in createStatements(schema) { _ = try await connection.query(statement, []) }
                 }
             }
-            return SQLiteRecordStore(database: database)
+            return SQLiteRecordStore(database: database, ownsConnection: true)
         } catch {
             throw .unavailable(String(describing: type(of: error)))
         }
     }
 
-    /// Closes the database after the queued operations. The store must not be used afterwards.
+    /// Closes the connection the store opened, after the queued operations; does nothing for a store
+    /// built with ``open(in:schemas:)`` (close its `SQLiteDatabase`). The store must not be used afterwards.
     public func close() async throws(SQLiteRecordStoreError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch { throw .unavailable(String(describing: type(of: error))) }
     }
 

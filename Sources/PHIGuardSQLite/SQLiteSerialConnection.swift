@@ -25,8 +25,11 @@ final class SQLiteSerialConnection: Sendable {
     }
 
     /// Opens `path` (`nil`: a private in-memory database) in WAL mode with `synchronous=FULL`; a
-    /// statement that cannot get a lock within `busyTimeout` fails with `SQLITE_BUSY`.
-    static func open(path: String?, busyTimeout: Duration, logger: Logger) async throws -> SQLiteSerialConnection {
+    /// statement that cannot get a lock within `busyTimeout` fails with `SQLITE_BUSY`. With
+    /// `readOnly`, `path` is an SQLite URI (`file:…?mode=ro`) and the journal mode is left alone.
+    static func open(path: String?, busyTimeout: Duration, logger: Logger, readOnly: Bool = false) async throws
+        -> SQLiteSerialConnection
+    {
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
         let connection: SQLiteConnection
@@ -43,10 +46,12 @@ final class SQLiteSerialConnection: Sendable {
             // Replaces sqlite-nio's busy handler, which retries without sleeping or giving up.
             let milliseconds = max(0, busyTimeout.nanoseconds / 1_000_000)
             _ = try await connection.query("PRAGMA busy_timeout = \(milliseconds)", [])
-            if path != nil {
+            if path != nil, !readOnly {
                 _ = try await connection.query("PRAGMA journal_mode=WAL", [])
             }
-            _ = try await connection.query("PRAGMA synchronous=FULL", [])
+            if !readOnly {
+                _ = try await connection.query("PRAGMA synchronous=FULL", [])
+            }
         } catch {
             try? await serial.close()
             throw error

@@ -23,19 +23,32 @@ internal import SQLiteNIO
 ///   `SessionStoreError.corruptRecord`.
 ///
 /// ```swift
-/// let sessions = try await SQLiteSessionStore.open(path: "/var/lib/portal/sessions.sqlite")
+/// let database = try await SQLiteDatabase.open(path: "/var/lib/portal/portal.sqlite")
+/// let sessions = try await SQLiteSessionStore.open(in: database)
 /// let flow = LoginFlow(..., sessions: sessions, ...)
 /// // at shutdown
-/// try await sessions.close()
+/// try await database.close()
 /// ```
 public final class SQLiteSessionStore: SessionStore {
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
-    private init(database: SQLiteSerialConnection) {
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
         self.database = database
+        self.ownsConnection = ownsConnection
     }
 
-    /// Opens (creating if needed) the database at `path` and its session table.
+    /// A store in `database`, sharing its connection with the other stores built from it (its table is
+    /// made if needed). ``close()`` leaves the database open.
+    public static func open(in database: SQLiteDatabase) async throws(SessionStoreError) -> SQLiteSessionStore {
+        do { try await database.makeTables(createSchema) } catch { throw Self.mapped(error) }
+        return SQLiteSessionStore(database: database.connection, ownsConnection: false)
+    }
+
+    /// Opens (creating if needed) the database at `path` and its session table, on a connection of
+    /// its own (prefer ``open(in:)`` when other stores use the same file).
     ///
     /// A statement waits at most `busyTimeout` for another process's write lock before failing with
     /// `SessionStoreError.unavailable`. Call ``close()`` when done.
@@ -57,14 +70,16 @@ public final class SQLiteSessionStore: SessionStore {
         do {
             let database = try await SQLiteSerialConnection.open(
                 path: path, busyTimeout: busyTimeout, logger: logger, schema: createSchema)
-            return SQLiteSessionStore(database: database)
+            return SQLiteSessionStore(database: database, ownsConnection: true)
         } catch {
             throw Self.mapped(error)
         }
     }
 
-    /// Closes the database, after the operations already queued. The store must not be used afterwards.
+    /// Closes the connection the store opened, after the operations already queued; does nothing for a
+    /// store built with ``open(in:)`` (close its `SQLiteDatabase`). The store must not be used afterwards.
     public func close() async throws(SessionStoreError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch { throw Self.mapped(error) }
     }
 

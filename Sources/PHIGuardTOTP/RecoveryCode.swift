@@ -23,10 +23,10 @@ public struct RecoveryCode: Sendable, CustomStringConvertible {
 public struct RecoveryCodeHash: Sendable, Hashable, Codable, CustomStringConvertible {
     static let prefix = "rc1$"
 
-    /// The 32 hash bytes.
-    let bytes: [UInt8]
+    /// The 32 hash bytes (the durable stores keep them as a 32-byte binary column).
+    package let bytes: [UInt8]
 
-    init(bytes: [UInt8]) {
+    package init(bytes: [UInt8]) {
         self.bytes = bytes
     }
 

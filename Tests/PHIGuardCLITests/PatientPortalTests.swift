@@ -61,7 +61,7 @@ struct PatientPortalTests {
         defer { portal.remove() }
         #expect(try portal.signIn("alice").status == 0)
         #expect(try portal.run(["logout"]).status == 0)
-        _ = try Self.sqlite(portal.database, "UPDATE portal_totp_steps SET last_step = -1")
+        _ = try Self.sqlite(portal.database, "UPDATE phiguard_totp_replay SET last_step = -1")
         // Both readers of the stored step: the demo authenticator and the sign-in's second factor.
         let code = try portal.run(["totp-code", "--account", "alice"])
         let login = try portal.run(["login", "--user", "alice"], input: portal.password + "\n123456\n")

@@ -11,9 +11,9 @@ extension PostgresRateLimitStoreTests {
     func makeLockoutStore(_ client: PostgresClient, table: String, clock: ManualClock) async throws
         -> PostgresLockoutStore
     {
-        var secret = Self.secret
         let store = try PostgresLockoutStore(
-            client: client, table: table, policy: LockoutStoreConformance.policy, keyDigestSecret: &secret,
+            client: client, table: table, policy: LockoutStoreConformance.policy,
+            keyDigestSecret: try DigestSecret(copying: Self.secret),
             clock: clock, timeout: .seconds(60))
         try await store.migrate()
         try await client.query(PostgresQuery(unsafeSQL: "TRUNCATE \(table)_accounts, \(table)_addresses"))
@@ -43,10 +43,9 @@ extension PostgresRateLimitStoreTests {
             try await withClient { second in
                 let clock = ManualClock()
                 let instanceA = try await makeLockoutStore(first, table: "lockout_shared", clock: clock)
-                var secret = Self.secret
                 let instanceB = try PostgresLockoutStore(
                     client: second, table: "lockout_shared", policy: LockoutStoreConformance.policy,
-                    keyDigestSecret: &secret, clock: clock, timeout: .seconds(60))
+                    keyDigestSecret: try DigestSecret(copying: Self.secret), clock: clock, timeout: .seconds(60))
                 for index in 0..<9 {
                     let store = index % 2 == 0 ? instanceA : instanceB
                     _ = try await store.recordFailure(account: "login:alice", address: "198.51.100.\(index)")
@@ -74,8 +73,9 @@ extension PostgresRateLimitStoreTests {
                 for _ in 1...3 { _ = try await store.recordFailure(account: "spray", address: "10.0.0.\(index)") }
             }
             _ = try await store.recordFailure(account: "spray", address: "192.0.2.200")
-            var secret = Self.secret
-            let late = ByteBuffer(bytes: try KeyedDigest(secret: &secret).digest("lockout-address", "192.0.2.200"))
+            let late = ByteBuffer(
+                bytes: KeyedDigest(secret: try DigestSecret(copying: Self.secret)).digest(
+                    "lockout-address", "192.0.2.200"))
             let rows = try await client.query(
                 "SELECT count(*)::BIGINT, count(*) FILTER (WHERE address = \(late))::BIGINT FROM lockout_bound_addresses"
             )
@@ -89,9 +89,8 @@ extension PostgresRateLimitStoreTests {
     @Test("lockout store: an unreachable server is a typed error")
     func lockoutUnreachable() async throws {
         try await withClient(connections: 1, port: 1) { client in
-            var secret = Self.secret
             let store = try PostgresLockoutStore(
-                client: client, keyDigestSecret: &secret, timeout: .milliseconds(500))
+                client: client, keyDigestSecret: try DigestSecret(copying: Self.secret), timeout: .milliseconds(500))
             await #expect(throws: RateLimitError.self) {
                 _ = try await store.recordFailure(account: "login:alice", address: "192.0.2.1")
             }

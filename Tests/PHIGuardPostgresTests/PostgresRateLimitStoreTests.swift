@@ -25,9 +25,9 @@ struct PostgresRateLimitStoreTests {
     /// Exactness is measured with a long timeout: 10,000 checks queue for 8 connections, and the
     /// default 2 s (meant for an unreachable server) would refuse the ones still waiting.
     func makeStore(_ client: PostgresClient, table: String) async throws -> PostgresRateLimitStore {
-        var secret = Self.secret
         let store = try PostgresRateLimitStore(
-            client: client, table: table, keyDigestSecret: &secret, timeout: .seconds(600))
+            client: client, table: table, keyDigestSecret: try DigestSecret(copying: Self.secret),
+            timeout: .seconds(600))
         try await store.migrate()
         try await client.query(PostgresQuery(unsafeSQL: "TRUNCATE \(table)"))
         return store
@@ -68,9 +68,9 @@ struct PostgresRateLimitStoreTests {
         try await withClient { first in
             try await withClient { second in
                 let storeA = try await makeStore(first, table: "rl_exact")
-                var secret = Self.secret
                 let storeB = try PostgresRateLimitStore(
-                    client: second, table: "rl_exact", keyDigestSecret: &secret, timeout: .seconds(600))
+                    client: second, table: "rl_exact", keyDigestSecret: try DigestSecret(copying: Self.secret),
+                    timeout: .seconds(600))
                 let limit = try RateLimit("contended", count: 40, per: .seconds(86_400), burst: 40)
                 let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
                     for index in 0..<10_000 {
@@ -119,8 +119,8 @@ struct PostgresRateLimitStoreTests {
     func unreachable() async throws {
         // Port 1 on loopback: nothing listens there.
         try await withClient(connections: 1, port: 1) { client in
-            var secret = Self.secret
-            let store = try PostgresRateLimitStore(client: client, keyDigestSecret: &secret)
+            let store = try PostgresRateLimitStore(
+                client: client, keyDigestSecret: try DigestSecret(copying: Self.secret))
             let limit = try RateLimit("login", count: 5, per: .seconds(60))
             await #expect(throws: RateLimitError.self) {
                 try await store.check([RateLimitCheck(limit, key: "a")], cost: 1)

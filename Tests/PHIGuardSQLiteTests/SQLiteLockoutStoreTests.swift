@@ -20,9 +20,9 @@ struct SQLiteLockoutStoreTests {
     }
 
     func open(_ path: String?, clock: ManualClock) async throws -> SQLiteLockoutStore {
-        var secret = Self.secret
         return try await SQLiteLockoutStore.open(
-            path: path, policy: LockoutStoreConformance.policy, keyDigestSecret: &secret, clock: clock,
+            path: path, policy: LockoutStoreConformance.policy, keyDigestSecret: try DigestSecret(copying: Self.secret),
+            clock: clock,
             busyTimeout: .seconds(60))
     }
 
@@ -107,8 +107,7 @@ struct SQLiteLockoutStoreTests {
             }
             _ = try await store.recordFailure(account: "spray", address: "192.0.2.200")
             try await store.close()
-            var secret = Self.secret
-            let digests = try KeyedDigest(secret: &secret)
+            let digests = KeyedDigest(secret: try DigestSecret(copying: Self.secret))
             let late = ByteBuffer(bytes: digests.digest("lockout-address", "192.0.2.200"))
             let connection = try await SQLiteConnection.open(storage: .file(path: path))
             let total = try await connection.query("SELECT count(*) AS n FROM phiguard_lockout_addresses", [])
@@ -154,12 +153,18 @@ struct SQLiteLockoutStoreTests {
         }
     }
 
-    @Test("A wrong-sized secret is a typed error")
-    func badSecret() async throws {
-        var secret = [UInt8](repeating: 1, count: 16)
-        await #expect(throws: RateLimitError.self) {
-            _ = try await SQLiteLockoutStore.open(path: nil, keyDigestSecret: &secret)
+    @Test("A wrong-sized secret is a typed error; the store never zeroes the caller's bytes")
+    func badSecret() throws {
+        #expect(throws: DigestSecretError.invalidLength(16)) {
+            _ = try DigestSecret(copying: [UInt8](repeating: 1, count: 16))
         }
-        #expect(secret.allSatisfy { $0 == 0 })
+        #expect(throws: DigestSecretError.invalidLength(33)) {
+            _ = try DigestSecret(copying: [UInt8](repeating: 1, count: 33))
+        }
+        let bytes = Self.secret
+        let secret = try DigestSecret(copying: bytes)
+        #expect(bytes == Self.secret)
+        #expect(!"\(secret)".contains("31") && "\(secret)" == "DigestSecret(<redacted>)")
+        #expect(String(reflecting: secret) == "DigestSecret(<redacted>)")
     }
 }

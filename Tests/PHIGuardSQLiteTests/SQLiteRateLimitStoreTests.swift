@@ -20,9 +20,8 @@ struct SQLiteRateLimitStoreTests {
     /// Exactness and contention tests wait long for the lock: thousands of checks queue on it, and
     /// the default 2 s (meant for a stuck process) could refuse the last of them.
     func open(_ path: String, clock: ManualClock, secret: [UInt8] = Self.secret) async throws -> SQLiteRateLimitStore {
-        var secret = secret
-        return try await SQLiteRateLimitStore.open(
-            path: path, keyDigestSecret: &secret, clock: clock, busyTimeout: .seconds(120))
+        try await SQLiteRateLimitStore.open(
+            path: path, keyDigestSecret: try DigestSecret(copying: secret), clock: clock, busyTimeout: .seconds(120))
     }
 
     @Test("Burst then refusal; the retry delay follows the rate")
@@ -199,11 +198,9 @@ struct SQLiteRateLimitStoreTests {
     @Test("A bad secret is refused and a closed store fails closed through RateLimiter")
     func failures() async throws {
         try await withDatabase { path in
-            var short = [UInt8](repeating: 1, count: 16)
-            await #expect(throws: RateLimitError.self) {
-                try await SQLiteRateLimitStore.open(path: path, keyDigestSecret: &short)
+            #expect(throws: DigestSecretError.invalidLength(16)) {
+                try DigestSecret(copying: [UInt8](repeating: 1, count: 16))
             }
-            #expect(short.allSatisfy { $0 == 0 })  // zeroed even on failure
             let store = try await open(path, clock: ManualClock())
             try await store.close()
             let limit = try RateLimit("login", count: 5, per: .seconds(60))

@@ -18,9 +18,9 @@ let benchmarks: @Sendable () -> Void = {
     configuration.options.minimumConnections = 8
     let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "bench"))
     Task { await client.run() }
-    var secret = [UInt8](repeating: 7, count: 32)
+    let secret = try! DigestSecret(copying: [UInt8](repeating: 7, count: 32))
     let store = try! PostgresRateLimitStore(
-        client: client, table: "bench_rate_limits", keyDigestSecret: &secret, timeout: .seconds(60))
+        client: client, table: "bench_rate_limits", keyDigestSecret: secret, timeout: .seconds(60))
     let generous = try! RateLimit("bench", count: 1_000_000, per: .seconds(1), burst: 1_000_000)
     let tight = try! RateLimit("bench-tight", count: 100, per: .seconds(86_400), burst: 100)
 
