@@ -19,8 +19,11 @@ public struct EnvelopeContextRule: Sendable, Hashable {
     public var column: String
     /// The column whose value is the context's record id.
     public var recordIDColumn: String
-    /// The context's field name.
+    /// The context's field name (when ``fieldColumn`` is `nil`).
     public var field: String
+    /// The column whose value is the context's field name, for tables with one row per field
+    /// (`patient_id, field, value`); `nil`: ``field`` is used.
+    public var fieldColumn: String?
 
     /// A rule for `table.column`, keyed by `recordIDColumn`; `field` defaults to the column's name.
     public init(table: String, column: String, recordIDColumn: String, field: String? = nil) {
@@ -28,6 +31,12 @@ public struct EnvelopeContextRule: Sendable, Hashable {
         self.column = column
         self.recordIDColumn = recordIDColumn
         self.field = field ?? column
+    }
+
+    /// A rule for `table.column` whose context's field name is the row's `fieldColumn` value.
+    public init(table: String, column: String, recordIDColumn: String, fieldColumn: String) {
+        self.init(table: table, column: column, recordIDColumn: recordIDColumn)
+        self.fieldColumn = fieldColumn
     }
 
     /// The rules for every encrypted field of a `RecordSchema` as `GuardedRecords` seals them
@@ -52,7 +61,7 @@ public struct BackupEnvelopeProblem: Sendable, Hashable, CustomStringConvertible
         case revokedKeyID(String)
         /// The envelope did not authenticate under its rule's context.
         case doesNotDecrypt
-        /// The rule's record-id column is empty or missing in this row.
+        /// The rule's record-id (or field-name) column is empty or missing in this row.
         case missingRecordID
 
         /// A short reason.
@@ -168,7 +177,15 @@ enum EnvelopeScan {
                         local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .missingRecordID))
                         continue
                     }
-                    let context = FieldContext(table: table, recordID: recordID, field: rule.field)
+                    var field = rule.field
+                    if let fieldColumn = rule.fieldColumn {
+                        guard case .text(let name) = row.column(fieldColumn) ?? .null, !name.isEmpty else {
+                            local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .missingRecordID))
+                            continue
+                        }
+                        field = name
+                    }
+                    let context = FieldContext(table: table, recordID: recordID, field: field)
                     if var plaintext = try? encryptor.decrypt(envelope, context: context) {
                         Sodium.zero(&plaintext)
                         local.decrypted += 1

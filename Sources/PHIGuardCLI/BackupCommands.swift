@@ -66,9 +66,10 @@ struct BackupCommand: AsyncParsableCommand {
         @Option(
             name: .customLong("context"),
             help: ArgumentHelp(
-                "How a column's envelopes were sealed: TABLE.COLUMN=IDCOLUMN[:FIELD] (repeatable).",
-                discussion: "Envelopes in such a column are decrypted with FieldContext(TABLE, <IDCOLUMN>, FIELD); "
-                    + "others are checked for structure and a known key id only."))
+                "How a column's envelopes were sealed: TABLE.COLUMN=IDCOLUMN[:FIELD|:@FIELDCOLUMN] (repeatable).",
+                discussion: "Envelopes in such a column are decrypted with FieldContext(TABLE, <IDCOLUMN>, FIELD), "
+                    + "FIELD defaulting to COLUMN (@FIELDCOLUMN: the row's value in that column); others are "
+                    + "checked for structure and a known key id only."))
         var contexts: [String] = []
         @Option(name: .customLong("scratch"), help: "Where to decrypt the snapshot for checking (default: TMPDIR).")
         var scratch: String?
@@ -88,7 +89,12 @@ struct BackupCommand: AsyncParsableCommand {
             let target = sides.first?.split(separator: ".", maxSplits: 1).map(String.init) ?? []
             let source = sides.count == 2 ? sides[1].split(separator: ":", maxSplits: 1).map(String.init) : []
             guard target.count == 2, !source.isEmpty, !(target + source).contains(where: \.isEmpty) else {
-                throw ValidationError("--context must be TABLE.COLUMN=IDCOLUMN[:FIELD]")
+                throw ValidationError("--context must be TABLE.COLUMN=IDCOLUMN[:FIELD|:@FIELDCOLUMN]")
+            }
+            if source.count == 2, source[1].hasPrefix("@") {
+                return EnvelopeContextRule(
+                    table: target[0], column: target[1], recordIDColumn: source[0],
+                    fieldColumn: String(source[1].dropFirst()))
             }
             return EnvelopeContextRule(
                 table: target[0], column: target[1], recordIDColumn: source[0], field: source.count == 2 ? source[1] : nil)
