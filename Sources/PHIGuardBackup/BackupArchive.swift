@@ -1,10 +1,11 @@
+internal import Foundation
+internal import PHIGuardCrypto
+
 #if canImport(Glibc)
     internal import Glibc
 #elseif canImport(Darwin)
     internal import Darwin
 #endif
-internal import Foundation
-internal import PHIGuardCrypto
 
 /// The encrypted backup file (format version 1).
 ///
@@ -36,7 +37,9 @@ enum BackupArchive {
         let file = try OutputFile.create(besides: output)
         do throws(BackupError) {
             let sealer: SecretStream.Sealer
-            do { sealer = try SecretStream.Sealer(key: key.secret) } catch { throw BackupError.crypto(error.description) }
+            do { sealer = try SecretStream.Sealer(key: key.secret) } catch {
+                throw BackupError.crypto(error.description)
+            }
             let header = magic + (try key.keyCheck()) + sealer.header
             try file.write(header)
             try writeFrame(try seal(sealer, manifest.encoded(), header, .message), to: file)
@@ -66,7 +69,10 @@ enum BackupArchive {
 
     private static func writeFrame(_ sealed: [UInt8], to file: OutputFile) throws(BackupError) {
         let count = UInt32(sealed.count)
-        try file.write([UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)])
+        try file.write([
+            UInt8(count >> 24), UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8),
+            UInt8(truncatingIfNeeded: count),
+        ])
         try file.write(sealed)
     }
 }
@@ -104,7 +110,9 @@ final class BackupReader {
         guard !finished else { return nil }
         guard let frame = try Self.readFrame(input, limit: manifest.chunkByteCount) else { throw .truncated }
         let (chunk, tag) = try Self.open(opener, frame, [])
-        guard chunk.count <= manifest.chunkByteCount else { throw .malformed("a chunk is longer than the manifest says") }
+        guard chunk.count <= manifest.chunkByteCount else {
+            throw .malformed("a chunk is longer than the manifest says")
+        }
         if tag == .final {
             finished = true
             guard try input.read(1).isEmpty else { throw .trailingData }

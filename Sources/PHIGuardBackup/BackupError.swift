@@ -50,8 +50,10 @@ public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
         case .trailingData: "the backup has bytes after its final message"
         case .malformed(let reason): "the backup is malformed: \(reason)"
         case .snapshotMismatch(let what): "the decrypted snapshot's \(what) does not match the manifest"
-        case .wrongKind(let expected, let found): "the backup holds a \(found.rawValue) snapshot, not \(expected.rawValue)"
-        case .auditChainBroken(let breaks, let first): "the snapshot's audit chain is broken (\(breaks) breaks, first: \(first))"
+        case .wrongKind(let expected, let found):
+            "the backup holds a \(found.rawValue) snapshot, not \(expected.rawValue)"
+        case .auditChainBroken(let breaks, let first):
+            "the snapshot's audit chain is broken (\(breaks) breaks, first: \(first))"
         case .auditUnavailable(let reason): "the snapshot's audit log cannot be verified: \(reason)"
         case .envelopesUndecryptable(let count, let first):
             "\(count) field envelopes in the snapshot do not decrypt with the keyring (first: \(first))"

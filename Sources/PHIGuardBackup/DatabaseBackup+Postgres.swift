@@ -1,11 +1,12 @@
+internal import Foundation
+internal import PHIGuardCrypto
+public import PHIGuardPostgres
+
 #if canImport(Glibc)
     internal import Glibc
 #elseif canImport(Darwin)
     internal import Darwin
 #endif
-internal import Foundation
-public import PHIGuardPostgres
-internal import PHIGuardCrypto
 
 extension DatabaseBackup {
     /// Dumps the PostgreSQL database `url` names with `pg_dump` (plain SQL, one consistent snapshot,

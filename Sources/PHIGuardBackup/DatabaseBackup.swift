@@ -1,12 +1,13 @@
+internal import Foundation
+public import PHIGuardAudit
+internal import PHIGuardCrypto
+public import PHIGuardFieldEncryption
+
 #if canImport(Glibc)
     internal import Glibc
 #elseif canImport(Darwin)
     internal import Darwin
 #endif
-internal import Foundation
-public import PHIGuardAudit
-internal import PHIGuardCrypto
-public import PHIGuardFieldEncryption
 
 /// What ``DatabaseBackup/verify(backup:key:options:scratchDirectory:)`` and the restores check
 /// beyond the encryption: the keys the snapshot's contents must verify with.

@@ -134,13 +134,17 @@ enum EnvelopeScan {
                     case .text(let text) where text.hasPrefix(FieldEnvelope.textPrefix):
                         envelope = try? FieldEnvelope(text: text)
                         if envelope == nil {
-                            local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .malformed))
+                            local.add(
+                                BackupEnvelopeProblem(
+                                    table: table, column: column.name, row: number, reason: .malformed))
                             continue
                         }
                     case .blob(let buffer):
                         envelope = try? FieldEnvelope(bytes: Array(buffer.readableBytesView))
                         if envelope == nil, rule != nil {
-                            local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .malformed))
+                            local.add(
+                                BackupEnvelopeProblem(
+                                    table: table, column: column.name, row: number, reason: .malformed))
                             continue
                         }
                     case .null:
@@ -148,20 +152,25 @@ enum EnvelopeScan {
                     default:
                         envelope = nil
                         if rule != nil {
-                            local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .malformed))
+                            local.add(
+                                BackupEnvelopeProblem(
+                                    table: table, column: column.name, row: number, reason: .malformed))
                             continue
                         }
                     }
                     guard let envelope else {
                         if rule != nil, case .text = column.data {
-                            local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .malformed))
+                            local.add(
+                                BackupEnvelopeProblem(
+                                    table: table, column: column.name, row: number, reason: .malformed))
                         }
                         continue
                     }
                     local.found += 1
                     guard loaded.contains(envelope.keyID) else {
                         let reason: BackupEnvelopeProblem.Reason =
-                            revoked.contains(envelope.keyID) ? .revokedKeyID(envelope.keyID) : .unknownKeyID(envelope.keyID)
+                            revoked.contains(envelope.keyID)
+                            ? .revokedKeyID(envelope.keyID) : .unknownKeyID(envelope.keyID)
                         local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: reason))
                         continue
                     }
@@ -174,13 +183,17 @@ enum EnvelopeScan {
                     case .text(let text) where !text.isEmpty: recordID = text
                     case .integer(let value): recordID = String(value)
                     default:
-                        local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .missingRecordID))
+                        local.add(
+                            BackupEnvelopeProblem(
+                                table: table, column: column.name, row: number, reason: .missingRecordID))
                         continue
                     }
                     var field = rule.field
                     if let fieldColumn = rule.fieldColumn {
                         guard case .text(let name) = row.column(fieldColumn) ?? .null, !name.isEmpty else {
-                            local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .missingRecordID))
+                            local.add(
+                                BackupEnvelopeProblem(
+                                    table: table, column: column.name, row: number, reason: .missingRecordID))
                             continue
                         }
                         field = name
@@ -190,7 +203,9 @@ enum EnvelopeScan {
                         Sodium.zero(&plaintext)
                         local.decrypted += 1
                     } else {
-                        local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: .doesNotDecrypt))
+                        local.add(
+                            BackupEnvelopeProblem(
+                                table: table, column: column.name, row: number, reason: .doesNotDecrypt))
                     }
                 }
                 summary.withLock { $0.merge(local) }

@@ -1,11 +1,12 @@
+internal import Foundation
+internal import PHIGuardCrypto
+internal import PHIGuardPostgres
+
 #if canImport(Glibc)
     internal import Glibc
 #elseif canImport(Darwin)
     internal import Darwin
 #endif
-internal import Foundation
-internal import PHIGuardPostgres
-internal import PHIGuardCrypto
 
 /// The PostgreSQL side of backups: `pg_dump` and `psql` run as child processes against the server
 /// a `PostgresConnectionURL` names, with its TLS mode and root certificate (so `verify-full` stays
@@ -18,7 +19,11 @@ enum PostgresDump {
     /// standard output into `file` (mode 0600); one consistent snapshot of the database.
     static func dump(url: PostgresConnectionURL, into file: OutputFile, tool: String) throws(BackupError) {
         let status = try run(
-            tool, ["--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file", file.temporaryPath],
+            tool,
+            [
+                "--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file",
+                file.temporaryPath,
+            ],
             url: url
         ).status
         guard status == 0 else { throw .postgresTool(tool: "pg_dump", status: status) }

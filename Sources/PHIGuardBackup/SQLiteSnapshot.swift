@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-    internal import Glibc
-#elseif canImport(Darwin)
-    internal import Darwin
-#endif
 internal import Foundation
 internal import NIOCore
 internal import PHIGuardAudit
@@ -10,6 +5,12 @@ internal import PHIGuardCrypto
 internal import PHIGuardFieldEncryption
 internal import PHIGuardSQLite
 internal import SQLiteNIO
+
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
 
 /// The SQLite side of backups: an online snapshot with `VACUUM INTO`, and the read-only checks of a
 /// snapshot (audit chain, envelopes).

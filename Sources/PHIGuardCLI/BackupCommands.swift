@@ -78,7 +78,8 @@ struct BackupCommand: AsyncParsableCommand {
             let keyring = try KeysCommand.load(fieldKeys)
             var verifier: AuditVerifier?
             if auditKeys.directory != nil || auditKeys.chainKeyFile != nil {
-                verifier = AuditVerifier(chainKey: try auditKeys.chainKey(), checkpointKey: try auditKeys.checkpointKey())
+                verifier = AuditVerifier(
+                    chainKey: try auditKeys.chainKey(), checkpointKey: try auditKeys.checkpointKey())
             }
             return BackupVerificationOptions(
                 keyring: keyring, auditVerifier: verifier, contextRules: try contexts.map(Self.rule))
@@ -97,7 +98,8 @@ struct BackupCommand: AsyncParsableCommand {
                     fieldColumn: String(source[1].dropFirst()))
             }
             return EnvelopeContextRule(
-                table: target[0], column: target[1], recordIDColumn: source[0], field: source.count == 2 ? source[1] : nil)
+                table: target[0], column: target[1], recordIDColumn: source[0],
+                field: source.count == 2 ? source[1] : nil)
         }
     }
 
@@ -191,7 +193,8 @@ struct BackupCommand: AsyncParsableCommand {
                 key = try BackupKey.generate()
                 try key.write(to: output)
             } catch { try BackupCommand.refuse(error) }
-            format.emit(["file": output, "fingerprint": key.fingerprint], text: "\(output)  fingerprint \(key.fingerprint)")
+            format.emit(
+                ["file": output, "fingerprint": key.fingerprint], text: "\(output)  fingerprint \(key.fingerprint)")
         }
     }
 
@@ -288,7 +291,9 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var format: OutputOptions
 
         func validate() throws {
-            guard (destination != nil) != postgres else { throw ValidationError("give exactly one of --to, --postgres") }
+            guard (destination != nil) != postgres else {
+                throw ValidationError("give exactly one of --to, --postgres")
+            }
         }
 
         func run() async throws {
@@ -300,7 +305,8 @@ struct BackupCommand: AsyncParsableCommand {
                     let result = try await DatabaseBackup.restoreSQLite(
                         backup: backup, key: backupKey, to: destination, force: force,
                         options: try verification.options())
-                    report = ManifestReport(file: destination, manifest: result.manifest, key: backupKey, report: result)
+                    report = ManifestReport(
+                        file: destination, manifest: result.manifest, key: backupKey, report: result)
                 } else {
                     let url = try DatabaseOptions.postgresURL()
                     let manifest = try await DatabaseBackup.restorePostgres(

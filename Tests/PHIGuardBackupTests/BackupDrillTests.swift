@@ -50,9 +50,10 @@ struct BackupDrillTests {
         let restored = try await DatabaseBackup.restoreSQLite(
             backup: backup, key: key, to: world.path, force: true, options: world.options)
         #expect(restored.auditRecordsVerified == Int(audit.recordCount))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: world.directory.path).sorted() == [
-            "clinic.phgbak", "clinic.sqlite",
-        ])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: world.directory.path).sorted() == [
+                "clinic.phgbak", "clinic.sqlite",
+            ])
 
         // The application opens the restored file: every chart in the backup reads back, the chain
         // verifies, and new audited work continues the chain.
@@ -88,7 +89,8 @@ struct BackupDrillTests {
         let open = try await world.open()
         try await world.createCharts(0..<5, in: open)
         try await open.close()
-        try await BackupDrillTests.execute(world.path, "UPDATE audit_records SET actor_id = 'u-intruder' WHERE sequence = 3")
+        try await BackupDrillTests.execute(
+            world.path, "UPDATE audit_records SET actor_id = 'u-intruder' WHERE sequence = 3")
         let key = try BackupKey.generate()
         let backup = world.file("b.phgbak")
         try await DatabaseBackup.createSQLite(database: world.path, key: key, to: backup)
@@ -127,7 +129,8 @@ struct BackupDrillTests {
 
         // Chart c-1's diagnosis copied into c-2: well-formed, right key, wrong context.
         try await BackupDrillTests.execute(
-            world.path, "UPDATE charts SET diagnosis = (SELECT diagnosis FROM charts WHERE id = 'c-1') WHERE id = 'c-2'")
+            world.path, "UPDATE charts SET diagnosis = (SELECT diagnosis FROM charts WHERE id = 'c-1') WHERE id = 'c-2'"
+        )
         let moved = world.file("moved.phgbak")
         try await DatabaseBackup.createSQLite(database: world.path, key: key, to: moved)
         let error = await #expect(throws: BackupError.self) {

@@ -41,7 +41,8 @@ struct BackupFiguresTests {
                 try await log.append(
                     try .accessDecision(
                         actorID: "u-clinician", role: "clinician", action: action, resourceType: "chart",
-                        resourceID: "c-\(index)", patientID: "p-\(index)", fieldsReturned: ["name", "diagnosis", "notes"],
+                        resourceID: "c-\(index)", patientID: "p-\(index)",
+                        fieldsReturned: ["name", "diagnosis", "notes"],
                         allowed: true, ruleIDs: ["clinician-charts"]), durability: .queued)
             }
         }

@@ -59,7 +59,8 @@ struct BackupTamperTests {
         let sample = try await Sample.make()
         defer { sample.world.remove() }
         #expect(sample.frames.count >= 5)
-        let report = try await DatabaseBackup.verify(backup: sample.path, key: sample.key, options: sample.world.options)
+        let report = try await DatabaseBackup.verify(
+            backup: sample.path, key: sample.key, options: sample.world.options)
         #expect(report.envelopes?.decrypted == 90)
     }
 
@@ -96,7 +97,8 @@ struct BackupTamperTests {
         defer { sample.world.remove() }
         let (a, b, c) = (sample.frames[1], sample.frames[2], sample.frames[3])
         #expect(a.count == b.count)
-        let swapped = Array(sample.bytes[..<a.lowerBound]) + sample.bytes[b] + sample.bytes[a]
+        let swapped =
+            Array(sample.bytes[..<a.lowerBound]) + sample.bytes[b] + sample.bytes[a]
             + sample.bytes[b.upperBound...]
         #expect(try await sample.refusal(swapped) == .tampered)
         let repeated = Array(sample.bytes[..<b.upperBound]) + sample.bytes[b] + sample.bytes[b.upperBound...]

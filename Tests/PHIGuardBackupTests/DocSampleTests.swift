@@ -10,9 +10,10 @@ import Testing
 // MARK: Article sample (begin)
 
 /// The keys a backup's contents must verify with, and how the charts' envelopes were sealed.
-func backupOptions(keyring: Keyring, chainKey: AuditChainKey, checkpointKey: AuditCheckpointPublicKey,
-    charts: RecordSchema) -> BackupVerificationOptions
-{
+func backupOptions(
+    keyring: Keyring, chainKey: AuditChainKey, checkpointKey: AuditCheckpointPublicKey,
+    charts: RecordSchema
+) -> BackupVerificationOptions {
     BackupVerificationOptions(
         keyring: keyring, auditVerifier: AuditVerifier(chainKey: chainKey, checkpointKey: checkpointKey),
         contextRules: EnvelopeContextRule.rules(for: charts))

@@ -27,7 +27,9 @@ struct BackupCLITests {
             ["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup, "--json"])
         #expect(create.status == 0, "\(create.stderr)")
         #expect(create.stdout.contains(#""kind":"sqlite""#) && create.stdout.contains(#""auditRecords":"#))
-        #expect(try Self.phiguard(["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup]).status == 73)
+        #expect(
+            try Self.phiguard(["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup])
+                .status == 73)
 
         // How the portal seals its fields: every envelope in its database is then authenticated.
         let contexts = [
