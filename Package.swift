@@ -128,7 +128,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardBackup",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite,
+            "PHIGuardSQLite", sqlite, nioCore,
         ]
     ),
 ]
