@@ -65,6 +65,14 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
+    // Encrypted, verified backups (create, verify, restore) of an SQLite file or a PostgreSQL database.
+    (
+        "PHIGuardBackup",
+        [
+            "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
+            "PHIGuardSQLite", sqlite, nioCore,
+        ]
+    ),
     // Conformance suites an app runs against its own store implementations, and test doubles.
     (
         "PHIGuardTesting",
@@ -119,6 +127,13 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
             "PHIGuardTestSupport", postgres, log, "PHIGuardTOTP",
+        ]
+    ),
+    (
+        "PHIGuardBackup",
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
+            "PHIGuardSQLite", sqlite, nioCore,
         ]
     ),
 ]
@@ -183,6 +198,7 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
                 "PHIGuardPostgres",
+                "PHIGuardBackup",
                 "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, postgres,
             ],
             swiftSettings: strictSettings

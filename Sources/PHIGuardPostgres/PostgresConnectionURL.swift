@@ -60,7 +60,7 @@ public struct PostgresConnectionURL: Sendable, CustomStringConvertible, CustomDe
     public let sslMode: SSLMode
     /// The `sslrootcert` path, if the URL has one.
     public let rootCertificatePath: String?
-    private let password: String?
+    let password: String?
     /// `nil` only for ``SSLMode/disable``.
     private let tls: TLSConfiguration?
 

@@ -1,0 +1,71 @@
+internal import Foundation
+internal import PHIGuardCrypto
+public import PHIGuardPostgres
+
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
+extension DatabaseBackup {
+    /// Dumps the PostgreSQL database `url` names with `pg_dump` (plain SQL, one consistent snapshot,
+    /// over the URL's TLS mode; the password reaches `pg_dump` in its environment only) and encrypts
+    /// the dump into a new file at `output`, which must not exist. `pgDump` is the program to run.
+    ///
+    /// The manifest has no audit state: the dump and a query for the audit tail would be two
+    /// different snapshots.
+    @discardableResult
+    public static func createPostgres(
+        url: PostgresConnectionURL, key: BackupKey, to output: String, pgDump: String = "pg_dump",
+        clock: any PHIGuardClock = SystemClock()
+    ) async throws(BackupError) -> BackupManifest {
+        try refuseExisting(output)
+        let scratch = try OutputFile.create(besides: output)
+        scratch.discardOnlyDescriptor()
+        defer { unlink(scratch.temporaryPath) }
+        try PostgresDump.dump(url: url, into: scratch, tool: pgDump)
+        try PostgresDump.checkDumpFile(scratch.temporaryPath)
+        let (size, digest) = try digestFile(scratch.temporaryPath)
+        let manifest = BackupManifest(
+            formatVersion: 1, kind: .postgresDump, createdAt: clock.now, source: url.database ?? url.username,
+            snapshotByteCount: size, snapshotBLAKE2b: Hex.encode(digest),
+            chunkByteCount: BackupArchive.defaultChunkByteCount, audit: nil)
+        try BackupArchive.write(snapshotPath: scratch.temporaryPath, manifest: manifest, key: key, to: output)
+        return manifest
+    }
+
+    /// Restores a PostgreSQL backup into the database `url` names: decrypts and checks the dump
+    /// (in a private directory made in `scratchDirectory`), refuses a database that already has
+    /// tables unless `force` (the dump drops and recreates the objects it holds), then runs it with
+    /// `psql --single-transaction -v ON_ERROR_STOP=1`, so it applies completely or not at all.
+    /// Afterwards the database must have tables again. `psql` is the program to run.
+    @discardableResult
+    public static func restorePostgres(
+        backup: String, key: BackupKey, url: PostgresConnectionURL, force: Bool = false, psql: String = "psql",
+        scratchDirectory: String? = nil
+    ) async throws(BackupError) -> BackupManifest {
+        if !force, try PostgresDump.userTableCount(url: url, tool: psql) > 0 {
+            throw .destinationExists(path: "database \(url.database ?? url.username)")
+        }
+        let directory = try PrivateDirectory(in: scratchDirectory ?? FileManager.default.temporaryDirectory.path)
+        defer { directory.remove() }
+        let path = directory.path + "/dump.sql"
+        let file = try OutputFile.create(besides: path)
+        let manifest: BackupManifest
+        do throws(BackupError) {
+            manifest = try decrypt(backup: backup, key: key, into: file, expecting: .postgresDump)
+            try file.finishWriting()
+            try file.moveIntoPlace(replacing: false)
+        } catch {
+            file.discard()
+            throw error
+        }
+        try PostgresDump.checkDumpFile(path)
+        try PostgresDump.load(path, url: url, tool: psql)
+        guard try PostgresDump.userTableCount(url: url, tool: psql) > 0 || manifest.snapshotByteCount == 0 else {
+            throw .database("the restored database has no tables")
+        }
+        return manifest
+    }
+}

@@ -1,0 +1,99 @@
+internal import Foundation
+internal import PHIGuardCrypto
+internal import PHIGuardPostgres
+
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
+/// The PostgreSQL side of backups: `pg_dump` and `psql` run as child processes against the server
+/// a `PostgresConnectionURL` names, with its TLS mode and root certificate (so `verify-full` stays
+/// verify-full). The password goes to the child in `PGPASSWORD`, never on a command line.
+enum PostgresDump {
+    /// The line `pg_dump` ends a complete plain-format dump with.
+    static let completionMarker = "-- PostgreSQL database dump complete"
+
+    /// Runs `pg_dump` (plain SQL with `--clean --if-exists`, no owners or privileges) with its
+    /// standard output into `file` (mode 0600); one consistent snapshot of the database.
+    static func dump(url: PostgresConnectionURL, into file: OutputFile, tool: String) throws(BackupError) {
+        let status = try run(
+            tool,
+            [
+                "--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file",
+                file.temporaryPath,
+            ],
+            url: url
+        ).status
+        guard status == 0 else { throw .postgresTool(tool: "pg_dump", status: status) }
+    }
+
+    /// Checks that the file ends with `pg_dump`'s completion line (a dump cut short does not).
+    static func checkDumpFile(_ path: String) throws(BackupError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .io(path: path, operation: "open", errno: errno)
+        }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 4096 ? size - 4096 : 0)
+        let tail = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        guard tail.contains(completionMarker) else {
+            throw .malformed("the PostgreSQL dump does not end with pg_dump's completion line")
+        }
+    }
+
+    /// The number of tables outside the system schemas.
+    static func userTableCount(url: PostgresConnectionURL, tool: String) throws(BackupError) -> Int {
+        let (status, output) = try run(
+            tool,
+            [
+                "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c",
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+            ], url: url, capture: true)
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0, let count = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw .postgresTool(tool: "psql", status: status)
+        }
+        return count
+    }
+
+    /// Runs the dump in one transaction (`--single-transaction`, stop at the first error): it
+    /// applies completely or not at all.
+    static func load(_ path: String, url: PostgresConnectionURL, tool: String) throws(BackupError) {
+        let status = try run(
+            tool, ["-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-f", path], url: url
+        ).status
+        guard status == 0 else { throw .postgresTool(tool: "psql", status: status) }
+    }
+
+    /// Runs `tool` with a clean environment: `PATH`, `LANG=C` and the URL's libpq variables only
+    /// (no inherited `PGSERVICE`, `PGSSLMODE` or password file changes what it connects to). Its
+    /// standard error goes to ours (the operator sees why it failed); its standard output is
+    /// returned when `capture` is set, else discarded.
+    private static func run(_ tool: String, _ arguments: [String], url: PostgresConnectionURL, capture: Bool = false)
+        throws(BackupError) -> (status: Int32, output: Data)
+    {
+        let process = Process()
+        if tool.contains("/") {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [tool] + arguments
+        }
+        var environment = url.libpqEnvironment
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        environment["LANG"] = "C"
+        environment["PGPASSFILE"] = "/dev/null"
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = capture ? pipe : FileHandle.nullDevice
+        do { try process.run() } catch { throw .postgresTool(tool: tool, status: -1) }
+        // Read before waiting, so a full pipe cannot block the child.
+        let output = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+}

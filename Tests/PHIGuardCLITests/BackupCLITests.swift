@@ -1,0 +1,74 @@
+import Foundation
+import PHIGuardTestSupport
+import Testing
+
+/// The restore drill with the built `phiguard backup` on the PatientPortal example's database:
+/// back up, corrupt, restore, and the portal works and its audit log verifies.
+@Suite("phiguard backup", .serialized)
+struct BackupCLITests {
+    static func phiguard(_ arguments: [String]) throws -> BuiltProduct.Run {
+        try BuiltProduct.run("phiguard", arguments)
+    }
+
+    @Test("keygen, create, verify (every portal envelope decrypts), corrupt, restore --force, sign in again")
+    func portalDrill() throws {
+        let portal = try PatientPortalTests.Portal()
+        defer { portal.remove() }
+        #expect(try portal.signIn("alice").status == 0)
+        #expect(try portal.run(["chart"]).stdout.contains("medications: Salbutamol"))
+
+        let key = portal.directory.appendingPathComponent("backup.key").path
+        let backup = portal.directory.appendingPathComponent("portal.phgbak").path
+        let keygen = try Self.phiguard(["backup", "keygen", "--out", key])
+        #expect(keygen.status == 0 && keygen.stdout.contains("fingerprint"), "\(keygen.stderr)")
+        #expect(try Self.phiguard(["backup", "keygen", "--out", key]).status == 73)
+
+        let create = try Self.phiguard(
+            ["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup, "--json"])
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(create.stdout.contains(#""kind":"sqlite""#) && create.stdout.contains(#""auditRecords":"#))
+        #expect(
+            try Self.phiguard(["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup])
+                .status == 73)
+
+        // How the portal seals its fields: every envelope in its database is then authenticated.
+        let contexts = [
+            "portal_accounts.login_name=id", "portal_accounts.totp_secret=id", "portal_patients.name=id",
+            "portal_patients.date_of_birth=id", "portal_chart_fields.value=patient_id:@field",
+        ].flatMap { ["--context", $0] }
+        let keys = ["--field-keys", portal.keys + "/field.keys", "--keys", portal.keys]
+        let verify = try Self.phiguard(["backup", "verify", backup, "--backup-key", key, "--json"] + keys + contexts)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains(#""envelopesKeyChecked":0"#), "\(verify.stdout)")
+        #expect(!verify.stdout.contains(#""envelopesDecrypted":0"#))
+        // Without the audit keys, a snapshot with an audit log is not called verified.
+        let noAudit = try Self.phiguard(
+            ["backup", "verify", backup, "--backup-key", key, "--field-keys", portal.keys + "/field.keys"])
+        #expect(noAudit.status == 1 && noAudit.stderr.contains("audit"))
+        // A flipped byte: refused, exit 1.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: backup))
+        let tampered = portal.directory.appendingPathComponent("tampered.phgbak").path
+        bytes[bytes.count / 2] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: tampered))
+        let refused = try Self.phiguard(["backup", "verify", tampered, "--backup-key", key] + keys)
+        #expect(refused.status == 1 && refused.stderr.contains("does not authenticate"), "\(refused.stderr)")
+
+        // Disaster, then the restore: refused without --force, done with it.
+        let handle = try #require(FileHandle(forWritingAtPath: portal.database))
+        try handle.seek(toOffset: 8192)
+        try handle.write(contentsOf: Data(repeating: 0, count: 32 * 1024))
+        try handle.close()
+        let restore = ["backup", "restore", backup, "--backup-key", key, "--to", portal.database] + keys + contexts
+        #expect(try Self.phiguard(restore).status == 73)
+        let restored = try Self.phiguard(restore + ["--force"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("restored and verified"))
+
+        // The portal works on the restored file, and its log (with the new sign-in) verifies.
+        #expect(try portal.run(["logout"]).status == 0)
+        #expect(try portal.signIn("alice").status == 0)
+        #expect(try portal.run(["chart"]).stdout.contains("medications: Salbutamol"))
+        let audit = try Self.phiguard(["audit", "verify", "--sqlite", portal.database, "--keys", portal.keys])
+        #expect(audit.status == 0 && audit.stdout.hasPrefix("intact: "), "\(audit.stdout) \(audit.stderr)")
+    }
+}
