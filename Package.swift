@@ -28,7 +28,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardTOTP", ["PHIGuardCrypto", "PHIGuardRateLimit", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", log]),
     ("PHIGuardAccess", ["PHIGuardCrypto", yams, log, metrics]),
-    ("PHIGuardAudit", ["PHIGuardCrypto", log, metrics]),
+    ("PHIGuardAudit", ["PHIGuardCrypto", yams, log, metrics]),
     (
         "PHIGuardErrors",
         [
