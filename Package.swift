@@ -79,7 +79,13 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP"]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),
-    ("PHIGuardAudit", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
+    (
+        "PHIGuardAudit",
+        [
+            "PHIGuardCrypto", "PHIGuardTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            nioCore, nioPosix, .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]
+    ),
     (
         "PHIGuardErrors",
         [

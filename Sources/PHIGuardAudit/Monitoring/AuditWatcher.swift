@@ -13,9 +13,9 @@
 ///     try await Task.sleep(for: .seconds(1))
 /// }
 /// ```
-public struct AuditWatcher<Source: AuditRecordSource>: Sendable {
+public struct AuditWatcher: Sendable {
     /// The log followed.
-    public let source: Source
+    public let source: any AuditRecordSource
     /// The detector.
     public private(set) var monitor: SecurityMonitor
     /// The storage position of the next entry to read.
@@ -25,7 +25,7 @@ public struct AuditWatcher<Source: AuditRecordSource>: Sendable {
     private var chain: IncrementalChainCheck?
 
     /// A watcher over `source` from its start; `chainKey` turns on the chain check.
-    public init(source: Source, monitor: SecurityMonitor, chainKey: AuditChainKey? = nil) {
+    public init(source: any AuditRecordSource, monitor: SecurityMonitor, chainKey: AuditChainKey? = nil) {
         self.source = source
         self.monitor = monitor
         self.chain = chainKey.map { IncrementalChainCheck(chainer: AuditChainer(key: $0)) }

@@ -7,7 +7,7 @@ internal import Foundation
 /// raises the same alerts. Memory is bounded: each window rule keeps at most
 /// ``MonitoringConfiguration/maximumTrackedKeys`` principals or addresses with at most
 /// `maximum + 1` entries each, and at most ``MonitoringConfiguration/maximumPendingBreakGlass``
-/// break-glass accesses await review. A window rule that fires starts its window afresh, so one
+/// break-glass accesses await review. A window rule that fires stays quiet for that key for one window, so one
 /// burst raises one alert. Alert events (``AuditEventKind/securityAlert``) are ignored.
 ///
 /// ```swift
@@ -226,16 +226,23 @@ struct DistinctWindows: Sendable {
         var sequence: UInt64
     }
     private var keys: [String: (newest: Int64, values: [String: Seen])] = [:]
+    /// Keys that fired, quiet until the time given (one alert per burst and window).
+    private var quietUntil: [String: Int64] = [:]
 
-    var keyCount: Int { keys.count }
+    var keyCount: Int { keys.count + quietUntil.count }
 
     /// Records `value` for `key` at `time`; when that makes more than `rule.maximum` distinct values
-    /// within the window, returns their count and sequences and clears the key's window.
+    /// within the window, returns their count and sequences, clears the key's window and keeps the
+    /// key quiet for one window (a burst raises one alert).
     mutating func insert(
         key: String, value: String, sequence: UInt64, at time: Int64, rule: MonitoringConfiguration.WindowRule,
         maximumKeys: Int
     ) -> (count: Int, sequences: [UInt64])? {
         let window = rule.windowSeconds * 1_000_000
+        if let quiet = quietUntil[key] {
+            if time < quiet { return nil }
+            quietUntil[key] = nil
+        }
         var entry = keys[key] ?? (newest: time, values: [:])
         entry.newest = max(entry.newest, time)
         entry.values = entry.values.filter { time - $0.value.timestamp < window }
@@ -244,6 +251,11 @@ struct DistinctWindows: Sendable {
             let sequences = entry.values.values.map(\.sequence).sorted()
             let count = entry.values.count
             keys[key] = nil
+            quietUntil[key] = time + window
+            if quietUntil.count > maximumKeys {
+                quietUntil = quietUntil.filter { $0.value > time }
+                if quietUntil.count > maximumKeys { quietUntil = [key: time + window] }
+            }
             return (count, sequences)
         }
         keys[key] = entry
