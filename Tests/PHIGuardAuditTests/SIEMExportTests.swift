@@ -51,7 +51,7 @@ struct SIEMExportTests {
         let exporter = SyslogAuditExporter(hostname: "host with spaces", appName: "")
         let line = exporter.line(for: hostile)
         #expect(Self.matchesGrammar(line), "\(line)")
-        #expect(line.contains(#"actor="evil\"] [x@1 y=\"z\\""#), "\(line)")
+        #expect(line.contains(#"actor="evil\"\] [x@1 y=\"z\\<script>"#), "\(line)")
         #expect(line.contains(" host_with_spaces - - "))
     }
 

@@ -199,7 +199,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
             if allowed { counts.0 += 1 } else { counts.1 += 1 }
             buckets[start] = counts
         }
-        let bucketCount = Int(min(span / (bucket * 1_000_000) + 1, 2000))
+        let bucketLength = bucket * 1_000_000
+        let bucketCount = Int(min(max((span + bucketLength - 1) / bucketLength, 1), 2000))
         let timeline = (0..<Int64(bucketCount)).map { index in
             Bucket(
                 start: FHIRAuditEventExporter.instant(since + index * bucket * 1_000_000),
