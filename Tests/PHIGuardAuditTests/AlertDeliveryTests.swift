@@ -33,7 +33,8 @@ final class LoopbackWebhook: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(status: status, record: { request in box.list.withLock { $0.append(request) } }))
+                    channel.pipeline.addHandler(
+                        Handler(status: status, record: { request in box.list.withLock { $0.append(request) } }))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -77,7 +78,9 @@ final class LoopbackWebhook: Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "content-length", value: "0")
                 headers.add(name: "connection", value: "close")
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+                context.write(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                    promise: nil)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
             }
@@ -140,7 +143,8 @@ struct AlertDeliveryTests {
     func dispatcher() async throws {
         let metrics = TestMetrics()
         let sink = InMemoryAuditSink()
-        let log = try await AuditLog(sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
+        let log = try await AuditLog(
+            sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
         let broken = FileAlertSink(path: "/nonexistent-directory/alerts.jsonl")
         let dispatcher = SecurityAlertDispatcher(sinks: [broken], log: log, metrics: metrics)
         let failures = await dispatcher.dispatch(Self.alert)

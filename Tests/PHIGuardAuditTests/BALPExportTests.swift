@@ -11,7 +11,9 @@ enum BALPProfileCheck {
 
     static func codings(_ value: Any?) -> [(system: String?, code: String?)] {
         if let coding = value as? [String: Any] {
-            if let inner = coding["coding"] as? [[String: Any]] { return inner.map { ($0["system"] as? String, $0["code"] as? String) } }
+            if let inner = coding["coding"] as? [[String: Any]] {
+                return inner.map { ($0["system"] as? String, $0["code"] as? String) }
+            }
             return [(coding["system"] as? String, coding["code"] as? String)]
         }
         if let list = value as? [Any] { return list.flatMap { codings($0) } }
@@ -45,7 +47,9 @@ enum BALPProfileCheck {
         }
         let profiles = ((resource["meta"] as? [String: Any])?["profile"] as? [String]) ?? []
         if !["Login", "Logout"].contains(profile) {
-            require(profiles == ["https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.\(profile)"], "meta.profile")
+            require(
+                profiles == ["https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.\(profile)"],
+                "meta.profile")
         }
         let restType = has(resource["type"], "http://terminology.hl7.org/CodeSystem/audit-event-type", "rest")
         let interaction = "http://hl7.org/fhir/restful-interaction"
@@ -73,7 +77,10 @@ enum BALPProfileCheck {
         switch profile {
         case "Read", "PatientRead":
             require(restType, "type rest")
-            require(codings(resource["subtype"]).contains { $0.system == interaction && ["read", "vread"].contains($0.code ?? "") }, "subtype read|vread")
+            require(
+                codings(resource["subtype"]).contains {
+                    $0.system == interaction && ["read", "vread"].contains($0.code ?? "")
+                }, "subtype read|vread")
             require(resource["action"] as? String == "R", "action R")
             require(resource["outcome"] as? String == "0", "outcome 0")
             restAgents(clientIsSource: false)
@@ -81,7 +88,8 @@ enum BALPProfileCheck {
             if profile == "PatientRead" { require(patientEntity(), "patient entity") }
         case "Create", "PatientCreate", "Update", "PatientUpdate", "Delete", "PatientDelete":
             let (code, action) =
-                profile.hasSuffix("Create") ? ("create", "C") : profile.hasSuffix("Update") ? ("update", "U") : ("delete", "D")
+                profile.hasSuffix("Create")
+                ? ("create", "C") : profile.hasSuffix("Update") ? ("update", "U") : ("delete", "D")
             require(restType, "type rest")
             require(has(resource["subtype"], interaction, code), "subtype \(code)")
             require(resource["action"] as? String == action, "action \(action)")
@@ -91,29 +99,47 @@ enum BALPProfileCheck {
             if profile.hasPrefix("Patient") { require(patientEntity(), "patient entity") }
         case "Query", "PatientQuery":
             require(restType, "type rest")
-            require(codings(resource["subtype"]).contains { $0.system == interaction && ["search", "search-type", "search-system"].contains($0.code ?? "") }, "subtype search")
+            require(
+                codings(resource["subtype"]).contains {
+                    $0.system == interaction && ["search", "search-type", "search-system"].contains($0.code ?? "")
+                }, "subtype search")
             require(resource["action"] as? String == "E", "action E")
             require(resource["outcome"] as? String == "0", "outcome 0")
             restAgents(clientIsSource: true)
-            let query = entities(resource).first { has($0["role"], "http://terminology.hl7.org/CodeSystem/object-role", "24") }
+            let query = entities(resource).first {
+                has($0["role"], "http://terminology.hl7.org/CodeSystem/object-role", "24")
+            }
             require(query != nil, "query entity")
             require(query?["what"] == nil, "query entity has no what")
-            require((query?["query"] as? String).flatMap { Data(base64Encoded: $0) } != nil, "query entity query is base64")
+            require(
+                (query?["query"] as? String).flatMap { Data(base64Encoded: $0) } != nil, "query entity query is base64")
             if profile == "PatientQuery" {
-                require(entities(resource).filter { has($0["role"], "http://terminology.hl7.org/CodeSystem/object-role", "1") }.count == 1, "exactly one patient")
+                require(
+                    entities(resource).filter {
+                        has($0["role"], "http://terminology.hl7.org/CodeSystem/object-role", "1")
+                    }.count == 1, "exactly one patient")
             }
         case "AuthZconsent":
             require(has(resource["type"], dicom, "110113"), "type 110113 Security Alert")
-            require(codings(resource["subtype"]).contains { ["AuthZ-Consent", "AuthZ-Role"].contains($0.code ?? "") }, "subtype AuthZ-*")
+            require(
+                codings(resource["subtype"]).contains { ["AuthZ-Consent", "AuthZ-Role"].contains($0.code ?? "") },
+                "subtype AuthZ-*")
             require(resource["action"] as? String == "E", "action E")
             require(["0", "4"].contains(resource["outcome"] as? String ?? ""), "outcome 1..1")
             require(resource["period"] != nil, "period")
             require(agent(resource, dicom, "110150") != nil, "client agent (110150 Application)")
-            require(agent(resource, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP") != nil, "user agent")
-            require(agent(resource, "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV") != nil, "userorg agent")
-            require(agent(resource, "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "authserver") != nil, "authorizer agent")
+            require(
+                agent(resource, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP") != nil,
+                "user agent")
+            require(
+                agent(resource, "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV") != nil, "userorg agent")
+            require(
+                agent(resource, "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "authserver") != nil,
+                "authorizer agent")
             require(patientEntity(), "patient entity 1..1")
-            require(entities(resource).contains { has($0["type"], "http://hl7.org/fhir/resource-types", "Consent") }, "consent entity 1..*")
+            require(
+                entities(resource).contains { has($0["type"], "http://hl7.org/fhir/resource-types", "Consent") },
+                "consent entity 1..*")
         case "Login", "Logout":
             require(has(resource["type"], dicom, "110114"), "type 110114 User Authentication")
             require(has(resource["subtype"], dicom, profile == "Login" ? "110122" : "110123"), "subtype login/logout")
@@ -127,20 +153,27 @@ enum BALPProfileCheck {
 
 @Suite("IHE BALP AuditEvent export")
 struct BALPExportTests {
-    static let exporter = BALPAuditEventExporter(sourceID: "portal-1", serverAddress: "portal-1.example.org", site: "clinic-1")
+    static let exporter = BALPAuditEventExporter(
+        sourceID: "portal-1", serverAddress: "portal-1.example.org", site: "clinic-1")
 
     static func record(_ event: AuditEvent, _ sequence: UInt64 = 7) -> AuditRecord {
         AuditRecord(sequence: sequence, event: event, chain: [UInt8](repeating: 3, count: 32))
     }
 
-    static func access(_ action: String, patient: String? = "MRN-1", allowed: Bool = true, breakGlass: String? = nil, attributes: [String: String] = [:]) throws -> AuditRecord {
+    static func access(
+        _ action: String, patient: String? = "MRN-1", allowed: Bool = true, breakGlass: String? = nil,
+        attributes: [String: String] = [:]
+    ) throws -> AuditRecord {
         record(
             try AuditEvent(
-                kind: .accessDecision, timestamp: 1_800_000_000_000_000, actorID: "user:1", actorRole: "physician/nurse",
-                sessionID: "sess-1", action: action, resourceType: "Observation", resourceID: "obs-1", patientID: patient,
+                kind: .accessDecision, timestamp: 1_800_000_000_000_000, actorID: "user:1",
+                actorRole: "physician/nurse",
+                sessionID: "sess-1", action: action, resourceType: "Observation", resourceID: "obs-1",
+                patientID: patient,
                 fields: allowed ? ["code"] : [], outcome: allowed ? .allow : .deny, reason: allowed ? nil : "no-rule",
                 ruleIDs: ["r1"], breakGlass: breakGlass != nil, breakGlassReason: breakGlass,
-                attributes: attributes.merging(breakGlass != nil ? ["break-glass-grant": "break-glass.1"] : [:]) { $1 }))
+                attributes: attributes.merging(breakGlass != nil ? ["break-glass-grant": "break-glass.1"] : [:]) { $1 })
+        )
     }
 
     static func json(_ resource: [String: any Sendable]) throws -> [String: Any] {
@@ -160,8 +193,15 @@ struct BALPExportTests {
         let record: AuditRecord =
             switch name {
             case "login": Self.record(try .login(succeeded: true, userID: "user:1", at: AuditFixtures.fixedDate))
-            case "login-failed": Self.record(try .login(succeeded: false, userID: "user:1", reason: "wrong-password", at: AuditFixtures.fixedDate))
-            case "logout": Self.record(try .session(.sessionRevoked, userID: "user:1", sessionID: "s", reason: "logout", at: AuditFixtures.fixedDate))
+            case "login-failed":
+                Self.record(
+                    try .login(
+                        succeeded: false, userID: "user:1", reason: "wrong-password", at: AuditFixtures.fixedDate))
+            case "logout":
+                Self.record(
+                    try .session(
+                        .sessionRevoked, userID: "user:1", sessionID: "s", reason: "logout", at: AuditFixtures.fixedDate
+                    ))
             case "denied": try Self.access("read", allowed: false)
             case "break-glass": try Self.access("read", breakGlass: "ETREAT")
             default:
@@ -179,14 +219,17 @@ struct BALPExportTests {
 
     @Test("a query with three patients makes three PatientQuery resources, one patient each")
     func queryPerPatient() throws {
-        let record = try Self.access("search", attributes: ["patient-2": "MRN-2", "patient-3": "MRN-3", "query": "code_eq_1234"])
+        let record = try Self.access(
+            "search", attributes: ["patient-2": "MRN-2", "patient-3": "MRN-3", "query": "code_eq_1234"])
         let resources = try Self.exporter.resources(for: record).map(Self.json)
         #expect(resources.count == 3)
         var patients: [String] = []
         for resource in resources {
             #expect(BALPProfileCheck.problems(resource, profile: "PatientQuery") == [], "\(resource)")
             for entity in BALPProfileCheck.entities(resource) {
-                if let reference = (entity["what"] as? [String: Any])?["reference"] as? String { patients.append(reference) }
+                if let reference = (entity["what"] as? [String: Any])?["reference"] as? String {
+                    patients.append(reference)
+                }
             }
         }
         #expect(patients == ["Patient/MRN-1", "Patient/MRN-2", "Patient/MRN-3"])
@@ -195,11 +238,14 @@ struct BALPExportTests {
 
     @Test("break-glass is an authorization decision with purposeOfUse BTG; a denial has outcome 4")
     func breakGlass() throws {
-        let resource = try Self.json(try #require(Self.exporter.resources(for: try Self.access("read", breakGlass: "ETREAT")).first))
-        let user = try #require(BALPProfileCheck.agent(resource, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP"))
+        let resource = try Self.json(
+            try #require(Self.exporter.resources(for: try Self.access("read", breakGlass: "ETREAT")).first))
+        let user = try #require(
+            BALPProfileCheck.agent(resource, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP"))
         #expect(BALPProfileCheck.has(user["purposeOfUse"], "http://terminology.hl7.org/CodeSystem/v3-ActReason", "BTG"))
         #expect(resource["outcome"] as? String == "0")
-        let denied = try Self.json(try #require(Self.exporter.resources(for: try Self.access("read", allowed: false)).first))
+        let denied = try Self.json(
+            try #require(Self.exporter.resources(for: try Self.access("read", allowed: false)).first))
         #expect(denied["outcome"] as? String == "4")
         #expect((denied["outcomeDesc"] as? String)?.hasPrefix("deny") == true)
     }
@@ -210,12 +256,14 @@ struct BALPExportTests {
         resource["action"] = "E"
         resource["entity"] = []
         let problems = BALPProfileCheck.problems(resource, profile: "PatientRead")
-        #expect(problems.contains("action R") && problems.contains("patient entity") && problems.contains("data entity"))
+        #expect(
+            problems.contains("action R") && problems.contains("patient entity") && problems.contains("data entity"))
     }
 
     @Test("kinds BALP does not cover are not exported")
     func uncovered() throws {
-        let rotation = Self.record(try .keyRotated(keyRingID: "k", fromKeyID: "a", toKeyID: "b", at: AuditFixtures.fixedDate))
+        let rotation = Self.record(
+            try .keyRotated(keyRingID: "k", fromKeyID: "a", toKeyID: "b", at: AuditFixtures.fixedDate))
         #expect(Self.exporter.resources(for: rotation).isEmpty)
     }
 }

@@ -44,7 +44,9 @@ struct MonitoringConfigurationTests {
         #expect(configuration.restrictedPatients == ["MRN-1", "MRN-2"])
         #expect(configuration.maximumTrackedKeys == 500)
         let nurseWindow = try #require(configuration.offHoursAccess.roles["nurse"]?.first)
-        #expect(nurseWindow.contains(minute: 23 * 60) && nurseWindow.contains(minute: 60) && !nurseWindow.contains(minute: 12 * 60))
+        #expect(
+            nurseWindow.contains(minute: 23 * 60) && nurseWindow.contains(minute: 60)
+                && !nurseWindow.contains(minute: 12 * 60))
     }
 
     @Test(

@@ -62,7 +62,9 @@ enum ClinicStream {
     }
 
     private static func logout(_ actor: String, at time: Int64) throws -> AuditEvent {
-        try .session(.sessionRevoked, userID: actor, sessionID: "sess-x", reason: "logout", at: Date(timeIntervalSince1970: Double(time) / 1e6))
+        try .session(
+            .sessionRevoked, userID: actor, sessionID: "sess-x", reason: "logout",
+            at: Date(timeIntervalSince1970: Double(time) / 1e6))
     }
 
     /// One staff shift: login at `start`, reads of `patients` spread over the shift, logout at `end`.
@@ -84,7 +86,8 @@ enum ClinicStream {
                     try access(actor, role, "read", type, patient: patient, at: visit + Int64(offset) * minute))
             }
             if Int.random(in: 0..<4, using: &random) == 0 {
-                events.append(try access(actor, role, "create", "Observation", patient: patient, at: visit + 5 * minute))
+                events.append(
+                    try access(actor, role, "create", "Observation", patient: patient, at: visit + 5 * minute))
             }
         }
         // The odd wrong click on a patient outside the care team.
@@ -120,7 +123,9 @@ enum ClinicStream {
                     for _ in 0..<Int.random(in: 20...35, using: &random) {
                         let time = midnight + 8 * hour + 10 * minute + Int64.random(in: 0..<(8 * hour), using: &random)
                         let who = patients.randomElement(using: &random) ?? patients[0]
-                        events.append(try access("user:desk-\(desk)", "receptionist", "search", "Patient", patient: who, at: time))
+                        events.append(
+                            try access("user:desk-\(desk)", "receptionist", "search", "Patient", patient: who, at: time)
+                        )
                     }
                     events.append(try logout("user:desk-\(desk)", at: midnight + 17 * hour))
                 }
@@ -144,12 +149,15 @@ enum ClinicStream {
                 let time = midnight + Int64.random(in: 0..<(day - hour), using: &random)
                 let address = "198.51.100.\(Int.random(in: 1...250, using: &random))"
                 if Int.random(in: 0..<15, using: &random) == 0 {
-                    events.append(try login(actor, ok: false, address: address, at: time - minute, reason: "wrong-password"))
+                    events.append(
+                        try login(actor, ok: false, address: address, at: time - minute, reason: "wrong-password"))
                 }
                 events.append(try login(actor, ok: true, address: address, at: time))
                 for read in 0..<Int.random(in: 1...4, using: &random) {
                     events.append(
-                        try access(actor, "patient", "read", "Observation", patient: visitor, at: time + Int64(read + 1) * minute))
+                        try access(
+                            actor, "patient", "read", "Observation", patient: visitor,
+                            at: time + Int64(read + 1) * minute))
                 }
                 events.append(try logout(actor, at: time + 10 * minute))
             }
@@ -164,31 +172,45 @@ enum ClinicStream {
     /// A day nurse opens 60 distinct patients' charts in 30 minutes.
     static func bulkAccess() throws -> [AuditEvent] {
         try (1...60).map { index in
-            try access("user:rn-2", "nurse", "read", "Observation", patient: patient(index * 5), at: wednesday + 14 * hour + Int64(index) * 30_000_000)
+            try access(
+                "user:rn-2", "nurse", "read", "Observation", patient: patient(index * 5),
+                at: wednesday + 14 * hour + Int64(index) * 30_000_000)
         }
     }
 
     /// A receptionist reads a chart at 02:30.
     static func offHours() throws -> [AuditEvent] {
-        [try access("user:desk-1", "receptionist", "read", "Observation", patient: patient(17), at: wednesday + 2 * hour + 30 * minute)]
+        [
+            try access(
+                "user:desk-1", "receptionist", "read", "Observation", patient: patient(17),
+                at: wednesday + 2 * hour + 30 * minute)
+        ]
     }
 
     /// A physician breaks the glass for a patient outside their team (at 10:00).
     static func breakGlass() throws -> [AuditEvent] {
-        [try access("user:dr-3", "physician", "read", "MedicationRequest", patient: patient(5), at: wednesday + 10 * hour, breakGlass: "ETREAT")]
+        [
+            try access(
+                "user:dr-3", "physician", "read", "MedicationRequest", patient: patient(5), at: wednesday + 10 * hour,
+                breakGlass: "ETREAT")
+        ]
     }
 
     /// A patient account walks through other patients' ids: 15 denials in 5 minutes.
     static func denialProbing() throws -> [AuditEvent] {
         try (1...15).map { index in
-            try access("patient:MRN-000042", "patient", "read", "Observation", patient: patient(100 + index), at: wednesday + 21 * hour + Int64(index) * 20_000_000, allowed: false)
+            try access(
+                "patient:MRN-000042", "patient", "read", "Observation", patient: patient(100 + index),
+                at: wednesday + 21 * hour + Int64(index) * 20_000_000, allowed: false)
         }
     }
 
     /// Eight accounts locked out within five minutes (each from its own address).
     static func lockoutSpike() throws -> [AuditEvent] {
         try (1...8).map { index in
-            try login("user:rn-\(index)", ok: false, address: "192.0.2.\(index)", at: wednesday + 3 * hour + Int64(index) * 30_000_000, reason: "locked-out")
+            try login(
+                "user:rn-\(index)", ok: false, address: "192.0.2.\(index)",
+                at: wednesday + 3 * hour + Int64(index) * 30_000_000, reason: "locked-out")
         }
     }
 
@@ -196,7 +218,9 @@ enum ClinicStream {
     static func credentialStuffing() throws -> [AuditEvent] {
         try (1...25).map { index in
             let known = index % 5 != 0
-            return try login(known ? "patient:\(patient(index))" : nil, ok: false, address: "203.0.113.9", at: wednesday + 4 * hour + Int64(index) * 10_000_000, reason: known ? "wrong-password" : "unknown-user")
+            return try login(
+                known ? "patient:\(patient(index))" : nil, ok: false, address: "203.0.113.9",
+                at: wednesday + 4 * hour + Int64(index) * 10_000_000, reason: known ? "wrong-password" : "unknown-user")
         }
     }
 
@@ -207,7 +231,9 @@ enum ClinicStream {
 
     /// Orders events by time (stable) and numbers them as a log would.
     static func records(_ events: [AuditEvent]) -> [AuditRecord] {
-        let ordered = events.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }
+        let ordered = events.enumerated().sorted {
+            ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset)
+        }
         return ordered.enumerated().map { index, item in
             AuditRecord(sequence: UInt64(index + 1), event: item.element, chain: [UInt8](repeating: 0, count: 32))
         }

@@ -49,7 +49,8 @@ struct MonitoringReplayTests {
         if let reviewAfter {
             let access = try #require(records.first { $0.event.breakGlass })
             let review = try AuditEvent(
-                kind: .breakGlassReviewed, timestamp: access.event.timestamp + reviewAfter, actorID: "user:privacy-officer",
+                kind: .breakGlassReviewed, timestamp: access.event.timestamp + reviewAfter,
+                actorID: "user:privacy-officer",
                 action: "review", outcome: .success, reason: "justified", relatedSequence: access.sequence)
             // Appended in time order after the access, with the next free sequence (order by time again).
             let renumbered = ClinicStream.records(records.map(\.event) + [review])
@@ -147,7 +148,8 @@ struct MonitoringReplayTests {
     @Test("a record that breaks the chain, and an unreadable entry, raise audit-verification-failed")
     func verificationFailure() async throws {
         let sink = InMemoryAuditSink()
-        let log = try await AuditLog(sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
+        let log = try await AuditLog(
+            sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
         for event in try AuditFixtures.everyKind() { try await log.append(event) }
         try await log.close()
         let entries = sink.allEntries
@@ -180,7 +182,8 @@ struct MonitoringReplayTests {
     @Test("the watcher reads only what is new on each poll")
     func watcherIsIncremental() async throws {
         let sink = InMemoryAuditSink()
-        let log = try await AuditLog(sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
+        let log = try await AuditLog(
+            sink: sink, chainKey: try AuditFixtures.chainKey(), signingKey: try AuditFixtures.signingKey())
         var watcher = AuditWatcher(source: sink, monitor: SecurityMonitor(), chainKey: try AuditFixtures.chainKey())
         try await log.append(try .login(succeeded: true, userID: "user:1", at: AuditFixtures.fixedDate))
         #expect(try await watcher.poll().isEmpty)

@@ -14,7 +14,9 @@ struct ReviewReportTests {
         let report = try await AuditReviewReport.build(
             from: Self.source(events), since: ClinicStream.wednesday, until: ClinicStream.wednesday + ClinicStream.day,
             configuration: try ClinicStream.configuration())
-        let inDay = events.filter { $0.timestamp >= ClinicStream.wednesday && $0.timestamp < ClinicStream.wednesday + ClinicStream.day }
+        let inDay = events.filter {
+            $0.timestamp >= ClinicStream.wednesday && $0.timestamp < ClinicStream.wednesday + ClinicStream.day
+        }
         #expect(report.records == inDay.count)
         #expect(report.accessDecisions == inDay.filter { $0.kind == .accessDecision }.count)
         #expect(report.breakGlass.count == 1 && report.breakGlass[0].reviewer == nil)
@@ -38,7 +40,8 @@ struct ReviewReportTests {
         let hostile = try await SIEMExportTests.hostileRecord()
         var events = try ClinicStream.normalWeek().filter { $0.timestamp < ClinicStream.weekStart + ClinicStream.day }
         events.append(hostile.event)
-        let report = try await AuditReviewReport.build(from: Self.source(events), since: ClinicStream.weekStart - 400 * ClinicStream.day)
+        let report = try await AuditReviewReport.build(
+            from: Self.source(events), since: ClinicStream.weekStart - 400 * ClinicStream.day)
         let page = report.html()
         #expect(page.hasPrefix("<!DOCTYPE html>"))
         #expect(!page.lowercased().contains("<script"), "no script, and the hostile actor is escaped")
@@ -49,6 +52,8 @@ struct ReviewReportTests {
         let svgs = page.components(separatedBy: "<svg ").count - 1
         #expect(svgs == 2, "two inline charts")
         #expect(page.contains("Content-Security-Policy"))
-        #expect(AuditReviewReport.escapeHTML(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+        #expect(
+            AuditReviewReport.escapeHTML(#"<a href="x">'&'</a>"#)
+                == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
     }
 }

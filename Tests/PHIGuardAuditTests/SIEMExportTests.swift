@@ -39,7 +39,9 @@ struct SIEMExportTests {
         let denied = try Self.records()[12]  // update denied
         #expect(exporter.line(for: denied).hasPrefix("<108>1 "))  // 13 * 8 + 4 (warning)
         let allowed = try Self.records()[11]
-        #expect(exporter.line(for: allowed).hasPrefix("<110>1 2025-11-23T08:00:00.000000Z portal-1.example.org phiguard - access.decision "))
+        #expect(
+            exporter.line(for: allowed).hasPrefix(
+                "<110>1 2025-11-23T08:00:00.000000Z portal-1.example.org phiguard - access.decision "))
     }
 
     @Test("SD-PARAM values escape '\"', '\\\\' and ']'; names and header fields stay in the grammar")
@@ -109,7 +111,8 @@ struct SIEMExportTests {
     func ecsFieldNames() throws {
         let exporter = ECSAuditExporter(hostName: "portal-1")
         var sawAlert = false
-        let alert = try SecurityAlert(rule: .bulkAccess, timestamp: 1, sequence: 3, actorID: "user:1", count: 51).auditEvent()
+        let alert = try SecurityAlert(rule: .bulkAccess, timestamp: 1, sequence: 3, actorID: "user:1", count: 51)
+            .auditEvent()
         for record in try Self.records() + [AuditRecord(sequence: 100, event: alert, chain: [1])] {
             let line = try exporter.jsonLine(for: record)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

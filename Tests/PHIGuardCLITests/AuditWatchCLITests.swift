@@ -40,7 +40,9 @@ struct AuditWatchCLITests {
         let database = directory.appendingPathComponent("audit.sqlite").path
         #expect(try AuditCLITests.run(["audit", "keygen", "--output", keys]).status == 0)
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        let history = (0..<5).map { Self.event(now - 60_000_000 + Int64($0), actor: "user:rn-1", patient: "MRN-\($0)", allowed: true) }
+        let history = (0..<5).map {
+            Self.event(now - 60_000_000 + Int64($0), actor: "user:rn-1", patient: "MRN-\($0)", allowed: true)
+        }
         let seeded = try AuditCLITests.run(
             ["audit", "append", "--sqlite", database, "--keys", keys], input: history.joined(separator: "\n") + "\n")
         try #require(seeded.status == 0, "\(seeded.stderr)")
@@ -60,7 +62,9 @@ struct AuditWatchCLITests {
 
         // Planted: one break-glass access, and one principal denied on 12 distinct patients in a minute.
         var planted = [Self.event(now, actor: "user:dr-9", patient: "MRN-77", allowed: true, breakGlass: true)]
-        planted += (0..<12).map { Self.event(now + Int64($0) * 1_000_000, actor: "user:mallory", patient: "MRN-\(100 + $0)", allowed: false) }
+        planted += (0..<12).map {
+            Self.event(now + Int64($0) * 1_000_000, actor: "user:mallory", patient: "MRN-\(100 + $0)", allowed: false)
+        }
         let appended = try AuditCLITests.run(
             ["audit", "append", "--sqlite", database, "--keys", keys], input: planted.joined(separator: "\n") + "\n")
         try #require(appended.status == 0, "\(appended.stderr)")
@@ -86,15 +90,26 @@ struct AuditWatchCLITests {
         let database = directory.appendingPathComponent("audit.sqlite").path
         #expect(try AuditCLITests.run(["audit", "keygen", "--output", keys]).status == 0)
         let base: Int64 = 1_793_664_000_000_000  // 2026-11-03T00:00:00Z
-        var lines = (0..<20).map { Self.event(base + Int64($0) * 60_000_000, actor: "user:rn-\($0 % 3)", patient: "MRN-\($0)", allowed: $0 != 7) }
-        lines.append(Self.event(base + 3_600_000_000, actor: "user:dr-1", patient: "MRN-5", allowed: true, breakGlass: true))
-        #expect(try AuditCLITests.run(["audit", "append", "--sqlite", database, "--keys", keys], input: lines.joined(separator: "\n") + "\n").status == 0)
+        var lines = (0..<20).map {
+            Self.event(
+                base + Int64($0) * 60_000_000, actor: "user:rn-\($0 % 3)", patient: "MRN-\($0)", allowed: $0 != 7)
+        }
+        lines.append(
+            Self.event(base + 3_600_000_000, actor: "user:dr-1", patient: "MRN-5", allowed: true, breakGlass: true))
+        #expect(
+            try AuditCLITests.run(
+                ["audit", "append", "--sqlite", database, "--keys", keys], input: lines.joined(separator: "\n") + "\n"
+            ).status == 0)
 
-        let text = try AuditCLITests.run(["audit", "report", "--sqlite", database, "--since", "2026-11-03", "--until", "2026-11-04"])
+        let text = try AuditCLITests.run([
+            "audit", "report", "--sqlite", database, "--since", "2026-11-03", "--until", "2026-11-04",
+        ])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("21 records, 21 access decisions"), "\(text.stdout)")
         #expect(text.stdout.contains("break-glass-invoked"))
-        let json = try AuditCLITests.run(["audit", "report", "--sqlite", database, "--since", "2026-11-03", "--format", "json"])
+        let json = try AuditCLITests.run([
+            "audit", "report", "--sqlite", database, "--since", "2026-11-03", "--format", "json",
+        ])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["accessDecisions"] as? Int == 21)
         let html = directory.appendingPathComponent("review.html").path
@@ -108,13 +123,20 @@ struct AuditWatchCLITests {
 
         let config = directory.appendingPathComponent("monitoring.yaml").path
         try Data("bulk-access:\n  max-patients: lots\n".utf8).write(to: URL(fileURLWithPath: config))
-        let badConfig = try AuditCLITests.run(["audit", "report", "--sqlite", database, "--since", "1d", "--config", config])
+        let badConfig = try AuditCLITests.run([
+            "audit", "report", "--sqlite", database, "--since", "1d", "--config", config,
+        ])
         #expect(badConfig.status == 65)
         #expect(badConfig.stderr.contains("monitoring.yaml:2:17:"), "\(badConfig.stderr)")
 
-        let syslog = try AuditCLITests.run(["audit", "export", "--sqlite", database, "--format", "syslog", "--hostname", "portal-1"])
+        let syslog = try AuditCLITests.run([
+            "audit", "export", "--sqlite", database, "--format", "syslog", "--hostname", "portal-1",
+        ])
         #expect(syslog.stdout.split(separator: "\n").count == 21)
-        #expect(syslog.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("<") && $0.contains(">1 2026-11-03T") && $0.contains(" portal-1 phiguard - ") })
+        #expect(
+            syslog.stdout.split(separator: "\n").allSatisfy {
+                $0.hasPrefix("<") && $0.contains(">1 2026-11-03T") && $0.contains(" portal-1 phiguard - ")
+            })
         let ecs = try AuditCLITests.run(["audit", "export", "--sqlite", database, "--format", "ecs"])
         #expect(ecs.stdout.split(separator: "\n").count == 21)
         #expect(ecs.stdout.contains(#""@timestamp":"2026-11-03T"#))

@@ -251,7 +251,9 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         lines.append("Alerts")
         if alerts.isEmpty { lines.append("  none") }
         for alert in alerts {
-            lines.append("  \(FHIRAuditEventExporter.instant(alert.timestamp))  \(alert.severity.rawValue)  \(alert.rule.rawValue)  \(alert.summary)")
+            lines.append(
+                "  \(FHIRAuditEventExporter.instant(alert.timestamp))  \(alert.severity.rawValue)  \(alert.rule.rawValue)  \(alert.summary)"
+            )
         }
         lines.append("")
         lines.append("Break-glass accesses")
@@ -259,19 +261,22 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         for entry in breakGlass {
             let review = entry.reviewer.map { "reviewed by \($0) (\(entry.reviewOutcome ?? "-"))" } ?? "UNREVIEWED"
             lines.append(
-                "  #\(entry.sequence)  \(entry.recorded)  \(entry.actor ?? "-")  patient \(entry.patient ?? "-")  \(entry.reason ?? "-")  \(review)")
+                "  #\(entry.sequence)  \(entry.recorded)  \(entry.actor ?? "-")  patient \(entry.patient ?? "-")  \(entry.reason ?? "-")  \(review)"
+            )
         }
         lines.append("")
         lines.append("Users (allowed / denied / distinct patients / break-glass)")
         for user in users.prefix(20) {
             lines.append(
-                "  \(user.actor)  [\(user.roles.joined(separator: ","))]  \(user.allowed) / \(user.denied) / \(user.distinctPatients) / \(user.breakGlass)")
+                "  \(user.actor)  [\(user.roles.joined(separator: ","))]  \(user.allowed) / \(user.denied) / \(user.distinctPatients) / \(user.breakGlass)"
+            )
         }
         lines.append("")
         lines.append("Patients (allowed / denied / distinct users / break-glass)")
         for patient in patients.prefix(20) {
             lines.append(
-                "  \(patient.patient)  \(patient.allowed) / \(patient.denied) / \(patient.distinctUsers) / \(patient.breakGlass)")
+                "  \(patient.patient)  \(patient.allowed) / \(patient.denied) / \(patient.distinctUsers) / \(patient.breakGlass)"
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -298,20 +303,24 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         page += ".</p>\n<h2>Accesses over time</h2>\n" + timelineChart() + "\n<h2>Top users</h2>\n" + topUsersChart()
         page += "\n<h2>Alerts</h2>\n<table><tr><th>Time</th><th>Severity</th><th>Rule</th><th>Summary</th></tr>\n"
         for alert in alerts {
-            page += "<tr><td>\(e(FHIRAuditEventExporter.instant(alert.timestamp)))</td><td>\(e(alert.severity.rawValue))</td>"
+            page +=
+                "<tr><td>\(e(FHIRAuditEventExporter.instant(alert.timestamp)))</td><td>\(e(alert.severity.rawValue))</td>"
             page += "<td>\(e(alert.rule.rawValue))</td><td>\(e(alert.summary))</td></tr>\n"
         }
         page += "</table>\n<h2>Break-glass accesses</h2>\n<table><tr><th>Sequence</th><th>Time</th><th>User</th>"
         page += "<th>Patient</th><th>Reason</th><th>Review</th></tr>\n"
         for entry in breakGlass {
-            let review = entry.reviewer.map { e("\($0) (\(entry.reviewOutcome ?? "-"))") } ?? "<span class=\"bad\">unreviewed</span>"
+            let review =
+                entry.reviewer.map { e("\($0) (\(entry.reviewOutcome ?? "-"))") }
+                ?? "<span class=\"bad\">unreviewed</span>"
             page += "<tr><td>\(entry.sequence)</td><td>\(e(entry.recorded))</td><td>\(e(entry.actor ?? "-"))</td>"
             page += "<td>\(e(entry.patient ?? "-"))</td><td>\(e(entry.reason ?? "-"))</td><td>\(review)</td></tr>\n"
         }
         page += "</table>\n<h2>Users</h2>\n<table><tr><th>User</th><th>Roles</th><th>Allowed</th><th>Denied</th>"
         page += "<th>Distinct patients</th><th>Break-glass</th></tr>\n"
         for user in users {
-            page += "<tr><td>\(e(user.actor))</td><td>\(e(user.roles.joined(separator: ", ")))</td><td>\(user.allowed)</td>"
+            page +=
+                "<tr><td>\(e(user.actor))</td><td>\(e(user.roles.joined(separator: ", ")))</td><td>\(user.allowed)</td>"
             page += "<td>\(user.denied)</td><td>\(user.distinctPatients)</td><td>\(user.breakGlass)</td></tr>\n"
         }
         page += "</table>\n<h2>Patients</h2>\n<table><tr><th>Patient</th><th>Allowed</th><th>Denied</th>"
@@ -348,13 +357,15 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         let barWidth = max(Double(width - 40) / Double(max(timeline.count, 1)), 1)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height + 30)\" role=\"img\" "
         svg += "aria-label=\"Accesses over time\">\n"
-        svg += "<text x=\"4\" y=\"14\" font-size=\"11\">peak \(peak) per \(bucketSeconds == 3600 ? "hour" : "day")</text>\n"
+        svg +=
+            "<text x=\"4\" y=\"14\" font-size=\"11\">peak \(peak) per \(bucketSeconds == 3600 ? "hour" : "day")</text>\n"
         for (index, bucket) in timeline.enumerated() {
             let x = 30 + Double(index) * barWidth
             let allowedHeight = Double(bucket.allowed) / Double(peak) * Double(height - 20)
             let deniedHeight = Double(bucket.denied) / Double(peak) * Double(height - 20)
             let y = Double(height) - allowedHeight - deniedHeight
-            svg += "<rect x=\"\(Self.number(x))\" y=\"\(Self.number(y + deniedHeight))\" width=\"\(Self.number(barWidth * 0.9))\" "
+            svg +=
+                "<rect x=\"\(Self.number(x))\" y=\"\(Self.number(y + deniedHeight))\" width=\"\(Self.number(barWidth * 0.9))\" "
             svg += "height=\"\(Self.number(allowedHeight))\" fill=\"#4a7\"><title>\(Self.escapeHTML(bucket.start)): "
             svg += "\(bucket.allowed) allowed, \(bucket.denied) denied</title></rect>\n"
             if bucket.denied > 0 {
@@ -363,7 +374,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
             }
         }
         svg += "<text x=\"30\" y=\"\(height + 20)\" font-size=\"11\">\(Self.escapeHTML(since))</text>\n"
-        svg += "<text x=\"\(width - 200)\" y=\"\(height + 20)\" font-size=\"11\">\(Self.escapeHTML(until))</text>\n</svg>"
+        svg +=
+            "<text x=\"\(width - 200)\" y=\"\(height + 20)\" font-size=\"11\">\(Self.escapeHTML(until))</text>\n</svg>"
         return svg
     }
 
@@ -371,7 +383,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         let top = Array(users.prefix(10))
         let peak = max(top.map { $0.allowed + $0.denied }.max() ?? 0, 1)
         let rowHeight = 22
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" height=\"\(max(top.count, 1) * rowHeight + 10)\" "
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" height=\"\(max(top.count, 1) * rowHeight + 10)\" "
         svg += "role=\"img\" aria-label=\"Top users\">\n"
         for (index, user) in top.enumerated() {
             let y = 5 + index * rowHeight

@@ -97,7 +97,8 @@ struct IncrementalChainCheck: Sendable {
         defer { position += 1 }
         guard case .record(let record) = entry else {
             resynchronizing = true
-            return AuditChainBreak(kind: .unreadable, position: position, expectedSequence: expected, foundSequence: nil)
+            return AuditChainBreak(
+                kind: .unreadable, position: position, expectedSequence: expected, foundSequence: nil)
         }
         if resynchronizing {
             resynchronizing = false

@@ -119,7 +119,9 @@ public struct BALPAuditEventExporter: Sendable {
                 ] as [String: any Sendable]
             ],
         ]
-        if let profile { resource["meta"] = ["profile": [Self.profileBase + "IHE.BasicAudit." + profile]] as [String: any Sendable] }
+        if let profile {
+            resource["meta"] = ["profile": [Self.profileBase + "IHE.BasicAudit." + profile]] as [String: any Sendable]
+        }
         return resource
     }
 
@@ -149,7 +151,8 @@ public struct BALPAuditEventExporter: Sendable {
 
     private func query(_ record: AuditRecord, patient: String?, index: Int) -> [String: any Sendable] {
         let event = record.event
-        var resource = base(record, profile: patient == nil ? "Query" : "PatientQuery", suffix: patient == nil ? "" : "-\(index + 1)")
+        var resource = base(
+            record, profile: patient == nil ? "Query" : "PatientQuery", suffix: patient == nil ? "" : "-\(index + 1)")
         resource["type"] = Self.restType
         resource["subtype"] = [Self.coding("http://hl7.org/fhir/restful-interaction", "search-type", "search-type")]
         resource["action"] = "E"
@@ -173,7 +176,9 @@ public struct BALPAuditEventExporter: Sendable {
         let event = record.event
         var resource = base(record, profile: "AuthZconsent")
         resource["type"] = Self.coding(Self.dicom, "110113", "Security Alert")
-        resource["subtype"] = [Self.coding(Self.authorizationSubtypeSystem, "AuthZ-Role", "Authorization decision by role")]
+        resource["subtype"] = [
+            Self.coding(Self.authorizationSubtypeSystem, "AuthZ-Role", "Authorization decision by role")
+        ]
         resource["action"] = "E"
         let permitted = event.outcome == .allow
         resource["outcome"] = permitted ? "0" : "4"
@@ -187,13 +192,23 @@ public struct BALPAuditEventExporter: Sendable {
         ]
         application["network"] = network(event.attributes["client-address"])
         let organization: [String: any Sendable] = [
-            "type": ["coding": [Self.coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider")]]
+            "type": [
+                "coding": [
+                    Self.coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider")
+                ]
+            ]
                 as [String: any Sendable],
             "who": ["identifier": ["value": site ?? sourceID]] as [String: any Sendable],
             "requestor": false,
         ]
         let authorizer: [String: any Sendable] = [
-            "type": ["coding": [Self.coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "authserver", "authorization server")]]
+            "type": [
+                "coding": [
+                    Self.coding(
+                        "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "authserver",
+                        "authorization server")
+                ]
+            ]
                 as [String: any Sendable],
             "who": ["identifier": ["value": sourceID]] as [String: any Sendable],
             "requestor": false,
@@ -204,18 +219,26 @@ public struct BALPAuditEventExporter: Sendable {
         // The "consent" is the policy decision: the deciding rule ids.
         var consent: [String: any Sendable] = [
             "type": Self.coding("http://hl7.org/fhir/resource-types", "Consent", "Consent"),
-            "what": ["identifier": ["value": event.ruleIDs.isEmpty ? "default-deny" : event.ruleIDs.joined(separator: ",")]]
+            "what": [
+                "identifier": ["value": event.ruleIDs.isEmpty ? "default-deny" : event.ruleIDs.joined(separator: ",")]
+            ]
                 as [String: any Sendable],
         ]
         if let resourceType = event.resourceType {
-            consent["detail"] = [["type": "resource", "valueString": resourceType + (event.resourceID.map { "/\($0)" } ?? "")] as [String: any Sendable]]
+            consent["detail"] = [
+                ["type": "resource", "valueString": resourceType + (event.resourceID.map { "/\($0)" } ?? "")]
+                    as [String: any Sendable]
+            ]
         }
         entities.append(consent)
         if let grant = event.attributes["break-glass-grant"] {
             entities.append([
                 "type": Self.coding(Self.entityType, "2", "System Object"),
                 "what": ["identifier": ["value": grant]] as [String: any Sendable],
-                "detail": [["type": "break-glass-status", "valueString": event.attributes["break-glass-status"] ?? "none"] as [String: any Sendable]],
+                "detail": [
+                    ["type": "break-glass-status", "valueString": event.attributes["break-glass-status"] ?? "none"]
+                        as [String: any Sendable]
+                ],
             ])
         }
         resource["entity"] = entities
@@ -226,12 +249,19 @@ public struct BALPAuditEventExporter: Sendable {
         let event = record.event
         var resource = base(record, profile: nil)
         resource["type"] = Self.coding(Self.dicom, "110114", "User Authentication")
-        resource["subtype"] = [login ? Self.coding(Self.dicom, "110122", "Login") : Self.coding(Self.dicom, "110123", "Logout")]
+        resource["subtype"] = [
+            login ? Self.coding(Self.dicom, "110122", "Login") : Self.coding(Self.dicom, "110123", "Logout")
+        ]
         resource["action"] = "E"
         resource["outcome"] = event.outcome.isPositive ? "0" : "4"
         if let reason = event.reason { resource["outcomeDesc"] = reason }
         var person: [String: any Sendable] = [
-            "type": ["coding": [Self.coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")]]
+            "type": [
+                "coding": [
+                    Self.coding(
+                        "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")
+                ]
+            ]
                 as [String: any Sendable],
             "who": ["identifier": ["value": event.actorID ?? "unknown-user"]] as [String: any Sendable],
             "requestor": true,
@@ -243,7 +273,8 @@ public struct BALPAuditEventExporter: Sendable {
 
     // MARK: - Parts
 
-    private static let restType = coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "Restful Operation")
+    private static let restType = coding(
+        "http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "Restful Operation")
 
     private static func coding(_ system: String, _ code: String, _ display: String) -> [String: any Sendable] {
         ["system": system, "code": code, "display": display]
@@ -255,7 +286,13 @@ public struct BALPAuditEventExporter: Sendable {
 
     private func client(_ event: AuditEvent, isSource: Bool) -> [String: any Sendable] {
         [
-            "type": ["coding": [isSource ? Self.coding(Self.dicom, "110153", "Source Role ID") : Self.coding(Self.dicom, "110152", "Destination Role ID")]]
+            "type": [
+                "coding": [
+                    isSource
+                        ? Self.coding(Self.dicom, "110153", "Source Role ID")
+                        : Self.coding(Self.dicom, "110152", "Destination Role ID")
+                ]
+            ]
                 as [String: any Sendable],
             "who": ["identifier": ["value": event.attributes["client-id"] ?? event.sessionID ?? "unrecorded-client"]]
                 as [String: any Sendable],
@@ -266,7 +303,13 @@ public struct BALPAuditEventExporter: Sendable {
 
     private func server(isSource: Bool) -> [String: any Sendable] {
         [
-            "type": ["coding": [isSource ? Self.coding(Self.dicom, "110153", "Source Role ID") : Self.coding(Self.dicom, "110152", "Destination Role ID")]]
+            "type": [
+                "coding": [
+                    isSource
+                        ? Self.coding(Self.dicom, "110153", "Source Role ID")
+                        : Self.coding(Self.dicom, "110152", "Destination Role ID")
+                ]
+            ]
                 as [String: any Sendable],
             "who": ["identifier": ["value": sourceID]] as [String: any Sendable],
             "requestor": false,
@@ -276,9 +319,16 @@ public struct BALPAuditEventExporter: Sendable {
 
     private func user(_ event: AuditEvent) -> [String: any Sendable] {
         var user: [String: any Sendable] = [
-            "type": ["coding": [Self.coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")]]
+            "type": [
+                "coding": [
+                    Self.coding(
+                        "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")
+                ]
+            ]
                 as [String: any Sendable],
-            "who": ["identifier": ["system": FHIRAuditEventExporter.actorSystem, "value": event.actorID ?? "unknown-user"]]
+            "who": [
+                "identifier": ["system": FHIRAuditEventExporter.actorSystem, "value": event.actorID ?? "unknown-user"]
+            ]
                 as [String: any Sendable],
             "requestor": true,
         ]
@@ -306,7 +356,10 @@ public struct BALPAuditEventExporter: Sendable {
             "what": what,
         ]
         if !event.fields.isEmpty {
-            entity["detail"] = [["type": "fields-returned", "valueString": event.fields.joined(separator: ",")] as [String: any Sendable]]
+            entity["detail"] = [
+                ["type": "fields-returned", "valueString": event.fields.joined(separator: ",")]
+                    as [String: any Sendable]
+            ]
         }
         return entity
     }
@@ -321,7 +374,8 @@ public struct BALPAuditEventExporter: Sendable {
 
     private func transaction(_ requestID: String) -> [String: any Sendable] {
         [
-            "type": Self.coding("https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", "XrequestId", "X-Request-Id"),
+            "type": Self.coding(
+                "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", "XrequestId", "X-Request-Id"),
             "what": ["identifier": ["value": requestID]] as [String: any Sendable],
         ]
     }
@@ -329,7 +383,9 @@ public struct BALPAuditEventExporter: Sendable {
     private func source() -> [String: any Sendable] {
         var source: [String: any Sendable] = [
             "observer": ["identifier": ["value": sourceID] as [String: any Sendable]] as [String: any Sendable],
-            "type": [Self.coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")],
+            "type": [
+                Self.coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")
+            ],
         ]
         if let site { source["site"] = site }
         return source

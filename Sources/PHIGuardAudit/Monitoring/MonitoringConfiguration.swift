@@ -134,7 +134,8 @@ public struct MonitoringConfiguration: Sendable, Hashable {
             throw MonitoringConfigurationError("cannot read the monitoring configuration file", line: nil, column: nil)
         }
         guard data.count <= 1 << 20 else {
-            throw MonitoringConfigurationError("the monitoring configuration is larger than 1 MiB", line: nil, column: nil)
+            throw MonitoringConfigurationError(
+                "the monitoring configuration is larger than 1 MiB", line: nil, column: nil)
         }
         return try load(yaml: String(decoding: data, as: UTF8.self))
     }
@@ -209,7 +210,8 @@ private struct MonitoringYAMLReader {
         for (key, value) in mapping {
             guard let name = key.scalar?.string else { throw error("a key in \(what) must be a plain name", key) }
             guard allowed.contains(name) else {
-                throw error("unknown key '\(name)' in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))", key)
+                throw error(
+                    "unknown key '\(name)' in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))", key)
             }
             entries.append((name, key, value))
         }
@@ -251,7 +253,8 @@ private struct MonitoringYAMLReader {
         _ node: Node, _ section: String, countKey: String, into rule: inout MonitoringConfiguration.WindowRule,
         extra: Set<String> = []
     ) throws(Failure) {
-        for (key, _, value) in try mapping(node, section, allowed: extra.union(["enabled", countKey, "window-minutes"]))
+        for (key, _, value) in try mapping(
+            node, section, allowed: extra.union(["enabled", countKey, "window-minutes"]))
         where !extra.contains(key) {
             switch key {
             case "enabled": rule.enabled = try bool(value, "\(section).enabled")
@@ -329,7 +332,9 @@ private struct MonitoringYAMLReader {
                         var table: [String: [MonitoringConfiguration.HoursWindow]] = [:]
                         for (roleKey, hoursNode) in roles {
                             let role = try string(roleKey, "a role name")
-                            guard AuditIdentifier.isValid(role) else { throw error("a role name must be an identifier", roleKey) }
+                            guard AuditIdentifier.isValid(role) else {
+                                throw error("a role name must be an identifier", roleKey)
+                            }
                             table[role] = try hours(hoursNode, "the hours of role '\(role)'")
                         }
                         configuration.offHoursAccess.roles = table
@@ -350,9 +355,11 @@ private struct MonitoringYAMLReader {
                 {
                     switch name {
                     case "enabled":
-                        configuration.restrictedPatientAccessEnabled = try bool(item, "restricted-patient-access.enabled")
+                        configuration.restrictedPatientAccessEnabled = try bool(
+                            item, "restricted-patient-access.enabled")
                     case "patients":
-                        configuration.restrictedPatients = Set(try identifiers(item, "restricted-patient-access.patients"))
+                        configuration.restrictedPatients = Set(
+                            try identifiers(item, "restricted-patient-access.patients"))
                     default:
                         configuration.restrictedExemptActors = Set(
                             try identifiers(item, "restricted-patient-access.exempt-actors"))

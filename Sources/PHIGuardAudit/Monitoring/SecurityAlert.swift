@@ -118,7 +118,8 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
         case .offHoursAccess: return "\(who) accessed patient \(patientID ?? "-") outside the usual hours of its roles"
         case .breakGlassInvoked: return "\(who) used break-glass access to patient \(patientID ?? "-")"
         case .breakGlassUnreviewed:
-            return "the break-glass access by \(who) to patient \(patientID ?? "-") is unreviewed after \(minutes / 60) hours"
+            return
+                "the break-glass access by \(who) to patient \(patientID ?? "-") is unreviewed after \(minutes / 60) hours"
         case .denialProbing: return "\(who) was denied access to \(count) distinct patients within \(minutes) minutes"
         case .lockoutSpike: return "\(count) sign-in lockouts within \(minutes) minutes"
         case .credentialStuffing:
