@@ -3,7 +3,7 @@ public import Foundation
 /// The periodic review an auditor reads: who accessed which patients, every break-glass access
 /// (reviewed or not), and the alerts ``SecurityMonitor`` raises, for records from `since` on.
 ///
-/// Build it with ``build(from:since:until:configuration:)``; render it with ``text()``,
+/// Build it with ``build(from:since:until:configuration:chunkSize:)``; render it with ``text()``,
 /// ``jsonData()`` or ``html()`` (one self-contained page with inline SVG charts, no scripts and no
 /// external resources, every value HTML-escaped).
 public struct AuditReviewReport: Sendable, Hashable, Encodable {

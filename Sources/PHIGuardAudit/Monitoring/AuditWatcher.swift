@@ -1,4 +1,4 @@
-/// Follows a live log: each ``poll()`` reads the entries appended since the last one, feeds them to
+/// Follows a live log: each ``poll(chunkSize:)`` reads the entries appended since the last one, feeds them to
 /// a ``SecurityMonitor`` and returns the alerts they raise.
 ///
 /// With a chain key it also checks every new record continues the chain (an incremental
