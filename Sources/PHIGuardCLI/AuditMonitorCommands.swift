@@ -29,7 +29,8 @@ extension AuditCommand {
                 Reads the existing records first without printing their alerts (unless --from-start), prints
                 "phiguard: watching from sequence N" on standard error, then polls for new records. With --keys (or
                 --chain-key-file) every new record's chain is checked too. Alerts also go to --alerts-file and
-                --webhook when given. Runs until interrupted.
+                --webhook when given, and with --record are chained into the log itself as security.alert events. Runs
+                until interrupted.
                 """)
 
         @OptionGroup var location: LogLocation
@@ -46,6 +47,10 @@ extension AuditCommand {
         var alertsFile: String?
         @Option(name: .customLong("webhook"), help: "Also POST each alert (JSON) to this http(s) URL.")
         var webhook: String?
+        @Flag(
+            name: .customLong("record"),
+            help: "Also chain each alert into the log as a security.alert event (needs --keys with signing.key).")
+        var record = false
 
         func run() async throws {
             guard (50...60_000).contains(intervalMilliseconds) else {
@@ -68,7 +73,21 @@ extension AuditCommand {
                     throw ValidationError(error.description)
                 }
             }
-            let dispatcher = SecurityAlertDispatcher(sinks: sinks)
+            var recorder: (log: AuditLog, close: @Sendable () async -> Void)?
+            if record {
+                guard let keys else { throw ValidationError("--record needs --keys (chain.key and signing.key)") }
+                let keyOptions = try KeyOptions.parse(["--keys", keys])
+                let (sink, closeSink) = try await location.openSink()
+                do {
+                    let log = try await AuditLog(
+                        sink: sink, chainKey: try keyOptions.chainKey(), signingKey: try keyOptions.signingKey())
+                    recorder = (log, closeSink)
+                } catch {
+                    await closeSink()
+                    try fail("cannot open the log for recording alerts", CLIExit.internalError)
+                }
+            }
+            let dispatcher = SecurityAlertDispatcher(sinks: sinks, log: recorder?.log)
             let (source, close) = try await location.openSource()
             var watcher = AuditWatcher(
                 source: source, monitor: SecurityMonitor(configuration: configuration), chainKey: chainKey)
@@ -84,12 +103,17 @@ extension AuditCommand {
                 }
             } catch let error as AuditError {
                 await close()
+                await recorder?.close()
                 try fail(error.description, CLIExit.internalError)
             } catch {
                 await close()
+                try? await recorder?.log.close()
+                await recorder?.close()
                 throw error
             }
             await close()
+            try? await recorder?.log.close()
+            await recorder?.close()
         }
     }
 

@@ -49,7 +49,9 @@ struct AuditWatchCLITests {
 
         let process = Process()
         process.executableURL = AuditCLITests.binary
-        process.arguments = ["audit", "watch", "--sqlite", database, "--keys", keys, "--interval-ms", "100"]
+        process.arguments = [
+            "audit", "watch", "--sqlite", database, "--keys", keys, "--interval-ms", "100", "--record",
+        ]
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
@@ -80,6 +82,12 @@ struct AuditWatchCLITests {
         }
         #expect(alerts.compactMap { $0["rule"] as? String }.sorted() == ["break-glass-invoked", "denial-probing"])
         #expect(alerts.contains { $0["actor"] as? String == "user:mallory" && $0["count"] as? Int == 11 })
+        // --record chained both alerts into the log, which still verifies.
+        let verify = try AuditCLITests.run(["audit", "verify", "--sqlite", database, "--keys", keys])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("intact: 20 records"), "5 + 13 planted + 2 alerts: \(verify.stdout)")
+        let ecs = try AuditCLITests.run(["audit", "export", "--sqlite", database, "--format", "ecs"])
+        #expect(ecs.stdout.split(separator: "\n").filter { $0.contains(#""kind":"alert""#) }.count == 2)
     }
 
     @Test("report writes text, JSON and a self-contained HTML page; export writes syslog, ECS and BALP")
