@@ -28,7 +28,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardTOTP", ["PHIGuardCrypto", "PHIGuardRateLimit", crypto, log]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", log]),
     ("PHIGuardAccess", ["PHIGuardCrypto", yams, log, metrics]),
-    ("PHIGuardAudit", ["PHIGuardCrypto", log, metrics]),
+    ("PHIGuardAudit", ["PHIGuardCrypto", yams, log, metrics]),
     (
         "PHIGuardErrors",
         [
@@ -90,7 +90,13 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP"]),
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),
-    ("PHIGuardAudit", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
+    (
+        "PHIGuardAudit",
+        [
+            "PHIGuardCrypto", "PHIGuardTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            nioCore, nioPosix, .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]
+    ),
     (
         "PHIGuardErrors",
         [

@@ -32,6 +32,9 @@ public enum AuditEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case policyReloaded = "policy.reloaded"
     /// A reviewer looked at a break-glass access (``AuditEvent/relatedSequence`` names it).
     case breakGlassReviewed = "break-glass.reviewed"
+    /// A security alert raised by ``SecurityMonitor`` (``SecurityAlert/auditEvent()``): the rule id is
+    /// the ``AuditEvent/reason``, the triggering record's sequence the ``AuditEvent/relatedSequence``.
+    case securityAlert = "security.alert"
 }
 
 /// How it ended. Access decisions use ``allow`` / ``deny``; everything else ``success`` / ``failure``.

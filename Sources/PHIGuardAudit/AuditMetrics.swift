@@ -10,12 +10,19 @@ internal import CoreMetrics
 /// |---|---|---|
 /// | `phiguard_audit_append_failures_total` | `reason`: `sink-unavailable`, `sink-failed` or `closed` | ``AuditLog/append(_:durability:)`` throws (so also a refused ``AuditLog/performAudited(_:_:)``) |
 /// | `phiguard_audit_verification_failures_total` | `kind`: an ``AuditChainBreak/Kind`` raw value | ``AuditVerifier`` reports a broken log |
+/// | `phiguard_security_alerts_total` | `rule`: a ``SecurityAlertRule`` raw value | ``SecurityAlertDispatcher`` dispatches an alert |
+/// | `phiguard_security_alert_delivery_failures_total` | `target`: `audit-log` or `sink` | an alert could not be recorded or delivered |
 public enum AuditMetricLabel {
     /// Appends that threw (the event was not recorded, or its commit failed), with dimension `reason`.
     public static let appendFailures = "phiguard_audit_append_failures_total"
     /// Verifications that found a break, with dimension `kind` (``AuditChainBreak/Kind``). A source
     /// that cannot be read throws ``AuditError/storageFailure(_:)`` and is not counted here.
     public static let verificationFailures = "phiguard_audit_verification_failures_total"
+    /// Security alerts dispatched, with dimension `rule` (``SecurityAlertRule``).
+    public static let securityAlerts = "phiguard_security_alerts_total"
+    /// Alerts that could not be chained into the log (`target`: `audit-log`) or delivered to an
+    /// ``AlertSink`` (`target`: `sink`).
+    public static let securityAlertDeliveryFailures = "phiguard_security_alert_delivery_failures_total"
 }
 
 /// The log's counters, made once.

@@ -112,6 +112,8 @@ public struct FHIRAuditEventExporter: Sendable {
             return ["system": dicom, "code": "110110", "display": "Patient Record"]
         case .keyRotated, .policyReloaded, .breakGlassReviewed:
             return ["system": dicom, "code": "110100", "display": "Application Activity"]
+        case .securityAlert:
+            return ["system": dicom, "code": "110113", "display": "Security Alert"]
         }
     }
 

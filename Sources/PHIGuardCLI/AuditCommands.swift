@@ -12,7 +12,7 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Verify and export tamper-evident audit logs (JSON lines, SQLite or PostgreSQL).",
         discussion: "See Documentation/CLI-audit.md. Keys are read from files, never from arguments.",
-        subcommands: [Keygen.self, Append.self, Verify.self, Export.self, Unreviewed.self]
+        subcommands: [Keygen.self, Append.self, Verify.self, Export.self, Unreviewed.self, Watch.self, Report.self]
     )
 
     /// Where the log is: exactly one of `--file`, `--sqlite`, `--postgres`.
@@ -444,23 +444,33 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print every record as a FHIR R4 AuditEvent resource, one JSON object per line (NDJSON).",
+            abstract:
+                "Print every record as FHIR R4 AuditEvent NDJSON, IHE BALP AuditEvents, RFC 5424 syslog or ECS JSON lines.",
             discussion:
                 "Export does not verify; run `phiguard audit verify` first. Unreadable entries are skipped and counted on standard error (exit 1 if any)."
         )
 
-        enum Format: String, ExpressibleByArgument, CaseIterable { case fhir }
+        enum Format: String, ExpressibleByArgument, CaseIterable { case fhir, balp, syslog, ecs }
 
         @OptionGroup var location: LogLocation
-        @Option(help: "The output format (fhir: R4 AuditEvent NDJSON).")
+        @Option(
+            help:
+                "fhir: R4 AuditEvent NDJSON; balp: IHE BALP AuditEvents (NDJSON); syslog: RFC 5424 lines; ecs: Elastic Common Schema JSON lines."
+        )
         var format: Format = .fhir
         @Option(name: .customLong("source-id"), help: "The id of the system that wrote the log (source.observer).")
         var sourceID = "phiguard"
         @Option(help: "The site id (source.site).")
         var site: String?
+        @Option(help: "The syslog HOSTNAME / ECS host.name (default: this host's name).")
+        var hostname: String?
 
         func run() async throws {
             let exporter = FHIRAuditEventExporter(sourceID: sourceID, site: site)
+            let host = hostname ?? ProcessInfo.processInfo.hostName
+            let balp = BALPAuditEventExporter(sourceID: sourceID, site: site)
+            let syslog = SyslogAuditExporter(hostname: host)
+            let ecs = ECSAuditExporter(hostName: host)
             let (source, close) = try await location.openSource()
             var position = 0
             var unreadable = 0
@@ -469,7 +479,13 @@ struct AuditCommand: AsyncParsableCommand {
                     let chunk = try await source.entries(from: position, limit: 10_000)
                     for entry in chunk {
                         switch entry {
-                        case .record(let record): print(try exporter.jsonLine(for: record))
+                        case .record(let record):
+                            switch format {
+                            case .fhir: print(try exporter.jsonLine(for: record))
+                            case .balp: for line in try balp.jsonLines(for: record) { print(line) }
+                            case .syslog: print(syslog.line(for: record))
+                            case .ecs: print(try ecs.jsonLine(for: record))
+                            }
                         case .unreadable: unreadable += 1
                         }
                     }

@@ -73,6 +73,10 @@ enum AuditFixtures {
                 ruleIDs: ["break-glass"], breakGlass: "ETREAT", at: date),
             try .keyRotated(keyRingID: "phi-fields", fromKeyID: "k1", toKeyID: "k2", actorID: "admin:1", at: date),
             try .policyReloaded(policyID: "portal", version: "2026.11.1", actorID: "admin:1", at: date),
+            try SecurityAlert(
+                rule: .bulkAccess, timestamp: AuditEvent.timestamp(for: date), sequence: 12, actorID: "user:1",
+                count: 51, windowSeconds: 3600
+            ).auditEvent(),
             try .breakGlassReviewed(sequence: 14, reviewerID: "privacy:1", at: date),
         ]
     }
