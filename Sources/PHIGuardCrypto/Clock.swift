@@ -40,6 +40,13 @@ public protocol PHIGuardClock: Sendable {
 extension PHIGuardClock {
     /// The wall-clock reading as a `Date`.
     public var now: Date { Date(wallClockNanoseconds: wallClockNanoseconds()) }
+
+    /// The wall-clock reading in whole seconds since 1970-01-01 00:00 UTC, rounded down: an exact
+    /// integer (no floating-point step), for APIs that count in seconds such as TOTP.
+    public func wallClockSeconds() -> Int64 {
+        let (seconds, remainder) = wallClockNanoseconds().quotientAndRemainder(dividingBy: 1_000_000_000)
+        return remainder < 0 ? seconds - 1 : seconds
+    }
 }
 
 /// The operating system's clocks: `CLOCK_REALTIME` for the wall reading, `CLOCK_MONOTONIC` for the
