@@ -200,9 +200,14 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             defer { Self.wipe(&bytes) }
             totp = TOTP(secret: try TOTPSecret(bytes: bytes))
         }
+        // Only 0 and 1 were ever written: any other value (a database someone else wrote) is refused
+        // rather than read as "not disabled".
+        guard let disabled = row.column("disabled")?.integer, disabled == 0 || disabled == 1 else {
+            throw PortalError.corruptRow
+        }
         return Account(
             id: id, passwordHash: hash, totp: totp, roles: roles.split(separator: " ").map(String.init),
-            patientID: row.column("patient_id")?.string, isDisabled: row.column("disabled")?.integer == 1)
+            patientID: row.column("patient_id")?.string, isDisabled: disabled == 1)
     }
 
     /// The decrypted login name of `accountID` (shown to its owner by `whoami`).
@@ -241,7 +246,7 @@ final class PortalDatabase: AccountDirectory, TOTPReplayStore, RecordStore {
             INSERT INTO portal_totp_steps (account_id, last_step) VALUES (?, ?)
             ON CONFLICT (account_id) DO UPDATE SET last_step = excluded.last_step
             WHERE portal_totp_steps.last_step < excluded.last_step RETURNING account_id
-            """, [.text(accountID), .integer(.init(step))])
+            """, [.text(accountID), .integer(Int(clamping: step))])
         return !rows.isEmpty
     }
 

@@ -144,37 +144,52 @@ struct PortalServices {
         }
         let encryptor = FieldEncryptor(keyring: try keys.fieldKeyring(), logger: logger)
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
-        let database = try await PortalDatabase.open(
-            path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
-            skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
-        // One clock for every component (sessions, lockout, rate limits, audit, access rules).
-        let clock = SystemClock()
-        var secret = try keys.rateLimitSecret()
-        let rateLimits = try await SQLiteRateLimitStore.open(
-            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
-        // The same digest secret: the stores' digests are domain-separated by their labels.
-        secret = try keys.rateLimitSecret()
-        let lockout = try await SQLiteLockoutStore.open(
-            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
-        let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
-        let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
-        let audit = try await AuditLog(
-            sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
-            logger: logger)
-        let flow = try LoginFlow(
-            accounts: database, sessions: sessions, passwords: try PasswordHasher(),
-            // LoginFlow counts codes in `lockout` with the other second-factor attempts.
-            totp: try TOTPVerifier(replayStore: database, lockout: nil, logger: logger), throttle: lockout,
-            rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
-        let engine = AccessEngine(
-            policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
-        let charts = try GuardedRecords(
-            schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
-            audit: audit)
-        return PortalServices(
-            options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
-            auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
-            sessionFile: PortalSessionFile(path: options.sessionFile))
+        // What is open so far is closed again if a later step fails (a stored audit tail no writer
+        // could have made, a key that cannot be read): an unclosed SQLite connection must not be left
+        // to its deinitialiser.
+        var opened: [() async throws -> Void] = []
+        do {
+            let database = try await PortalDatabase.open(
+                path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
+                skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
+            opened.append { try await database.close() }
+            // One clock for every component (sessions, lockout, rate limits, audit, access rules).
+            let clock = SystemClock()
+            var secret = try keys.rateLimitSecret()
+            let rateLimits = try await SQLiteRateLimitStore.open(
+                path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
+            opened.append { try await rateLimits.close() }
+            // The same digest secret: the stores' digests are domain-separated by their labels.
+            secret = try keys.rateLimitSecret()
+            let lockout = try await SQLiteLockoutStore.open(
+                path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
+            opened.append { try await lockout.close() }
+            let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
+            opened.append { try await sessions.close() }
+            let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
+            opened.append { try await auditSink.close() }
+            let audit = try await AuditLog(
+                sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
+                logger: logger)
+            opened.append { try await audit.close() }
+            let flow = try LoginFlow(
+                accounts: database, sessions: sessions, passwords: try PasswordHasher(),
+                // LoginFlow counts codes in `lockout` with the other second-factor attempts.
+                totp: try TOTPVerifier(replayStore: database, lockout: nil, logger: logger), throttle: lockout,
+                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
+            let engine = AccessEngine(
+                policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
+            let charts = try GuardedRecords(
+                schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
+                audit: audit)
+            return PortalServices(
+                options: options, database: database, sessions: sessions, rateLimits: rateLimits, lockout: lockout,
+                auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
+                sessionFile: PortalSessionFile(path: options.sessionFile))
+        } catch {
+            for close in opened.reversed() { try? await close() }
+            throw error
+        }
     }
 
     /// Writes the audit queue and a final checkpoint, then closes every connection.

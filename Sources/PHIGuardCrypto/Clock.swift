@@ -176,6 +176,16 @@ extension Date {
         self.init(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(fraction) / 1_000_000)
     }
 
+    /// The microseconds a `PHIGuardClock` reading can map to (±(2^63 − 1) ns, the years 1677 to 2262).
+    package static let storableMicroseconds: ClosedRange<Int64> = (-Int64.max / 1_000)...(Int64.max / 1_000)
+
+    /// A date read from a store as `value` microseconds since 1970, or `nil` when no clock reading could
+    /// have produced it (outside ``storableMicroseconds``): the store then reports a corrupt row.
+    package init?(storedMicroseconds value: Int64) {
+        guard Self.storableMicroseconds.contains(value) else { return nil }
+        self.init(microsecondsSince1970: value)
+    }
+
     /// Whole microseconds since 1970: exact for every date with a whole number of microseconds, within
     /// half a microsecond for others; clamped to the `Int64` range.
     package var microsecondsSince1970: Int64 {

@@ -15,6 +15,9 @@ public enum BuiltProduct {
         public let stdout: String
         /// Standard error as text.
         public let stderr: String
+        /// Whether the process was killed by a signal (a trap, an assertion) instead of exiting:
+        /// `status` is then the signal's number.
+        public var uncaughtSignal = false
     }
 
     /// Runs product `name` with `arguments`, writing `input` to its standard input.
@@ -81,7 +84,8 @@ public enum BuiltProduct {
             process.waitUntilExit()
             return Run(
                 status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                stderr: String(decoding: errors.wait(), as: UTF8.self))
+                stderr: String(decoding: errors.wait(), as: UTF8.self),
+                uncaughtSignal: process.terminationReason == .uncaughtSignal)
         }
     }
 }
