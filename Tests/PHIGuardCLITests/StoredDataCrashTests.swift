@@ -79,7 +79,7 @@ struct StoredDataCrashTests {
         "phiguard audit on a JSON-lines log whose seq, related and ts are out of range",
         arguments: [
             (#""seq":3,"#, #""seq":18446744073709551615,"#), (#""seq":3,"#, #""seq":0,"#),
-            (#""seq":6,"#, #""seq":18446744073709551614,"#),
+            (#""seq":3,"#, #""seq":18446744073709551614,"#),
             (#""ts":1763884800000000"#, #""ts":-9223372036854775808"#),
             (#""outcome":"allow""#, #""related":18446744073709551615,"outcome":"allow""#),
         ])
@@ -135,13 +135,16 @@ struct StoredDataCrashTests {
         // Sign in once so that every table has a row to corrupt (a failed guess fills the lockout).
         _ = try portal.run(["login", "--user", "alice"], input: "wrong password\n")
         #expect(try portal.signIn("alice").status == 0)
+        // The next step's code, taken before the corruption (the demo authenticator reads the account).
+        let code = try portal.run(["totp-code", "--account", "alice"]).stdout
         _ = try PatientPortalTests.sqlite(portal.database, corruption)
         for command in [
             ["whoami"], ["chart"], ["sessions"], ["totp-code", "--account", "alice"], ["logout"],
         ] {
             Self.expectNoCrash(try portal.run(command), command.joined(separator: " "))
         }
-        let login = try portal.run(["login", "--user", "alice"], input: portal.password + "\n123456\n")
+        // Last, so that the commands above see the corrupted values, not what a sign-in rewrote.
+        let login = try portal.run(["login", "--user", "alice"], input: portal.password + "\n" + code)
         Self.expectNoCrash(login, "login")
         if corruption.contains("disabled = 7") {
             #expect(login.status != 0, "an account whose disabled flag is not 0 or 1 must not sign in")
