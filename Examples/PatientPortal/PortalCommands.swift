@@ -118,7 +118,7 @@ struct TOTPCodeCommand: AsyncParsableCommand {
             guard let demo = try await services.database.demoAccount(loginName: account) else {
                 throw PortalError.notADemoAccount
             }
-            let now = try demo.totp.timeStep(at: services.flow.clock.now)
+            let now = try demo.totp.timeStep(unixSeconds: services.flow.clock.wallClockSeconds())
             let used = try await services.totpSteps.lastAcceptedStep(accountID: demo.id) ?? 0
             let step = max(now, used + 1)
             guard step <= now + 1 else { throw PortalError.codeNotReady }

@@ -198,9 +198,14 @@ final class PortalDatabase: AccountDirectory, RecordStore {
             defer { Self.wipe(&bytes) }
             totp = TOTP(secret: try TOTPSecret(bytes: bytes))
         }
+        // Only 0 and 1 were ever written: any other value (a database someone else wrote) is refused
+        // rather than read as "not disabled".
+        guard let disabled = row.column("disabled")?.integer, disabled == 0 || disabled == 1 else {
+            throw PortalError.corruptRow
+        }
         return Account(
             id: id, passwordHash: hash, totp: totp, roles: roles.split(separator: " ").map(String.init),
-            patientID: row.column("patient_id")?.string, isDisabled: row.column("disabled")?.integer == 1)
+            patientID: row.column("patient_id")?.string, isDisabled: disabled == 1)
     }
 
     /// The decrypted login name of `accountID` (shown to its owner by `whoami`).

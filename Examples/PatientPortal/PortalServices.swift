@@ -151,38 +151,50 @@ struct PortalServices {
         }
         let encryptor = FieldEncryptor(keyring: try keys.fieldKeyring(), logger: logger)
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
-        let database = try await PortalDatabase.open(
-            path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
-            skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
-        // One clock for every component (sessions, lockout, rate limits, audit, access rules).
-        let clock = SystemClock()
-        // PHIGuard's stores share one connection (and one thread) to the file.
-        let storage = try await SQLiteDatabase.open(path: options.database, logger: logger)
-        // One digest secret for both stores: their digests are domain-separated by their labels.
-        let secret = try keys.rateLimitSecret()
-        let rateLimits = try await SQLiteRateLimitStore.open(in: storage, keyDigestSecret: secret, clock: clock)
-        let lockout = try await SQLiteLockoutStore.open(in: storage, keyDigestSecret: secret, clock: clock)
-        let sessions = try await SQLiteSessionStore.open(in: storage)
-        let totpSteps = try await SQLiteTOTPReplayStore.open(in: storage)
-        let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
-        let audit = try await AuditLog(
-            sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
-            logger: logger)
-        let flow = try LoginFlow(
-            accounts: database, sessions: sessions, passwords: try PasswordHasher(),
-            // LoginFlow counts codes in `lockout` with the other second-factor attempts.
-            totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger), throttle: lockout,
-            rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
-        let engine = AccessEngine(
-            policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
-        let charts = try GuardedRecords(
-            schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
-            audit: audit)
-        return PortalServices(
-            options: options, storage: storage, database: database, totpSteps: totpSteps, sessions: sessions,
-            rateLimits: rateLimits, lockout: lockout,
-            auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
-            sessionFile: PortalSessionFile(path: options.sessionFile))
+        // What is open so far is closed again if a later step fails (a stored audit tail no writer
+        // could have made, a key that cannot be read): an unclosed SQLite connection must not be left
+        // to its deinitialiser.
+        var opened: [() async throws -> Void] = []
+        do {
+            let database = try await PortalDatabase.open(
+                path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
+                skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
+            opened.append { try await database.close() }
+            // One clock for every component (sessions, lockout, rate limits, audit, access rules).
+            let clock = SystemClock()
+            // PHIGuard's stores share one connection (and one thread) to the file.
+            let storage = try await SQLiteDatabase.open(path: options.database, logger: logger)
+            opened.append { try await storage.close() }
+            // One digest secret for both stores: their digests are domain-separated by their labels.
+            let secret = try keys.rateLimitSecret()
+            let rateLimits = try await SQLiteRateLimitStore.open(in: storage, keyDigestSecret: secret, clock: clock)
+            let lockout = try await SQLiteLockoutStore.open(in: storage, keyDigestSecret: secret, clock: clock)
+            let sessions = try await SQLiteSessionStore.open(in: storage)
+            let totpSteps = try await SQLiteTOTPReplayStore.open(in: storage)
+            let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
+            let audit = try await AuditLog(
+                sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
+                logger: logger)
+            opened.append { try await audit.close() }
+            let flow = try LoginFlow(
+                accounts: database, sessions: sessions, passwords: try PasswordHasher(),
+                // LoginFlow counts codes in `lockout` with the other second-factor attempts.
+                totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger), throttle: lockout,
+                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
+            let engine = AccessEngine(
+                policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
+            let charts = try GuardedRecords(
+                schema: try PortalDatabase.chartSchema(), store: database, engine: engine, encryptor: encryptor,
+                audit: audit)
+            return PortalServices(
+                options: options, storage: storage, database: database, totpSteps: totpSteps, sessions: sessions,
+                rateLimits: rateLimits, lockout: lockout,
+                auditSink: auditSink, audit: audit, flow: flow, engine: engine, charts: charts,
+                sessionFile: PortalSessionFile(path: options.sessionFile))
+        } catch {
+            for close in opened.reversed() { try? await close() }
+            throw error
+        }
     }
 
     /// Writes the audit queue and a final checkpoint, then closes both connections.

@@ -14,6 +14,9 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
     /// `line:column`.
     public var description: String { "\(line):\(column)" }
 
+    /// 1:1, where problems that concern the whole file (too large, empty, not UTF-8) are located.
+    public static let fileStart = SourceLocation(line: 1, column: 1)
+
     /// Orders by line, then column.
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
         (lhs.line, lhs.column) < (rhs.line, rhs.column)

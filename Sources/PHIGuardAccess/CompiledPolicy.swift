@@ -144,6 +144,12 @@ public final class CompiledPolicy: Sendable {
         try self.init(try AccessPolicy(yaml: yaml))
     }
 
+    /// Parses, validates and compiles a YAML policy given as bytes (see ``AccessPolicy/init(yamlBytes:)``:
+    /// bytes that are not UTF-8 are a located problem like any other).
+    public convenience init(yamlBytes: some Collection<UInt8>) throws(PolicyValidationError) {
+        try self.init(try AccessPolicy(yamlBytes: yamlBytes))
+    }
+
     /// The declared role names.
     public var roles: [String] { roleNames }
     /// The declared resource type names.

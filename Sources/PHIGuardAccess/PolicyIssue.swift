@@ -77,9 +77,15 @@ public struct PolicyValidationError: Error, Sendable, Hashable, CustomStringConv
         }
     }
 
-    /// One issue per line.
+    /// The most issues ``description`` lists; the rest are counted.
+    public static let maximumDescribedIssues = 100
+
+    /// One issue per line: the first ``maximumDescribedIssues``, then a count of the rest (so that a
+    /// pathological file cannot turn one log line into megabytes).
     public var description: String {
-        "policy rejected (\(issues.count) problem\(issues.count == 1 ? "" : "s")):\n"
-            + issues.map { "  \($0)" }.joined(separator: "\n")
+        let more = issues.count - Self.maximumDescribedIssues
+        return "policy rejected (\(issues.count) problem\(issues.count == 1 ? "" : "s")):\n"
+            + issues.prefix(Self.maximumDescribedIssues).map { "  \($0)" }.joined(separator: "\n")
+            + (more > 0 ? "\n  … and \(more) more" : "")
     }
 }

@@ -5,23 +5,32 @@ extension AccessPolicy {
     /// The largest policy file accepted (4 MiB).
     public static let maximumYAMLBytes = 4 * 1024 * 1024
 
+    /// Parses a YAML policy file given as its bytes: ``init(yaml:)`` after checking that the bytes are
+    /// UTF-8.
+    ///
+    /// Bytes that are not UTF-8 are a ``PolicyIssue/Code/syntax`` problem located at the first invalid
+    /// byte (line, and column counted in the Unicode scalars before it); a file over
+    /// ``maximumYAMLBytes`` is a ``PolicyIssue/Code/tooLarge`` problem at 1:1, checked before decoding.
+    public init(yamlBytes bytes: some Collection<UInt8>) throws(PolicyValidationError) {
+        guard bytes.count <= Self.maximumYAMLBytes else { throw PolicyYAMLReader.tooLargeError }
+        try self.init(yaml: try PolicyYAMLReader.decodeUTF8(bytes))
+    }
+
     /// Parses a YAML policy file (schema in the DocC article "Writing Access Policies").
     ///
     /// Collects *every* structural and semantic problem, each with its line and column, and throws them
-    /// together; nothing is returned unless the whole policy is valid.
+    /// together; nothing is returned unless the whole policy is valid. Problems that concern the whole
+    /// file (too large, empty, unreadable) are located at 1:1; a character YAML does not allow (a
+    /// control character) is located where it is.
     public init(yaml: String) throws(PolicyValidationError) {
-        guard yaml.utf8.count <= Self.maximumYAMLBytes else {
-            throw PolicyValidationError(issues: [
-                PolicyIssue(.tooLarge, "policy file is larger than \(Self.maximumYAMLBytes) bytes", at: nil)
-            ])
-        }
+        guard yaml.utf8.count <= Self.maximumYAMLBytes else { throw PolicyYAMLReader.tooLargeError }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
             throw PolicyValidationError(issues: [PolicyYAMLReader.issue(for: error)])
         } catch {
-            throw PolicyValidationError(issues: [PolicyIssue(.syntax, "unreadable YAML", at: nil)])
+            throw PolicyValidationError(issues: [PolicyIssue(.syntax, "unreadable YAML", at: .fileStart)])
         }
         var reader = PolicyYAMLReader()
         let policy = reader.read(root)
@@ -44,6 +53,52 @@ struct PolicyYAMLReader {
     var issues: [PolicyIssue] = []
     private var budget = 200_000
 
+    static let tooLargeError = PolicyValidationError(issues: [
+        PolicyIssue(.tooLarge, "policy file is larger than \(AccessPolicy.maximumYAMLBytes) bytes", at: .fileStart)
+    ])
+
+    /// `bytes` as a `String`, or a problem located at the first byte that is not UTF-8.
+    static func decodeUTF8(_ bytes: some Collection<UInt8>) throws(PolicyValidationError) -> String {
+        var iterator = bytes.makeIterator()
+        var decoder = Unicode.UTF8()
+        var line = 1
+        var column = 1
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
+            case .emptyInput:
+                return String(decoding: bytes, as: UTF8.self)
+            case .error:
+                throw PolicyValidationError(issues: [
+                    PolicyIssue(
+                        .syntax, "the policy file is not UTF-8 (an invalid byte sequence)",
+                        at: SourceLocation(line: line, column: column))
+                ])
+            }
+        }
+    }
+
+    /// The line and column (in Unicode scalars) of the character `offset` characters into `text`.
+    static func location(characterOffset offset: Int, in text: String) -> SourceLocation {
+        var line = 1
+        var column = 1
+        for character in text.prefix(max(0, offset)) {
+            if character.isNewline {
+                line += 1
+                column = 1
+            } else {
+                column += character.unicodeScalars.count
+            }
+        }
+        return SourceLocation(line: line, column: column)
+    }
+
     static func issue(for error: YamlError) -> PolicyIssue {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
@@ -53,10 +108,11 @@ struct PolicyYAMLReader {
             return PolicyIssue(
                 .duplicateName, "duplicate key(s) in a mapping: \(duplicates.joined(separator: ", "))",
                 at: SourceLocation(line: context.mark.line, column: context.mark.column))
-        case .reader(let problem, _, _, _):
-            return PolicyIssue(.syntax, problem, at: nil)
+        case .reader(let problem, let offset, _, let yaml):
+            return PolicyIssue(
+                .syntax, problem, at: offset.map { location(characterOffset: $0, in: yaml) } ?? .fileStart)
         default:
-            return PolicyIssue(.syntax, "unreadable YAML", at: nil)
+            return PolicyIssue(.syntax, "unreadable YAML", at: .fileStart)
         }
     }
 
@@ -144,7 +200,7 @@ struct PolicyYAMLReader {
 
     mutating func read(_ root: Node?) -> AccessPolicy? {
         guard let root else {
-            problem(.schema, "the policy file is empty", nil)
+            issues.append(PolicyIssue(.schema, "the policy file is empty", at: .fileStart))
             return nil
         }
         let topKeys: Set<String> = [

@@ -1,4 +1,5 @@
 public import Foundation
+internal import PHIGuardCrypto
 
 /// What happened. The raw values are part of the record format (see <doc:RecordFormat>) and never change.
 public enum AuditEventKind: String, Sendable, Hashable, Codable, CaseIterable {
@@ -184,9 +185,10 @@ public struct AuditEvent: Sendable, Hashable {
     /// The event time as a `Date`.
     public var date: Date { Date(timeIntervalSince1970: Double(timestamp) / 1_000_000) }
 
-    /// Microseconds since the Unix epoch for `date`.
+    /// Microseconds since the Unix epoch for `date`, rounded to the nearest and clamped to the `Int64`
+    /// range (a date beyond it, or NaN, gives `Int64.max` or `Int64.min` instead of trapping).
     public static func timestamp(for date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        date.microsecondsSince1970
     }
 }
 

@@ -185,3 +185,10 @@ package enum AuditCanonicalEncoding {
         }
     }
 }
+
+extension AuditRecord {
+    /// The sequence numbers a writer can give, 1 to `Int64.max` (the stores keep them in signed 64-bit
+    /// columns): a stored record or `related` reference outside this range is read as
+    /// ``AuditLogEntry/unreadable``, never as a number to compute with.
+    package static let possibleSequences: ClosedRange<UInt64> = 1...UInt64(Int64.max)
+}

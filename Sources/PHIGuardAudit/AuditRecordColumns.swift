@@ -71,9 +71,12 @@ package struct AuditRecordColumns: Sendable {
             attributes: Self.encodeAttributes(event.attributes), chain: record.chain)
     }
 
-    /// The record, or `nil` if a column does not parse (reported as ``AuditLogEntry/unreadable``).
+    /// The record, or `nil` if a column does not parse or holds a sequence number no writer could have
+    /// given (outside ``AuditRecord/possibleSequences``): reported as ``AuditLogEntry/unreadable``.
     package var record: AuditRecord? {
-        guard let kind = AuditEventKind(rawValue: kind), let outcome = AuditOutcome(rawValue: outcome),
+        guard AuditRecord.possibleSequences.contains(UInt64(bitPattern: sequence)),
+            relatedSequence.map({ AuditRecord.possibleSequences.contains(UInt64(bitPattern: $0)) }) ?? true,
+            let kind = AuditEventKind(rawValue: kind), let outcome = AuditOutcome(rawValue: outcome),
             let fields = Self.decodeList(fields), let ruleIDs = Self.decodeList(ruleIDs),
             let attributes = Self.decodeAttributes(attributes)
         else { return nil }

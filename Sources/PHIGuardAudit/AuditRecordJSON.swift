@@ -15,7 +15,8 @@ extension AuditRecord: Codable {
         case rules, breakGlass, breakGlassReason, related, attributes, chain
     }
 
-    /// Decodes a record; a bad chain hex is a decoding error.
+    /// Decodes a record; a bad chain hex, or a `seq` or `related` outside 1 to 2^63 − 1, is a decoding
+    /// error (the entry reads as ``AuditLogEntry/unreadable``).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let event = AuditEvent(
@@ -39,7 +40,14 @@ extension AuditRecord: Codable {
         guard let chain = Hex.decode(try c.decode(String.self, forKey: .chain), maximumByteCount: 512) else {
             throw DecodingError.dataCorruptedError(forKey: .chain, in: c, debugDescription: "chain is not hex")
         }
-        self.init(sequence: try c.decode(UInt64.self, forKey: .sequence), event: event, chain: chain)
+        let sequence = try c.decode(UInt64.self, forKey: .sequence)
+        guard AuditRecord.possibleSequences.contains(sequence),
+            event.relatedSequence.map(AuditRecord.possibleSequences.contains) ?? true
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .sequence, in: c, debugDescription: "sequence out of range (1 to 2^63 - 1)")
+        }
+        self.init(sequence: sequence, event: event, chain: chain)
     }
 
     /// Encodes a record (omitting absent values).

@@ -269,7 +269,7 @@ struct ChainWalker {
                     checkpointsChecked += 1
                 }
                 previous = record.chain
-                expected += 1
+                expected &+= 1  // wrapping: a record can carry any sequence, and verifying never traps
                 position += 1
                 return nil
             }
@@ -282,7 +282,7 @@ struct ChainWalker {
         }
         if let nextRecord = Self.record(next()) {
             // The sequence field itself was edited: the next record still chains from this one.
-            if nextRecord.sequence == expected + 1, chainer.verifies(nextRecord, previous: record.chain) {
+            if nextRecord.sequence == expected &+ 1, chainer.verifies(nextRecord, previous: record.chain) {
                 return broken(.modified, found: record.sequence)
             }
             if nextRecord.sequence == expected, chainer.verifies(nextRecord, previous: previous) {
@@ -303,7 +303,7 @@ struct ChainWalker {
                     kind: .truncated, position: position, expectedSequence: expected, foundSequence: highest.sequence))
         }
         guard breakCount == 0 else { return .broken(breaks, total: breakCount) }
-        return .intact(records: position, lastSequence: expected - 1, checkpointsChecked: checkpointsChecked)
+        return .intact(records: position, lastSequence: expected &- 1, checkpointsChecked: checkpointsChecked)
     }
 
     private func broken(_ kind: AuditChainBreak.Kind, found: UInt64?) -> AuditChainBreak {

@@ -61,7 +61,8 @@ extension LoginFlow {
         var confirmedStep: UInt64?
         if let authenticator {
             guard let confirmationCode,
-                let step = try? authenticator.verify(confirmationCode, at: clock.now, window: totp.window)
+                let step = try? authenticator.verify(
+                    confirmationCode, unixSeconds: clock.wallClockSeconds(), window: totp.window)
             else { throw .rejected }
             confirmedStep = step
         } else if configuration.requireSecondFactor {

@@ -239,7 +239,8 @@ extension LoginFlow {
             let result: TOTPVerificationResult
             do {
                 // Counted once, in `throttle`, by `admit`: not again in the verifier's own lockout store.
-                result = try await totp.verifyUncounted(code, accountID: account.id, totp: authenticator, at: clock.now)
+                result = try await totp.verifyUncounted(
+                    code, accountID: account.id, totp: authenticator, unixSeconds: clock.wallClockSeconds())
             } catch {
                 if case .totp = error { return .wrongCode }
                 logger.error("TOTP replay store failed", metadata: ["error": "\(error)"])

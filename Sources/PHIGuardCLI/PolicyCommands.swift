@@ -11,22 +11,55 @@ struct PolicyCommand: AsyncParsableCommand {
         subcommands: [Validate.self, Check.self, Explain.self, Test.self]
     )
 
-    /// Reads and compiles a policy file, exiting 66 (unreadable) or 65 (invalid, every problem listed).
+    /// The most problems (or warnings) printed for one file; the rest are counted on one more line (in
+    /// JSON, `moreProblems`), so a pathological file cannot flood the terminal or a CI log.
+    static let maximumPrintedProblems = 100
+
+    /// Reads and compiles a policy file, exiting 66 (unreadable) or 65 (invalid: the first
+    /// ``maximumPrintedProblems`` problems listed, each with its line and column, then a count of the rest).
     static func load(_ path: String, output: OutputOptions) throws -> CompiledPolicy {
-        let text = try readFile(path)
+        // One byte more than the limit is enough to tell that the file is too large.
+        let bytes = try readBytes(path, upTo: AccessPolicy.maximumYAMLBytes + 1)
         do {
-            return try CompiledPolicy(yaml: text)
+            return try CompiledPolicy(yamlBytes: bytes)
         } catch {
+            let (shown, more) = firstProblems(error.issues)
             if output.json {
-                print(
-                    jsonLine(ValidationReport(file: path, valid: false, problems: error.issues.map(ProblemReport.init)))
-                )
+                print(jsonLine(ValidationReport(file: path, valid: false, problems: shown, moreProblems: more)))
             } else {
-                for issue in error.issues {
-                    FileHandle.standardError.write(Data("\(path):\(issue)\n".utf8))
-                }
+                printProblems(error.issues, file: path, suffix: "")
             }
             try fail("\(path): \(error.issues.count) problem(s); policy not loaded", CLIExit.dataError)
+        }
+    }
+
+    /// The first ``maximumPrintedProblems`` issues as reports, and how many were left out (`nil` if none).
+    static func firstProblems(_ issues: [PolicyIssue]) -> ([ProblemReport], Int?) {
+        let shown = issues.prefix(maximumPrintedProblems).map(ProblemReport.init)
+        return (shown, issues.count > shown.count ? issues.count - shown.count : nil)
+    }
+
+    /// Prints `file:line:column: code: message` for the first ``maximumPrintedProblems`` issues to
+    /// standard error, then one line counting the rest.
+    static func printProblems(_ issues: [PolicyIssue], file: String, suffix: String) {
+        var text = ""
+        for issue in issues.prefix(maximumPrintedProblems) {
+            text += "\(file):\(issue.location ?? .fileStart): \(issue.code.rawValue): \(issue.message)\(suffix)\n"
+        }
+        if issues.count > maximumPrintedProblems {
+            text += "\(file): \(issues.count - maximumPrintedProblems) more problem(s) not shown\n"
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// At most `limit` bytes of the file at `path`, exiting 66 if it cannot be read.
+    static func readBytes(_ path: String, upTo limit: Int) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: path) else { try fail("cannot read \(path)", CLIExit.noInput) }
+        defer { try? handle.close() }
+        do {
+            return try handle.read(upToCount: limit) ?? Data()
+        } catch {
+            try fail("cannot read \(path)", CLIExit.noInput)
         }
     }
 
@@ -80,14 +113,15 @@ struct PolicyCommand: AsyncParsableCommand {
     struct ProblemReport: Encodable {
         var code: String
         var message: String
-        var line: Int?
-        var column: Int?
+        var line: Int
+        var column: Int
 
+        /// Every problem of a file has a location; one that concerns the whole file is at 1:1.
         init(_ issue: PolicyIssue) {
             code = issue.code.rawValue
             message = issue.message
-            line = issue.location?.line
-            column = issue.location?.column
+            line = (issue.location ?? .fileStart).line
+            column = (issue.location ?? .fileStart).column
         }
     }
 
@@ -95,12 +129,17 @@ struct PolicyCommand: AsyncParsableCommand {
         var file: String
         var valid: Bool
         var problems: [ProblemReport]
+        /// How many problems were left out after the first ``PolicyCommand/maximumPrintedProblems``.
+        var moreProblems: Int?
     }
 
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a policy file; list every problem with its line and column.",
-            discussion: "Exit status: 0 valid, 65 invalid (all problems listed), 66 unreadable.")
+            discussion: """
+                Prints the first 100 problems (file-level ones, such as an empty or non-UTF-8 file, at 1:1) and
+                counts the rest. Exit status: 0 valid, 65 invalid, 66 unreadable.
+                """)
 
         @Argument(help: "The policy file (YAML).") var file: String
         @OptionGroup var output: OutputOptions
@@ -108,13 +147,10 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let policy = try PolicyCommand.load(file, output: output)
             // Warnings (deny rules that apply whenever an attribute is absent) do not make a policy invalid.
-            if !output.json {
-                for warning in policy.warnings {
-                    FileHandle.standardError.write(Data("\(file):\(warning) (warning)\n".utf8))
-                }
-            }
+            if !output.json { PolicyCommand.printProblems(policy.warnings, file: file, suffix: " (warning)") }
+            let (warnings, more) = PolicyCommand.firstProblems(policy.warnings)
             output.emit(
-                ValidationReport(file: file, valid: true, problems: policy.warnings.map(ProblemReport.init)),
+                ValidationReport(file: file, valid: true, problems: warnings, moreProblems: more),
                 text: "\(file): valid (\(policy.roles.count) roles, \(policy.resourceTypes.count) resource types, "
                     + "\(policy.source.rules.count) rules\(policy.source.breakGlass == nil ? "" : ", break-glass"))")
         }

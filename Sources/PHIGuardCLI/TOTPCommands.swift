@@ -83,10 +83,15 @@ struct TOTPCommand: AsyncParsableCommand {
 
     /// `--time`: the Unix time to use instead of now (for tests and for checking a device's clock).
     struct TimeOptions: ParsableArguments {
-        @Option(help: "Unix time in seconds to use instead of the current time.")
+        @Option(help: "Unix time in seconds (0 to 9223372036854775807) to use instead of the current time.")
         var time: Int64?
 
-        var date: Date { time.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? SystemClock().now }
+        /// The time as exact integer seconds: `--time`, or the system clock's whole seconds.
+        var unixSeconds: Int64 { time ?? SystemClock().wallClockSeconds() }
+
+        func validate() throws {
+            if let time, time < 0 { throw ValidationError("--time must be 0 or later (Unix seconds)") }
+        }
     }
 
     struct Enroll: AsyncParsableCommand {
@@ -168,7 +173,8 @@ struct TOTPCommand: AsyncParsableCommand {
             abstract: "Check a TOTP code read from standard input (or a no-echo prompt).",
             discussion: """
                 Exit status: 0 valid (prints the matched step), 1 invalid or replayed (the code's step is at or
-                before --last-step), 65 malformed secret, URI or code, 66 secret file missing or unreadable.
+                before --last-step), 64 usage error (--window outside 0-10, negative --time), 65 malformed
+                secret, URI or code, 66 secret file missing or unreadable.
                 """)
 
         @OptionGroup var secret: SecretOptions
@@ -181,12 +187,20 @@ struct TOTPCommand: AsyncParsableCommand {
         @OptionGroup var time: TimeOptions
         @OptionGroup var output: OutputOptions
 
+        /// An out-of-range `--window` is a usage error (64), like every other option value out of range.
+        func validate() throws {
+            guard TOTP.allowedWindows.contains(window) else {
+                throw ValidationError(
+                    "--window must be \(TOTP.allowedWindows.lowerBound)-\(TOTP.allowedWindows.upperBound)")
+            }
+        }
+
         func run() async throws {
             let totp = try secret.load()
             let code = try SecretInput.read(prompt: "Code: ")
             let match: TOTPMatch
             do {
-                match = try totp.verify(code, at: time.date, window: window, after: lastStep)
+                match = try totp.verify(code, unixSeconds: time.unixSeconds, window: window, after: lastStep)
             } catch {
                 try fail(error.description, CLIExit.dataError)
             }
@@ -220,7 +234,7 @@ struct TOTPCommand: AsyncParsableCommand {
         func run() async throws {
             let totp = try secret.load()
             do {
-                let step = try totp.timeStep(at: time.date)
+                let step = try totp.timeStep(unixSeconds: time.unixSeconds)
                 let code = totp.code(forStep: step)
                 output.emit(CodeReport(code: code, step: step), text: code)
             } catch {

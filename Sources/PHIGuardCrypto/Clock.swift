@@ -40,6 +40,13 @@ public protocol PHIGuardClock: Sendable {
 extension PHIGuardClock {
     /// The wall-clock reading as a `Date`.
     public var now: Date { Date(wallClockNanoseconds: wallClockNanoseconds()) }
+
+    /// The wall-clock reading in whole seconds since 1970-01-01 00:00 UTC, rounded down: an exact
+    /// integer (no floating-point step), for APIs that count in seconds such as TOTP.
+    public func wallClockSeconds() -> Int64 {
+        let (seconds, remainder) = wallClockNanoseconds().quotientAndRemainder(dividingBy: 1_000_000_000)
+        return remainder < 0 ? seconds - 1 : seconds
+    }
 }
 
 /// The operating system's clocks: `CLOCK_REALTIME` for the wall reading, `CLOCK_MONOTONIC` for the
@@ -167,6 +174,16 @@ extension Date {
     package init(microsecondsSince1970 value: Int64) {
         let (seconds, fraction) = value.quotientAndRemainder(dividingBy: 1_000_000)
         self.init(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(fraction) / 1_000_000)
+    }
+
+    /// The microseconds a `PHIGuardClock` reading can map to (±(2^63 − 1) ns, the years 1677 to 2262).
+    package static let storableMicroseconds: ClosedRange<Int64> = (-Int64.max / 1_000)...(Int64.max / 1_000)
+
+    /// A date read from a store as `value` microseconds since 1970, or `nil` when no clock reading could
+    /// have produced it (outside ``storableMicroseconds``): the store then reports a corrupt row.
+    package init?(storedMicroseconds value: Int64) {
+        guard Self.storableMicroseconds.contains(value) else { return nil }
+        self.init(microsecondsSince1970: value)
     }
 
     /// Whole microseconds since 1970: exact for every date with a whole number of microseconds, within

@@ -105,7 +105,8 @@ public final class PostgresRateLimitStore: RateLimitStore {
 
     private func checkOne(_ check: RateLimitCheck, digest: [UInt8], cost: Int) async throws -> RateLimitDecision {
         let limit = check.limit
-        let increment = limit.intervalNanoseconds * Int64(cost)
+        let (product, overflow) = limit.intervalNanoseconds.multipliedReportingOverflow(by: Int64(cost))
+        let increment = overflow ? Int64.max : product  // past the bigint range: the server refuses it
         let tolerance = limit.toleranceNanoseconds
         let key = ByteBuffer(bytes: digest)
         // `statement_timestamp()` is the server's clock, fixed for the statement. A statement that
@@ -126,8 +127,14 @@ public final class PostgresRateLimitStore: RateLimitStore {
             SELECT (SELECT tat FROM \(unescaped: table) WHERE key = \(key)), \(unescaped: now)
             """
         for try await (stored, now) in try await client.query(refused, logger: logger).decode((Int64?, Int64).self) {
+            if let stored, !GCRA.isValid(storedTAT: stored) {
+                throw RateLimitError.storeUnavailable("corrupt rate-limit row")
+            }
             let tat = max(stored ?? now, now)
-            let wait = max(0, tat + limit.intervalNanoseconds - tolerance - now)
+            let wait = max(
+                0,
+                tat.addingSaturated(limit.intervalNanoseconds).subtractingSaturated(tolerance).subtractingSaturated(now)
+            )
             return RateLimitDecision(
                 allowed: false, remaining: 0, retryAfter: .nanoseconds(wait), refusedBy: [limit.name])
         }
@@ -154,6 +161,9 @@ public final class PostgresRateLimitStore: RateLimitStore {
                     FROM \(unescaped: table) WHERE key = \(key) FOR UPDATE
                     """, logger: logger)
                 for try await (tat, serverNow) in rows.decode((Int64, Int64).self) {
+                    guard GCRA.isValid(storedTAT: tat) else {
+                        throw RateLimitError.storeUnavailable("corrupt rate-limit row")
+                    }
                     stored[index] = tat
                     now = max(now, serverNow)
                 }

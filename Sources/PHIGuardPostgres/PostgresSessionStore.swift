@@ -215,11 +215,15 @@ public final class PostgresSessionStore: SessionStore {
         func value<T: PostgresDecodable>(_ name: String, _ type: T.Type) throws(SessionStoreError) -> T {
             do { return try row[name].decode(T.self) } catch { throw .corruptRecord(name) }
         }
+        // A time no clock reading maps to is a corrupt row, like a value of the wrong type.
         func time(_ name: String) throws(SessionStoreError) -> Date {
-            Date(microsecondsSince1970: try value(name, Int64.self))
+            guard let date = Date(storedMicroseconds: try value(name, Int64.self)) else { throw .corruptRecord(name) }
+            return date
         }
         func optionalTime(_ name: String) throws(SessionStoreError) -> Date? {
-            try value(name, Int64?.self).map { Date(microsecondsSince1970: $0) }
+            guard let stored = try value(name, Int64?.self) else { return nil }
+            guard let date = Date(storedMicroseconds: stored) else { throw .corruptRecord(name) }
+            return date
         }
         guard let tokenHash = SessionTokenHash(bytes: Array(buffer: try value("token_hash", ByteBuffer.self))) else {
             throw .corruptRecord("token_hash")

@@ -114,22 +114,16 @@ extension LockoutPolicy {
             account.consecutiveFailures.addingReportingOverflow(1).overflow
             ? .max : account.consecutiveFailures + 1
         address.failures = address.failures.addingReportingOverflow(1).overflow ? .max : address.failures + 1
-        address.notBefore = Self.saturatingSum(now, delay(afterFailures: address.failures))
+        address.notBefore = now.addingSaturated(delay(afterFailures: address.failures))
         let event: LockoutEvent
         if account.consecutiveFailures >= maximumConsecutiveFailures {
-            account.lockedUntil = Self.saturatingSum(now, lockoutDuration.nanoseconds)
+            account.lockedUntil = now.addingSaturated(lockoutDuration.nanoseconds)
             event = .accountLocked(consecutive: account.consecutiveFailures, duration: lockoutDuration)
         } else {
             event = .failureCounted(
                 consecutive: account.consecutiveFailures, delay: .nanoseconds(address.notBefore - now))
         }
         return LockoutFailureOutcome(account: account, address: address, startOver: startOver, event: event)
-    }
-
-    /// `a + b`, clamped to the `Int64` range.
-    private static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? (b > 0 ? .max : .min) : sum
     }
 
     /// Whether counters read from a store are ones the rules could have written: failures are never

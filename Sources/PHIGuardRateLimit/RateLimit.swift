@@ -37,5 +37,9 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(name): burst \(burst), one per \(intervalNanoseconds) ns" }
 
     /// How far ahead of now a key's TAT may be before the next event is refused.
-    package var toleranceNanoseconds: Int64 { intervalNanoseconds * Int64(burst) }
+    package var toleranceNanoseconds: Int64 {
+        // Saturating: one per 366 days with a burst of 1,000,000 is past the Int64 range.
+        let (tolerance, overflow) = intervalNanoseconds.multipliedReportingOverflow(by: Int64(burst))
+        return overflow ? .max : tolerance
+    }
 }

@@ -145,6 +145,9 @@ public final class SQLiteRateLimitStore: RateLimitStore {
                     guard case .blob(let key) = row.column("key"), case .integer(let tat) = row.column("tat") else {
                         throw RateLimitError.storeUnavailable("unreadable rate-limit row")
                     }
+                    guard GCRA.isValid(storedTAT: Int64(tat)) else {
+                        throw RateLimitError.storeUnavailable("corrupt rate-limit row")
+                    }
                     stored[key] = Int64(tat)
                 }
                 let outcomes = zip(checks, keys).map { check, key in

@@ -254,13 +254,18 @@ public final class SQLiteSessionStore: SessionStore {
             default: throw .corruptRecord(name)
             }
         }
+        // A time no clock reading maps to is a corrupt row, like a value of the wrong type.
         func time(_ name: String) throws(SessionStoreError) -> Date {
-            guard case .integer(let value) = cell(name) else { throw .corruptRecord(name) }
-            return Date(microsecondsSince1970: Int64(value))
+            guard case .integer(let value) = cell(name), let date = Date(storedMicroseconds: Int64(value)) else {
+                throw .corruptRecord(name)
+            }
+            return date
         }
         func optionalTime(_ name: String) throws(SessionStoreError) -> Date? {
             switch cell(name) {
-            case .integer(let value): return Date(microsecondsSince1970: Int64(value))
+            case .integer(let value):
+                guard let date = Date(storedMicroseconds: Int64(value)) else { throw .corruptRecord(name) }
+                return date
             case .null: return nil
             default: throw .corruptRecord(name)
             }

@@ -5,14 +5,17 @@ internal import PHIGuardCrypto
 ///
 /// ```swift
 /// let totp = TOTP(secret: try TOTPSecret())
-/// let code = try totp.code(at: .now)                       // "042113"
-/// switch try totp.verify(submitted, at: .now, window: 1, after: lastAcceptedStep) {
+/// let now = SystemClock().wallClockSeconds()               // exact integer seconds since 1970
+/// let code = try totp.code(unixSeconds: now)                // "042113"
+/// switch try totp.verify(submitted, unixSeconds: now, window: 1, after: lastAcceptedStep) {
 /// case .accepted(let step): lastAcceptedStep = step       // persist it before signing in
 /// case .replayed, .invalid: reject()
 /// }
 /// ```
 ///
-/// Time steps are 64-bit, so dates after 2038 (and the RFC's year-2603 row) work. For replay
+/// Time steps are 64-bit and times are whole seconds in an `Int64` (the `Date` overloads convert),
+/// so dates after 2038, the RFC's year-2603 row and every time up to `Int64.max` seconds get the exact
+/// step. For replay
 /// protection shared between sessions and processes use ``TOTPVerifier`` with a ``TOTPReplayStore``.
 public struct TOTP: Sendable {
     /// The verification windows accepted: ±0 to ±10 steps.
@@ -37,12 +40,35 @@ public struct TOTP: Sendable {
             secret: secret, algorithm: configuration.algorithm, digits: configuration.digits)
     }
 
+    /// The time step (T in RFC 6238 §4.2, with T0 = 0) that contains `unixSeconds`, seconds since
+    /// 1970-01-01 00:00 UTC: exact integer arithmetic for every time from 0 to `Int64.max`.
+    ///
+    /// - Throws: ``TOTPError/timeOutOfRange`` for a negative time.
+    public func timeStep(unixSeconds: Int64) throws(TOTPError) -> UInt64 {
+        guard unixSeconds >= 0 else { throw .timeOutOfRange }
+        return UInt64(unixSeconds) / UInt64(configuration.period)
+    }
+
     /// The time step (T in RFC 6238 §4.2, with T0 = 0) that contains `date`.
+    ///
+    /// A `Date` holds its time as a floating-point number of seconds, exact to the second only up to
+    /// 2^53 s (and Foundation shifts it by the 2001 reference date, which rounds earlier): the step is
+    /// exact for the time the `Date` holds, but for exact times use ``timeStep(unixSeconds:)`` with an
+    /// integer reading such as `PHIGuardClock.wallClockSeconds()`.
+    ///
+    /// - Throws: ``TOTPError/timeOutOfRange`` for a date before 1970, at or after 2^63 s, or NaN.
     public func timeStep(at date: Date) throws(TOTPError) -> UInt64 {
+        try timeStep(unixSeconds: Self.unixSeconds(date))
+    }
+
+    /// Whole seconds of `date` since 1970 (rounded down), or `Int64.min` for a date no step can
+    /// contain (before 1970, at or after 2^63 s, NaN), which ``timeStep(unixSeconds:)`` refuses.
+    /// The conversion from a whole `Double` below 2^63 to `Int64` is exact.
+    static func unixSeconds(_ date: Date) -> Int64 {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         // 2^63 is exactly representable; anything at or beyond it (or NaN) cannot be a step.
-        guard seconds >= 0, seconds < 9_223_372_036_854_775_808.0 else { throw .timeOutOfRange }
-        return UInt64(seconds) / UInt64(configuration.period)
+        guard seconds >= 0, seconds < 0x1p63 else { return Int64.min }
+        return Int64(seconds)
     }
 
     /// The code for time step `step`, zero-padded.
@@ -50,7 +76,12 @@ public struct TOTP: Sendable {
         function.code(counter: step)
     }
 
-    /// The code valid at `date`, zero-padded.
+    /// The code valid at `unixSeconds` (seconds since 1970, exact), zero-padded.
+    public func code(unixSeconds: Int64) throws(TOTPError) -> String {
+        code(forStep: try timeStep(unixSeconds: unixSeconds))
+    }
+
+    /// The code valid at `date`, zero-padded (see ``timeStep(at:)`` on the precision of a `Date`).
     public func code(at date: Date) throws(TOTPError) -> String {
         code(forStep: try timeStep(at: date))
     }
@@ -61,12 +92,28 @@ public struct TOTP: Sendable {
     /// Prefer ``verify(_:at:window:after:)`` (or ``TOTPVerifier``): RFC 6238 §5.2 forbids accepting a
     /// code twice.
     public func verify(_ code: String, at date: Date, window: Int = 1) throws(TOTPError) -> UInt64? {
-        if case .accepted(let step) = try verify(code, at: date, window: window, after: nil) { return step }
+        try verify(code, unixSeconds: Self.unixSeconds(date), window: window)
+    }
+
+    /// ``verify(_:at:window:)`` at `unixSeconds`, seconds since 1970 (exact).
+    public func verify(_ code: String, unixSeconds: Int64, window: Int = 1) throws(TOTPError) -> UInt64? {
+        if case .accepted(let step) = try verify(code, unixSeconds: unixSeconds, window: window, after: nil) {
+            return step
+        }
         return nil
     }
 
     /// Checks `code` against the steps within ±`window` of `date`, refusing any step at or before
-    /// `lastAcceptedStep`.
+    /// `lastAcceptedStep`: ``verify(_:unixSeconds:window:after:)`` at the date's whole seconds (see
+    /// ``timeStep(at:)`` on the precision of a `Date`).
+    public func verify(_ code: String, at date: Date, window: Int = 1, after lastAcceptedStep: UInt64?)
+        throws(TOTPError) -> TOTPMatch
+    {
+        try verify(code, unixSeconds: Self.unixSeconds(date), window: window, after: lastAcceptedStep)
+    }
+
+    /// Checks `code` against the steps within ±`window` of the one containing `unixSeconds` (seconds
+    /// since 1970, exact integer arithmetic), refusing any step at or before `lastAcceptedStep`.
     ///
     /// The code's length and characters are checked first, so a huge or non-numeric input is rejected
     /// with ``TOTPError/malformedCode(_:)`` before any HMAC is computed. Then every candidate in the
@@ -76,12 +123,14 @@ public struct TOTP: Sendable {
     /// - Returns: ``TOTPMatch/accepted(step:)`` with the earliest matching step after `lastAcceptedStep`
     ///   (persist it as the new last accepted step), ``TOTPMatch/replayed`` if the code matches only steps
     ///   at or before it, or ``TOTPMatch/invalid``.
-    public func verify(_ code: String, at date: Date, window: Int = 1, after lastAcceptedStep: UInt64?)
+    /// - Throws: ``TOTPError/invalidWindow(_:)``, ``TOTPError/malformedCode(_:)``, or
+    ///   ``TOTPError/timeOutOfRange`` for a negative time.
+    public func verify(_ code: String, unixSeconds: Int64, window: Int = 1, after lastAcceptedStep: UInt64?)
         throws(TOTPError) -> TOTPMatch
     {
         guard Self.allowedWindows.contains(window) else { throw .invalidWindow(window) }
         let submitted = try Self.packedDigits(code, count: configuration.digits.rawValue)
-        let current = try timeStep(at: date)
+        let current = try timeStep(unixSeconds: unixSeconds)
         let first = current >= UInt64(window) ? current - UInt64(window) : 0
         let (last, overflow) = current.addingReportingOverflow(UInt64(window))
         let final = overflow ? UInt64.max : last

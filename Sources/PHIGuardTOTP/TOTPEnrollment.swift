@@ -54,15 +54,30 @@ public struct TOTPEnrollment: Sendable {
         state = .pending
     }
 
-    /// Checks the user's first code; on success the enrolment becomes ``State/active(confirmedStep:)``.
+    /// Checks the user's first code now (the system clock's whole seconds, an exact integer):
+    /// ``confirm(_:unixSeconds:window:)`` at `SystemClock().wallClockSeconds()`.
+    @discardableResult
+    public mutating func confirm(_ code: String, window: Int = 1) throws(TOTPError) -> Bool {
+        try confirm(code, unixSeconds: SystemClock().wallClockSeconds(), window: window)
+    }
+
+    /// ``confirm(_:unixSeconds:window:)`` at the whole seconds of `date` (see ``TOTP/timeStep(at:)`` on
+    /// the precision of a `Date`).
+    @discardableResult
+    public mutating func confirm(_ code: String, at date: Date, window: Int = 1) throws(TOTPError) -> Bool {
+        try confirm(code, unixSeconds: TOTP.unixSeconds(date), window: window)
+    }
+
+    /// Checks the user's first code at `unixSeconds` (seconds since 1970, exact); on success the
+    /// enrolment becomes ``State/active(confirmedStep:)``.
     ///
     /// Returns `false` (and stays pending) for a wrong code. Confirming an active enrolment again only
     /// accepts a code of a later step, so the confirmation code cannot be replayed.
     @discardableResult
-    public mutating func confirm(_ code: String, at date: Date = SystemClock().now, window: Int = 1) throws(TOTPError)
-        -> Bool
-    {
-        guard case .accepted(let step) = try totp.verify(code, at: date, window: window, after: lastAcceptedStep)
+    public mutating func confirm(_ code: String, unixSeconds: Int64, window: Int = 1) throws(TOTPError) -> Bool {
+        guard
+            case .accepted(let step) = try totp.verify(
+                code, unixSeconds: unixSeconds, window: window, after: lastAcceptedStep)
         else { return false }
         state = .active(confirmedStep: step)
         return true

@@ -66,15 +66,34 @@ public struct TOTPVerifier: Sendable {
         self.logger = logger
     }
 
-    /// Verifies `code` for `accountID` at `date` and, if accepted, records its step in the replay store.
+    /// Verifies `code` for `accountID` now (the system clock's whole seconds, read as an exact integer):
+    /// ``verify(_:accountID:totp:unixSeconds:)`` at `SystemClock().wallClockSeconds()`.
+    public func verify(_ code: String, accountID: String, totp: TOTP)
+        async throws(TOTPVerifierError) -> TOTPVerificationResult
+    {
+        try await verify(code, accountID: accountID, totp: totp, unixSeconds: SystemClock().wallClockSeconds())
+    }
+
+    /// Verifies `code` for `accountID` at `date`: ``verify(_:accountID:totp:unixSeconds:)`` at the date's
+    /// whole seconds (see ``TOTP/timeStep(at:)`` on the precision of a `Date`; a date before 1970 or at
+    /// or after 2^63 s throws ``TOTPVerifierError/totp(_:)`` with ``TOTPError/timeOutOfRange``).
+    public func verify(_ code: String, accountID: String, totp: TOTP, at date: Date)
+        async throws(TOTPVerifierError) -> TOTPVerificationResult
+    {
+        try await verify(code, accountID: accountID, totp: totp, unixSeconds: TOTP.unixSeconds(date))
+    }
+
+    /// Verifies `code` for `accountID` at `unixSeconds` (seconds since 1970, exact) and, if accepted,
+    /// records its step in the replay store.
     ///
     /// The attempt is counted in ``lockout`` before the code is checked; a success erases the count.
     /// A lockout store that fails refuses the attempt (``TOTPVerificationResult/throttled(retryAfter:)``,
     /// one second) without checking the code: fail closed.
     ///
-    /// - Throws: ``TOTPVerifierError/totp(_:)`` for a malformed code or time (the attempt still counts
-    ///   as a failure), ``TOTPVerifierError/replayStore(_:)`` if the store fails (nothing is accepted).
-    public func verify(_ code: String, accountID: String, totp: TOTP, at date: Date = SystemClock().now)
+    /// - Throws: ``TOTPVerifierError/totp(_:)`` for a malformed code or a negative time (the attempt
+    ///   still counts as a failure), ``TOTPVerifierError/replayStore(_:)`` if the store fails (nothing
+    ///   is accepted).
+    public func verify(_ code: String, accountID: String, totp: TOTP, unixSeconds: Int64)
         async throws(TOTPVerifierError) -> TOTPVerificationResult
     {
         let lockoutKey = "totp:" + accountID
@@ -97,7 +116,7 @@ public struct TOTPVerifier: Sendable {
             }
         }
         // Counted already: a wrong, replayed or malformed code, or a failing replay store, stays counted.
-        let result = try await verifyUncounted(code, accountID: accountID, totp: totp, at: date)
+        let result = try await verifyUncounted(code, accountID: accountID, totp: totp, unixSeconds: unixSeconds)
         if let lockout, result.isAccepted {
             do { try await lockout.recordSuccess(account: lockoutKey) } catch {
                 // The code was right; the count only makes later attempts wait longer.
@@ -109,10 +128,10 @@ public struct TOTPVerifier: Sendable {
 
     /// Verifies `code` without counting the attempt anywhere: for `LoginFlow`, which has counted it in
     /// its own lockout store before calling.
-    package func verifyUncounted(_ code: String, accountID: String, totp: TOTP, at date: Date)
+    package func verifyUncounted(_ code: String, accountID: String, totp: TOTP, unixSeconds: Int64)
         async throws(TOTPVerifierError) -> TOTPVerificationResult
     {
-        let result = try await check(code, accountID: accountID, totp: totp, at: date)
+        let result = try await check(code, accountID: accountID, totp: totp, unixSeconds: unixSeconds)
         switch result {
         case .accepted: logger.debug("TOTP code accepted")
         case .invalid: logger.debug("TOTP code invalid")
@@ -122,7 +141,7 @@ public struct TOTPVerifier: Sendable {
         return result
     }
 
-    private func check(_ code: String, accountID: String, totp: TOTP, at date: Date)
+    private func check(_ code: String, accountID: String, totp: TOTP, unixSeconds: Int64)
         async throws(TOTPVerifierError) -> TOTPVerificationResult
     {
         let last: UInt64?
@@ -133,7 +152,7 @@ public struct TOTPVerifier: Sendable {
         }
         let match: TOTPMatch
         do {
-            match = try totp.verify(code, at: date, window: window, after: last)
+            match = try totp.verify(code, unixSeconds: unixSeconds, window: window, after: last)
         } catch {
             throw .totp(error)
         }
@@ -153,7 +172,7 @@ public struct TOTPVerifier: Sendable {
     }
 }
 
-/// The outcome of ``TOTPVerifier/verify(_:accountID:totp:at:)``.
+/// The outcome of ``TOTPVerifier/verify(_:accountID:totp:unixSeconds:)``.
 public enum TOTPVerificationResult: Sendable, Hashable {
     /// The code is valid and its step is now the account's last accepted step.
     case accepted(step: UInt64)
@@ -170,7 +189,7 @@ public enum TOTPVerificationResult: Sendable, Hashable {
     }
 }
 
-/// Why ``TOTPVerifier/verify(_:accountID:totp:at:)`` could not give an answer.
+/// Why ``TOTPVerifier/verify(_:accountID:totp:unixSeconds:)`` could not give an answer.
 public enum TOTPVerifierError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The code or the time was malformed (see ``TOTPError``).
     case totp(TOTPError)

@@ -75,6 +75,39 @@ import Testing
         }
     }
 
+    @Test("File-level problems are located at 1:1; bad bytes and control characters where they are")
+    func fileLevelProblemsHaveLocations() {
+        func located(_ bytes: [UInt8]) -> [String] {
+            do {
+                _ = try AccessPolicy(yamlBytes: bytes)
+                return ["loaded"]
+            } catch {
+                return error.issues.map { "\($0.code.rawValue) \($0.location.map(\.description) ?? "-")" }
+            }
+        }
+        #expect(located([]) == ["schema 1:1"])
+        #expect(located(Array("\n# only a comment\n".utf8)) == ["schema 1:1"])
+        #expect(located(Array("version: 1\nroles: [\u{7}]".utf8)) == ["syntax 2:9"])
+        #expect(located(Array("version: 1\nroles: [é".utf8) + [0x80]) == ["syntax 2:10"])
+        #expect(located([0xFE, 0xFF]) == ["syntax 1:1"])
+        #expect(located(Array(repeating: 0x20, count: AccessPolicy.maximumYAMLBytes + 1)) == ["tooLarge 1:1"])
+    }
+
+    @Test("Thousands of problems: every one is located, the description lists 100 and counts the rest")
+    func manyProblems() {
+        let yaml = "version: 1\n" + (0..<5_000).map { "k\($0): 1\n" }.joined()
+        do {
+            _ = try AccessPolicy(yaml: yaml)
+            Issue.record("loaded")
+        } catch {
+            #expect(error.issues.count == 5_003)
+            #expect(error.issues.allSatisfy { $0.location != nil })
+            let lines = error.description.split(separator: "\n")
+            #expect(lines.count == 1 + 100 + 1)
+            #expect(lines.last == "  … and 4903 more")
+        }
+    }
+
     /// Rule ids go into audit records, so they must be valid names; `break-glass.` is reserved for
     /// the break-glass grants' rule ids.
     @Test(arguments: ["nurse reads", "rule#1", "break-glass.1", "ok-\u{e9}"])

@@ -1,5 +1,6 @@
 import Foundation
 @_spi(PolicyEvaluation) import PHIGuardAccess
+import PHIGuardTestSupport
 import Testing
 
 /// A small, seeded generator so a failure can be replayed.
@@ -225,5 +226,110 @@ struct RandomCareTeams: CareTeamDirectory {
             $0 != .authenticationExpired && $0 != .recentAuthenticationRequired
         }
         #expect(reasons.count >= policyReasons.count - 1, "reasons seen: \(reasons)")
+    }
+
+    /// What the engine decided, in the terms Cedar can answer (see ``CedarModel`` for what is left out).
+    struct CedarComparable: Equatable, CustomStringConvertible {
+        var allowed: Bool
+        var fields: Set<String>
+        var ruleIDs: Set<String>
+
+        var description: String { "\(allowed) fields=\(fields.sorted()) rules=\(ruleIDs.sorted())" }
+    }
+
+    struct CedarBatch: Encodable {
+        let policies: String
+        let entities: [CedarModel.Entity]
+        let requests: [CedarModel.Request]
+    }
+
+    /// Cedar's answer to one request: allowed, the indices of the determining policies, and how many
+    /// policies failed to evaluate (must be 0: Cedar skips such a policy, which would hide a bug in the model).
+    struct CedarAnswer: Decodable {
+        let allowed: Bool
+        let reasons: [Int]
+        let errors: Int
+    }
+
+    /// Cedar (cedarpy) decides the same random worlds from the model of our documented semantics.
+    @Test(.enabled(if: InteropPython.shouldRun))
+    func compiledEngineAgreesWithCedar() throws {
+        var world = RandomWorld(rng: SplitMix64(state: 0x4345_4441_5200_0015))
+        var batches: [CedarBatch] = []
+        // Per PHIGuard request: its batch, the range of its Cedar requests, its fields, the engine's answer.
+        var cases:
+            [(batch: Int, first: Int, fields: [String], model: CedarModel, ours: CedarComparable, what: String)] =
+                []
+        var allowed = 0
+        var withBreakGlass = 0
+        var fieldLevel = 0
+        while cases.count < 30_000 {
+            var source = world.policy()
+            guard let compiled = world.compile(&source) else { continue }
+            let model = CedarModel(policy: source)
+            var entities = model.roleEntities
+            var requests: [CedarModel.Request] = []
+            for index in 0..<200 {
+                let now = Date(
+                    timeIntervalSince1970: 1_768_435_200 + Double(Int.random(in: 0..<86_400, using: &world.rng)))
+                let (request, directory) = world.request(for: compiled, source: source, now: now)
+                let decision = compiled.decide(request, careTeams: directory, clock: ManualClock(now))
+                let ours = CedarComparable(
+                    allowed: decision.isAllowed, fields: Set(decision.visibleFields),
+                    ruleIDs: Set(decision.decidingRuleIDs))
+                let encoded = model.encode(request, index: index, careTeams: directory as? RandomCareTeams, now: now)
+                cases.append((batches.count, requests.count, encoded.fields, model, ours, "\(request)"))
+                entities += encoded.entities
+                requests += encoded.requests
+                if decision.isAllowed { allowed += 1 }
+                if decision.breakGlassStatus == .active { withBreakGlass += 1 }
+                if decision.isAllowed && decision.visibleFields.count < encoded.fields.count { fieldLevel += 1 }
+            }
+            batches.append(CedarBatch(policies: model.text, entities: entities, requests: requests))
+        }
+        let answers = try InteropPython.exchange(
+            script: """
+                import json, sys, cedarpy
+                out = []
+                for batch in json.load(sys.stdin):
+                    results = cedarpy.is_authorized_batch(batch["requests"], batch["policies"], batch["entities"])
+                    out.append([{"allowed": r.allowed,
+                                 "reasons": sorted(int(p[len("policy"):]) for p in r.diagnostics.reasons),
+                                 "errors": len(r.diagnostics.errors)} for r in results])
+                json.dump(out, sys.stdout)
+                """,
+            request: batches, as: [[CedarAnswer]].self)
+        #expect(answers.count == batches.count)
+        var mismatches = 0
+        var errors = 0
+        for item in cases {
+            let batch = answers[item.batch]
+            let whole = batch[item.first]
+            errors += (0...item.fields.count).map { batch[item.first + $0].errors }.reduce(0, +)
+            // Allowed: some field (the whole resource, for a type without fields); visible: the allowed fields.
+            let perField = item.fields.enumerated().map { ($0.element, batch[item.first + 1 + $0.offset]) }
+            let visible = Set(perField.filter { $0.1.allowed }.map(\.0))
+            let cedarAllowed = item.fields.isEmpty ? whole.allowed : !visible.isEmpty
+            // Deciding rules: the whole request's determining policies, and when it is allowed, the
+            // denies that hid a field.
+            var reasons = Set(whole.reasons)
+            if whole.allowed {
+                for (_, answer) in perField where !answer.allowed { reasons.formUnion(answer.reasons) }
+            }
+            let cedar = CedarComparable(
+                allowed: cedarAllowed, fields: cedarAllowed ? visible : [],
+                ruleIDs: Set(reasons.map { item.model.ruleIDs[$0] }))
+            if cedar != item.ours {
+                mismatches += 1
+                if mismatches <= 5 {
+                    Issue.record("\(item.what): engine \(item.ours) ≠ Cedar \(cedar)\n\(item.model.text)")
+                }
+            }
+        }
+        #expect(errors == 0, "Cedar could not evaluate \(errors) policies: the model reads a missing attribute")
+        #expect(mismatches == 0, "\(mismatches) of \(cases.count) requests")
+        // Agreement means something only if the mix exercises both outcomes, grants and field-level denies.
+        #expect(allowed > cases.count / 20 && allowed < cases.count * 19 / 20)
+        #expect(withBreakGlass > 100 && fieldLevel > 100, "grants \(withBreakGlass), field-level \(fieldLevel)")
     }
 }

@@ -38,4 +38,51 @@ struct StoredSequenceTests {
         }
         #expect(sink.count == 2)
     }
+
+    @Test("Verifying records whose sequences no writer could give reports breaks, never traps")
+    func verifierNeverTraps() throws {
+        let event = try AuditFixtures.fullEvent()
+        func record(_ sequence: UInt64) -> AuditLogEntry {
+            .record(AuditRecord(sequence: sequence, event: event, chain: [UInt8](repeating: 9, count: 32)))
+        }
+        let verifier = try AuditFixtures.verifier()
+        // After the first record the verifier expects 2^64 − 1 + 1: with `+` this trapped.
+        let cases: [[AuditLogEntry]] = [
+            [record(.max - 1), record(5), record(6)],
+            [record(.max), record(1), record(.max), record(2)],
+            [record(.max - 1), .unreadable, record(.max), record(0)],
+        ]
+        for entries in cases {
+            guard case .broken(let breaks, let total) = verifier.verify(entries: entries, checkpoints: []) else {
+                Issue.record("out-of-range sequences verified as intact")
+                continue
+            }
+            #expect(total >= 1 && !breaks.isEmpty)
+        }
+    }
+
+    @Test(
+        "A JSON record whose seq or related is outside 1...2^63 − 1 does not decode",
+        arguments: [
+            (#""seq":1,"#, #""seq":18446744073709551615,"#), (#""seq":1,"#, #""seq":0,"#),
+            (#""seq":1,"#, #""seq":9223372036854775808,"#), (#""related":99"#, #""related":18446744073709551615"#),
+            (#""related":99"#, #""related":0"#),
+        ])
+    func jsonRange(original: String, corrupted: String) throws {
+        let record = AuditRecord(sequence: 1, event: try AuditFixtures.fullEvent(), chain: [1, 2, 3])
+        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        #expect(json.contains(original))
+        let bad = json.replacingOccurrences(of: original, with: corrupted)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AuditRecord.self, from: Data(bad.utf8)) }
+        let edge = json.replacingOccurrences(of: #""seq":1,"#, with: #""seq":9223372036854775807,"#)
+        #expect(try JSONDecoder().decode(AuditRecord.self, from: Data(edge.utf8)).sequence == UInt64(Int64.max))
+    }
+
+    @Test("AuditEvent.timestamp(for:) clamps dates beyond the Int64 range instead of trapping")
+    func timestampClamps() {
+        #expect(AuditEvent.timestamp(for: Date(timeIntervalSince1970: 1e300)) == .max)
+        #expect(AuditEvent.timestamp(for: Date(timeIntervalSince1970: -1e300)) == .min)
+        #expect(AuditEvent.timestamp(for: Date(timeIntervalSince1970: .nan)) == .min)
+        #expect(AuditEvent.timestamp(for: Date(timeIntervalSince1970: 1_800_000_000.123456)) == 1_800_000_000_123_456)
+    }
 }

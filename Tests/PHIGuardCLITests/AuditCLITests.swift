@@ -25,8 +25,9 @@ struct AuditCLITests {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
+        BuiltProduct.ignoreBrokenPipes()
         try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
         try stdin.fileHandleForWriting.close()
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()

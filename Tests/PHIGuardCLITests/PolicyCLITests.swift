@@ -43,6 +43,57 @@ import Testing
         #expect(try phiguard(["policy", "validate", "/nonexistent/policy.yaml"]).status == 66)
     }
 
+    /// Writes `bytes` to a new temporary file and returns its path.
+    func temporaryFile(_ bytes: [UInt8]) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID().uuidString).yaml")
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    @Test("File-level problems carry 1:1, bad bytes and control characters their position; all are located")
+    func fileLevelProblemsAreLocated() throws {
+        let cases: [(bytes: [UInt8], expected: String)] = [
+            ([], ":1:1: schema: the policy file is empty"),
+            (Array("version: 1\nroles: [\u{1}]\n".utf8), ":2:9: syntax: control characters are not allowed"),
+            (Array("version: 1\nroles: [".utf8) + [0xFF, 0x5D, 0x0A], ":2:9: syntax: the policy file is not UTF-8"),
+            ([0xC3], ":1:1: syntax: the policy file is not UTF-8"),
+            (Array(repeating: UInt8(ascii: "#"), count: 4 * 1024 * 1024 + 1), ":1:1: tooLarge: "),
+        ]
+        for (bytes, expected) in cases {
+            let path = try temporaryFile(bytes)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let run = try phiguard(["policy", "validate", path])
+            #expect(run.status == 65, "\(expected): \(run.status)")
+            #expect(run.stderr.hasPrefix(path + expected), "\(run.stderr)")
+            let json = try phiguard(["policy", "validate", path, "--json"])
+            let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            let problems = try #require(report?["problems"] as? [[String: Any]], "\(json.stdout)")
+            #expect(problems.count == 1)
+            #expect(problems.allSatisfy { $0["line"] is Int && $0["column"] is Int }, "\(json.stdout)")
+        }
+    }
+
+    @Test("A file with 130,000 problems prints the first 100 and a count, not megabytes")
+    func problemsAreCapped() throws {
+        // Each unknown top-level key is a problem: before the cap this printed about 20 MB.
+        let text = "version: 1\n" + (0..<130_000).map { "k\($0): 1\n" }.joined()
+        let path = try temporaryFile(Array(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try phiguard(["policy", "validate", path])
+        #expect(run.status == 65)
+        #expect(run.stderr.utf8.count < 32 * 1024, "\(run.stderr.utf8.count) bytes of problems")
+        let lines = run.stderr.split(separator: "\n")
+        let located = lines.filter { $0.hasPrefix(path + ":") && $0.dropFirst(path.count + 1).first?.isNumber == true }
+        #expect(located.count == 100)
+        #expect(lines.contains { $0 == "\(path): 129903 more problem(s) not shown" }, "\(lines.suffix(2))")
+        #expect(lines.last == "phiguard: \(path): 130003 problem(s); policy not loaded")
+        let json = try phiguard(["policy", "validate", path, "--json"])
+        #expect(json.stdout.utf8.count < 32 * 1024)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((report?["problems"] as? [Any])?.count == 100)
+        #expect(report?["moreProblems"] as? Int == 129_903)
+    }
+
     @Test func checkAllowsAndDeniesWithExitCodes() throws {
         let allowed = try phiguard(["policy", "check", Self.hospital, "--request", Self.nurseRequest, "--json"])
         #expect(allowed.status == 0, "\(allowed.stderr)")

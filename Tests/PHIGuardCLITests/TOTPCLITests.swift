@@ -117,6 +117,60 @@ struct TOTPCLITests {
         #expect(try phiguard(["totp", "enroll", "--account", "a", "--secret-out", existing]).status == 66)
     }
 
+    @Test("--window outside 0-10 and a negative --time are usage errors: exit 64, as Documentation/CLI-totp.md says")
+    func outOfRangeOptionsExit64() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secretFile = directory.appendingPathComponent("secret").path
+        try "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        for window in ["11", "-1", "1000"] {
+            let run = try phiguard(
+                ["totp", "verify", "--secret-file", secretFile, "--window=" + window], input: "123456")
+            #expect(run.status == 64, "--window \(window): \(run.status) \(run.stderr)")
+            #expect(run.stderr.contains("--window must be 0-10"), "\(run.stderr)")
+        }
+        let edge = try phiguard(
+            ["totp", "verify", "--secret-file", secretFile, "--window", "10", "--time", "0"], input: "000000")
+        #expect(edge.status == 0 || edge.status == 1, "window 10 is allowed: \(edge.status) \(edge.stderr)")
+        for command in ["code", "verify"] {
+            let run = try phiguard(["totp", command, "--secret-file", secretFile, "--time=-1"], input: "123456")
+            #expect(run.status == 64, "\(command) --time=-1: \(run.status) \(run.stderr)")
+            #expect(run.stderr.contains("--time must be 0 or later"), "\(run.stderr)")
+        }
+    }
+
+    @Test("--time beyond 2^53 s gets its exact step, up to 2^63 − 1")
+    func hugeTimes() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secretFile = directory.appendingPathComponent("secret").path
+        try "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let cases: [(time: Int64, period: String)] = [((1 << 53) + 1, "1"), (Int64.max, "30"), (Int64.max, "1")]
+        for (time, period) in cases {
+            let code = try phiguard(
+                ["totp", "code", "--secret-file", secretFile, "--period", period, "--time", String(time), "--json"])
+            #expect(code.status == 0, "\(code.stderr)")
+            let expectedStep = UInt64(time) / UInt64(period)!
+            #expect(code.stdout.contains("\"step\":\(expectedStep)}"), "\(time)/\(period): \(code.stdout)")
+            let digits = try #require(
+                (try JSONSerialization.jsonObject(with: Data(code.stdout.utf8)) as? [String: Any])?["code"] as? String)
+            let verify = try phiguard(
+                [
+                    "totp", "verify", "--secret-file", secretFile, "--period", period, "--time", String(time),
+                    "--window",
+                    "0", "--json",
+                ], input: digits)
+            #expect(verify.stdout == "{\"result\":\"valid\",\"step\":\(expectedStep)}\n", "\(verify.stderr)")
+        }
+        // 2^53 + 1 and 2^53 are different steps with a 1 s period (a Double holds both as 2^53).
+        let below = try phiguard(
+            ["totp", "code", "--secret-file", secretFile, "--period", "1", "--time", String(Int64(1) << 53)])
+        let above = try phiguard(
+            ["totp", "code", "--secret-file", secretFile, "--period", "1", "--time", String((Int64(1) << 53) + 1)])
+        #expect(below.status == 0 && above.status == 0)
+        #expect(below.stdout != above.stdout)
+    }
+
     @Test("recovery-codes prints codes with their hashes")
     func recoveryCodes() throws {
         let run = try phiguard(["totp", "recovery-codes", "--count", "3", "--json"])

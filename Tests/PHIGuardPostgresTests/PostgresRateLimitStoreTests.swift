@@ -63,6 +63,39 @@ struct PostgresRateLimitStoreTests {
         }
     }
 
+    @Test("a stored TAT near Int64.max refuses without a trap; a negative one is a corrupt row")
+    func corruptTAT() async throws {
+        try await withClient { client in
+            let store = try await makeStore(client, table: "rl_corrupt")
+            let limit = try RateLimit("login", count: 10, per: .seconds(3_600), burst: 3)
+            let other = try RateLimit("global", count: 100, per: .seconds(60))
+            let one = [RateLimitCheck(limit, key: "203.0.113.77")]
+            let two = one + [RateLimitCheck(other, key: "all")]
+            #expect(try await store.check(two, cost: 1).allowed)
+            for tat in [Int64.max, Int64.max - 1, Int64.max - 360_000_000_000] {
+                try await client.query(PostgresQuery(unsafeSQL: "UPDATE rl_corrupt SET tat = \(tat)"))
+                do {
+                    #expect(try await !store.check(one, cost: 1).allowed, "TAT \(tat)")
+                } catch {
+                    // The server refuses the sum past the bigint range: a typed failure, never a trap.
+                    #expect(
+                        error as? RateLimitError == .storeUnavailable("PostgreSQL query failed"), "TAT \(tat): \(error)"
+                    )
+                }
+                do {
+                    #expect(try await !store.check(two, cost: 1).allowed, "TAT \(tat)")
+                } catch {
+                    #expect(
+                        error as? RateLimitError == .storeUnavailable("PostgreSQL query failed"), "TAT \(tat): \(error)"
+                    )
+                }
+            }
+            // The multi-limit path reads every TAT: a negative one is a corrupt row.
+            try await client.query("UPDATE rl_corrupt SET tat = -1")
+            await #expect(throws: RateLimitError.self) { try await store.check(two, cost: 1) }
+        }
+    }
+
     @Test("10,000 concurrent attempts over 8 connections and two instances admit exactly 40")
     func exactness() async throws {
         try await withClient { first in

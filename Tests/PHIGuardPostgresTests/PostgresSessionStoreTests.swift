@@ -109,6 +109,24 @@ struct PostgresSessionStoreTests {
         }
     }
 
+    @Test("A stored time no clock reading maps to is a corrupt row (finding 5 sweep)")
+    func outOfRangeTimes() async throws {
+        try await withClient { client in
+            let store = try await makeStore(client, table: "sess_times")
+            let record = SessionStoreConformance.record(accountID: "acct-1")
+            try await store.insert(record)
+            try await client.query("UPDATE sess_times SET idle_expires_at = 9223372036854775807")
+            await #expect(throws: SessionStoreError.corruptRecord("idle_expires_at")) {
+                try await store.session(tokenHash: record.tokenHash)
+            }
+            try await client.query(
+                "UPDATE sess_times SET idle_expires_at = 0, recently_authenticated_at = -9223372036854775808")
+            await #expect(throws: SessionStoreError.corruptRecord("recently_authenticated_at")) {
+                try await store.sessions(accountID: "acct-1")
+            }
+        }
+    }
+
     @Test("An unreachable server is reported unavailable, promptly")
     func unreachable() async throws {
         // Port 1 on loopback: nothing listens there.

@@ -8,6 +8,25 @@ import Testing
 struct InMemoryRateLimitStoreTests {
     let clock = ManualClock()
 
+    @Test("GCRA saturates: a TAT near Int64.max refuses for ever instead of wrapping round to an admission")
+    func saturatingGCRA() throws {
+        let limit = try RateLimit("login", count: 10, per: .seconds(60), burst: 5)
+        let now: Int64 = 1_800_000_000 * 1_000_000_000
+        for tat in [Int64.max, Int64.max - 1, Int64.max - 5_000_000_000] {
+            let outcome = GCRA.evaluate(storedTAT: tat, now: now, limit: limit, cost: 1)
+            #expect(!outcome.allowed, "TAT \(tat)")
+            #expect(outcome.retryAfter > 1 << 62, "TAT \(tat): retry after \(outcome.retryAfter)")
+        }
+        // Cost times interval past Int64, and a TAT at Int64.min: no trap, a refusal or an admission.
+        #expect(!GCRA.evaluate(storedTAT: nil, now: .max, limit: limit, cost: Int.max).allowed)
+        #expect(GCRA.evaluate(storedTAT: .min, now: now, limit: limit, cost: 1).allowed)
+        // One per 366 days with a burst of 1,000,000: the tolerance saturates instead of trapping.
+        let yearly = try RateLimit("yearly", count: 1, per: .seconds(366 * 86_400), burst: 1_000_000)
+        #expect(yearly.toleranceNanoseconds == .max)
+        let store = try InMemoryRateLimitStore(clock: clock)
+        #expect(try store.checkNow([RateLimitCheck(yearly, key: "k")]).allowed)
+    }
+
     @Test("a burst, then one event per interval; remaining and retry-after are exact")
     func burstThenRate() throws {
         let store = try InMemoryRateLimitStore(clock: clock)

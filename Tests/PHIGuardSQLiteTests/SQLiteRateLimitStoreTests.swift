@@ -47,6 +47,37 @@ struct SQLiteRateLimitStoreTests {
         }
     }
 
+    @Test("A stored TAT near Int64.max refuses (no wrap to an admission); a negative one is a corrupt row")
+    func corruptTAT() async throws {
+        try await withDatabase { path in
+            let clock = ManualClock()
+            let limit = try RateLimit("login", count: 10, per: .seconds(3_600), burst: 3)
+            let check = [RateLimitCheck(limit, key: "203.0.113.77")]
+            let store = try await open(path, clock: clock)
+            #expect(try await store.check(check, cost: 1).allowed)
+            try await store.close()
+            func tamper(_ sql: String) async throws {
+                let connection = try await SQLiteConnection.open(storage: .file(path: path))
+                _ = try await connection.query(sql, [])
+                try await connection.close()
+            }
+            for tat in [Int64.max, Int64.max - 1, Int64.max - 360_000_000_000] {
+                try await tamper("UPDATE phiguard_rate_limits SET tat = \(tat)")
+                let saturated = try await open(path, clock: clock)
+                let decision = try await saturated.check(check, cost: 1)
+                #expect(!decision.allowed, "TAT \(tat) admitted a request")
+                #expect(decision.retryAfter > .seconds(86_400 * 365))
+                try await saturated.close()
+            }
+            try await tamper("UPDATE phiguard_rate_limits SET tat = -1")
+            let negative = try await open(path, clock: clock)
+            await #expect(throws: RateLimitError.storeUnavailable("corrupt rate-limit row")) {
+                try await negative.check(check, cost: 1)
+            }
+            try await negative.close()
+        }
+    }
+
     @Test("Conformance, in a file")
     func conformance() async throws {
         try await withDatabase { path in

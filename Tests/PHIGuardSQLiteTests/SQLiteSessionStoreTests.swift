@@ -171,6 +171,44 @@ struct SQLiteSessionStoreTests {
         }
     }
 
+    @Test("A stored time no clock reading maps to is a corrupt row (finding 5 sweep)")
+    func outOfRangeTimes() async throws {
+        try await withDatabase { path in
+            let record = SessionStoreConformance.record(accountID: "acct-1")
+            let store = try await SQLiteSessionStore.open(path: path)
+            try await store.insert(record)
+            try await store.close()
+            // ±(2^63 − 1) ns is ±9,223,372,036,854,775 µs: one past it is refused, the bound is read.
+            let cases = [
+                ("UPDATE phiguard_sessions SET idle_expires_at = 9223372036854775807", "idle_expires_at"),
+                ("UPDATE phiguard_sessions SET idle_expires_at = 0, created_at = -9223372036854776", "created_at"),
+                (
+                    "UPDATE phiguard_sessions SET created_at = 0, authenticated_at = 9223372036854776",
+                    "authenticated_at"
+                ),
+                (
+                    "UPDATE phiguard_sessions SET authenticated_at = NULL, recently_authenticated_at = -9223372036854775808",
+                    "recently_authenticated_at"
+                ),
+            ]
+            for (sql, column) in cases {
+                try await execute(path, sql)
+                let reopened = try await SQLiteSessionStore.open(path: path)
+                await #expect(throws: SessionStoreError.corruptRecord(column), "\(sql)") {
+                    try await reopened.session(tokenHash: record.tokenHash)
+                }
+                try await reopened.close()
+            }
+            try await execute(
+                path,
+                "UPDATE phiguard_sessions SET recently_authenticated_at = NULL, absolute_expires_at = 9223372036854775")
+            let reopened = try await SQLiteSessionStore.open(path: path)
+            let read = try #require(try await reopened.session(tokenHash: record.tokenHash))
+            #expect(read.absoluteExpiresAt == Date(microsecondsSince1970: 9_223_372_036_854_775))
+            try await reopened.close()
+        }
+    }
+
     @Test("A store used after close reports the store unavailable")
     func closedStore() async throws {
         let store = try await SQLiteSessionStore.inMemory()

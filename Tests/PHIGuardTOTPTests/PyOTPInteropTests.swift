@@ -51,6 +51,48 @@ struct PyOTPInteropTests {
         #expect(mismatchCount == 0, "first mismatching cases: \(mismatches.prefix(5))")
     }
 
+    @Test("Times above 2^53 s up to 2^63 − 1: the step and code agree with Python's exact integers and pyotp")
+    func hugeTimes() throws {
+        // pyotp's TOTP goes through `datetime` (years up to 9999), so Python computes the step with
+        // integer division and pyotp's HOTP the code: the same counter path, in exact integers.
+        struct Case: Codable {
+            let secret: String
+            let period: Int
+            let time: Int64
+        }
+        struct Answer: Codable {
+            let step: UInt64
+            let code: String
+        }
+        var generator = SystemRandomNumberGenerator()
+        var cases: [Case] = []
+        var ours: [Answer] = []
+        var times: [Int64] = [(1 << 53) + 1, (1 << 53) + 29, Int64.max, Int64.max - 1, (1 << 62) + 1]
+        for _ in 0..<500 { times.append(Int64.random(in: (1 << 53)...Int64.max, using: &generator)) }
+        for time in times {
+            let secret = try TOTPSecret()
+            let period = [1, 30, 60, 3600].randomElement(using: &generator)!
+            let totp = TOTP(secret: secret, configuration: try TOTPConfiguration(period: period))
+            cases.append(Case(secret: secret.revealBase32(), period: period, time: time))
+            ours.append(Answer(step: try totp.timeStep(unixSeconds: time), code: try totp.code(unixSeconds: time)))
+        }
+        let theirs = try InteropPython.exchange(
+            script: """
+                import json, sys, pyotp
+                out = []
+                for c in json.load(sys.stdin):
+                    step = c["time"] // c["period"]
+                    out.append({"step": step, "code": pyotp.HOTP(c["secret"]).at(step)})
+                json.dump(out, sys.stdout)
+                """,
+            request: cases, as: [Answer].self)
+        #expect(theirs.count == ours.count)
+        let mismatches = zip(ours, theirs).enumerated().filter {
+            $0.element.0.step != $0.element.1.step || $0.element.0.code != $0.element.1.code
+        }.map(\.offset)
+        #expect(mismatches.isEmpty, "first mismatching times: \(mismatches.prefix(5).map { times[$0] })")
+    }
+
     @Test("pyotp verifies codes PHIGuard made and PHIGuard verifies codes pyotp made")
     func verifyBothWays() throws {
         let totp = TOTP(secret: try TOTPSecret())

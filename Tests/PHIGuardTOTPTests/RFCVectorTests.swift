@@ -53,6 +53,10 @@ struct RFCVectorTests {
             #expect(step == UInt64(vector.T_hex, radix: 16), "T at \(vector.unix_time)")
             #expect(try totp.code(at: date) == vector.totp, "\(vector.algorithm) at \(vector.unix_time)")
             #expect(try totp.verify(vector.totp, at: date, window: 0) == step)
+            // The same rows through the exact integer API.
+            #expect(try totp.timeStep(unixSeconds: vector.unix_time) == step)
+            #expect(try totp.code(unixSeconds: vector.unix_time) == vector.totp)
+            #expect(try totp.verify(vector.totp, unixSeconds: vector.unix_time, window: 0) == step)
         }
     }
 

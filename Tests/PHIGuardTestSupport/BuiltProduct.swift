@@ -2,6 +2,12 @@ public import Foundation
 
 /// Runs executables this package builds (`phiguard`, the examples) end to end, as a user would.
 public enum BuiltProduct {
+    /// Makes writing to a child that has already exited fail with EPIPE instead of killing the test
+    /// process with SIGPIPE (which ended a whole `swift test` run when a child given a corrupted
+    /// database exited before reading its input). Call before writing to any child's standard input.
+    public static func ignoreBrokenPipes() { _ = brokenPipesIgnored }
+    private static let brokenPipesIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     /// The folder that holds the test bundle, and so every product of the same build.
     public static var directory: URL {
         Bundle.main.bundleURL
@@ -15,6 +21,9 @@ public enum BuiltProduct {
         public let stdout: String
         /// Standard error as text.
         public let stderr: String
+        /// Whether the process was killed by a signal (a trap, an assertion) instead of exiting:
+        /// `status` is then the signal's number.
+        public var uncaughtSignal = false
     }
 
     /// Runs product `name` with `arguments`, writing `input` to its standard input.
@@ -23,7 +32,8 @@ public enum BuiltProduct {
     ) throws -> Run {
         let child = try Child(name, arguments, environment: environment)
         let writer = Thread {
-            child.stdin.write(Data(input.utf8))
+            // A child that exits before reading its input closes the pipe: that is its answer, not an error.
+            try? child.stdin.write(contentsOf: Data(input.utf8))
             try? child.stdin.close()
         }
         writer.start()
@@ -37,14 +47,14 @@ public enum BuiltProduct {
         _ name: String, _ arguments: [String], input: String, reply: (String) -> String?
     ) throws -> Run {
         let child = try Child(name, arguments, environment: nil)
-        child.stdin.write(Data(input.utf8))
+        try? child.stdin.write(contentsOf: Data(input.utf8))
         var output = Data()
         while true {
             let chunk = child.stdout.availableData
             if chunk.isEmpty { break }  // end of output
             output += chunk
             if let line = reply(String(decoding: output, as: UTF8.self)) {
-                child.stdin.write(Data((line + "\n").utf8))
+                try? child.stdin.write(contentsOf: Data((line + "\n").utf8))
                 break
             }
         }
@@ -62,6 +72,7 @@ public enum BuiltProduct {
         let errors: OutputCollector
 
         init(_ name: String, _ arguments: [String], environment: [String: String]?) throws {
+            BuiltProduct.ignoreBrokenPipes()
             process.executableURL = directory.appendingPathComponent(name)
             process.arguments = arguments
             if let environment { process.environment = environment }
@@ -81,7 +92,8 @@ public enum BuiltProduct {
             process.waitUntilExit()
             return Run(
                 status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                stderr: String(decoding: errors.wait(), as: UTF8.self))
+                stderr: String(decoding: errors.wait(), as: UTF8.self),
+                uncaughtSignal: process.terminationReason == .uncaughtSignal)
         }
     }
 }

@@ -45,10 +45,11 @@ public enum InteropPython {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
+        BuiltProduct.ignoreBrokenPipes()
         try process.run()
         // Write and read concurrently so neither pipe can fill up and deadlock.
         let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.write(contentsOf: input)
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
