@@ -42,7 +42,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
-            "PHIGuardCrypto", log, metrics,
+            "PHIGuardCrypto", "PHIGuardFieldEncryption", log, metrics,
         ]
     ),
 ]
@@ -54,14 +54,14 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardSQLite",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardRecords",
-            "PHIGuardCrypto", sqlite, nioCore, nioPosix, log,
+            "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardTOTP", sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            postgres, nioCore, nioSSL, log,
+            "PHIGuardFieldEncryption", "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),

@@ -73,6 +73,7 @@ enum AuditFixtures {
                 ruleIDs: ["break-glass"], breakGlass: "ETREAT", at: date),
             try .keyRotated(keyRingID: "phi-fields", fromKeyID: "k1", toKeyID: "k2", actorID: "admin:1", at: date),
             try .policyReloaded(policyID: "portal", version: "2026.11.1", actorID: "admin:1", at: date),
+            try .tamperDetected(table: "phiguard_sessions", rowID: "s-1", actorID: "u-3", at: date),
             try .breakGlassReviewed(sequence: 14, reviewerID: "privacy:1", at: date),
         ]
     }
