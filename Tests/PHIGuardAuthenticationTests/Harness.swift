@@ -109,7 +109,9 @@ struct Harness {
             recoveryCodes: recoveryCodes,
             throttle: throttle ?? InMemoryLockoutStore(policy: lockout, clock: clock),
             rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: clock)),
-            rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration, metrics: metrics)
+            rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration, metrics: metrics,
+            // The in-memory store gets the flow's per-process default key; the others need one given.
+            sealingKey: store is InMemorySessionStore ? nil : try RowSealingKey.generate())
         engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock, metrics: metrics)
     }
 
