@@ -66,7 +66,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
     // Conformance suites an app runs against its own store implementations, and test doubles.
-    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
+    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardTOTP"]),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
