@@ -106,7 +106,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardSQLite",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption", "PHIGuardRateLimit",
-            "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", sqlite, nioCore,
+            "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardPasswords",
+            "PHIGuardTOTP", sqlite, nioCore,
         ]
     ),
     (
