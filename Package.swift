@@ -113,8 +113,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardPostgres",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
-            "PHIGuardTestSupport", postgres, log,
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto",
+            "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTOTP", postgres, log,
         ]
     ),
 ]
