@@ -66,7 +66,10 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
     // Conformance suites an app runs against its own store implementations, and test doubles.
-    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardTOTP"]),
+    (
+        "PHIGuardTesting",
+        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardTOTP"]
+    ),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
@@ -114,7 +117,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto",
-            "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTOTP", postgres, log,
+            "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTOTP",
+            postgres, log,
         ]
     ),
 ]

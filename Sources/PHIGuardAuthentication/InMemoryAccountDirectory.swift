@@ -37,7 +37,9 @@ public final class InMemoryAccountDirectory: AccountAdministration {
         guard let random = try? Sodium.randomBytes(count: 16) else { throw .unavailable("no randomness") }
         let id = "a-" + Hex.encode(random)
         return entries.withLock { entries in
-            guard !entries.values.contains(where: { $0.loginName == loginName.value || $0.skeleton == loginName.skeleton })
+            guard
+                !entries.values.contains(where: { $0.loginName == loginName.value || $0.skeleton == loginName.skeleton }
+                )
             else { return nil }
             entries[id] = Entry(
                 loginName: loginName.value, skeleton: loginName.skeleton,

@@ -65,8 +65,10 @@ public final class PostgresAccountDirectory: AccountAdministration {
     /// The account whose canonical login name is `loginName.value`; throws
     /// `AccountDirectoryError.tampered` if its row fails the seal check.
     public func account(loginName: LoginName) async throws(AccountDirectoryError) -> Account? {
-        try await rows("SELECT \(unescaped: Self.columns) FROM \(unescaped: table) WHERE login_name = \(loginName.value)")
-            .first?.account(sealing: sealing, encryptor: encryptor)
+        try await rows(
+            "SELECT \(unescaped: Self.columns) FROM \(unescaped: table) WHERE login_name = \(loginName.value)"
+        )
+        .first?.account(sealing: sealing, encryptor: encryptor)
     }
 
     /// The account with id `accountID`; throws `AccountDirectoryError.tampered` if its row fails the seal check.
@@ -76,9 +78,9 @@ public final class PostgresAccountDirectory: AccountAdministration {
     }
 
     /// Creates the account in one statement unless its name or skeleton is taken (`nil` then).
-    public func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?) async throws(
-        AccountDirectoryError
-    ) -> String? {
+    public func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?)
+        async throws(AccountDirectoryError) -> String?
+    {
         let row = try AccountRow.new(
             loginName: loginName, passwordHash: passwordHash, totp: totp, encryptor: encryptor, sealing: sealing)
         let query: PostgresQuery = """
@@ -116,8 +118,7 @@ public final class PostgresAccountDirectory: AccountAdministration {
     }
 
     /// Replaces the subject attributes.
-    public func setAttributes(_ attributes: [String: String], accountID: String) async throws(AccountDirectoryError)
-    {
+    public func setAttributes(_ attributes: [String: String], accountID: String) async throws(AccountDirectoryError) {
         try await update(accountID) { $0.attributes = attributes }
     }
 
@@ -130,11 +131,10 @@ public final class PostgresAccountDirectory: AccountAdministration {
 
     /// Compare-and-set on the seal: read, check, change, re-seal, write only if the row still has
     /// the seal read (another writer in between: read again, at most 5 times).
-    private func update(_ accountID: String, _ change: (inout AccountRow) -> Void) async throws(
-        AccountDirectoryError
-    ) {
+    private func update(_ accountID: String, _ change: (inout AccountRow) -> Void) async throws(AccountDirectoryError) {
         for _ in 0..<5 {
-            let query: PostgresQuery = "SELECT \(unescaped: Self.columns) FROM \(unescaped: table) WHERE id = \(accountID)"
+            let query: PostgresQuery =
+                "SELECT \(unescaped: Self.columns) FROM \(unescaped: table) WHERE id = \(accountID)"
             guard var row = try await rows(query).first else { throw .unknownAccount }
             try row.verify(with: sealing)
             let previous = row.seal
@@ -180,7 +180,8 @@ public final class PostgresAccountDirectory: AccountAdministration {
         return AccountRow(
             id: try value("id", String.self), loginName: try value("login_name", String.self),
             skeleton: try value("skeleton", String.self), passwordHash: try value("password_hash", String.self),
-            totpSecret: try value("totp_secret", String?.self), totpParameters: try value("totp_parameters", String?.self),
+            totpSecret: try value("totp_secret", String?.self),
+            totpParameters: try value("totp_parameters", String?.self),
             roles: try value("roles", [String].self), patientID: try value("patient_id", String?.self),
             isDisabled: try value("disabled", Bool.self), attributes: attributes,
             seal: try value("seal", ByteBuffer?.self).map { Array(buffer: $0) })

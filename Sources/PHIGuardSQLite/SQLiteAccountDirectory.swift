@@ -13,7 +13,7 @@ internal import SQLiteNIO
 /// `password_hash`, the TOTP secret as a field-encryption envelope bound to
 /// (`phiguard_accounts`, id, `totp_secret`) and its parameters, `roles` (JSON), `patient_id`,
 /// `disabled`, `attributes` (JSON) and `seal`: a MAC with the `RowSealingKey` over every other
-/// column, bound to the id (see <doc:PHIGuardSQLite>).
+/// column, bound to the id.
 ///
 /// - **Registration is one statement** (`INSERT … ON CONFLICT DO NOTHING RETURNING id`): of two
 ///   concurrent registrations of one name (or of look-alike names) exactly one creates an account.
@@ -46,9 +46,9 @@ public final class SQLiteAccountDirectory: AccountAdministration {
     }
 
     /// Opens a private in-memory database (for tests): accounts end with the directory.
-    public static func inMemory(sealingKey: RowSealingKey, encryptor: FieldEncryptor) async throws(
-        AccountDirectoryError
-    ) -> SQLiteAccountDirectory {
+    public static func inMemory(sealingKey: RowSealingKey, encryptor: FieldEncryptor)
+        async throws(AccountDirectoryError) -> SQLiteAccountDirectory
+    {
         try await open(
             path: nil, sealingKey: sealingKey, encryptor: encryptor, busyTimeout: .seconds(5),
             logger: Logger(label: "phiguard.accounts.sqlite"))
@@ -95,9 +95,9 @@ public final class SQLiteAccountDirectory: AccountAdministration {
     }
 
     /// Creates the account in one statement unless its name or skeleton is taken (`nil` then).
-    public func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?) async throws(
-        AccountDirectoryError
-    ) -> String? {
+    public func createAccount(loginName: LoginName, passwordHash: String, totp: TOTP?)
+        async throws(AccountDirectoryError) -> String?
+    {
         let row = try AccountRow.new(
             loginName: loginName, passwordHash: passwordHash, totp: totp, encryptor: encryptor, sealing: sealing)
         let binds = try Self.binds(row)
@@ -133,8 +133,7 @@ public final class SQLiteAccountDirectory: AccountAdministration {
     }
 
     /// Replaces the subject attributes.
-    public func setAttributes(_ attributes: [String: String], accountID: String) async throws(AccountDirectoryError)
-    {
+    public func setAttributes(_ attributes: [String: String], accountID: String) async throws(AccountDirectoryError) {
         try await update(accountID) { $0.attributes = attributes }
     }
 
@@ -147,16 +146,17 @@ public final class SQLiteAccountDirectory: AccountAdministration {
 
     private func lookUp(_ column: String, _ value: String) async throws(AccountDirectoryError) -> Account? {
         let rows = try await run { connection in
-            try await connection.query("SELECT \(Self.columns) FROM phiguard_accounts WHERE \(column) = ?", [.text(value)])
+            try await connection.query(
+                "SELECT \(Self.columns) FROM phiguard_accounts WHERE \(column) = ?", [.text(value)])
         }
         guard let row = rows.first else { return nil }
         return try Self.row(row).account(sealing: sealing, encryptor: encryptor)
     }
 
     /// Reads, checks, changes, re-seals and writes the row in one `BEGIN IMMEDIATE` transaction.
-    private func update(_ accountID: String, _ change: @Sendable (inout AccountRow) -> Void) async throws(
-        AccountDirectoryError
-    ) {
+    private func update(_ accountID: String, _ change: @Sendable (inout AccountRow) -> Void)
+        async throws(AccountDirectoryError)
+    {
         let sealing = sealing
         do {
             try await database.transaction { connection -> (value: Void, commit: Bool) in
@@ -173,7 +173,8 @@ public final class SQLiteAccountDirectory: AccountAdministration {
                     attributes = ?, seal = ? WHERE id = ?
                     """,
                     [
-                        .text(row.passwordHash), .text(try Self.json(row.roles)), row.patientID.map { .text($0) } ?? .null,
+                        .text(row.passwordHash), .text(try Self.json(row.roles)),
+                        row.patientID.map { .text($0) } ?? .null,
                         .integer(row.isDisabled ? 1 : 0), .text(try Self.json(row.attributes)),
                         .blob(ByteBuffer(bytes: row.seal ?? [])), .text(accountID),
                     ])
@@ -247,7 +248,8 @@ public final class SQLiteAccountDirectory: AccountAdministration {
         return AccountRow(
             id: try text("id"), loginName: try text("login_name"), skeleton: try text("skeleton"),
             passwordHash: try text("password_hash"), totpSecret: try optionalText("totp_secret"),
-            totpParameters: try optionalText("totp_parameters"), roles: roles, patientID: try optionalText("patient_id"),
+            totpParameters: try optionalText("totp_parameters"), roles: roles,
+            patientID: try optionalText("patient_id"),
             isDisabled: disabled, attributes: attributes, seal: seal)
     }
 }

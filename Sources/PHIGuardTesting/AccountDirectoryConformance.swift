@@ -43,7 +43,8 @@ public enum AccountDirectoryConformance {
         #expect(try await other.createAccount(loginName: try LoginName("ALICE"), passwordHash: hash, totp: nil) == nil)
         let mary = try #require(
             try await directory.createAccount(loginName: try LoginName("mary"), passwordHash: hash, totp: nil))
-        #expect(try await directory.createAccount(loginName: try LoginName("rnary"), passwordHash: hash, totp: nil) == nil)
+        #expect(
+            try await directory.createAccount(loginName: try LoginName("rnary"), passwordHash: hash, totp: nil) == nil)
 
         // Administration: each change reads back (through the other instance too), the rest unchanged.
         try await directory.setRoles(["nurse", "auditor"], accountID: id)
@@ -100,8 +101,12 @@ public enum CareTeamStoreConformance {
         #expect(try await other.remove(memberID: "u-1", patientID: "p-2"))
         #expect(try await store.remove(memberID: "u-1", patientID: "p-2") == false)
         #expect(try await store.patients(ofMember: "u-1") == ["p-1"])
-        await #expect(throws: CareTeamStoreError.emptyIdentifier) { try await store.add(memberID: "", patientID: "p-1") }
-        await #expect(throws: CareTeamStoreError.emptyIdentifier) { try await store.add(memberID: "u-1", patientID: "") }
+        await #expect(throws: CareTeamStoreError.emptyIdentifier) {
+            try await store.add(memberID: "", patientID: "p-1")
+        }
+        await #expect(throws: CareTeamStoreError.emptyIdentifier) {
+            try await store.add(memberID: "u-1", patientID: "")
+        }
         #expect(try await store.patients(ofMember: "").isEmpty)
     }
 }

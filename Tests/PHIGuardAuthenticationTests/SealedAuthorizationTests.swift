@@ -3,8 +3,8 @@ import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardPasswords
-import PHIGuardTesting
 import PHIGuardTOTP
+import PHIGuardTesting
 import Testing
 
 /// Sealed session records, subject attributes and care teams from a real sign-in (issue #15
@@ -117,7 +117,9 @@ struct SealedAuthorizationTests {
         func removeExpired(at now: Date) -> Int { inner.removeExpired(at: now) }
     }
 
-    @Test("without a sealing key, a store that outlives the process refuses to start; the in-memory one gets a per-process key")
+    @Test(
+        "without a sealing key, a store that outlives the process refuses to start; the in-memory one gets a per-process key"
+    )
     func keyRequiredForPersistentStores() throws {
         let hasher = try PasswordHasher(
             configuration: .init(parameters: try Argon2Parameters(memoryKiB: 4_096, iterations: 1, parallelism: 1)))
@@ -194,7 +196,8 @@ struct SealedAuthorizationTests {
         let careTeams = InMemoryCareTeamStore()
         let harness = try Harness(careTeams: careTeams)
         let engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.attributePolicy), clock: harness.clock)
-        let nurse = try await harness.addAccount("nurse@example.org", id: "acct-n", roles: ["clinician"], patientID: nil)
+        let nurse = try await harness.addAccount(
+            "nurse@example.org", id: "acct-n", roles: ["clinician"], patientID: nil)
         let chart = Resource(type: "chart", id: "c-9", patientID: "p-9")
         let session = try await harness.signIn("nurse@example.org", nurse)
         #expect(session.principal.subject.careTeamPatients == [])
@@ -223,7 +226,8 @@ struct SealedAuthorizationTests {
         let flow = try LoginFlow(
             accounts: directory, sessions: InMemorySessionStore(), passwords: harness.hasher,
             totp: try TOTPVerifier(replayStore: InMemoryTOTPReplayStore(), lockout: nil),
-            rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil, registrationPerAddress: nil, registrationGlobal: nil),
+            rateLimits: LoginFlow.RateLimits(
+                perAddress: nil, global: nil, registrationPerAddress: nil, registrationGlobal: nil),
             clock: harness.clock, configuration: LoginConfiguration(requireSecondFactor: false))
         let registration = try await flow.beginRegistration()
         let id = try #require(

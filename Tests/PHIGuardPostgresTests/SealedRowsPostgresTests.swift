@@ -65,7 +65,8 @@ struct SealedRowsPostgresTests {
         /// Tables `<prefix>_sessions`, `<prefix>_accounts`, `<prefix>_teams` (one prefix per test: they run in parallel).
         init(client: PostgresClient, prefix: String) async throws {
             self.client = client
-            try await SealedRowsPostgresTests.drop(client, prefix + "_sessions", prefix + "_accounts", prefix + "_teams")
+            try await SealedRowsPostgresTests.drop(
+                client, prefix + "_sessions", prefix + "_accounts", prefix + "_teams")
             let sealing = try RowSealingKey.generate()
             let encryptor = FieldEncryptor(keyring: try Keyring(active: try FieldKey.generate(id: "k1")))
             sessions = PostgresSessionStore(client: client, table: prefix + "_sessions", timeout: .seconds(60))
@@ -169,7 +170,9 @@ struct SealedRowsPostgresTests {
         }
     }
 
-    @Test("A care-team row edited with SQL grants nothing and is audited; a membership added by another instance counts at the next request")
+    @Test(
+        "A care-team row edited with SQL grants nothing and is audited; a membership added by another instance counts at the next request"
+    )
     func editedCareTeam() async throws {
         try await TestDatabase.withClient { client in
             let world = try await World(client: client, prefix: "sealed_c")
@@ -177,7 +180,8 @@ struct SealedRowsPostgresTests {
             let session = try await world.signIn("nurse", nurse.totp)
             #expect(session.principal.subject.careTeamPatients == [])
             try await world.careTeams.add(memberID: nurse.id, patientID: "p-1")
-            #expect(try await world.flow.resume(session.token.cookieValue).principal?.subject.careTeamPatients == ["p-1"])
+            #expect(
+                try await world.flow.resume(session.token.cookieValue).principal?.subject.careTeamPatients == ["p-1"])
             try await world.tamper("UPDATE sealed_c_teams SET patient_id = 'p-victim'")
             #expect(try await world.flow.resume(session.token.cookieValue).principal?.subject.careTeamPatients == [])
             #expect(try await world.tamperEvents().map(\.resourceType) == ["phiguard_care_teams"])

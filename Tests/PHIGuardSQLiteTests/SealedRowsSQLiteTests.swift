@@ -72,7 +72,8 @@ struct SealedRowsSQLiteTests {
             clock.advance(by: .seconds(30))
             guard
                 case .awaitingSecondFactor(let pending) = try await flow.signIn(
-                    loginName: name, password: SealedRowsSQLiteTests.password, clientAddress: SealedRowsSQLiteTests.address)
+                    loginName: name, password: SealedRowsSQLiteTests.password,
+                    clientAddress: SealedRowsSQLiteTests.address)
             else { throw WorldError.unexpectedState }
             return try await flow.verifySecondFactor(
                 pending, .totp(try totp.code(at: clock.now)), clientAddress: SealedRowsSQLiteTests.address)
@@ -126,7 +127,9 @@ struct SealedRowsSQLiteTests {
         "UPDATE phiguard_sessions SET seal = NULL",
     ]
 
-    @Test("a session row edited through a second connection is refused at the next request and audited", arguments: sessionEdits)
+    @Test(
+        "a session row edited through a second connection is refused at the next request and audited",
+        arguments: sessionEdits)
     func editedSession(sql: String) async throws {
         try await withWorld { world in
             let patient = try await world.account("pat", roles: ["patient"], patientID: "p-1")
@@ -154,7 +157,9 @@ struct SealedRowsSQLiteTests {
         "UPDATE phiguard_accounts SET seal = NULL",
     ]
 
-    @Test("an account row edited through a second connection: the sign-in fails like a wrong password and is audited as tampering", arguments: accountEdits)
+    @Test(
+        "an account row edited through a second connection: the sign-in fails like a wrong password and is audited as tampering",
+        arguments: accountEdits)
     func editedAccount(sql: String) async throws {
         try await withWorld { world in
             let patient = try await world.account("pat", roles: ["patient"], patientID: "p-1")
@@ -194,7 +199,9 @@ struct SealedRowsSQLiteTests {
         }
     }
 
-    @Test("a care-team row edited through a second connection grants nothing and is audited; a change by another connection counts at the next request")
+    @Test(
+        "a care-team row edited through a second connection grants nothing and is audited; a change by another connection counts at the next request"
+    )
     func careTeams() async throws {
         try await withWorld { world in
             let nurse = try await world.account("nurse", roles: ["clinician"], patientID: nil)
@@ -214,13 +221,18 @@ struct SealedRowsSQLiteTests {
             #expect(principal.subject.careTeamPatients == [])
             let tampering = try await world.events().filter { $0.kind == .tamperDetected }
             #expect(tampering.map(\.resourceType) == ["phiguard_care_teams"])
-            await #expect(throws: CareTeamStoreError.self) { _ = try await world.careTeams.patients(ofMember: nurse.id) }
+            await #expect(throws: CareTeamStoreError.self) {
+                _ = try await world.careTeams.patients(ofMember: nurse.id)
+            }
 
             // A membership row moved to another member is refused too.
             try await world.careTeams.remove(memberID: nurse.id, patientID: "p-victim")
             try await world.careTeams.add(memberID: "a-someone", patientID: "p-5")
-            try await world.tamper("UPDATE phiguard_care_teams SET member_id = '\(nurse.id)' WHERE member_id = 'a-someone'")
-            await #expect(throws: CareTeamStoreError.self) { _ = try await world.careTeams.patients(ofMember: nurse.id) }
+            try await world.tamper(
+                "UPDATE phiguard_care_teams SET member_id = '\(nurse.id)' WHERE member_id = 'a-someone'")
+            await #expect(throws: CareTeamStoreError.self) {
+                _ = try await world.careTeams.patients(ofMember: nurse.id)
+            }
         }
     }
 
@@ -299,7 +311,8 @@ struct SealedRowsSQLiteTests {
         try await withWorld { world in
             let alice = try await world.account("alice", roles: ["patient"], patientID: "p-1")
             let connection = try await SQLiteConnection.open(storage: .file(path: world.path))
-            let rows = try await connection.query("SELECT totp_secret FROM phiguard_accounts WHERE id = ?", [.text(alice.id)])
+            let rows = try await connection.query(
+                "SELECT totp_secret FROM phiguard_accounts WHERE id = ?", [.text(alice.id)])
             try await connection.close()
             let stored = try #require(rows.first?.column("totp_secret")?.string)
             #expect(stored.hasPrefix("phgf:"))
