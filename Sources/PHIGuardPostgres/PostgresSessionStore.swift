@@ -10,7 +10,8 @@ public import PostgresNIO
 ///
 /// One table (default `phiguard_sessions`) keyed by the 32-byte token hash (`BYTEA`; the token
 /// itself is never stored), with `handle` unique and an index on `account_id`. Dates are `BIGINT`
-/// microseconds since 1970, so they read back exactly to the microsecond; roles are a `TEXT[]`.
+/// microseconds since 1970, so they read back exactly to the microsecond; roles are a `TEXT[]`,
+/// subject attributes a JSON object, and `seal` the opaque bytes `LoginFlow` computed (never checked here).
 ///
 /// - **Atomic rotation**: ``replace(_:with:)`` is one statement
 ///   (`WITH gone AS (DELETE … RETURNING 1) INSERT … WHERE EXISTS (SELECT 1 FROM gone)`). Concurrent

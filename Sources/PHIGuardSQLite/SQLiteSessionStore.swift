@@ -10,7 +10,8 @@ internal import SQLiteNIO
 ///
 /// Table `phiguard_sessions`, keyed by the 32-byte token hash (a `BLOB`; the token itself is never
 /// stored), with `handle` unique and an index on `account_id`. Dates are `INTEGER` microseconds since
-/// 1970, so they read back exactly to the microsecond; roles are a JSON array.
+/// 1970, so they read back exactly to the microsecond; roles are a JSON array, subject attributes a
+/// JSON object, and `seal` the opaque bytes `LoginFlow` computed (the store never checks them).
 ///
 /// - **Durable**: WAL mode with `synchronous=FULL`; a committed change survives a power cut.
 /// - **Atomic rotation**: ``replace(_:with:)`` deletes the old record and inserts the new one in one
@@ -24,7 +25,7 @@ internal import SQLiteNIO
 ///
 /// ```swift
 /// let sessions = try await SQLiteSessionStore.open(path: "/var/lib/portal/sessions.sqlite")
-/// let flow = LoginFlow(..., sessions: sessions, ...)
+/// let flow = try LoginFlow(..., sessions: sessions, ..., sealingKey: sealingKey)  // a key is required
 /// // at shutdown
 /// try await sessions.close()
 /// ```
