@@ -42,7 +42,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardPasswords", "PHIGuardTOTP", "PHIGuardRateLimit", "PHIGuardAudit",
-            "PHIGuardCrypto", log, metrics,
+            "PHIGuardCrypto", "PHIGuardFieldEncryption", log, metrics,
         ]
     ),
 ]
@@ -54,14 +54,14 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardSQLite",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardRecords",
-            "PHIGuardCrypto", "PHIGuardTOTP", sqlite, nioCore, nioPosix, log,
+            "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardTOTP", sqlite, nioCore, nioPosix, log,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
+            "PHIGuardFieldEncryption", "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
@@ -124,15 +124,16 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardSQLite",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption", "PHIGuardRateLimit",
-            "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", sqlite, nioCore,
-            "PHIGuardTOTP",
+            "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardPasswords",
+            "PHIGuardTOTP", sqlite, nioCore,
         ]
     ),
     (
         "PHIGuardPostgres",
         [
-            "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
-            "PHIGuardTestSupport", postgres, log, "PHIGuardTOTP",
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto",
+            "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTOTP",
+            postgres, log,
         ]
     ),
     (

@@ -21,6 +21,7 @@ import PHIGuardTOTP
 /// | `signing.key` | 0600 | audit checkpoint Ed25519 seed |
 /// | `signing.pub` | 0644 | audit checkpoint public key |
 /// | `ratelimit.key` | 0600 | the key of the rate-limit store's key digests |
+/// | `sealing.key` | 0600 | the `RowSealingKey` that seals session rows (their roles and patient link) |
 ///
 /// The audit files have the names and format of `phiguard audit keygen`, so
 /// `phiguard audit verify --sqlite portal.sqlite --keys DIR` checks the portal's log directly.
@@ -31,7 +32,10 @@ struct PortalKeys {
     static let signingKey = "signing.key"
     static let signingPublicKey = "signing.pub"
     static let rateLimitSecret = "ratelimit.key"
-    static let all = [fieldKeyring, indexKeyring, chainKey, signingKey, signingPublicKey, rateLimitSecret]
+    static let sealingKey = "sealing.key"
+    static let all = [
+        fieldKeyring, indexKeyring, chainKey, signingKey, signingPublicKey, rateLimitSecret, sealingKey,
+    ]
 
     let directory: String
 
@@ -58,6 +62,7 @@ struct PortalKeys {
         // 32 random bytes from libsodium; PHIGuard has no generic "new secret" call, and the audit chain
         // key is exactly that (32 CSPRNG bytes, base64).
         try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.rateLimitSecret)
+        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.sealingKey)
     }
 
     func fieldKeyring() throws -> Keyring { try KeyFileProvider(path: path(Self.fieldKeyring)).keyring() }
@@ -82,6 +87,10 @@ struct PortalKeys {
     func chainKey() throws -> AuditChainKey { try AuditChainKey(base64: try readSecret(Self.chainKey)) }
 
     func signingKey() throws -> AuditSigningKey { try AuditSigningKey(base64: try readSecret(Self.signingKey)) }
+
+    /// The key that seals session rows: a row whose roles or patient link were edited in the
+    /// database is refused and audited as tampering.
+    func sealingKey() throws -> RowSealingKey { try RowSealingKey(base64: try readSecret(Self.sealingKey)) }
 
     /// The key of the lockout and rate-limit stores' digests (the stores take ownership of it).
     func rateLimitSecret() throws -> DigestSecret {
@@ -180,7 +189,8 @@ struct PortalServices {
                 accounts: database, sessions: sessions, passwords: try PasswordHasher(),
                 // LoginFlow counts codes in `lockout` with the other second-factor attempts.
                 totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger), throttle: lockout,
-                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger)
+                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger,
+                sealingKey: try keys.sealingKey())
             let engine = AccessEngine(
                 policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
             let charts = try GuardedRecords(

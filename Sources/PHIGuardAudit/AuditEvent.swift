@@ -36,6 +36,9 @@ public enum AuditEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// A security alert raised by ``SecurityMonitor`` (``SecurityAlert/auditEvent()``): the rule id is
     /// the ``AuditEvent/reason``, the triggering record's sequence the ``AuditEvent/relatedSequence``.
     case securityAlert = "security.alert"
+    /// A stored row failed its integrity check (its seal did not verify) and was refused:
+    /// ``AuditEvent/resourceType`` names the table, ``AuditEvent/resourceID`` the row.
+    case tamperDetected = "integrity.tamper-detected"
 }
 
 /// How it ended. Access decisions use ``allow`` / ``deny``; everything else ``success`` / ``failure``.
@@ -279,5 +282,17 @@ extension AuditEvent {
         try AuditEvent(
             kind: .breakGlassReviewed, timestamp: timestamp(for: date), actorID: reviewerID, action: "review",
             outcome: .success, reason: outcome, relatedSequence: sequence)
+    }
+
+    /// A stored row of `table` (row id `rowID`) that failed its integrity check and was refused.
+    /// `actorID` and `sessionID` are what the refused row claimed (untrusted: it was edited), if it
+    /// names them; `reason` is the check that failed (by default `seal-mismatch`).
+    public static func tamperDetected(
+        table: String, rowID: String, actorID: String? = nil, sessionID: String? = nil,
+        reason: String = "seal-mismatch", at date: Date = SystemClock().now
+    ) throws(AuditError) -> AuditEvent {
+        try AuditEvent(
+            kind: .tamperDetected, timestamp: timestamp(for: date), actorID: actorID, sessionID: sessionID,
+            action: "verify", resourceType: table, resourceID: rowID, outcome: .failure, reason: reason)
     }
 }

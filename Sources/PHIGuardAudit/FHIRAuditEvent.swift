@@ -112,7 +112,7 @@ public struct FHIRAuditEventExporter: Sendable {
             return ["system": dicom, "code": "110110", "display": "Patient Record"]
         case .keyRotated, .policyReloaded, .breakGlassReviewed:
             return ["system": dicom, "code": "110100", "display": "Application Activity"]
-        case .securityAlert:
+        case .securityAlert, .tamperDetected:
             return ["system": dicom, "code": "110113", "display": "Security Alert"]
         }
     }

@@ -57,4 +57,7 @@ public enum AuthenticationFailureReason: String, Sendable, Hashable, CaseIterabl
     case rateLimited = "rate-limited"
     /// A backend failed.
     case backendFailure = "backend-failure"
+    /// A stored row (session, account, care-team membership) failed its seal check: it was edited
+    /// without the `RowSealingKey` and was refused (also audited as `integrity.tamper-detected`).
+    case tamperedRecord = "tampered-record"
 }

@@ -63,6 +63,17 @@ struct LoginAuditor: Sendable {
         }
     }
 
+    /// A stored row that failed its seal check and was refused: `integrity.tamper-detected`, naming
+    /// the table and the row, with the account and session the row claimed (untrusted).
+    func tampered(table: String, rowID: String, claimedAccount: String?, handle: String? = nil) async {
+        counters.recordFailure(.tamperedRecord)
+        logger.error("stored row failed its seal check; refused", metadata: ["table": "\(table)"])
+        await bestEffort {
+            try AuditEvent.tamperDetected(
+                table: table, rowID: rowID, actorID: claimedAccount, sessionID: handle, at: clock.now)
+        }
+    }
+
     /// A completed step that must be on record before it takes effect.
     func required(_ makeEvents: () throws -> [AuditEvent]) async throws(AuthenticationError) {
         guard let log else { return }

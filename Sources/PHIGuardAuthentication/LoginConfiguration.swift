@@ -56,6 +56,12 @@ public enum LoginConfigurationError: Error, Sendable, Hashable, CustomStringConv
     case idleTimeoutExceedsAbsoluteLifetime
     /// The default in-memory rate limiter could not be made.
     case invalidRateLimiter(String)
+    /// The session store outlives the process (it is not an ``InMemorySessionStore``) but no
+    /// ``RowSealingKey`` was given: a per-process key would refuse every stored session after a
+    /// restart and on every other instance, so the flow refuses to start instead.
+    case sealingKeyRequired
+    /// A per-process ``RowSealingKey`` could not be generated.
+    case invalidSealingKey(String)
 
     /// What is wrong.
     public var description: String {
@@ -64,6 +70,8 @@ public enum LoginConfigurationError: Error, Sendable, Hashable, CustomStringConv
         case .absoluteLifetimeOverTwelveHours: "absoluteLifetime must not exceed 12 hours (NIST SP 800-63B AAL2)"
         case .idleTimeoutExceedsAbsoluteLifetime: "idleTimeout must not exceed absoluteLifetime"
         case .invalidRateLimiter(let reason): "rate limiter: \(reason)"
+        case .sealingKeyRequired: "a RowSealingKey is required for a session store that outlives the process"
+        case .invalidSealingKey(let reason): "sealing key: \(reason)"
         }
     }
 }

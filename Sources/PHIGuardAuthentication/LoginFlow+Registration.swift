@@ -114,7 +114,7 @@ extension LoginFlow {
             clientAddress: clientAddress, throttleKey: Self.throttleKey(loginName: loginName))
         var found: Account?
         if let name = try? LoginName(loginName) {
-            found = try await directoryCall { try await accounts.account(loginName: name) }
+            found = try await lookUpAccount { try await accounts.account(loginName: name) }.account
         }
         let account = found.flatMap { $0.isDisabled ? nil : $0 }
         let token = try newToken()
@@ -136,7 +136,8 @@ extension LoginFlow {
     public func completeRecovery(_ session: RecoverySession, newPassword: String) async throws(AuthenticationError) {
         let record = try await requireCurrent(session.record, in: .recovering)
         guard let accountID = record.accountID,
-            let account = try await directoryCall({ try await accounts.account(id: accountID) }), !account.isDisabled
+            let account = try await lookUpAccount({ try await accounts.account(id: accountID) }).account,
+            !account.isDisabled
         else { throw .sessionEnded }
         try await setPassword(newPassword, for: account)
         let revoked = try await storeCall { try await sessions.removeSessions(accountID: accountID, except: nil) }

@@ -32,7 +32,7 @@ extension LoginFlow {
         try await revokeOthers(of: accountID, keeping: kept?.handle, reason: "privileges-changed")
         guard let kept else { return nil }
         let record = try await requireCurrent(kept, in: .authenticated)
-        guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
+        guard let account = try await lookUpAccount({ try await accounts.account(id: accountID) }).account,
             !account.isDisabled
         else {
             _ = try await storeCall { try await sessions.remove(record.tokenHash) }
@@ -60,7 +60,7 @@ extension LoginFlow {
         guard let accountID = record.accountID else { throw .sessionEnded }
         let now = clock.now
         return try await storeCall { try await sessions.sessions(accountID: accountID) }
-            .filter { !$0.isExpired(at: now) }
+            .filter { !$0.isExpired(at: now) && verifiesSeal($0) }
             .map {
                 SessionSummary(
                     handle: $0.handle, createdAt: $0.createdAt, lastSeenAt: $0.lastSeenAt, expiresAt: $0.expiresAt,
@@ -74,7 +74,7 @@ extension LoginFlow {
     public func endSession(handle: String, of session: AuthenticatedSession) async throws(AuthenticationError) -> Bool {
         let record = try await requireCurrent(session.record, in: .authenticated)
         guard let accountID = record.accountID else { throw .sessionEnded }
-        let owned = try await storeCall { try await sessions.sessions(accountID: accountID) }
+        let owned = try await storeCall { try await sessions.sessions(accountID: accountID) }.filter(verifiesSeal)
         guard let target = owned.first(where: { $0.handle == handle }),
             try await storeCall({ try await sessions.remove(target.tokenHash) }) != nil
         else { return false }

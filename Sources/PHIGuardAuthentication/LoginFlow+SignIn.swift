@@ -32,10 +32,14 @@ extension LoginFlow {
         let nameKey = Self.throttleKey(loginName: loginName)
         let charged = try await admit(clientAddress: clientAddress, throttleKey: nameKey, mfa: false)
 
-        var found: Account?
-        if let name { found = try await directoryCall { try await accounts.account(loginName: name) } }
-        guard let account = found else {
+        var found = AccountLookup.found(nil)
+        if let name { found = try await lookUpAccount { try await accounts.account(loginName: name) } }
+        guard case .found(let existing) = found, let account = existing else {
             _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
+            if case .tampered(let rowID) = found {
+                // The row was edited outside PHIGuard (already audited as tampering): refused like a wrong password.
+                try await countFailure(charged, account: rowID, reason: .tamperedRecord)
+            }
             try await countFailure(charged, account: nil, reason: .unknownAccount)
         }
         let verification = try await verifyPassword(password, of: account)
@@ -71,7 +75,7 @@ extension LoginFlow {
             clientLabel: clientLabel)
         try await storeCall { try await sessions.insert(record) }
         try await recordSignIn(record, method: "password")
-        return .authenticated(AuthenticatedSession(token: token, record: record))
+        return .authenticated(try await authenticatedSession(token: token, record: record))
     }
 
     /// Step two: the second factor (a TOTP code, or a single-use recovery code). On success the
@@ -89,11 +93,12 @@ extension LoginFlow {
         let accountKey = Self.throttleKey(accountID: accountID)
         let charged = try await admit(
             clientAddress: clientAddress, throttleKey: accountKey, mfa: true, account: accountID)
-        guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
-            !account.isDisabled
-        else {
+        let lookup = try await lookUpAccount { try await accounts.account(id: accountID) }
+        guard let account = lookup.account, !account.isDisabled else {
             _ = try await storeCall { try await sessions.remove(record.tokenHash) }
-            await auditor.failure(mfa: true, account: accountID, handle: record.handle, reason: .accountDisabled)
+            let reason: AuthenticationFailureReason =
+                if case .tampered = lookup { .tamperedRecord } else { .accountDisabled }
+            await auditor.failure(mfa: true, account: accountID, handle: record.handle, reason: reason)
             throw .rejected
         }
         if let failure = try await check(factor, account: account) {
@@ -121,7 +126,7 @@ extension LoginFlow {
             _ = try? await sessions.remove(authenticated.tokenHash)
             throw error
         }
-        return AuthenticatedSession(token: token, record: authenticated)
+        return try await authenticatedSession(token: token, record: authenticated)
     }
 
     /// Re-authentication for sensitive actions: the password again (and the second factor, if the
@@ -275,7 +280,7 @@ extension LoginFlow {
         let accountKey = Self.throttleKey(accountID: accountID)
         let charged = try await admit(
             clientAddress: clientAddress, throttleKey: accountKey, mfa: false, account: accountID)
-        guard let account = try await directoryCall({ try await accounts.account(id: accountID) }),
+        guard let account = try await lookUpAccount({ try await accounts.account(id: accountID) }).account,
             !account.isDisabled
         else {
             _ = try await storeCall { try await sessions.removeSessions(accountID: accountID, except: nil) }

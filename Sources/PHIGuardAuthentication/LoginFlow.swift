@@ -96,6 +96,10 @@ public final class LoginFlow: Sendable {
     let rateLimits: RateLimits
     let passwordPolicy: PasswordPolicy
     let auditor: LoginAuditor
+    /// Seals every session record the flow writes; verifies every record it reads.
+    let sealing: RowSealingKey
+    /// Where the care-team memberships of authenticated principals are loaded from, per request.
+    let careTeams: (any CareTeamStore)?
     /// The clock for every lifetime (inject a manual one in tests).
     public let clock: any PHIGuardClock
     /// The lifetimes and rules.
@@ -126,6 +130,14 @@ public final class LoginFlow: Sendable {
     ///   - logger: where failures and their internal reasons are logged (never passwords, codes or tokens).
     ///   - metrics: makes the counters of failed sign-ins (by ``AuthenticationFailureReason``) and
     ///     lockouts (labels in ``LoginMetricLabel``); the process-wide `MetricsSystem.factory` by default.
+    ///   - sealingKey: the key that seals every session record the flow writes, and against which it
+    ///     checks every record it reads (see <doc:SealedAuthorizationData>). Required (the flow throws
+    ///     ``LoginConfigurationError/sealingKeyRequired``) unless `sessions` is an
+    ///     ``InMemorySessionStore``, whose records never outlive the process: then `nil` means a
+    ///     fresh random key for this flow.
+    ///   - careTeams: where the care-team memberships of a signed-in user are read from, on every
+    ///     ``resume(_:)`` and sign-in: they become the principal's `Subject.careTeamPatients`, so a
+    ///     membership changed in the database counts from the next request on.
     public init(
         accounts: any AccountDirectory, sessions: any SessionStore, passwords: PasswordHasher, totp: TOTPVerifier,
         recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
@@ -134,9 +146,18 @@ public final class LoginFlow: Sendable {
         audit: AuditLog? = nil, clock: any PHIGuardClock = SystemClock(),
         configuration: LoginConfiguration = LoginConfiguration(),
         logger: Logger = Logger(label: "phiguard.authentication"),
-        metrics: any MetricsFactory = MetricsSystem.factory
+        metrics: any MetricsFactory = MetricsSystem.factory, sealingKey: RowSealingKey? = nil,
+        careTeams: (any CareTeamStore)? = nil
     ) throws(LoginConfigurationError) {
         try configuration.validate()
+        if let sealingKey {
+            self.sealing = sealingKey
+        } else if sessions is InMemorySessionStore {
+            do { self.sealing = try RowSealingKey.generate() } catch { throw .invalidSealingKey("\(error)") }
+        } else {
+            throw .sealingKeyRequired
+        }
+        self.careTeams = careTeams
         self.accounts = accounts
         self.sessions = sessions
         self.passwords = passwords
@@ -197,7 +218,7 @@ public final class LoginFlow: Sendable {
             try await storeCall {
                 try await sessions.touch(record.tokenHash, lastSeenAt: now, idleExpiresAt: touched.idleExpiresAt)
             }
-            return .authenticated(AuthenticatedSession(token: token, record: touched))
+            return .authenticated(try await authenticatedSession(token: token, record: touched))
         }
     }
 
@@ -224,8 +245,19 @@ public final class LoginFlow: Sendable {
 
     /// The stored record under `hash` if it exists and has not expired; an expired one is removed
     /// (and its end audited).
+    ///
+    /// A record whose seal does not verify (edited in the database, or written before sealing) is
+    /// removed, audited as `integrity.tamper-detected` and answered as no session (fail closed).
     func current(_ hash: SessionTokenHash) async throws(AuthenticationError) -> SessionRecord? {
         guard let record = try await storeCall({ try await sessions.session(tokenHash: hash) }) else { return nil }
+        guard verifiesSeal(record) else {
+            logger.error("session record failed its seal check; refused and removed")
+            _ = try await storeCall { try await sessions.remove(hash) }
+            await auditor.tampered(
+                table: Self.sessionSealPurpose, rowID: record.handle, claimedAccount: record.accountID,
+                handle: record.handle)
+            return nil
+        }
         guard record.isExpired(at: clock.now) else { return record }
         if try await storeCall({ try await sessions.remove(hash) }) != nil, let account = record.accountID {
             await auditor.session(
@@ -250,11 +282,12 @@ public final class LoginFlow: Sendable {
     ) throws(AuthenticationError) -> SessionRecord {
         let now = clock.now
         let ends = now.adding(lifetime)
-        return SessionRecord(
-            tokenHash: token.hash, handle: try Self.newHandle(), state: state, accountID: accountID, roles: [],
-            patientID: nil, strength: nil, createdAt: now, lastSeenAt: now, idleExpiresAt: ends,
-            absoluteExpiresAt: ends, authenticatedAt: nil, recentlyAuthenticatedAt: nil,
-            clientLabel: clientLabel.map { String($0.prefix(200)) })
+        return sealed(
+            SessionRecord(
+                tokenHash: token.hash, handle: try Self.newHandle(), state: state, accountID: accountID, roles: [],
+                patientID: nil, strength: nil, createdAt: now, lastSeenAt: now, idleExpiresAt: ends,
+                absoluteExpiresAt: ends, authenticatedAt: nil, recentlyAuthenticatedAt: nil,
+                clientLabel: clientLabel.map { String($0.prefix(200)) }))
     }
 
     /// An authenticated record for `account`, keeping `handle` and `createdAt` when rotating.
@@ -266,12 +299,13 @@ public final class LoginFlow: Sendable {
         let absolute =
             previous.state == .authenticated
             ? previous.absoluteExpiresAt : now.adding(configuration.absoluteLifetime)
-        return SessionRecord(
-            tokenHash: token.hash, handle: previous.handle, state: .authenticated, accountID: account.id,
-            roles: account.roles, patientID: account.patientID, strength: strength, createdAt: previous.createdAt,
-            lastSeenAt: now, idleExpiresAt: min(now.adding(configuration.idleTimeout), absolute),
-            absoluteExpiresAt: absolute, authenticatedAt: authenticatedAt ?? now, recentlyAuthenticatedAt: now,
-            clientLabel: clientLabel ?? previous.clientLabel)
+        return sealed(
+            SessionRecord(
+                tokenHash: token.hash, handle: previous.handle, state: .authenticated, accountID: account.id,
+                roles: account.roles, patientID: account.patientID, strength: strength, createdAt: previous.createdAt,
+                lastSeenAt: now, idleExpiresAt: min(now.adding(configuration.idleTimeout), absolute),
+                absoluteExpiresAt: absolute, authenticatedAt: authenticatedAt ?? now, recentlyAuthenticatedAt: now,
+                clientLabel: clientLabel ?? previous.clientLabel, attributes: account.attributes))
     }
 
     /// A still-authenticated session under a fresh token, with the account's current roles and patient
@@ -285,7 +319,7 @@ public final class LoginFlow: Sendable {
             token: token, account: account, strength: record.strength ?? .singleFactor, from: record,
             authenticatedAt: record.authenticatedAt, clientLabel: nil)
         try await rotate(record, to: rotated)
-        return AuthenticatedSession(token: token, record: rotated)
+        return try await authenticatedSession(token: token, record: rotated)
     }
 
     /// Stores `new` in place of `old` (token rotation); a lost race means the session ended.

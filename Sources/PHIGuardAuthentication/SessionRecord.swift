@@ -49,13 +49,21 @@ public struct SessionRecord: Sendable, Hashable {
     public var recentlyAuthenticatedAt: Date?
     /// A short label the app supplied (for example "Firefox on Linux"), shown in the session list.
     public var clientLabel: String?
+    /// The account's subject attributes recorded at sign-in (authenticated sessions only), for
+    /// `equalsSubject` and `attributes: {subject: …}` policy conditions.
+    public var attributes: [String: String]
+    /// The record's seal: a MAC with the flow's `RowSealingKey` over every field except
+    /// ``lastSeenAt`` and ``idleExpiresAt``, bound to ``tokenHash`` (see <doc:SealedAuthorizationData>).
+    /// `LoginFlow` computes it; stores keep it as opaque bytes and return it unchanged. A record
+    /// without one (`nil`, a row written before sealing) is refused.
+    public var seal: [UInt8]?
 
     /// A record with every field given (for store implementations reading a row).
     public init(
         tokenHash: SessionTokenHash, handle: String, state: SessionState, accountID: String?, roles: [String],
         patientID: String?, strength: AuthenticationStrength?, createdAt: Date, lastSeenAt: Date,
         idleExpiresAt: Date, absoluteExpiresAt: Date, authenticatedAt: Date?, recentlyAuthenticatedAt: Date?,
-        clientLabel: String?
+        clientLabel: String?, attributes: [String: String] = [:], seal: [UInt8]? = nil
     ) {
         self.tokenHash = tokenHash
         self.handle = handle
@@ -71,6 +79,8 @@ public struct SessionRecord: Sendable, Hashable {
         self.authenticatedAt = authenticatedAt
         self.recentlyAuthenticatedAt = recentlyAuthenticatedAt
         self.clientLabel = clientLabel
+        self.attributes = attributes
+        self.seal = seal
     }
 
     /// Whether the session has ended (idle or absolute limit) at `now`.

@@ -38,11 +38,13 @@ public struct AuthenticatedSession: Sendable {
     /// The user, for `AccessEngine.decide`.
     public let principal: AuthenticatedPrincipal
 
-    init(token: SessionToken, record: SessionRecord) {
+    init(token: SessionToken, record: SessionRecord, careTeamPatients: Set<String>? = nil) {
         self.token = token
         self.record = record
         self.principal = AuthenticatedPrincipal(
-            subject: Subject(id: record.accountID ?? "", roles: record.roles, patientID: record.patientID),
+            subject: Subject(
+                id: record.accountID ?? "", roles: record.roles, patientID: record.patientID,
+                careTeamPatients: careTeamPatients, attributes: record.attributes),
             sessionHandle: record.handle, authenticatedAt: record.authenticatedAt ?? record.createdAt,
             recentlyAuthenticatedAt: record.recentlyAuthenticatedAt ?? record.createdAt,
             strength: record.strength ?? .singleFactor, validUntil: record.expiresAt)

@@ -10,7 +10,8 @@ public import PostgresNIO
 ///
 /// One table (default `phiguard_sessions`) keyed by the 32-byte token hash (`BYTEA`; the token
 /// itself is never stored), with `handle` unique and an index on `account_id`. Dates are `BIGINT`
-/// microseconds since 1970, so they read back exactly to the microsecond; roles are a `TEXT[]`.
+/// microseconds since 1970, so they read back exactly to the microsecond; roles are a `TEXT[]`,
+/// subject attributes a JSON object, and `seal` the opaque bytes `LoginFlow` computed (never checked here).
 ///
 /// - **Atomic rotation**: ``replace(_:with:)`` is one statement
 ///   (`WITH gone AS (DELETE … RETURNING 1) INSERT … WHERE EXISTS (SELECT 1 FROM gone)`). Concurrent
@@ -60,8 +61,12 @@ public final class PostgresSessionStore: SessionStore {
                 handle TEXT NOT NULL UNIQUE, state TEXT NOT NULL, account_id TEXT, roles TEXT[] NOT NULL,
                 patient_id TEXT, strength TEXT, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL,
                 idle_expires_at BIGINT NOT NULL, absolute_expires_at BIGINT NOT NULL, authenticated_at BIGINT,
-                recently_authenticated_at BIGINT, client_label TEXT)
+                recently_authenticated_at BIGINT, client_label TEXT, attributes TEXT NOT NULL DEFAULT '{}',
+                seal BYTEA)
             """,
+            // Tables made before sessions were sealed: their rows get no seal and are refused by `LoginFlow`.
+            "ALTER TABLE \(table) ADD COLUMN IF NOT EXISTS attributes TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE \(table) ADD COLUMN IF NOT EXISTS seal BYTEA",
             "CREATE INDEX IF NOT EXISTS \(table)_account ON \(table) (account_id)",
             "CREATE INDEX IF NOT EXISTS \(table)_expiry ON \(table) (LEAST(idle_expires_at, absolute_expires_at))",
         ]
@@ -166,17 +171,18 @@ public final class PostgresSessionStore: SessionStore {
 
     private static let columns = """
         token_hash, handle, state, account_id, roles, patient_id, strength, created_at, last_seen_at, \
-        idle_expires_at, absolute_expires_at, authenticated_at, recently_authenticated_at, client_label
+        idle_expires_at, absolute_expires_at, authenticated_at, recently_authenticated_at, client_label, \
+        attributes, seal
         """
 
     private static func bytes(_ hash: SessionTokenHash) -> ByteBuffer { ByteBuffer(bytes: hash.bytes) }
 
-    /// `INSERT INTO table (columns) SELECT $1, …, $14 condition suffix`; with `deleting`, preceded
-    /// by `WITH gone AS (DELETE FROM table WHERE token_hash = $15 RETURNING 1)`.
+    /// `INSERT INTO table (columns) SELECT $1, …, $16 condition suffix`; with `deleting`, preceded
+    /// by `WITH gone AS (DELETE FROM table WHERE token_hash = $17 RETURNING 1)`.
     private func insertQuery(
         _ record: SessionRecord, condition: String, suffix: String, deleting old: SessionTokenHash? = nil
     ) -> PostgresQuery {
-        var binds = PostgresBindings(capacity: 15)
+        var binds = PostgresBindings(capacity: 17)
         binds.append(Self.bytes(record.tokenHash))
         binds.append(record.handle)
         binds.append(record.state.rawValue)
@@ -191,12 +197,14 @@ public final class PostgresSessionStore: SessionStore {
         binds.append(record.authenticatedAt.map(\.microsecondsSince1970))
         binds.append(record.recentlyAuthenticatedAt.map(\.microsecondsSince1970))
         binds.append(record.clientLabel)
+        binds.append(Self.attributesText(record.attributes))
+        binds.append(record.seal.map { ByteBuffer(bytes: $0) })
         var prefix = ""
         if let old {
             binds.append(Self.bytes(old))
-            prefix = "WITH gone AS (DELETE FROM \(table) WHERE token_hash = $15 RETURNING 1) "
+            prefix = "WITH gone AS (DELETE FROM \(table) WHERE token_hash = $17 RETURNING 1) "
         }
-        let parameters = (1...14).map { "$\($0)" }.joined(separator: ", ")
+        let parameters = (1...16).map { "$\($0)" }.joined(separator: ", ")
         return PostgresQuery(
             unsafeSQL: "\(prefix)INSERT INTO \(table) (\(Self.columns)) SELECT \(parameters)\(condition)\(suffix)",
             binds: binds)
@@ -236,6 +244,11 @@ public final class PostgresSessionStore: SessionStore {
             guard let parsed = AuthenticationStrength(rawValue: raw) else { throw .corruptRecord("strength") }
             strength = parsed
         }
+        guard
+            let attributes = try? JSONDecoder().decode(
+                [String: String].self, from: Data(try value("attributes", String.self).utf8))
+        else { throw .corruptRecord("attributes") }
+        let seal = try value("seal", ByteBuffer?.self).map { Array(buffer: $0) }
         return SessionRecord(
             tokenHash: tokenHash, handle: try value("handle", String.self), state: state,
             accountID: try value("account_id", String?.self), roles: try value("roles", [String].self),
@@ -243,7 +256,15 @@ public final class PostgresSessionStore: SessionStore {
             lastSeenAt: try time("last_seen_at"), idleExpiresAt: try time("idle_expires_at"),
             absoluteExpiresAt: try time("absolute_expires_at"), authenticatedAt: try optionalTime("authenticated_at"),
             recentlyAuthenticatedAt: try optionalTime("recently_authenticated_at"),
-            clientLabel: try value("client_label", String?.self))
+            clientLabel: try value("client_label", String?.self), attributes: attributes, seal: seal)
+    }
+
+    /// The attributes as a JSON object with sorted keys (`{}` when empty).
+    private static func attributesText(_ attributes: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(attributes) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Runs `body`, or fails once `timeout` has passed (cancelling `body`); maps every failure to a

@@ -10,7 +10,8 @@ internal import SQLiteNIO
 ///
 /// Table `phiguard_sessions`, keyed by the 32-byte token hash (a `BLOB`; the token itself is never
 /// stored), with `handle` unique and an index on `account_id`. Dates are `INTEGER` microseconds since
-/// 1970, so they read back exactly to the microsecond; roles are a JSON array.
+/// 1970, so they read back exactly to the microsecond; roles are a JSON array, subject attributes a
+/// JSON object, and `seal` the opaque bytes `LoginFlow` computed (the store never checks them).
 ///
 /// - **Durable**: WAL mode with `synchronous=FULL`; a committed change survives a power cut.
 /// - **Atomic rotation**: ``replace(_:with:)`` deletes the old record and inserts the new one in one
@@ -25,7 +26,7 @@ internal import SQLiteNIO
 /// ```swift
 /// let database = try await SQLiteDatabase.open(path: "/var/lib/portal/portal.sqlite")
 /// let sessions = try await SQLiteSessionStore.open(in: database)
-/// let flow = LoginFlow(..., sessions: sessions, ...)
+/// let flow = try LoginFlow(..., sessions: sessions, ..., sealingKey: sealingKey)  // a key is required
 /// // at shutdown
 /// try await database.close()
 /// ```
@@ -91,8 +92,22 @@ public final class SQLiteSessionStore: SessionStore {
                 handle TEXT NOT NULL UNIQUE, state TEXT NOT NULL, account_id TEXT, roles TEXT NOT NULL,
                 patient_id TEXT, strength TEXT, created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL,
                 idle_expires_at INTEGER NOT NULL, absolute_expires_at INTEGER NOT NULL, authenticated_at INTEGER,
-                recently_authenticated_at INTEGER, client_label TEXT)
+                recently_authenticated_at INTEGER, client_label TEXT, attributes TEXT NOT NULL DEFAULT '{}',
+                seal BLOB)
             """, [])
+        // Tables made before sessions were sealed get the two columns; their rows have no seal, so
+        // `LoginFlow` refuses them (users sign in again) instead of trusting them.
+        let existing = try await connection.query("PRAGMA table_info(phiguard_sessions)", []).compactMap {
+            row -> String? in
+            if case .text(let name) = row.column("name") { name } else { nil }
+        }
+        if !existing.contains("attributes") {
+            _ = try await connection.query(
+                "ALTER TABLE phiguard_sessions ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'", [])
+        }
+        if !existing.contains("seal") {
+            _ = try await connection.query("ALTER TABLE phiguard_sessions ADD COLUMN seal BLOB", [])
+        }
         _ = try await connection.query(
             "CREATE INDEX IF NOT EXISTS phiguard_sessions_account ON phiguard_sessions(account_id)", [])
         _ = try await connection.query(
@@ -202,11 +217,12 @@ public final class SQLiteSessionStore: SessionStore {
 
     private static let columns = """
         token_hash, handle, state, account_id, roles, patient_id, strength, created_at, last_seen_at, \
-        idle_expires_at, absolute_expires_at, authenticated_at, recently_authenticated_at, client_label
+        idle_expires_at, absolute_expires_at, authenticated_at, recently_authenticated_at, client_label, \
+        attributes, seal
         """
 
     private static let insertSQL =
-        "INSERT INTO phiguard_sessions (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO phiguard_sessions (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         + "ON CONFLICT DO NOTHING RETURNING 1"
 
     /// Runs `body` with the connection, mapping failures to `SessionStoreError`.
@@ -227,8 +243,12 @@ public final class SQLiteSessionStore: SessionStore {
 
     private static func binds(_ record: SessionRecord) throws(SessionStoreError) -> [SQLiteData] {
         let roles: String
+        let attributes: String
         do {
             roles = String(decoding: try JSONEncoder().encode(record.roles), as: UTF8.self)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            attributes = String(decoding: try encoder.encode(record.attributes), as: UTF8.self)
         } catch {
             throw .unavailable(String(describing: type(of: error)))
         }
@@ -237,6 +257,7 @@ public final class SQLiteSessionStore: SessionStore {
             .text(roles), text(record.patientID), text(record.strength?.rawValue), integer(record.createdAt),
             integer(record.lastSeenAt), integer(record.idleExpiresAt), integer(record.absoluteExpiresAt),
             integer(record.authenticatedAt), integer(record.recentlyAuthenticatedAt), text(record.clientLabel),
+            .text(attributes), record.seal.map { .blob(ByteBuffer(bytes: $0)) } ?? .null,
         ]
     }
 
@@ -282,6 +303,15 @@ public final class SQLiteSessionStore: SessionStore {
             guard let parsed = AuthenticationStrength(rawValue: raw) else { throw .corruptRecord("strength") }
             strength = parsed
         }
+        guard
+            let attributes = try? JSONDecoder().decode([String: String].self, from: Data(try text("attributes").utf8))
+        else { throw .corruptRecord("attributes") }
+        let seal: [UInt8]?
+        switch cell("seal") {
+        case .blob(let bytes): seal = Array(buffer: bytes)
+        case .null: seal = nil
+        default: throw .corruptRecord("seal")
+        }
         return SessionRecord(
             tokenHash: tokenHash, handle: try text("handle"), state: state, accountID: try optionalText("account_id"),
             roles: roles, patientID: try optionalText("patient_id"), strength: strength,
@@ -289,6 +319,6 @@ public final class SQLiteSessionStore: SessionStore {
             idleExpiresAt: try time("idle_expires_at"), absoluteExpiresAt: try time("absolute_expires_at"),
             authenticatedAt: try optionalTime("authenticated_at"),
             recentlyAuthenticatedAt: try optionalTime("recently_authenticated_at"),
-            clientLabel: try optionalText("client_label"))
+            clientLabel: try optionalText("client_label"), attributes: attributes, seal: seal)
     }
 }

@@ -6,7 +6,9 @@ import Testing
 /// The behaviour every `SessionStore` must show, checked the same way for the in-memory, SQLite and
 /// PostgreSQL stores. `store` must be empty.
 public enum SessionStoreConformance {
-    /// A record with random hash and handle for `accountID`, created at `now`.
+    /// A record with random hash, handle and seal for `accountID`, created at `now` (authenticated
+    /// records carry subject attributes): a store must return every field, seal and attributes
+    /// included, exactly as stored.
     public static func record(
         accountID: String?, state: SessionState = .authenticated,
         now: Date = Date(timeIntervalSince1970: 1_800_000_000),
@@ -20,7 +22,9 @@ public enum SessionStoreConformance {
             patientID: state == .authenticated ? "p-7" : nil, strength: state == .authenticated ? .multiFactor : nil,
             createdAt: now, lastSeenAt: now, idleExpiresAt: now.addingTimeInterval(idle),
             absoluteExpiresAt: now.addingTimeInterval(absolute), authenticatedAt: state == .authenticated ? now : nil,
-            recentlyAuthenticatedAt: state == .authenticated ? now : nil, clientLabel: label)
+            recentlyAuthenticatedAt: state == .authenticated ? now : nil, clientLabel: label,
+            attributes: state == .authenticated ? ["department": "cardiology", "clearance": "2"] : [:],
+            seal: (0..<32).map { _ in UInt8.random(in: 0...255) })
     }
 
     /// Runs every check against `store`.

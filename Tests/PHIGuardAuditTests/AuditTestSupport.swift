@@ -77,6 +77,7 @@ enum AuditFixtures {
                 rule: .bulkAccess, timestamp: AuditEvent.timestamp(for: date), sequence: 12, actorID: "user:1",
                 count: 51, windowSeconds: 3600
             ).auditEvent(),
+            try .tamperDetected(table: "phiguard_sessions", rowID: "s-1", actorID: "u-3", at: date),
             try .breakGlassReviewed(sequence: 14, reviewerID: "privacy:1", at: date),
         ]
     }

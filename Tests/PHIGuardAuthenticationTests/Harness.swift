@@ -97,7 +97,8 @@ struct Harness {
         lockout: LockoutPolicy = .standard, throttle: (any LockoutStore)? = nil,
         rateLimits: LoginFlow.RateLimits = LoginFlow.RateLimits(),
         audit: AuditLog? = nil, recoveryCodes: (hasher: RecoveryCodeHasher, store: any RecoveryCodeStore)? = nil,
-        memoryKiB: UInt32 = 4_096, metrics: any MetricsFactory = MetricsSystem.factory
+        memoryKiB: UInt32 = 4_096, metrics: any MetricsFactory = MetricsSystem.factory,
+        careTeams: (any CareTeamStore)? = nil
     ) throws {
         self.store = store
         hasher = try PasswordHasher(
@@ -109,7 +110,9 @@ struct Harness {
             recoveryCodes: recoveryCodes,
             throttle: throttle ?? InMemoryLockoutStore(policy: lockout, clock: clock),
             rateLimiter: RateLimiter(store: try InMemoryRateLimitStore(clock: clock)),
-            rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration, metrics: metrics)
+            rateLimits: rateLimits, audit: audit, clock: clock, configuration: configuration, metrics: metrics,
+            // The in-memory store gets the flow's per-process default key; the others need one given.
+            sealingKey: store is InMemorySessionStore ? nil : try RowSealingKey.generate(), careTeams: careTeams)
         engine = AccessEngine(policy: try CompiledPolicy(yaml: Self.policy), clock: clock, metrics: metrics)
     }
 
@@ -117,11 +120,12 @@ struct Harness {
     @discardableResult
     func addAccount(
         _ loginName: String, id: String, roles: [String] = ["patient"], patientID: String? = "p-7",
-        withTOTP: Bool = true
+        withTOTP: Bool = true, attributes: [String: String] = [:]
     ) async throws -> Account {
         let account = Account(
             id: id, passwordHash: try await hasher.hash(Self.password),
-            totp: withTOTP ? TOTP(secret: try TOTPSecret()) : nil, roles: roles, patientID: patientID)
+            totp: withTOTP ? TOTP(secret: try TOTPSecret()) : nil, roles: roles, patientID: patientID,
+            attributes: attributes)
         accounts.add(loginName: loginName, account: account)
         return account
     }

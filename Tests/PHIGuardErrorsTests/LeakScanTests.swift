@@ -146,7 +146,17 @@ let authenticationErrors: [any Error] = [
     SessionStoreError.duplicate, SessionStoreError.corruptRecord(Planted.medicalRecord),
     LoginConfigurationError.notPositive("idleTimeout"), LoginConfigurationError.absoluteLifetimeOverTwelveHours,
     LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime,
-    LoginConfigurationError.invalidRateLimiter(Planted.stackFrame),
+    LoginConfigurationError.invalidRateLimiter(Planted.stackFrame), LoginConfigurationError.sealingKeyRequired,
+    LoginConfigurationError.invalidSealingKey(Planted.stackFrame),
+    AccountDirectoryError.unavailable(Planted.path + " " + Planted.sql),
+    AccountDirectoryError.corruptRecord(Planted.medicalRecord),
+    AccountDirectoryError.tampered(TamperedRowError(table: "phiguard_accounts", rowID: Planted.medicalRecord)),
+    AccountDirectoryError.unknownAccount, AccountDirectoryError.secretUnavailable(Planted.stackFrame),
+    CareTeamStoreError.unavailable(Planted.sql), CareTeamStoreError.corruptRecord(Planted.medicalRecord),
+    CareTeamStoreError.tampered(TamperedRowError(table: "phiguard_care_teams", rowID: Planted.patient)),
+    CareTeamStoreError.emptyIdentifier, TamperedRowError(table: "phiguard_sessions", rowID: Planted.medicalRecord),
+    RowSealingKeyError.invalidLength(16), RowSealingKeyError.notBase64,
+    RowSealingKeyError.secureMemoryFailure(Planted.stackFrame),
 ]
 /// A policy that fails to load, with a planted path and SQL in it (they reach the log, never the user).
 let rejectedPolicy: PolicyValidationError = {
@@ -277,6 +287,30 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .absoluteLifetimeOverTwelveHours: "LoginConfigurationError.absoluteLifetimeOverTwelveHours"
         case .idleTimeoutExceedsAbsoluteLifetime: "LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime"
         case .invalidRateLimiter: "LoginConfigurationError.invalidRateLimiter"
+        case .sealingKeyRequired: "LoginConfigurationError.sealingKeyRequired"
+        case .invalidSealingKey: "LoginConfigurationError.invalidSealingKey"
+        }
+    case let error as AccountDirectoryError:
+        switch error {
+        case .unavailable: "AccountDirectoryError.unavailable"
+        case .corruptRecord: "AccountDirectoryError.corruptRecord"
+        case .tampered: "AccountDirectoryError.tampered"
+        case .unknownAccount: "AccountDirectoryError.unknownAccount"
+        case .secretUnavailable: "AccountDirectoryError.secretUnavailable"
+        }
+    case let error as CareTeamStoreError:
+        switch error {
+        case .unavailable: "CareTeamStoreError.unavailable"
+        case .corruptRecord: "CareTeamStoreError.corruptRecord"
+        case .tampered: "CareTeamStoreError.tampered"
+        case .emptyIdentifier: "CareTeamStoreError.emptyIdentifier"
+        }
+    case is TamperedRowError: "TamperedRowError"
+    case let error as RowSealingKeyError:
+        switch error {
+        case .invalidLength: "RowSealingKeyError.invalidLength"
+        case .notBase64: "RowSealingKeyError.notBase64"
+        case .secureMemoryFailure: "RowSealingKeyError.secureMemoryFailure"
         }
     case let error as BreakGlassError:
         switch error {
@@ -352,10 +386,11 @@ struct LeakScanTests {
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
-        // + 3 SessionStoreError + 4 LoginConfigurationError + 4 BreakGlassError + PolicyValidationError
+        // + 3 SessionStoreError + 6 LoginConfigurationError + 5 AccountDirectoryError + 4 CareTeamStoreError
+        // + TamperedRowError + 3 RowSealingKeyError + 4 BreakGlassError + PolicyValidationError
         // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 9 RecordError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 80)
+        #expect(names.count == 95)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

@@ -231,7 +231,7 @@ public struct ECSAuditExporter: Sendable {
             }
         case .keyRotated, .policyReloaded: return (["configuration"], ["change"])
         case .breakGlassReviewed: return (["iam"], ["info"])
-        case .securityAlert: return (["intrusion_detection"], ["info"])
+        case .securityAlert, .tamperDetected: return (["intrusion_detection"], ["info"])
         }
     }
 }

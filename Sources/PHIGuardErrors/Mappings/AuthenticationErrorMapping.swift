@@ -50,3 +50,55 @@ extension LoginConfigurationError: PublicErrorMappable {
         MappedError(.internalError, internalCode: "auth.configuration", logMessage: description)
     }
 }
+
+extension AccountDirectoryError: PublicErrorMappable {
+    /// An outage is 503; everything else (an unreadable or tampered row, an unknown account given
+    /// to an administrative call, an undecryptable secret) is 500 with no detail: the log gets the
+    /// description, which names no account.
+    public var errorMapping: MappedError {
+        let message = description
+        return switch self {
+        case .unavailable:
+            MappedError(.serviceUnavailable, internalCode: "account_directory.unavailable", logMessage: message)
+        case .corruptRecord:
+            MappedError(.internalError, internalCode: "account_directory.corrupt_record", logMessage: message)
+        case .tampered:
+            MappedError(.internalError, internalCode: "account_directory.tampered", logMessage: message)
+        case .unknownAccount:
+            MappedError(.internalError, internalCode: "account_directory.unknown_account", logMessage: message)
+        case .secretUnavailable:
+            MappedError(.internalError, internalCode: "account_directory.secret_unavailable", logMessage: message)
+        }
+    }
+}
+
+extension CareTeamStoreError: PublicErrorMappable {
+    /// An outage is 503; an unreadable or tampered row, or an empty id, is 500 with no detail.
+    public var errorMapping: MappedError {
+        let message = description
+        return switch self {
+        case .unavailable:
+            MappedError(.serviceUnavailable, internalCode: "care_team_store.unavailable", logMessage: message)
+        case .corruptRecord:
+            MappedError(.internalError, internalCode: "care_team_store.corrupt_record", logMessage: message)
+        case .tampered:
+            MappedError(.internalError, internalCode: "care_team_store.tampered", logMessage: message)
+        case .emptyIdentifier:
+            MappedError(.internalError, internalCode: "care_team_store.empty_identifier", logMessage: message)
+        }
+    }
+}
+
+extension TamperedRowError: PublicErrorMappable {
+    /// A row that failed its seal check: 500 with no detail (the log names the table, not the row).
+    public var errorMapping: MappedError {
+        MappedError(.internalError, internalCode: "sealed_row.tampered", logMessage: description)
+    }
+}
+
+extension RowSealingKeyError: PublicErrorMappable {
+    /// A misconfigured sealing key: 500 with no detail.
+    public var errorMapping: MappedError {
+        MappedError(.internalError, internalCode: "sealing_key.invalid", logMessage: description)
+    }
+}
