@@ -32,6 +32,11 @@ public enum AuditEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case policyReloaded = "policy.reloaded"
     /// A reviewer looked at a break-glass access (``AuditEvent/relatedSequence`` names it).
     case breakGlassReviewed = "break-glass.reviewed"
+    /// Someone invoked break-the-glass: a grant was issued (outcome `success`, the grant's id in
+    /// attribute `break-glass-grant`) or refused (outcome `failure`, ``AuditEvent/reason`` says why).
+    case breakGlassInvoked = "break-glass.invoked"
+    /// A break-glass grant was revoked before it expired (attribute `break-glass-grant`).
+    case breakGlassRevoked = "break-glass.revoked"
 }
 
 /// How it ended. Access decisions use ``allow`` / ``deny``; everything else ``success`` / ``failure``.

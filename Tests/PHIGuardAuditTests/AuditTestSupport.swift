@@ -73,6 +73,15 @@ enum AuditFixtures {
                 ruleIDs: ["break-glass"], breakGlass: "ETREAT", at: date),
             try .keyRotated(keyRingID: "phi-fields", fromKeyID: "k1", toKeyID: "k2", actorID: "admin:1", at: date),
             try .policyReloaded(policyID: "portal", version: "2026.11.1", actorID: "admin:1", at: date),
+            try AuditEvent(
+                kind: .breakGlassInvoked, timestamp: AuditEvent.timestamp(for: date), actorID: "user:7",
+                sessionID: "s-1", action: "break-glass", resourceType: "break-glass-grant", resourceID: "g-1",
+                patientID: "MRN-000123", outcome: .success, breakGlass: true, breakGlassReason: "ETREAT",
+                attributes: ["break-glass-grant": "g-1"]),
+            try AuditEvent(
+                kind: .breakGlassRevoked, timestamp: AuditEvent.timestamp(for: date), actorID: "user:7",
+                action: "revoke", resourceType: "break-glass-grant", resourceID: "g-1", outcome: .success,
+                attributes: ["break-glass-grant": "g-1"]),
             try .breakGlassReviewed(sequence: 14, reviewerID: "privacy:1", at: date),
         ]
     }

@@ -167,7 +167,7 @@ let unreadablePolicyTests: PolicyTestSuite.LoadError = {
 }()
 let accessErrors: [any Error] = [
     BreakGlassError.notPermitted, BreakGlassError.missingJustification, BreakGlassError.justificationTooLong,
-    BreakGlassError.invalidDuration, rejectedPolicy,
+    BreakGlassError.invalidDuration, BreakGlassError.invalidScope, rejectedPolicy,
     unreadablePolicyTests,
     AccessRequestDocument.Problem.invalidTime, AccessRequestDocument.Problem.breakGlass(.notPermitted),
     RateLimitExceeded(retryAfter: .milliseconds(2_500), refusedBy: ["login-per-address"]),
@@ -278,6 +278,7 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .missingJustification: "BreakGlassError.missingJustification"
         case .justificationTooLong: "BreakGlassError.justificationTooLong"
         case .invalidDuration: "BreakGlassError.invalidDuration"
+        case .invalidScope: "BreakGlassError.invalidScope"
         }
     case is PolicyValidationError: "PolicyValidationError"
     case is PolicyTestSuite.LoadError: "PolicyTestSuite.LoadError"
@@ -334,10 +335,10 @@ struct LeakScanTests {
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
-        // + 3 SessionStoreError + 4 LoginConfigurationError + 4 BreakGlassError + PolicyValidationError
+        // + 3 SessionStoreError + 4 LoginConfigurationError + 5 BreakGlassError + PolicyValidationError
         // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 71)
+        #expect(names.count == 72)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 
