@@ -61,12 +61,15 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            postgres, nioCore, nioSSL, log,
+            "PHIGuardRecords", postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
     // Conformance suites an app runs against its own store implementations, and test doubles.
-    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
+    (
+        "PHIGuardTesting",
+        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardRecords"]
+    ),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
@@ -113,7 +116,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
-            "PHIGuardTestSupport", postgres, log,
+            "PHIGuardTestSupport", postgres, log, "PHIGuardAccess", "PHIGuardRecords", "PHIGuardFieldEncryption",
         ]
     ),
 ]
