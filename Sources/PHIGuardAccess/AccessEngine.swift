@@ -225,7 +225,8 @@ public final class AccessEngine: @unchecked Sendable {
     public func breakGlass(
         for subject: Subject, scope: BreakGlassScope, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        let grant = try policy.breakGlass(for: subject, scope: scope, reason: reason, duration: duration, now: clock.now)
+        let grant = try policy.breakGlass(
+            for: subject, scope: scope, reason: reason, duration: duration, now: clock.now)
         issued(grant)
         return grant
     }

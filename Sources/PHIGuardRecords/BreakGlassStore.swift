@@ -230,7 +230,9 @@ public final class InMemoryBreakGlassStore: BreakGlassStore {
         -> [BreakGlassRecord]
     {
         records.withLock { records in
-            records.values.filter { $0.subjectID == subjectID && $0.sessionHandle == sessionHandle && $0.isActive(at: now) }
+            records.values.filter {
+                $0.subjectID == subjectID && $0.sessionHandle == sessionHandle && $0.isActive(at: now)
+            }
         }.sorted(by: Self.order)
     }
 

@@ -83,9 +83,12 @@ public enum BreakGlassStoreConformance {
             try await store.activeGrants(subjectID: "u-nurse", sessionHandle: "s-1", at: at).map(\.id) == [first.id])
 
         // Review: first wins; the queue lists unreviewed grants oldest first, or all of them.
-        let all = [first, later, otherSession, otherUser, future, short].sorted { ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id) }
-        #expect(try await store.grants(issuedSince: .distantPast, includeReviewed: false, limit: 100).map(\.id)
-            == all.map(\.id))
+        let all = [first, later, otherSession, otherUser, future, short].sorted {
+            ($0.issuedAt, $0.id) < ($1.issuedAt, $1.id)
+        }
+        #expect(
+            try await store.grants(issuedSince: .distantPast, includeReviewed: false, limit: 100).map(\.id)
+                == all.map(\.id))
         let mark = BreakGlassReviewMark(reviewerID: "u-privacy", outcome: "justified", reviewedAt: at)
         #expect(try await store.markReviewed(id: first.id, review: mark))
         #expect(

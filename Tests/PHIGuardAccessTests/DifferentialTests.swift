@@ -167,9 +167,11 @@ struct RandomWorld {
             let holder = chance(80) ? subject : Subject(id: "u9", roles: subject.roles)
             let issued = now.addingTimeInterval(-Double(Int.random(in: 0...5000, using: &rng)))
             // Scoped to one or two patients, possibly not the resource's.
-            let scope = BreakGlassScope(patients: patients.shuffled(using: &rng).prefix(Int.random(in: 1...2, using: &rng)))
+            let scope = BreakGlassScope(
+                patients: patients.shuffled(using: &rng).prefix(Int.random(in: 1...2, using: &rng)))
             grant = try? policy.breakGlass(
-                for: holder, scope: scope, reason: BreakGlassReason(category: .emergencyTreatment, justification: "test"),
+                for: holder, scope: scope,
+                reason: BreakGlassReason(category: .emergencyTreatment, justification: "test"),
                 now: issued)
         }
         let directory: (any CareTeamDirectory)? =

@@ -334,11 +334,13 @@ import Testing
                 for: Subject(id: "u", roles: ["physician"]), scope: scope, reason: reason,
                 duration: .seconds(4 * 3600 + 1), now: now)
         }
-        for invalid in [BreakGlassScope(patients: []), BreakGlassScope(patients: [""]),
-            BreakGlassScope(patients: (0...16).map { "p-\($0)" })]
-        {
+        for invalid in [
+            BreakGlassScope(patients: []), BreakGlassScope(patients: [""]),
+            BreakGlassScope(patients: (0...16).map { "p-\($0)" }),
+        ] {
             #expect(throws: BreakGlassError.invalidScope) {
-                try policy.breakGlass(for: Subject(id: "u", roles: ["physician"]), scope: invalid, reason: reason, now: now)
+                try policy.breakGlass(
+                    for: Subject(id: "u", roles: ["physician"]), scope: invalid, reason: reason, now: now)
             }
         }
         // Inheritors of an eligible role may break the glass; the default is the policy's maximum.

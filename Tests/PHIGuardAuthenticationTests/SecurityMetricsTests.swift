@@ -101,11 +101,13 @@ struct SecurityMetricsTests {
         let reason = BreakGlassReason(category: .emergencyTreatment, justification: "unresponsive in ED")
 
         #expect(throws: BreakGlassError.notPermitted) {
-            _ = try engine.breakGlass(for: patientSession.principal, scope: BreakGlassScope(patient: "p-9"), reason: reason)
+            _ = try engine.breakGlass(
+                for: patientSession.principal, scope: BreakGlassScope(patient: "p-9"), reason: reason)
         }
         #expect(metrics.counterTotal(label: AccessMetricLabel.breakGlassGrants) == 0)
 
-        let grant = try engine.breakGlass(for: doctorSession.principal, scope: BreakGlassScope(patient: "p-9"), reason: reason)
+        let grant = try engine.breakGlass(
+            for: doctorSession.principal, scope: BreakGlassScope(patient: "p-9"), reason: reason)
         #expect(
             try metrics.expectCounter(AccessMetricLabel.breakGlassGrants, [("category", "ETREAT")])
                 .totalValue == 1)

@@ -111,7 +111,8 @@ struct PostgresBreakGlassStoreTests {
         let signingKey = try AuditSigningKey.generate()
         _ = try await TestDatabase.withClient { client in
             try await client.query(
-                PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS pgbg_audit_records, pgbg_audit_checkpoints, pgbg_grants"))
+                PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS pgbg_audit_records, pgbg_audit_checkpoints, pgbg_grants")
+            )
         }
         try await TestDatabase.withClient { first in
             try await TestDatabase.withClient { second in
@@ -146,8 +147,9 @@ struct PostgresBreakGlassStoreTests {
                 let queue = try await a.emergency.reviewQueue(auditRecords: sink)
                 let item = try #require(queue.first { $0.grant.id == grant.grant.id })
                 #expect(item.uses.map(\.event.resourceID) == ["c-1", "c-1", "c-2", "c-1"])
-                #expect(item.uses.map { $0.event.attributes["break-glass-status"] }
-                    == ["active", "active", "outOfScope", "revoked"])
+                #expect(
+                    item.uses.map { $0.event.attributes["break-glass-status"] }
+                        == ["active", "active", "outOfScope", "revoked"])
                 #expect(item.revocation?.revokedBy == "u-nurse")
                 let report = AuditVerifier(chainKey: chainKey, checkpointKey: signingKey.publicKey).verify(
                     entries: try await sink.entries(from: 0, limit: 10_000), checkpoints: try await sink.checkpoints())

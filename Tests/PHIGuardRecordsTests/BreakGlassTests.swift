@@ -199,7 +199,8 @@ struct BreakGlassTests {
         world.harness.sink.refuseAppends()
         await #expect(throws: EmergencyAccessError.auditUnavailable) { try await world.invoke(nurse) }
         world.harness.sink.refuseAppends(false)
-        #expect(try await world.harness.grants.grants(issuedSince: .distantPast, includeReviewed: true, limit: 10).isEmpty)
+        #expect(
+            try await world.harness.grants.grants(issuedSince: .distantPast, includeReviewed: true, limit: 10).isEmpty)
         #expect(try await world.emergency.activeGrant(for: nurse.principal, patientID: "p-1") == nil)
     }
 
@@ -240,7 +241,8 @@ struct BreakGlassTests {
         #expect(reviewed.kind == .breakGlassReviewed && reviewed.actorID == "u-auditor")
         #expect(reviewed.relatedSequence == invoked.sequence && reviewed.reason == "justified")
         #expect(try await world.emergency.reviewQueue(auditRecords: world.harness.sink).isEmpty)
-        #expect(try await world.emergency.reviewQueue(auditRecords: world.harness.sink, includeReviewed: true).count == 1)
+        #expect(
+            try await world.emergency.reviewQueue(auditRecords: world.harness.sink, includeReviewed: true).count == 1)
         #expect(try await world.harness.verifyLog().isIntact)
     }
 
@@ -256,7 +258,8 @@ struct BreakGlassTests {
         // Bound to the grant id: the envelope does not open as another grant's justification.
         let context = FieldContext(table: EmergencyAccess.encryptionTable, recordID: "bg-other", field: "justification")
         #expect(throws: (any Error).self) {
-            try world.harness.encryptor.decryptString(try FieldEnvelope(bytes: stored.sealedJustification), context: context)
+            try world.harness.encryptor.decryptString(
+                try FieldEnvelope(bytes: stored.sealedJustification), context: context)
         }
         for record in try await world.harness.auditRecords() {
             #expect(!"\(record.event)".contains("GCS"))

@@ -93,7 +93,8 @@ struct BreakGlassFileWorld {
 @Suite("SQLite break-glass store")
 struct SQLiteBreakGlassStoreTests {
     func withDirectory(_ body: (URL) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("phiguard-bg-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "phiguard-bg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try await body(directory)
@@ -110,7 +111,8 @@ struct SQLiteBreakGlassStoreTests {
             try await BreakGlassStoreConformance.check(store)
             try await store.close()
             let first = try await SQLiteBreakGlassStore.open(path: directory.appendingPathComponent("race.sqlite").path)
-            let second = try await SQLiteBreakGlassStore.open(path: directory.appendingPathComponent("race.sqlite").path)
+            let second = try await SQLiteBreakGlassStore.open(
+                path: directory.appendingPathComponent("race.sqlite").path)
             try await BreakGlassStoreConformance.checkConcurrency(first, second)
             try await first.close()
             try await second.close()
@@ -162,7 +164,8 @@ struct SQLiteBreakGlassStoreTests {
             #expect(!(await world.opens("c-1", nurse, nil)))
             let grant = try await world.emergency.invoke(
                 nurse, scope: BreakGlassScope(patient: "p-1"),
-                reason: BreakGlassReason(category: .emergencyTreatment, justification: BreakGlassFileWorld.justification),
+                reason: BreakGlassReason(
+                    category: .emergencyTreatment, justification: BreakGlassFileWorld.justification),
                 duration: .seconds(3600))
             #expect(await world.opens("c-1", nurse, grant))
             try await world.close()
@@ -192,8 +195,9 @@ struct SQLiteBreakGlassStoreTests {
             let uses = try #require(queue.first).uses
             #expect(uses.map(\.event.resourceID) == ["c-1", "c-1", "c-2", "c-1", "c-1"])
             #expect(uses.map(\.event.outcome) == [.allow, .allow, .deny, .deny, .deny])
-            #expect(uses.map { $0.event.attributes["break-glass-status"] }
-                == ["active", "active", "outOfScope", "otherSession", "expired"])
+            #expect(
+                uses.map { $0.event.attributes["break-glass-status"] }
+                    == ["active", "active", "outOfScope", "otherSession", "expired"])
             #expect(uses.allSatisfy { $0.event.attributes["break-glass-grant"] == grant.grant.id })
             try await world.log.flush()
             let report = AuditVerifier(chainKey: keys.chain, checkpointKey: world.log.checkpointPublicKey).verify(
