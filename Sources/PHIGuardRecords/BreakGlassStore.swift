@@ -9,23 +9,23 @@ import Synchronization
 ///
 /// Stores never see the justification in clear; ``EmergencyAccess`` seals and opens it.
 public struct BreakGlassRecord: Sendable, Hashable, CustomStringConvertible {
-    /// ``BreakGlassGrant/id``.
+    /// `BreakGlassGrant/id`.
     public var id: String
-    /// ``BreakGlassGrant/subjectID``.
+    /// `BreakGlassGrant/subjectID`.
     public var subjectID: String
-    /// ``BreakGlassGrant/sessionHandle``.
+    /// `BreakGlassGrant/sessionHandle`.
     public var sessionHandle: String
-    /// ``BreakGlassGrant/sessionAuthenticatedAt``.
+    /// `BreakGlassGrant/sessionAuthenticatedAt`.
     public var sessionAuthenticatedAt: Date
-    /// ``BreakGlassScope/patientIDs``.
+    /// `BreakGlassScope/patientIDs`.
     public var patientIDs: [String]
-    /// ``BreakGlassReason/category``.
+    /// `BreakGlassReason/category`.
     public var purpose: BreakGlassReason.Category
     /// The justification's encrypted envelope.
     public var sealedJustification: [UInt8]
-    /// ``BreakGlassGrant/issuedAt``.
+    /// `BreakGlassGrant/issuedAt`.
     public var issuedAt: Date
-    /// ``BreakGlassGrant/expiresAt``.
+    /// `BreakGlassGrant/expiresAt`.
     public var expiresAt: Date
     /// The sequence number of the grant's `break-glass.invoked` audit record.
     public var auditSequence: UInt64
@@ -66,7 +66,7 @@ public struct BreakGlassRecord: Sendable, Hashable, CustomStringConvertible {
     /// The latest date a store accepts (the last microsecond of year 9999); earlier than 1970 is refused too.
     public static let latestDate = Date(timeIntervalSince1970: 253_402_300_799.999_999)
 
-    /// Checks what a store writes: ids of 1–128 bytes, 1–``BreakGlassScope/maximumCount`` patients,
+    /// Checks what a store writes: ids of 1–128 bytes, 1–`BreakGlassScope/maximumCount` patients,
     /// a non-empty sealed justification, dates from 1970 to ``latestDate`` with `issuedAt < expiresAt`,
     /// and a sequence a signed 64-bit column holds. Throws ``BreakGlassStoreError/invalidRecord(_:)``
     /// naming the field.

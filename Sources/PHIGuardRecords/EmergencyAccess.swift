@@ -18,10 +18,10 @@ public import PHIGuardFieldEncryption
 /// ```
 ///
 /// - **Fail closed**: no committed `break-glass.invoked` record, no grant; no stored grant, no
-///   grant. A refused invocation is audited too (outcome `failure`, reason the ``BreakGlassError``).
+///   grant. A refused invocation is audited too (outcome `failure`, reason the `BreakGlassError`).
 /// - **Bound**: a grant opens only the patients of its scope, for its holder, in the session it was
 ///   invoked in (a sign-out, password change, privilege change or step-up ends it: see
-///   ``BreakGlassGrant``), until it expires or is revoked. Deny rules still win.
+///   `BreakGlassGrant`), until it expires or is revoked. Deny rules still win.
 /// - **Only stored grants count**: ``EmergencyGrant`` has no public initializer; ``GuardedRecords``
 ///   re-reads the stored grant on every use, so a revocation on any instance takes effect at once.
 /// - **Justification encrypted**: sealed with the field encryptor, bound to table
