@@ -67,7 +67,7 @@ public final class EmergencyAccess: Sendable {
     /// Checks the policy (a role that may break the glass, a justification, a duration within the
     /// policy's `maxDuration`, a valid scope), commits a `break-glass.invoked` audit record, then
     /// stores the grant. Throws ``EmergencyAccessError/refused(_:)`` (audited), or
-    /// ``EmergencyAccessError/auditUnavailable`` / ``EmergencyAccessError/storeUnavailable`` (no
+    /// ``EmergencyAccessError/auditUnavailable`` / ``EmergencyAccessError/storeUnavailable(_:)`` (no
     /// usable grant exists afterwards).
     public func invoke(
         _ principal: AuthenticatedPrincipal, scope: BreakGlassScope, reason: BreakGlassReason,
