@@ -61,7 +61,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            "PHIGuardFieldEncryption", "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
+            "PHIGuardFieldEncryption", "PHIGuardRecords", "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
@@ -76,7 +76,10 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     // Conformance suites an app runs against its own store implementations, and test doubles.
     (
         "PHIGuardTesting",
-        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardTOTP"]
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardRecords",
+            "PHIGuardTOTP",
+        ]
     ),
 ]
 
@@ -133,7 +136,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto",
             "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTOTP",
-            postgres, log,
+            "PHIGuardRecords", postgres, log,
         ]
     ),
     (

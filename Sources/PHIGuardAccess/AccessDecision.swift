@@ -43,6 +43,13 @@ public struct AccessDecision: Sendable {
         case expired
         /// The grant belongs to another user, or the subject's roles may no longer break the glass.
         case notApplicable
+        /// The grant was issued in another session, or this session was re-issued since (sign-out and
+        /// sign-in, password change, privilege change, step-up): it ended with its session.
+        case otherSession
+        /// The resource's patient is not in the grant's scope (or the resource has no patient).
+        case outOfScope
+        /// The grant was revoked.
+        case revoked
     }
 
     /// Whether the action is allowed.

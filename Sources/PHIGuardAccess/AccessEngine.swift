@@ -97,8 +97,11 @@ public final class AccessEngine: @unchecked Sendable {
         _ principal: AuthenticatedPrincipal, _ action: AccessAction, _ resource: Resource,
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
-        decided(principal, recentAuthentication: recentAuthentication, breakGlass: breakGlass) { policy, subject in
-            policy.decide(subject, action, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+        decided(principal, resource, recentAuthentication: recentAuthentication, breakGlass: breakGlass) {
+            policy, subject in
+            policy.decide(
+                subject, action, resource, breakGlass: breakGlass, principal: principal, careTeams: careTeams,
+                clock: clock)
         }
     }
 
@@ -107,8 +110,11 @@ public final class AccessEngine: @unchecked Sendable {
         _ principal: AuthenticatedPrincipal, _ target: DecisionTarget, _ resource: Resource,
         breakGlass: BreakGlassGrant? = nil, recentAuthentication: Duration? = nil
     ) -> AccessDecision {
-        decided(principal, recentAuthentication: recentAuthentication, breakGlass: breakGlass) { policy, subject in
-            policy.decide(subject, target, resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+        decided(principal, resource, recentAuthentication: recentAuthentication, breakGlass: breakGlass) {
+            policy, subject in
+            policy.decide(
+                subject, target, resource, breakGlass: breakGlass, principal: principal, careTeams: careTeams,
+                clock: clock)
         }
     }
 
@@ -116,12 +122,14 @@ public final class AccessEngine: @unchecked Sendable {
     /// answer; every decision is counted.
     @inline(__always)
     private func decided(
-        _ principal: AuthenticatedPrincipal, recentAuthentication: Duration?, breakGlass: BreakGlassGrant?,
-        _ evaluate: (CompiledPolicy, PreparedSubject) -> AccessDecision
+        _ principal: AuthenticatedPrincipal, _ resource: Resource, recentAuthentication: Duration?,
+        breakGlass: BreakGlassGrant?, _ evaluate: (CompiledPolicy, PreparedSubject) -> AccessDecision
     ) -> AccessDecision {
         let policy = self.policy
         let decision =
-            refusal(of: principal, recentAuthentication: recentAuthentication, breakGlass: breakGlass, policy: policy)
+            refusal(
+                of: principal, resource, recentAuthentication: recentAuthentication, breakGlass: breakGlass,
+                policy: policy)
             ?? evaluate(policy, principal.prepared(for: policy))
         counters.record(decision)
         return decision
@@ -132,20 +140,40 @@ public final class AccessEngine: @unchecked Sendable {
         policy.target(resourceType: resourceType, action: action)
     }
 
-    /// Issues a break-the-glass grant to `principal`, time-stamped by the engine's clock.
+    /// Issues a break-the-glass grant to `principal` for the patients in `scope`, bound to its
+    /// session and time-stamped by the engine's clock.
     ///
-    /// The grant is logged (id, category, expiry; never the justification text) and counted
-    /// (``AccessMetricLabel/breakGlassGrants``). Pass it with the principal's later requests as `breakGlass`.
+    /// This only checks and mints the grant; it neither audits nor stores it. Applications call
+    /// `EmergencyAccess.invoke` in `PHIGuardRecords`, which audits (`break-glass.invoked`, fail
+    /// closed) and stores the grant so that it survives a restart, can be revoked and is reviewed.
+    /// The grant is logged (id, purpose, expiry; never the justification text or patient ids) and
+    /// counted (``AccessMetricLabel/breakGlassGrants``).
     public func breakGlass(
-        for principal: AuthenticatedPrincipal, reason: BreakGlassReason, duration: Duration? = nil
+        for principal: AuthenticatedPrincipal, scope: BreakGlassScope, reason: BreakGlassReason,
+        duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        guard clock.now < principal.validUntil else { throw .notPermitted }
-        return try breakGlass(for: principal.subject, reason: reason, duration: duration)
+        let now = clock.now
+        guard now < principal.validUntil else { throw .notPermitted }
+        let grant = try policy.breakGlass(
+            for: principal.subject, scope: scope, reason: reason, duration: duration, now: now,
+            sessionHandle: principal.sessionHandle, sessionAuthenticatedAt: principal.recentlyAuthenticatedAt)
+        issued(grant)
+        return grant
+    }
+
+    private func issued(_ grant: BreakGlassGrant) {
+        logger.notice(
+            "break-the-glass grant issued",
+            metadata: [
+                "grant": "\(grant.id)", "category": "\(grant.reason.category.rawValue)",
+                "patients": "\(grant.scope.patientIDs.count)", "expiresAt": "\(grant.expiresAt.timeIntervalSince1970)",
+            ])
+        counters.recordGrant(grant.reason.category)
     }
 
     private func refusal(
-        of principal: AuthenticatedPrincipal, recentAuthentication: Duration?, breakGlass: BreakGlassGrant?,
-        policy: CompiledPolicy
+        of principal: AuthenticatedPrincipal, _ resource: Resource, recentAuthentication: Duration?,
+        breakGlass: BreakGlassGrant?, policy: CompiledPolicy
     ) -> AccessDecision? {
         let now = clock.now
         let reason: AccessDecision.Reason
@@ -159,7 +187,8 @@ public final class AccessEngine: @unchecked Sendable {
         // A refused request that carried a grant is still flagged for review, with the grant's status.
         let status = breakGlass.map { grant in
             policy.breakGlassStatus(
-                of: grant, subjectID: principal.subject.id, roles: principal.prepared(for: policy).roles, now: now)
+                of: grant, subjectID: principal.subject.id, principal: principal,
+                roles: principal.prepared(for: policy).roles, patientID: resource.patientID, now: now)
         }
         return .refused(reason, policy: policy, breakGlass: breakGlass, status: status)
     }
@@ -191,19 +220,14 @@ public final class AccessEngine: @unchecked Sendable {
     }
 
     /// Issues a break-the-glass grant to an arbitrary subject (policy tooling only; applications use
-    /// ``breakGlass(for:reason:duration:)-(AuthenticatedPrincipal,_,_)``).
+    /// ``breakGlass(for:scope:reason:duration:)-(AuthenticatedPrincipal,_,_,_)``).
     @_spi(PolicyEvaluation)
     public func breakGlass(
-        for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil
+        for subject: Subject, scope: BreakGlassScope, reason: BreakGlassReason, duration: Duration? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
-        let grant = try policy.breakGlass(for: subject, reason: reason, duration: duration, now: clock.now)
-        logger.notice(
-            "break-the-glass grant issued",
-            metadata: [
-                "grant": "\(grant.id)", "category": "\(reason.category.rawValue)",
-                "expiresAt": "\(grant.expiresAt.timeIntervalSince1970)",
-            ])
-        counters.recordGrant(reason.category)
+        let grant = try policy.breakGlass(
+            for: subject, scope: scope, reason: reason, duration: duration, now: clock.now)
+        issued(grant)
         return grant
     }
 }

@@ -7,11 +7,12 @@ public import Foundation
 ///  "action": "read",
 ///  "resource": {"type": "chart", "id": "c-1", "patientID": "p-1", "labels": []},
 ///  "time": "2026-01-15T12:00:00Z",
-///  "breakGlass": {"category": "urgent-care", "justification": "collapsed in the lobby"}}
+///  "breakGlass": {"category": "ETREAT", "justification": "collapsed in the lobby"}}
 /// ```
 ///
 /// `time` is when the request is decided (default: now). `breakGlass` invokes emergency access for the
-/// subject at that time and decides under the resulting grant.
+/// subject at that time, for `patients` (default: the resource's patient), and decides under the
+/// resulting grant.
 public struct AccessRequestDocument: Codable, Sendable, Hashable {
     /// The subject part.
     public struct SubjectDocument: Codable, Sendable, Hashable {
@@ -51,6 +52,8 @@ public struct AccessRequestDocument: Codable, Sendable, Hashable {
         public var durationSeconds: Int?
         /// Seconds before `time` that the grant was issued (to test expiry); default 0.
         public var issuedSecondsBefore: Int?
+        /// ``BreakGlassGrant/scope``; default the resource's patient.
+        public var patients: [String]?
     }
 
     /// Who asks.
@@ -101,8 +104,9 @@ public struct AccessRequestDocument: Codable, Sendable, Hashable {
         if let breakGlass {
             let issued = at.addingTimeInterval(-Double(breakGlass.issuedSecondsBefore ?? 0))
             do {
+                let scope = BreakGlassScope(patients: breakGlass.patients ?? resource.patientID.map { [$0] } ?? [])
                 grant = try policy.breakGlass(
-                    for: subject,
+                    for: subject, scope: scope,
                     reason: BreakGlassReason(category: breakGlass.category, justification: breakGlass.justification),
                     duration: breakGlass.durationSeconds.map { .seconds($0) }, now: issued)
             } catch {

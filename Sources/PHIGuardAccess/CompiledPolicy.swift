@@ -199,7 +199,8 @@ public final class CompiledPolicy: Sendable {
         let (slot, type) = resolveSlot(request.resource.type, request.action)
         return decide(
             roles: roles, hasKnownRole: known, subject: request.subject, slot: slot, type: type,
-            resource: request.resource, breakGlass: request.breakGlass, careTeams: careTeams, clock: clock)
+            resource: request.resource, breakGlass: request.breakGlass, principal: nil, careTeams: careTeams,
+            clock: clock)
     }
 
     /// Decides for a prepared subject (the fast path: no role resolution).
@@ -208,8 +209,17 @@ public final class CompiledPolicy: Sendable {
         _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
         careTeams: (any CareTeamDirectory)? = nil, clock: any PHIGuardClock = SystemClock()
     ) -> AccessDecision {
+        decide(subject, action, resource, breakGlass: breakGlass, principal: nil, careTeams: careTeams, clock: clock)
+    }
+
+    /// The decision for `principal` (its session is checked against a grant's binding); `nil` for
+    /// policy tooling, which decides for a bare subject and cannot check a session.
+    func decide(
+        _ subject: PreparedSubject, _ action: AccessAction, _ resource: Resource, breakGlass: BreakGlassGrant?,
+        principal: AuthenticatedPrincipal?, careTeams: (any CareTeamDirectory)?, clock: any PHIGuardClock
+    ) -> AccessDecision {
         let (slot, type) = resolveSlot(resource.type, action)
-        return decide(subject, slot: slot, type: type, resource, breakGlass, careTeams, clock)
+        return decide(subject, slot: slot, type: type, resource, breakGlass, principal, careTeams, clock)
     }
 
     /// Resolves a resource type and action once, for repeated decisions on resources of that type.
@@ -233,26 +243,37 @@ public final class CompiledPolicy: Sendable {
         _ subject: PreparedSubject, _ target: DecisionTarget, _ resource: Resource, breakGlass: BreakGlassGrant? = nil,
         careTeams: (any CareTeamDirectory)? = nil, clock: any PHIGuardClock = SystemClock()
     ) -> AccessDecision {
+        decide(subject, target, resource, breakGlass: breakGlass, principal: nil, careTeams: careTeams, clock: clock)
+    }
+
+    /// The target decision for `principal` (as the action form above).
+    func decide(
+        _ subject: PreparedSubject, _ target: DecisionTarget, _ resource: Resource, breakGlass: BreakGlassGrant?,
+        principal: AuthenticatedPrincipal?, careTeams: (any CareTeamDirectory)?, clock: any PHIGuardClock
+    ) -> AccessDecision {
         if target.generation == generation && target.resourceType == resource.type {
-            return decide(subject, slot: target.slot, type: target.type, resource, breakGlass, careTeams, clock)
+            return decide(
+                subject, slot: target.slot, type: target.type, resource, breakGlass, principal, careTeams, clock)
         }
         let (slot, type) = resolveSlot(resource.type, target.action)
-        return decide(subject, slot: slot, type: type, resource, breakGlass, careTeams, clock)
+        return decide(subject, slot: slot, type: type, resource, breakGlass, principal, careTeams, clock)
     }
 
     private func decide(
         _ subject: PreparedSubject, slot: Int32, type: Int32, _ resource: borrowing Resource,
-        _ breakGlass: BreakGlassGrant?, _ careTeams: (any CareTeamDirectory)?, _ clock: any PHIGuardClock
+        _ breakGlass: BreakGlassGrant?, _ principal: AuthenticatedPrincipal?, _ careTeams: (any CareTeamDirectory)?,
+        _ clock: any PHIGuardClock
     ) -> AccessDecision {
         if subject.generation == generation {
             return decide(
                 roles: subject.roles, hasKnownRole: subject.hasKnownRole, subject: subject.subject, slot: slot,
-                type: type, resource: resource, breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+                type: type, resource: resource, breakGlass: breakGlass, principal: principal, careTeams: careTeams,
+                clock: clock)
         }
         let (roles, known) = resolveRoles(subject.subject.roles)
         return decide(
             roles: roles, hasKnownRole: known, subject: subject.subject, slot: slot, type: type, resource: resource,
-            breakGlass: breakGlass, careTeams: careTeams, clock: clock)
+            breakGlass: breakGlass, principal: principal, careTeams: careTeams, clock: clock)
     }
 
     /// The slot of (type, action): `slot >= 0`; `-1` unknown type; `-2` unknown or inapplicable action.
@@ -267,15 +288,17 @@ public final class CompiledPolicy: Sendable {
     /// The decision core: role bits in, no copies of the subject or resource.
     private func decide(
         roles: borrowing RoleBits, hasKnownRole: Bool, subject: borrowing Subject, slot: Int32, type: Int32,
-        resource: borrowing Resource, breakGlass: BreakGlassGrant?, careTeams: (any CareTeamDirectory)?,
-        clock: any PHIGuardClock
+        resource: borrowing Resource, breakGlass: BreakGlassGrant?, principal: AuthenticatedPrincipal?,
+        careTeams: (any CareTeamDirectory)?, clock: any PHIGuardClock
     ) -> AccessDecision {
         var context = EvaluationContext()
         // The grant's status is settled before anything can refuse, so that every decision on a request
         // that carried a grant (an unknown type or action included) is flagged for review.
         let status: AccessDecision.BreakGlassStatus?
         if let grant = breakGlass {
-            status = breakGlassStatus(of: grant, subjectID: subject.id, roles: roles, now: context.now(clock))
+            status = breakGlassStatus(
+                of: grant, subjectID: subject.id, principal: principal, roles: roles, patientID: resource.patientID,
+                now: context.now(clock))
         } else {
             status = nil
         }
@@ -366,11 +389,23 @@ public final class CompiledPolicy: Sendable {
         }
     }
 
-    /// What a grant attached to a request by `subjectID` (holding `roles`) counts for at `now`.
+    /// What a grant attached to a request by `subjectID` (holding `roles`) on a resource of
+    /// `patientID` counts for at `now`. With a `principal`, its session must be the grant's (same
+    /// handle, same proof time to the microsecond); policy tooling passes `nil` (no session).
     func breakGlassStatus(
-        of grant: BreakGlassGrant, subjectID: String, roles: borrowing RoleBits, now: Date
+        of grant: BreakGlassGrant, subjectID: String, principal: AuthenticatedPrincipal?, roles: borrowing RoleBits,
+        patientID: String?, now: Date
     ) -> AccessDecision.BreakGlassStatus {
         if grant.subjectID != subjectID || !roles.intersects(breakGlassEligible) { return .notApplicable }
+        if let principal,
+            principal.sessionHandle != grant.sessionHandle
+                || principal.recentlyAuthenticatedAt.microsecondsSince1970
+                    != grant.sessionAuthenticatedAt.microsecondsSince1970
+        {
+            return .otherSession
+        }
+        if !grant.scope.contains(patientID) { return .outOfScope }
+        if let revokedAt = grant.revokedAt, revokedAt <= now { return .revoked }
         return grant.isActive(at: now) ? .active : .expired
     }
 
@@ -383,18 +418,22 @@ public final class CompiledPolicy: Sendable {
             breakGlass: breakGlass, breakGlassStatus: status)
     }
 
-    /// Issues a break-the-glass grant to `subject` if one of its roles may invoke it.
+    /// Issues a break-the-glass grant to `subject` for `scope` if one of its roles may invoke it
+    /// (policy tooling: the grant is bound to session `sessionHandle`, which tooling decisions do not
+    /// check; applications use `AccessEngine.breakGlass(for:scope:reason:duration:)`).
     ///
     /// - Parameters:
     ///   - duration: how long the grant lasts; `nil` means the policy's `maxDuration`, and longer is an error.
     ///   - now: the issue time (from the engine's clock).
     @_spi(PolicyEvaluation)
     public func breakGlass(
-        for subject: Subject, reason: BreakGlassReason, duration: Duration? = nil, now: Date
+        for subject: Subject, scope: BreakGlassScope, reason: BreakGlassReason, duration: Duration? = nil, now: Date,
+        sessionHandle: String = "policy-tooling", sessionAuthenticatedAt: Date? = nil
     ) throws(BreakGlassError) -> BreakGlassGrant {
         guard breakGlassMaximumSeconds > 0, prepare(subject).roles.intersects(breakGlassEligible) else {
             throw .notPermitted
         }
+        guard scope.isValid else { throw .invalidScope }
         let justification = reason.justification.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !justification.isEmpty else { throw .missingJustification }
         guard justification.count <= 2_000 else { throw .justificationTooLong }
@@ -405,8 +444,10 @@ public final class CompiledPolicy: Sendable {
             seconds = requested
         }
         return BreakGlassGrant(
-            subjectID: subject.id, reason: BreakGlassReason(category: reason.category, justification: justification),
-            issuedAt: now, expiresAt: now.addingTimeInterval(seconds))
+            id: UUID().uuidString.lowercased(), subjectID: subject.id, sessionHandle: sessionHandle,
+            sessionAuthenticatedAt: sessionAuthenticatedAt ?? now, scope: scope,
+            reason: BreakGlassReason(category: reason.category, justification: justification), issuedAt: now,
+            expiresAt: now.addingTimeInterval(seconds))
     }
 }
 

@@ -39,6 +39,11 @@ public enum AuditEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// A stored row failed its integrity check (its seal did not verify) and was refused:
     /// ``AuditEvent/resourceType`` names the table, ``AuditEvent/resourceID`` the row.
     case tamperDetected = "integrity.tamper-detected"
+    /// Someone invoked break-the-glass: a grant was issued (outcome `success`, the grant's id in
+    /// attribute `break-glass-grant`) or refused (outcome `failure`, ``AuditEvent/reason`` says why).
+    case breakGlassInvoked = "break-glass.invoked"
+    /// A break-glass grant was revoked before it expired (attribute `break-glass-grant`).
+    case breakGlassRevoked = "break-glass.revoked"
 }
 
 /// How it ended. Access decisions use ``allow`` / ``deny``; everything else ``success`` / ``failure``.

@@ -71,10 +71,14 @@ public final class GuardedRecords: Sendable {
     /// Throws ``RecordError/notFoundOrDenied`` for a missing record and for a denial alike,
     /// ``RecordError/auditUnavailable`` when the audit event cannot be committed (nothing is
     /// decrypted), ``RecordError/corruptRecord(field:)`` for a stored value that does not decrypt.
-    public func read(_ id: String, as principal: AuthenticatedPrincipal, breakGlass: BreakGlassGrant? = nil)
+    ///
+    /// `breakGlass` is a grant from ``EmergencyAccess``: its stored state is re-read (a revocation
+    /// on any instance counts at once), and the decision is made and audited with it.
+    public func read(_ id: String, as principal: AuthenticatedPrincipal, breakGlass emergency: EmergencyGrant? = nil)
         async throws(RecordError) -> GuardedRecord
     {
         guard AuditIdentifier.isValid(id) else { throw .invalidIdentifier }
+        let breakGlass = try await current(emergency)
         let stored = try await fetch(id)
         let resource = self.resource(id, stored)
         let decision = engine.decide(principal, .read, resource, breakGlass: breakGlass)
@@ -116,9 +120,10 @@ public final class GuardedRecords: Sendable {
     @discardableResult
     public func update(
         _ id: String, changes: [String: String], as principal: AuthenticatedPrincipal,
-        breakGlass: BreakGlassGrant? = nil
+        breakGlass emergency: EmergencyGrant? = nil
     ) async throws(RecordError) -> UInt64 {
         guard AuditIdentifier.isValid(id) else { throw .invalidIdentifier }
+        let breakGlass = try await current(emergency)
         let changed = try changedFields(changes, creating: false)
         let stored = try await fetch(id)
         let resource = self.resource(id, stored)
@@ -147,9 +152,10 @@ public final class GuardedRecords: Sendable {
     @discardableResult
     public func create(
         _ id: String, patientID: String, values: [String: String], as principal: AuthenticatedPrincipal,
-        breakGlass: BreakGlassGrant? = nil
+        breakGlass emergency: EmergencyGrant? = nil
     ) async throws(RecordError) -> UInt64 {
         guard AuditIdentifier.isValid(id), AuditIdentifier.isValid(patientID) else { throw .invalidIdentifier }
+        let breakGlass = try await current(emergency)
         let changed = try changedFields(values, creating: true)
         let stored = StoredRecord(id: id, patientID: patientID, columns: [:])
         let resource = self.resource(id, stored, overriding: values)
@@ -173,10 +179,11 @@ public final class GuardedRecords: Sendable {
 
     /// Deletes record `id` as `principal`. Returns the audit sequence number.
     @discardableResult
-    public func delete(_ id: String, as principal: AuthenticatedPrincipal, breakGlass: BreakGlassGrant? = nil)
+    public func delete(_ id: String, as principal: AuthenticatedPrincipal, breakGlass emergency: EmergencyGrant? = nil)
         async throws(RecordError) -> UInt64
     {
         guard AuditIdentifier.isValid(id) else { throw .invalidIdentifier }
+        let breakGlass = try await current(emergency)
         let stored = try await fetch(id)
         let resource = self.resource(id, stored)
         let decision = engine.decide(principal, .delete, resource, breakGlass: breakGlass)
@@ -196,6 +203,13 @@ public final class GuardedRecords: Sendable {
     }
 
     // MARK: Steps
+
+    /// The stored state of an emergency grant (``RecordError/storeUnavailable(_:)`` when the grant
+    /// store cannot be read: nothing is decided without knowing whether it was revoked).
+    private func current(_ emergency: EmergencyGrant?) async throws(RecordError) -> BreakGlassGrant? {
+        guard let emergency else { return nil }
+        return try await emergency.access.current(emergency)
+    }
 
     private func fetch(_ id: String) async throws(RecordError) -> StoredRecord? {
         do {

@@ -21,7 +21,8 @@ import Foundation
 ///   `forbid … when { !F }` (it applies unless its condition is false), with T the conjunction of the
 ///   parts' T and F the disjunction of their F.
 /// - **Break-glass.** Each grant is a `permit` that holds when the request's grant belongs to the
-///   principal, the principal holds an eligible role, and `issuedAt <= now < expiresAt`.
+///   principal, the principal holds an eligible role, `issuedAt <= now < expiresAt`, and the
+///   resource's patient is in the grant's scope.
 ///
 /// Not representable in Cedar, and excluded from the comparison: the decision *reason*
 /// (`noKnownRole`, `unknownAction`, `conditionNotMet`, … — Cedar answers allow or deny with the
@@ -59,6 +60,7 @@ struct CedarModel {
                 let active =
                     "context has grant && context.grant.subject == principal.id && \(eligible)"
                     + " && context.grant.issuedAt <= context.now && context.now < context.grant.expiresAt"
+                    + " && resource has patient && context.grant.patients.contains(resource.patient)"
                 let cover =
                     "\(Self.actions(grant.actions.map(\.name))) && \(Self.set(grant.resourceTypes.map(\.name))).contains(resource.type)"
                 add(
@@ -178,6 +180,8 @@ struct CedarModel {
             let subject: String
             let issuedAt: Int64
             let expiresAt: Int64
+            /// The grant's scope: the patients it may open.
+            let patients: [String]
         }
         let principal: UID
         let action: UID
@@ -244,7 +248,7 @@ struct CedarModel {
         let grant = request.breakGlass.map {
             Request.Grant(
                 subject: $0.subjectID, issuedAt: Self.microseconds($0.issuedAt),
-                expiresAt: Self.microseconds($0.expiresAt))
+                expiresAt: Self.microseconds($0.expiresAt), patients: $0.scope.patientIDs)
         }
         let fields =
             policy.resourceTypes.first { $0.name.name == resource.type }?.fields.map(\.name) ?? []

@@ -167,8 +167,13 @@ struct RandomWorld {
             // Issued to this subject or the other user, possibly already expired at `now`.
             let holder = chance(80) ? subject : Subject(id: "u9", roles: subject.roles)
             let issued = now.addingTimeInterval(-Double(Int.random(in: 0...5000, using: &rng)))
+            // Scoped to one or two patients, possibly not the resource's.
+            let scope = BreakGlassScope(
+                patients: patients.shuffled(using: &rng).prefix(Int.random(in: 1...2, using: &rng)))
             grant = try? policy.breakGlass(
-                for: holder, reason: BreakGlassReason(category: .urgentCare, justification: "test"), now: issued)
+                for: holder, scope: scope,
+                reason: BreakGlassReason(category: .emergencyTreatment, justification: "test"),
+                now: issued)
         }
         let directory: (any CareTeamDirectory)? =
             chance(50) ? RandomCareTeams(members: ["u0": ["p0", "p1", ""], "u1": ["p2"]]) : nil

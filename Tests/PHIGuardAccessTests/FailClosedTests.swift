@@ -22,8 +22,8 @@ import Testing
 
     func nurseGrant(_ nurse: Subject) throws -> BreakGlassGrant {
         try hospital.breakGlass(
-            for: nurse, reason: BreakGlassReason(category: .lifeThreateningEmergency, justification: "unresponsive"),
-            now: utc(hour: 11))
+            for: nurse, scope: BreakGlassScope(patient: "p-stranger"),
+            reason: BreakGlassReason(category: .emergencyTreatment, justification: "unresponsive"), now: utc(hour: 11))
     }
 
     // MARK: Labels
@@ -207,11 +207,12 @@ import Testing
     @Test func aGrantOnAnUnknownTypeOrActionIsFlaggedForReview() throws {
         let nurse = Subject(id: "u-n", roles: ["nurse"])
         let grant = try nurseGrant(nurse)
-        let unknownType = decide(hospital, nurse, .read, Resource(type: "x-ray"), grant: grant)
+        let unknownType = decide(hospital, nurse, .read, Resource(type: "x-ray", patientID: "p-stranger"), grant: grant)
         #expect(unknownType.reason == .unknownResourceType)
         #expect(unknownType.requiresAuditReview && unknownType.breakGlassStatus == .active)
         #expect(unknownType.breakGlassGrantID == grant.id)
-        let unknownAction = decide(hospital, nurse, AccessAction("launch"), Resource(type: "chart"), grant: grant)
+        let unknownAction = decide(
+            hospital, nurse, AccessAction("launch"), Resource(type: "chart", patientID: "p-stranger"), grant: grant)
         #expect(unknownAction.reason == .unknownAction)
         #expect(unknownAction.requiresAuditReview && unknownAction.breakGlassStatus == .active)
         // Inapplicable action (delete on a chart) and someone else's grant, too.
@@ -228,7 +229,8 @@ import Testing
             subject: nurse, sessionHandle: "s", authenticatedAt: utc(hour: 11), recentlyAuthenticatedAt: utc(hour: 11),
             strength: .multiFactor, validUntil: utc(hour: 13))
         let grant = try engine.breakGlass(
-            for: principal, reason: BreakGlassReason(category: .urgentCare, justification: "bleeding"))
+            for: principal, scope: BreakGlassScope(patient: "p-1"),
+            reason: BreakGlassReason(category: .emergencyTreatment, justification: "bleeding"))
         let chart = Resource(type: "chart", patientID: "p-1")
         let stepUp = engine.decide(principal, .read, chart, breakGlass: grant, recentAuthentication: .seconds(60))
         #expect(stepUp.reason == .recentAuthenticationRequired)

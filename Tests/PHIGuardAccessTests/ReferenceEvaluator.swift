@@ -38,6 +38,8 @@ struct ReferenceEvaluator {
             let eligible = policy.breakGlass.map { section in section.roles.contains { effective.contains($0.name) } }
             if grant.subjectID != request.subject.id || eligible != true {
                 status = .notApplicable
+            } else if !grant.scope.patientIDs.contains(where: { $0 == request.resource.patientID }) {
+                status = .outOfScope
             } else if now < grant.issuedAt || now >= grant.expiresAt {
                 status = .expired
             } else {

@@ -258,8 +258,9 @@ import Testing
         let chart = Resource(type: "chart", patientID: "p-stranger")
         #expect(!engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart)).isAllowed)
 
-        let reason = BreakGlassReason(category: .lifeThreateningEmergency, justification: "  unresponsive in ER  ")
-        let grant = try engine.breakGlass(for: nurse, reason: reason, duration: .seconds(1800))
+        let reason = BreakGlassReason(category: .emergencyTreatment, justification: "  unresponsive in ER  ")
+        let grant = try engine.breakGlass(
+            for: nurse, scope: BreakGlassScope(patient: "p-stranger"), reason: reason, duration: .seconds(1800))
         #expect(grant.expiresAt.timeIntervalSince(grant.issuedAt) == 1800)
         #expect(!grant.description.contains("unresponsive"))
         #expect(!reason.description.contains("unresponsive"))
@@ -287,6 +288,21 @@ import Testing
         let stolen = engine.decide(AccessRequest(subject: other, action: .read, resource: chart, breakGlass: grant))
         #expect(!stolen.isAllowed && stolen.breakGlassStatus == .notApplicable)
 
+        // A patient outside the grant's scope, or a resource of no patient, is not opened.
+        let otherPatient = Resource(type: "chart", patientID: "p-other")
+        let outside = engine.decide(
+            AccessRequest(subject: nurse, action: .read, resource: otherPatient, breakGlass: grant))
+        #expect(!outside.isAllowed && outside.breakGlassStatus == .outOfScope && outside.requiresAuditReview)
+        let noPatient = engine.decide(
+            AccessRequest(subject: nurse, action: .read, resource: Resource(type: "chart"), breakGlass: grant))
+        #expect(!noPatient.isAllowed && noPatient.breakGlassStatus == .outOfScope)
+
+        // A revoked copy opens nothing, from the revocation time on.
+        let revoked = grant.revoked(at: clock.now)
+        let afterRevoke = engine.decide(
+            AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: revoked))
+        #expect(!afterRevoke.isAllowed && afterRevoke.breakGlassStatus == .revoked)
+
         clock.advance(by: .seconds(1799))
         #expect(
             engine.decide(AccessRequest(subject: nurse, action: .read, resource: chart, breakGlass: grant)).isAllowed)
@@ -299,24 +315,37 @@ import Testing
 
     @Test func breakGlassRules() {
         let now = utc(hour: 12)
-        let reason = BreakGlassReason(category: .urgentCare, justification: "bleeding")
+        let reason = BreakGlassReason(category: .emergencyTreatment, justification: "bleeding")
+        let scope = BreakGlassScope(patient: "p-1")
         #expect(throws: BreakGlassError.notPermitted) {
-            try policy.breakGlass(for: Subject(id: "u", roles: ["billing-clerk"]), reason: reason, now: now)
+            try policy.breakGlass(
+                for: Subject(id: "u", roles: ["billing-clerk"]), scope: scope, reason: reason, now: now)
         }
         #expect(throws: BreakGlassError.notPermitted) {
-            try policy.breakGlass(for: Subject(id: "u", roles: ["patient"]), reason: reason, now: now)
+            try policy.breakGlass(for: Subject(id: "u", roles: ["patient"]), scope: scope, reason: reason, now: now)
         }
         #expect(throws: BreakGlassError.missingJustification) {
             try policy.breakGlass(
-                for: Subject(id: "u", roles: ["physician"]),
-                reason: BreakGlassReason(category: .other, justification: " \n "), now: now)
+                for: Subject(id: "u", roles: ["physician"]), scope: scope,
+                reason: BreakGlassReason(category: .breakTheGlass, justification: " \n "), now: now)
         }
         #expect(throws: BreakGlassError.invalidDuration) {
             try policy.breakGlass(
-                for: Subject(id: "u", roles: ["physician"]), reason: reason, duration: .seconds(4 * 3600 + 1), now: now)
+                for: Subject(id: "u", roles: ["physician"]), scope: scope, reason: reason,
+                duration: .seconds(4 * 3600 + 1), now: now)
+        }
+        for invalid in [
+            BreakGlassScope(patients: []), BreakGlassScope(patients: [""]),
+            BreakGlassScope(patients: (0...16).map { "p-\($0)" }),
+        ] {
+            #expect(throws: BreakGlassError.invalidScope) {
+                try policy.breakGlass(
+                    for: Subject(id: "u", roles: ["physician"]), scope: invalid, reason: reason, now: now)
+            }
         }
         // Inheritors of an eligible role may break the glass; the default is the policy's maximum.
-        let grant = try? policy.breakGlass(for: Subject(id: "u", roles: ["charge-nurse"]), reason: reason, now: now)
+        let grant = try? policy.breakGlass(
+            for: Subject(id: "u", roles: ["charge-nurse"]), scope: scope, reason: reason, now: now)
         #expect(grant?.expiresAt == now.addingTimeInterval(4 * 3600))
     }
 
@@ -330,8 +359,8 @@ import Testing
                 """)
         #expect(throws: BreakGlassError.notPermitted) {
             try policy.breakGlass(
-                for: Subject(id: "u", roles: ["physician"]),
-                reason: BreakGlassReason(category: .urgentCare, justification: "x"), now: utc(hour: 1))
+                for: Subject(id: "u", roles: ["physician"]), scope: BreakGlassScope(patient: "p-1"),
+                reason: BreakGlassReason(category: .emergencyTreatment, justification: "x"), now: utc(hour: 1))
         }
     }
 

@@ -78,6 +78,15 @@ enum AuditFixtures {
                 count: 51, windowSeconds: 3600
             ).auditEvent(),
             try .tamperDetected(table: "phiguard_sessions", rowID: "s-1", actorID: "u-3", at: date),
+            try AuditEvent(
+                kind: .breakGlassInvoked, timestamp: AuditEvent.timestamp(for: date), actorID: "user:7",
+                sessionID: "s-1", action: "break-glass", resourceType: "break-glass-grant", resourceID: "g-1",
+                patientID: "MRN-000123", outcome: .success, breakGlass: true, breakGlassReason: "ETREAT",
+                attributes: ["break-glass-grant": "g-1"]),
+            try AuditEvent(
+                kind: .breakGlassRevoked, timestamp: AuditEvent.timestamp(for: date), actorID: "user:7",
+                action: "revoke", resourceType: "break-glass-grant", resourceID: "g-1", outcome: .success,
+                attributes: ["break-glass-grant": "g-1"]),
             try .breakGlassReviewed(sequence: 14, reviewerID: "privacy:1", at: date),
         ]
     }

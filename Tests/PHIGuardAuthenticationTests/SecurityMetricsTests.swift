@@ -98,16 +98,18 @@ struct SecurityMetricsTests {
         let patient = try await harness.addAccount("pat@example.org", id: "acct-pat", patientID: "p-7")
         let doctorSession = try await harness.signIn("dr@example.org", doctor)
         let patientSession = try await harness.signIn("pat@example.org", patient)
-        let reason = BreakGlassReason(category: .lifeThreateningEmergency, justification: "unresponsive in ED")
+        let reason = BreakGlassReason(category: .emergencyTreatment, justification: "unresponsive in ED")
 
         #expect(throws: BreakGlassError.notPermitted) {
-            _ = try engine.breakGlass(for: patientSession.principal, reason: reason)
+            _ = try engine.breakGlass(
+                for: patientSession.principal, scope: BreakGlassScope(patient: "p-9"), reason: reason)
         }
         #expect(metrics.counterTotal(label: AccessMetricLabel.breakGlassGrants) == 0)
 
-        let grant = try engine.breakGlass(for: doctorSession.principal, reason: reason)
+        let grant = try engine.breakGlass(
+            for: doctorSession.principal, scope: BreakGlassScope(patient: "p-9"), reason: reason)
         #expect(
-            try metrics.expectCounter(AccessMetricLabel.breakGlassGrants, [("category", "life-threatening-emergency")])
+            try metrics.expectCounter(AccessMetricLabel.breakGlassGrants, [("category", "ETREAT")])
                 .totalValue == 1)
         let decision = engine.decide(
             doctorSession.principal, .read, Resource(type: "chart", id: "c-9", patientID: "p-9"), breakGlass: grant)

@@ -178,7 +178,7 @@ let unreadablePolicyTests: PolicyTestSuite.LoadError = {
 }()
 let accessErrors: [any Error] = [
     BreakGlassError.notPermitted, BreakGlassError.missingJustification, BreakGlassError.justificationTooLong,
-    BreakGlassError.invalidDuration, rejectedPolicy,
+    BreakGlassError.invalidDuration, BreakGlassError.invalidScope, rejectedPolicy,
     unreadablePolicyTests,
     AccessRequestDocument.Problem.invalidTime, AccessRequestDocument.Problem.breakGlass(.notPermitted),
     RateLimitExceeded(retryAfter: .milliseconds(2_500), refusedBy: ["login-per-address"]),
@@ -318,6 +318,7 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .missingJustification: "BreakGlassError.missingJustification"
         case .justificationTooLong: "BreakGlassError.justificationTooLong"
         case .invalidDuration: "BreakGlassError.invalidDuration"
+        case .invalidScope: "BreakGlassError.invalidScope"
         }
     case is PolicyValidationError: "PolicyValidationError"
     case is PolicyTestSuite.LoadError: "PolicyTestSuite.LoadError"
@@ -387,10 +388,10 @@ struct LeakScanTests {
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
         // + 3 SessionStoreError + 6 LoginConfigurationError + 5 AccountDirectoryError + 4 CareTeamStoreError
-        // + TamperedRowError + 3 RowSealingKeyError + 4 BreakGlassError + PolicyValidationError
+        // + TamperedRowError + 3 RowSealingKeyError + 5 BreakGlassError + PolicyValidationError
         // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 9 RecordError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 95)
+        #expect(names.count == 96)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

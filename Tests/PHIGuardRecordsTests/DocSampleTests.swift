@@ -41,6 +41,31 @@ func chartResponse(cookie: String?, chartID: String, flow: LoginFlow, charts: Gu
     }
 }
 
+/// POST /charts/{id}/break-glass, then the read under the grant.
+func emergencyRead(
+    chartID: String, patientID: String, justification: String, principal: AuthenticatedPrincipal,
+    emergency: EmergencyAccess, charts: GuardedRecords
+) async throws -> [String: String] {
+    var grant = try await emergency.activeGrant(for: principal, patientID: patientID)
+    if grant == nil {
+        grant = try await emergency.invoke(
+            principal, scope: BreakGlassScope(patient: patientID),
+            reason: BreakGlassReason(category: .emergencyTreatment, justification: justification),
+            duration: .seconds(3600))
+    }
+    return try await charts.read(chartID, as: principal, breakGlass: grant).values
+}
+
+/// The privacy officer's queue: each grant with every record read under it.
+func reviewBreakGlass(emergency: EmergencyAccess, auditStorage: some AuditRecordSource, officer: AuthenticatedPrincipal)
+    async throws
+{
+    for item in try await emergency.reviewQueue(auditRecords: auditStorage) {
+        print(item.grant.reason.category.rawValue, item.uses.map { $0.event.resourceID ?? "-" })
+        try await emergency.review(item.grant.id, outcome: "justified", as: officer)
+    }
+}
+
 // MARK: Article sample (end)
 
 /// Accounts in memory, as an app's table would hold them.
@@ -113,5 +138,23 @@ struct DocSampleTests {
         await #expect(throws: PortalError.self) {
             try await chartResponse(cookie: nil, chartID: "c-1", flow: flow, charts: charts)
         }
+    }
+
+    @Test("the break-the-glass sample runs: invoke once, reuse, read, review")
+    func breakGlassSampleRuns() async throws {
+        let world = try await BreakGlassWorld()
+        let nurse = try await world.signIn("nurse")
+        let auditor = try await world.signIn("auditor")
+        for _ in 0..<2 {
+            let values = try await emergencyRead(
+                chartID: "c-1", patientID: "p-1", justification: "unresponsive on arrival", principal: nurse.principal,
+                emergency: world.emergency, charts: world.records)
+            #expect(values["vitals"] == "value of vitals" && values["billing"] == nil)
+        }
+        let grants = try await world.harness.grants.grants(issuedSince: .distantPast, includeReviewed: true, limit: 10)
+        #expect(grants.count == 1)  // invoked once, found the second time
+        try await reviewBreakGlass(
+            emergency: world.emergency, auditStorage: world.harness.sink, officer: auditor.principal)
+        #expect(try await world.emergency.reviewQueue(auditRecords: world.harness.sink).isEmpty)
     }
 }

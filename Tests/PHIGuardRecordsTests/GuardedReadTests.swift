@@ -44,9 +44,9 @@ func checkEveryDecisionKind(_ harness: RecordsHarness) async throws {
         let principal = harness.principal(kind.user, kind.roles)
         let grant =
             kind.breakGlass
-            ? try harness.engine.breakGlass(
-                for: principal,
-                reason: BreakGlassReason(category: .lifeThreateningEmergency, justification: "unresponsive on arrival"))
+            ? try await harness.emergency.invoke(
+                principal, scope: BreakGlassScope(patient: "p-1"),
+                reason: BreakGlassReason(category: .emergencyTreatment, justification: "unresponsive on arrival"))
             : nil
         harness.cipher.reset()
         do {
@@ -71,13 +71,14 @@ func checkEveryDecisionKind(_ harness: RecordsHarness) async throws {
         #expect(event.timestamp == AuditEvent.timestamp(for: harness.clock.now), "engine clock, not Date()")
         #expect(event.breakGlass == kind.breakGlass)
         if let grant {
-            #expect(event.attributes["break-glass-grant"] == grant.id)
+            #expect(event.attributes["break-glass-grant"] == grant.grant.id)
             #expect(event.attributes["break-glass-status"] == "active")
-            #expect(event.breakGlassReason == "life-threatening-emergency")
+            #expect(event.breakGlassReason == "ETREAT")
         }
     }
     #expect(try await harness.verifyLog().isIntact)
-    #expect(try await harness.auditRecords().count == DecisionCase.all.count)
+    // One access record per kind, plus the break-glass invocation.
+    #expect(try await harness.auditRecords().count == DecisionCase.all.count + 1)
 }
 
 @Suite("Guarded records in memory")
@@ -94,7 +95,9 @@ struct GuardedReadTests {
             let principal = harness.principal(kind.user, kind.roles)
             let grant =
                 kind.breakGlass
-                ? try harness.engine.breakGlass(for: principal, reason: .init(category: .other, justification: "x"))
+                ? try harness.engine.breakGlass(
+                    for: principal, scope: BreakGlassScope(patient: "p-1"),
+                    reason: .init(category: .breakTheGlass, justification: "x"))
                 : nil
             let resource = Resource(type: "chart", id: "c-1", patientID: "p-1")
             let decision = harness.engine.decide(principal, .read, resource, breakGlass: grant)

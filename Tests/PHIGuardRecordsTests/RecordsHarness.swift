@@ -55,8 +55,13 @@ struct RecordsHarness {
     let schema: RecordSchema
     let store: any RecordStore
     let records: GuardedRecords
+    let grants: any BreakGlassStore
+    let emergency: EmergencyAccess
 
-    init(store: (RecordSchema) async throws -> any RecordStore = { _ in InMemoryRecordStore() }) async throws {
+    init(
+        store: (RecordSchema) async throws -> any RecordStore = { _ in InMemoryRecordStore() },
+        grants: any BreakGlassStore = InMemoryBreakGlassStore()
+    ) async throws {
         let yaml = try String(
             contentsOf: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml"),
             encoding: .utf8)
@@ -71,6 +76,9 @@ struct RecordsHarness {
             resourceType: "chart", table: "charts", fields: Self.chartFields.map { RecordField.encrypted($0) })
         self.store = try await store(schema)
         records = try GuardedRecords(schema: schema, store: self.store, engine: engine, cipher: cipher, audit: log)
+        self.grants = grants
+        emergency = EmergencyAccess(
+            engine: engine, store: grants, encryptor: encryptor, audit: log, reviewerRoles: ["auditor"])
         try await seed("c-1", patient: "p-1")
     }
 

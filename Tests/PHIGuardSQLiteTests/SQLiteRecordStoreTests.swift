@@ -31,6 +31,7 @@ struct SQLiteRecordsWorld {
     let schema: RecordSchema
     let store: SQLiteRecordStore
     let records: GuardedRecords
+    let emergency: EmergencyAccess
 
     init(directory: URL) async throws {
         path = directory.appendingPathComponent("records.sqlite").path
@@ -48,6 +49,8 @@ struct SQLiteRecordsWorld {
             resourceType: "chart", table: "charts", fields: Self.fields.map { RecordField.encrypted($0) })
         store = try await SQLiteRecordStore.open(path: path, schemas: [schema])
         records = try GuardedRecords(schema: schema, store: store, engine: engine, encryptor: encryptor, audit: log)
+        emergency = EmergencyAccess(
+            engine: engine, store: InMemoryBreakGlassStore(), encryptor: encryptor, audit: log, reviewerRoles: [])
         var columns: [String: StoredValue] = [:]
         for field in Self.fields {
             let context = FieldContext(table: "charts", recordID: "c-1", field: field)
@@ -126,8 +129,9 @@ struct SQLiteRecordStoreTests {
                 let principal = world.principal(kind.user, [kind.role])
                 let grant =
                     kind.breakGlass
-                    ? try world.engine.breakGlass(
-                        for: principal, reason: .init(category: .urgentCare, justification: "arrived unconscious"))
+                    ? try await world.emergency.invoke(
+                        principal, scope: BreakGlassScope(patient: "p-1"),
+                        reason: .init(category: .emergencyTreatment, justification: "arrived unconscious"))
                     : nil
                 do {
                     let chart = try await world.records.read("c-1", as: principal, breakGlass: grant)
@@ -144,7 +148,7 @@ struct SQLiteRecordStoreTests {
                 try await world.records.read("c-404", as: world.principal("u-admin", ["admin"]))
             }
             #expect(missing == .notFoundOrDenied)
-            #expect(try await world.events().count == kinds.count + 1)
+            #expect(try await world.events().count == kinds.count + 2)  // + the missing read, + the invocation
             #expect(try await world.verify())
         }
     }

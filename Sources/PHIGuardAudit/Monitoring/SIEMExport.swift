@@ -231,6 +231,8 @@ public struct ECSAuditExporter: Sendable {
             }
         case .keyRotated, .policyReloaded: return (["configuration"], ["change"])
         case .breakGlassReviewed: return (["iam"], ["info"])
+        case .breakGlassInvoked: return (["iam"], ["creation"])
+        case .breakGlassRevoked: return (["iam"], ["deletion"])
         case .securityAlert, .tamperDetected: return (["intrusion_detection"], ["info"])
         }
     }

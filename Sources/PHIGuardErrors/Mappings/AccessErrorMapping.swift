@@ -7,7 +7,7 @@ public import PHIGuardAccess
 extension BreakGlassError: PublicErrorMappable {
     /// A subject who may not break the glass gets 403 ``PublicProblem/breakGlassRefused``; a missing or
     /// over-long justification is 422 ``PublicProblem/justificationRequired``; a duration outside the
-    /// policy's limit is 400.
+    /// policy's limit, or a scope of no or too many patients, is 400.
     public var errorMapping: MappedError {
         // BreakGlassError descriptions are fixed texts: never the justification or a subject id.
         let message = description
@@ -22,6 +22,8 @@ extension BreakGlassError: PublicErrorMappable {
                 .justificationRequired, internalCode: "break_glass.justification_too_long", logMessage: message)
         case .invalidDuration:
             MappedError(.invalidRequest, internalCode: "break_glass.invalid_duration", logMessage: message)
+        case .invalidScope:
+            MappedError(.invalidRequest, internalCode: "break_glass.invalid_scope", logMessage: message)
         }
     }
 }
