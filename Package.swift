@@ -37,7 +37,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
-    ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption"]),
+    ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardCrypto"]),
     (
         "PHIGuardAuthentication",
         [
@@ -66,7 +66,10 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
     // Conformance suites an app runs against its own store implementations, and test doubles.
-    ("PHIGuardTesting", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit"]),
+    (
+        "PHIGuardTesting",
+        ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardRecords"]
+    ),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
