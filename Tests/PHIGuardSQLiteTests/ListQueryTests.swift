@@ -187,6 +187,18 @@ struct ListWorld {
         await #expect(throws: RecordError.invalidCursor) {
             _ = try await world.records.list(as: doctor, limit: 5, after: String(decoding: bytes, as: UTF8.self))
         }
+        // A well-formed payload (the last id moved back to the start) under the old MAC: refused.
+        let parts = cursor.split(separator: ".")
+        var payload = String(parts[0]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        payload += String(repeating: "=", count: (4 - payload.count % 4) % 4)
+        let json = try #require(Data(base64Encoded: payload).flatMap { String(data: $0, encoding: .utf8) })
+        #expect(json.contains("n-04"))
+        let forged = Data(json.replacingOccurrences(of: "n-04", with: "n-00").utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        await #expect(throws: RecordError.invalidCursor) {
+            _ = try await world.records.list(as: doctor, limit: 5, after: forged + "." + parts[1])
+        }
         // Another query (a filter added) or another principal cannot reuse it.
         await #expect(throws: RecordError.invalidCursor) {
             _ = try await world.records.list(as: doctor, where: [.equals(field: "ward", value: "w1")], after: cursor)
