@@ -61,7 +61,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            postgres, nioCore, nioSSL, log,
+            "PHIGuardRecords", postgres, nioCore, nioSSL, log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
@@ -116,7 +116,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto", "PHIGuardTesting",
-            "PHIGuardTestSupport", postgres, log,
+            "PHIGuardTestSupport", "PHIGuardRecords", "PHIGuardAccess", "PHIGuardFieldEncryption", postgres, log,
         ]
     ),
 ]
