@@ -11,7 +11,8 @@ package enum PlanDifferential {
     /// The resource type, fields and table shape every generated policy and data set uses.
     package static let fields = ["f0", "f1", "f2", "f3"]
     package static let labels = ["l0", "l1", "l2"]
-    package static let statuses = ["a", "b", "c"]
+    /// "K" because the stored KELVIN SIGN (U+212A) is canonically equivalent to it (the engine's `==`).
+    package static let statuses = ["a", "b", "K"]
     package static let wards = ["w1", "w2"]
 
     /// The schema of data set `index` (table `diff_docs_<index>`).
@@ -120,7 +121,7 @@ package enum PlanDifferential {
                 let key = chance(60) ? "status" : "ward"
                 let operand: AccessPolicy.AttributeComparison.Operand =
                     key == "ward" && chance(50)
-                    ? .subjectAttribute("ward") : .value(key == "status" ? statuses[Int(random.next() % 3)] : "w1")
+                    ? .subjectAttribute("ward") : .value(key == "status" ? statuses[Int(random.next() % UInt64(statuses.count))] : "w1")
                 let side: AccessPolicy.AttributeComparison.Side = chance(12) ? .subject : .resource
                 condition.attributes.append(
                     .init(side: side, key: side == .subject ? "ward" : key, operand: operand, negated: chance(30)))
