@@ -180,7 +180,7 @@ let package = Package(
             name: "PHIGuardCLI",
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
-                "PHIGuardPostgres",
+                "PHIGuardPostgres", "PHIGuardRecords",
                 "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, postgres,
             ],
             swiftSettings: strictSettings

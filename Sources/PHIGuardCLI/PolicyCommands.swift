@@ -8,7 +8,7 @@ struct PolicyCommand: AsyncParsableCommand {
         commandName: "policy",
         abstract: "Validate, query, explain and test PHIGuard access policies (YAML).",
         discussion: "See Documentation/CLI-policy.md for the request JSON format and exit codes.",
-        subcommands: [Validate.self, Check.self, Explain.self, Test.self]
+        subcommands: [Validate.self, Check.self, Explain.self, Test.self, Plan.self]
     )
 
     /// Reads and compiles a policy file, exiting 66 (unreadable) or 65 (invalid, every problem listed).
