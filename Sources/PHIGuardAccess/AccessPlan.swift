@@ -324,7 +324,8 @@ extension CompiledPolicy {
         let end = Int(slotStart[slot + 1])
         for position in start..<end {
             let rule = rules[position]
-            let applies = rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
+            let applies =
+                rule.isBreakGlass ? breakGlassActive : roles.contains(word: rule.roleWord, mask: rule.roleMask)
             guard applies, seen.insert(rule.ruleID).inserted else { continue }
             let entry = PlanTemplate.Entry(
                 ruleID: rule.ruleID, condition: rule.condition, fields: rule.fields, isWholeDeny: rule.isWholeDeny,
@@ -360,12 +361,18 @@ struct PlanBinder {
     }
 
     /// Each part of the condition as (yes, no); the condition is `yes` when all parts are, `no` when any is.
-    private mutating func parts(_ condition: CompiledCondition, rule: Int32) -> [(yes: PlanCondition, no: PlanCondition)] {
+    private mutating func parts(_ condition: CompiledCondition, rule: Int32) -> [(
+        yes: PlanCondition, no: PlanCondition
+    )] {
         let ruleID = policy.ruleIDs[Int(rule)]
         var result: [(yes: PlanCondition, no: PlanCondition)] = []
         if let relationship = condition.relationship {
             let isSelf: PlanCondition
-            if let patient = subject.patientID, !patient.isEmpty { isSelf = .patientIs(patient) } else { isSelf = .never }
+            if let patient = subject.patientID, !patient.isEmpty {
+                isSelf = .patientIs(patient)
+            } else {
+                isSelf = .never
+            }
             let careTeam: PlanCondition
             if relationship == .self {
                 careTeam = .never

@@ -35,10 +35,14 @@ extension PolicyCommand {
 
         func run() async throws {
             let policy = try PolicyCommand.load(file, output: output)
-            guard let dialect = SQLDialect(rawValue: dialect) else { try fail("--dialect must be sqlite or postgres", CLIExit.dataError) }
+            guard let dialect = SQLDialect(rawValue: dialect) else {
+                try fail("--dialect must be sqlite or postgres", CLIExit.dataError)
+            }
             var now = Date()
             if let at {
-                guard let parsed = ISO8601DateFormatter().date(from: at) else { try fail("--at must be ISO 8601", CLIExit.dataError) }
+                guard let parsed = ISO8601DateFormatter().date(from: at) else {
+                    try fail("--at must be ISO 8601", CLIExit.dataError)
+                }
                 now = parsed
             }
             guard policy.resourceTypes.contains(resourceType) else {
@@ -48,7 +52,11 @@ extension PolicyCommand {
             var resourceKeys: Set<String> = []
             for rule in policy.source.rules {
                 for comparison in rule.condition.attributes {
-                    if comparison.side == .subject { subjectKeys.insert(comparison.key) } else { resourceKeys.insert(comparison.key) }
+                    if comparison.side == .subject {
+                        subjectKeys.insert(comparison.key)
+                    } else {
+                        resourceKeys.insert(comparison.key)
+                    }
                     if case .subjectAttribute(let key) = comparison.operand { subjectKeys.insert(key) }
                 }
             }

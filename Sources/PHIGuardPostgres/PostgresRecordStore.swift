@@ -59,7 +59,8 @@ public final class PostgresRecordStore: RecordStore {
                 if let indexColumn = field.blindIndexColumn {
                     columns.append("\(indexColumn) BYTEA")
                     statements.append(
-                        "CREATE INDEX IF NOT EXISTS \(schema.table)_\(indexColumn)_idx ON \(schema.table)(\(indexColumn))")
+                        "CREATE INDEX IF NOT EXISTS \(schema.table)_\(indexColumn)_idx ON \(schema.table)(\(indexColumn))"
+                    )
                 }
             }
             statements.insert("CREATE TABLE IF NOT EXISTS \(schema.table) (\(columns.joined(separator: ", ")))", at: 0)
@@ -149,7 +150,8 @@ public final class PostgresRecordStore: RecordStore {
     public func delete(_ id: String, patientID: String, schema: RecordSchema) async throws -> Bool {
         let rows = try await execute(
             SQLStatement(
-                text: "DELETE FROM \(schema.table) WHERE \(schema.recordIDColumn) = $1 AND \(schema.patientIDColumn) = $2 "
+                text:
+                    "DELETE FROM \(schema.table) WHERE \(schema.recordIDColumn) = $1 AND \(schema.patientIDColumn) = $2 "
                     + "RETURNING 1",
                 parameters: [.text(id), .text(patientID)]))
         return rows.count == 1

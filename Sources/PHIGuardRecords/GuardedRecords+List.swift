@@ -60,7 +60,9 @@ extension GuardedRecords {
             try await refuse(query, "limit must be 1-\(Self.maximumPageSize)")
         }
         let scope = try query.scope(order: order, filters: filters, key: cursorKey)
-        let after = try cursor.map { text throws(RecordError) in try ListCursor.decode(text, scope: scope, key: cursorKey) }
+        let after = try cursor.map { text throws(RecordError) in
+            try ListCursor.decode(text, scope: scope, key: cursorKey)
+        }
         guard query.plan.kind != .never else {
             let sequence = try await recordQuery(query, patients: [], fields: [], rows: 0, reason: "query")
             return RecordPage(records: [], nextCursor: nil, auditSequence: sequence)
@@ -111,7 +113,8 @@ extension GuardedRecords {
         let rows = try await query.run(sql.statement)
         var parsed: [ListedRow] = []
         for row in rows.prefix(limit) {
-            parsed.append(try parse(row, decisionFields: decisionFields, readable: readable, sorted: sortExpression != nil))
+            parsed.append(
+                try parse(row, decisionFields: decisionFields, readable: readable, sorted: sortExpression != nil))
         }
         // Keep the page within one audit record; the cursor continues after the last row kept.
         var patients: [String] = []
@@ -145,7 +148,8 @@ extension GuardedRecords {
             let values = try open(row)
             if !query.matchesSearch(values, visible: row.visible) { continue }
             records.append(
-                GuardedRecord(id: row.stored.id, patientID: row.stored.patientID, values: values, auditSequence: sequence))
+                GuardedRecord(
+                    id: row.stored.id, patientID: row.stored.patientID, values: values, auditSequence: sequence))
         }
         var next: String?
         if cut, let last = kept.last {

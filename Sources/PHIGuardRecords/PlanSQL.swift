@@ -199,7 +199,8 @@ public struct PlanTranslator: Sendable {
             sql.append("), FALSE)")
         case .onCareTeam(let subjectID):
             guard let team = careTeams else {
-                throw .untranslatable(ruleID: plan.ruleIDs.first ?? "?", construct: "careTeam without a care-team table")
+                throw .untranslatable(
+                    ruleID: plan.ruleIDs.first ?? "?", construct: "careTeam without a care-team table")
             }
             sql.append(
                 "COALESCE(\(patient) <> '' AND \(patient) IN (SELECT \(team.table).\(team.patientColumn) FROM \(team.table) "
@@ -210,7 +211,8 @@ public struct PlanTranslator: Sendable {
             let column = try column(key, plan)
             sql.append(
                 dialect == .sqlite
-                    ? "(typeof(\(column)) = 'text' AND \(column) <> '')" : "(\(column) IS NOT NULL AND \(column) <> '')")
+                    ? "(typeof(\(column)) = 'text' AND \(column) <> '')" : "(\(column) IS NOT NULL AND \(column) <> '')"
+            )
         case .attributeEquals(let key, let value):
             let column = try column(key, plan)
             sql.append("COALESCE(\(column) = ")
@@ -223,7 +225,8 @@ public struct PlanTranslator: Sendable {
                 sql.append("(1 = 0)")
                 return
             }
-            sql.append("(\(printableASCII(labels.raw)) AND \(dialect == .sqlite ? "instr" : "strpos")(\(labels.padded), ")
+            sql.append(
+                "(\(printableASCII(labels.raw)) AND \(dialect == .sqlite ? "instr" : "strpos")(\(labels.padded), ")
             sql.bind(.text(" \(label) "))
             sql.append(") > 0)")
         case .hasUndeclaredLabel:
@@ -280,7 +283,8 @@ public struct PlanTranslator: Sendable {
     private var labelsExpression: (raw: String, padded: String)? {
         guard let column = labelsColumn else { return nil }
         let raw =
-            dialect == .sqlite ? "(CASE WHEN typeof(\(column)) = 'text' THEN \(column) ELSE '' END)"
+            dialect == .sqlite
+            ? "(CASE WHEN typeof(\(column)) = 'text' THEN \(column) ELSE '' END)"
             : "COALESCE(\(column), '')"
         return (raw, "(' ' || replace(\(raw), ' ', '  ') || ' ')")
     }

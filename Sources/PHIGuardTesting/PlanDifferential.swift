@@ -73,7 +73,8 @@ package enum PlanDifferential {
         for index in 0..<records {
             let labelTokens = (labels + ["zz", "l0"]).filter { _ in random.next() % 4 == 0 }
             let labelText: String? = pick([
-                labelTokens.joined(separator: " "), labelTokens.joined(separator: "  "), " " + labelTokens.joined(separator: " "),
+                labelTokens.joined(separator: " "), labelTokens.joined(separator: "  "),
+                " " + labelTokens.joined(separator: " "),
                 labelTokens.joined(separator: " "), "",
             ])
             var values: [String: String] = [:]
@@ -88,7 +89,8 @@ package enum PlanDifferential {
         let subjects = (0..<6).map { "u-\($0)" }
         var teams: [String: Set<String>] = [:]
         for subject in subjects {
-            teams[subject] = Set((0..<(random.next() % UInt64(patients))).map { _ in "p-\(random.next() % UInt64(patients))" })
+            teams[subject] = Set(
+                (0..<(random.next() % UInt64(patients))).map { _ in "p-\(random.next() % UInt64(patients))" })
         }
         return DataSet(rows: rows, careTeams: teams, subjects: subjects)
     }
@@ -121,13 +123,15 @@ package enum PlanDifferential {
                 let key = chance(60) ? "status" : "ward"
                 let operand: AccessPolicy.AttributeComparison.Operand =
                     key == "ward" && chance(50)
-                    ? .subjectAttribute("ward") : .value(key == "status" ? statuses[Int(random.next() % UInt64(statuses.count))] : "w1")
+                    ? .subjectAttribute("ward")
+                    : .value(key == "status" ? statuses[Int(random.next() % UInt64(statuses.count))] : "w1")
                 let side: AccessPolicy.AttributeComparison.Side = chance(12) ? .subject : .resource
                 condition.attributes.append(
                     .init(side: side, key: side == .subject ? "ward" : key, operand: operand, negated: chance(30)))
             }
             if chance(8) {
-                condition.timeOfDay = chance(50) ? .init(fromMinute: 0, toMinute: 720) : .init(fromMinute: 720, toMinute: 1439)
+                condition.timeOfDay =
+                    chance(50) ? .init(fromMinute: 0, toMinute: 720) : .init(fromMinute: 720, toMinute: 1439)
             }
             let effect: AccessPolicy.Effect = chance(30) ? .deny : .allow
             let ruleRoles = subset((0..<roleCount).map { "role\($0)" }, minimum: 1)
@@ -180,10 +184,13 @@ package enum PlanDifferential {
         var start = 0
         while start < data.rows.count {
             var builder = SQLBuilder(dialect: dialect)
-            builder.append("INSERT INTO \(schema.table) (id, patient_id, \(fields.joined(separator: ", ")), status, ward, labels) VALUES ")
+            builder.append(
+                "INSERT INTO \(schema.table) (id, patient_id, \(fields.joined(separator: ", ")), status, ward, labels) VALUES "
+            )
             for (offset, row) in data.rows[start..<min(start + 100, data.rows.count)].enumerated() {
                 builder.append(offset == 0 ? "(" : ", (")
-                let cells: [String?] = [row.id, row.patientID] + fields.map { row.values[$0] } + [row.status, row.ward, row.labels]
+                let cells: [String?] =
+                    [row.id, row.patientID] + fields.map { row.values[$0] } + [row.status, row.ward, row.labels]
                 for (position, cell) in cells.enumerated() {
                     if position > 0 { builder.append(", ") }
                     builder.bind(cell.map { .text($0) } ?? .null)
@@ -196,7 +203,8 @@ package enum PlanDifferential {
         for (subject, patients) in data.careTeams.sorted(by: { $0.key < $1.key }) {
             for patient in patients.sorted() {
                 var builder = SQLBuilder(dialect: dialect)
-                builder.append("INSERT INTO \(careTeams.table) (\(careTeams.subjectColumn), \(careTeams.patientColumn)) VALUES (")
+                builder.append(
+                    "INSERT INTO \(careTeams.table) (\(careTeams.subjectColumn), \(careTeams.patientColumn)) VALUES (")
                 builder.bind(.text(subject))
                 builder.append(", ")
                 builder.bind(.text(patient))
@@ -298,7 +306,9 @@ package enum PlanDifferential {
                     // `AccessPlan`: byte equality versus Swift's canonical equivalence); never wider.
                     var differing: [Row] = []
                     for row in data.rows where want[row.id] != got[row.id] {
-                        let wider = got[row.id].map { fields in want[row.id].map { !Set(fields).isSubset(of: $0) } ?? true } ?? false
+                        let wider =
+                            got[row.id].map { fields in want[row.id].map { !Set(fields).isSubset(of: $0) } ?? true }
+                            ?? false
                         if wider || isPrintableASCII(row) {
                             differing.append(row)
                         } else {

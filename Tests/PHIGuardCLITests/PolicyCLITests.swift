@@ -90,7 +90,9 @@ import Testing
     }
 
     @Test func planPrintsTheRowConditionAndParameterisedSQL() throws {
-        let patient = try phiguard(["policy", "plan", Self.hospital, "--role", "patient", "--action", "read", "--type", "chart"])
+        let patient = try phiguard([
+            "policy", "plan", Self.hospital, "--role", "patient", "--action", "read", "--type", "chart",
+        ])
         #expect(patient.status == 0)
         #expect(patient.stdout.contains("plan read chart: conditional"))
         #expect(patient.stdout.contains("SQL (postgres): WHERE COALESCE(chart.patient_id = $1, FALSE)"))
@@ -101,7 +103,9 @@ import Testing
         ])
         #expect(nurse.status == 0)
         #expect(nurse.stdout.contains("care_team.subject_id = ?"))
-        let stranger = try phiguard(["policy", "plan", Self.hospital, "--role", "nobody", "--action", "read", "--type", "chart"])
+        let stranger = try phiguard([
+            "policy", "plan", Self.hospital, "--role", "nobody", "--action", "read", "--type", "chart",
+        ])
         #expect(stranger.stdout.contains("plan read chart: never"))
         #expect(stranger.stdout.contains("WHERE (1 = 0)"))
     }

@@ -85,12 +85,16 @@ struct PostgresPlanDifferentialTests {
             let sink = RecordingAuditSink()
             let log = try await AuditLog(
                 sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate())
-            let records = try GuardedRecords(schema: schema, store: store, engine: engine, encryptor: encryptor, audit: log)
+            let records = try GuardedRecords(
+                schema: schema, store: store, engine: engine, encryptor: encryptor, audit: log)
             for index in 0..<30 {
                 let id = String(format: "n-%02d", index)
-                let body = try encryptor.encrypt("body \(index)", context: FieldContext(table: "list_notes", recordID: id, field: "body"))
+                let body = try encryptor.encrypt(
+                    "body \(index)", context: FieldContext(table: "list_notes", recordID: id, field: "body"))
                 _ = try await store.insert(
-                    StoredRecord(id: id, patientID: "p-\(index)", columns: ["body": .bytes(body.bytes), "ward": .text("w\(index % 2)")]),
+                    StoredRecord(
+                        id: id, patientID: "p-\(index)",
+                        columns: ["body": .bytes(body.bytes), "ward": .text("w\(index % 2)")]),
                     schema: schema)
                 if index < 10 { try await store.addCareTeamMember(subjectID: "u-doc", patientID: "p-\(index)") }
             }

@@ -95,7 +95,8 @@ struct ListWorld {
         let root = try FieldKey.generate(id: "bidx")
         let encryptor = FieldEncryptor(keyring: try Keyring(active: try FieldKey.generate(id: "k1")))
         cipher = CountingCipher(encryptor)
-        log = try await AuditLog(sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate())
+        log = try await AuditLog(
+            sink: sink, chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate())
         nameIndex = try BlindIndex(
             name: "name", table: "notes", field: "name", bits: 32, normalization: .caseFolded, rootKey: root)
         schema = try RecordSchema(
@@ -217,8 +218,12 @@ struct ListWorld {
             await #expect(throws: RecordError.self) { _ = try await world.records.count(as: clerk, where: [filter]) }
         }
         // A search for a value no record has is refused the same way: refusal tells nothing about the data.
-        let missing = await refusal { try await world.records.list(as: clerk, where: [.equals(field: "name", value: "nobody")]) }
-        let present = await refusal { try await world.records.list(as: clerk, where: [.equals(field: "name", value: "Name 3")]) }
+        let missing = await refusal {
+            try await world.records.list(as: clerk, where: [.equals(field: "name", value: "nobody")])
+        }
+        let present = await refusal {
+            try await world.records.list(as: clerk, where: [.equals(field: "name", value: "Name 3")])
+        }
         #expect(missing == present && missing != nil)
         // Sorting on an encrypted field, or a field hidden on some rows, is refused.
         let doctor = world.principal("u-doc", ["physician"])
@@ -238,7 +243,8 @@ struct ListWorld {
         let world = try await ListWorld()
         let clerk = world.principal("u-clerk", ["clerk"])
         var keys: [String] = []
-        var page = try await world.records.list(as: clerk, orderBy: RecordOrder(.field("ward"), descending: true), limit: 25)
+        var page = try await world.records.list(
+            as: clerk, orderBy: RecordOrder(.field("ward"), descending: true), limit: 25)
         keys += page.records.map { "\($0["ward"] ?? "")/\($0.id)" }
         while let cursor = page.nextCursor {
             page = try await world.records.list(
@@ -301,9 +307,11 @@ struct ListWorld {
         let bare = try await SQLiteRecordStore.inMemory(schemas: [world.schema])
         let records = try GuardedRecords(
             schema: world.schema, store: bare, engine: world.engine, cipher: world.cipher, audit: world.log)
-        await #expect(throws: RecordError.planUntranslatable(
-            "policy rule 'physician-reads-team-notes' cannot be translated to SQL: careTeam needs a care-team table (or the subject's list)"
-        )) {
+        await #expect(
+            throws: RecordError.planUntranslatable(
+                "policy rule 'physician-reads-team-notes' cannot be translated to SQL: careTeam needs a care-team table (or the subject's list)"
+            )
+        ) {
             _ = try await records.list(as: world.principal("u-doc", ["physician"]))
         }
         // The clerk's plan needs no care-team table: it still lists.

@@ -12,9 +12,12 @@ import Testing
     @Test func listingSampleRuns() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sample-\(UUID()).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let notes = try RecordSchema(resourceType: "note", table: "notes", fields: [.encrypted("body"), .plain("ward")])
+        let notes = try RecordSchema(
+            resourceType: "note", table: "notes", fields: [.encrypted("body"), .plain("ward")])
         struct Teams: CareTeamDirectory {
-            func isOnCareTeam(subjectID: String, patientID: String) -> Bool { subjectID == "u-doc" && patientID == "p-1" }
+            func isOnCareTeam(subjectID: String, patientID: String) -> Bool {
+                subjectID == "u-doc" && patientID == "p-1"
+            }
         }
         let engine = AccessEngine(
             policy: try CompiledPolicy(
@@ -27,7 +30,8 @@ import Testing
                     """), careTeams: Teams())
         let encryptor = FieldEncryptor(keyring: try Keyring(active: try FieldKey.generate(id: "k1")))
         let log = try await AuditLog(
-            sink: RecordingAuditSink(), chainKey: try AuditChainKey.generate(), signingKey: try AuditSigningKey.generate())
+            sink: RecordingAuditSink(), chainKey: try AuditChainKey.generate(),
+            signingKey: try AuditSigningKey.generate())
         let now = engine.clock.now
         let doctor = AuthenticatedPrincipal(
             subject: Subject(id: "u-doc", roles: ["physician"]), sessionHandle: "s-1", authenticatedAt: now,
@@ -40,7 +44,8 @@ import Testing
         let records = try GuardedRecords(schema: notes, store: store, engine: engine, encryptor: encryptor, audit: log)
 
         for (id, patient) in [("n-1", "p-1"), ("n-2", "p-2")] {
-            let body = try encryptor.encrypt("note \(id)", context: FieldContext(table: "notes", recordID: id, field: "body"))
+            let body = try encryptor.encrypt(
+                "note \(id)", context: FieldContext(table: "notes", recordID: id, field: "body"))
             _ = try await store.insert(
                 StoredRecord(id: id, patientID: patient, columns: ["body": .bytes(body.bytes), "ward": .text("4B")]),
                 schema: notes)
@@ -49,7 +54,8 @@ import Testing
         var page = try await records.list(as: doctor, where: [.equals(field: "ward", value: "4B")], limit: 50)
         var rows = page.records
         while let cursor = page.nextCursor {
-            page = try await records.list(as: doctor, where: [.equals(field: "ward", value: "4B")], limit: 50, after: cursor)
+            page = try await records.list(
+                as: doctor, where: [.equals(field: "ward", value: "4B")], limit: 50, after: cursor)
             rows += page.records
         }
         let total = try await records.count(as: doctor, where: [.equals(field: "ward", value: "4B")])

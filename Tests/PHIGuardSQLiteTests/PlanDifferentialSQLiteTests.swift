@@ -35,7 +35,9 @@ import Testing
         let result = try await PlanDifferential.run(
             policies: Self.policies, dataSets: dataSets, dialect: .sqlite, careTeams: careTeams, seed: 7,
             clock: clock, query: { try await store.rows($0) })
-        print("plan differential (SQLite): \(Self.policies) policies, \(result.comparisons) plans, \(result.rows) row checks, \(result.stricter) stricter on non-ASCII rows, \(result.mismatches.count) mismatches")
+        print(
+            "plan differential (SQLite): \(Self.policies) policies, \(result.comparisons) plans, \(result.rows) row checks, \(result.stricter) stricter on non-ASCII rows, \(result.mismatches.count) mismatches"
+        )
         #expect(result.comparisons >= Self.policies * 6)
         #expect(result.mismatches.isEmpty, "\(result.mismatches.prefix(5))")
         try await store.close()
