@@ -134,7 +134,7 @@ public struct PlanRequirement: Sendable, Hashable, CustomStringConvertible {
 /// ```
 ///
 /// A row is allowed exactly when ``row`` holds for it, and field `f` of an allowed row is visible
-/// exactly when `fields[f]` holds: the same answers ``AccessEngine/decide(_:_:_:breakGlass:recentAuthentication:)``
+/// exactly when `fields[f]` holds: the same answers `AccessEngine.decide`
 /// gives for that row, by construction:
 /// - an allow rule holds when its condition is known to hold (every part `yes`); a deny rule (whole
 ///   or field) applies unless its condition is known to fail (some part `no`): missing or empty

@@ -52,7 +52,7 @@ public struct SQLStatement: Sendable, Hashable {
 ///
 /// A list query filters with `patient_id IN (SELECT patient_id FROM care_team WHERE user_id = ?)`:
 /// one bound parameter whatever the team's size, and the database uses an index on
-/// `(user_id, patient_id)`. A subject whose ``Subject/careTeamPatients`` is set (the engine uses that
+/// `(user_id, patient_id)`. A subject whose `Subject.careTeamPatients` is set (the engine uses that
 /// list first) is filtered with a bound id list instead (`IN (?, ?, …)`, up to
 /// ``PlanTranslator/maximumBoundIDs`` ids).
 public struct CareTeamTable: Sendable, Hashable {
@@ -122,7 +122,7 @@ package struct SQLBuilder {
     package var statement: SQLStatement { SQLStatement(text: text, parameters: parameters) }
 }
 
-/// Translates an ``AccessPlan`` into SQL predicates over a ``RecordSchema``'s table, with bound
+/// Translates an `AccessPlan` into SQL predicates over a ``RecordSchema``'s table, with bound
 /// parameters only: no value of the plan (patient ids, attribute values, labels) is ever written
 /// into the SQL text; table and column names come from the validated schema.
 ///
