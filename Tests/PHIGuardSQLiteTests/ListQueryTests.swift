@@ -50,6 +50,12 @@ struct ListWorld {
             resourceTypes: note
             fields: [ward]
             when: {relationship: careTeam}
+        breakGlass:
+          roles: [physician]
+          maxDuration: 4h
+          grants:
+            - actions: read
+              resourceTypes: [note]
         """
 
     /// Counts every open, then hands it to the real encryptor.
@@ -298,6 +304,29 @@ struct ListWorld {
         let nobody = world.principal("u-doc", ["nobody"])
         let page = try await world.records.list(as: nobody, limit: 100)
         #expect(page.records.count == 20 && page.records.allSatisfy { $0.fieldNames == ["ward"] })
+        try await world.close()
+    }
+
+    @Test func breakGlassWidensTheScopeOnlyWithAnActiveGrantAndDeniesStillWin() async throws {
+        let world = try await ListWorld()
+        let doctor = world.principal("u-doc", ["physician"])
+        let grant = try world.engine.breakGlass(
+            for: doctor,
+            reason: BreakGlassReason(category: .lifeThreateningEmergency, justification: "unconscious patient"))
+        let page = try await world.records.list(as: doctor, limit: 100, breakGlass: grant)
+        #expect(page.records.count == 60)
+        // The psych notes' bodies stay hidden: the field deny wins over the emergency grant.
+        #expect(page.records.filter { $0["body"] == nil }.count == 12)
+        let event = try #require(world.sink.events(.accessDecision).last)
+        #expect(event.breakGlass && event.attributes["break-glass-grant"] == grant.id)
+        #expect(event.attributes["break-glass-status"] == "active")
+        // Someone else's grant adds nothing.
+        let other = world.principal("u-other", ["physician"])
+        #expect(try await world.records.list(as: other, limit: 100, breakGlass: grant).records.isEmpty)
+        // After expiry: back to the care team.
+        world.clock.advance(by: .seconds(5 * 3600))
+        let later = world.principal("u-doc", ["physician"])
+        #expect(try await world.records.list(as: later, limit: 100, breakGlass: grant).records.count == 20)
         try await world.close()
     }
 
