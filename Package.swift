@@ -37,7 +37,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
-    ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption"]),
+    ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardCrypto"]),
     (
         "PHIGuardAuthentication",
         [
@@ -207,7 +207,7 @@ let package = Package(
             name: "PHIGuardCLI",
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
-                "PHIGuardPostgres",
+                "PHIGuardPostgres", "PHIGuardRecords",
                 "PHIGuardBackup",
                 "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, postgres,
             ],

@@ -51,6 +51,8 @@ public final class CompiledPolicy: Sendable {
     let ruleIDs: [String]
     let labelIndex: [String: Int]
     let timeZone: TimeZoneOffsetTable
+    /// Plan templates per (role set, slot, break-glass); see `AccessPlan`.
+    let planCache = PlanCache()
 
     private static let generations = Atomic<UInt64>(0)
 

@@ -8,7 +8,7 @@ struct PolicyCommand: AsyncParsableCommand {
         commandName: "policy",
         abstract: "Validate, query, explain and test PHIGuard access policies (YAML).",
         discussion: "See Documentation/CLI-policy.md for the request JSON format and exit codes.",
-        subcommands: [Validate.self, Check.self, Explain.self, Test.self]
+        subcommands: [Validate.self, Check.self, Explain.self, Test.self, Plan.self]
     )
 
     /// The most problems (or warnings) printed for one file; the rest are counted on one more line (in

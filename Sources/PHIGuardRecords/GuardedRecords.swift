@@ -29,10 +29,12 @@ public import PHIGuardFieldEncryption
 public final class GuardedRecords: Sendable {
     /// The schema of the records.
     public let schema: RecordSchema
-    private let store: any RecordStore
-    private let engine: AccessEngine
-    private let cipher: any RecordCipher
-    private let audit: AuditLog
+    let store: any RecordStore
+    let engine: AccessEngine
+    let cipher: any RecordCipher
+    let audit: AuditLog
+    /// The key of list cursors (see `list`).
+    let cursorKey = CursorKey()
 
     /// Guards `schema`'s records in `store`. Throws ``RecordSchemaError`` when the schema's resource
     /// type or a readable field is not in the engine's current policy.
@@ -62,7 +64,7 @@ public final class GuardedRecords: Sendable {
     }
 
     /// The one place this type reads the time: the engine's clock.
-    private func now() -> Date { engine.clock.now }
+    func now() -> Date { engine.clock.now }
 
     // MARK: Read
 
@@ -206,7 +208,7 @@ public final class GuardedRecords: Sendable {
 
     /// The stored state of an emergency grant (``RecordError/storeUnavailable(_:)`` when the grant
     /// store cannot be read: nothing is decided without knowing whether it was revoked).
-    private func current(_ emergency: EmergencyGrant?) async throws(RecordError) -> BreakGlassGrant? {
+    func current(_ emergency: EmergencyGrant?) async throws(RecordError) -> BreakGlassGrant? {
         guard let emergency else { return nil }
         return try await emergency.access.current(emergency)
     }
@@ -221,7 +223,7 @@ public final class GuardedRecords: Sendable {
 
     /// The resource the engine decides on: type from the schema; patient, attributes and labels from
     /// the stored row (never from the caller, who could claim any patient).
-    private func resource(_ id: String, _ stored: StoredRecord?, overriding values: [String: String] = [:])
+    func resource(_ id: String, _ stored: StoredRecord?, overriding values: [String: String] = [:])
         -> Resource
     {
         var resource = Resource(type: schema.resourceType, id: id, patientID: stored?.patientID)

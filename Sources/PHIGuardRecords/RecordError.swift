@@ -23,6 +23,19 @@ public enum RecordError: Error, Sendable, Hashable, CustomStringConvertible {
     case corruptRecord(field: String)
     /// A value could not be encrypted (too long, or secure memory unavailable).
     case encryptionFailed(field: String)
+    /// A list or count query was refused before it ran, whatever the data: it filters, sorts or
+    /// searches on a field the principal may not read, searches an encrypted field without a blind
+    /// index, searches for an empty value, or asks for an invalid page size. The refusal is audited.
+    case queryRefused(String)
+    /// The plan cannot be translated to SQL for this schema and store (the rule id and construct).
+    case planUntranslatable(String)
+    /// A list cursor was tampered with, made by another key, or belongs to another query.
+    case invalidCursor
+    /// The store cannot run list queries (it is not a SQL record store).
+    case listingUnsupported
+    /// A row the SQL filter returned is not allowed by the engine (a translation defect, or the policy
+    /// or time changed during the query): nothing was returned.
+    case listInconsistent
 
     /// A fixed text for the case.
     public var description: String {
@@ -36,6 +49,11 @@ public enum RecordError: Error, Sendable, Hashable, CustomStringConvertible {
         case .storeUnavailable(let type): "record store unavailable (\(type))"
         case .corruptRecord(let field): "stored field '\(field)' could not be read"
         case .encryptionFailed(let field): "field '\(field)' could not be encrypted"
+        case .queryRefused(let reason): "query refused: \(reason)"
+        case .planUntranslatable(let reason): "the access plan cannot be translated: \(reason)"
+        case .invalidCursor: "the list cursor is invalid"
+        case .listingUnsupported: "this record store cannot run list queries"
+        case .listInconsistent: "the list query disagreed with the access engine; nothing was returned"
         }
     }
 }

@@ -24,58 +24,70 @@ internal import SQLiteNIO
 /// let records = try GuardedRecords(schema: charts, store: store, engine: engine, encryptor: encryptor, audit: log)
 /// ```
 public final class SQLiteRecordStore: RecordStore {
-    private let database: SQLiteSerialConnection
+    let database: SQLiteSerialConnection
     private let ownsConnection: Bool
     /// Identifies the connection the store runs on (tests check that stores share one).
     package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
+    /// The care-team table list queries use for `careTeam` conditions (created with the record tables).
+    public let careTeamTable: CareTeamTable?
 
-    private init(database: SQLiteSerialConnection, ownsConnection: Bool) {
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool, careTeams: CareTeamTable?) {
         self.database = database
         self.ownsConnection = ownsConnection
+        self.careTeamTable = careTeams
     }
 
-    /// A store in `database` with a table for each of `schemas` (made if needed), sharing the
+    /// A store in `database` with a table for each of `schemas` (and the care-team table `careTeams`,
+    /// which `GuardedRecords.list` uses for `careTeam` conditions), made if needed, sharing the
     /// database's connection with the other stores built from it. ``close()`` leaves the database open.
-    public static func open(in database: SQLiteDatabase, schemas: [RecordSchema]) async throws(SQLiteRecordStoreError)
-        -> SQLiteRecordStore
+    public static func open(in database: SQLiteDatabase, schemas: [RecordSchema], careTeams: CareTeamTable? = nil)
+        async throws(SQLiteRecordStoreError) -> SQLiteRecordStore
     {
         do {
             try await database.makeTables { connection in
                 for schema in schemas {
                     for statement in createStatements(schema) { _ = try await connection.query(statement, []) }
                 }
+                for statement in careTeams?.createStatements ?? [] { _ = try await connection.query(statement, []) }
             }
         } catch {
             throw .unavailable(String(describing: type(of: error)))
         }
-        return SQLiteRecordStore(database: database.connection, ownsConnection: false)
+        return SQLiteRecordStore(database: database.connection, ownsConnection: false, careTeams: careTeams)
     }
 
-    /// Opens (creating if needed) the database at `path` and a table for each of `schemas`, on a
-    /// connection of its own (prefer ``open(in:schemas:)`` when other stores use the same file).
+    /// Opens (creating if needed) the database at `path` and a table for each of `schemas` (and the
+    /// care-team table `careTeams`), on a connection of its own (prefer ``open(in:schemas:careTeams:)``
+    /// when other stores use the same file).
     public static func open(
-        path: String, schemas: [RecordSchema], busyTimeout: Duration = .seconds(5),
+        path: String, schemas: [RecordSchema], careTeams: CareTeamTable? = nil, busyTimeout: Duration = .seconds(5),
         logger: Logger = Logger(label: "phiguard.records.sqlite")
     ) async throws(SQLiteRecordStoreError) -> SQLiteRecordStore {
-        try await open(path: Optional(path), schemas: schemas, busyTimeout: busyTimeout, logger: logger)
+        try await open(
+            path: Optional(path), schemas: schemas, careTeams: careTeams, busyTimeout: busyTimeout, logger: logger)
     }
 
     /// Opens a private in-memory database (for tests).
-    public static func inMemory(schemas: [RecordSchema]) async throws(SQLiteRecordStoreError) -> SQLiteRecordStore {
-        try await open(path: nil, schemas: schemas, busyTimeout: .seconds(5), logger: Logger(label: "phiguard.records"))
-    }
-
-    private static func open(path: String?, schemas: [RecordSchema], busyTimeout: Duration, logger: Logger)
+    public static func inMemory(schemas: [RecordSchema], careTeams: CareTeamTable? = nil)
         async throws(SQLiteRecordStoreError) -> SQLiteRecordStore
     {
+        try await open(
+            path: nil, schemas: schemas, careTeams: careTeams, busyTimeout: .seconds(5),
+            logger: Logger(label: "phiguard.records"))
+    }
+
+    private static func open(
+        path: String?, schemas: [RecordSchema], careTeams: CareTeamTable?, busyTimeout: Duration, logger: Logger
+    ) async throws(SQLiteRecordStoreError) -> SQLiteRecordStore {
         do {
             let database = try await SQLiteSerialConnection.open(path: path, busyTimeout: busyTimeout, logger: logger) {
                 connection in
                 for schema in schemas {
                     for statement in createStatements(schema) { _ = try await connection.query(statement, []) }
                 }
+                for statement in careTeams?.createStatements ?? [] { _ = try await connection.query(statement, []) }
             }
-            return SQLiteRecordStore(database: database, ownsConnection: true)
+            return SQLiteRecordStore(database: database, ownsConnection: true, careTeams: careTeams)
         } catch {
             throw .unavailable(String(describing: type(of: error)))
         }

@@ -140,6 +140,27 @@ import Testing
         #expect(json.stdout.contains(#""conditionHeld":true"#))
     }
 
+    @Test func planPrintsTheRowConditionAndParameterisedSQL() throws {
+        let patient = try phiguard([
+            "policy", "plan", Self.hospital, "--role", "patient", "--action", "read", "--type", "chart",
+        ])
+        #expect(patient.status == 0)
+        #expect(patient.stdout.contains("plan read chart: conditional"))
+        #expect(patient.stdout.contains("SQL (postgres): WHERE COALESCE(chart.patient_id = $1, FALSE)"))
+        #expect(patient.stdout.contains("$1 = '$subject.patientID'"))
+        let nurse = try phiguard([
+            "policy", "plan", Self.hospital, "--role", "nurse", "--action", "read", "--type", "chart", "--dialect",
+            "sqlite", "--json",
+        ])
+        #expect(nurse.status == 0)
+        #expect(nurse.stdout.contains("care_team.subject_id = ?"))
+        let stranger = try phiguard([
+            "policy", "plan", Self.hospital, "--role", "nobody", "--action", "read", "--type", "chart",
+        ])
+        #expect(stranger.stdout.contains("plan read chart: never"))
+        #expect(stranger.stdout.contains("WHERE (1 = 0)"))
+    }
+
     @Test func testRunsTheSampleExpectations() throws {
         let run = try phiguard(["policy", "test", Self.hospital, Self.hospitalTests])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")

@@ -186,7 +186,8 @@ let accessErrors: [any Error] = [
 let recordErrors: [RecordError] = [
     .notFoundOrDenied, .fieldsNotPermitted([Planted.patient]), .invalidField(Planted.sql), .invalidIdentifier,
     .alreadyExists, .auditUnavailable, .storeUnavailable(Planted.path), .corruptRecord(field: Planted.medicalRecord),
-    .encryptionFailed(field: Planted.stackFrame),
+    .encryptionFailed(field: Planted.stackFrame), .queryRefused(Planted.sql), .planUntranslatable(Planted.path),
+    .invalidCursor, .listingUnsupported, .listInconsistent,
 ]
 let capabilityErrors: [any Error] =
     totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
@@ -339,6 +340,11 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .storeUnavailable: "RecordError.storeUnavailable"
         case .corruptRecord: "RecordError.corruptRecord"
         case .encryptionFailed: "RecordError.encryptionFailed"
+        case .queryRefused: "RecordError.queryRefused"
+        case .planUntranslatable: "RecordError.planUntranslatable"
+        case .invalidCursor: "RecordError.invalidCursor"
+        case .listingUnsupported: "RecordError.listingUnsupported"
+        case .listInconsistent: "RecordError.listInconsistent"
         }
     default: "unknown \(type(of: error))"
     }
@@ -389,9 +395,9 @@ struct LeakScanTests {
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
         // + 3 SessionStoreError + 6 LoginConfigurationError + 5 AccountDirectoryError + 4 CareTeamStoreError
         // + TamperedRowError + 3 RowSealingKeyError + 5 BreakGlassError + PolicyValidationError
-        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 9 RecordError.
+        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 14 RecordError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 96)
+        #expect(names.count == 101)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

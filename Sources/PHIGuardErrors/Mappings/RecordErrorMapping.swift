@@ -8,7 +8,10 @@ extension RecordError: PublicErrorMappable {
     /// resource-denial setting: the guarded API never tells them apart); fields the decision does not
     /// grant are 403; a bad field name or id is 400; an existing id on create is 409; an audit log or
     /// store that cannot be written is 503 (nothing was returned or written); a stored field that does
-    /// not decrypt, or a value that cannot be sealed, is 500.
+    /// not decrypt, or a value that cannot be sealed, is 500. A refused list query (a filter, sort or
+    /// search on a field the principal may not read, an empty search, a bad page size) and a tampered
+    /// cursor are 400, the same for every reason; a plan that cannot be translated to SQL, a store that
+    /// cannot list, and a list that disagreed with the engine are 500.
     public var errorMapping: MappedError {
         // RecordError descriptions name fields and store types, never values; they go to the log only.
         let message = description
@@ -31,6 +34,16 @@ extension RecordError: PublicErrorMappable {
             MappedError(.internalError, internalCode: "records.corrupt_record", logMessage: message)
         case .encryptionFailed:
             MappedError(.internalError, internalCode: "records.encryption_failed", logMessage: message)
+        case .queryRefused:
+            MappedError(.invalidRequest, internalCode: "records.query_refused", logMessage: message)
+        case .invalidCursor:
+            MappedError(.invalidRequest, internalCode: "records.invalid_cursor", logMessage: message)
+        case .planUntranslatable:
+            MappedError(.internalError, internalCode: "records.plan_untranslatable", logMessage: message)
+        case .listingUnsupported:
+            MappedError(.internalError, internalCode: "records.listing_unsupported", logMessage: message)
+        case .listInconsistent:
+            MappedError(.internalError, internalCode: "records.list_inconsistent", logMessage: message)
         }
     }
 }
