@@ -38,6 +38,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
     ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption"]),
+    ("PHIGuardKeys", ["PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardAudit"]),
     (
         "PHIGuardAuthentication",
         [
@@ -80,6 +81,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),
     ("PHIGuardAudit", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
+    ("PHIGuardKeys", ["PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords"]),
     (
         "PHIGuardErrors",
         [
@@ -177,7 +179,7 @@ let package = Package(
             name: "PHIGuardCLI",
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
-                "PHIGuardPostgres",
+                "PHIGuardPostgres", "PHIGuardKeys", yams,
                 "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, postgres,
             ],
             swiftSettings: strictSettings
@@ -196,7 +198,7 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
                 "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords",
-                "PHIGuardSQLite",
+                "PHIGuardSQLite", "PHIGuardKeys",
                 "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
             ],
             path: "Examples/PatientPortal",
