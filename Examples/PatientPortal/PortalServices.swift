@@ -3,64 +3,44 @@ import Logging
 import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
-import PHIGuardCrypto
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardPasswords
 import PHIGuardRateLimit
 import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTOTP
 
-/// The key directory (`--keys`): every secret the portal needs, none of them in the database.
+/// The key directory (`--keys`): every secret the portal needs, none of them in the database. It is a
+/// `KeyDirectory` (PHIGuardKeys): the portal never opens a key file itself, and every load checks the
+/// directory (owner, not group/world writable, not a link) and the file (owner, 0600, not a link).
 ///
-/// | File | Mode | What |
-/// |---|---|---|
-/// | `field.keys` | 0600 | field-encryption keyring (`KeyringFile`): PHI columns, TOTP secrets, login names |
-/// | `index.keys` | 0600 | root key of the login-name blind index (kept apart: it must not rotate with `field.keys`) |
-/// | `chain.key` | 0600 | audit chain HMAC key |
-/// | `signing.key` | 0600 | audit checkpoint Ed25519 seed |
-/// | `signing.pub` | 0644 | audit checkpoint public key |
-/// | `ratelimit.key` | 0600 | the key of the rate-limit store's key digests |
+/// | File | What |
+/// |---|---|
+/// | `field.keys` | field-encryption keyring: PHI columns, TOTP secrets, login names |
+/// | `index.keys` | root key of the login-name blind index (kept apart: it must not rotate with `field.keys`) |
+/// | `chain.key`, `signing.key`, `signing.pub` | audit chain HMAC key, checkpoint Ed25519 seed and public key |
+/// | `digest.key` | the key of the rate-limit and lockout stores' key digests |
+/// | `backup.key` | the backup encryption key (unused by the portal) |
 ///
 /// The audit files have the names and format of `phiguard audit keygen`, so
 /// `phiguard audit verify --sqlite portal.sqlite --keys DIR` checks the portal's log directly.
 struct PortalKeys {
-    static let fieldKeyring = "field.keys"
-    static let indexKeyring = "index.keys"
-    static let chainKey = "chain.key"
-    static let signingKey = "signing.key"
-    static let signingPublicKey = "signing.pub"
-    static let rateLimitSecret = "ratelimit.key"
-    static let all = [fieldKeyring, indexKeyring, chainKey, signingKey, signingPublicKey, rateLimitSecret]
+    let keys: KeyDirectory
 
-    let directory: String
+    init(directory: String) { keys = KeyDirectory(path: directory) }
 
-    private func path(_ name: String) -> String { directory + "/" + name }
-
-    /// Whether any key file exists already.
-    var anyExists: Bool { Self.all.contains { FileManager.default.fileExists(atPath: path($0)) } }
-
-    /// Generates every key (libsodium's CSPRNG, through PHIGuard's key APIs) into a 0700 directory.
-    /// Refuses to overwrite a key. Prints nothing.
+    /// Generates every key (libsodium's CSPRNG) into a 0700 directory. Refuses to overwrite a key.
     func create() throws {
-        guard !anyExists else { throw PortalError.alreadyInitialized }
-        if !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "field-1")), to: path(Self.fieldKeyring))
-        try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "index-1")), to: path(Self.indexKeyring))
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.chainKey)
-        let seed = try AuditKeyMaterial.newSigningSeedBase64()
-        try write(seed, to: Self.signingKey)
-        try write(
-            try AuditSigningKey(base64: seed).publicKey.base64, to: Self.signingPublicKey, access: .publiclyReadable)
-        // 32 random bytes from libsodium; PHIGuard has no generic "new secret" call, and the audit chain
-        // key is exactly that (32 CSPRNG bytes, base64).
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.rateLimitSecret)
+        do { try KeyDirectory.create(at: keys.path) } catch { throw PortalError(error) }
     }
 
-    func fieldKeyring() throws -> Keyring { try KeyFileProvider(path: path(Self.fieldKeyring)).keyring() }
+    /// Runs `body`, turning a key refusal into the portal's error (a missing directory means "not set up").
+    private func load<T>(_ body: () throws(KeyError) -> T) throws -> T {
+        do { return try body() } catch { throw PortalError(error) }
+    }
+
+    func fieldKeyring() throws -> Keyring { try load(keys.fieldKeyring) }
 
     /// The blind index of login names. It indexes `LoginName.value`, already canonical, so its own
     /// normalisation is `.exact`: the one rule for what is "the same name" is `LoginName`'s.
@@ -68,7 +48,7 @@ struct PortalKeys {
         // 128 bits: login names are unique, so equal index values mean the same name (no collisions wanted).
         try BlindIndex(
             name: "login-name", table: "portal_accounts", field: "login_name", bits: 128, normalization: .exact,
-            rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
+            rootKey: try load(keys.blindIndexKeyring).active)
     }
 
     /// The blind index of login-name skeletons (`LoginName.skeleton`): unique, so a look-alike of an
@@ -76,44 +56,14 @@ struct PortalKeys {
     func loginSkeletonIndex() throws -> BlindIndex {
         try BlindIndex(
             name: "login-skeleton", table: "portal_accounts", field: "login_name", bits: 128, normalization: .exact,
-            rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
+            rootKey: try load(keys.blindIndexKeyring).active)
     }
 
-    func chainKey() throws -> AuditChainKey { try AuditChainKey(base64: try readSecret(Self.chainKey)) }
+    func chainKey() throws -> AuditChainKey { try load(keys.auditChainKey) }
 
-    func signingKey() throws -> AuditSigningKey { try AuditSigningKey(base64: try readSecret(Self.signingKey)) }
+    func signingKey() throws -> AuditSigningKey { try load(keys.auditSigningKey) }
 
-    func rateLimitSecret() throws -> [UInt8] {
-        guard let data = Data(base64Encoded: try readSecret(Self.rateLimitSecret)), data.count == 32 else {
-            throw PortalError.badKeyFile(Self.rateLimitSecret)
-        }
-        return Array(data)
-    }
-
-    /// Writes `text` to a new file (never following or replacing anything), mode 0600 unless `access` says otherwise.
-    private func write(_ text: String, to name: String, access: PrivateFile.Access = .ownerOnly) throws {
-        var bytes = Array((text + "\n").utf8)
-        defer { Sodium.zero(&bytes) }
-        do {
-            try PrivateFile.write(bytes, to: path(name), access: access)
-        } catch {
-            throw PortalError.cannotWrite(name)
-        }
-    }
-
-    /// Reads a key file only its owner can access (like `KeyFileProvider`), refusing symbolic links.
-    private func readSecret(_ name: String) throws -> String {
-        var bytes: [UInt8]
-        do {
-            bytes = try PrivateFile.read(path(name), maximumByteCount: 4095)
-        } catch {
-            if case .notFound = error { throw PortalError.notInitialized }
-            throw PortalError.badKeyFile(name)
-        }
-        defer { Sodium.zero(&bytes) }
-        guard !bytes.isEmpty else { throw PortalError.badKeyFile(name) }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    func digestSecret() throws -> DigestSecret { try load(keys.digestSecret) }
 }
 
 /// Everything one run of the portal uses, opened from the database file and the key directory, and
@@ -149,13 +99,16 @@ struct PortalServices {
             skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
         // One clock for every component (sessions, lockout, rate limits, audit, access rules).
         let clock = SystemClock()
-        var secret = try keys.rateLimitSecret()
-        let rateLimits = try await SQLiteRateLimitStore.open(
-            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
+        let digestSecret = try keys.digestSecret()
+        let rateLimits = try await digestSecret.withTemporaryCopy { secret in
+            try await SQLiteRateLimitStore.open(
+                path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
+        }
         // The same digest secret: the stores' digests are domain-separated by their labels.
-        secret = try keys.rateLimitSecret()
-        let lockout = try await SQLiteLockoutStore.open(
-            path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
+        let lockout = try await digestSecret.withTemporaryCopy { secret in
+            try await SQLiteLockoutStore.open(
+                path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
+        }
         let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
         let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
         let audit = try await AuditLog(

@@ -17,6 +17,7 @@ struct PHIGuardCommand: AsyncParsableCommand {
             KeysCommand.self,
             PolicyCommand.self,
             AuditCommand.self,
+            DoctorCommand.self,
         ]
     )
 }
