@@ -92,14 +92,20 @@ struct PortalServices {
         guard creating || FileManager.default.fileExists(atPath: options.database) else {
             throw PortalError.notInitialized
         }
-        let encryptor = FieldEncryptor(keyring: try keys.fieldKeyring(), logger: logger)
+        // Every key first: a refused key file must stop the run before any connection is open.
+        let fieldKeyring = try keys.fieldKeyring()
+        let loginIndex = try keys.loginIndex()
+        let skeletonIndex = try keys.loginSkeletonIndex()
+        let digestSecret = try keys.digestSecret()
+        let chainKey = try keys.chainKey()
+        let signingKey = try keys.signingKey()
+        let encryptor = FieldEncryptor(keyring: fieldKeyring, logger: logger)
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
         let database = try await PortalDatabase.open(
-            path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
-            skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
+            path: options.database, encryptor: encryptor, loginIndex: loginIndex,
+            skeletonIndex: skeletonIndex, logger: logger)
         // One clock for every component (sessions, lockout, rate limits, audit, access rules).
         let clock = SystemClock()
-        let digestSecret = try keys.digestSecret()
         let rateLimits = try await digestSecret.withTemporaryCopy { secret in
             try await SQLiteRateLimitStore.open(
                 path: options.database, keyDigestSecret: &secret, clock: clock, logger: logger)
@@ -112,7 +118,7 @@ struct PortalServices {
         let sessions = try await SQLiteSessionStore.open(path: options.database, logger: logger)
         let auditSink = try await SQLiteAuditSink.open(path: options.database, logger: logger)
         let audit = try await AuditLog(
-            sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
+            sink: auditSink, chainKey: chainKey, signingKey: signingKey, clock: clock,
             logger: logger)
         let flow = try LoginFlow(
             accounts: database, sessions: sessions, passwords: try PasswordHasher(),
