@@ -2,6 +2,7 @@ import Foundation
 import PHIGuardAudit
 import PHIGuardFieldEncryption
 import PHIGuardKeys
+import PHIGuardPasswords
 import Testing
 
 #if canImport(Glibc)
@@ -172,4 +173,34 @@ struct MemoryScanTests {
 
 extension MaskedSecret {
     init(masked: [UInt8]) { self.masked = masked }
+}
+
+@Suite("Typed password in process memory", .serialized)
+struct PasswordMemoryScanTests {
+    @Test("a password read with PasswordSecret.readLine, hashed and verified, is nowhere in readable memory afterwards")
+    func passwordIsNotLeft() async throws {
+        // 24 random ASCII letters and digits: the ASCII path (no NFKC string).
+        let password = MaskedSecret(
+            randomFrom: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", count: 24)
+        var pipeEnds: [Int32] = [0, 0]
+        try #require(pipe(&pipeEnds) == 0)
+        defer { close(pipeEnds[0]) }
+        var clear = password.masked.map { $0 ^ MaskedSecret.mask } + [0x0A]
+        #expect(clear.withUnsafeBytes { write(pipeEnds[1], $0.baseAddress, $0.count) } == clear.count)
+        memset(&clear, 0, clear.count)
+        close(pipeEnds[1])
+
+        let hasher = try PasswordHasher(configuration: .init(parameters: .owaspMinimum))
+        let stored: String
+        do {
+            let typed = try #require(try PasswordSecret.readLine(from: pipeEnds[0]))
+            #expect(typed.byteCount == 24)
+            stored = try await hasher.hash(typed)
+            #expect(try await hasher.verify(typed, against: stored) == .valid)
+        }
+        // A different password does not verify (the secret really was the typed bytes).
+        #expect(try await hasher.verify("not-the-password", against: stored) == .invalid)
+        let hits = try password.occurrencesInProcessMemory()
+        #expect(hits == 0, "typed password found \(hits) times")
+    }
 }
