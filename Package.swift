@@ -81,7 +81,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     ("PHIGuardFieldEncryption", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
     ("PHIGuardAccess", ["PHIGuardTestSupport"]),
     ("PHIGuardAudit", ["PHIGuardCrypto", "PHIGuardTestSupport"]),
-    ("PHIGuardKeys", ["PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords"]),
+    ("PHIGuardKeys", ["PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPasswords"]),
     (
         "PHIGuardErrors",
         [

@@ -146,7 +146,8 @@ enum PortalRunner {
             if let services { try? await services.close() }
             // The operator runs this CLI: name the refused key file, its problem and the fix (never the key).
             if case .keys(let keyError) = error as? PortalError {
-                FileHandle.standardError.write(Data("PatientPortal: \(keyError.description); fix: \(keyError.fix)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("PatientPortal: \(keyError.description); fix: \(keyError.fix)\n".utf8))
             }
             let failure = reporter.report(error)
             FileHandle.standardError.write(Data("PatientPortal: \(failure.cliMessage)\n".utf8))

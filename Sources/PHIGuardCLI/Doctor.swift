@@ -75,7 +75,9 @@ struct Deployment {
                 )
             case "sessions":
                 guard let map = value.mapping else { throw Invalid(message: "sessions: expected a mapping") }
-                if let idle = map["idleTimeout"] { deployment.idleTimeoutSeconds = try seconds(idle, "sessions.idleTimeout") }
+                if let idle = map["idleTimeout"] {
+                    deployment.idleTimeoutSeconds = try seconds(idle, "sessions.idleTimeout")
+                }
                 if let absolute = map["absoluteLifetime"] {
                     deployment.absoluteLifetimeSeconds = try seconds(absolute, "sessions.absoluteLifetime")
                 }
@@ -182,7 +184,8 @@ enum Doctor {
         guard let path = deployment.keys else {
             return [
                 DoctorFinding(
-                    check: "keys.missing", severity: .error, subject: "phiguard.yaml", problem: "no key directory given",
+                    check: "keys.missing", severity: .error, subject: "phiguard.yaml",
+                    problem: "no key directory given",
                     fix: "add `keys: DIR` (create it with `phiguard keys init --dir DIR`)")
             ]
         }
@@ -198,7 +201,8 @@ enum Doctor {
             findings.append(
                 DoctorFinding(
                     check: "keys.age", severity: .warning, subject: directory.filePath(kind),
-                    problem: "the \(kind.rawValue) key file is \(days) days old (rotation period \(deployment.keyRotationSeconds / 86_400) days)",
+                    problem:
+                        "the \(kind.rawValue) key file is \(days) days old (rotation period \(deployment.keyRotationSeconds / 86_400) days)",
                     fix: kind == .fieldKeyring || kind == .blindIndexRoot
                         ? "rotate it (`phiguard keys rotate \(directory.filePath(kind))`, then re-encrypt)"
                         : "plan a rotation of the \(kind.rawValue) key"))
@@ -227,7 +231,8 @@ enum Doctor {
             return [
                 DoctorFinding(
                     check: "postgres.tls", severity: .error, subject: "database \(url.host)",
-                    problem: "sslmode=\(url.sslMode.rawValue): the server's certificate and name are not both verified; PHI and audit records can be read or altered on the way",
+                    problem:
+                        "sslmode=\(url.sslMode.rawValue): the server's certificate and name are not both verified; PHI and audit records can be read or altered on the way",
                     fix: "use sslmode=verify-full with sslrootcert=CA.pem")
             ]
         }
@@ -238,7 +243,8 @@ enum Doctor {
                 if file == database {
                     findings.append(
                         DoctorFinding(
-                            check: "database.missing", severity: .error, subject: file, problem: "the database file does not exist",
+                            check: "database.missing", severity: .error, subject: file,
+                            problem: "the database file does not exist",
                             fix: "check the path, or create the database"))
                 }
                 continue
@@ -255,7 +261,8 @@ enum Doctor {
                 findings.append(
                     DoctorFinding(
                         check: "database.mode", severity: .error, subject: file,
-                        problem: "has mode 0\(String(permissions, radix: 8)); group or others may access it (it holds identifiers, hashes and the audit log)",
+                        problem:
+                            "has mode 0\(String(permissions, radix: 8)); group or others may access it (it holds identifiers, hashes and the audit log)",
                         fix: "chmod 600 \(file) (and run the service with umask 077)"))
             }
         }
@@ -267,16 +274,22 @@ enum Doctor {
             return [
                 DoctorFinding(
                     check: "passwords.unknown", severity: .info, subject: "passwords",
-                    problem: "no Argon2 parameters given; not checked", fix: "add `passwords: {memoryKiB:, iterations:, parallelism:}`")
+                    problem: "no Argon2 parameters given; not checked",
+                    fix: "add `passwords: {memoryKiB:, iterations:, parallelism:}`")
             ]
         }
-        let meets = owaspArgon2Minimums.contains { parameters.memoryKiB >= $0.memoryKiB && parameters.iterations >= $0.iterations }
+        let meets = owaspArgon2Minimums.contains {
+            parameters.memoryKiB >= $0.memoryKiB && parameters.iterations >= $0.iterations
+        }
         guard !meets, parameters.parallelism >= 1 else { return [] }
         return [
             DoctorFinding(
                 check: "passwords.argon2", severity: .error, subject: "passwords",
-                problem: "Argon2id m=\(parameters.memoryKiB) KiB, t=\(parameters.iterations), p=\(parameters.parallelism) is below every OWASP minimum (m=19456 t=2, m=47104 t=1, m=12288 t=3, m=9216 t=4, m=7168 t=5)",
-                fix: "use Argon2Parameters.owaspMinimum (m=19456, t=2, p=1) or stronger; old hashes are replaced at the next sign-in")
+                problem:
+                    "Argon2id m=\(parameters.memoryKiB) KiB, t=\(parameters.iterations), p=\(parameters.parallelism) is below every OWASP minimum (m=19456 t=2, m=47104 t=1, m=12288 t=3, m=9216 t=4, m=7168 t=5)",
+                fix:
+                    "use Argon2Parameters.owaspMinimum (m=19456, t=2, p=1) or stronger; old hashes are replaced at the next sign-in"
+            )
         ]
     }
 
@@ -286,7 +299,8 @@ enum Doctor {
             findings.append(
                 DoctorFinding(
                     check: "sessions.absolute", severity: .error, subject: "sessions.absoluteLifetime",
-                    problem: "\(absolute / 60) minutes exceeds NIST SP 800-63B AAL2 (reauthenticate at least every 12 hours)",
+                    problem:
+                        "\(absolute / 60) minutes exceeds NIST SP 800-63B AAL2 (reauthenticate at least every 12 hours)",
                     fix: "set sessions.absoluteLifetime to 12h or less (LoginConfiguration.absoluteLifetime)"))
         }
         if let idle = deployment.idleTimeoutSeconds, idle > nistIdleLimitSeconds {
@@ -300,7 +314,8 @@ enum Doctor {
             findings.append(
                 DoctorFinding(
                     check: "sessions.unknown", severity: .info, subject: "sessions",
-                    problem: "session lifetimes not given; not checked", fix: "add `sessions: {idleTimeout:, absoluteLifetime:}`"))
+                    problem: "session lifetimes not given; not checked",
+                    fix: "add `sessions: {idleTimeout:, absoluteLifetime:}`"))
         }
         return findings
     }
@@ -310,8 +325,11 @@ enum Doctor {
             return [
                 DoctorFinding(
                     check: "audit.unwitnessed", severity: .warning, subject: "witness",
-                    problem: "audit checkpoints are not written to a witness: truncating the log or deleting its tail goes unnoticed",
-                    fix: "configure a FileCheckpointWitness outside the database (AuditLog witness:) and add `witness: FILE`")
+                    problem:
+                        "audit checkpoints are not written to a witness: truncating the log or deleting its tail goes unnoticed",
+                    fix:
+                        "configure a FileCheckpointWitness outside the database (AuditLog witness:) and add `witness: FILE`"
+                )
             ]
         }
         do {
@@ -319,7 +337,8 @@ enum Doctor {
             if checkpoints.isEmpty {
                 return [
                     DoctorFinding(
-                        check: "audit.unwitnessed", severity: .warning, subject: path, problem: "the witness holds no checkpoint yet",
+                        check: "audit.unwitnessed", severity: .warning, subject: path,
+                        problem: "the witness holds no checkpoint yet",
                         fix: "check that the audit log is given this witness")
                 ]
             }
@@ -337,7 +356,8 @@ enum Doctor {
         guard let path = deployment.policy else {
             return [
                 DoctorFinding(
-                    check: "policy.unknown", severity: .info, subject: "policy", problem: "no policy file given; not checked",
+                    check: "policy.unknown", severity: .info, subject: "policy",
+                    problem: "no policy file given; not checked",
                     fix: "add `policy: FILE`")
             ]
         }
@@ -354,14 +374,16 @@ enum Doctor {
             return error.issues.map { issue in
                 DoctorFinding(
                     check: "policy.invalid", severity: issue.isWarning ? .warning : .error,
-                    subject: path + (issue.location.map { ":\($0)" } ?? ""), problem: "\(issue.code.rawValue): \(issue.message)",
+                    subject: path + (issue.location.map { ":\($0)" } ?? ""),
+                    problem: "\(issue.code.rawValue): \(issue.message)",
                     fix: "fix the policy (`phiguard policy validate \(path)`)")
             }
         }
         var findings = compiled.warnings.map { issue in
             DoctorFinding(
                 check: "policy.invalid", severity: .warning, subject: path + (issue.location.map { ":\($0)" } ?? ""),
-                problem: "\(issue.code.rawValue): \(issue.message)", fix: "fix the policy (`phiguard policy validate \(path)`)")
+                problem: "\(issue.code.rawValue): \(issue.message)",
+                fix: "fix the policy (`phiguard policy validate \(path)`)")
         }
         findings += breakGlass(compiled.source, path: path)
         return findings
@@ -390,7 +412,8 @@ enum Doctor {
                     DoctorFinding(
                         check: "breakglass.broad", severity: .warning,
                         subject: path + (breakGlass.location.map { ":\($0)" } ?? ""),
-                        problem: "break-glass role \(role) is held by \(holders.count) of \(allRoles.count) roles (\(holders.sorted().joined(separator: ", ")))",
+                        problem:
+                            "break-glass role \(role) is held by \(holders.count) of \(allRoles.count) roles (\(holders.sorted().joined(separator: ", ")))",
                         fix: "name the clinical roles that need emergency access (e.g. physician), not a base role"))
             }
         }
@@ -399,7 +422,8 @@ enum Doctor {
                 DoctorFinding(
                     check: "breakglass.broad", severity: .warning,
                     subject: path + (breakGlass.location.map { ":\($0)" } ?? ""),
-                    problem: "break-glass grants last up to \(breakGlass.maximumDurationSeconds / 3600) hours (more than a 12-hour shift)",
+                    problem:
+                        "break-glass grants last up to \(breakGlass.maximumDurationSeconds / 3600) hours (more than a 12-hour shift)",
                     fix: "lower breakGlass.maxDuration to 12h or less"))
         }
         return findings
@@ -419,7 +443,8 @@ enum Doctor {
             guard index.bits > plan.maximumBits else { return nil }
             return DoctorFinding(
                 check: "blindindex.bits", severity: .warning, subject: "blind index \(index.name)",
-                problem: "\(index.bits) bits for \(index.population) rows: above the safe maximum of \(plan.maximumBits) (values become near-unique fingerprints an attacker can confirm guesses against)",
+                problem:
+                    "\(index.bits) bits for \(index.population) rows: above the safe maximum of \(plan.maximumBits) (values become near-unique fingerprints an attacker can confirm guesses against)",
                 fix: "rebuild the index with \(plan.recommendedBits) bits (BlindIndexPlanner.plan(population:))")
         }
     }

@@ -41,8 +41,11 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         var findings = parsed.unknownKeys.map { key in
             DoctorFinding(
-                check: "config.unknown-key", severity: .warning, subject: config, problem: "unknown key `\(key)` (ignored)",
-                fix: "remove it or correct its spelling (keys: \(Deployment.topLevelKeys.sorted().joined(separator: ", ")))")
+                check: "config.unknown-key", severity: .warning, subject: config,
+                problem: "unknown key `\(key)` (ignored)",
+                fix:
+                    "remove it or correct its spelling (keys: \(Deployment.topLevelKeys.sorted().joined(separator: ", ")))"
+            )
         }
         findings += await Doctor.run(parsed.0)
         let worst = findings.map(\.severity).max()
@@ -52,7 +55,9 @@ struct DoctorCommand: AsyncParsableCommand {
             print("\(config): no findings")
         } else {
             for finding in findings {
-                print("\(finding.severity.rawValue) \(finding.check) \(finding.subject): \(finding.problem)\n  fix: \(finding.fix)")
+                print(
+                    "\(finding.severity.rawValue) \(finding.check) \(finding.subject): \(finding.problem)\n  fix: \(finding.fix)"
+                )
             }
         }
         switch worst {

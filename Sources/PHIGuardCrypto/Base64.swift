@@ -90,7 +90,9 @@ package enum Base64 {
                 let status = sodium_base642bin(
                     base.assumingMemoryBound(to: UInt8.self), out.count, chars, count, nil, &written, &end,
                     variant.sodiumValue)
-                guard status == 0, end == UnsafePointer(chars) + count else { throw .invalidLength(what: "base64 text", count: count) }
+                guard status == 0, end == UnsafePointer(chars) + count else {
+                    throw .invalidLength(what: "base64 text", count: count)
+                }
             }
         } catch {
             return nil

@@ -175,7 +175,8 @@ public struct KeyDirectory: KeySource {
             if status.st_mode & S_IFMT == S_IFLNK {
                 found.append(.symbolicLink(path: publicPath))
             } else if status.st_mode & 0o022 != 0 {
-                found.append(.fileAccessibleByOthers(path: publicPath, mode: "0" + String(status.st_mode & 0o7777, radix: 8)))
+                found.append(
+                    .fileAccessibleByOthers(path: publicPath, mode: "0" + String(status.st_mode & 0o7777, radix: 8)))
             }
         }
         return found

@@ -38,7 +38,9 @@ public struct BackupKey: Sendable, CustomStringConvertible {
 
     /// Wraps exactly ``byteCount`` guarded bytes.
     package init(secret: SecretBytes) throws(KeyError) {
-        guard secret.count == Self.byteCount else { throw .secureMemory(reason: "a backup key is \(Self.byteCount) bytes") }
+        guard secret.count == Self.byteCount else {
+            throw .secureMemory(reason: "a backup key is \(Self.byteCount) bytes")
+        }
         self.secret = secret
     }
 

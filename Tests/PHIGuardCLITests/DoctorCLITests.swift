@@ -33,7 +33,8 @@ struct DoctorCLITests {
             "witness": "checkpoints.witness",
             "passwords": "{memoryKiB: 19456, iterations: 2, parallelism: 1}",
             "sessions": "{idleTimeout: 30m, absoluteLifetime: 12h}",
-            "blindIndexes": "[{name: login-name, bits: 128, population: 100000, unique: true}, {name: birth-date, bits: 15, population: 100000}]",
+            "blindIndexes":
+                "[{name: login-name, bits: 128, population: 100000, unique: true}, {name: birth-date, bits: 15, population: 100000}]",
             "keyRotation": "365d",
         ]
         var config: String { directory + "/phiguard.yaml" }
@@ -51,7 +52,9 @@ struct DoctorCLITests {
                     directory + "/checkpoints.witness",
                 ], input: AuditCLITests.events(5))
             try #require(appended.status == 0, "\(appended.stderr)")
-            for file in ["audit.sqlite", "audit.sqlite-wal", "audit.sqlite-shm"] { chmod(directory + "/" + file, 0o600) }
+            for file in ["audit.sqlite", "audit.sqlite-wal", "audit.sqlite-shm"] {
+                chmod(directory + "/" + file, 0o600)
+            }
             try FileManager.default.copyItem(atPath: PolicyCLITests.hospital, toPath: directory + "/policy.yaml")
         }
 
@@ -124,7 +127,9 @@ struct DoctorCLITests {
 
     @Test("database readable by others; PostgreSQL without verified TLS")
     func database() throws {
-        try expectFinding("database.mode", "error", subject: "audit.sqlite") { chmod($0.directory + "/audit.sqlite", 0o644) }
+        try expectFinding("database.mode", "error", subject: "audit.sqlite") {
+            chmod($0.directory + "/audit.sqlite", 0o644)
+        }
         try expectFinding("postgres.tls", "error", subject: "db.example") {
             $0.settings["database"] = "postgres://app@db.example:5432/phi?sslmode=require"
         }

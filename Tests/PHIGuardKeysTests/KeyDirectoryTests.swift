@@ -86,7 +86,9 @@ struct KeyDirectoryTests {
                     chmod(file, mode)
                     let failure = keys.problems()
                     #expect(failure == [.fileAccessibleByOthers(path: file, mode: "0" + String(mode, radix: 8))])
-                    #expect(failure.first?.description == "\(file): key file has mode 0\(String(mode, radix: 8)); group or others may access it")
+                    #expect(
+                        failure.first?.description
+                            == "\(file): key file has mode 0\(String(mode, radix: 8)); group or others may access it")
                     chmod(file, 0o600)
                 }
             }
@@ -141,14 +143,17 @@ struct KeyDirectoryTests {
             #expect(failure?.description.contains("secret-looking") == false)
             unlink(chain)
             try write("AAAA\n", to: chain)
-            #expect(error { _ = try keys.auditChainKey() } == .malformed(path: chain, reason: "the key is not 32 bytes"))
+            #expect(
+                error { _ = try keys.auditChainKey() } == .malformed(path: chain, reason: "the key is not 32 bytes"))
             let field = keys.filePath(.fieldKeyring)
             unlink(field)
             try write("phiguard-field-keyring v1\nactive k1 bm90LWEta2V5\n", to: field)
             let keyringFailure = error { _ = try keys.fieldKeyring() }
             #expect(keyringFailure?.subject == field)
             #expect(keyringFailure?.description.contains("bm90LWEta2V5") == false)
-            #expect(error { _ = try KeyDirectory(path: parent + "/none").fieldKeyring() } == .directoryMissing(path: parent + "/none"))
+            #expect(
+                error { _ = try KeyDirectory(path: parent + "/none").fieldKeyring() }
+                    == .directoryMissing(path: parent + "/none"))
         }
     }
 

@@ -80,9 +80,13 @@ struct MaskedSecret {
                 while position < lineEnd {
                     let c = maps[position]
                     let digit: UInt64
-                    if c >= 0x30 && c <= 0x39 { digit = UInt64(c - 0x30) }
-                    else if c >= 0x61 && c <= 0x66 { digit = UInt64(c - 0x61 + 10) }
-                    else { break }
+                    if c >= 0x30 && c <= 0x39 {
+                        digit = UInt64(c - 0x30)
+                    } else if c >= 0x61 && c <= 0x66 {
+                        digit = UInt64(c - 0x61 + 10)
+                    } else {
+                        break
+                    }
                     value = value << 4 | digit
                     position += 1
                 }
@@ -95,7 +99,8 @@ struct MaskedSecret {
             guard position < lineEnd, maps[position] == UInt8(ascii: "r") else { continue }
             // Skip the kernel's pseudo-mappings ("[vvar]", "[vsyscall]"): reading them fails or faults.
             var bracket = false
-            for index in position..<lineEnd where maps[index] == UInt8(ascii: "[") && maps[index + 1] == UInt8(ascii: "v") {
+            for index in position..<lineEnd
+            where maps[index] == UInt8(ascii: "[") && maps[index + 1] == UInt8(ascii: "v") {
                 bracket = true
             }
             if bracket { continue }
