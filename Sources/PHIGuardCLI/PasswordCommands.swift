@@ -50,7 +50,7 @@ struct PasswordCommand: AsyncParsableCommand {
             let hasher = try PasswordHasher(configuration: .init(parameters: try cost.parameters()))
             let password = try SecretInput.readPassword(prompt: "Password: ")
             do {
-                let encoded = try await hasher.hash(password)
+                let encoded = try await hasher.hash(secret: password)
                 output.emit(["hash": encoded], text: encoded)
             } catch {
                 try fail(error.description, error.isInputError ? CLIExit.dataError : CLIExit.internalError)
@@ -76,7 +76,7 @@ struct PasswordCommand: AsyncParsableCommand {
             let password = try SecretInput.readPassword(prompt: "Password: ")
             let result: PasswordVerification
             do {
-                result = try await hasher.verify(password, against: storedHash)
+                result = try await hasher.verify(secret: password, against: storedHash)
             } catch {
                 try fail(error.description, error.isInputError ? CLIExit.dataError : CLIExit.internalError)
             }

@@ -86,7 +86,7 @@ public final class PasswordHasher: Sendable {
 
     /// Hashes a password read straight into guarded memory (``PasswordSecret``), after the same
     /// ``PasswordInput`` rules; an ASCII password is never copied out of guarded memory.
-    public func hash(_ password: PasswordSecret) async throws(PasswordHashingError) -> String {
+    public func hash(secret password: PasswordSecret) async throws(PasswordHashingError) -> String {
         try await hash(secret: try password.normalizedSecret())
     }
 
@@ -124,7 +124,7 @@ public final class PasswordHasher: Sendable {
     }
 
     /// Verifies a password read straight into guarded memory (``PasswordSecret``) against a stored PHC string.
-    public func verify(_ password: PasswordSecret, against storedHash: String) async throws(PasswordHashingError)
+    public func verify(secret password: PasswordSecret, against storedHash: String) async throws(PasswordHashingError)
         -> PasswordVerification
     {
         let stored = try PHCString(parsing: storedHash)

@@ -8,7 +8,7 @@ internal import PHIGuardCrypto
 
 /// A password as typed, held in guarded memory from the moment it is read: ``readLine(from:maximumBytes:)``
 /// reads it with `read(2)` straight into a `sodium_malloc` buffer, so no `String`, array or stdio
-/// buffer ever holds it. Hash or verify it with `PasswordHasher.hash(_:)` / `verify(_:against:)`.
+/// buffer ever holds it. Hash or verify it with ``PasswordHasher/hash(secret:)`` / ``PasswordHasher/verify(secret:against:)``.
 ///
 /// The one copy outside guarded memory: a password with a non-ASCII byte is NFKC-normalised
 /// (``PasswordInput``), which Foundation does on a `String`; that string is released, not zeroed.

@@ -200,8 +200,8 @@ struct PasswordMemoryScanTests {
         do {
             let typed = try #require(try PasswordSecret.readLine(from: pipeEnds[0]))
             #expect(typed.byteCount == 24)
-            stored = try await hasher.hash(typed)
-            #expect(try await hasher.verify(typed, against: stored) == .valid)
+            stored = try await hasher.hash(secret: typed)
+            #expect(try await hasher.verify(secret: typed, against: stored) == .valid)
         }
         // A different password does not verify (the secret really was the typed bytes).
         #expect(try await hasher.verify("not-the-password", against: stored) == .invalid)
