@@ -219,12 +219,31 @@ public struct KeyDirectory: KeySource {
 
     /// One 32-byte key from its base64 file, decoded straight into guarded memory.
     func rawKey(_ kind: KeyKind) throws(KeyError) -> SecretBytes {
-        let text = try read(kind)
+        try Self.decodeKey(try read(kind), path: filePath(kind))
+    }
+
+    private static func decodeKey(_ text: SecretBytes, path: String) throws(KeyError) -> SecretBytes {
         guard let key = text.withUnsafeBytes({ Base64.decodeSecret($0, variant: .standard) }) else {
-            throw .malformed(path: filePath(kind), reason: "not canonical base64")
+            throw .malformed(path: path, reason: "not canonical base64")
         }
-        guard key.count == 32 else { throw .malformed(path: filePath(kind), reason: "the key is not 32 bytes") }
+        guard key.count == 32 else { throw .malformed(path: path, reason: "the key is not 32 bytes") }
         return key
+    }
+
+    /// An audit chain key from a single file outside a key directory (`phiguard audit verify
+    /// --chain-key-file`): the file checks apply (not a link, regular, owned by the user, 0600/0400).
+    public static func auditChainKey(file path: String) throws(KeyError) -> AuditChainKey {
+        var status = stat()
+        if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK { throw .symbolicLink(path: path) }
+        let text: SecretBytes
+        do { text = try PrivateFile.readSecret(path, maximumByteCount: maximumKeyBytes) } catch {
+            throw KeyError(error, kind: .auditChain)
+        }
+        do { return try AuditChainKey(secret: try decodeKey(text, path: path)) } catch let error as KeyError {
+            throw error
+        } catch {
+            throw .malformed(path: path, reason: "\(error)")
+        }
     }
 
     /// The field-encryption keyring from `field.keys`.
