@@ -38,6 +38,7 @@ let capabilities: [(name: String, dependencies: [Target.Dependency])] = [
     ),
     ("PHIGuardRateLimit", ["PHIGuardCrypto", log]),
     ("PHIGuardRecords", ["PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardCrypto"]),
+    ("PHIGuardKeys", ["PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardAudit", "PHIGuardAuthentication"]),
     (
         "PHIGuardAuthentication",
         [
@@ -100,6 +101,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
             nioCore, nioPosix, .product(name: "NIOHTTP1", package: "swift-nio"),
         ]
     ),
+    ("PHIGuardKeys", ["PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPasswords"]),
     (
         "PHIGuardErrors",
         [
@@ -207,7 +209,7 @@ let package = Package(
             name: "PHIGuardCLI",
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPasswords",
-                "PHIGuardPostgres", "PHIGuardRecords",
+                "PHIGuardPostgres", "PHIGuardRecords", "PHIGuardKeys", yams,
                 "PHIGuardBackup",
                 "PHIGuardSQLite", "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, postgres,
             ],
@@ -227,7 +229,7 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
                 "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords",
-                "PHIGuardSQLite",
+                "PHIGuardSQLite", "PHIGuardKeys",
                 "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
             ],
             path: "Examples/PatientPortal",

@@ -5,6 +5,7 @@ set -euo pipefail
 
 SWIFT=${SWIFT:-swift}
 cd "$(dirname "$0")/.."
+REPO=$(pwd)
 
 echo "== Building PatientPortal and phiguard (once)"
 "$SWIFT" build --product PatientPortal
@@ -76,5 +77,25 @@ for needle in "$PASSWORD" "Alice Example" "Salbutamol"; do
     if grep -q -- "$needle" portal.sqlite; then TOKEN_SEEN=yes; echo "   FOUND: $needle" >&2; fi
 done
 [ "$TOKEN_SEEN" = no ] && echo "   none of the password, a patient's name or a medication appears in portal.sqlite"
+
+step "phiguard doctor on the portal's deployment (keys, database mode, policy, Argon2, sessions)"
+# The portal's settings: PasswordHasher() defaults (OWASP m=19456 t=2 p=1), LoginConfiguration()
+# defaults (15 min idle, 8 h absolute), the policy it ships with, its two 128-bit unique login-name
+# indexes. It writes no checkpoint witness, so the doctor warns about that (exit 1): errors fail the demo.
+cat >phiguard.yaml <<YAML
+keys: portal-keys
+database: portal.sqlite
+policy: $REPO/Examples/Policies/hospital.yaml
+passwords: {memoryKiB: 19456, iterations: 2, parallelism: 1}
+sessions: {idleTimeout: 15m, absoluteLifetime: 8h}
+blindIndexes:
+  - {name: login-name, bits: 128, population: 100000, unique: true}
+  - {name: login-skeleton, bits: 128, population: 100000, unique: true}
+YAML
+DOCTOR=0
+"$BIN/phiguard" doctor --config phiguard.yaml >doctor.txt || DOCTOR=$?
+sed 's/^/   /' doctor.txt
+echo "   (phiguard doctor exit status $DOCTOR: 0 clean, 1 warnings only, 2 errors)"
+[ "$DOCTOR" -le 1 ] || { echo "DEMO FAILED: phiguard doctor found errors" >&2; exit 1; }
 
 printf '\nDemo complete.\n'

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PHIGuardErrors
+import PHIGuardKeys
 
 /// `PatientPortal`: the root command.
 @main
@@ -46,8 +47,8 @@ enum PortalError: Error, PublicErrorMappable {
     case alreadyInitialized
     case notSignedIn
     case missingInput
-    case badKeyFile(String)
-    case cannotWrite(String)
+    /// A key file or the key directory failed its checks (the error names the file and the problem).
+    case keys(KeyError)
     case sessionFileUnusable
     case corruptRow
     case notADemoAccount
@@ -66,14 +67,10 @@ enum PortalError: Error, PublicErrorMappable {
         case .missingInput:
             MappedError(
                 .invalidRequest, internalCode: "portal.missing_input", logMessage: "expected input line missing")
-        case .badKeyFile(let name):
+        case .keys(let error):
             MappedError(
-                .internalError, internalCode: "portal.key_file", logMessage: "key file unusable or not mode 0600",
-                context: ["key_file": .value(name)])
-        case .cannotWrite(let name):
-            MappedError(
-                .internalError, internalCode: "portal.write", logMessage: "cannot create file",
-                context: ["file": .value(name)])
+                .portalKeysRefused, internalCode: "portal.keys", logMessage: "key directory refused",
+                context: ["key_file": .value(error.subject), "problem": .value(error.problem)])
         case .sessionFileUnusable:
             MappedError(.internalError, internalCode: "portal.session_file", logMessage: "session file unusable")
         case .corruptRow:
@@ -86,7 +83,23 @@ enum PortalError: Error, PublicErrorMappable {
     }
 }
 
+extension PortalError {
+    /// The portal's error for a key refusal: a missing key directory means the portal is not set up,
+    /// a key file already in place means it is; anything else names the file and the problem.
+    init(_ error: KeyError) {
+        switch error {
+        case .directoryMissing: self = .notInitialized
+        case .exists: self = .alreadyInitialized
+        default: self = .keys(error)
+        }
+    }
+}
+
 extension PublicProblem {
+    /// 503: a key file or the key directory failed its checks (owner, mode, symbolic link, contents).
+    static let portalKeysRefused = PublicProblem(
+        code: "keys_refused", status: 503, title: "Key directory refused",
+        detail: "A key file or the key directory failed its checks; the line above names it and the fix.")
     /// 503: the portal has no database or keys yet.
     static let portalNotInitialized = PublicProblem(
         code: "not_initialized", status: 503, title: "Portal not set up",
@@ -131,6 +144,11 @@ enum PortalRunner {
             try await opened.close()
         } catch {
             if let services { try? await services.close() }
+            // The operator runs this CLI: name the refused key file, its problem and the fix (never the key).
+            if case .keys(let keyError) = error as? PortalError {
+                FileHandle.standardError.write(
+                    Data("PatientPortal: \(keyError.description); fix: \(keyError.fix)\n".utf8))
+            }
             let failure = reporter.report(error)
             FileHandle.standardError.write(Data("PatientPortal: \(failure.cliMessage)\n".utf8))
             throw ExitCode(exitStatus(for: failure.status))

@@ -3,69 +3,45 @@ import Logging
 import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
-import PHIGuardCrypto
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardPasswords
 import PHIGuardRateLimit
 import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTOTP
 
-/// The key directory (`--keys`): every secret the portal needs, none of them in the database.
+/// The key directory (`--keys`): every secret the portal needs, none of them in the database. It is a
+/// `KeyDirectory` (PHIGuardKeys): the portal never opens a key file itself, and every load checks the
+/// directory (owner, not group/world writable, not a link) and the file (owner, 0600, not a link).
 ///
-/// | File | Mode | What |
-/// |---|---|---|
-/// | `field.keys` | 0600 | field-encryption keyring (`KeyringFile`): PHI columns, TOTP secrets, login names |
-/// | `index.keys` | 0600 | root key of the login-name blind index (kept apart: it must not rotate with `field.keys`) |
-/// | `chain.key` | 0600 | audit chain HMAC key |
-/// | `signing.key` | 0600 | audit checkpoint Ed25519 seed |
-/// | `signing.pub` | 0644 | audit checkpoint public key |
-/// | `ratelimit.key` | 0600 | the key of the rate-limit store's key digests |
-/// | `sealing.key` | 0600 | the `RowSealingKey` that seals session rows (their roles and patient link) |
+/// | File | What |
+/// |---|---|
+/// | `field.keys` | field-encryption keyring: PHI columns, TOTP secrets, login names |
+/// | `index.keys` | root key of the login-name blind index (kept apart: it must not rotate with `field.keys`) |
+/// | `chain.key`, `signing.key`, `signing.pub` | audit chain HMAC key, checkpoint Ed25519 seed and public key |
+/// | `digest.key` | the key of the rate-limit and lockout stores' key digests |
+/// | `backup.key` | the backup encryption key (unused by the portal) |
+/// | `sealing.key` | the `RowSealingKey` that seals session rows (their roles and patient link) |
 ///
 /// The audit files have the names and format of `phiguard audit keygen`, so
 /// `phiguard audit verify --sqlite portal.sqlite --keys DIR` checks the portal's log directly.
 struct PortalKeys {
-    static let fieldKeyring = "field.keys"
-    static let indexKeyring = "index.keys"
-    static let chainKey = "chain.key"
-    static let signingKey = "signing.key"
-    static let signingPublicKey = "signing.pub"
-    static let rateLimitSecret = "ratelimit.key"
-    static let sealingKey = "sealing.key"
-    static let all = [
-        fieldKeyring, indexKeyring, chainKey, signingKey, signingPublicKey, rateLimitSecret, sealingKey,
-    ]
+    let keys: KeyDirectory
 
-    let directory: String
+    init(directory: String) { keys = KeyDirectory(path: directory) }
 
-    private func path(_ name: String) -> String { directory + "/" + name }
-
-    /// Whether any key file exists already.
-    var anyExists: Bool { Self.all.contains { FileManager.default.fileExists(atPath: path($0)) } }
-
-    /// Generates every key (libsodium's CSPRNG, through PHIGuard's key APIs) into a 0700 directory.
-    /// Refuses to overwrite a key. Prints nothing.
+    /// Generates every key (libsodium's CSPRNG) into a 0700 directory. Refuses to overwrite a key.
     func create() throws {
-        guard !anyExists else { throw PortalError.alreadyInitialized }
-        if !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "field-1")), to: path(Self.fieldKeyring))
-        try KeyringFile.write(Keyring(active: try FieldKey.generate(id: "index-1")), to: path(Self.indexKeyring))
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.chainKey)
-        let seed = try AuditKeyMaterial.newSigningSeedBase64()
-        try write(seed, to: Self.signingKey)
-        try write(
-            try AuditSigningKey(base64: seed).publicKey.base64, to: Self.signingPublicKey, access: .publiclyReadable)
-        // 32 random bytes from libsodium; PHIGuard has no generic "new secret" call, and the audit chain
-        // key is exactly that (32 CSPRNG bytes, base64).
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.rateLimitSecret)
-        try write(try AuditKeyMaterial.newChainKeyBase64(), to: Self.sealingKey)
+        do { try KeyDirectory.create(at: keys.path) } catch { throw PortalError(error) }
     }
 
-    func fieldKeyring() throws -> Keyring { try KeyFileProvider(path: path(Self.fieldKeyring)).keyring() }
+    /// Runs `body`, turning a key refusal into the portal's error (a missing directory means "not set up").
+    private func load<T>(_ body: () throws(KeyError) -> T) throws -> T {
+        do { return try body() } catch { throw PortalError(error) }
+    }
+
+    func fieldKeyring() throws -> Keyring { try load(keys.fieldKeyring) }
 
     /// The blind index of login names. It indexes `LoginName.value`, already canonical, so its own
     /// normalisation is `.exact`: the one rule for what is "the same name" is `LoginName`'s.
@@ -73,7 +49,7 @@ struct PortalKeys {
         // 128 bits: login names are unique, so equal index values mean the same name (no collisions wanted).
         try BlindIndex(
             name: "login-name", table: "portal_accounts", field: "login_name", bits: 128, normalization: .exact,
-            rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
+            rootKey: try load(keys.blindIndexKeyring).active)
     }
 
     /// The blind index of login-name skeletons (`LoginName.skeleton`): unique, so a look-alike of an
@@ -81,51 +57,18 @@ struct PortalKeys {
     func loginSkeletonIndex() throws -> BlindIndex {
         try BlindIndex(
             name: "login-skeleton", table: "portal_accounts", field: "login_name", bits: 128, normalization: .exact,
-            rootKey: try KeyFileProvider(path: path(Self.indexKeyring)).keyring().active)
+            rootKey: try load(keys.blindIndexKeyring).active)
     }
 
-    func chainKey() throws -> AuditChainKey { try AuditChainKey(base64: try readSecret(Self.chainKey)) }
+    func chainKey() throws -> AuditChainKey { try load(keys.auditChainKey) }
 
-    func signingKey() throws -> AuditSigningKey { try AuditSigningKey(base64: try readSecret(Self.signingKey)) }
+    func signingKey() throws -> AuditSigningKey { try load(keys.auditSigningKey) }
+
+    func digestSecret() throws -> DigestSecret { try load(keys.digestSecret) }
 
     /// The key that seals session rows: a row whose roles or patient link were edited in the
     /// database is refused and audited as tampering.
-    func sealingKey() throws -> RowSealingKey { try RowSealingKey(base64: try readSecret(Self.sealingKey)) }
-
-    /// The key of the lockout and rate-limit stores' digests (the stores take ownership of it).
-    func rateLimitSecret() throws -> DigestSecret {
-        guard let data = Data(base64Encoded: try readSecret(Self.rateLimitSecret)),
-            let secret = try? DigestSecret(copying: data)
-        else {
-            throw PortalError.badKeyFile(Self.rateLimitSecret)
-        }
-        return secret
-    }
-
-    /// Writes `text` to a new file (never following or replacing anything), mode 0600 unless `access` says otherwise.
-    private func write(_ text: String, to name: String, access: PrivateFile.Access = .ownerOnly) throws {
-        var bytes = Array((text + "\n").utf8)
-        defer { Sodium.zero(&bytes) }
-        do {
-            try PrivateFile.write(bytes, to: path(name), access: access)
-        } catch {
-            throw PortalError.cannotWrite(name)
-        }
-    }
-
-    /// Reads a key file only its owner can access (like `KeyFileProvider`), refusing symbolic links.
-    private func readSecret(_ name: String) throws -> String {
-        var bytes: [UInt8]
-        do {
-            bytes = try PrivateFile.read(path(name), maximumByteCount: 4095)
-        } catch {
-            if case .notFound = error { throw PortalError.notInitialized }
-            throw PortalError.badKeyFile(name)
-        }
-        defer { Sodium.zero(&bytes) }
-        guard !bytes.isEmpty else { throw PortalError.badKeyFile(name) }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    func sealingKey() throws -> RowSealingKey { try load(keys.rowSealingKey) }
 }
 
 /// Everything one run of the portal uses, opened from the database file and the key directory, and
@@ -158,16 +101,23 @@ struct PortalServices {
         guard creating || FileManager.default.fileExists(atPath: options.database) else {
             throw PortalError.notInitialized
         }
-        let encryptor = FieldEncryptor(keyring: try keys.fieldKeyring(), logger: logger)
+        // Every key first: a refused key file must stop the run before any connection is open.
+        let fieldKeyring = try keys.fieldKeyring()
+        let loginIndex = try keys.loginIndex()
+        let skeletonIndex = try keys.loginSkeletonIndex()
+        let digestSecret = try keys.digestSecret()
+        let chainKey = try keys.chainKey()
+        let signingKey = try keys.signingKey()
+        let encryptor = FieldEncryptor(keyring: fieldKeyring, logger: logger)
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: options.policy, encoding: .utf8))
+        let sealingKey = try keys.sealingKey()
         // What is open so far is closed again if a later step fails (a stored audit tail no writer
-        // could have made, a key that cannot be read): an unclosed SQLite connection must not be left
-        // to its deinitialiser.
+        // could have made): an unclosed SQLite connection must not be left to its deinitialiser.
         var opened: [() async throws -> Void] = []
         do {
             let database = try await PortalDatabase.open(
-                path: options.database, encryptor: encryptor, loginIndex: try keys.loginIndex(),
-                skeletonIndex: try keys.loginSkeletonIndex(), logger: logger)
+                path: options.database, encryptor: encryptor, loginIndex: loginIndex, skeletonIndex: skeletonIndex,
+                logger: logger)
             opened.append { try await database.close() }
             // One clock for every component (sessions, lockout, rate limits, audit, access rules).
             let clock = SystemClock()
@@ -175,22 +125,21 @@ struct PortalServices {
             let storage = try await SQLiteDatabase.open(path: options.database, logger: logger)
             opened.append { try await storage.close() }
             // One digest secret for both stores: their digests are domain-separated by their labels.
-            let secret = try keys.rateLimitSecret()
-            let rateLimits = try await SQLiteRateLimitStore.open(in: storage, keyDigestSecret: secret, clock: clock)
-            let lockout = try await SQLiteLockoutStore.open(in: storage, keyDigestSecret: secret, clock: clock)
+            let rateLimits = try await SQLiteRateLimitStore.open(
+                in: storage, keyDigestSecret: digestSecret, clock: clock)
+            let lockout = try await SQLiteLockoutStore.open(in: storage, keyDigestSecret: digestSecret, clock: clock)
             let sessions = try await SQLiteSessionStore.open(in: storage)
             let totpSteps = try await SQLiteTOTPReplayStore.open(in: storage)
             let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
             let audit = try await AuditLog(
-                sink: auditSink, chainKey: try keys.chainKey(), signingKey: try keys.signingKey(), clock: clock,
-                logger: logger)
+                sink: auditSink, chainKey: chainKey, signingKey: signingKey, clock: clock, logger: logger)
             opened.append { try await audit.close() }
             let flow = try LoginFlow(
                 accounts: database, sessions: sessions, passwords: try PasswordHasher(),
                 // LoginFlow counts codes in `lockout` with the other second-factor attempts.
                 totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger), throttle: lockout,
                 rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: audit, clock: clock, logger: logger,
-                sealingKey: try keys.sealingKey())
+                sealingKey: sealingKey)
             let engine = AccessEngine(
                 policy: policy, clock: clock, careTeams: try await database.careTeams(), logger: logger)
             let charts = try GuardedRecords(

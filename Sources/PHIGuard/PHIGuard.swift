@@ -5,6 +5,7 @@
 @_exported public import PHIGuardAuthentication
 @_exported public import PHIGuardErrors
 @_exported public import PHIGuardFieldEncryption
+@_exported public import PHIGuardKeys
 @_exported public import PHIGuardPasswords
 @_exported public import PHIGuardRateLimit
 @_exported public import PHIGuardRecords

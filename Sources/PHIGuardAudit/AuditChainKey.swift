@@ -1,4 +1,4 @@
-internal import PHIGuardCrypto
+package import PHIGuardCrypto
 
 /// The HMAC-SHA256 key that chains audit records. Keep it away from the database.
 ///
@@ -20,6 +20,19 @@ public struct AuditChainKey: Sendable, CustomStringConvertible {
         guard Sodium.isReady else { throw .secureMemoryFailure("libsodium unavailable") }
         do {
             hmac = try HMACSHA256(key: bytes)
+        } catch {
+            switch error {
+            case .memory: throw .secureMemoryFailure("guarded allocation failed")
+            default: throw .secureMemoryFailure(error.description)
+            }
+        }
+    }
+
+    /// Takes `secret` (exactly 32 guarded bytes, e.g. decoded straight from a key file) as the key.
+    package init(secret: SecretBytes) throws(AuditError) {
+        guard secret.count == Self.length else { throw .invalidKey("a chain key is \(Self.length) bytes") }
+        do {
+            hmac = try secret.withUnsafeBytes { (bytes) throws(CryptoError) in try HMACSHA256(key: bytes) }
         } catch {
             switch error {
             case .memory: throw .secureMemoryFailure("guarded allocation failed")

@@ -1,4 +1,4 @@
-internal import PHIGuardCrypto
+package import PHIGuardCrypto
 
 /// The Ed25519 key that signs checkpoints (libsodium `crypto_sign_*`).
 ///
@@ -19,6 +19,20 @@ public struct AuditSigningKey: Sendable, CustomStringConvertible {
         guard Sodium.isReady else { throw .secureMemoryFailure("libsodium unavailable") }
         do {
             keyPair = try Ed25519.SigningKey(seed: seed)
+        } catch {
+            switch error {
+            case .memory: throw .secureMemoryFailure("guarded allocation failed")
+            default: throw .secureMemoryFailure(error.description)
+            }
+        }
+        publicKey = AuditCheckpointPublicKey(validated: keyPair.publicKey)
+    }
+
+    /// Derives the key pair from `seed` (exactly 32 guarded bytes, e.g. decoded straight from a key file).
+    package init(seed: SecretBytes) throws(AuditError) {
+        guard seed.count == Self.seedLength else { throw .invalidKey("a signing seed is \(Self.seedLength) bytes") }
+        do {
+            keyPair = try seed.withUnsafeBytes { (bytes) throws(CryptoError) in try Ed25519.SigningKey(seed: bytes) }
         } catch {
             switch error {
             case .memory: throw .secureMemoryFailure("guarded allocation failed")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PHIGuardAudit
 import PHIGuardCrypto
+import PHIGuardKeys
 import PHIGuardPostgres
 import PHIGuardSQLite
 import PostgresNIO
@@ -122,13 +123,22 @@ struct AuditCommand: AsyncParsableCommand {
         var publicKey: String?
 
         func chainKey() throws -> AuditChainKey {
-            let path = chainKeyFile ?? directory.map { $0 + "/chain.key" }
-            guard let path else { throw ValidationError("give --keys or --chain-key-file") }
+            // Through PHIGuardKeys: owner, mode and symbolic-link checks (a 0644 or linked key is refused).
             do {
-                return try AuditChainKey(base64: try readKeyFile(path))
-            } catch let error as AuditError {
-                try fail("chain key: \(error.description)", CLIExit.dataError)
+                if let chainKeyFile { return try KeyDirectory.auditChainKey(file: chainKeyFile) }
+                guard let directory else { throw ValidationError("give --keys or --chain-key-file") }
+                return try KeyDirectory(path: directory).auditChainKey()
+            } catch let error as KeyError {
+                try failKey("chain key", error)
             }
+        }
+
+        private func failKey(_ what: String, _ error: KeyError) throws -> Never {
+            switch error {
+            case .keyMissing, .directoryMissing: try fail("\(what): \(error.description)", CLIExit.noInput)
+            default: break
+            }
+            try fail("\(what): \(error.description); fix: \(error.fix)", CLIExit.dataError)
         }
 
         func checkpointKey() throws -> AuditCheckpointPublicKey? {
@@ -150,9 +160,9 @@ struct AuditCommand: AsyncParsableCommand {
         func signingKey() throws -> AuditSigningKey {
             guard let directory else { throw ValidationError("give --keys") }
             do {
-                return try AuditSigningKey(base64: try readKeyFile(directory + "/signing.key"))
-            } catch let error as AuditError {
-                try fail("signing key: \(error.description)", CLIExit.dataError)
+                return try KeyDirectory(path: directory).auditSigningKey()
+            } catch {
+                try failKey("signing key", error)
             }
         }
 

@@ -12,7 +12,7 @@ struct KeysCommand: AsyncParsableCommand {
             Exit status: 0 success, 65 malformed or insecure key file (not 0600), 66 key file missing or
             unreadable, 70 internal error, 73 output file already exists. See Documentation/CLI-keys.md.
             """,
-        subcommands: [Generate.self, Rotate.self, Inspect.self]
+        subcommands: [Generate.self, Rotate.self, Inspect.self, Init.self, Check.self]
     )
 
     struct KeyReport: Encodable {

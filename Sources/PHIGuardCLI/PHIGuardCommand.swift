@@ -18,6 +18,7 @@ struct PHIGuardCommand: AsyncParsableCommand {
             PolicyCommand.self,
             AuditCommand.self,
             BackupCommand.self,
+            DoctorCommand.self,
         ]
     )
 }

@@ -48,9 +48,9 @@ struct PasswordCommand: AsyncParsableCommand {
 
         func run() async throws {
             let hasher = try PasswordHasher(configuration: .init(parameters: try cost.parameters()))
-            let password = try SecretInput.read(prompt: "Password: ")
+            let password = try SecretInput.readPassword(prompt: "Password: ")
             do {
-                let encoded = try await hasher.hash(password)
+                let encoded = try await hasher.hash(secret: password)
                 output.emit(["hash": encoded], text: encoded)
             } catch {
                 try fail(error.description, error.isInputError ? CLIExit.dataError : CLIExit.internalError)
@@ -73,10 +73,10 @@ struct PasswordCommand: AsyncParsableCommand {
 
         func run() async throws {
             let hasher = try PasswordHasher(configuration: .init(parameters: try cost.parameters()))
-            let password = try SecretInput.read(prompt: "Password: ")
+            let password = try SecretInput.readPassword(prompt: "Password: ")
             let result: PasswordVerification
             do {
-                result = try await hasher.verify(password, against: storedHash)
+                result = try await hasher.verify(secret: password, against: storedHash)
             } catch {
                 try fail(error.description, error.isInputError ? CLIExit.dataError : CLIExit.internalError)
             }
@@ -106,7 +106,8 @@ extension PasswordHashingError {
     /// Errors caused by the input (exit 65) rather than the machine (exit 70).
     var isInputError: Bool {
         switch self {
-        case .emptyPassword, .passwordTooLong, .invalidParameters, .malformedHash, .unknownPepper, .invalidPepper:
+        case .emptyPassword, .passwordTooLong, .invalidParameters, .malformedHash, .unknownPepper, .invalidPepper,
+            .invalidEncoding:
             true
         case .overloaded, .cancelled, .argon2Failure, .secureMemoryFailure:
             false

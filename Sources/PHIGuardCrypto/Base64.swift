@@ -64,4 +64,43 @@ package enum Base64 {
         output.removeSubrange(written...)
         return output
     }
+
+    /// Decodes the canonical base64 in `text` (surrounding ASCII whitespace ignored) straight into
+    /// guarded memory, or returns `nil`. Neither the input nor the output is copied elsewhere, so a
+    /// key file's text can go from its `SecretBytes` to the key's `SecretBytes` with no other copy.
+    package static func decodeSecret(_ text: UnsafeRawBufferPointer, variant: Variant) -> SecretBytes? {
+        guard var start = text.baseAddress else { return nil }
+        var count = text.count
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        while count > 0, isSpace(start.load(as: UInt8.self)) {
+            start += 1
+            count -= 1
+        }
+        while count > 0, isSpace(start.load(fromByteOffset: count - 1, as: UInt8.self)) { count -= 1 }
+        guard count > 0 else { return nil }
+        let chars = start.assumingMemoryBound(to: CChar.self)
+        var written = 0
+        // Decoded into a guarded scratch buffer (the exact length is known only afterwards), then
+        // copied into one of the exact length; both are guarded memory, zeroed when released.
+        let scratch: SecretBytes
+        do {
+            scratch = try SecretBytes(count: count / 4 * 3 + 3) { (out) throws(CryptoError) in
+                var end: UnsafePointer<CChar>? = nil
+                guard let base = out.baseAddress else { throw .invalidLength(what: "base64 text", count: count) }
+                let status = sodium_base642bin(
+                    base.assumingMemoryBound(to: UInt8.self), out.count, chars, count, nil, &written, &end,
+                    variant.sodiumValue)
+                guard status == 0, end == UnsafePointer(chars) + count else {
+                    throw .invalidLength(what: "base64 text", count: count)
+                }
+            }
+        } catch {
+            return nil
+        }
+        guard written > 0 else { return nil }
+        let length = written
+        return scratch.withUnsafeBytes { bytes in
+            try? SecretBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+        }
+    }
 }

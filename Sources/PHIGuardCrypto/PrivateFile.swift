@@ -44,6 +44,10 @@ package enum PrivateFile {
         case writeFailed(path: String, errno: Int32)
         /// `open`, `fstat` or `read` failed with `errno`.
         case readFailed(path: String, errno: Int32)
+        /// The file belongs to another user (`owner` is its uid) than the one running the process.
+        case wrongOwner(path: String, owner: UInt32)
+        /// The file is empty.
+        case empty(path: String)
 
         /// A description with the path and error number only.
         package var description: String {
@@ -55,6 +59,8 @@ package enum PrivateFile {
             case .tooLarge(let path, let limit): "\(path) is larger than \(limit) bytes"
             case .writeFailed(let path, let code): "\(path) could not be written (errno \(code))"
             case .readFailed(let path, let code): "\(path) could not be read (errno \(code))"
+            case .wrongOwner(let path, let owner): "\(path) belongs to uid \(owner), not to the user running PHIGuard"
+            case .empty(let path): "\(path) is empty"
             }
         }
     }
@@ -124,6 +130,56 @@ package enum PrivateFile {
         guard readError == 0 else { throw .readFailed(path: path, errno: readError) }
         guard count <= maximumByteCount else { throw .tooLarge(path: path, limit: maximumByteCount) }
         return Array(bytes[0..<count])
+    }
+
+    /// Reads a key file straight into guarded memory: like ``read(_:maximumByteCount:)``, and the
+    /// file must also belong to the effective user and not be empty. The contents never pass through
+    /// an ordinary array or string: `read(2)` writes them into the `SecretBytes` allocation.
+    package static func readSecret(_ path: String, maximumByteCount: Int) throws(Failure) -> SecretBytes {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else {
+            let code = errno
+            if code == ENOENT { throw .notFound(path: path) }
+            if code == ELOOP { throw .notRegularFile(path: path) }
+            throw .readFailed(path: path, errno: code)
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .readFailed(path: path, errno: errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile(path: path) }
+        guard status.st_uid == geteuid() else { throw .wrongOwner(path: path, owner: UInt32(status.st_uid)) }
+        let permissions = status.st_mode & 0o7777
+        guard permissions & 0o077 == 0 else {
+            throw .insecurePermissions(path: path, mode: "0" + String(permissions, radix: 8))
+        }
+        guard status.st_size <= maximumByteCount else { throw .tooLarge(path: path, limit: maximumByteCount) }
+        guard status.st_size > 0 else { throw .empty(path: path) }
+        let size = Int(status.st_size)
+        do {
+            return try SecretBytes(count: size) { (buffer) throws(Failure) in
+                guard let base = buffer.baseAddress else { throw .empty(path: path) }
+                var count = 0
+                while count < size {
+                    let got = Self.read(descriptor, base + count, size - count)
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        throw .readFailed(path: path, errno: errno)
+                    }
+                    if got == 0 { break }
+                    count += got
+                }
+                // The file changed size between `fstat` and `read`: refuse rather than use part of it.
+                var extra: UInt8 = 0
+                guard count == size, Self.read(descriptor, &extra, 1) == 0 else {
+                    throw .readFailed(path: path, errno: EAGAIN)
+                }
+            }
+        } catch {
+            switch error {
+            case .initializer(let failure): throw failure
+            case .memory: throw .readFailed(path: path, errno: ENOMEM)
+            }
+        }
     }
 
     /// The C library's `read` (the name is taken by ``read(_:maximumByteCount:)`` in this scope).

@@ -1,4 +1,4 @@
-internal import PHIGuardCrypto
+package import PHIGuardCrypto
 
 /// A 32-byte root key with an id. Field and blind-index keys are derived from it; it is never used
 /// to encrypt directly.
@@ -33,6 +33,22 @@ public struct FieldKey: Sendable, CustomStringConvertible {
         } catch {
             throw .secureMemoryFailure(error.description)
         }
+        self.id = id
+        self.idBytes = Array(id.utf8)
+        do {
+            self.fingerprint = try Self.fingerprint(of: secret)
+        } catch {
+            throw .secureMemoryFailure(error.description)
+        }
+    }
+
+    /// Takes `secret` (exactly 32 guarded bytes, e.g. decoded straight from a key file) as the root key `id`.
+    package init(id: String, secret: SecretBytes) throws(FieldEncryptionError) {
+        guard Self.isValidKeyID(id) else {
+            throw .invalidKey("key id must be 1-32 characters of A-Z a-z 0-9 . _ -")
+        }
+        guard secret.count == Self.byteCount else { throw .invalidKey("root key must be \(Self.byteCount) bytes") }
+        self.secret = secret
         self.id = id
         self.idBytes = Array(id.utf8)
         do {

@@ -116,6 +116,16 @@ public enum KeyringFile {
 
     /// Parses keyring text. `headerRequired` is `false` only for the environment variable.
     static func parse(_ bytes: [UInt8], headerRequired: Bool = true) throws(KeyProviderError) -> Keyring {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(KeyProviderError) in try parse(buffer, headerRequired: headerRequired) }
+        }.get()
+    }
+
+    /// Parses keyring text held elsewhere (a key file read into guarded memory). Each line is copied
+    /// into a scratch array that is zeroed after use; keys are decoded straight into guarded memory.
+    package static func parse(_ bytes: UnsafeRawBufferPointer, headerRequired: Bool = true) throws(KeyProviderError)
+        -> Keyring
+    {
         guard bytes.count <= maximumByteCount else { throw .tooLarge }
         var active: FieldKey?
         var retired: [FieldKey] = []
@@ -154,12 +164,12 @@ public enum KeyringFile {
                 guard fields.count == 3 else {
                     throw .malformed(line: lineNumber, reason: "expected '\(kind) ID BASE64'")
                 }
-                guard var keyBytes = Base64.decode(String(decoding: fields[2], as: UTF8.self), variant: .standard)
+                guard let keyBytes = fields[2].withUnsafeBytes({ Base64.decodeSecret($0, variant: .standard) })
                 else {
                     throw .malformed(line: lineNumber, reason: "key is not canonical base64")
                 }
                 let key: FieldKey
-                do { key = try FieldKey(id: id, bytes: &keyBytes) } catch {
+                do { key = try FieldKey(id: id, secret: keyBytes) } catch {
                     throw .malformed(line: lineNumber, reason: "\(error)")
                 }
                 if kind == "active" {
@@ -233,6 +243,8 @@ extension KeyProviderError {
         case .tooLarge: self = .tooLarge
         case .writeFailed(let path, let code): self = .writeFailed(path: path, errno: code)
         case .readFailed(let path, let code): self = .unreadable(path: path, errno: code)
+        case .wrongOwner(let path, _): self = .insecurePermissions(path: path, mode: "another owner")
+        case .empty: self = .malformed(line: 0, reason: "empty key file")
         }
     }
 }

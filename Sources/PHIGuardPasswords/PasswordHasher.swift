@@ -81,7 +81,16 @@ public final class PasswordHasher: Sendable {
     /// Hashes `password` (after ``PasswordInput`` rules) with Argon2id and a fresh 16-byte salt.
     /// - Returns: the PHC string to store.
     public func hash(_ password: String) async throws(PasswordHashingError) -> String {
-        let secret = try PasswordInput.secureBytes(password)
+        try await hash(secret: try PasswordInput.secureBytes(password))
+    }
+
+    /// Hashes a password read straight into guarded memory (``PasswordSecret``), after the same
+    /// ``PasswordInput`` rules; an ASCII password is never copied out of guarded memory.
+    public func hash(secret password: PasswordSecret) async throws(PasswordHashingError) -> String {
+        try await hash(secret: try password.normalizedSecret())
+    }
+
+    private func hash(secret: SecretBytes) async throws(PasswordHashingError) -> String {
         let salt: [UInt8]
         do { salt = try Sodium.randomBytes(count: Self.saltLength) } catch {
             throw .secureMemoryFailure(error.description)
@@ -114,6 +123,15 @@ public final class PasswordHasher: Sendable {
         return try await verify(password, against: stored)
     }
 
+    /// Verifies a password read straight into guarded memory (``PasswordSecret``) against a stored PHC string.
+    public func verify(secret password: PasswordSecret, against storedHash: String) async throws(PasswordHashingError)
+        -> PasswordVerification
+    {
+        let stored = try PHCString(parsing: storedHash)
+        let pepper = try pepper(for: stored)
+        return try await verify(secret: try password.normalizedSecret(), pepper: pepper, against: stored)
+    }
+
     /// Spends the same time as a real ``verify(_:against:)`` and always answers ``PasswordVerification/invalid``.
     ///
     /// Call it when the account does not exist, so "unknown user" and "wrong password" cannot be told
@@ -129,14 +147,20 @@ public final class PasswordHasher: Sendable {
     private func verify(_ password: String, against stored: PHCString) async throws(PasswordHashingError)
         -> PasswordVerification
     {
-        let pepper: PasswordPepper?
-        if let id = stored.pepperID {
-            guard let known = configuration.peppers?.pepper(id: id) else { throw .unknownPepper(id: id) }
-            pepper = known
-        } else {
-            pepper = nil
-        }
-        let secret = try PasswordInput.secureBytes(password)
+        let pepper = try pepper(for: stored)
+        return try await verify(secret: try PasswordInput.secureBytes(password), pepper: pepper, against: stored)
+    }
+
+    /// The pepper `stored` names, or `nil` for an unpeppered hash.
+    private func pepper(for stored: PHCString) throws(PasswordHashingError) -> PasswordPepper? {
+        guard let id = stored.pepperID else { return nil }
+        guard let known = configuration.peppers?.pepper(id: id) else { throw .unknownPepper(id: id) }
+        return known
+    }
+
+    private func verify(secret: SecretBytes, pepper: PasswordPepper?, against stored: PHCString)
+        async throws(PasswordHashingError) -> PasswordVerification
+    {
         let matches = await pool.run { () -> Result<Bool, PasswordHashingError> in
             Result { () throws(PasswordHashingError) -> Bool in
                 var tag = try Self.computeTag(

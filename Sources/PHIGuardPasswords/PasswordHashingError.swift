@@ -23,6 +23,8 @@ public enum PasswordHashingError: Error, Sendable, Hashable, CustomStringConvert
     case argon2Failure(code: Int32, message: String)
     /// libsodium could not be initialised or could not allocate guarded memory.
     case secureMemoryFailure(String)
+    /// The password bytes read by ``PasswordSecret/readLine(from:maximumBytes:)`` are not valid UTF-8.
+    case invalidEncoding
 
     /// A log-safe description: no password, pepper, salt or hash.
     public var description: String {
@@ -37,6 +39,7 @@ public enum PasswordHashingError: Error, Sendable, Hashable, CustomStringConvert
         case .cancelled: "password hashing was cancelled"
         case .argon2Failure(let code, let message): "libargon2 error \(code): \(message)"
         case .secureMemoryFailure(let reason): "secure memory failure: \(reason)"
+        case .invalidEncoding: "password is not valid UTF-8"
         }
     }
 }

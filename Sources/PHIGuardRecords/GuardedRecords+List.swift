@@ -135,7 +135,8 @@ extension GuardedRecords {
         // Defence in depth: every row must be allowed by the engine, with at least the fields selected.
         var fieldNames = Set<String>()
         for row in kept {
-            let decision = engine.decide(principal, action, resource(row.stored.id, row.stored), breakGlass: query.breakGlass)
+            let decision = engine.decide(
+                principal, action, resource(row.stored.id, row.stored), breakGlass: query.breakGlass)
             guard decision.isAllowed, row.visible.allSatisfy({ decision.isFieldVisible($0) }) else {
                 throw .listInconsistent
             }

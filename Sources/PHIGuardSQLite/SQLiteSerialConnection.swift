@@ -1,9 +1,9 @@
+internal import Foundation
 internal import Logging
 internal import NIOCore
 internal import NIOPosix
 internal import PHIGuardCrypto
 internal import SQLiteNIO
-internal import Foundation
 internal import Synchronization
 
 /// One SQLite connection on a thread of its own, used by one task at a time.

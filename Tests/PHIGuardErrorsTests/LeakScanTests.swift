@@ -72,6 +72,7 @@ func caseName(_ error: PasswordHashingError) -> String {
     case .cancelled: "cancelled"
     case .argon2Failure: "argon2Failure"
     case .secureMemoryFailure: "secureMemoryFailure"
+    case .invalidEncoding: "invalidEncoding"
     }
 }
 
@@ -99,6 +100,7 @@ let passwordErrors: [PasswordHashingError] = [
     .invalidPepper(Planted.path),
     .overloaded,
     .cancelled,
+    .invalidEncoding,
     .argon2Failure(code: -22, message: Planted.stackFrame + " " + Planted.address),
     .secureMemoryFailure(Planted.patient + " " + Planted.medicalRecord),
 ]
@@ -389,7 +391,7 @@ func scannedErrors() -> [(label: String, error: any Error, mapped: Bool)] {
 struct LeakScanTests {
     @Test("the scan covers every case of every mapped PHIGuard error type")
     func coversEveryPasswordCase() {
-        #expect(Set(passwordErrors.map(caseName)).count == 10)
+        #expect(Set(passwordErrors.map(caseName)).count == 11)
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError

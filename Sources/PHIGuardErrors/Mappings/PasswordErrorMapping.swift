@@ -35,6 +35,8 @@ extension PasswordHashingError: PublicErrorMappable {
             MappedError(.internalError, internalCode: "password.argon2_failure", logMessage: message)
         case .secureMemoryFailure:
             MappedError(.internalError, internalCode: "password.secure_memory_failure", logMessage: message)
+        case .invalidEncoding:
+            MappedError(.passwordNotAccepted, internalCode: "password.invalid_encoding", logMessage: message)
         }
     }
 }
