@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: a scripted walk through the patient portal (Examples/PatientPortal) on a real SQLite
-# file in a temporary directory, ending with `phiguard audit verify` and a FHIR export of its audit log.
+# file in a temporary directory, ending with `phiguard audit verify`, a FHIR export of its audit log,
+# `phiguard doctor` on the deployment and `phiguard audit report` (text, and an HTML page).
 set -euo pipefail
 
 SWIFT=${SWIFT:-swift}
@@ -97,5 +98,12 @@ DOCTOR=0
 sed 's/^/   /' doctor.txt
 echo "   (phiguard doctor exit status $DOCTOR: 0 clean, 1 warnings only, 2 errors)"
 [ "$DOCTOR" -le 1 ] || { echo "DEMO FAILED: phiguard doctor found errors" >&2; exit 1; }
+
+step "phiguard audit report on the portal's log (per user, per patient, break-glass, alerts; also an HTML page)"
+"$BIN/phiguard" audit report --sqlite portal.sqlite --since 1d --format text | sed 's/^/   /'
+# The demo's folder is removed at exit, so the auditor's HTML page is kept in the build folder.
+REPORT="$REPO/.build/portal-demo-audit-report.html"
+"$BIN/phiguard" audit report --sqlite portal.sqlite --since 1d --format html --output "$REPORT"
+echo "   the auditor's page: $REPORT (self-contained: inline SVG charts, no scripts)"
 
 printf '\nDemo complete.\n'
