@@ -301,3 +301,16 @@ extension AuditEvent {
             action: "verify", resourceType: table, resourceID: rowID, outcome: .failure, reason: reason)
     }
 }
+
+extension AuditEvent {
+    /// A copy with `extra` attributes added (a name already present takes the new value); the
+    /// attributes are checked like the initialiser's.
+    public func adding(attributes extra: [String: String]) throws(AuditError) -> AuditEvent {
+        try AuditEvent(
+            kind: kind, timestamp: timestamp, actorID: actorID, actorRole: actorRole, sessionID: sessionID,
+            action: action, resourceType: resourceType, resourceID: resourceID, patientID: patientID, fields: fields,
+            outcome: outcome, reason: reason, ruleIDs: ruleIDs, breakGlass: breakGlass,
+            breakGlassReason: breakGlassReason, relatedSequence: relatedSequence,
+            attributes: attributes.merging(extra) { _, new in new })
+    }
+}

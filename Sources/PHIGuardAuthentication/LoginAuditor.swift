@@ -12,23 +12,27 @@ struct LoginAuditor: Sendable {
     let clock: any PHIGuardClock
     let counters: LoginCounters
 
-    /// A failed sign-in or second-factor attempt with its internal reason.
+    /// A failed sign-in or second-factor attempt with its internal reason, and the client address as
+    /// attribute `client-address` (what `SecurityMonitor`'s credential-stuffing rule groups by).
     func failure(
-        mfa: Bool, account: String?, handle: String? = nil, reason: AuthenticationFailureReason
+        mfa: Bool, account: String?, handle: String? = nil, clientAddress: String? = nil,
+        reason: AuthenticationFailureReason
     ) async {
         counters.recordFailure(reason)
         logger.notice(
             mfa ? "second factor rejected" : "sign-in rejected",
             metadata: ["reason": "\(reason.rawValue)", "account": "\(account ?? "-")"])
         await bestEffort {
-            if mfa, let account {
-                try AuditEvent.mfa(
-                    .mfaFailed, userID: account, succeeded: false, reason: reason.rawValue, sessionID: handle,
-                    at: clock.now)
-            } else {
-                try AuditEvent.login(
-                    succeeded: false, userID: account, sessionID: handle, reason: reason.rawValue, at: clock.now)
-            }
+            let event =
+                if mfa, let account {
+                    try AuditEvent.mfa(
+                        .mfaFailed, userID: account, succeeded: false, reason: reason.rawValue, sessionID: handle,
+                        at: clock.now)
+                } else {
+                    try AuditEvent.login(
+                        succeeded: false, userID: account, sessionID: handle, reason: reason.rawValue, at: clock.now)
+                }
+            return try Self.addingClientAddress(clientAddress, to: event)
         }
     }
 
@@ -50,8 +54,9 @@ struct LoginAuditor: Sendable {
         }
     }
 
-    /// A lockout that started: recorded as a failed sign-in with reason `locked-out` and the lock's length.
-    func lockout(account: String?, duration: Duration) async {
+    /// A lockout that started: recorded as a failed sign-in with reason `locked-out`, the lock's
+    /// length and the client address.
+    func lockout(account: String?, clientAddress: String? = nil, duration: Duration) async {
         counters.recordLockout()
         logger.warning("sign-in locked after repeated failures", metadata: ["account": "\(account ?? "-")"])
         await bestEffort {
@@ -59,8 +64,22 @@ struct LoginAuditor: Sendable {
                 kind: .loginFailed, timestamp: AuditEvent.timestamp(for: clock.now), actorID: account,
                 action: "login",
                 outcome: .failure, reason: "locked-out",
-                attributes: ["lockout-seconds": "\(duration.components.seconds)"])
+                attributes: ["lockout-seconds": "\(duration.components.seconds)"]
+                    .merging(Self.clientAddressAttribute(clientAddress)) { kept, _ in kept })
         }
+    }
+
+    /// `["client-address": address]` when the address is a valid audit identifier (an IPv4 or IPv6
+    /// address is), else nothing: an address the app passed in another form never costs the event.
+    static func clientAddressAttribute(_ address: String?) -> [String: String] {
+        guard let address, AuditIdentifier.isValid(address) else { return [:] }
+        return ["client-address": address]
+    }
+
+    /// `event` with the client address attribute added (see ``clientAddressAttribute(_:)``).
+    static func addingClientAddress(_ address: String?, to event: AuditEvent) throws(AuditError) -> AuditEvent {
+        let extra = clientAddressAttribute(address)
+        return extra.isEmpty ? event : try event.adding(attributes: extra)
     }
 
     /// A stored row that failed its seal check and was refused: `integrity.tamper-detected`, naming

@@ -38,19 +38,20 @@ extension LoginFlow {
             _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
             if case .tampered(let rowID) = found {
                 // The row was edited outside PHIGuard (already audited as tampering): refused like a wrong password.
-                try await countFailure(charged, account: rowID, reason: .tamperedRecord)
+                try await countFailure(charged, clientAddress: clientAddress, account: rowID, reason: .tamperedRecord)
             }
-            try await countFailure(charged, account: nil, reason: .unknownAccount)
+            try await countFailure(charged, clientAddress: clientAddress, account: nil, reason: .unknownAccount)
         }
         let verification = try await verifyPassword(password, of: account)
         guard verification.isValid else {
-            try await countFailure(charged, account: account.id, reason: .wrongPassword)
+            try await countFailure(charged, clientAddress: clientAddress, account: account.id, reason: .wrongPassword)
         }
         guard !account.isDisabled else {
-            try await countFailure(charged, account: account.id, reason: .accountDisabled)
+            try await countFailure(charged, clientAddress: clientAddress, account: account.id, reason: .accountDisabled)
         }
         if account.totp == nil, configuration.requireSecondFactor {
-            await auditor.failure(mfa: false, account: account.id, reason: .secondFactorNotEnrolled)
+            await auditor.failure(
+                mfa: false, account: account.id, clientAddress: clientAddress, reason: .secondFactorNotEnrolled)
             throw .rejected
         }
         await forgetFailures(throttleKey: nameKey)
@@ -98,11 +99,14 @@ extension LoginFlow {
             _ = try await storeCall { try await sessions.remove(record.tokenHash) }
             let reason: AuthenticationFailureReason =
                 if case .tampered = lookup { .tamperedRecord } else { .accountDisabled }
-            await auditor.failure(mfa: true, account: accountID, handle: record.handle, reason: reason)
+            await auditor.failure(
+                mfa: true, account: accountID, handle: record.handle, clientAddress: clientAddress, reason: reason)
             throw .rejected
         }
         if let failure = try await check(factor, account: account) {
-            try await countFailure(charged, account: accountID, handle: record.handle, reason: failure, mfa: true)
+            try await countFailure(
+                charged, clientAddress: clientAddress, account: accountID, handle: record.handle, reason: failure,
+                mfa: true)
         }
         await forgetFailures(throttleKey: accountKey)
         let token = try newToken()
@@ -140,7 +144,8 @@ extension LoginFlow {
         if account.totp != nil {
             guard let secondFactor, try await check(secondFactor, account: account) == nil else {
                 try await countFailure(
-                    charged, account: account.id, handle: record.handle, reason: .wrongCode, mfa: true)
+                    charged, clientAddress: clientAddress, account: account.id, handle: record.handle,
+                    reason: .wrongCode, mfa: true)
             }
         }
         await forgetFailures(throttleKey: Self.throttleKey(accountID: account.id))
@@ -153,7 +158,7 @@ extension LoginFlow {
 
     /// The rate limits (per address, global), then the lockout admission for `throttleKey`, which
     /// counts the attempt as a failure before any credential is checked (``forgetFailures(throttleKey:)``
-    /// erases it on success). Returns what the count changed, for ``countFailure(_:account:handle:reason:mfa:)``.
+    /// erases it on success). Returns what the count changed, for ``countFailure(_:clientAddress:account:handle:reason:mfa:)``.
     func admit(
         clientAddress: String, throttleKey: String, mfa: Bool, account: String? = nil
     ) async throws(AuthenticationError) -> LockoutEvent {
@@ -167,10 +172,10 @@ extension LoginFlow {
         switch admission {
         case .admitted(let event): return event
         case .refused(.delayed(let retryAfter)), .refused(.lockedOut(let retryAfter)):
-            await auditor.failure(mfa: mfa, account: account, reason: .throttled)
+            await auditor.failure(mfa: mfa, account: account, clientAddress: clientAddress, reason: .throttled)
             throw .tryLater(retryAfter: retryAfter)
         case .refused(.open):  // a store never refuses with an open gate; treat it as a closed one
-            await auditor.failure(mfa: mfa, account: account, reason: .throttled)
+            await auditor.failure(mfa: mfa, account: account, clientAddress: clientAddress, reason: .throttled)
             throw .tryLater(retryAfter: .seconds(1))
         }
     }
@@ -187,7 +192,7 @@ extension LoginFlow {
         switch gate {
         case .open: return
         case .delayed(let retryAfter), .lockedOut(let retryAfter):
-            await auditor.failure(mfa: false, account: nil, reason: .throttled)
+            await auditor.failure(mfa: false, account: nil, clientAddress: clientAddress, reason: .throttled)
             throw .tryLater(retryAfter: retryAfter)
         }
     }
@@ -208,7 +213,7 @@ extension LoginFlow {
             throw .unavailable
         }
         guard decision.allowed else {
-            await auditor.failure(mfa: mfa, account: account, reason: .rateLimited)
+            await auditor.failure(mfa: mfa, account: account, clientAddress: clientAddress, reason: .rateLimited)
             throw .tryLater(retryAfter: decision.retryAfter)
         }
     }
@@ -216,12 +221,12 @@ extension LoginFlow {
     /// Audits a failure that ``admit(clientAddress:throttleKey:mfa:account:)`` has already counted
     /// (`charged`), with the lockout it started if any, and throws the uniform rejection.
     func countFailure(
-        _ charged: LockoutEvent, account: String?, handle: String? = nil, reason: AuthenticationFailureReason,
-        mfa: Bool = false
+        _ charged: LockoutEvent, clientAddress: String, account: String?, handle: String? = nil,
+        reason: AuthenticationFailureReason, mfa: Bool = false
     ) async throws(AuthenticationError) -> Never {
-        await auditor.failure(mfa: mfa, account: account, handle: handle, reason: reason)
+        await auditor.failure(mfa: mfa, account: account, handle: handle, clientAddress: clientAddress, reason: reason)
         if case .accountLocked(_, let duration) = charged {
-            await auditor.lockout(account: account, duration: duration)
+            await auditor.lockout(account: account, clientAddress: clientAddress, duration: duration)
         }
         throw .rejected
     }
@@ -288,7 +293,9 @@ extension LoginFlow {
         }
         let verification = try await verifyPassword(password, of: account, handle: record.handle)
         guard verification.isValid else {
-            try await countFailure(charged, account: accountID, handle: record.handle, reason: .wrongPassword)
+            try await countFailure(
+                charged, clientAddress: clientAddress, account: accountID, handle: record.handle, reason: .wrongPassword
+            )
         }
         return (account, charged)
     }

@@ -307,7 +307,7 @@ public final class GuardedRecords: Sendable {
             var event = try AuditEvent.accessDecision(
                 decision, principal: principal, action: action, resource: resource, policy: engine.policy,
                 fields: fields, outcome: outcome, reason: reason, breakGlass: breakGlass, at: now())
-            if !attributes.isEmpty { event = try event.adding(attributes) }
+            if !attributes.isEmpty { event = try event.adding(attributes: attributes) }
             return try await audit.append(event, durability: .committed)
         } catch {
             throw .auditUnavailable
@@ -328,17 +328,5 @@ public final class GuardedRecords: Sendable {
                 breakGlass: breakGlass)
             throw .storeUnavailable(String(describing: type(of: error)))
         }
-    }
-}
-
-extension AuditEvent {
-    /// A copy with `extra` attributes added.
-    fileprivate func adding(_ extra: [String: String]) throws(AuditError) -> AuditEvent {
-        try AuditEvent(
-            kind: kind, timestamp: timestamp, actorID: actorID, actorRole: actorRole, sessionID: sessionID,
-            action: action, resourceType: resourceType, resourceID: resourceID, patientID: patientID, fields: fields,
-            outcome: outcome, reason: reason, ruleIDs: ruleIDs, breakGlass: breakGlass,
-            breakGlassReason: breakGlassReason, relatedSequence: relatedSequence,
-            attributes: attributes.merging(extra) { _, new in new })
     }
 }
