@@ -25,13 +25,24 @@ internal import SQLiteNIO
 ///   change in one `BEGIN IMMEDIATE` transaction that checks the old seal and writes the new one.
 public final class SQLiteAccountDirectory: AccountAdministration {
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let sealing: RowSealingKey
     private let encryptor: FieldEncryptor
 
-    private init(database: SQLiteSerialConnection, sealing: RowSealingKey, encryptor: FieldEncryptor) {
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool = true, sealing: RowSealingKey, encryptor: FieldEncryptor) {
         self.database = database
+        self.ownsConnection = ownsConnection
         self.sealing = sealing
         self.encryptor = encryptor
+    }
+
+    /// The store in `database`, its table made if needed, sharing the database's one connection with
+    /// the other stores built from it. ``close()`` leaves the database open.
+    public static func open(in database: SQLiteDatabase, sealingKey: RowSealingKey, encryptor: FieldEncryptor) async throws(AccountDirectoryError) -> SQLiteAccountDirectory {
+        do { try await database.makeTables(createSchema) } catch { throw Self.mapped(error) }
+        return SQLiteAccountDirectory(database: database.connection, ownsConnection: false, sealing: sealingKey, encryptor: encryptor)
     }
 
     /// Opens (creating if needed) the database at `path` and its account table. `sealingKey` seals
@@ -68,6 +79,7 @@ public final class SQLiteAccountDirectory: AccountAdministration {
 
     /// Closes the database, after the operations already queued.
     public func close() async throws(AccountDirectoryError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch { throw Self.mapped(error) }
     }
 

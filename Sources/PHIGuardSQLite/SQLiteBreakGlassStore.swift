@@ -26,9 +26,20 @@ internal import SQLiteNIO
 /// ```
 public final class SQLiteBreakGlassStore: BreakGlassStore {
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
 
-    private init(database: SQLiteSerialConnection) {
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool = true) {
         self.database = database
+        self.ownsConnection = ownsConnection
+    }
+
+    /// The store in `database`, its table made if needed, sharing the database's one connection with
+    /// the other stores built from it. ``close()`` leaves the database open.
+    public static func open(in database: SQLiteDatabase) async throws(BreakGlassStoreError) -> SQLiteBreakGlassStore {
+        do { try await database.makeTables(createSchema) } catch { throw Self.mapped(error) }
+        return SQLiteBreakGlassStore(database: database.connection, ownsConnection: false)
     }
 
     /// Opens (creating if needed) the database at `path` and its table. Call ``close()`` when done.
@@ -58,6 +69,7 @@ public final class SQLiteBreakGlassStore: BreakGlassStore {
 
     /// Closes the database, after the operations already queued. The store must not be used afterwards.
     public func close() async throws(BreakGlassStoreError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch { throw Self.mapped(error) }
     }
 

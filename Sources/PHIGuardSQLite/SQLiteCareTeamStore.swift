@@ -13,11 +13,22 @@ internal import SQLiteNIO
 /// grants that request no care-team access.
 public final class SQLiteCareTeamStore: CareTeamStore {
     private let database: SQLiteSerialConnection
+    private let ownsConnection: Bool
+    /// Identifies the connection the store runs on (tests check that stores share one).
+    package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let sealing: RowSealingKey
 
-    private init(database: SQLiteSerialConnection, sealing: RowSealingKey) {
+    private init(database: SQLiteSerialConnection, ownsConnection: Bool = true, sealing: RowSealingKey) {
         self.database = database
+        self.ownsConnection = ownsConnection
         self.sealing = sealing
+    }
+
+    /// The store in `database`, its table made if needed, sharing the database's one connection with
+    /// the other stores built from it. ``close()`` leaves the database open.
+    public static func open(in database: SQLiteDatabase, sealingKey: RowSealingKey) async throws(CareTeamStoreError) -> SQLiteCareTeamStore {
+        do { try await database.makeTables(createSchema) } catch { throw Self.mapped(error) }
+        return SQLiteCareTeamStore(database: database.connection, ownsConnection: false, sealing: sealingKey)
     }
 
     /// Opens (creating if needed) the database at `path` and its table. Call ``close()`` when done.
@@ -36,6 +47,7 @@ public final class SQLiteCareTeamStore: CareTeamStore {
 
     /// Closes the database, after the operations already queued.
     public func close() async throws(CareTeamStoreError) {
+        guard ownsConnection else { return }
         do { try await database.close() } catch { throw Self.mapped(error) }
     }
 
