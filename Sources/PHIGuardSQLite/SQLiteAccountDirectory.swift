@@ -31,7 +31,9 @@ public final class SQLiteAccountDirectory: AccountAdministration {
     private let sealing: RowSealingKey
     private let encryptor: FieldEncryptor
 
-    private init(database: SQLiteSerialConnection, ownsConnection: Bool = true, sealing: RowSealingKey, encryptor: FieldEncryptor) {
+    private init(
+        database: SQLiteSerialConnection, ownsConnection: Bool = true, sealing: RowSealingKey, encryptor: FieldEncryptor
+    ) {
         self.database = database
         self.ownsConnection = ownsConnection
         self.sealing = sealing
@@ -40,9 +42,12 @@ public final class SQLiteAccountDirectory: AccountAdministration {
 
     /// The store in `database`, its table made if needed, sharing the database's one connection with
     /// the other stores built from it. ``close()`` leaves the database open.
-    public static func open(in database: SQLiteDatabase, sealingKey: RowSealingKey, encryptor: FieldEncryptor) async throws(AccountDirectoryError) -> SQLiteAccountDirectory {
+    public static func open(in database: SQLiteDatabase, sealingKey: RowSealingKey, encryptor: FieldEncryptor)
+        async throws(AccountDirectoryError) -> SQLiteAccountDirectory
+    {
         do { try await database.makeTables(createSchema) } catch { throw Self.mapped(error) }
-        return SQLiteAccountDirectory(database: database.connection, ownsConnection: false, sealing: sealingKey, encryptor: encryptor)
+        return SQLiteAccountDirectory(
+            database: database.connection, ownsConnection: false, sealing: sealingKey, encryptor: encryptor)
     }
 
     /// Opens (creating if needed) the database at `path` and its account table. `sealingKey` seals

@@ -26,7 +26,9 @@ public final class SQLiteCareTeamStore: CareTeamStore {
 
     /// The store in `database`, its table made if needed, sharing the database's one connection with
     /// the other stores built from it. ``close()`` leaves the database open.
-    public static func open(in database: SQLiteDatabase, sealingKey: RowSealingKey) async throws(CareTeamStoreError) -> SQLiteCareTeamStore {
+    public static func open(in database: SQLiteDatabase, sealingKey: RowSealingKey) async throws(CareTeamStoreError)
+        -> SQLiteCareTeamStore
+    {
         do { try await database.makeTables(createSchema) } catch { throw Self.mapped(error) }
         return SQLiteCareTeamStore(database: database.connection, ownsConnection: false, sealing: sealingKey)
     }
