@@ -1,6 +1,6 @@
+internal import Foundation
 internal import PHIGuardCrypto
 public import PHIGuardTOTP
-internal import Synchronization
 
 /// A reference ``AccountDirectory`` in process memory: for tests, demos and single-process tools.
 /// Accounts are lost when the process ends. Nothing is at rest, so nothing is sealed; the SQLite
@@ -9,13 +9,13 @@ internal import Synchronization
 /// New accounts get a random id (`a-` and 32 hex digits), no roles, no patient link: give them
 /// roles with ``setRoles(_:accountID:)`` (``AccountAdministration``).
 public final class InMemoryAccountDirectory: AccountAdministration {
-    private struct Entry {
+    fileprivate struct Entry {
         var loginName: String
         var skeleton: String
         var account: Account
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = LockedEntries()
 
     /// An empty directory.
     public init() {}
@@ -80,5 +80,21 @@ public final class InMemoryAccountDirectory: AccountAdministration {
             return true
         }
         guard found else { throw .unknownAccount }
+    }
+}
+
+/// The directory's table behind an NSLock. (Not Synchronization.Mutex: ThreadSanitizer on Linux does
+/// not see Mutex's futex locking and reported this table as raced under `make tsan`.)
+private final class LockedEntries: @unchecked Sendable {
+    // @unchecked Sendable: `value` is read and written only under `lock`.
+    private let lock = NSLock()
+    private var value: [String: InMemoryAccountDirectory.Entry] = [:]
+
+    func withLock<Result, Failure: Error>(
+        _ body: (inout [String: InMemoryAccountDirectory.Entry]) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
     }
 }
