@@ -44,7 +44,8 @@ fuzz: deps
 ## and their concurrency is the server's.
 TSAN_SUITES := RateLimit|Lockout|SessionStore|AuditLogTests|AuditSinkTests|ConcurrencyTests|Conformance|SQLiteDatabase
 tsan: deps venv
-	PHIGUARD_PYTHON=$(PYTHON) $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_SUITES)' \
+	TSAN_OPTIONS=suppressions=$(CURDIR)/scripts/tsan-suppressions.txt PHIGUARD_PYTHON=$(PYTHON) \
+		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_SUITES)' \
 		--skip PHIGuardPostgresTests
 
 ## Runs the benchmarks and the peer comparisons (see Benchmarks/README.md).

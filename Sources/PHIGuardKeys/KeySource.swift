@@ -11,7 +11,7 @@ public import PHIGuardFieldEncryption
 /// - Each call returns the current key of its kind, or throws a ``KeyError``; never a partial or
 ///   default key. A provider that cannot reach its service throws ``KeyError/unavailable(key:reason:)``.
 /// - Keys are handed out only as PHIGuard's key types (`Keyring`, `AuditChainKey`, `AuditSigningKey`,
-///   ``DigestSecret``, ``BackupKey``), whose bytes live in guarded memory and never print. A provider
+///   `DigestSecret`, ``BackupKey``), whose bytes live in guarded memory and never print. A provider
 ///   decodes into those types and zeroes any buffer of its own before returning.
 /// - Errors name the key or file and the problem; they never contain key bytes or text.
 /// - Calls may come from any task at any time (conformers are `Sendable`); a provider may cache,

@@ -94,7 +94,7 @@ public final class SQLiteRecordStore: RecordStore {
     }
 
     /// Closes the connection the store opened, after the queued operations; does nothing for a store
-    /// built with ``open(in:schemas:)`` (close its `SQLiteDatabase`). The store must not be used afterwards.
+    /// built with ``open(in:schemas:careTeams:)`` (close its `SQLiteDatabase`). The store must not be used afterwards.
     public func close() async throws(SQLiteRecordStoreError) {
         guard ownsConnection else { return }
         do { try await database.close() } catch { throw .unavailable(String(describing: type(of: error))) }
