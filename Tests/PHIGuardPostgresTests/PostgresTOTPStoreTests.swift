@@ -19,8 +19,8 @@ struct SecondFactor {
 // MARK: Article sample (begin)
 
 func openSecondFactor(client: PostgresClient, recoveryKey: [UInt8]) async throws -> SecondFactor {
-    let replay = try PostgresTOTPReplayStore(client: client)
-    let codes = try PostgresRecoveryCodeStore(client: client)
+    let replay = try PostgresTOTPReplayStore(client: client, timeout: .seconds(10))
+    let codes = try PostgresRecoveryCodeStore(client: client, timeout: .seconds(10))
     try await replay.migrate()
     try await codes.migrate()
     return SecondFactor(
@@ -105,8 +105,7 @@ struct PostgresTOTPStoreTests {
     func articleSample() async throws {
         try await TestDatabase.withClient { first in
             try await TestDatabase.withClient { second in
-                // Connect both pools first: the sample's stores keep the default 2 s timeout, which a
-                // loaded test machine can spend on TLS connection set-up alone.
+                // Connect both pools first: TLS connection set-up on a loaded test machine is slow.
                 try await first.query("SELECT 1")
                 try await second.query("SELECT 1")
                 let key = [UInt8](repeating: 9, count: 32)
