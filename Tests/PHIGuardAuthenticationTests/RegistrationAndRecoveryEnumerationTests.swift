@@ -166,7 +166,8 @@ struct RegistrationAndRecoveryEnumerationTests {
             ])
     }
 
-    @Test("timing: recovery for unknown names costs what it costs for known ones (paired ratios, median 0.5–2)")
+    @Test(
+        "timing: recovery for unknown names costs what it costs for known ones (fastest of 24 runs each, ratio 0.5–2)")
     func recoveryTiming() async throws {
         // A store that takes 1 ms per write, like a database: skipping the write for unknown names
         // would make them ~50× faster, far outside the tolerance.
@@ -174,7 +175,8 @@ struct RegistrationAndRecoveryEnumerationTests {
         let harness = try Harness(store: store, rateLimits: Self.noLimits)
         try await harness.addAccount("pat@example.org", id: "acct-pat")
         let clock = ContinuousClock()
-        var ratios: [Double] = []
+        var knownTimes: [Duration] = []
+        var unknownTimes: [Duration] = []
         for round in 0..<24 {
             func known() async throws -> Duration {
                 try await clock.measure {
@@ -198,10 +200,14 @@ struct RegistrationAndRecoveryEnumerationTests {
                 unknownTime = try await unknown()
                 knownTime = try await known()
             }
-            ratios.append(unknownTime / knownTime)
+            knownTimes.append(knownTime)
+            unknownTimes.append(unknownTime)
         }
-        // Tolerance stated: the median of the 24 paired unknown/known ratios lies within 0.5–2.
-        let ratio = ratios.sorted()[ratios.count / 2]
-        #expect(ratio > 0.5 && ratio < 2, "median unknown/known ratio \(ratio); all: \(ratios.sorted())")
+        // Tolerance stated: the fastest unknown-name run is within 0.5–2 of the fastest known-name run.
+        // The minimum is the work itself; a loaded machine only adds stalls (the median of paired
+        // ratios swung from 0.02 to 85 while the whole suite ran). Skipping the 1 ms write for unknown
+        // names would put the ratio near 0.05.
+        let ratio = try #require(unknownTimes.min()) / (try #require(knownTimes.min()))
+        #expect(ratio > 0.5 && ratio < 2, "fastest unknown/known ratio \(ratio)")
     }
 }
