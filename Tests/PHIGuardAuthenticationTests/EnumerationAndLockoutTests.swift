@@ -36,14 +36,15 @@ struct EnumerationAndLockoutTests {
         #expect(disabled == unknown)
     }
 
-    @Test("timing: unknown names cost the same Argon2id work as known names (paired ratios, median within 40%)")
+    @Test("timing: unknown names cost the same Argon2id work as known names (fastest of 24 runs each, within 40%)")
     func comparableTiming() async throws {
         // A real cost (Argon2id, 16 MiB), no lockout delays (we measure the work, not the throttle), no rate limits.
         let harness = try Harness(
             lockout: try LockoutPolicy(freeFailures: 50),
             rateLimits: LoginFlow.RateLimits(perAddress: nil, global: nil), memoryKiB: 16_384)
         try await harness.addAccount("pat@example.org", id: "acct-pat")
-        var ratios: [Double] = []
+        var knownTimes: [Duration] = []
+        var unknownTimes: [Duration] = []
         let clock = ContinuousClock()
         for round in 0..<24 {
             // Each round times one known and one unknown attempt back to back (alternating which goes
@@ -63,12 +64,15 @@ struct EnumerationAndLockoutTests {
                 unknownTime = await unknown()
                 knownTime = await known()
             }
-            ratios.append(unknownTime / knownTime)
+            knownTimes.append(knownTime)
+            unknownTimes.append(unknownTime)
         }
-        // Tolerance stated: the median of the 24 paired unknown/known ratios lies within 0.6–1.4. An
-        // early return without Argon2id would make unknown names ~100× faster, far outside it.
-        let ratio = ratios.sorted()[ratios.count / 2]
-        #expect(ratio > 0.6 && ratio < 1.4, "median unknown/known ratio \(ratio); all: \(ratios.sorted())")
+        // Tolerance stated: the fastest unknown-name attempt is within 0.6–1.4 of the fastest
+        // known-name attempt. The minimum is the work itself; load only adds stalls (the median of
+        // paired ratios swung from 0.14 to over 1.4 while the whole suite ran). An early return without
+        // Argon2id would make unknown names ~100× faster, far outside it.
+        let ratio = try #require(unknownTimes.min()) / (try #require(knownTimes.min()))
+        #expect(ratio > 0.6 && ratio < 1.4, "fastest unknown/known ratio \(ratio)")
     }
 
     @Test("repeated failures delay and then lock a login name, whether or not the account exists")
