@@ -27,9 +27,12 @@ lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks/Package.swift Benchmarks/Benchmarks \
 		Fuzz/Package.swift Fuzz/Sources
 
-## Structure checks: every target declares exactly what it imports; the umbrella re-exports what it links.
+## Structure checks: every target declares exactly what it imports; the umbrella re-exports what it links;
+## every test the documentation cites exists; the integration guide's samples match the test that runs them.
 checks:
 	python3 scripts/check-manifest.py $(SWIFT)
+	python3 scripts/check-doc-test-names.py
+	python3 scripts/check-guide-samples.py
 
 build: deps
 	$(SWIFT) build

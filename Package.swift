@@ -130,7 +130,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption", "PHIGuardRateLimit",
             "PHIGuardRecords", "PHIGuardCrypto", "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardPasswords",
-            "PHIGuardTOTP", sqlite, nioCore,
+            "PHIGuardTOTP", sqlite, nioCore, "PHIGuardKeys", "PHIGuardBackup",
         ]
     ),
     (
