@@ -122,7 +122,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
-            "PHIGuardTesting", "PHIGuardTestSupport", metrics, .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "PHIGuardTesting", "PHIGuardTestSupport", metrics,
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]
     ),
     (

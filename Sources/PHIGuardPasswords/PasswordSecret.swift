@@ -59,7 +59,8 @@ public struct PasswordSecret: Sendable, CustomStringConvertible {
             return
         }
         guard bytes.count <= PasswordInput.maximumUTF8Bytes else {
-            self.init(refusal: .passwordTooLong(maximumUTF8Bytes: PasswordInput.maximumUTF8Bytes), byteCount: bytes.count)
+            self.init(
+                refusal: .passwordTooLong(maximumUTF8Bytes: PasswordInput.maximumUTF8Bytes), byteCount: bytes.count)
             return
         }
         do {

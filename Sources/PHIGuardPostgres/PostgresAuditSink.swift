@@ -1,8 +1,8 @@
 public import Logging
 internal import NIOCore
 public import PHIGuardAudit
-public import PostgresNIO
 internal import PHIGuardCrypto
+public import PostgresNIO
 
 /// An audit sink in PostgreSQL (through Vapor's postgres-nio), durable and batched.
 ///

@@ -1,8 +1,8 @@
 public import Logging
 internal import NIOCore
 public import PHIGuardAudit
-internal import SQLiteNIO
 internal import PHIGuardCrypto
+internal import SQLiteNIO
 
 /// An audit sink in an SQLite database (through Vapor's sqlite-nio), durable and batched.
 ///

@@ -35,6 +35,13 @@ struct PasswordMemoryTests {
         #expect(try password.occurrencesInProcessMemory() > 0)
         memset(&planted, 0, planted.count)
 
+        // The secret really was the password: another one is refused (first,
+        // so that the right sign-in is the last thing before the scan).
+        await #expect(throws: AuthenticationError.rejected) {
+            _ = try await harness.flow.signIn(
+                loginName: "scan.user", passwordSecret: try PasswordSecret("not the password at all"),
+                clientAddress: "203.0.113.9")
+        }
         do {
             let progress = try await harness.flow.signIn(
                 loginName: "scan.user", passwordSecret: try Self.passwordSecret(password),
@@ -44,12 +51,6 @@ struct PasswordMemoryTests {
                 return
             }
             #expect(session.principal.subject.id == "acct-scan")
-        }
-        // The secret really was the password: another one is refused.
-        await #expect(throws: AuthenticationError.rejected) {
-            _ = try await harness.flow.signIn(
-                loginName: "scan.user", passwordSecret: try PasswordSecret("not the password at all"),
-                clientAddress: "203.0.113.9")
         }
         let hits = try password.occurrencesInProcessMemory()
         #expect(hits == 0, "the signed-in password was found \(hits) times in readable memory")

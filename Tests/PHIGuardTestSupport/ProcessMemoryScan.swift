@@ -137,7 +137,6 @@ public struct MaskedSecret: Sendable {
     }
 }
 
-
 /// Why a memory scan could not run.
 public enum MemoryScanError: Error {
     /// The file could not be opened.
