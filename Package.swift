@@ -101,7 +101,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
             nioCore, nioPosix, .product(name: "NIOHTTP1", package: "swift-nio"),
         ]
     ),
-    ("PHIGuardKeys", ["PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPasswords"]),
+    ("PHIGuardKeys", ["PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTestSupport"]),
     (
         "PHIGuardErrors",
         [
@@ -122,7 +122,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardAuthentication",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardTOTP",
-            "PHIGuardTesting", metrics, .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "PHIGuardTesting", "PHIGuardTestSupport", metrics,
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]
     ),
     (

@@ -1,6 +1,7 @@
 public import CoreMetrics
 import Foundation
 public import Logging
+internal import PHIGuardCrypto
 
 /// The runtime holder of the current policy: decides requests, issues break-glass grants, and swaps
 /// in a new policy atomically.
@@ -14,12 +15,9 @@ public import Logging
 /// try engine.replacePolicy(yaml: updatedText)   // all-or-nothing; the old policy stays on error
 /// ```
 public final class AccessEngine: @unchecked Sendable {
-    // @unchecked Sendable: the only mutable state, `current`, is read and written exclusively under
-    // `lock`; every other stored property is an immutable `let` of a Sendable type. (An NSLock rather
-    // than Synchronization.Mutex: ThreadSanitizer on Linux does not see Mutex's futex-based locking and
-    // reports its protected accesses as races; a pthread-based lock keeps TSan runs meaningful.)
-    private let lock = NSLock()
-    private nonisolated(unsafe) var current: CompiledPolicy
+    // @unchecked Sendable: the only mutable state, `current`, is behind PHIGuard's lock (`Locked`,
+    // which ThreadSanitizer sees); every other stored property is an immutable `let` of a Sendable type.
+    private let current: Locked<CompiledPolicy>
     /// The clock used for break-glass issue/expiry and time-of-day conditions.
     public let clock: any PHIGuardClock
     /// The app's care-team lookup, used when a subject arrives without ``Subject/careTeamPatients``.
@@ -40,7 +38,7 @@ public final class AccessEngine: @unchecked Sendable {
         policy: CompiledPolicy, clock: any PHIGuardClock = SystemClock(), careTeams: (any CareTeamDirectory)? = nil,
         logger: Logger = Logger(label: "phiguard.access"), metrics: any MetricsFactory = MetricsSystem.factory
     ) {
-        self.current = policy
+        self.current = Locked(policy)
         self.clock = clock
         self.careTeams = careTeams
         self.logger = logger
@@ -48,12 +46,12 @@ public final class AccessEngine: @unchecked Sendable {
     }
 
     /// The policy in force now (a snapshot: keep it for a batch of decisions if you like).
-    public var policy: CompiledPolicy { lock.withLock { current } }
+    public var policy: CompiledPolicy { current.withLock { $0 } }
 
     /// Installs `policy` for all later decisions and returns the one it replaced.
     @discardableResult
     public func replacePolicy(_ policy: CompiledPolicy) -> CompiledPolicy {
-        let old = lock.withLock {
+        let old = current.withLock { current in
             let old = current
             current = policy
             return old

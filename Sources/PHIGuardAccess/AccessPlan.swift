@@ -1,5 +1,5 @@
 public import Foundation
-import Synchronization
+internal import PHIGuardCrypto
 
 /// A condition on one stored row, left over when everything known about the subject and the time has
 /// been decided: what a list query must filter on.
@@ -225,7 +225,7 @@ final class PlanCache: Sendable {
         var breakGlass: Bool
     }
 
-    private let entries = Mutex<[Key: PlanTemplate]>([:])
+    private let entries = Locked<[Key: PlanTemplate]>([:])
 
     init() {}
 

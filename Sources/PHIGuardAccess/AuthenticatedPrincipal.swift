@@ -1,4 +1,5 @@
 public import Foundation
+internal import PHIGuardCrypto
 
 /// How strongly a principal proved who they are.
 public enum AuthenticationStrength: String, Sendable, Hashable, Comparable, Codable {
@@ -67,17 +68,15 @@ public final class AuthenticatedPrincipal: Sendable, CustomStringConvertible {
 
 /// The prepared subject of one principal under the latest policy it was used with.
 private final class PreparedSubjectCache: @unchecked Sendable {
-    // @unchecked Sendable: `value` is read and written only under `lock` (an NSLock, which
-    // ThreadSanitizer understands; see AccessEngine).
-    private let lock = NSLock()
-    private var value: PreparedSubject?
+    // @unchecked Sendable: `value` is behind PHIGuard's lock (`Locked`, which ThreadSanitizer sees).
+    private let value = Locked<PreparedSubject?>(nil)
 
     func prepared(for policy: CompiledPolicy, subject: Subject) -> PreparedSubject {
-        lock.lock()
-        defer { lock.unlock() }
-        if let value, value.generation == policy.generation { return value }
-        let fresh = policy.prepare(subject)
-        value = fresh
-        return fresh
+        value.withLock { value in
+            if let value, value.generation == policy.generation { return value }
+            let fresh = policy.prepare(subject)
+            value = fresh
+            return fresh
+        }
     }
 }

@@ -1,6 +1,6 @@
 internal import Foundation
 public import Logging
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// A place outside the log's storage that keeps a copy of every checkpoint, so that cutting the log
 /// back, together with the checkpoints stored beside it, or dropping its tables, is still detected.
@@ -54,14 +54,14 @@ extension CheckpointWitness {
 public final class FileCheckpointWitness: CheckpointWitness {
     /// The witness file.
     public let path: String
-    private let descriptor: Mutex<Int32>
+    private let descriptor: Locked<Int32>
 
     /// Opens (creating if needed) the witness file at `path` for appending.
     public init(path: String) throws(AuditError) {
         let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard opened >= 0 else { throw .storageFailure("cannot open the checkpoint witness file (errno \(errno))") }
         self.path = path
-        descriptor = Mutex(opened)
+        descriptor = Locked(opened)
     }
 
     /// Opens an existing witness file for reading only (for verification): nothing is created, and
@@ -75,7 +75,7 @@ public final class FileCheckpointWitness: CheckpointWitness {
 
     private init(readOnlyPath: String) {
         path = readOnlyPath
-        descriptor = Mutex(-1)
+        descriptor = Locked(-1)
     }
 
     deinit {

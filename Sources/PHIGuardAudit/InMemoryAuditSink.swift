@@ -1,4 +1,4 @@
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// A sink that keeps everything in memory: the embedded default for tests and benchmarks, and
 /// a source for ``AuditVerifier``. Not durable.
@@ -9,7 +9,7 @@ public final class InMemoryAuditSink: AuditSink, AuditRecordSource {
         var last: AuditRecord?
     }
 
-    private let storage = Mutex(Storage())
+    private let storage = Locked(Storage())
 
     /// An empty sink.
     public init() {}

@@ -1,5 +1,5 @@
 internal import Foundation
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// A sink that appends one JSON record per line to a file, with checkpoints in `<path>.checkpoints`.
 ///
@@ -38,8 +38,8 @@ public final class JSONLinesAuditSink: AuditSink, AuditRecordSource {
         var knownTail: (size: Int64, sequence: UInt64, chain: [UInt8])?
     }
 
-    private let state = Mutex(WriterState())
-    private let readCursor = Mutex<(position: Int, offset: UInt64)>((0, 0))
+    private let state = Locked(WriterState())
+    private let readCursor = Locked<(position: Int, offset: UInt64)>((0, 0))
 
     /// Opens (creating if needed) the log at `path`.
     public init(path: String, fsyncPolicy: FsyncPolicy = .everyBatch) throws(AuditError) {

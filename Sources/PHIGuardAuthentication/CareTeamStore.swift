@@ -1,4 +1,4 @@
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// Where care-team memberships live: which users are on the care team of which patient.
 ///
@@ -48,7 +48,7 @@ public enum CareTeamStoreError: Error, Sendable, Hashable, CustomStringConvertib
 
 /// A ``CareTeamStore`` in process memory (one process; nothing at rest, so nothing sealed).
 public final class InMemoryCareTeamStore: CareTeamStore {
-    private let memberships = Mutex<[String: Set<String>]>([:])
+    private let memberships = Locked<[String: Set<String>]>([:])
 
     /// An empty store.
     public init() {}

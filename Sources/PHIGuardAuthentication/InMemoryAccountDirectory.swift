@@ -15,7 +15,7 @@ public final class InMemoryAccountDirectory: AccountAdministration {
         var account: Account
     }
 
-    private let entries = LockedEntries()
+    private let entries = LockedEntries([:])
 
     /// An empty directory.
     public init() {}
@@ -83,18 +83,5 @@ public final class InMemoryAccountDirectory: AccountAdministration {
     }
 }
 
-/// The directory's table behind an NSLock. (Not Synchronization.Mutex: ThreadSanitizer on Linux does
-/// not see Mutex's futex locking and reported this table as raced under `make tsan`.)
-private final class LockedEntries: @unchecked Sendable {
-    // @unchecked Sendable: `value` is read and written only under `lock`.
-    private let lock = NSLock()
-    private var value: [String: InMemoryAccountDirectory.Entry] = [:]
-
-    func withLock<Result, Failure: Error>(
-        _ body: (inout [String: InMemoryAccountDirectory.Entry]) throws(Failure) -> Result
-    ) throws(Failure) -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
+/// The directory's table behind PHIGuard's lock (`Locked`, which ThreadSanitizer sees).
+private typealias LockedEntries = Locked<[String: InMemoryAccountDirectory.Entry]>

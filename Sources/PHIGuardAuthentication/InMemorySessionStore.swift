@@ -1,5 +1,5 @@
 public import Foundation
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// A ``SessionStore`` in process memory: the embedded default for a single instance, and the store
 /// the tests use. Sessions are lost when the process ends (users sign in again).
@@ -9,7 +9,7 @@ public final class InMemorySessionStore: SessionStore {
         var handles: Set<String> = []
     }
 
-    private let contents = Mutex(Contents())
+    private let contents = Locked(Contents())
 
     /// An empty store.
     public init() {}

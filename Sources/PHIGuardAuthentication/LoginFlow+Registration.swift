@@ -1,7 +1,7 @@
 import Logging
 import PHIGuardAccess
 import PHIGuardAudit
-import PHIGuardPasswords
+public import PHIGuardPasswords
 public import PHIGuardTOTP
 
 extension LoginFlow {
@@ -42,8 +42,12 @@ extension LoginFlow {
     ///   policy; ``AuthenticationError/rejected`` when the confirmation code is wrong;
     ///   ``AuthenticationError/tryLater(retryAfter:)`` over a rate limit;
     ///   ``AuthenticationError/sessionEnded`` when the registration session has ended.
+    ///
+    /// ``completeRegistration(_:loginName:password:clientAddress:authenticator:confirmationCode:)`` is
+    /// the `String` convenience.
     public func completeRegistration(
-        _ session: RegistrationSession, loginName: String, password: String, clientAddress: String,
+        _ session: RegistrationSession, loginName: String, passwordSecret password: PasswordSecret,
+        clientAddress: String,
         authenticator: TOTP? = nil, confirmationCode: String? = nil
     ) async throws(AuthenticationError) -> String? {
         let record = try await requireCurrent(session.record, in: .registering)
@@ -56,7 +60,7 @@ extension LoginFlow {
             throw .loginNameNotAccepted(error)
         }
         let usage: PasswordPolicy.Usage = authenticator == nil ? .singleFactor : .withMultiFactor
-        let violations = passwordPolicy.violations(of: password, usage: usage, contextWords: [name.value])
+        let violations = passwordPolicy.violations(ofSecret: password, usage: usage, contextWords: [name.value])
         guard violations.isEmpty else { throw .passwordNotAccepted(violations) }
         var confirmedStep: UInt64?
         if let authenticator {
@@ -69,7 +73,7 @@ extension LoginFlow {
             throw .rejected
         }
         let hash: String
-        do { hash = try await passwords.hash(password) } catch {
+        do { hash = try await passwords.hash(secret: password) } catch {
             logger.error("password hashing failed", metadata: ["error": "\(error)"])
             throw .unavailable
         }
@@ -133,7 +137,11 @@ extension LoginFlow {
     ///
     /// - Throws: ``AuthenticationError/passwordNotAccepted(_:)``, ``AuthenticationError/sessionEnded``
     ///   (link expired or used), ``AuthenticationError/unavailable``.
-    public func completeRecovery(_ session: RecoverySession, newPassword: String) async throws(AuthenticationError) {
+    ///
+    /// ``completeRecovery(_:newPassword:)`` is the `String` convenience.
+    public func completeRecovery(_ session: RecoverySession, newPasswordSecret newPassword: PasswordSecret)
+        async throws(AuthenticationError)
+    {
         let record = try await requireCurrent(session.record, in: .recovering)
         guard let accountID = record.accountID,
             let account = try await lookUpAccount({ try await accounts.account(id: accountID) }).account,
@@ -148,12 +156,12 @@ extension LoginFlow {
     }
 
     /// Checks `password` against the policy, hashes it and stores the hash.
-    func setPassword(_ password: String, for account: Account) async throws(AuthenticationError) {
+    func setPassword(_ password: PasswordSecret, for account: Account) async throws(AuthenticationError) {
         let usage: PasswordPolicy.Usage = account.totp == nil ? .singleFactor : .withMultiFactor
-        let violations = passwordPolicy.violations(of: password, usage: usage)
+        let violations = passwordPolicy.violations(ofSecret: password, usage: usage)
         guard violations.isEmpty else { throw .passwordNotAccepted(violations) }
         let hash: String
-        do { hash = try await passwords.hash(password) } catch {
+        do { hash = try await passwords.hash(secret: password) } catch {
             logger.error("password hashing failed", metadata: ["error": "\(error)"])
             throw .unavailable
         }

@@ -2,12 +2,16 @@ import Foundation
 import Logging
 import PHIGuardAccess
 import PHIGuardAudit
+public import PHIGuardPasswords
 
 extension LoginFlow {
     /// Changes the signed-in user's password: verifies the current one, checks the new one against
     /// the policy, stores its hash, revokes every **other** session of the account and rotates this one.
+    ///
+    /// ``changePassword(_:currentPassword:newPassword:clientAddress:)`` is the `String` convenience.
     public func changePassword(
-        _ session: AuthenticatedSession, currentPassword: String, newPassword: String, clientAddress: String
+        _ session: AuthenticatedSession, currentPasswordSecret currentPassword: PasswordSecret,
+        newPasswordSecret newPassword: PasswordSecret, clientAddress: String
     ) async throws(AuthenticationError) -> AuthenticatedSession {
         let record = try await requireCurrent(session.record, in: .authenticated)
         let account = try await verifyCurrentPassword(currentPassword, record: record, clientAddress: clientAddress)

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import PHIGuardAccess
 import PHIGuardAudit
-import PHIGuardPasswords
+public import PHIGuardPasswords
 import PHIGuardRateLimit
 import PHIGuardTOTP
 
@@ -22,8 +22,12 @@ extension LoginFlow {
     ///   ``AuthenticationError/tryLater(retryAfter:)`` when a rate limit or the lockout policy holds the
     ///   attempt back (decided per name and address, whether or not the name exists);
     ///   ``AuthenticationError/unavailable`` when a backend fails.
+    ///
+    /// The password arrives in guarded memory (`PasswordSecret`) and goes from there
+    /// to Argon2id; ``signIn(loginName:password:clientAddress:clientLabel:replacing:)`` is the
+    /// `String` convenience.
     public func signIn(
-        loginName: String, password: String, clientAddress: String, clientLabel: String? = nil,
+        loginName: String, passwordSecret password: PasswordSecret, clientAddress: String, clientLabel: String? = nil,
         replacing previous: ResumedSession? = nil
     ) async throws(AuthenticationError) -> SignInProgress {
         // A name that cannot be canonicalised reaches no account: it is answered like an unknown one
@@ -35,7 +39,7 @@ extension LoginFlow {
         var found = AccountLookup.found(nil)
         if let name { found = try await lookUpAccount { try await accounts.account(loginName: name) } }
         guard case .found(let existing) = found, let account = existing else {
-            _ = await passwords.verifyUnknownAccount(password)  // the same Argon2id cost as a known name
+            _ = await passwords.verifyUnknownAccount(secret: password)  // the same Argon2id cost as a known name
             if case .tampered(let rowID) = found {
                 // The row was edited outside PHIGuard (already audited as tampering): refused like a wrong password.
                 try await countFailure(charged, clientAddress: clientAddress, account: rowID, reason: .tamperedRecord)
@@ -136,8 +140,11 @@ extension LoginFlow {
     /// Re-authentication for sensitive actions: the password again (and the second factor, if the
     /// account has one). The session keeps its handle and limits, gets a new token, and its
     /// `AuthenticatedPrincipal.recentlyAuthenticatedAt` becomes now.
+    ///
+    /// ``stepUp(_:password:secondFactor:clientAddress:)`` is the `String` convenience.
     public func stepUp(
-        _ session: AuthenticatedSession, password: String, secondFactor: SecondFactor?, clientAddress: String
+        _ session: AuthenticatedSession, passwordSecret password: PasswordSecret, secondFactor: SecondFactor?,
+        clientAddress: String
     ) async throws(AuthenticationError) -> AuthenticatedSession {
         let record = try await requireCurrent(session.record, in: .authenticated)
         let (account, charged) = try await verifyCurrentPassword(password, record: record, clientAddress: clientAddress)
@@ -278,7 +285,7 @@ extension LoginFlow {
 
     /// Verifies the signed-in user's current password (step-up, password change). The attempt is
     /// counted as a failure until the caller, once every check has passed, forgets it.
-    func verifyCurrentPassword(_ password: String, record: SessionRecord, clientAddress: String)
+    func verifyCurrentPassword(_ password: PasswordSecret, record: SessionRecord, clientAddress: String)
         async throws(AuthenticationError) -> (account: Account, charged: LockoutEvent)
     {
         guard let accountID = record.accountID else { throw .sessionEnded }
@@ -305,16 +312,16 @@ extension LoginFlow {
     /// that cannot be right (empty, too long) is `.invalid`, a wrong guess; a stored hash that cannot
     /// be used is logged and audited as a backend failure (never as the user's wrong password) and
     /// answered `rejected`, the same answer as any other failure.
-    func verifyPassword(_ password: String, of account: Account, handle: String? = nil)
+    func verifyPassword(_ password: PasswordSecret, of account: Account, handle: String? = nil)
         async throws(AuthenticationError) -> PasswordVerification
     {
         do {
-            return try await passwords.verify(password, against: account.passwordHash)
+            return try await passwords.verify(secret: password, against: account.passwordHash)
         } catch {
             switch error {
             case .overloaded, .cancelled:
                 throw .unavailable
-            case .passwordTooLong, .emptyPassword:
+            case .passwordTooLong, .emptyPassword, .invalidEncoding:
                 return .invalid
             default:
                 logger.error("stored password hash unusable", metadata: ["error": "\(error)"])
@@ -341,9 +348,9 @@ extension LoginFlow {
     }
 
     /// Replaces an outdated hash while the password is in hand (best effort: failure is logged).
-    func rehash(_ password: String, account: Account) async {
+    func rehash(_ password: PasswordSecret, account: Account) async {
         do {
-            let fresh = try await passwords.hash(password)
+            let fresh = try await passwords.hash(secret: password)
             try await accounts.setPasswordHash(fresh, accountID: account.id)
         } catch {
             logger.warning("password rehash skipped", metadata: ["error": "\(String(reflecting: type(of: error)))"])

@@ -4,7 +4,6 @@ internal import PHIGuardCrypto
 internal import PHIGuardFieldEncryption
 public import PHIGuardRecords
 internal import SQLiteNIO
-internal import Synchronization
 
 /// Says how the envelopes of one column were sealed, so verification can decrypt them: the context
 /// is `FieldContext(table: table, recordID: <the row's recordIDColumn>, field: field)`.
@@ -116,11 +115,11 @@ enum EnvelopeScan {
         }
         let loaded = Set(encryptor.keyring.keys.map(\.id))
         let revoked = encryptor.keyring.revokedKeyIDs
-        let summary = Mutex(BackupEnvelopeSummary())
+        let summary = Locked(BackupEnvelopeSummary())
         for table in tables {
             let tableRules = Dictionary(
                 rules.filter { $0.table == table }.map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
-            let counter = Mutex(0)
+            let counter = Locked(0)
             try await connection.query("SELECT * FROM \(quoted(table))", []) { row in
                 let number = counter.withLock { count in
                     count += 1

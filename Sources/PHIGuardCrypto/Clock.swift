@@ -1,5 +1,4 @@
 public import Foundation
-internal import Synchronization
 
 #if canImport(Glibc)
     internal import Glibc
@@ -88,13 +87,13 @@ public final class ManualClock: PHIGuardClock {
     /// Where a clock created without arguments stands: 2027-01-15 08:00:00 UTC.
     public static let defaultStart: Int64 = 1_800_000_000 * 1_000_000_000
 
-    private let readings: Mutex<Readings>
+    private let readings: Locked<Readings>
 
     /// A clock whose wall reading is `wallClockNanoseconds` (since 1970) and whose monotonic reading
     /// is `monotonicNanoseconds`.
     public init(wallClockNanoseconds: Int64 = ManualClock.defaultStart, monotonicNanoseconds: Int64 = 1_000_000_000_000)
     {
-        readings = Mutex(Readings(wall: wallClockNanoseconds, monotonic: monotonicNanoseconds))
+        readings = Locked(Readings(wall: wallClockNanoseconds, monotonic: monotonicNanoseconds))
     }
 
     /// A clock whose wall reading is `date` (to the nanosecond Foundation can represent).

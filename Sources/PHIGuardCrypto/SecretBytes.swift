@@ -1,5 +1,4 @@
 internal import CSodium
-package import Synchronization
 
 /// Secret bytes (keys, peppers, TOTP seeds, password copies) held in libsodium guarded memory.
 ///
@@ -30,7 +29,7 @@ package final class SecretBytes: @unchecked Sendable {
     package let count: Int
     private let pointer: UnsafeMutableRawPointer
     private let idleProtection: IdleProtection
-    private let readers = Mutex(0)
+    private let readers = Locked(0)
 
     /// Allocates `count` guarded bytes and lets `initializer` write them once.
     package init<E: Error>(
@@ -129,7 +128,7 @@ package final class SecretBytes: @unchecked Sendable {
 
     /// Called from `deinit` after the bytes are zeroed and before the memory is returned, so tests
     /// can observe that released secrets are zero. `nil` (no cost) outside tests.
-    package static let releaseObserver = Mutex<(@Sendable (UnsafeRawBufferPointer) -> Void)?>(nil)
+    package static let releaseObserver = Locked<(@Sendable (UnsafeRawBufferPointer) -> Void)?>(nil)
 }
 
 extension SecretBytes: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {

@@ -1,6 +1,5 @@
 public import Logging
 internal import PHIGuardCrypto
-internal import Synchronization
 
 /// Encrypts and decrypts field values in envelopes bound to their ``FieldContext``.
 ///
@@ -18,7 +17,7 @@ public final class FieldEncryptor: Sendable {
     /// The keyring this encryptor uses.
     public let keyring: Keyring
     private let logger: Logger
-    private let subkeys = Mutex(SubkeyCache())
+    private let subkeys = Locked(SubkeyCache())
     /// The most subkeys kept; beyond this (an unusual schema) subkeys are derived per call.
     static let maximumCachedSubkeys = 4096
 

@@ -1,6 +1,6 @@
 internal import Dispatch
 internal import Foundation
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// A fixed set of dedicated threads that run Argon2 computations.
 ///
@@ -59,7 +59,7 @@ final class HashingPool: Sendable {
             var active = 0
             var peak = 0
         }
-        let state = Mutex(State())
+        let state = Locked(State())
         private let signal = DispatchSemaphore(value: 0)
 
         func enqueue(_ job: Job, limit: Int) -> Bool {
@@ -116,7 +116,7 @@ final class HashingPool: Sendable {
             case queued(run: @Sendable () -> Void, cancel: @Sendable () -> Void)
             case done
         }
-        private let phase = Mutex(Phase.created)
+        private let phase = Locked(Phase.created)
 
         /// Stores the closures; `false` (after resuming through `cancel`) if the task was already cancelled.
         func install(run: @escaping @Sendable () -> Void, cancel: @escaping @Sendable () -> Void) -> Bool {

@@ -79,13 +79,18 @@ public final class PasswordHasher: Sendable {
     }
 
     /// Hashes `password` (after ``PasswordInput`` rules) with Argon2id and a fresh 16-byte salt.
+    ///
+    /// A convenience for ``hash(secret:)``: the `String` is copied once into a ``PasswordSecret``
+    /// (the `String` itself stays in ordinary memory).
     /// - Returns: the PHC string to store.
     public func hash(_ password: String) async throws(PasswordHashingError) -> String {
-        try await hash(secret: try PasswordInput.secureBytes(password))
+        try await hash(secret: try PasswordSecret(password))
     }
 
-    /// Hashes a password read straight into guarded memory (``PasswordSecret``), after the same
-    /// ``PasswordInput`` rules; an ASCII password is never copied out of guarded memory.
+    /// Hashes a password held in guarded memory (``PasswordSecret``) with Argon2id and a fresh
+    /// 16-byte salt, after the ``PasswordInput`` rules; an ASCII password is never copied out of
+    /// guarded memory. The primary entry point.
+    /// - Returns: the PHC string to store.
     public func hash(secret password: PasswordSecret) async throws(PasswordHashingError) -> String {
         try await hash(secret: try password.normalizedSecret())
     }
@@ -116,39 +121,47 @@ public final class PasswordHasher: Sendable {
     /// - Throws: ``PasswordHashingError/malformedHash(_:)`` for a corrupt stored hash,
     ///   ``PasswordHashingError/unknownPepper(id:)`` for a pepper this hasher does not hold, and the
     ///   input errors of ``PasswordInput``. A wrong password is not an error: it is ``PasswordVerification/invalid``.
+    ///
+    /// A convenience for ``verify(secret:against:)``: the `String` is copied once into a ``PasswordSecret``.
     public func verify(_ password: String, against storedHash: String) async throws(PasswordHashingError)
         -> PasswordVerification
     {
-        let stored = try PHCString(parsing: storedHash)
-        return try await verify(password, against: stored)
+        try await verify(secret: try PasswordSecret(password), against: storedHash)
     }
 
-    /// Verifies a password read straight into guarded memory (``PasswordSecret``) against a stored PHC string.
+    /// Verifies a password held in guarded memory (``PasswordSecret``) against a stored PHC string,
+    /// in constant time for the comparison. The primary entry point; throws as ``verify(_:against:)``.
     public func verify(secret password: PasswordSecret, against storedHash: String) async throws(PasswordHashingError)
         -> PasswordVerification
     {
         let stored = try PHCString(parsing: storedHash)
-        let pepper = try pepper(for: stored)
-        return try await verify(secret: try password.normalizedSecret(), pepper: pepper, against: stored)
+        return try await verify(secret: password, against: stored)
     }
 
     /// Spends the same time as a real ``verify(_:against:)`` and always answers ``PasswordVerification/invalid``.
     ///
     /// Call it when the account does not exist, so "unknown user" and "wrong password" cannot be told
-    /// apart by timing.
+    /// apart by timing. A convenience for ``verifyUnknownAccount(secret:)``.
     public func verifyUnknownAccount(_ password: String) async -> PasswordVerification {
-        _ = try? await verify(password, against: unknownAccountHash)
+        guard let secret = try? PasswordSecret(password) else { return .invalid }
+        return await verifyUnknownAccount(secret: secret)
+    }
+
+    /// ``verifyUnknownAccount(_:)`` for a password held in guarded memory: the same Argon2id work
+    /// as ``verify(secret:against:)``, always ``PasswordVerification/invalid``.
+    public func verifyUnknownAccount(secret password: PasswordSecret) async -> PasswordVerification {
+        _ = try? await verify(secret: password, against: unknownAccountHash)
         return .invalid
     }
 
     /// The most Argon2 computations that have run at once since this hasher was created.
     package var peakConcurrentHashes: Int { pool.peakConcurrency }
 
-    private func verify(_ password: String, against stored: PHCString) async throws(PasswordHashingError)
+    private func verify(secret password: PasswordSecret, against stored: PHCString) async throws(PasswordHashingError)
         -> PasswordVerification
     {
         let pepper = try pepper(for: stored)
-        return try await verify(secret: try PasswordInput.secureBytes(password), pepper: pepper, against: stored)
+        return try await verify(secret: try password.normalizedSecret(), pepper: pepper, against: stored)
     }
 
     /// The pepper `stored` names, or `nil` for an unpeppered hash.

@@ -1,8 +1,8 @@
 public import Logging
 internal import NIOCore
 public import PHIGuardAudit
+internal import PHIGuardCrypto
 public import PostgresNIO
-internal import Synchronization
 
 /// An audit sink in PostgreSQL (through Vapor's postgres-nio), durable and batched.
 ///
@@ -38,7 +38,7 @@ public final class PostgresAuditSink: AuditSink, AuditRecordSource {
     private let client: PostgresClient
     private let logger: Logger
     private let tablePrefix: String
-    private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
+    private let cursor = Locked<(position: Int, rowID: Int64)>((0, 0))
 
     /// A sink on `client` in tables `<tablePrefix>_records` and `<tablePrefix>_checkpoints`
     /// (`tablePrefix`: 1–40 of `a–z 0–9 _`, starting with a letter, else

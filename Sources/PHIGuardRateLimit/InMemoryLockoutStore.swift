@@ -1,4 +1,4 @@
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// The in-memory ``LockoutStore``: enforces a ``LockoutPolicy`` in process memory (the embedded
 /// default). Call ``admitAttempt(account:address:)`` before checking credentials (it counts the
@@ -27,7 +27,7 @@ public final class InMemoryLockoutStore: LockoutStore {
     public let policy: LockoutPolicy
     private let clock: any PHIGuardClock
     private let maximumAccounts: Int
-    private let accounts = Mutex<[StorageKey: AccountState]>([:])
+    private let accounts = Locked<[StorageKey: AccountState]>([:])
 
     /// A store enforcing `policy`, timed by the monotonic reading of `clock` (the counters do not
     /// outlive the process), tracking at most `maximumAccounts` accounts.

@@ -1,6 +1,6 @@
 public import Foundation
 public import PHIGuardAccess
-import Synchronization
+internal import PHIGuardCrypto
 
 /// A break-glass grant as a ``BreakGlassStore`` keeps it: the grant's bindings, its justification
 /// sealed (a `PHIGuardFieldEncryption` envelope bound to table ``EmergencyAccess/encryptionTable``,
@@ -204,7 +204,7 @@ public enum BreakGlassStoreError: Error, Sendable, Hashable, CustomStringConvert
 
 /// A ``BreakGlassStore`` in process memory: grants end with the process (tests, single-process demos).
 public final class InMemoryBreakGlassStore: BreakGlassStore {
-    private let records = Mutex<[String: BreakGlassRecord]>([:])
+    private let records = Locked<[String: BreakGlassRecord]>([:])
 
     /// An empty store.
     public init() {}

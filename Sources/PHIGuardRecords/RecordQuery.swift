@@ -1,6 +1,5 @@
 internal import Foundation
 internal import PHIGuardCrypto
-internal import Synchronization
 
 /// One search criterion of a list or count query.
 ///
@@ -64,7 +63,7 @@ public struct RecordPage: Sendable, CustomStringConvertible {
 /// The key that MACs list cursors: random per ``GuardedRecords`` instance unless the app supplies one
 /// (cursors then survive a restart and work across instances).
 final class CursorKey: Sendable {
-    private let digest = Mutex<KeyedDigest?>(nil)
+    private let digest = Locked<KeyedDigest?>(nil)
 
     func use(_ secret: inout [UInt8]) throws(RecordError) {
         do {

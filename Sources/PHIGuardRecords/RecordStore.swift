@@ -1,4 +1,4 @@
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// One stored column value: envelope bytes or clear text. `NULL` is an absent key.
 public enum StoredValue: Sendable, Hashable, CustomStringConvertible {
@@ -57,7 +57,7 @@ public protocol RecordStore: Sendable {
 
 /// A ``RecordStore`` in memory: for tests, benchmarks and examples. Not durable.
 public final class InMemoryRecordStore: RecordStore {
-    private let tables = Mutex<[String: [String: StoredRecord]]>([:])
+    private let tables = Locked<[String: [String: StoredRecord]]>([:])
 
     /// An empty store.
     public init() {}

@@ -1,8 +1,8 @@
 public import Logging
 internal import NIOCore
 public import PHIGuardAudit
+internal import PHIGuardCrypto
 internal import SQLiteNIO
-internal import Synchronization
 
 /// An audit sink in an SQLite database (through Vapor's sqlite-nio), durable and batched.
 ///
@@ -30,7 +30,7 @@ public final class SQLiteAuditSink: AuditSink, AuditRecordSource {
     package var connectionIdentity: ObjectIdentifier { ObjectIdentifier(database) }
     private let logger: Logger
     private let isReadOnly: Bool
-    private let cursor = Mutex<(position: Int, rowID: Int64)>((0, 0))
+    private let cursor = Locked<(position: Int, rowID: Int64)>((0, 0))
 
     private init(database: SQLiteSerialConnection, ownsConnection: Bool, logger: Logger, isReadOnly: Bool = false) {
         self.database = database

@@ -121,23 +121,21 @@ struct SQLiteStoreClosed: Error {}
 
 /// A first-in, first-out lock for tasks: waiters suspend instead of blocking a thread.
 ///
-/// `@unchecked Sendable`: `state` is read and written only under `lock`. (An NSLock rather than
-/// Synchronization.Mutex: ThreadSanitizer on Linux does not see Mutex's futex-based locking and
-/// reported the gate's state as a race under `make tsan`; a pthread-based lock keeps TSan meaningful.)
-final class AsyncGate: @unchecked Sendable {
+/// Its state is behind PHIGuard's lock (`Locked`, not Synchronization.Mutex: ThreadSanitizer on
+/// Linux does not see Mutex's futex-based locking and reported the gate's state as a race).
+final class AsyncGate: Sendable {
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         var head = 0
     }
 
-    private let lock = NSLock()
-    private nonisolated(unsafe) var state = State()
+    private let state = Locked(State())
 
     /// Waits until the gate is free and takes it.
     func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = lock.withLock {
+            let acquired = state.withLock { state in
                 if !state.locked {
                     state.locked = true
                     return true
@@ -151,7 +149,7 @@ final class AsyncGate: @unchecked Sendable {
 
     /// Hands the gate to the longest waiter, or frees it.
     func unlock() {
-        let next = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard state.head < state.waiters.count else {
                 state.locked = false
                 state.waiters.removeAll(keepingCapacity: true)

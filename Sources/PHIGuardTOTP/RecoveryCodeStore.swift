@@ -1,5 +1,4 @@
 internal import PHIGuardCrypto
-internal import Synchronization
 
 /// Where each account's unused recovery code hashes are kept.
 ///
@@ -16,7 +15,7 @@ public protocol RecoveryCodeStore: Sendable {
 
 /// A thread-safe ``RecoveryCodeStore`` in process memory (the embedded default and the test double).
 public final class InMemoryRecoveryCodeStore: RecoveryCodeStore {
-    private let codes = Mutex<[String: [RecoveryCodeHash]]>([:])
+    private let codes = Locked<[String: [RecoveryCodeHash]]>([:])
 
     /// An empty store.
     public init() {}

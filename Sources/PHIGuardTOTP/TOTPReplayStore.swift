@@ -1,4 +1,4 @@
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// Where the last accepted time step of each account is kept, so a code is accepted at most once
 /// (RFC 6238 §5.2) across sessions, tasks and — with a shared backend — processes.
@@ -21,7 +21,7 @@ public protocol TOTPReplayStore: Sendable {
 /// The state is lost when the process exits, and it is not shared between processes: a deployment
 /// with several application instances needs a shared store (the SQLite/PostgreSQL backends).
 public final class InMemoryTOTPReplayStore: TOTPReplayStore {
-    private let steps = Mutex<[String: UInt64]>([:])
+    private let steps = Locked<[String: UInt64]>([:])
 
     /// An empty store.
     public init() {}
