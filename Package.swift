@@ -260,8 +260,9 @@ let package = Package(
         .executableTarget(
             name: "HummingbirdQuickstart",
             dependencies: [
-                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardHummingbird", "PHIGuardRecords",
-                "PHIGuardSQLite", "PHIGuardTOTP", hummingbird,
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
+                "PHIGuardHummingbird", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite",
+                "PHIGuardTOTP", hummingbird,
             ],
             path: "Examples/HummingbirdQuickstart",
             swiftSettings: strictSettings

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 import PHIGuardHummingbird
 import Testing
@@ -7,7 +8,7 @@ import Testing
 @Suite("CSRF: origin checks and the session-bound form token")
 struct CSRFTests {
     static func code(_ response: TestResponse) -> String? {
-        let object = try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+        let object = try? JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
         return object?["code"] as? String
     }
 
@@ -15,7 +16,7 @@ struct CSRFTests {
     func crossSiteOrigin() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser(sameOrigin: false)
             let evil: HTTPFields = [.origin: "https://evil.test"]
             let refused = try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: evil)
@@ -33,7 +34,7 @@ struct CSRFTests {
     func fetchMetadata() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser(sameOrigin: false)
             for site in ["cross-site", "same-site", "none"] {
                 let headers: HTTPFields = [.origin: TestApp.origin, try Browser.name("Sec-Fetch-Site"): site]
@@ -47,7 +48,7 @@ struct CSRFTests {
     func noOriginHeaders() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser(sameOrigin: false)
             #expect(try await browser.send(client, .post, "/echo", form: ["a": "b"]).status == .forbidden)
             #expect(try await browser.send(client, .post, "/echo").status == .forbidden)
@@ -59,7 +60,7 @@ struct CSRFTests {
     func synchronizerToken() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var alice = Browser()
             let token = try await alice.signIn(client, harness, as: "alice")
             var bob = Browser()

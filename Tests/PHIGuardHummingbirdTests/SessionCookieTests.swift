@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PHIGuardAuthentication
 import PHIGuardHummingbird
 import Testing
 
@@ -10,7 +11,7 @@ struct SessionCookieTests {
     func cookieFlags() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
             let response = try await browser.send(
                 client, .post, "/login", form: ["name": "alice", "password": WebHarness.password])
@@ -30,7 +31,7 @@ struct SessionCookieTests {
     func rotation() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
             // A value planted before sign-in (session fixation) is refused and deleted.
             browser.cookie = String(repeating: "A", count: 43)
@@ -69,7 +70,7 @@ struct SessionCookieTests {
     func pendingSecondFactorSurvives() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
             _ = try await browser.send(client, .post, "/login", form: ["name": "alice", "password": WebHarness.password])
             let pending = try #require(browser.cookie)
@@ -99,7 +100,7 @@ struct SessionCookieTests {
     func idleExpiry() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
             _ = try await browser.signIn(client, harness, as: "alice")
             #expect(try await browser.send(client, .get, "/me").status == .ok)
@@ -114,7 +115,7 @@ struct SessionCookieTests {
     func safeMethodsDoNotChangeState() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness).test(.router) { client in
+        try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
             _ = try await browser.signIn(client, harness, as: "alice")
             let refused = try await browser.send(client, .get, "/logout-by-get")

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 import PHIGuardAccess
+import PHIGuardAuthentication
 import PHIGuardHummingbird
 import PHIGuardRateLimit
 import PHIGuardRecords
@@ -23,8 +25,8 @@ struct BreakGlassForm: Decodable {
 /// The app the middleware tests drive: sign-in, second factor, sign-out, the chart routes, a
 /// browser page, a rate-limited group and a few probes.
 enum TestApp {
-    static let host = "portal.test"
-    static let origin = "https://portal.test"
+    /// HummingbirdTesting sends every request with authority `localhost`.
+    static let origin = "https://localhost"
 
     static func make(
         _ harness: WebHarness, trustedProxies: TrustedProxies = TrustedProxies(),
@@ -108,7 +110,7 @@ struct Browser {
         _ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, form: [String: String]? = nil,
         json: String? = nil, headers extra: HTTPFields = [:], csrf: String? = nil
     ) async throws -> TestResponse {
-        var headers: HTTPFields = [.host: TestApp.host]
+        var headers: HTTPFields = [:]
         if sameOrigin, method != .get {
             headers[.origin] = TestApp.origin
             headers.append(HTTPField(name: try Self.name("Sec-Fetch-Site"), value: "same-origin"))
