@@ -81,7 +81,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardHummingbird",
         [
             "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors", "PHIGuardRateLimit",
-            "PHIGuardRecords", hummingbird, httpTypes, log,
+            "PHIGuardRecords", hummingbird, httpTypes, log, nioCore,
         ]
     ),
     // Conformance suites an app runs against its own store implementations, and test doubles.
@@ -161,9 +161,9 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardHummingbird",
         [
-            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-            "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite",
-            "PHIGuardTOTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP", hummingbird,
+            httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]
     ),
 ]

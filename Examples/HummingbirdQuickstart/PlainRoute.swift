@@ -18,7 +18,8 @@ func plainRouter(services: QuickstartServices) -> Router<BasicRequestContext> {
         for field in services.schema.fields {
             guard case .bytes(let envelope) = stored.columns[field.column] else { continue }
             let context = FieldContext(table: services.schema.table, recordID: id, field: field.name)
-            fields[field.name] = String(decoding: try services.encryptor.decrypt(bytes: envelope, context: context), as: UTF8.self)
+            fields[field.name] = String(
+                decoding: try services.encryptor.decrypt(bytes: envelope, context: context), as: UTF8.self)
         }
         let body = try JSONEncoder().encode(PlainChart(id: id, patientID: stored.patientID, fields: fields))
         return Response(

@@ -17,7 +17,9 @@ struct Quickstart {
         var plainPort: Int?
         var perAccount = 600
         var databasePath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("phiguard-quickstart-\(UUID().uuidString.prefix(8))").appendingPathComponent("portal.sqlite")
+            .appendingPathComponent("phiguard-quickstart-\(UUID().uuidString.prefix(8))").appendingPathComponent(
+                "portal.sqlite"
+            )
             .path
         var arguments = CommandLine.arguments.dropFirst().makeIterator()
         while let argument = arguments.next() {
@@ -34,21 +36,25 @@ struct Quickstart {
             atPath: (databasePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
 
         let services = try await QuickstartServices.open(path: databasePath)
-        let limit = try RateLimit("quickstart-per-account", count: perAccount, per: .seconds(60), burst: max(1, perAccount / 5))
+        let limit = try RateLimit(
+            "quickstart-per-account", count: perAccount, per: .seconds(60), burst: max(1, perAccount / 5))
         let guarded = Application(
             router: try guardedRouter(services: services, perAccountLimit: limit),
             configuration: .init(address: .hostname("127.0.0.1", port: port)))
         say("PHIGuard quickstart on http://127.0.0.1:\(port)/  (database \(databasePath))")
-        say("Demo accounts, password \"\(QuickstartServices.password)\"; add each authenticator (demo only: secrets shown):")
+        say(
+            "Demo accounts, password \"\(QuickstartServices.password)\"; add each authenticator (demo only: secrets shown):"
+        )
         for (name, uri) in services.authenticators { say("  \(name)  \(uri)") }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await guarded.runService() }
             if let plainPort {
                 let plain = Application(
-                    router: plainRouter(services: services), configuration: .init(address: .hostname("127.0.0.1", port: plainPort)))
+                    router: plainRouter(services: services),
+                    configuration: .init(address: .hostname("127.0.0.1", port: plainPort)))
                 say("Plain baseline (no PHIGuard middleware) on http://127.0.0.1:\(plainPort)/plain/charts/{id}")
-                        group.addTask { try await plain.runService() }
+                group.addTask { try await plain.runService() }
             }
             try await group.next()
             group.cancelAll()

@@ -77,7 +77,8 @@ struct QuickstartServices: Sendable {
             resourceType: "chart", table: "charts",
             fields: ["name", "allergies", "medications"].map { RecordField.encrypted($0) })
         let store = try await SQLiteRecordStore.open(in: database, schemas: [schema])
-        let charts = try GuardedRecords(schema: schema, store: store, engine: engine, encryptor: encryptor, audit: audit)
+        let charts = try GuardedRecords(
+            schema: schema, store: store, engine: engine, encryptor: encryptor, audit: audit)
         let emergency = EmergencyAccess(
             engine: engine, store: try await SQLiteBreakGlassStore.open(in: database), encryptor: encryptor,
             audit: audit, reviewerRoles: [])
@@ -89,11 +90,16 @@ struct QuickstartServices: Sendable {
         for person in people {
             let totp = TOTP(secret: try TOTPSecret())
             guard
-                let id = try await accounts.createAccount(loginName: try LoginName(person.name), passwordHash: hash, totp: totp)
+                let id = try await accounts.createAccount(
+                    loginName: try LoginName(person.name), passwordHash: hash, totp: totp)
             else { throw QuickstartError.seedFailed }
             try await accounts.setRoles(person.roles, accountID: id)
             try await accounts.setPatientID(person.patient, accountID: id)
-            authenticators.append((person.name, try OTPAuthURI(totp: totp, issuer: "PHIGuard Quickstart", accountName: person.name).revealString()))
+            authenticators.append(
+                (
+                    person.name,
+                    try OTPAuthURI(totp: totp, issuer: "PHIGuard Quickstart", accountName: person.name).revealString()
+                ))
             if person.name == "drew" {
                 guard
                     case .awaitingSecondFactor(let pending) = try await flow.signIn(
@@ -108,7 +114,9 @@ struct QuickstartServices: Sendable {
             guard let patient = person.patient else { continue }
             try await charts.create(
                 "c-\(person.name)", patientID: patient,
-                values: ["name": "\(person.name.capitalized) Example", "allergies": "penicillin", "medications": "none"],
+                values: [
+                    "name": "\(person.name.capitalized) Example", "allergies": "penicillin", "medications": "none",
+                ],
                 as: drew.principal)
         }
         try await flow.signOut(drew)

@@ -1,5 +1,5 @@
-public import Hummingbird
 internal import Foundation
+public import Hummingbird
 internal import NIOCore
 
 /// Decides the client address of each request (``PHIGuardRequestState/clientAddress``): the

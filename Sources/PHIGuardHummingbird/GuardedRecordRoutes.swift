@@ -156,7 +156,9 @@ public struct BreakGlassRequest: Sendable, Hashable {
 
     /// The request's break-the-glass ask, or `nil` when it makes none.
     public init?(_ request: Request) {
-        guard let patient = request.uri.queryParameters[Substring(Self.queryParameter)], !patient.isEmpty else { return nil }
+        guard let patient = request.uri.queryParameters[Substring(Self.queryParameter)], !patient.isEmpty else {
+            return nil
+        }
         patientID = String(patient)
     }
 }

@@ -1,6 +1,6 @@
 public import Hummingbird
-public import PHIGuardAccess
 public import NIOCore
+public import PHIGuardAccess
 
 /// A Hummingbird request context that carries PHIGuard's per-request state.
 ///

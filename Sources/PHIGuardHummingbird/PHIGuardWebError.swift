@@ -57,7 +57,8 @@ extension PHIGuardWebError: PublicErrorMappable {
         let message = description
         return switch self {
         case .signInRequired:
-            MappedError(.authenticationFailed, internalCode: "web.sign_in_required", logMessage: message, logLevel: .info)
+            MappedError(
+                .authenticationFailed, internalCode: "web.sign_in_required", logMessage: message, logLevel: .info)
         case .wrongSessionState:
             MappedError(
                 .authenticationFailed, internalCode: "web.wrong_session_state", logMessage: message, logLevel: .info)

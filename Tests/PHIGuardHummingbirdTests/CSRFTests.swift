@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import PHIGuardHummingbird
 import Testing
@@ -22,10 +22,12 @@ struct CSRFTests {
             let refused = try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: evil)
             #expect(refused.status == .forbidden)
             #expect(Self.code(refused) == "access_denied")
-            let nullOrigin = try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: [.origin: "null"])
+            let nullOrigin = try await browser.send(
+                client, .post, "/echo", form: ["a": "b"], headers: [.origin: "null"])
             #expect(nullOrigin.status == .forbidden)
             // The same request from the site itself passes (the check is not refusing everything).
-            let own = try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: [.origin: TestApp.origin])
+            let own = try await browser.send(
+                client, .post, "/echo", form: ["a": "b"], headers: [.origin: TestApp.origin])
             #expect(String(buffer: own.body) == "changed")
         }
     }
@@ -67,14 +69,20 @@ struct CSRFTests {
             let bobToken = try await bob.signIn(client, harness, as: "bob")
             #expect(token != bobToken)
             #expect(try await alice.send(client, .post, "/echo", form: ["a": "b"]).status == .forbidden)
-            #expect(try await alice.send(client, .post, "/echo", form: ["a": "b"], csrf: "x" + token).status == .forbidden)
+            #expect(
+                try await alice.send(client, .post, "/echo", form: ["a": "b"], csrf: "x" + token).status == .forbidden)
             #expect(try await alice.send(client, .post, "/echo", form: ["a": "b"], csrf: bobToken).status == .forbidden)
             let header: HTTPFields = [try Browser.name("X-CSRF-Token"): bobToken]
-            #expect(try await alice.send(client, .post, "/echo", form: ["a": "b"], headers: header).status == .forbidden)
+            #expect(
+                try await alice.send(client, .post, "/echo", form: ["a": "b"], headers: header).status == .forbidden)
             // The right token, in the form or in the header, passes.
-            #expect(String(buffer: try await alice.send(client, .post, "/echo", form: ["a": "b"], csrf: token).body) == "changed")
+            #expect(
+                String(buffer: try await alice.send(client, .post, "/echo", form: ["a": "b"], csrf: token).body)
+                    == "changed")
             let own: HTTPFields = [try Browser.name("X-CSRF-Token"): token]
-            #expect(String(buffer: try await alice.send(client, .post, "/echo", form: ["a": "b"], headers: own).body) == "changed")
+            #expect(
+                String(buffer: try await alice.send(client, .post, "/echo", form: ["a": "b"], headers: own).body)
+                    == "changed")
             // Refused posts changed nothing: alice is still signed in.
             #expect(try await alice.send(client, .get, "/me").status == .ok)
         }

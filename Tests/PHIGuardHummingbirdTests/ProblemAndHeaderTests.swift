@@ -62,8 +62,10 @@ struct ProblemAndHeaderTests {
         defer { Task { await harness.close() } }
         try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
-            let wrong = try await browser.send(client, .post, "/login", form: ["name": "alice", "password": "nope nope nope"])
-            let unknown = try await browser.send(client, .post, "/login", form: ["name": "zed", "password": "nope nope nope"])
+            let wrong = try await browser.send(
+                client, .post, "/login", form: ["name": "alice", "password": "nope nope nope"])
+            let unknown = try await browser.send(
+                client, .post, "/login", form: ["name": "zed", "password": "nope nope nope"])
             #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
             var first = Self.object(wrong)
             var second = Self.object(unknown)
@@ -99,7 +101,8 @@ struct ProblemAndHeaderTests {
             Self.expectSecurityHeaders(try await browser.send(client, .get, "/crash"), "500")
             Self.expectSecurityHeaders(try await browser.send(client, .get, "/portal/chart/c-alice"), "html 401")
             var evil = Browser(sameOrigin: false)
-            let refused = try await evil.send(client, .post, "/echo", form: [:], headers: [.origin: "https://evil.test"])
+            let refused = try await evil.send(
+                client, .post, "/echo", form: [:], headers: [.origin: "https://evil.test"])
             #expect(refused.status == .forbidden)
             Self.expectSecurityHeaders(refused, "403")
             // PHI: no-store on the chart.
@@ -110,6 +113,20 @@ struct ProblemAndHeaderTests {
             Self.expectSecurityHeaders(chart, "chart")
             let page = try await browser.send(client, .get, "/portal/chart/c-alice")
             #expect(page.headers[.cacheControl] == "no-store")
+        }
+    }
+
+    @Test("an error no ProblemMiddleware rendered still gets the headers and a problem+json body")
+    func headersOnUnrenderedErrors() async throws {
+        let router = Router(context: BasicPHIGuardRequestContext.self)
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.get("/fail") { _, _ -> String in throw InternalFailure(path: "/etc/portal/keys") }
+        try await Application(router: router).test(.router) { client async throws in
+            let response = try await client.execute(uri: "/fail", method: .get)
+            #expect(response.status == .internalServerError)
+            #expect(response.headers[.contentType] == "application/problem+json")
+            #expect(!String(buffer: response.body).contains("/etc/portal"))
+            Self.expectSecurityHeaders(response, "unrendered 500")
         }
     }
 }

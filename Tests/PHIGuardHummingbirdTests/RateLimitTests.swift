@@ -24,7 +24,8 @@ struct RateLimitTests {
     func perAddress() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness, limits: try Self.limits(harness, perAddress: 2)).test(.router) { client async throws in
+        try await TestApp.make(harness, limits: try Self.limits(harness, perAddress: 2)).test(.router) {
+            client async throws in
             var browser = Browser()
             #expect(try await browser.send(client, .get, "/limited/ping").status == .ok)
             #expect(try await browser.send(client, .get, "/limited/ping").status == .ok)
@@ -45,7 +46,8 @@ struct RateLimitTests {
     func perAccount() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness, limits: try Self.limits(harness, perAccount: 1)).test(.router) { client async throws in
+        try await TestApp.make(harness, limits: try Self.limits(harness, perAccount: 1)).test(.router) {
+            client async throws in
             var alice = Browser()
             _ = try await alice.signIn(client, harness, as: "alice")
             var bob = Browser()
@@ -60,7 +62,8 @@ struct RateLimitTests {
     func global() async throws {
         let harness = try await WebHarness.make()
         defer { Task { await harness.close() } }
-        try await TestApp.make(harness, limits: try Self.limits(harness, global: 2)).test(.router) { client async throws in
+        try await TestApp.make(harness, limits: try Self.limits(harness, global: 2)).test(.router) {
+            client async throws in
             var alice = Browser()
             _ = try await alice.signIn(client, harness, as: "alice")
             var anonymous = Browser()

@@ -72,7 +72,8 @@ struct RecordRouteTests {
             #expect(noGrant.status == .forbidden)
             #expect(Self.object(noGrant)["code"] as? String == "break_glass_refused")
             let invoked = try await drew.send(
-                client, .post, "/break-glass", form: ["patient": "p-alice", "justification": "unresponsive on arrival"],
+                client, .post, "/break-glass",
+                form: ["patient": "p-alice", "justification": "unresponsive on arrival"],
                 csrf: token)
             #expect(invoked.status == .ok)
             let opened = try await drew.send(client, .get, "/charts/c-alice?break-glass-patient=p-alice")

@@ -39,7 +39,8 @@ struct SessionCookieTests {
             #expect(String(buffer: planted.body) == "anonymous")
             #expect(sessionCookies(planted).first?.contains("Max-Age=0") == true)
 
-            _ = try await browser.send(client, .post, "/login", form: ["name": "alice", "password": WebHarness.password])
+            _ = try await browser.send(
+                client, .post, "/login", form: ["name": "alice", "password": WebHarness.password])
             let pending = try #require(browser.cookie)
             let token = String(buffer: try await browser.send(client, .get, "/csrf").body)
             let code = try await browser.send(
@@ -72,7 +73,8 @@ struct SessionCookieTests {
         defer { Task { await harness.close() } }
         try await TestApp.make(harness).test(.router) { client async throws in
             var browser = Browser()
-            _ = try await browser.send(client, .post, "/login", form: ["name": "alice", "password": WebHarness.password])
+            _ = try await browser.send(
+                client, .post, "/login", form: ["name": "alice", "password": WebHarness.password])
             let pending = try #require(browser.cookie)
             // A page that needs a principal answers 401 — and must not delete the pending session's cookie.
             let early = try await browser.send(client, .get, "/me")

@@ -56,7 +56,8 @@ final class WebHarness: Sendable {
     let authenticators: [String: TOTP]
 
     private init(
-        path: String, clock: ManualClock, database: SQLiteDatabase, accounts: SQLiteAccountDirectory, audit: AuditLog, flow: LoginFlow,
+        path: String, clock: ManualClock, database: SQLiteDatabase, accounts: SQLiteAccountDirectory, audit: AuditLog,
+        flow: LoginFlow,
         records: GuardedRecords, emergency: EmergencyAccess, authenticators: [String: TOTP]
     ) {
         self.path = path
@@ -90,9 +91,11 @@ final class WebHarness: Sendable {
             clock: clock, sealingKey: sealing)
         let engine = AccessEngine(policy: try CompiledPolicy(yaml: policy), clock: clock)
         let schema = try RecordSchema(
-            resourceType: "chart", table: "charts", fields: ["name", "allergies", "notes"].map { RecordField.encrypted($0) })
+            resourceType: "chart", table: "charts",
+            fields: ["name", "allergies", "notes"].map { RecordField.encrypted($0) })
         let store = try await SQLiteRecordStore.open(in: database, schemas: [schema])
-        let records = try GuardedRecords(schema: schema, store: store, engine: engine, encryptor: encryptor, audit: audit)
+        let records = try GuardedRecords(
+            schema: schema, store: store, engine: engine, encryptor: encryptor, audit: audit)
         let emergency = EmergencyAccess(
             engine: engine, store: try await SQLiteBreakGlassStore.open(in: database), encryptor: encryptor,
             audit: audit, reviewerRoles: [])
@@ -110,7 +113,8 @@ final class WebHarness: Sendable {
             authenticators[name] = totp
         }
         let harness = WebHarness(
-            path: path, clock: clock, database: database, accounts: accounts, audit: audit, flow: flow, records: records,
+            path: path, clock: clock, database: database, accounts: accounts, audit: audit, flow: flow,
+            records: records,
             emergency: emergency, authenticators: authenticators)
         // Drew (signed in through the flow) writes the two charts.
         let drew = try await harness.signInDirectly("drew")
