@@ -36,7 +36,7 @@ trap cleanup EXIT
 
 # The per-account limit is raised so that the limiter is checked on every request but never refuses.
 "$bin" --port "$GUARDED_PORT" --plain-port "$PLAIN_PORT" --database "$work/portal.sqlite" \
-    --per-account-limit 100000000 >"$work/server.log" 2>&1 &
+    --per-account-limit 1000000 >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do
     grep -q "Plain baseline" "$work/server.log" 2>/dev/null && break

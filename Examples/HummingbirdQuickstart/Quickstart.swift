@@ -12,7 +12,16 @@ import PHIGuardRateLimit
 
 @main
 struct Quickstart {
-    static func main() async throws {
+    static func main() async {
+        do {
+            try await run()
+        } catch {
+            FileHandle.standardError.write(Data("HummingbirdQuickstart: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         var port = Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080
         var plainPort: Int?
         var perAccount = 600
@@ -37,7 +46,8 @@ struct Quickstart {
 
         let services = try await QuickstartServices.open(path: databasePath)
         let limit = try RateLimit(
-            "quickstart-per-account", count: perAccount, per: .seconds(60), burst: max(1, perAccount / 5))
+            "quickstart-per-account", count: perAccount, per: .seconds(60),
+            burst: min(max(1, perAccount / 5), 1_000_000))
         let guarded = Application(
             router: try guardedRouter(services: services, perAccountLimit: limit),
             configuration: .init(address: .hostname("127.0.0.1", port: port)))
