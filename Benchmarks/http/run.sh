@@ -67,7 +67,7 @@ run plain "$plain_url"
 
 rps() { awk '/^Requests\/sec:/ {print $2}' "$work/$1.txt"; }
 p99() { awk '$1 == "99%" {print $2}' "$work/$1.txt"; }
-errors() { awk '/Non-2xx or 3xx responses:/ {print $5}' "$work/$1.txt"; }
+errors() { awk '/Non-2xx or 3xx responses:/ {n = $5} END {print n + 0}' "$work/$1.txt"; }
 guarded=$(rps guarded)
 plain=$(rps plain)
 echo

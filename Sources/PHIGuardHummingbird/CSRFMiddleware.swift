@@ -8,9 +8,11 @@ public import Hummingbird
 ///
 /// 1. **Fetch metadata**: a `Sec-Fetch-Site` header, when present, must be `same-origin`.
 /// 2. **Origin**: an `Origin` header, when present, must be one of
-///    ``CSRFProtection/allowedOrigins`` (by default: the request's own host); `null` is refused.
-///    A request that could come from a plain HTML form (no content type, form-encoded, multipart or
-///    `text/plain`) and carries neither header is refused.
+///    ``CSRFProtection/allowedOrigins`` (by default: the request's own host). `null` is accepted only
+///    together with `Sec-Fetch-Site: same-origin` — browsers send `null` on a same-origin form post
+///    when the page's `Referrer-Policy` is `no-referrer`, as ``SecurityHeaders`` sets it — and refused
+///    otherwise. A request that could come from a plain HTML form (no content type, form-encoded,
+///    multipart or `text/plain`) and carries neither header is refused.
 /// 3. **Synchronizer token**: a form-like request from a session must carry the session's token
 ///    (``CSRFProtection/token(for:)``) in the `_csrf` field of a form-encoded body or in the
 ///    `X-CSRF-Token` header. (Multipart and `text/plain` bodies are not parsed: send the header.)
@@ -41,7 +43,8 @@ public struct CSRFMiddleware<Context: PHIGuardRequestContext>: RouterMiddleware 
         }
         let formLike = Self.isFormLike(request.headers[.contentType])
         if let origin = request.headers[.origin] {
-            guard isAllowed(origin: origin, request: request) else {
+            let vouchedNull = origin.lowercased() == "null" && fetchSite == "same-origin"
+            guard vouchedNull || isAllowed(origin: origin, request: request) else {
                 throw PHIGuardWebError.crossSiteRequestRefused(.originNotAllowed)
             }
         } else if fetchSite == nil, formLike {

@@ -11,7 +11,8 @@ public import PHIGuardAuthentication
 /// ```
 ///
 /// ``install(on:)`` adds, outermost first: ``SecurityHeadersMiddleware`` (every response, errors
-/// too), ``ClientAddressMiddleware``, ``SessionMiddleware``, ``ProblemMiddleware`` (problem+json)
+/// too), ``ClientAddressMiddleware``, ``SessionMiddleware``, ``ProblemMiddleware`` (negotiated: HTML
+/// for browsers, problem+json otherwise)
 /// and ``CSRFMiddleware``. Add a ``RateLimitMiddleware`` to any group, and a `ProblemMiddleware`
 /// with `.html` to groups of browser pages.
 public struct PHIGuardWeb: Sendable {
@@ -48,7 +49,7 @@ public struct PHIGuardWeb: Sendable {
         router.add(middleware: SecurityHeadersMiddleware(headers: securityHeaders, fallback: problems))
         router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies))
         router.add(middleware: SessionMiddleware(flow: flow, cookie: cookie))
-        router.add(middleware: ProblemMiddleware(responder: problems))
+        router.add(middleware: ProblemMiddleware(responder: problems, format: .negotiated))
         router.add(middleware: CSRFMiddleware(protection: csrf))
     }
 

@@ -16,6 +16,16 @@ public struct ProblemResponder: Sendable {
         case problemJSON
         /// A small `text/html` page with the title, detail and reference (browser routes).
         case html
+        /// ``html`` when the request's `Accept` names `text/html` (a browser navigating or posting a
+        /// form), ``problemJSON`` otherwise (`fetch`, API clients).
+        case negotiated
+
+        /// The concrete format for `request`.
+        func resolved(for request: Request) -> Format {
+            guard self == .negotiated else { return self }
+            let accept = request.headers[.accept]?.lowercased() ?? ""
+            return accept.contains("text/html") ? .html : .problemJSON
+        }
     }
 
     /// The reporter that maps and logs errors.
@@ -48,7 +58,7 @@ public struct ProblemResponder: Sendable {
         for header in failure.headers { headers.set(header.name, to: header.value) }
         let body: String
         switch format {
-        case .problemJSON:
+        case .problemJSON, .negotiated:
             headers[.contentType] = PublicError.mediaType
             body = failure.problemJSON
         case .html:
@@ -119,7 +129,8 @@ struct FrameworkError: Error, PublicErrorMappable {
 
 /// Renders every error thrown further in as a problem response (see ``ProblemResponder``).
 ///
-/// Add it once for the whole router (JSON), and again with `.html` on a group of browser routes.
+/// Add it once for the whole router (``PHIGuardWeb`` uses `.negotiated`: HTML for browsers, problem+json
+/// for API clients), and again with `.html` or `.problemJSON` on a group to fix the format there.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     let responder: ProblemResponder
     let format: ProblemResponder.Format
@@ -137,7 +148,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            return responder.response(for: error, context: context, format: format)
+            return responder.response(for: error, context: context, format: format.resolved(for: request))
         }
     }
 }

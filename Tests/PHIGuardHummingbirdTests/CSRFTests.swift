@@ -87,4 +87,23 @@ struct CSRFTests {
             #expect(try await alice.send(client, .get, "/me").status == .ok)
         }
     }
+
+    @Test("Origin: null is accepted only when Sec-Fetch-Site vouches same-origin (Chromium under no-referrer)")
+    func nullOriginUnderNoReferrer() async throws {
+        let harness = try await WebHarness.make()
+        defer { Task { await harness.close() } }
+        try await TestApp.make(harness).test(.router) { client async throws in
+            var browser = Browser(sameOrigin: false)
+            let vouched: HTTPFields = [.origin: "null", try Browser.name("Sec-Fetch-Site"): "same-origin"]
+            let accepted = try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: vouched)
+            #expect(String(buffer: accepted.body) == "changed")
+            let crossSite: HTTPFields = [.origin: "null", try Browser.name("Sec-Fetch-Site"): "cross-site"]
+            #expect(
+                try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: crossSite).status
+                    == .forbidden)
+            let alone: HTTPFields = [.origin: "null"]
+            #expect(
+                try await browser.send(client, .post, "/echo", form: ["a": "b"], headers: alone).status == .forbidden)
+        }
+    }
 }

@@ -129,4 +129,19 @@ struct ProblemAndHeaderTests {
             Self.expectSecurityHeaders(response, "unrendered 500")
         }
     }
+
+    @Test("the router-wide responder answers browsers (Accept: text/html) with the HTML page, others with JSON")
+    func negotiatedFormat() async throws {
+        let harness = try await WebHarness.make()
+        defer { Task { await harness.close() } }
+        try await TestApp.make(harness).test(.router) { client async throws in
+            var browser = Browser()
+            let page = try await browser.send(
+                client, .get, "/me", headers: [.accept: "text/html,application/xhtml+xml,*/*;q=0.8"])
+            #expect(page.status == .unauthorized)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            let api = try await browser.send(client, .get, "/me", headers: [.accept: "*/*"])
+            #expect(api.headers[.contentType] == "application/problem+json")
+        }
+    }
 }
