@@ -19,6 +19,8 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 
 /// The capability modules: each is its own library product (one job per module) and the umbrella
 /// `PHIGuard` re-exports each of them. Every target lists exactly the modules its files import
@@ -72,6 +74,14 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
             "PHIGuardSQLite", sqlite, nioCore,
+        ]
+    ),
+    // The Hummingbird adapter: session cookies, CSRF, problem responses, rate limits, security headers.
+    (
+        "PHIGuardHummingbird",
+        [
+            "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors", "PHIGuardRateLimit",
+            "PHIGuardRecords", hummingbird, httpTypes, log, nioCore,
         ]
     ),
     // Conformance suites an app runs against its own store implementations, and test doubles.
@@ -149,6 +159,14 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
             "PHIGuardSQLite", sqlite, nioCore,
         ]
     ),
+    (
+        "PHIGuardHummingbird",
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP", hummingbird,
+            httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]
+    ),
 ]
 let testTargets: [Target] =
     [
@@ -190,6 +208,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries from Debian packages, seen through module maps only; never in public API.
@@ -235,6 +255,17 @@ let package = Package(
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        // The smallest Hummingbird server over PHIGuard: SQLite, sign-in + TOTP, a guarded chart route.
+        .executableTarget(
+            name: "HummingbirdQuickstart",
+            dependencies: [
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
+                "PHIGuardHummingbird", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite",
+                "PHIGuardTOTP", hummingbird,
+            ],
+            path: "Examples/HummingbirdQuickstart",
             swiftSettings: strictSettings
         ),
     ]
