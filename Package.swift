@@ -71,7 +71,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardBackup",
         [
             "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite, nioCore,
+            "PHIGuardSQLite", sqlite, nioCore, postgres, log,
         ]
     ),
     // Conformance suites an app runs against its own store implementations, and test doubles.
@@ -145,7 +145,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardBackup",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite, nioCore,
+            "PHIGuardSQLite", sqlite, nioCore, postgres, log,
         ]
     ),
 ]
