@@ -148,9 +148,11 @@ public enum DatabaseBackup {
         case .postgresDump:
             try PostgresDump.checkDumpFile(path)
             guard let server = options.postgresScratchServer else {
-                throw .scratchDatabaseUnavailable("give a PostgreSQL server to restore the dump into a scratch database")
+                throw .scratchDatabaseUnavailable(
+                    "give a PostgreSQL server to restore the dump into a scratch database")
             }
-            let (audit, envelopes) = try await PostgresSnapshot.withScratchDatabase(server: server, psql: options.psql) {
+            let (audit, envelopes) = try await PostgresSnapshot.withScratchDatabase(server: server, psql: options.psql)
+            {
                 scratch throws(BackupError) in
                 try PostgresDump.load(path, url: scratch, tool: options.psql)
                 return try await PostgresSnapshot.check(scratch, manifest: manifest, options: options)

@@ -137,7 +137,8 @@ enum PostgresSnapshot {
         async throws(BackupError) -> (auditRecords: Int?, envelopes: BackupEnvelopeSummary)
     {
         let (state, envelopes, report) = try await withClient(url, readOnly: true) {
-            client throws(BackupError) -> (BackupManifest.AuditState?, BackupEnvelopeSummary, AuditVerificationReport?) in
+            client throws(BackupError) -> (BackupManifest.AuditState?, BackupEnvelopeSummary, AuditVerificationReport?)
+            in
             let state: BackupManifest.AuditState?
             let envelopes: BackupEnvelopeSummary
             do {

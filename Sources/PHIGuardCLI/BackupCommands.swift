@@ -73,7 +73,8 @@ struct BackupCommand: AsyncParsableCommand {
         var contexts: [String] = []
         @Option(name: .customLong("scratch"), help: "Where to decrypt the snapshot for checking (default: TMPDIR).")
         var scratch: String?
-        @Option(name: .customLong("psql"), help: "The psql program (PostgreSQL dumps are checked in a scratch database).")
+        @Option(
+            name: .customLong("psql"), help: "The psql program (PostgreSQL dumps are checked in a scratch database).")
         var psql = "psql"
 
         func options() throws -> BackupVerificationOptions {
@@ -320,7 +321,8 @@ struct BackupCommand: AsyncParsableCommand {
                     let result = try await DatabaseBackup.restorePostgres(
                         backup: backup, key: backupKey, url: url, force: force, psql: verification.psql,
                         options: try verification.options(), scratchDirectory: verification.scratch)
-                    report = ManifestReport(file: url.description, manifest: result.manifest, key: backupKey, report: result)
+                    report = ManifestReport(
+                        file: url.description, manifest: result.manifest, key: backupKey, report: result)
                 }
             } catch let error as BackupError { try BackupCommand.refuse(error) }
             report.seconds = BackupCommand.seconds(since: start)

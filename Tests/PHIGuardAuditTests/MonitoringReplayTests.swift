@@ -112,7 +112,7 @@ struct MonitoringReplayTests {
             try invoked(nil, "user:b", at: start + 6 * minute),  // 7: refused, alert, nothing to review
             try invoked("g-2", "user:c", at: start + 7 * minute),  // 8: alert
             try access("g-2", "user:c", patient: "MRN-3", at: start + 8 * minute),  // 9: no alert
-            try access("g-9", "user:d", patient: "MRN-4", at: start + 9 * minute),  // 10: grant never seen invoked: alert
+            try access("g-9", "user:d", patient: "MRN-4", at: start + 9 * minute),  // 10: unseen grant: alert
             try access("g-9", "user:d", patient: "MRN-4", at: start + 10 * minute),  // 11: no alert
             try access(nil, "user:e", patient: "MRN-5", at: start + 11 * minute),  // 12: names no grant: alert
             try review("g-2", at: start + 60 * minute),  // 13: g-2 reviewed in time

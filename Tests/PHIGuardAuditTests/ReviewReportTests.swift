@@ -21,7 +21,8 @@ struct ReviewReportTests {
         #expect(report.accessDecisions == inDay.filter { $0.kind == .accessDecision }.count)
         // One invocation with its four accesses under the grant, not four entries.
         #expect(report.breakGlass.count == 1 && report.breakGlass[0].reviewer == nil)
-        #expect(report.breakGlass.first?.grant == ClinicStream.breakGlassGrant && report.breakGlass.first?.accesses == 4)
+        #expect(
+            report.breakGlass.first?.grant == ClinicStream.breakGlassGrant && report.breakGlass.first?.accesses == 4)
         #expect(report.unreviewedBreakGlass == 1)
         #expect(Set(report.alerts.map(\.rule)) == [.bulkAccess, .breakGlassInvoked])
         let nurse = try #require(report.users.first { $0.actor == "user:rn-2" })

@@ -192,7 +192,9 @@ struct PostgresBackupTests {
         let key = try BackupKey.generate()
 
         // An envelope copied onto another row (same key, wrong context): structurally fine, does not decrypt.
-        try Self.psql(clinic.url, "UPDATE charts SET diagnosis = (SELECT diagnosis FROM charts WHERE id = 'c-1') WHERE id = 'c-2'")
+        try Self.psql(
+            clinic.url, "UPDATE charts SET diagnosis = (SELECT diagnosis FROM charts WHERE id = 'c-1') WHERE id = 'c-2'"
+        )
         let moved = clinic.world.file("moved.phgbak")
         try await DatabaseBackup.createPostgres(url: clinic.url, key: key, to: moved)
         let undecryptable = await #expect(throws: BackupError.self) {
@@ -211,7 +213,8 @@ struct PostgresBackupTests {
         defer { _ = try? Self.psql(clinic.admin, "DROP DATABASE IF EXISTS \(target) WITH (FORCE)") }
         let targetURL = try Self.url(database: target)
         await #expect(throws: BackupError.self) {
-            try await DatabaseBackup.restorePostgres(backup: moved, key: key, url: targetURL, options: clinic.world.options)
+            try await DatabaseBackup.restorePostgres(
+                backup: moved, key: key, url: targetURL, options: clinic.world.options)
         }
         #expect(try Self.psql(targetURL, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0")
 
@@ -230,7 +233,8 @@ struct PostgresBackupTests {
         // Put the envelope back, then edit one audit row as an attacker with SQL access would.
         try Self.psql(
             clinic.url,
-            "UPDATE charts SET diagnosis = NULL WHERE id = 'c-2'; UPDATE phiguard_audit_records SET actor_id = 'user:eve' WHERE sequence = 3")
+            "UPDATE charts SET diagnosis = NULL WHERE id = 'c-2'; UPDATE phiguard_audit_records SET actor_id = 'user:eve' WHERE sequence = 3"
+        )
         let edited = clinic.world.file("edited.phgbak")
         try await DatabaseBackup.createPostgres(url: clinic.url, key: key, to: edited)
         let broken = await #expect(throws: BackupError.self) {

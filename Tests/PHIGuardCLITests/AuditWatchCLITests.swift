@@ -137,7 +137,8 @@ struct AuditWatchCLITests {
 
         // Second incident: one principal denied on 12 distinct patients within a minute.
         let probing = (0..<12).map {
-            Self.event(now + Int64($0 + 1) * 1_000_000, actor: "user:mallory", patient: "MRN-\(100 + $0)", allowed: false)
+            Self.event(
+                now + Int64($0 + 1) * 1_000_000, actor: "user:mallory", patient: "MRN-\(100 + $0)", allowed: false)
         }
         let second = try AuditCLITests.run(
             ["audit", "append", "--keys", keys] + log, input: probing.joined(separator: "\n") + "\n")

@@ -327,7 +327,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
             """
         page += "<h1>PHIGuard audit review</h1>\n<p>\(e(since)) to \(e(until))</p>\n"
         page += "<p>\(records) records, \(accessDecisions) access decisions, \(failedLogins) failed sign-ins, "
-        page += "\(breakGlass.count) break-glass invocations (\(unreviewedBreakGlass) unreviewed), \(alerts.count) alerts"
+        page +=
+            "\(breakGlass.count) break-glass invocations (\(unreviewedBreakGlass) unreviewed), \(alerts.count) alerts"
         if unreadableEntries > 0 { page += ", <span class=\"bad\">\(unreadableEntries) unreadable entries</span>" }
         page += ".</p>\n<h2>Accesses over time</h2>\n" + timelineChart() + "\n<h2>Top users</h2>\n" + topUsersChart()
         page += "\n<h2>Alerts</h2>\n<table><tr><th>Time</th><th>Severity</th><th>Rule</th><th>Summary</th></tr>\n"
@@ -345,7 +346,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
                 : entry.reviewer.map { e("\($0) (\(entry.reviewOutcome ?? "-"))") }
                     ?? "<span class=\"bad\">unreviewed</span>"
             page += "<tr><td>\(entry.sequence)</td><td>\(e(entry.recorded))</td><td>\(e(entry.actor ?? "-"))</td>"
-            page += "<td>\(e(entry.grant ?? "-"))</td><td>\(e(entry.patient ?? "-"))</td><td>\(e(entry.reason ?? "-"))</td>"
+            page +=
+                "<td>\(e(entry.grant ?? "-"))</td><td>\(e(entry.patient ?? "-"))</td><td>\(e(entry.reason ?? "-"))</td>"
             page += "<td>\(entry.accesses)</td><td>\(review)</td></tr>\n"
         }
         page += "</table>\n<h2>Users</h2>\n<table><tr><th>User</th><th>Roles</th><th>Allowed</th><th>Denied</th>"

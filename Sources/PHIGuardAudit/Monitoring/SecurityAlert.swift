@@ -123,7 +123,8 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
         case .breakGlassInvoked:
             return "\(who) invoked break-glass access (grant \(grantID ?? "-"), patient \(patientID ?? "-"))"
         case .breakGlassUnreviewed:
-            return "the break-glass grant \(grantID ?? "-") of \(who) (patient \(patientID ?? "-")) is unreviewed after "
+            return
+                "the break-glass grant \(grantID ?? "-") of \(who) (patient \(patientID ?? "-")) is unreviewed after "
                 + "\(minutes / 60) hours"
         case .denialProbing: return "\(who) was denied access to \(count) distinct patients within \(minutes) minutes"
         case .lockoutSpike: return "\(count) sign-in lockouts within \(minutes) minutes"
