@@ -264,8 +264,8 @@ struct BALPExportTests {
             #expect(grant["outcome"] as? String == (issued ? "0" : "4"))
             let holder = try #require(
                 BALPProfileCheck.agent(grant, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP"))
-            #expect(
-                BALPProfileCheck.has(holder["purposeOfUse"], "http://terminology.hl7.org/CodeSystem/v3-ActReason", "BTG"))
+            let actReason = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+            #expect(BALPProfileCheck.has(holder["purposeOfUse"], actReason, "BTG"))
         }
     }
 

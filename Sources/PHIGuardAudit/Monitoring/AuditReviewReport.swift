@@ -256,7 +256,7 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
             alerts: alerts, recordedAlerts: recordedAlerts, timeline: timeline, bucketSeconds: bucket)
     }
 
-    /// Break-glass accesses without a review.
+    /// Break-glass invocations without a review (a refused invocation needs none).
     public var unreviewedBreakGlass: Int { breakGlass.filter { $0.reviewer == nil && !$0.refused }.count }
 
     /// The report as pretty-printed, sorted-key JSON.
