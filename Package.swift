@@ -73,7 +73,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardBackup",
         [
             "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite, nioCore,
+            "PHIGuardSQLite", sqlite, nioCore, postgres, log,
         ]
     ),
     // The Hummingbird adapter: session cookies, CSRF, problem responses, rate limits, security headers.
@@ -156,7 +156,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         "PHIGuardBackup",
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite, nioCore,
+            "PHIGuardSQLite", sqlite, nioCore, postgres, log,
         ]
     ),
     (

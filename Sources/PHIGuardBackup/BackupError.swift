@@ -37,6 +37,9 @@ public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
     case postgresTool(tool: String, status: Int32)
     /// libsodium failed (the wrapper's description).
     case crypto(String)
+    /// A PostgreSQL dump cannot be verified: no server was given for its scratch database, or the
+    /// scratch database could not be created (the reason).
+    case scratchDatabaseUnavailable(String)
 
     /// A description with paths, counts and reasons only.
     public var description: String {
@@ -62,6 +65,7 @@ public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
         case .database(let reason): "database: \(reason)"
         case .postgresTool(let tool, let status): "\(tool) failed (exit status \(status))"
         case .crypto(let reason): "crypto: \(reason)"
+        case .scratchDatabaseUnavailable(let reason): "cannot verify the PostgreSQL dump: \(reason)"
         }
     }
 }

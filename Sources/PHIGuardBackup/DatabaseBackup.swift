@@ -2,6 +2,7 @@ internal import Foundation
 public import PHIGuardAudit
 internal import PHIGuardCrypto
 public import PHIGuardFieldEncryption
+public import PHIGuardPostgres
 
 #if canImport(Glibc)
     internal import Glibc
@@ -19,13 +20,26 @@ public struct BackupVerificationOptions: Sendable {
     public var auditVerifier: AuditVerifier?
     /// How envelopes were sealed, per column, so they can be authenticated (see ``EnvelopeContextRule``).
     public var contextRules: [EnvelopeContextRule]
+    /// The PostgreSQL server a PostgreSQL dump is restored on to be checked: verification creates
+    /// a scratch database there (the role needs `CREATEDB`), restores the dump into it, checks it
+    /// like an SQLite snapshot, and drops it. Required to verify a PostgreSQL backup; a restore
+    /// uses its target's server when this is `nil`.
+    public var postgresScratchServer: PostgresConnectionURL?
+    /// The `psql` program used with ``postgresScratchServer``.
+    public var psql: String
 
     /// Options checking envelopes against `keyring` (decrypting those `contextRules` cover) and the
-    /// audit log with `auditVerifier`.
-    public init(keyring: Keyring, auditVerifier: AuditVerifier?, contextRules: [EnvelopeContextRule] = []) {
+    /// audit log with `auditVerifier`; PostgreSQL dumps are checked in a scratch database on
+    /// `postgresScratchServer`.
+    public init(
+        keyring: Keyring, auditVerifier: AuditVerifier?, contextRules: [EnvelopeContextRule] = [],
+        postgresScratchServer: PostgresConnectionURL? = nil, psql: String = "psql"
+    ) {
         self.keyring = keyring
         self.auditVerifier = auditVerifier
         self.contextRules = contextRules
+        self.postgresScratchServer = postgresScratchServer
+        self.psql = psql
     }
 }
 
@@ -33,11 +47,10 @@ public struct BackupVerificationOptions: Sendable {
 public struct BackupVerificationReport: Sendable {
     /// The authenticated manifest.
     public let manifest: BackupManifest
-    /// The audit records whose chain verified (`nil`: no audit log in the snapshot, or a PostgreSQL
-    /// dump, whose contents are not opened).
+    /// The audit records whose chain verified (`nil`: no audit log in the snapshot).
     public let auditRecordsVerified: Int?
-    /// The envelope scan (`nil` for a PostgreSQL dump).
-    public let envelopes: BackupEnvelopeSummary?
+    /// The envelope scan.
+    public let envelopes: BackupEnvelopeSummary
 }
 
 /// Encrypted, verified backups of an SQLite database or a PostgreSQL database: create, verify, restore.
@@ -80,8 +93,11 @@ public enum DatabaseBackup {
     }
 
     /// Decrypts the backup at `backup` (any changed, missing or reordered byte is a typed error),
-    /// checks the snapshot against its manifest, and for an SQLite snapshot opens it read-only and
-    /// verifies its audit chain and field envelopes. The decrypted snapshot is written to a private
+    /// checks the snapshot against its manifest, opens it and verifies its audit position against the
+    /// manifest, its audit chain and its field envelopes. An SQLite snapshot is opened read-only; a
+    /// PostgreSQL dump is restored into a scratch database on
+    /// ``BackupVerificationOptions/postgresScratchServer`` (made and dropped here; without a server,
+    /// ``BackupError/scratchDatabaseUnavailable(_:)``). The decrypted snapshot is written to a private
     /// directory made in `scratchDirectory` (default: the system's temporary directory) and removed.
     public static func verify(
         backup: String, key: BackupKey, options: BackupVerificationOptions, scratchDirectory: String? = nil
@@ -131,7 +147,17 @@ public enum DatabaseBackup {
             return BackupVerificationReport(manifest: manifest, auditRecordsVerified: audit, envelopes: envelopes)
         case .postgresDump:
             try PostgresDump.checkDumpFile(path)
-            return BackupVerificationReport(manifest: manifest, auditRecordsVerified: nil, envelopes: nil)
+            guard let server = options.postgresScratchServer else {
+                throw .scratchDatabaseUnavailable(
+                    "give a PostgreSQL server to restore the dump into a scratch database")
+            }
+            let (audit, envelopes) = try await PostgresSnapshot.withScratchDatabase(server: server, psql: options.psql)
+            {
+                scratch throws(BackupError) in
+                try PostgresDump.load(path, url: scratch, tool: options.psql)
+                return try await PostgresSnapshot.check(scratch, manifest: manifest, options: options)
+            }
+            return BackupVerificationReport(manifest: manifest, auditRecordsVerified: audit, envelopes: envelopes)
         }
     }
 

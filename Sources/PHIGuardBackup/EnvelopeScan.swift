@@ -102,10 +102,118 @@ public struct BackupEnvelopeSummary: Sendable, Hashable {
     public var failureCount = 0
 }
 
+/// One cell of a scanned row, whichever database it came from.
+enum EnvelopeCell {
+    case text(String)
+    case blob([UInt8])
+    case integer(Int64)
+    case null
+    case other
+}
+
+/// Checks the cells of one row for field envelopes: the same checks for an SQLite snapshot and a
+/// PostgreSQL database.
+struct EnvelopeInspector {
+    let encryptor: FieldEncryptor
+    private let loaded: Set<String>
+    private let revoked: Set<String>
+    private let rules: [EnvelopeContextRule]
+
+    init(keyring: Keyring, rules: [EnvelopeContextRule]) {
+        encryptor = FieldEncryptor(keyring: keyring)
+        loaded = Set(keyring.keys.map(\.id))
+        revoked = Set(keyring.revokedKeyIDs)
+        self.rules = rules
+    }
+
+    /// The rules of `table`, by column.
+    func rules(for table: String) -> [String: EnvelopeContextRule] {
+        Dictionary(rules.filter { $0.table == table }.map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Checks row `number` of `table` (its cells by column name) into `local`.
+    func inspect(
+        table: String, row number: Int, cells: [(name: String, value: EnvelopeCell)],
+        rules tableRules: [String: EnvelopeContextRule], into local: inout BackupEnvelopeSummary
+    ) {
+        func problem(_ column: String, _ reason: BackupEnvelopeProblem.Reason) {
+            local.add(BackupEnvelopeProblem(table: table, column: column, row: number, reason: reason))
+        }
+        func cell(_ name: String) -> EnvelopeCell { cells.first { $0.name == name }?.value ?? .null }
+        for (column, value) in cells {
+            let rule = tableRules[column]
+            let envelope: FieldEnvelope?
+            switch value {
+            case .text(let text) where text.hasPrefix(FieldEnvelope.textPrefix):
+                envelope = try? FieldEnvelope(text: text)
+                if envelope == nil {
+                    problem(column, .malformed)
+                    continue
+                }
+            case .blob(let bytes):
+                envelope = try? FieldEnvelope(bytes: bytes)
+                if envelope == nil, rule != nil {
+                    problem(column, .malformed)
+                    continue
+                }
+            case .null:
+                envelope = nil
+            case .text:
+                envelope = nil
+                if rule != nil {
+                    problem(column, .malformed)
+                    continue
+                }
+            case .integer, .other:
+                envelope = nil
+                if rule != nil {
+                    problem(column, .malformed)
+                    continue
+                }
+            }
+            guard let envelope else { continue }
+            local.found += 1
+            guard loaded.contains(envelope.keyID) else {
+                problem(
+                    column,
+                    revoked.contains(envelope.keyID) ? .revokedKeyID(envelope.keyID) : .unknownKeyID(envelope.keyID))
+                continue
+            }
+            guard let rule else {
+                local.keyChecked += 1
+                continue
+            }
+            let recordID: String
+            switch cell(rule.recordIDColumn) {
+            case .text(let text) where !text.isEmpty: recordID = text
+            case .integer(let value): recordID = String(value)
+            default:
+                problem(column, .missingRecordID)
+                continue
+            }
+            var field = rule.field
+            if let fieldColumn = rule.fieldColumn {
+                guard case .text(let name) = cell(fieldColumn), !name.isEmpty else {
+                    problem(column, .missingRecordID)
+                    continue
+                }
+                field = name
+            }
+            let context = FieldContext(table: table, recordID: recordID, field: field)
+            if var plaintext = try? encryptor.decrypt(envelope, context: context) {
+                Sodium.zero(&plaintext)
+                local.decrypted += 1
+            } else {
+                problem(column, .doesNotDecrypt)
+            }
+        }
+    }
+}
+
 /// Scans every table of an SQLite file for field envelopes.
 enum EnvelopeScan {
     static func scan(
-        _ connection: SQLiteConnection, encryptor: FieldEncryptor, rules: [EnvelopeContextRule]
+        _ connection: SQLiteConnection, keyring: Keyring, rules: [EnvelopeContextRule]
     ) async throws -> BackupEnvelopeSummary {
         let tables = try await connection.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name", []
@@ -113,12 +221,10 @@ enum EnvelopeScan {
             if case .text(let name) = row.column("name") ?? .null { return name }
             return nil
         }
-        let loaded = Set(encryptor.keyring.keys.map(\.id))
-        let revoked = encryptor.keyring.revokedKeyIDs
+        let inspector = EnvelopeInspector(keyring: keyring, rules: rules)
         let summary = Locked(BackupEnvelopeSummary())
         for table in tables {
-            let tableRules = Dictionary(
-                rules.filter { $0.table == table }.map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
+            let tableRules = inspector.rules(for: table)
             let counter = Locked(0)
             try await connection.query("SELECT * FROM \(quoted(table))", []) { row in
                 let number = counter.withLock { count in
@@ -126,87 +232,16 @@ enum EnvelopeScan {
                     return count
                 }
                 var local = BackupEnvelopeSummary()
-                for column in row.columns {
-                    let rule = tableRules[column.name]
-                    let envelope: FieldEnvelope?
+                let cells = row.columns.map { column -> (name: String, value: EnvelopeCell) in
                     switch column.data {
-                    case .text(let text) where text.hasPrefix(FieldEnvelope.textPrefix):
-                        envelope = try? FieldEnvelope(text: text)
-                        if envelope == nil {
-                            local.add(
-                                BackupEnvelopeProblem(
-                                    table: table, column: column.name, row: number, reason: .malformed))
-                            continue
-                        }
-                    case .blob(let buffer):
-                        envelope = try? FieldEnvelope(bytes: Array(buffer.readableBytesView))
-                        if envelope == nil, rule != nil {
-                            local.add(
-                                BackupEnvelopeProblem(
-                                    table: table, column: column.name, row: number, reason: .malformed))
-                            continue
-                        }
-                    case .null:
-                        envelope = nil
-                    default:
-                        envelope = nil
-                        if rule != nil {
-                            local.add(
-                                BackupEnvelopeProblem(
-                                    table: table, column: column.name, row: number, reason: .malformed))
-                            continue
-                        }
-                    }
-                    guard let envelope else {
-                        if rule != nil, case .text = column.data {
-                            local.add(
-                                BackupEnvelopeProblem(
-                                    table: table, column: column.name, row: number, reason: .malformed))
-                        }
-                        continue
-                    }
-                    local.found += 1
-                    guard loaded.contains(envelope.keyID) else {
-                        let reason: BackupEnvelopeProblem.Reason =
-                            revoked.contains(envelope.keyID)
-                            ? .revokedKeyID(envelope.keyID) : .unknownKeyID(envelope.keyID)
-                        local.add(BackupEnvelopeProblem(table: table, column: column.name, row: number, reason: reason))
-                        continue
-                    }
-                    guard let rule else {
-                        local.keyChecked += 1
-                        continue
-                    }
-                    let recordID: String
-                    switch row.column(rule.recordIDColumn) ?? .null {
-                    case .text(let text) where !text.isEmpty: recordID = text
-                    case .integer(let value): recordID = String(value)
-                    default:
-                        local.add(
-                            BackupEnvelopeProblem(
-                                table: table, column: column.name, row: number, reason: .missingRecordID))
-                        continue
-                    }
-                    var field = rule.field
-                    if let fieldColumn = rule.fieldColumn {
-                        guard case .text(let name) = row.column(fieldColumn) ?? .null, !name.isEmpty else {
-                            local.add(
-                                BackupEnvelopeProblem(
-                                    table: table, column: column.name, row: number, reason: .missingRecordID))
-                            continue
-                        }
-                        field = name
-                    }
-                    let context = FieldContext(table: table, recordID: recordID, field: field)
-                    if var plaintext = try? encryptor.decrypt(envelope, context: context) {
-                        Sodium.zero(&plaintext)
-                        local.decrypted += 1
-                    } else {
-                        local.add(
-                            BackupEnvelopeProblem(
-                                table: table, column: column.name, row: number, reason: .doesNotDecrypt))
+                    case .text(let text): (column.name, .text(text))
+                    case .blob(let buffer): (column.name, .blob(Array(buffer.readableBytesView)))
+                    case .integer(let value): (column.name, .integer(Int64(value)))
+                    case .null: (column.name, .null)
+                    default: (column.name, .other)
                     }
                 }
+                inspector.inspect(table: table, row: number, cells: cells, rules: tableRules, into: &local)
                 summary.withLock { $0.merge(local) }
             }
         }

@@ -17,15 +17,16 @@ enum PostgresDump {
 
     /// Runs `pg_dump` (plain SQL with `--clean --if-exists`, no owners or privileges) with its
     /// standard output into `file` (mode 0600); one consistent snapshot of the database.
-    static func dump(url: PostgresConnectionURL, into file: OutputFile, tool: String) throws(BackupError) {
-        let status = try run(
-            tool,
-            [
-                "--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file",
-                file.temporaryPath,
-            ],
-            url: url
-        ).status
+    /// `snapshot`: an exported snapshot id (`pg_export_snapshot()`) to dump, so the dump is the
+    /// state a transaction of ours also reads.
+    static func dump(url: PostgresConnectionURL, into file: OutputFile, tool: String, snapshot: String? = nil)
+        throws(BackupError)
+    {
+        var arguments = [
+            "--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file", file.temporaryPath,
+        ]
+        if let snapshot { arguments.append("--snapshot=" + snapshot) }
+        let status = try run(tool, arguments, url: url).status
         guard status == 0 else { throw .postgresTool(tool: "pg_dump", status: status) }
     }
 
@@ -64,6 +65,12 @@ enum PostgresDump {
         let status = try run(
             tool, ["-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-f", path], url: url
         ).status
+        guard status == 0 else { throw .postgresTool(tool: "psql", status: status) }
+    }
+
+    /// Runs one SQL command (a `CREATE DATABASE`, which cannot run in a transaction block) with `psql`.
+    static func execute(_ sql: String, url: PostgresConnectionURL, tool: String) throws(BackupError) {
+        let status = try run(tool, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], url: url).status
         guard status == 0 else { throw .postgresTool(tool: "psql", status: status) }
     }
 

@@ -110,7 +110,7 @@ enum SQLiteSnapshot {
             hasAudit = try await hasAuditTables(connection)
             state = try await auditState(connection)
             envelopes = try await EnvelopeScan.scan(
-                connection, encryptor: FieldEncryptor(keyring: options.keyring), rules: options.contextRules)
+                connection, keyring: options.keyring, rules: options.contextRules)
             try await connection.close()
         } catch let error as BackupError {
             throw error
@@ -119,10 +119,10 @@ enum SQLiteSnapshot {
             throw .database("cannot read the snapshot")
         }
         var auditRecords: Int?
+        guard state == manifest.audit else {
+            throw .auditUnavailable("the snapshot's audit tail differs from the manifest's")
+        }
         if hasAudit {
-            guard state == manifest.audit else {
-                throw .auditUnavailable("the snapshot's audit tail differs from the manifest's")
-            }
             guard let verifier = options.auditVerifier else {
                 throw .auditUnavailable("the snapshot has an audit log; give the audit chain key to verify it")
             }

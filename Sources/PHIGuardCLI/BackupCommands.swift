@@ -73,6 +73,9 @@ struct BackupCommand: AsyncParsableCommand {
         var contexts: [String] = []
         @Option(name: .customLong("scratch"), help: "Where to decrypt the snapshot for checking (default: TMPDIR).")
         var scratch: String?
+        @Option(
+            name: .customLong("psql"), help: "The psql program (PostgreSQL dumps are checked in a scratch database).")
+        var psql = "psql"
 
         func options() throws -> BackupVerificationOptions {
             let keyring = try KeysCommand.load(fieldKeys)
@@ -81,8 +84,14 @@ struct BackupCommand: AsyncParsableCommand {
                 verifier = AuditVerifier(
                     chainKey: try auditKeys.chainKey(), checkpointKey: try auditKeys.checkpointKey())
             }
+            let environment = ProcessInfo.processInfo.environment
+            var server: PostgresConnectionURL?
+            if let text = environment["PHIGUARD_BACKUP_POSTGRES_URL"] ?? environment["PHIGUARD_POSTGRES_URL"] {
+                do { server = try PostgresConnectionURL(text) } catch { try fail(error.description, CLIExit.dataError) }
+            }
             return BackupVerificationOptions(
-                keyring: keyring, auditVerifier: verifier, contextRules: try contexts.map(Self.rule))
+                keyring: keyring, auditVerifier: verifier, contextRules: try contexts.map(Self.rule),
+                postgresScratchServer: server, psql: psql)
         }
 
         static func rule(_ text: String) throws -> EnvelopeContextRule {
@@ -131,9 +140,9 @@ struct BackupCommand: AsyncParsableCommand {
             auditLastSequence = manifest.audit?.lastSequence
             latestCheckpointSequence = manifest.audit?.latestCheckpoint?.sequence
             auditRecordsVerified = report?.auditRecordsVerified
-            envelopesFound = report?.envelopes?.found
-            envelopesDecrypted = report?.envelopes?.decrypted
-            envelopesKeyChecked = report?.envelopes?.keyChecked
+            envelopesFound = report?.envelopes.found
+            envelopesDecrypted = report?.envelopes.decrypted
+            envelopesKeyChecked = report?.envelopes.keyChecked
             keyFingerprint = key.fingerprint
         }
 
@@ -169,6 +178,7 @@ struct BackupCommand: AsyncParsableCommand {
             case .destinationExists: CLIExit.cannotCreate
             case .io(_, let operation, _): operation == "open" ? CLIExit.noInput : CLIExit.internalError
             case .database, .postgresTool, .crypto: CLIExit.internalError
+            case .scratchDatabaseUnavailable: CLIExit.noInput
             }
         try fail(error.description, code)
     }
@@ -239,8 +249,9 @@ struct BackupCommand: AsyncParsableCommand {
             discussion: """
                 Any changed, missing or reordered byte, a wrong key or a cut file is refused (exit 1). An SQLite
                 snapshot is opened read-only: SQLite's quick_check, its audit chain (give --keys or --chain-key-file)
-                and every field envelope (by its format marker) against --field-keys. A PostgreSQL dump is checked
-                for its hash and pg_dump's completion line only.
+                and every field envelope (by its format marker) against --field-keys. A PostgreSQL dump is restored
+                into a scratch database that verify creates and drops on the server in PHIGUARD_BACKUP_POSTGRES_URL
+                (or PHIGUARD_POSTGRES_URL; the role needs CREATEDB) and checked the same way.
                 """)
 
         @Argument(help: "The backup file.")
@@ -270,8 +281,8 @@ struct BackupCommand: AsyncParsableCommand {
             discussion: """
                 SQLite: the snapshot is decrypted beside --to (mode 0600), verified, synced and renamed over it (its
                 -wal and -shm files are removed first: stop the application), then verified again. PostgreSQL: the
-                dump runs with psql --single-transaction into the URL's database, which must have no tables unless
-                --force.
+                dump is verified in a scratch database on the same server, then runs with psql --single-transaction
+                into the URL's database, which must have no tables unless --force, and that database is verified.
                 """)
 
         @Argument(help: "The backup file.")
@@ -285,8 +296,6 @@ struct BackupCommand: AsyncParsableCommand {
         var postgres = false
         @Flag(help: "Replace an existing database file, or restore into a database that has tables.")
         var force = false
-        @Option(name: .customLong("psql"), help: "The psql program.")
-        var psql = "psql"
         @OptionGroup var verification: VerificationOptions
         @OptionGroup var format: OutputOptions
 
@@ -309,10 +318,11 @@ struct BackupCommand: AsyncParsableCommand {
                         file: destination, manifest: result.manifest, key: backupKey, report: result)
                 } else {
                     let url = try DatabaseOptions.postgresURL()
-                    let manifest = try await DatabaseBackup.restorePostgres(
-                        backup: backup, key: backupKey, url: url, force: force, psql: psql,
-                        scratchDirectory: verification.scratch)
-                    report = ManifestReport(file: url.description, manifest: manifest, key: backupKey)
+                    let result = try await DatabaseBackup.restorePostgres(
+                        backup: backup, key: backupKey, url: url, force: force, psql: verification.psql,
+                        options: try verification.options(), scratchDirectory: verification.scratch)
+                    report = ManifestReport(
+                        file: url.description, manifest: result.manifest, key: backupKey, report: result)
                 }
             } catch let error as BackupError { try BackupCommand.refuse(error) }
             report.seconds = BackupCommand.seconds(since: start)

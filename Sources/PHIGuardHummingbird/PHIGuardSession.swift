@@ -1,6 +1,6 @@
 public import PHIGuardAccess
 public import PHIGuardAuthentication
-internal import Synchronization
+internal import PHIGuardCrypto
 
 /// The session of one request: its typed state, the principal, and the sign-in steps.
 ///
@@ -41,13 +41,13 @@ public final class PHIGuardSession: Sendable {
     public let clientAddress: String
     /// Whether the request's method may change state (not GET, HEAD, OPTIONS or TRACE).
     let mayChangeState: Bool
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(flow: LoginFlow, resumed: ResumedSession, clientAddress: String, mayChangeState: Bool, cookie: CookieAction) {
         self.flow = flow
         self.clientAddress = clientAddress
         self.mayChangeState = mayChangeState
-        state = Mutex(State(resumed: resumed, cookie: cookie))
+        state = Locked(State(resumed: resumed, cookie: cookie))
     }
 
     /// The session as it stands now (after any step taken in this request).

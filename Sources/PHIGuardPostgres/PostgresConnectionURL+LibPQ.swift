@@ -12,4 +12,12 @@ extension PostgresConnectionURL {
         if let rootCertificatePath { environment["PGSSLROOTCERT"] = rootCertificatePath }
         return environment
     }
+
+    /// This URL naming database `name` instead (same server, user, password and TLS), for a
+    /// scratch database made on the same server.
+    package func replacingDatabase(_ name: String) -> PostgresConnectionURL {
+        var url = self
+        url.database = name
+        return url
+    }
 }

@@ -55,7 +55,7 @@ public struct PostgresConnectionURL: Sendable, CustomStringConvertible, CustomDe
     /// The user name.
     public let username: String
     /// The database (`nil`: the server's default, the user name).
-    public let database: String?
+    public package(set) var database: String?
     /// The TLS mode (``SSLMode/verifyFull`` when the URL has no `sslmode`).
     public let sslMode: SSLMode
     /// The `sslrootcert` path, if the URL has one.

@@ -248,6 +248,25 @@ struct BALPExportTests {
             try #require(Self.exporter.resources(for: try Self.access("read", allowed: false)).first))
         #expect(denied["outcome"] as? String == "4")
         #expect((denied["outcomeDesc"] as? String)?.hasPrefix("deny") == true)
+
+        // The invocation itself (a grant issued, or refused) is an authorization decision with BTG.
+        for issued in [true, false] {
+            let invoked = Self.record(
+                try AuditEvent(
+                    kind: .breakGlassInvoked, timestamp: 1_800_000_000_000_000, actorID: "user:1",
+                    actorRole: "physician", sessionID: "sess-1", action: "break-glass",
+                    resourceType: "break-glass-grant", resourceID: issued ? "g-1" : nil, patientID: "MRN-1",
+                    outcome: issued ? .success : .failure, reason: issued ? nil : "not-permitted", breakGlass: true,
+                    breakGlassReason: "ETREAT", attributes: issued ? ["break-glass-grant": "g-1"] : [:]))
+            #expect(BALPAuditEventExporter.profiles(for: invoked) == ["AuthZconsent"])
+            let grant = try Self.json(try #require(Self.exporter.resources(for: invoked).first))
+            #expect(BALPProfileCheck.problems(grant, profile: "AuthZconsent") == [], "\(grant)")
+            #expect(grant["outcome"] as? String == (issued ? "0" : "4"))
+            let holder = try #require(
+                BALPProfileCheck.agent(grant, "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP"))
+            let actReason = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+            #expect(BALPProfileCheck.has(holder["purposeOfUse"], actReason, "BTG"))
+        }
     }
 
     @Test("the checker itself rejects a resource missing required elements")

@@ -187,13 +187,32 @@ enum ClinicStream {
         ]
     }
 
-    /// A physician breaks the glass for a patient outside their team (at 10:00).
+    /// The grant id of the planted break-glass incident.
+    static let breakGlassGrant = "break-glass.1"
+
+    /// A physician breaks the glass for a patient outside their team (invoked at 10:00), then reads
+    /// four of the patient's records under that grant over the next 40 minutes.
     static func breakGlass() throws -> [AuditEvent] {
-        [
-            try access(
-                "user:dr-3", "physician", "read", "MedicationRequest", patient: patient(5), at: wednesday + 10 * hour,
-                breakGlass: "ETREAT")
-        ]
+        let invoked = try AuditEvent(
+            kind: .breakGlassInvoked, timestamp: wednesday + 10 * hour, actorID: "user:dr-3", actorRole: "physician",
+            sessionID: "sess-user:dr-3", action: "break-glass", resourceType: "break-glass-grant",
+            resourceID: breakGlassGrant, patientID: patient(5), outcome: .success, breakGlass: true,
+            breakGlassReason: "ETREAT", attributes: ["break-glass-grant": breakGlassGrant])
+        let types = ["MedicationRequest", "Observation", "Condition", "AllergyIntolerance"]
+        return try [invoked]
+            + types.enumerated().map { index, type in
+                try access(
+                    "user:dr-3", "physician", "read", type, patient: patient(5),
+                    at: wednesday + 10 * hour + Int64(index + 1) * 10 * minute, breakGlass: "ETREAT")
+            }
+    }
+
+    /// A privacy officer's review of the planted grant, `after` microseconds after the invocation.
+    static func breakGlassReview(after: Int64) throws -> AuditEvent {
+        try AuditEvent(
+            kind: .breakGlassReviewed, timestamp: wednesday + 10 * hour + after, actorID: "user:privacy-officer",
+            action: "review", resourceType: "break-glass-grant", resourceID: breakGlassGrant, outcome: .success,
+            reason: "justified", attributes: ["break-glass-grant": breakGlassGrant])
     }
 
     /// A patient account walks through other patients' ids: 15 denials in 5 minutes.

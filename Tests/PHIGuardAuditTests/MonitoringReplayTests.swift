@@ -31,13 +31,11 @@ struct MonitoringReplayTests {
         ])
     func plantedIncident(name: String, expected: [String]) throws {
         var events = try ClinicStream.normalWeek()
-        var reviewAfter: Int64?
         switch name {
         case "bulk": events += try ClinicStream.bulkAccess()
         case "off-hours": events += try ClinicStream.offHours()
         case "break-glass reviewed":
-            events += try ClinicStream.breakGlass()
-            reviewAfter = 2 * ClinicStream.hour
+            events += try ClinicStream.breakGlass() + [ClinicStream.breakGlassReview(after: 2 * ClinicStream.hour)]
         case "break-glass unreviewed": events += try ClinicStream.breakGlass()
         case "denial probing": events += try ClinicStream.denialProbing()
         case "lockout spike": events += try ClinicStream.lockoutSpike()
@@ -45,24 +43,7 @@ struct MonitoringReplayTests {
         case "restricted patient": events += try ClinicStream.restrictedPatient()
         default: Issue.record("unknown incident \(name)")
         }
-        var records = ClinicStream.records(events)
-        if let reviewAfter {
-            let access = try #require(records.first { $0.event.breakGlass })
-            let review = try AuditEvent(
-                kind: .breakGlassReviewed, timestamp: access.event.timestamp + reviewAfter,
-                actorID: "user:privacy-officer",
-                action: "review", outcome: .success, reason: "justified", relatedSequence: access.sequence)
-            // Appended in time order after the access, with the next free sequence (order by time again).
-            let renumbered = ClinicStream.records(records.map(\.event) + [review])
-            let accessSequence = try #require(renumbered.first { $0.event.breakGlass }).sequence
-            records = renumbered.map { record in
-                guard record.event.kind == .breakGlassReviewed else { return record }
-                let fixed = try? AuditEvent(
-                    kind: .breakGlassReviewed, timestamp: record.event.timestamp, actorID: record.event.actorID,
-                    action: "review", outcome: .success, reason: "justified", relatedSequence: accessSequence)
-                return AuditRecord(sequence: record.sequence, event: fixed ?? record.event, chain: record.chain)
-            }
-        }
+        let records = ClinicStream.records(events)
         let alerts = ClinicStream.replay(records, configuration: try ClinicStream.configuration())
         #expect(Self.rules(alerts) == expected.sorted(), "\(alerts.map(\.summary))")
         for alert in alerts {
@@ -91,6 +72,64 @@ struct MonitoringReplayTests {
         #expect(byRule[.credentialStuffing]?.first?.address == "203.0.113.9")
         #expect(byRule[.restrictedPatientAccess]?.first?.patientID == "MRN-VIP-001")
         #expect(byRule[.breakGlassUnreviewed]?.first?.timestamp == ClinicStream.wednesday + 34 * ClinicStream.hour)
+        // One alert per invocation (not one per access under the grant), the unreviewed one keyed on the grant.
+        #expect(byRule[.breakGlassInvoked]?.count == 1)
+        #expect(byRule[.breakGlassInvoked]?.first?.grantID == ClinicStream.breakGlassGrant)
+        #expect(byRule[.breakGlassUnreviewed]?.map(\.grantID) == [ClinicStream.breakGlassGrant])
+    }
+
+    @Test("break-glass: one alert per invocation (issued or refused), none per access; reviews keyed on the grant id")
+    func breakGlassPerInvocation() throws {
+        let start = ClinicStream.wednesday
+        let minute = ClinicStream.minute
+        func invoked(_ grant: String?, _ actor: String, at time: Int64) throws -> AuditEvent {
+            try AuditEvent(
+                kind: .breakGlassInvoked, timestamp: time, actorID: actor, actorRole: "physician",
+                action: "break-glass", resourceType: "break-glass-grant", resourceID: grant, patientID: "MRN-1",
+                outcome: grant == nil ? .failure : .success, reason: grant == nil ? "not-permitted" : nil,
+                breakGlass: true, breakGlassReason: "ETREAT",
+                attributes: grant.map { ["break-glass-grant": $0] } ?? [:])
+        }
+        func access(_ grant: String?, _ actor: String, patient: String, at time: Int64) throws -> AuditEvent {
+            try AuditEvent(
+                kind: .accessDecision, timestamp: time, actorID: actor, actorRole: "physician", action: "read",
+                resourceType: "Observation", patientID: patient, outcome: .allow, breakGlass: true,
+                breakGlassReason: "ETREAT", attributes: grant.map { ["break-glass-grant": $0] } ?? [:])
+        }
+        func review(_ grant: String, at time: Int64) throws -> AuditEvent {
+            try AuditEvent(
+                kind: .breakGlassReviewed, timestamp: time, actorID: "user:privacy", action: "review",
+                resourceType: "break-glass-grant", resourceID: grant, outcome: .success, reason: "justified",
+                attributes: ["break-glass-grant": grant])
+        }
+        let events: [AuditEvent] = [
+            try invoked("g-1", "user:a", at: start),  // 1: alert
+            try access("g-1", "user:a", patient: "MRN-1", at: start + minute),  // 2-6: no alert
+            try access("g-1", "user:a", patient: "MRN-1", at: start + 2 * minute),
+            try access("g-1", "user:a", patient: "MRN-2", at: start + 3 * minute),
+            try access("g-1", "user:a", patient: "MRN-2", at: start + 4 * minute),
+            try access("g-1", "user:a", patient: "MRN-1", at: start + 5 * minute),
+            try invoked(nil, "user:b", at: start + 6 * minute),  // 7: refused, alert, nothing to review
+            try invoked("g-2", "user:c", at: start + 7 * minute),  // 8: alert
+            try access("g-2", "user:c", patient: "MRN-3", at: start + 8 * minute),  // 9: no alert
+            try access("g-9", "user:d", patient: "MRN-4", at: start + 9 * minute),  // 10: unseen grant: alert
+            try access("g-9", "user:d", patient: "MRN-4", at: start + 10 * minute),  // 11: no alert
+            try access(nil, "user:e", patient: "MRN-5", at: start + 11 * minute),  // 12: names no grant: alert
+            try review("g-2", at: start + 60 * minute),  // 13: g-2 reviewed in time
+            try review("g-other", at: start + 61 * minute),  // 14: another grant's review clears nothing
+        ]
+        var monitor = SecurityMonitor()
+        var alerts: [SecurityAlert] = []
+        for record in ClinicStream.records(events) { alerts += monitor.process(record) }
+        alerts += monitor.advance(to: start + 30 * ClinicStream.hour)
+        let invokedAlerts = alerts.filter { $0.rule == .breakGlassInvoked }
+        #expect(invokedAlerts.map(\.sequence) == [1, 7, 8, 10, 12])
+        #expect(invokedAlerts.map(\.grantID) == ["g-1", nil, "g-2", "g-9", nil])
+        let unreviewed = alerts.filter { $0.rule == .breakGlassUnreviewed }
+        #expect(unreviewed.map(\.grantID) == ["g-1", "g-9", nil])
+        #expect(unreviewed.map(\.sequence) == [1, 10, 12])
+        #expect(unreviewed.first?.timestamp == start + 24 * ClinicStream.hour)
+        #expect(alerts.count == invokedAlerts.count + unreviewed.count)
     }
 
     @Test("replaying the same stream twice raises the same alerts (time comes from the events)")

@@ -19,7 +19,10 @@ struct ReviewReportTests {
         }
         #expect(report.records == inDay.count)
         #expect(report.accessDecisions == inDay.filter { $0.kind == .accessDecision }.count)
+        // One invocation with its four accesses under the grant, not four entries.
         #expect(report.breakGlass.count == 1 && report.breakGlass[0].reviewer == nil)
+        #expect(
+            report.breakGlass.first?.grant == ClinicStream.breakGlassGrant && report.breakGlass.first?.accesses == 4)
         #expect(report.unreviewedBreakGlass == 1)
         #expect(Set(report.alerts.map(\.rule)) == [.bulkAccess, .breakGlassInvoked])
         let nurse = try #require(report.users.first { $0.actor == "user:rn-2" })
@@ -33,6 +36,13 @@ struct ReviewReportTests {
         #expect(text.contains("bulk-access") && text.contains("UNREVIEWED"))
         let json = try #require(try JSONSerialization.jsonObject(with: report.jsonData()) as? [String: Any])
         #expect((json["users"] as? [Any])?.count == report.users.count)
+
+        // The review names the grant: the invocation is reviewed.
+        let reviewed = try await AuditReviewReport.build(
+            from: Self.source(events + [ClinicStream.breakGlassReview(after: ClinicStream.hour)]),
+            since: ClinicStream.wednesday, until: ClinicStream.wednesday + ClinicStream.day,
+            configuration: try ClinicStream.configuration())
+        #expect(reviewed.breakGlass.map(\.reviewer) == ["user:privacy-officer"] && reviewed.unreviewedBreakGlass == 0)
     }
 
     @Test("the HTML page is self-contained, has no script, and escapes every value")

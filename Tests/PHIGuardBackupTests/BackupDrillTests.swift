@@ -28,7 +28,7 @@ struct BackupDrillTests {
         #expect(manifest.kind == .sqlite && audit.recordCount >= 40 && audit.lastSequence == audit.recordCount)
         #expect(try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int == 0o600)
         let report = try await DatabaseBackup.verify(backup: backup, key: key, options: world.options)
-        let envelopes = try #require(report.envelopes)
+        let envelopes = report.envelopes
         // Every chart in the snapshot has three envelopes, all authenticated under GuardedRecords' context.
         #expect(envelopes.found >= 120 && envelopes.found % 3 == 0)
         #expect(envelopes.decrypted == envelopes.found && envelopes.keyChecked == 0 && envelopes.failureCount == 0)
@@ -145,7 +145,7 @@ struct BackupDrillTests {
         options = world.options
         options.contextRules = []
         let keyOnly = try await DatabaseBackup.verify(backup: moved, key: key, options: options)
-        #expect(keyOnly.envelopes?.keyChecked == 15 && keyOnly.envelopes?.decrypted == 0)
+        #expect(keyOnly.envelopes.keyChecked == 15 && keyOnly.envelopes.decrypted == 0)
     }
 
     static func execute(_ path: String, _ sql: String) async throws {

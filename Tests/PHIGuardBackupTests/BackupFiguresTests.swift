@@ -76,8 +76,8 @@ struct BackupFiguresTests {
             restored = try await DatabaseBackup.restoreSQLite(
                 backup: backup, key: key, to: world.file("restored.sqlite"), options: world.options)
         }
-        #expect(report?.envelopes?.decrypted == patients * 3 && report?.auditRecordsVerified == patients * 2)
-        #expect(restored?.envelopes?.decrypted == patients * 3)
+        #expect(report?.envelopes.decrypted == patients * 3 && report?.auditRecordsVerified == patients * 2)
+        #expect(restored?.envelopes.decrypted == patients * 3)
         let size = { (path: String) in (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
         print(
             String(

@@ -61,7 +61,7 @@ struct BackupTamperTests {
         #expect(sample.frames.count >= 5)
         let report = try await DatabaseBackup.verify(
             backup: sample.path, key: sample.key, options: sample.world.options)
-        #expect(report.envelopes?.decrypted == 90)
+        #expect(report.envelopes.decrypted == 90)
     }
 
     @Test("a flipped bit anywhere is refused: magic, key check, stream header, manifest, a chunk, the last byte")

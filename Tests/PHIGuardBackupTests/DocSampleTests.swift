@@ -26,7 +26,7 @@ func nightlyBackup(database: String, to file: String, keyFile: String, options: 
     let key = try BackupKey.load(path: keyFile)
     let manifest = try await DatabaseBackup.createSQLite(database: database, key: key, to: file)
     let report = try await DatabaseBackup.verify(backup: file, key: key, options: options)
-    guard report.envelopes?.failureCount == 0, report.auditRecordsVerified == Int(manifest.audit?.recordCount ?? 0)
+    guard report.envelopes.failureCount == 0, report.auditRecordsVerified == Int(manifest.audit?.recordCount ?? 0)
     else { throw BackupError.malformed("unexpected verification report") }
     return manifest
 }

@@ -90,6 +90,75 @@ struct AuditWatchCLITests {
         #expect(ecs.stdout.split(separator: "\n").filter { $0.contains(#""kind":"alert""#) }.count == 2)
     }
 
+    @Test(
+        "watch --postgres follows a live PostgreSQL log and prints each alert as it happens",
+        .enabled(
+            if: ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil
+                || ProcessInfo.processInfo.environment["CI"] != nil))
+    func watchPostgres() async throws {
+        try #require(
+            ProcessInfo.processInfo.environment["PHIGUARD_POSTGRES_URL"] != nil,
+            "PHIGUARD_POSTGRES_URL is not set: run the tests through scripts/with-test-postgres.sh")
+        let directory = try AuditCLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("keys").path
+        #expect(try AuditCLITests.run(["audit", "keygen", "--output", keys]).status == 0)
+        let log = ["--postgres", "--postgres-table-prefix", "watchcli_\(UInt32.random(in: 0...UInt32.max))"]
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let history = (0..<5).map {
+            Self.event(now - 60_000_000 + Int64($0), actor: "user:rn-1", patient: "MRN-\($0)", allowed: true)
+        }
+        let seeded = try AuditCLITests.run(
+            ["audit", "append", "--keys", keys] + log, input: history.joined(separator: "\n") + "\n")
+        try #require(seeded.status == 0, "\(seeded.stderr)")
+
+        let process = Process()
+        process.executableURL = AuditCLITests.binary
+        process.arguments = ["audit", "watch", "--keys", keys, "--interval-ms", "100", "--record"] + log
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let out = Collector(stdout)
+        let err = Collector(stderr)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(try await Self.waitFor(.seconds(60)) { err.value.contains("watching from sequence 5") }, "\(err.value)")
+        #expect(out.value.isEmpty, "the history raises nothing: \(out.value)")
+
+        // First incident: a break-glass access. Its alert is printed before the next incident exists.
+        let first = try AuditCLITests.run(
+            ["audit", "append", "--keys", keys] + log,
+            input: Self.event(now, actor: "user:dr-9", patient: "MRN-77", allowed: true, breakGlass: true) + "\n")
+        try #require(first.status == 0, "\(first.stderr)")
+        let firstArrived = try await Self.waitFor(.seconds(60)) { out.value.contains("break-glass-invoked") }
+        #expect(firstArrived, "stdout: \(out.value) stderr: \(err.value)")
+        #expect(!out.value.contains("denial-probing"))
+
+        // Second incident: one principal denied on 12 distinct patients within a minute.
+        let probing = (0..<12).map {
+            Self.event(
+                now + Int64($0 + 1) * 1_000_000, actor: "user:mallory", patient: "MRN-\(100 + $0)", allowed: false)
+        }
+        let second = try AuditCLITests.run(
+            ["audit", "append", "--keys", keys] + log, input: probing.joined(separator: "\n") + "\n")
+        try #require(second.status == 0, "\(second.stderr)")
+        let arrived = try await Self.waitFor(.seconds(60)) { out.value.contains("denial-probing") }
+        try await Task.sleep(for: .milliseconds(500))
+        process.terminate()
+        process.waitUntilExit()
+        #expect(arrived, "stdout: \(out.value) stderr: \(err.value)")
+        let alerts = try out.value.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        #expect(alerts.compactMap { $0["rule"] as? String } == ["break-glass-invoked", "denial-probing"])
+        #expect(alerts.last?["actor"] as? String == "user:mallory" && alerts.last?["count"] as? Int == 11)
+        // --record chained both alerts into the PostgreSQL log, which still verifies.
+        let verify = try AuditCLITests.run(["audit", "verify", "--keys", keys] + log)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("intact: 20 records"), "5 + 13 planted + 2 alerts: \(verify.stdout)")
+    }
+
     @Test("report writes text, JSON and a self-contained HTML page; export writes syslog, ECS and BALP")
     func reportAndExport() throws {
         let directory = try AuditCLITests.temporaryDirectory()

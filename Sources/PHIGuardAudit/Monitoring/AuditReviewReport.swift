@@ -37,10 +37,17 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         public let breakGlass: Int
     }
 
-    /// One break-glass access and its review.
+    /// One break-glass invocation (a `break-glass.invoked` record, or the first access under a
+    /// grant the period never saw invoked, or an access naming no grant) and its review.
     public struct BreakGlassEntry: Sendable, Hashable, Encodable {
-        /// The access record's sequence.
+        /// The invocation's (or first access's) sequence.
         public let sequence: UInt64
+        /// The grant id, if the log names one.
+        public let grant: String?
+        /// Whether the invocation was refused (nothing to review).
+        public let refused: Bool
+        /// The accesses made under it within the period.
+        public let accesses: Int
         /// When (RFC 3339, UTC).
         public let recorded: String
         /// Who.
@@ -116,9 +123,30 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         var monitor = SecurityMonitor(configuration: configuration)
         var users: [String: UserTally] = [:]
         var patients: [String: PatientTally] = [:]
-        var breakGlass: [UInt64: BreakGlassEntry] = [:]
-        var breakGlassOrder: [UInt64] = []
+        var breakGlass: [String: BreakGlassEntry] = [:]
+        var breakGlassOrder: [String] = []
         var reviews: [UInt64: (String?, String?)] = [:]
+        var grantReviews: [String: (String?, String?)] = [:]
+        func noteBreakGlass(_ record: AuditRecord, invocation: Bool) {
+            let event = record.event
+            let grant = event.attributes["break-glass-grant"] ?? (invocation ? event.resourceID : nil)
+            let key = grant ?? "#\(record.sequence)"
+            if let entry = breakGlass[key] {
+                if !invocation {
+                    breakGlass[key] = BreakGlassEntry(
+                        sequence: entry.sequence, grant: entry.grant, refused: entry.refused,
+                        accesses: entry.accesses + 1, recorded: entry.recorded, actor: entry.actor,
+                        patient: entry.patient, reason: entry.reason, reviewer: nil, reviewOutcome: nil)
+                }
+                return
+            }
+            breakGlassOrder.append(key)
+            breakGlass[key] = BreakGlassEntry(
+                sequence: record.sequence, grant: grant, refused: invocation && event.outcome == .failure,
+                accesses: invocation ? 0 : 1, recorded: FHIRAuditEventExporter.instant(event.timestamp),
+                actor: event.actorID, patient: event.patientID, reason: event.breakGlassReason, reviewer: nil,
+                reviewOutcome: nil)
+        }
         var alerts: [SecurityAlert] = []
         var times: [(Int64, Bool)] = []
         var records = 0
@@ -145,8 +173,11 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
                 }
                 let event = record.event
                 alerts += monitor.process(record).filter { inPeriod($0.timestamp) }
-                if event.kind == .breakGlassReviewed, let related = event.relatedSequence {
-                    reviews[related] = (event.actorID, event.reason)
+                if event.kind == .breakGlassReviewed {
+                    if let related = event.relatedSequence { reviews[related] = (event.actorID, event.reason) }
+                    if let grant = event.attributes["break-glass-grant"] {
+                        grantReviews[grant] = (event.actorID, event.reason)
+                    }
                 }
                 guard inPeriod(event.timestamp) else { continue }
                 records += 1
@@ -154,6 +185,7 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
                 switch event.kind {
                 case .loginFailed: failedLogins += 1
                 case .securityAlert: recordedAlerts += 1
+                case .breakGlassInvoked: noteBreakGlass(record, invocation: true)
                 case .accessDecision:
                     decisions += 1
                     let allowed = event.outcome == .allow
@@ -176,13 +208,7 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
                         patients[patient] = tally
                     }
                     users[actor] = user
-                    if event.breakGlass {
-                        breakGlassOrder.append(record.sequence)
-                        breakGlass[record.sequence] = BreakGlassEntry(
-                            sequence: record.sequence, recorded: FHIRAuditEventExporter.instant(event.timestamp),
-                            actor: event.actorID, patient: event.patientID, reason: event.breakGlassReason,
-                            reviewer: nil, reviewOutcome: nil)
-                    }
+                    if event.breakGlass { noteBreakGlass(record, invocation: false) }
                 default: break
                 }
             }
@@ -219,18 +245,19 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
                     patient: patient, allowed: tally.allowed, denied: tally.denied, distinctUsers: tally.users.count,
                     breakGlass: tally.breakGlass)
             }.sorted { ($0.allowed + $0.denied, $1.patient) > ($1.allowed + $1.denied, $0.patient) },
-            breakGlass: breakGlassOrder.compactMap { sequence in
-                guard let entry = breakGlass[sequence] else { return nil }
-                let review = reviews[sequence]
+            breakGlass: breakGlassOrder.compactMap { key in
+                guard let entry = breakGlass[key] else { return nil }
+                let review = entry.grant.flatMap { grantReviews[$0] } ?? reviews[entry.sequence]
                 return BreakGlassEntry(
-                    sequence: entry.sequence, recorded: entry.recorded, actor: entry.actor, patient: entry.patient,
-                    reason: entry.reason, reviewer: review?.0, reviewOutcome: review?.1)
+                    sequence: entry.sequence, grant: entry.grant, refused: entry.refused, accesses: entry.accesses,
+                    recorded: entry.recorded, actor: entry.actor, patient: entry.patient, reason: entry.reason,
+                    reviewer: review?.0, reviewOutcome: review?.1)
             },
             alerts: alerts, recordedAlerts: recordedAlerts, timeline: timeline, bucketSeconds: bucket)
     }
 
-    /// Break-glass accesses without a review.
-    public var unreviewedBreakGlass: Int { breakGlass.filter { $0.reviewer == nil }.count }
+    /// Break-glass invocations without a review (a refused invocation needs none).
+    public var unreviewedBreakGlass: Int { breakGlass.filter { $0.reviewer == nil && !$0.refused }.count }
 
     /// The report as pretty-printed, sorted-key JSON.
     public func jsonData() -> Data {
@@ -256,13 +283,15 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
             )
         }
         lines.append("")
-        lines.append("Break-glass accesses")
+        lines.append("Break-glass invocations")
         if breakGlass.isEmpty { lines.append("  none") }
         for entry in breakGlass {
-            let review = entry.reviewer.map { "reviewed by \($0) (\(entry.reviewOutcome ?? "-"))" } ?? "UNREVIEWED"
+            let review =
+                entry.refused
+                ? "refused" : entry.reviewer.map { "reviewed by \($0) (\(entry.reviewOutcome ?? "-"))" } ?? "UNREVIEWED"
             lines.append(
-                "  #\(entry.sequence)  \(entry.recorded)  \(entry.actor ?? "-")  patient \(entry.patient ?? "-")  \(entry.reason ?? "-")  \(review)"
-            )
+                "  #\(entry.sequence)  \(entry.recorded)  \(entry.actor ?? "-")  grant \(entry.grant ?? "-")  "
+                    + "patient \(entry.patient ?? "-")  \(entry.reason ?? "-")  \(entry.accesses) accesses  \(review)")
         }
         lines.append("")
         lines.append("Users (allowed / denied / distinct patients / break-glass)")
@@ -298,7 +327,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
             """
         page += "<h1>PHIGuard audit review</h1>\n<p>\(e(since)) to \(e(until))</p>\n"
         page += "<p>\(records) records, \(accessDecisions) access decisions, \(failedLogins) failed sign-ins, "
-        page += "\(breakGlass.count) break-glass accesses (\(unreviewedBreakGlass) unreviewed), \(alerts.count) alerts"
+        page +=
+            "\(breakGlass.count) break-glass invocations (\(unreviewedBreakGlass) unreviewed), \(alerts.count) alerts"
         if unreadableEntries > 0 { page += ", <span class=\"bad\">\(unreadableEntries) unreadable entries</span>" }
         page += ".</p>\n<h2>Accesses over time</h2>\n" + timelineChart() + "\n<h2>Top users</h2>\n" + topUsersChart()
         page += "\n<h2>Alerts</h2>\n<table><tr><th>Time</th><th>Severity</th><th>Rule</th><th>Summary</th></tr>\n"
@@ -307,14 +337,18 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
                 "<tr><td>\(e(FHIRAuditEventExporter.instant(alert.timestamp)))</td><td>\(e(alert.severity.rawValue))</td>"
             page += "<td>\(e(alert.rule.rawValue))</td><td>\(e(alert.summary))</td></tr>\n"
         }
-        page += "</table>\n<h2>Break-glass accesses</h2>\n<table><tr><th>Sequence</th><th>Time</th><th>User</th>"
-        page += "<th>Patient</th><th>Reason</th><th>Review</th></tr>\n"
+        page += "</table>\n<h2>Break-glass invocations</h2>\n<table><tr><th>Sequence</th><th>Time</th><th>User</th>"
+        page += "<th>Grant</th><th>Patient</th><th>Reason</th><th>Accesses</th><th>Review</th></tr>\n"
         for entry in breakGlass {
             let review =
-                entry.reviewer.map { e("\($0) (\(entry.reviewOutcome ?? "-"))") }
-                ?? "<span class=\"bad\">unreviewed</span>"
+                entry.refused
+                ? "refused"
+                : entry.reviewer.map { e("\($0) (\(entry.reviewOutcome ?? "-"))") }
+                    ?? "<span class=\"bad\">unreviewed</span>"
             page += "<tr><td>\(entry.sequence)</td><td>\(e(entry.recorded))</td><td>\(e(entry.actor ?? "-"))</td>"
-            page += "<td>\(e(entry.patient ?? "-"))</td><td>\(e(entry.reason ?? "-"))</td><td>\(review)</td></tr>\n"
+            page +=
+                "<td>\(e(entry.grant ?? "-"))</td><td>\(e(entry.patient ?? "-"))</td><td>\(e(entry.reason ?? "-"))</td>"
+            page += "<td>\(entry.accesses)</td><td>\(review)</td></tr>\n"
         }
         page += "</table>\n<h2>Users</h2>\n<table><tr><th>User</th><th>Roles</th><th>Allowed</th><th>Denied</th>"
         page += "<th>Distinct patients</th><th>Break-glass</th></tr>\n"

@@ -9,7 +9,7 @@ internal import PHIGuardCrypto
 /// | allowed `read`/`vread`/`view` with a patient | `IHE.BasicAudit.PatientRead` (else `IHE.BasicAudit.Read`) |
 /// | allowed `search` | `IHE.BasicAudit.PatientQuery`, **one resource per patient** (``AuditEvent/patientID`` and the attributes `patient-2`, `patient-3`, …); `IHE.BasicAudit.Query` without a patient |
 /// | allowed `create` / `update` / `delete` | `IHE.BasicAudit.PatientCreate` / `PatientUpdate` / `PatientDelete` (without a patient: `Create` / `Update` / `Delete`) |
-/// | denied access, and every break-glass access | `IHE.BasicAudit.AuthZconsent` (DCM 110113 Security Alert, subtype `AuthZ-Role`, outcome `0` permit / `4` deny, user `purposeOfUse` v3-ActReason `BTG` for break-glass) |
+/// | denied access, every break-glass access, and every `break-glass.invoked` (a grant issued or refused) | `IHE.BasicAudit.AuthZconsent` (DCM 110113 Security Alert, subtype `AuthZ-Role`, outcome `0` permit / `4` deny, user `purposeOfUse` v3-ActReason `BTG` for break-glass) |
 /// | `login.succeeded`, `login.failed` / `session.revoked`, `session.expired` | FHIR core login / logout pattern (DCM 110114 User Authentication, subtype 110122 Login / 110123 Logout, action `E`); BALP 1.1 has no login profile |
 /// | anything else | not exported (``resources(for:)`` returns none) |
 ///
@@ -42,6 +42,7 @@ public struct BALPAuditEventExporter: Sendable {
         switch event.kind {
         case .loginSucceeded, .loginFailed: return ["Login"]
         case .sessionRevoked, .sessionExpired: return ["Logout"]
+        case .breakGlassInvoked: return ["AuthZconsent"]
         case .accessDecision:
             if event.outcome != .allow || event.breakGlass { return ["AuthZconsent"] }
             let patient = event.patientID != nil
@@ -180,7 +181,7 @@ public struct BALPAuditEventExporter: Sendable {
             Self.coding(Self.authorizationSubtypeSystem, "AuthZ-Role", "Authorization decision by role")
         ]
         resource["action"] = "E"
-        let permitted = event.outcome == .allow
+        let permitted = event.outcome.isPositive
         resource["outcome"] = permitted ? "0" : "4"
         resource["outcomeDesc"] = (permitted ? "permit" : "deny") + (event.reason.map { ": \($0)" } ?? "")
         let instant = FHIRAuditEventExporter.instant(event.timestamp)

@@ -8,9 +8,10 @@ public enum SecurityAlertRule: String, Sendable, Hashable, Codable, CaseIterable
     case bulkAccess = "bulk-access"
     /// An access outside every usual-hours window configured for the actor's roles.
     case offHoursAccess = "off-hours-access"
-    /// Break-glass (emergency) access was used. Always on.
+    /// Someone invoked break-glass (emergency) access: one alert per `break-glass.invoked` record,
+    /// issued or refused (not one per access made under the grant). Always on.
     case breakGlassInvoked = "break-glass-invoked"
-    /// A break-glass access still has no review N hours after it happened.
+    /// A break-glass grant still has no review N hours after it was issued (keyed on the grant id).
     case breakGlassUnreviewed = "break-glass-unreviewed"
     /// One principal was denied access to more than N distinct patients within M minutes (IDOR probing).
     case denialProbing = "denial-probing"
@@ -80,6 +81,8 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
     public let count: Int
     /// The sliding window the count was taken over, in seconds (`nil` for single-event rules).
     public let windowSeconds: Int64?
+    /// The break-glass grant concerned (the break-glass rules), if the log names one.
+    public let grantID: String?
     /// The sequence numbers of the records that made up the pattern, ascending (at most 20).
     public let relatedSequences: [UInt64]
 
@@ -90,8 +93,9 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
     public init(
         rule: SecurityAlertRule, timestamp: Int64, sequence: UInt64?, actorID: String? = nil,
         patientID: String? = nil, address: String? = nil, count: Int = 1, windowSeconds: Int64? = nil,
-        relatedSequences: [UInt64] = []
+        relatedSequences: [UInt64] = [], grantID: String? = nil
     ) {
+        self.grantID = grantID
         self.rule = rule
         self.timestamp = timestamp
         self.sequence = sequence
@@ -116,10 +120,12 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
         switch rule {
         case .bulkAccess: return "\(who) opened \(count) distinct patients' records within \(minutes) minutes"
         case .offHoursAccess: return "\(who) accessed patient \(patientID ?? "-") outside the usual hours of its roles"
-        case .breakGlassInvoked: return "\(who) used break-glass access to patient \(patientID ?? "-")"
+        case .breakGlassInvoked:
+            return "\(who) invoked break-glass access (grant \(grantID ?? "-"), patient \(patientID ?? "-"))"
         case .breakGlassUnreviewed:
             return
-                "the break-glass access by \(who) to patient \(patientID ?? "-") is unreviewed after \(minutes / 60) hours"
+                "the break-glass grant \(grantID ?? "-") of \(who) (patient \(patientID ?? "-")) is unreviewed after "
+                + "\(minutes / 60) hours"
         case .denialProbing: return "\(who) was denied access to \(count) distinct patients within \(minutes) minutes"
         case .lockoutSpike: return "\(count) sign-in lockouts within \(minutes) minutes"
         case .credentialStuffing:
@@ -132,11 +138,12 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
     /// The alert as an audit event (kind ``AuditEventKind/securityAlert``), so alerts are chained
     /// into the log they watch: action `alert`, resource type `security-alert` with the rule id as
     /// resource id and reason, the triggering sequence as ``AuditEvent/relatedSequence``, and
-    /// attributes `severity`, `count`, `window-seconds` and `address`.
+    /// attributes `severity`, `count`, `window-seconds`, `address` and `break-glass-grant`.
     public func auditEvent() throws(AuditError) -> AuditEvent {
         var attributes = ["severity": severity.rawValue, "count": String(count)]
         if let windowSeconds { attributes["window-seconds"] = String(windowSeconds) }
         if let address { attributes["address"] = address }
+        if let grantID { attributes["break-glass-grant"] = grantID }
         return try AuditEvent(
             kind: .securityAlert, timestamp: timestamp, actorID: actorID, action: "alert",
             resourceType: "security-alert", resourceID: rule.rawValue, patientID: patientID, outcome: .failure,
@@ -145,11 +152,12 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
 
     private enum CodingKeys: String, CodingKey {
         case id, rule, severity, recorded, ts, sequence, actor, patient, address, count, windowSeconds, related,
-            summary
+            grant, summary
     }
 
     /// Encodes the alert as one JSON object (`id`, `rule`, `severity`, `recorded`, `ts`, `sequence`,
-    /// `actor`, `patient`, `address`, `count`, `windowSeconds`, `related`, `summary`; absent values omitted).
+    /// `actor`, `patient`, `address`, `count`, `windowSeconds`, `related`, `grant`, `summary`; absent values
+    /// omitted).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -164,6 +172,7 @@ public struct SecurityAlert: Sendable, Hashable, Encodable {
         try container.encode(count, forKey: .count)
         try container.encodeIfPresent(windowSeconds, forKey: .windowSeconds)
         if !relatedSequences.isEmpty { try container.encode(relatedSequences, forKey: .related) }
+        try container.encodeIfPresent(grantID, forKey: .grant)
         try container.encode(summary, forKey: .summary)
     }
 

@@ -7,8 +7,17 @@ internal import Foundation
 /// raises the same alerts. Memory is bounded: each window rule keeps at most
 /// ``MonitoringConfiguration/maximumTrackedKeys`` principals or addresses with at most
 /// `maximum + 1` entries each, and at most ``MonitoringConfiguration/maximumPendingBreakGlass``
-/// break-glass accesses await review. A window rule that fires stays quiet for that key for one window, so one
-/// burst raises one alert. Alert events (``AuditEventKind/securityAlert``) are ignored.
+/// break-glass grants await review (and as many grant ids are remembered). A window rule that fires
+/// stays quiet for that key for one window, so one burst raises one alert. Alert events
+/// (``AuditEventKind/securityAlert``) are ignored.
+///
+/// Break-glass: each `break-glass.invoked` record raises `break-glass-invoked` once (issued or
+/// refused); accesses made under that grant (attribute `break-glass-grant`) raise nothing more. An
+/// issued grant without a `break-glass.reviewed` record naming it (attribute `break-glass-grant`,
+/// or its invocation's sequence as ``AuditEvent/relatedSequence``) within the review period raises
+/// `break-glass-unreviewed` once. A break-glass access whose grant was never seen invoked (the log
+/// was cut, or the app audits accesses only) counts as the invocation of its grant; one naming no
+/// grant at all is its own invocation.
 ///
 /// ```swift
 /// var monitor = SecurityMonitor(configuration: try .load(path: "monitoring.yaml"))
@@ -23,9 +32,14 @@ public struct SecurityMonitor: Sendable {
     private var stuffing = DistinctWindows()
     private var lockouts = DistinctWindows()
     private var offHoursQuietUntil: [String: Int64] = [:]
-    private var pendingBreakGlass: [(sequence: UInt64, timestamp: Int64, actorID: String?, patientID: String?)] = []
+    private var pendingBreakGlass:
+        [(grantID: String?, sequence: UInt64, timestamp: Int64, actorID: String?, patientID: String?)] = []
     private var pendingHead = 0
     private var reviewed: Set<UInt64> = []
+    private var reviewedGrants: Set<String> = []
+    private var knownGrants: Set<String> = []
+    private var knownGrantOrder: [String] = []
+    private var knownGrantHead = 0
     private var latest: Int64 = .min
     private let calendar: Calendar
 
@@ -41,7 +55,7 @@ public struct SecurityMonitor: Sendable {
     /// break-glass accesses await review: what bounds the detector's memory.
     public var trackedCount: Int {
         bulk.keyCount + probing.keyCount + stuffing.keyCount + lockouts.keyCount + offHoursQuietUntil.count
-            + (pendingBreakGlass.count - pendingHead)
+            + (pendingBreakGlass.count - pendingHead) + knownGrants.count
     }
 
     /// Processes one record; returns the alerts it completes (and any break-glass review that fell
@@ -52,7 +66,10 @@ public struct SecurityMonitor: Sendable {
         switch event.kind {
         case .accessDecision: accessDecision(record, into: &alerts)
         case .loginFailed: failedLogin(record, into: &alerts)
-        case .breakGlassReviewed: if let related = event.relatedSequence { reviewed.insert(related) }
+        case .breakGlassInvoked: breakGlassInvoked(record, into: &alerts)
+        case .breakGlassReviewed:
+            if let grant = event.attributes[Self.grantAttribute] { reviewedGrants.insert(grant) }
+            if let related = event.relatedSequence { reviewed.insert(related) }
         default: break
         }
         return alerts
@@ -67,7 +84,8 @@ public struct SecurityMonitor: Sendable {
         var alerts: [SecurityAlert] = []
         while pendingHead < pendingBreakGlass.count {
             let pending = pendingBreakGlass[pendingHead]
-            if reviewed.remove(pending.sequence) != nil {
+            let grantReviewed = pending.grantID.map { reviewedGrants.remove($0) != nil } ?? false
+            if reviewed.remove(pending.sequence) != nil || grantReviewed {
                 pendingHead += 1
                 continue
             }
@@ -77,7 +95,8 @@ public struct SecurityMonitor: Sendable {
                 SecurityAlert(
                     rule: .breakGlassUnreviewed, timestamp: pending.timestamp + limit, sequence: pending.sequence,
                     actorID: pending.actorID, patientID: pending.patientID,
-                    windowSeconds: configuration.breakGlassReviewSeconds, relatedSequences: [pending.sequence]))
+                    windowSeconds: configuration.breakGlassReviewSeconds, relatedSequences: [pending.sequence],
+                    grantID: pending.grantID))
         }
         compactPending()
         return alerts
@@ -99,11 +118,16 @@ public struct SecurityMonitor: Sendable {
         let actor = event.actorID
         let time = event.timestamp
         if event.breakGlass {
-            alerts.append(
-                SecurityAlert(
-                    rule: .breakGlassInvoked, timestamp: time, sequence: record.sequence, actorID: actor,
-                    patientID: event.patientID, relatedSequences: [record.sequence]))
-            trackBreakGlass(record)
+            // An access under a grant whose invocation was seen raises nothing more.
+            let grant = event.attributes[Self.grantAttribute]
+            if grant.map({ !knownGrants.contains($0) }) ?? true {
+                alerts.append(
+                    SecurityAlert(
+                        rule: .breakGlassInvoked, timestamp: time, sequence: record.sequence, actorID: actor,
+                        patientID: event.patientID, relatedSequences: [record.sequence], grantID: grant))
+                remember(grant)
+                trackBreakGlass(record, grant: grant)
+            }
         }
         if let patient = event.patientID, configuration.isEnabled(.restrictedPatientAccess),
             configuration.restrictedPatients.contains(patient),
@@ -151,6 +175,37 @@ public struct SecurityMonitor: Sendable {
         }
     }
 
+    /// `break-glass.invoked`: one alert, issued or refused; an issued grant awaits its review.
+    private mutating func breakGlassInvoked(_ record: AuditRecord, into alerts: inout [SecurityAlert]) {
+        let event = record.event
+        let grant = event.attributes[Self.grantAttribute] ?? event.resourceID
+        alerts.append(
+            SecurityAlert(
+                rule: .breakGlassInvoked, timestamp: event.timestamp, sequence: record.sequence,
+                actorID: event.actorID, patientID: event.patientID, relatedSequences: [record.sequence],
+                grantID: grant))
+        guard event.outcome == .success, let grant else { return }
+        remember(grant)
+        trackBreakGlass(record, grant: grant)
+    }
+
+    /// The attribute naming a break-glass grant (on invocations, accesses under it, reviews, revocations).
+    static let grantAttribute = "break-glass-grant"
+
+    /// Remembers that `grant` was seen invoked (bounded: the oldest is forgotten first).
+    private mutating func remember(_ grant: String?) {
+        guard let grant, knownGrants.insert(grant).inserted else { return }
+        knownGrantOrder.append(grant)
+        if knownGrants.count > configuration.maximumPendingBreakGlass {
+            knownGrants.remove(knownGrantOrder[knownGrantHead])
+            knownGrantHead += 1
+        }
+        if knownGrantHead > 1024, knownGrantHead * 2 > knownGrantOrder.count {
+            knownGrantOrder.removeFirst(knownGrantHead)
+            knownGrantHead = 0
+        }
+    }
+
     private mutating func failedLogin(_ record: AuditRecord, into alerts: inout [SecurityAlert]) {
         let event = record.event
         let time = event.timestamp
@@ -193,13 +248,14 @@ public struct SecurityMonitor: Sendable {
         return configured
     }
 
-    private mutating func trackBreakGlass(_ record: AuditRecord) {
+    private mutating func trackBreakGlass(_ record: AuditRecord, grant: String?) {
         guard configuration.breakGlassUnreviewedEnabled else { return }
         pendingBreakGlass.append(
-            (record.sequence, record.event.timestamp, record.event.actorID, record.event.patientID))
+            (grant, record.sequence, record.event.timestamp, record.event.actorID, record.event.patientID))
         if pendingBreakGlass.count - pendingHead > configuration.maximumPendingBreakGlass {
             // Forget the oldest (bounded memory); its review is no longer tracked.
             reviewed.remove(pendingBreakGlass[pendingHead].sequence)
+            if let grant = pendingBreakGlass[pendingHead].grantID { reviewedGrants.remove(grant) }
             pendingHead += 1
         }
         compactPending()
@@ -214,6 +270,10 @@ public struct SecurityMonitor: Sendable {
         if reviewed.count > configuration.maximumPendingBreakGlass {
             let tracked = Set(pendingBreakGlass[pendingHead...].map(\.sequence))
             reviewed = reviewed.intersection(tracked)
+        }
+        if reviewedGrants.count > configuration.maximumPendingBreakGlass {
+            let tracked = Set(pendingBreakGlass[pendingHead...].compactMap(\.grantID))
+            reviewedGrants = reviewedGrants.intersection(tracked)
         }
     }
 }
