@@ -161,9 +161,10 @@ func teamRecords(_ size: Int, _ table: String, _ encryptor: FieldEncryptor) thro
         var columns: [String: StoredValue] = [:]
         for field in fieldNames {
             columns[field] = .bytes(
-                try encryptor.seal(
+                try encryptor.encrypt(
                     "\(field) of patient \(index): a value of about sixty bytes ......",
-                    context: FieldContext(table: table, recordID: recordID(index), field: field)))
+                    context: FieldContext(table: table, recordID: recordID(index), field: field)
+                ).bytes)
         }
         return StoredRecord(id: recordID(index), patientID: patientID(index), columns: columns)
     }
@@ -270,8 +271,9 @@ func fetchAllAndDecide(_ world: World, _ principal: AuthenticatedPrincipal) asyn
         guard decision.isAllowed else { continue }
         var values: [String: String] = [:]
         for (field, envelope) in zip(fieldNames, [demographics, problems]) where decision.isFieldVisible(field) {
-            values[field] = try world.encryptor.open(
-                envelope, context: FieldContext(table: world.table, recordID: id, field: field))
+            values[field] = try world.encryptor.decryptString(
+                try FieldEnvelope(bytes: envelope),
+                context: FieldContext(table: world.table, recordID: id, field: field))
         }
         kept.append((id, patient, values))
         if kept.count == pageSize { break }
@@ -279,7 +281,7 @@ func fetchAllAndDecide(_ world: World, _ principal: AuthenticatedPrincipal) asyn
     try await world.log.append(
         try .accessDecision(
             actorID: principal.subject.id, role: "physician", action: "read", resourceType: "chart",
-            resourceID: "query", patientID: kept.first?.1 ?? "none", fieldsReturned: Set(fieldNames), allowed: true,
+            resourceID: "query", patientID: kept.first?.1 ?? "none", fieldsReturned: fieldNames, allowed: true,
             ruleIDs: ["clinician-reads-chart"], sessionID: principal.sessionHandle, at: world.engine.clock.now))
     return kept.count
 }
