@@ -56,6 +56,7 @@ let package = Package(
                 .product(name: "PHIGuardFieldEncryption", package: "PHIGuard"),
                 .product(name: "PHIGuardPasswords", package: "PHIGuard"),
                 .product(name: "PHIGuardTOTP", package: "PHIGuard"),
+                .product(name: "PHIGuardSQLite", package: "PHIGuard"),
             ]),
         suite(
             "RecordsListBenchmarks",
