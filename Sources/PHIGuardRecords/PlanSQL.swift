@@ -55,6 +55,13 @@ public struct SQLStatement: Sendable, Hashable {
 /// `(user_id, patient_id)`. A subject whose `Subject.careTeamPatients` is set (the engine uses that
 /// list first) is filtered with a bound id list instead (`IN (?, ?, …)`, up to
 /// ``PlanTranslator/maximumBoundIDs`` ids).
+///
+/// Measured (`RecordsListBenchmarks`, first page of 50 of a 200-patient care team, median):
+/// on SQLite the subquery was the faster form and flat from 10k to 1M rows (1.0 → 1.2 ms; the
+/// bound list 1.4 → 4.0 ms). On PostgreSQL the bound list was flat (5.2 → 2.6 ms) but the
+/// subquery, fine at 10k and 100k (7.6, 5.2 ms), took 1.8 s at 1M rows (a plan choice of the
+/// server, not yet investigated). So: keep the care-team table for SQLite; on PostgreSQL with large
+/// tables prefer giving principals their care-team list (`LoginFlow(careTeams:)` does).
 public struct CareTeamTable: Sendable, Hashable {
     /// The table.
     public let table: String
