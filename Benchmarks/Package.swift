@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         suite("PasswordBenchmarks", [.product(name: "PHIGuardPasswords", package: "PHIGuard")]),
@@ -54,6 +56,24 @@ let package = Package(
                 .product(name: "PHIGuardFieldEncryption", package: "PHIGuard"),
                 .product(name: "PHIGuardPasswords", package: "PHIGuard"),
                 .product(name: "PHIGuardTOTP", package: "PHIGuard"),
+                .product(name: "PHIGuardSQLite", package: "PHIGuard"),
+            ]),
+        suite(
+            "RecordsListBenchmarks",
+            [
+                .product(name: "PHIGuardRecords", package: "PHIGuard"),
+                .product(name: "PHIGuardAccess", package: "PHIGuard"),
+                .product(name: "PHIGuardAudit", package: "PHIGuard"),
+                .product(name: "PHIGuardAuthentication", package: "PHIGuard"),
+                .product(name: "PHIGuardFieldEncryption", package: "PHIGuard"),
+                .product(name: "PHIGuardPasswords", package: "PHIGuard"),
+                .product(name: "PHIGuardTOTP", package: "PHIGuard"),
+                .product(name: "PHIGuardSQLite", package: "PHIGuard"),
+                .product(name: "PHIGuardPostgres", package: "PHIGuard"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         suite(
             "AuditBenchmarks",

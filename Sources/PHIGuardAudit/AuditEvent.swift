@@ -44,6 +44,9 @@ public enum AuditEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case breakGlassInvoked = "break-glass.invoked"
     /// A break-glass grant was revoked before it expired (attribute `break-glass-grant`).
     case breakGlassRevoked = "break-glass.revoked"
+    /// A break-glass grant ran out: recorded once per grant (attribute `break-glass-grant`,
+    /// ``AuditEvent/relatedSequence`` its `break-glass.invoked` record).
+    case breakGlassExpired = "break-glass.expired"
 }
 
 /// How it ended. Access decisions use ``allow`` / ``deny``; everything else ``success`` / ``failure``.

@@ -110,7 +110,8 @@ public struct FHIRAuditEventExporter: Sendable {
             return ["system": dicom, "code": "110114", "display": "User Authentication"]
         case .accessDecision:
             return ["system": dicom, "code": "110110", "display": "Patient Record"]
-        case .keyRotated, .policyReloaded, .breakGlassReviewed, .breakGlassInvoked, .breakGlassRevoked:
+        case .keyRotated, .policyReloaded, .breakGlassReviewed, .breakGlassInvoked, .breakGlassRevoked,
+            .breakGlassExpired:
             return ["system": dicom, "code": "110100", "display": "Application Activity"]
         case .securityAlert, .tamperDetected:
             return ["system": dicom, "code": "110113", "display": "Security Alert"]

@@ -122,7 +122,9 @@ public struct BreakGlassRecord: Sendable, Hashable, CustomStringConvertible {
 public struct BreakGlassRevocation: Sendable, Hashable {
     /// When.
     public var revokedAt: Date
-    /// The user id of whoever revoked it (the holder, or a reviewer).
+    /// The user id of whoever revoked it (the holder, or a reviewer), or
+    /// `EmergencyAccess.expiryRecorder` when `EmergencyAccess.recordExpiries(issuedSince:)` recorded
+    /// the grant's expiry (then `revokedAt` is the expiry time).
     public var revokedBy: String
 
     /// A revocation.

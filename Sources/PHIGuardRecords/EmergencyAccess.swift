@@ -1,4 +1,4 @@
-internal import Foundation
+public import Foundation
 public import PHIGuardAccess
 public import PHIGuardAudit
 public import PHIGuardFieldEncryption
@@ -155,8 +155,82 @@ public final class EmergencyAccess: Sendable {
             stored.sessionAuthenticatedAt == held.sessionAuthenticatedAt, stored.patientIDs == held.scope.patientIDs,
             stored.issuedAt == held.issuedAt, stored.expiresAt == held.expiresAt
         else { return held.revoked(at: held.issuedAt) }
-        if let revocation = stored.revocation { return held.revoked(at: revocation.revokedAt) }
+        // An expiry recorded by `recordExpiries` (at or after the expiry time, so it can never
+        // widen anything) leaves the grant expired rather than revoked.
+        if let revocation = stored.revocation,
+            !(revocation.revokedBy == Self.expiryRecorder && revocation.revokedAt >= stored.expiresAt)
+        {
+            return held.revoked(at: revocation.revokedAt)
+        }
         return held
+    }
+
+    // MARK: Expire
+
+    /// The `revokedBy` value ``recordExpiries(issuedSince:)`` stores when it claims an expired grant
+    /// (at the grant's expiry time): the grant was not revoked, it ran out.
+    public static let expiryRecorder = "phiguard:expiry"
+
+    /// Writes one `break-glass.expired` audit record for every stored grant that has expired and
+    /// was neither revoked nor recorded as expired yet, and returns how many it recorded.
+    ///
+    /// Run it periodically (for example before reading the review queue), on any instance: each
+    /// grant is first claimed in the store with its first-wins ``BreakGlassStore/revoke(id:at:by:)``
+    /// (revoked at its expiry time by ``expiryRecorder``), and only the claiming call appends the
+    /// record, so two instances sweeping together record each expiry exactly once. The record names
+    /// the holder and session, the grant (`break-glass-grant`, `resourceID`) and its
+    /// `break-glass.invoked` record (`relatedSequence`); its timestamp is when the sweep ran.
+    ///
+    /// If the audit record cannot be committed after the claim, the sweep throws
+    /// ``EmergencyAccessError/auditUnavailable`` and that grant stays claimed without its record
+    /// (its review-queue entry still shows the expiry in ``BreakGlassReviewItem/revocation``).
+    /// A grant claimed this way is still only expired to every check (not revoked).
+    ///
+    /// - Parameter since: only grants issued at or after this date are looked at (`nil`: all).
+    @discardableResult
+    public func recordExpiries(issuedSince since: Date? = nil)
+        async throws(EmergencyAccessError) -> Int
+    {
+        let now = engine.clock.now
+        var from = since ?? Date(timeIntervalSince1970: 0)
+        var seen = Set<String>()
+        var recorded = 0
+        let pageSize = 500
+        while true {
+            let page: [BreakGlassRecord]
+            do {
+                page = try await store.grants(issuedSince: from, includeReviewed: true, limit: pageSize)
+            } catch {
+                throw .storeUnavailable(String(describing: error))
+            }
+            for record in page where seen.insert(record.id).inserted {
+                guard record.revocation == nil, record.expiresAt <= now else { continue }
+                let claimed: Bool
+                do {
+                    claimed = try await store.revoke(id: record.id, at: record.expiresAt, by: Self.expiryRecorder)
+                } catch {
+                    throw .storeUnavailable(String(describing: error))
+                }
+                guard claimed else { continue }
+                do {
+                    let event = try AuditEvent(
+                        kind: .breakGlassExpired, timestamp: AuditEvent.timestamp(for: now),
+                        actorID: record.subjectID, sessionID: record.sessionHandle, action: "expire",
+                        resourceType: "break-glass-grant", resourceID: record.id,
+                        patientID: record.patientIDs.count == 1 ? record.patientIDs[0] : nil, outcome: .success,
+                        reason: "expired", breakGlass: true, breakGlassReason: record.purpose.rawValue,
+                        relatedSequence: record.auditSequence, attributes: ["break-glass-grant": record.id])
+                    _ = try await audit.append(event, durability: .committed)
+                } catch {
+                    throw .auditUnavailable
+                }
+                recorded += 1
+            }
+            // Pages are oldest first; the next one starts at the last issue time (ties are re-read and skipped).
+            guard page.count == pageSize, let last = page.last?.issuedAt, last > from else { break }
+            from = last
+        }
+        return recorded
     }
 
     // MARK: Revoke

@@ -70,58 +70,23 @@ extension GuardedRecords {
             return RecordPage(records: [], nextCursor: nil, auditSequence: sequence)
         }
 
-        // SELECT ids, decision columns, then per readable field (visible?, value-if-visible), then the sort key.
-        var sql = SQLBuilder(dialect: query.store.sqlDialect)
-        let table = schema.table
-        sql.append("SELECT \(table).\(schema.recordIDColumn), \(table).\(schema.patientIDColumn)")
         let decisionFields = schema.fields.filter { $0.storage == .resourceAttribute || $0.storage == .labels }
-        for field in decisionFields { sql.append(", \(table).\(field.column)") }
         let readable = schema.fields.filter { $0.isReadable && query.plan.visibility(of: $0.name) != .never }
-        for field in readable {
-            let visible = query.plan.visibility(of: field.name)
-            if visible == .always {
-                sql.append(", 1, \(table).\(field.column)")
-            } else {
-                sql.append(", CASE WHEN ")
-                try query.render(visible, &sql)
-                sql.append(" THEN 1 ELSE 0 END, CASE WHEN ")
-                try query.render(visible, &sql)
-                sql.append(" THEN \(table).\(field.column) END")
-            }
-        }
-        let sortExpression = query.sortExpression(order)
-        if let sortExpression { sql.append(", \(sortExpression)") }
-        sql.append(" FROM \(table) WHERE ")
-        try query.whereClause(&sql)
-        let idColumn = "\(table).\(schema.recordIDColumn)"
-        let comparison = order.descending ? "<" : ">"
-        if let after {
-            if let sortExpression {
-                sql.append(" AND (\(sortExpression), \(idColumn)) \(comparison) (")
-                sql.bind(.text(after.sortValue ?? ""))
-                sql.append(", ")
-                sql.bind(.text(after.lastID))
-                sql.append(")")
-            } else {
-                sql.append(" AND \(idColumn) \(comparison) ")
-                sql.bind(.text(after.lastID))
-            }
-        }
-        let direction = order.descending ? " DESC" : ""
-        sql.append(" ORDER BY " + (sortExpression.map { "\($0)\(direction), " } ?? "") + "\(idColumn)\(direction)")
-        sql.append(" LIMIT ")
-        sql.bind(.integer(Int64(limit + 1)))
-
-        let rows = try await query.run(sql.statement)
-        var parsed: [ListedRow] = []
-        for row in rows.prefix(limit) {
-            parsed.append(
-                try parse(row, decisionFields: decisionFields, readable: readable, sorted: sortExpression != nil))
+        let parsed: [ListedRow]
+        let more: Bool
+        switch query.backend {
+        case .memory(let store):
+            (parsed, more) = try query.memoryPage(
+                store, order: order, after: after, limit: limit, decisionFields: decisionFields, readable: readable)
+        case .sql(let store):
+            (parsed, more) = try await sqlPage(
+                query, store, order: order, after: after, limit: limit, decisionFields: decisionFields,
+                readable: readable)
         }
         // Keep the page within one audit record; the cursor continues after the last row kept.
         var patients: [String] = []
         var kept: [ListedRow] = []
-        var cut = rows.count > limit
+        var cut = more
         for row in parsed {
             if !patients.contains(row.stored.patientID) {
                 guard PatientList.fits(patients + [row.stored.patientID]) else {
@@ -161,6 +126,60 @@ extension GuardedRecords {
         return RecordPage(records: records, nextCursor: next, auditSequence: sequence)
     }
 
+    /// The SQL backend's page: the plan, criteria and cursor as one parameterised statement.
+    private func sqlPage(
+        _ query: ListQuery, _ store: any SQLRecordStore, order: RecordOrder, after: ListCursor?, limit: Int,
+        decisionFields: [RecordField], readable: [RecordField]
+    ) async throws(RecordError) -> (rows: [ListedRow], more: Bool) {
+        // SELECT ids, decision columns, then per readable field (visible?, value-if-visible), then the sort key.
+        var sql = SQLBuilder(dialect: store.sqlDialect)
+        let table = schema.table
+        sql.append("SELECT \(table).\(schema.recordIDColumn), \(table).\(schema.patientIDColumn)")
+        for field in decisionFields { sql.append(", \(table).\(field.column)") }
+        for field in readable {
+            let visible = query.plan.visibility(of: field.name)
+            if visible == .always {
+                sql.append(", 1, \(table).\(field.column)")
+            } else {
+                sql.append(", CASE WHEN ")
+                try query.render(visible, &sql)
+                sql.append(" THEN 1 ELSE 0 END, CASE WHEN ")
+                try query.render(visible, &sql)
+                sql.append(" THEN \(table).\(field.column) END")
+            }
+        }
+        let sortExpression = query.sortExpression(order)
+        if let sortExpression { sql.append(", \(sortExpression)") }
+        sql.append(" FROM \(table) WHERE ")
+        try query.whereClause(&sql)
+        let idColumn = "\(table).\(schema.recordIDColumn)"
+        let comparison = order.descending ? "<" : ">"
+        if let after {
+            if let sortExpression {
+                sql.append(" AND (\(sortExpression), \(idColumn)) \(comparison) (")
+                sql.bind(.text(after.sortValue ?? ""))
+                sql.append(", ")
+                sql.bind(.text(after.lastID))
+                sql.append(")")
+            } else {
+                sql.append(" AND \(idColumn) \(comparison) ")
+                sql.bind(.text(after.lastID))
+            }
+        }
+        let direction = order.descending ? " DESC" : ""
+        sql.append(" ORDER BY " + (sortExpression.map { "\($0)\(direction), " } ?? "") + "\(idColumn)\(direction)")
+        sql.append(" LIMIT ")
+        sql.bind(.integer(Int64(limit + 1)))
+
+        let rows = try await query.run(sql.statement, on: store)
+        var parsed: [ListedRow] = []
+        for row in rows.prefix(limit) {
+            parsed.append(
+                try parse(row, decisionFields: decisionFields, readable: readable, sorted: sortExpression != nil))
+        }
+        return (parsed, rows.count > limit)
+    }
+
     /// How many records `principal` may see that match `filters`: the same rows ``list(as:action:where:orderBy:limit:after:breakGlass:)``
     /// would return over all its pages. Refused like a list; audited (reason `count`, attribute
     /// `row-count`). A search on an encrypted field is refused here (blind-index collisions would
@@ -172,11 +191,13 @@ extension GuardedRecords {
         let query = try await prepare(principal, action, filters, .recordID, try await current(emergency))
         if query.hasEncryptedSearch { try await refuse(query, "count cannot search an encrypted field; list instead") }
         var total = 0
-        if query.plan.kind != .never {
-            var sql = SQLBuilder(dialect: query.store.sqlDialect)
+        if query.plan.kind != .never, case .memory(let store) = query.backend {
+            total = try query.memoryRows(store).count
+        } else if query.plan.kind != .never, case .sql(let store) = query.backend {
+            var sql = SQLBuilder(dialect: store.sqlDialect)
             sql.append("SELECT COUNT(*) FROM \(schema.table) WHERE ")
             try query.whereClause(&sql)
-            let rows = try await query.run(sql.statement)
+            let rows = try await query.run(sql.statement, on: store)
             guard rows.count == 1, rows[0].count == 1, case .integer(let value) = rows[0][0], value >= 0,
                 let counted = Int(exactly: value)
             else { throw .storeUnavailable("corrupt count") }
@@ -193,12 +214,23 @@ extension GuardedRecords {
         _ principal: AuthenticatedPrincipal, _ action: AccessAction, _ filters: [RecordFilter], _ order: RecordOrder,
         _ breakGlass: BreakGlassGrant?
     ) async throws(RecordError) -> ListQuery {
-        guard let store = store as? any SQLRecordStore else { throw .listingUnsupported }
+        let backend: ListBackend
+        let translator: PlanTranslator
+        if let store = store as? any SQLRecordStore {
+            backend = .sql(store)
+            translator = PlanTranslator(schema: schema, dialect: store.sqlDialect, careTeams: store.careTeamTable)
+        } else if let store = store as? InMemoryRecordStore {
+            // Evaluated in memory; checked like SQL (the store's care teams stand in for a table).
+            backend = .memory(store)
+            translator = PlanTranslator(
+                schema: schema, dialect: .sqlite, careTeams: try? CareTeamTable(table: "care_team"))
+        } else {
+            throw .listingUnsupported
+        }
         let plan = engine.plan(principal, action, resourceType: schema.resourceType, breakGlass: breakGlass)
-        let translator = PlanTranslator(schema: schema, dialect: store.sqlDialect, careTeams: store.careTeamTable)
         var query = ListQuery(
-            schema: schema, plan: plan, translator: translator, store: store, principal: principal, action: action,
-            breakGlass: breakGlass)
+            schema: schema, plan: plan, translator: translator, backend: backend, principal: principal,
+            action: action, breakGlass: breakGlass)
         do {
             try translator.check(plan)
         } catch {
@@ -342,6 +374,12 @@ struct ListedRow {
     var sortValue: String?
 }
 
+/// Where a list query runs: SQL, or ``InMemoryRecordStore`` (the plan evaluated row by row).
+enum ListBackend {
+    case sql(any SQLRecordStore)
+    case memory(InMemoryRecordStore)
+}
+
 /// One checked search criterion.
 enum ListCriterion {
     case patient(String)
@@ -356,7 +394,7 @@ struct ListQuery {
     let schema: RecordSchema
     let plan: AccessPlan
     let translator: PlanTranslator
-    let store: any SQLRecordStore
+    let backend: ListBackend
     let principal: AuthenticatedPrincipal
     let action: AccessAction
     let breakGlass: BreakGlassGrant?
@@ -428,7 +466,7 @@ struct ListQuery {
         return true
     }
 
-    func run(_ statement: SQLStatement) async throws(RecordError) -> [[SQLValue]] {
+    func run(_ statement: SQLStatement, on store: any SQLRecordStore) async throws(RecordError) -> [[SQLValue]] {
         do {
             return try await store.rows(statement)
         } catch {

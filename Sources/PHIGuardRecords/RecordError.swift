@@ -31,7 +31,7 @@ public enum RecordError: Error, Sendable, Hashable, CustomStringConvertible {
     case planUntranslatable(String)
     /// A list cursor was tampered with, made by another key, or belongs to another query.
     case invalidCursor
-    /// The store cannot run list queries (it is not a SQL record store).
+    /// The store cannot run list queries (neither a SQL record store nor ``InMemoryRecordStore``).
     case listingUnsupported
     /// A row the SQL filter returned is not allowed by the engine (a translation defect, or the policy
     /// or time changed during the query): nothing was returned.

@@ -56,8 +56,20 @@ public protocol RecordStore: Sendable {
 }
 
 /// A ``RecordStore`` in memory: for tests, benchmarks and examples. Not durable.
+///
+/// `GuardedRecords.list` and `count` work on it as on the SQL stores: the access plan is evaluated
+/// row by row with the SQL translation's semantics (text compared byte for byte, sorted by UTF-8
+/// bytes), and `careTeam` conditions of subjects without a care-team list use the memberships added
+/// with ``addCareTeamMember(subjectID:patientID:)`` (the in-memory care-team table).
 public final class InMemoryRecordStore: RecordStore {
     private let tables = Locked<[String: [String: StoredRecord]]>([:])
+    private let careTeams = Locked<Set<CareTeamLink>>([])
+
+    /// One care-team membership, compared byte for byte (as the SQL stores do).
+    struct CareTeamLink: Hashable {
+        var subject: [UInt8]
+        var patient: [UInt8]
+    }
 
     /// An empty store.
     public init() {}
@@ -86,6 +98,30 @@ public final class InMemoryRecordStore: RecordStore {
             tables[schema.table]?[id] = record
             return true
         }
+    }
+
+    /// Puts `patientID` on the care team of `subjectID` (no-op if present).
+    public func addCareTeamMember(subjectID: String, patientID: String) {
+        _ = careTeams.withLock {
+            $0.insert(CareTeamLink(subject: Array(subjectID.utf8), patient: Array(patientID.utf8)))
+        }
+    }
+
+    /// Takes `patientID` off the care team of `subjectID`.
+    public func removeCareTeamMember(subjectID: String, patientID: String) {
+        _ = careTeams.withLock {
+            $0.remove(CareTeamLink(subject: Array(subjectID.utf8), patient: Array(patientID.utf8)))
+        }
+    }
+
+    /// Whether the membership is stored (byte for byte).
+    func isOnCareTeam(subjectID: [UInt8], patientID: [UInt8]) -> Bool {
+        careTeams.withLock { $0.contains(CareTeamLink(subject: subjectID, patient: patientID)) }
+    }
+
+    /// Every record of `schema`'s table (a snapshot).
+    func records(schema: RecordSchema) -> [StoredRecord] {
+        tables.withLock { $0[schema.table].map { Array($0.values) } ?? [] }
     }
 
     /// Deletes the record if it exists and belongs to `patientID`.

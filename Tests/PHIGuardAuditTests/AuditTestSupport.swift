@@ -87,6 +87,11 @@ enum AuditFixtures {
                 kind: .breakGlassRevoked, timestamp: AuditEvent.timestamp(for: date), actorID: "user:7",
                 action: "revoke", resourceType: "break-glass-grant", resourceID: "g-1", outcome: .success,
                 attributes: ["break-glass-grant": "g-1"]),
+            try AuditEvent(
+                kind: .breakGlassExpired, timestamp: AuditEvent.timestamp(for: date), actorID: "user:7",
+                sessionID: "s-1", action: "expire", resourceType: "break-glass-grant", resourceID: "g-1",
+                patientID: "MRN-000123", outcome: .success, reason: "expired", breakGlass: true,
+                breakGlassReason: "ETREAT", relatedSequence: 12, attributes: ["break-glass-grant": "g-1"]),
             try .breakGlassReviewed(sequence: 14, reviewerID: "privacy:1", at: date),
         ]
     }

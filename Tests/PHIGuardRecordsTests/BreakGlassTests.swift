@@ -167,6 +167,55 @@ struct BreakGlassTests {
         #expect(try await world.emergency.activeGrant(for: later, patientID: "p-1") == nil)
     }
 
+    @Test("an expiry is recorded once (break-glass.expired), never before it happens; it stays expired, not revoked")
+    func expiryIsAudited() async throws {
+        let world = try await BreakGlassWorld()
+        let nurse = try await world.signIn("nurse")
+        let short = try await world.invoke(nurse, duration: .seconds(60))
+        let long = try await world.invoke(nurse, patients: ["p-2"], duration: .seconds(600))
+        #expect(try await world.emergency.recordExpiries() == 0)
+        world.harness.clock.advance(by: .seconds(60))
+        // One record for the expired grant, none for the other (the race of two instances is in the
+        // SQLite and PostgreSQL suites, whose stores are shared).
+        async let first = world.emergency.recordExpiries()
+        async let second = world.emergency.recordExpiries()
+        #expect(try await first + second == 1)
+        #expect(try await world.emergency.recordExpiries() == 0)
+        let expired = try await world.harness.auditRecords().filter { $0.event.kind == .breakGlassExpired }
+        #expect(expired.count == 1)
+        let event = try #require(expired.first).event
+        #expect(event.resourceID == short.grant.id && event.attributes["break-glass-grant"] == short.grant.id)
+        #expect(event.actorID == "u-nurse" && event.sessionID == nurse.principal.sessionHandle)
+        #expect(event.patientID == "p-1" && event.reason == "expired" && event.outcome == .success)
+        let invoked = try await world.harness.auditRecords().first {
+            $0.event.kind == .breakGlassInvoked && $0.event.resourceID == short.grant.id
+        }
+        #expect(event.relatedSequence == invoked?.sequence)
+        // Used afterwards, the grant is reported expired (not revoked), and the long one still works.
+        let later = try #require(try await world.flow.resume(nurse.token.cookieValue).principal)
+        #expect(!(try await world.opens("c-1", later, short)))
+        #expect(try await world.lastStatus() == "expired")
+        #expect(try await world.opens("c-2", later, long))
+        let item = try #require(
+            try await world.emergency.reviewQueue(auditRecords: world.harness.sink).first {
+                $0.grant.id == short.grant.id
+            })
+        #expect(item.revocation?.revokedBy == EmergencyAccess.expiryRecorder)
+        #expect(item.revocation?.revokedAt == short.grant.expiresAt)
+        #expect(try await world.harness.verifyLog().isIntact)
+    }
+
+    @Test("a revocation by a user whose id is the expiry recorder's still revokes before expiry")
+    func expiryRecorderIdCannotUnrevoke() async throws {
+        let world = try await BreakGlassWorld()
+        let nurse = try await world.signIn("nurse")
+        let grant = try await world.invoke(nurse, duration: .seconds(600))
+        _ = try await world.harness.grants.revoke(
+            id: grant.grant.id, at: world.harness.clock.now, by: EmergencyAccess.expiryRecorder)
+        #expect(!(try await world.opens("c-1", nurse.principal, grant)))
+        #expect(try await world.lastStatus() == "revoked")
+    }
+
     @Test("after revocation the grant in hand opens nothing; only the holder or a reviewer revokes")
     func revocation() async throws {
         let world = try await BreakGlassWorld()

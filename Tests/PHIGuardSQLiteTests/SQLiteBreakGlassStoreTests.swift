@@ -216,4 +216,44 @@ struct SQLiteBreakGlassStoreTests {
             }
         }
     }
+
+    @Test("an expiry is recorded once on a file, by one of two sweeps on two connections; the log verifies")
+    func expiryRecordedOnce() async throws {
+        try await withDirectory { directory in
+            let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+            let world = try await BreakGlassFileWorld(
+                directory: directory, clock: clock, keys: try BreakGlassFileWorld.Keys(), seed: true)
+            let nurse = world.principal("u-nurse", ["nurse"], handle: "s-nurse", signedIn: clock.now)
+            let grant = try await world.emergency.invoke(
+                nurse, scope: BreakGlassScope(patient: "p-1"),
+                reason: BreakGlassReason(category: .emergencyTreatment, justification: "arrived unconscious"),
+                duration: .seconds(600))
+            // A second instance's grant store: its own connection to the same file.
+            let otherStore = try await SQLiteBreakGlassStore.open(path: world.grantsPath)
+            let other = EmergencyAccess(
+                engine: world.engine, store: otherStore, encryptor: world.encryptor, audit: world.log,
+                reviewerRoles: [])
+            #expect(try await other.recordExpiries() == 0)
+            clock.advance(by: .seconds(600))
+            #expect(!(await world.opens("c-1", nurse, grant)))
+            async let first = world.emergency.recordExpiries()
+            async let second = other.recordExpiries()
+            #expect(try await first + second == 1)
+            let stored = try #require(try await otherStore.grant(id: grant.grant.id))
+            #expect(stored.revocation?.revokedBy == EmergencyAccess.expiryRecorder)
+            #expect(stored.revocation?.revokedAt == grant.grant.expiresAt)
+            try await world.log.flush()
+            let events = try await world.auditSink.entries(from: 0, limit: 1_000).compactMap {
+                if case .record(let record) = $0 { record.event } else { nil }
+            }
+            #expect(events.filter { $0.kind == .breakGlassExpired }.map(\.resourceID) == [grant.grant.id])
+            #expect(events.last { $0.kind == .accessDecision }?.attributes["break-glass-status"] == "expired")
+            let report = AuditVerifier(chainKey: world.keys.chain, checkpointKey: world.keys.signing.publicKey).verify(
+                entries: try await world.auditSink.entries(from: 0, limit: 1_000),
+                checkpoints: try await world.auditSink.checkpoints())
+            #expect(report.isIntact)
+            try await otherStore.close()
+            try await world.close()
+        }
+    }
 }

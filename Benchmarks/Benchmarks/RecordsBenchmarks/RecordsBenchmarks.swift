@@ -10,6 +10,7 @@ import PHIGuardAuthentication
 import PHIGuardFieldEncryption
 import PHIGuardPasswords
 import PHIGuardRecords
+import PHIGuardSQLite
 import PHIGuardTOTP
 
 let policyYAML = """
@@ -48,15 +49,27 @@ struct World {
     let principal: AuthenticatedPrincipal
     let envelopes: [FieldEnvelope]
 
-    static func make() async throws -> World {
+    /// In memory, or with `sqlitePath` on one SQLite file (WAL, `synchronous=FULL`) holding the
+    /// records and the audit log (each read commits its audit record durably).
+    static func make(sqlitePath: String? = nil) async throws -> World {
         let engine = AccessEngine(policy: try CompiledPolicy(yaml: policyYAML))
         let encryptor = FieldEncryptor(keyring: try Keyring(active: try FieldKey.generate(id: "k1")))
-        let log = try await AuditLog(
-            sink: InMemoryAuditSink(), chainKey: try .generate(), signingKey: try .generate(),
-            configuration: .init(checkpointInterval: 1_000_000))
-        let store = InMemoryRecordStore()
         let schema = try RecordSchema(
             resourceType: "chart", table: "charts", fields: fieldNames.map { RecordField.encrypted($0) })
+        let sink: any AuditSink
+        let store: any RecordStore
+        if let sqlitePath {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + suffix) }
+            let database = try await SQLiteDatabase.open(path: sqlitePath)
+            sink = try await SQLiteAuditSink.open(in: database)
+            store = try await SQLiteRecordStore.open(in: database, schemas: [schema])
+        } else {
+            sink = InMemoryAuditSink()
+            store = InMemoryRecordStore()
+        }
+        let log = try await AuditLog(
+            sink: sink, chainKey: try .generate(), signingKey: try .generate(),
+            configuration: .init(checkpointInterval: 1_000_000))
         var columns: [String: StoredValue] = [:]
         var envelopes: [FieldEnvelope] = []
         for field in fieldNames {
@@ -125,6 +138,18 @@ let benchmarks: @Sendable () -> Void = {
         let world = try await World.make()
         benchmark.startMeasurement()
         try await bareReads(world, count: benchmark.scaledIterations.count)
+        benchmark.stopMeasurement()
+        try await world.log.close()
+    }
+
+    Benchmark(
+        "Records: GuardedRecords.read on SQLite (file, WAL, synchronous=FULL; durable audit in the same file)",
+        configuration: .init(metrics: [.wallClock, .throughput], maxDuration: .seconds(10), maxIterations: 5_000)
+    ) { benchmark in
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("records-bench.sqlite").path
+        let world = try await World.make(sqlitePath: path)
+        benchmark.startMeasurement()
+        try await guardedReads(world, count: benchmark.scaledIterations.count)
         benchmark.stopMeasurement()
         try await world.log.close()
     }

@@ -233,6 +233,7 @@ public struct ECSAuditExporter: Sendable {
         case .breakGlassReviewed: return (["iam"], ["info"])
         case .breakGlassInvoked: return (["iam"], ["creation"])
         case .breakGlassRevoked: return (["iam"], ["deletion"])
+        case .breakGlassExpired: return (["iam"], ["change"])
         case .securityAlert, .tamperDetected: return (["intrusion_detection"], ["info"])
         }
     }
