@@ -164,7 +164,10 @@ let testTargets: [Target] =
         // The portal's service layer on a real SQLite file.
         .testTarget(
             name: "PortalCoreTests",
-            dependencies: ["PortalCore", "PHIGuardTestSupport"],
+            dependencies: [
+                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
+                "PHIGuardTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         // Runs the built `phiguard` and example binaries end to end.

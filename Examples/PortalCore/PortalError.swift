@@ -4,7 +4,7 @@ public import PHIGuardKeys
 /// The portal's own failures. Each maps to a fixed public problem (one line and a reference through
 /// `ErrorReporter`); the detail goes to the log only. Failures of PHIGuard's components (sign-in,
 /// records, break-glass) are thrown as they are: PHIGuardErrors maps them the same way.
-public enum PortalError: Error, Sendable, PublicErrorMappable {
+public enum PortalError: Error, Sendable, Hashable, PublicErrorMappable {
     /// The database or the key directory does not exist yet.
     case notInitialized
     /// `init` found an existing database or key.
