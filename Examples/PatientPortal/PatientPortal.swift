@@ -41,6 +41,10 @@ struct PortalOptions: ParsableArguments {
     var sessionFile = ".portal-session"
     @Option(help: "The access policy (YAML).")
     var policy = PortalOptions.defaultPolicy
+    @Option(
+        name: .customLong("client-address"),
+        help: "The workstation address recorded for rate limits (a web front end uses the peer address).")
+    var clientAddress = "local-cli"
 }
 
 /// What a subcommand's body gets: the portal, and the session file with the token it holds.
@@ -76,7 +80,7 @@ enum PortalRunner {
             let portal = try await Portal.open(
                 PortalConfiguration(
                     databasePath: options.database, keyDirectory: options.keys, policyPath: options.policy,
-                    logger: logger),
+                    clientAddress: options.clientAddress, logger: logger),
                 creating: creating)
             opened = portal
             try await body(PortalContext(portal: portal, sessionFile: sessionFile, token: try sessionFile.read()), given)
