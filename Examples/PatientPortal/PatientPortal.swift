@@ -83,7 +83,8 @@ enum PortalRunner {
                     clientAddress: options.clientAddress, logger: logger),
                 creating: creating)
             opened = portal
-            try await body(PortalContext(portal: portal, sessionFile: sessionFile, token: try sessionFile.read()), given)
+            try await body(
+                PortalContext(portal: portal, sessionFile: sessionFile, token: try sessionFile.read()), given)
             opened = nil
             try await portal.close()
         } catch {

@@ -104,14 +104,16 @@ extension Portal {
         guard AuditIdentifier.isValid(patientID) else { throw ResourceNotFound(resourceType: "chart") }
         let principal = session.principal
         let grant = try await emergency.activeGrant(for: principal, patientID: patientID)
-        guard let chart = try await Self.unlessDenied({ () async throws(RecordError) in
-            try await charts.read(patientID, as: principal, breakGlass: grant)
-        })
+        guard
+            let chart = try await Self.unlessDenied({ () async throws(RecordError) in
+                try await charts.read(patientID, as: principal, breakGlass: grant)
+            })
         else { throw ResourceNotFound(resourceType: "chart", id: patientID) }
         // A chart reader need not see the index entry (then audited as denied, and left out).
-        let identity = try await Self.unlessDenied({ () async throws(RecordError) in
-            try await patientIndex.read(patientID, as: principal, breakGlass: grant)
-        })?.values ?? [:]
+        let identity =
+            try await Self.unlessDenied({ () async throws(RecordError) in
+                try await patientIndex.read(patientID, as: principal, breakGlass: grant)
+            })?.values ?? [:]
         let fields = PortalSchemas.chartFields.compactMap { name in chart[name].map { (name: name, value: $0) } }
         return PortalChart(
             patientID: patientID, identity: identity, fields: fields, breakGlassGrantID: grant?.grant.id)
@@ -164,7 +166,8 @@ extension Portal {
         let grant = try await emergency.invoke(
             session.principal, scope: BreakGlassScope(patient: patientID),
             reason: BreakGlassReason(category: category, justification: justification), duration: duration)
-        return PortalGrant(id: grant.grant.id, patientIDs: grant.grant.scope.patientIDs, expiresAt: grant.grant.expiresAt)
+        return PortalGrant(
+            id: grant.grant.id, patientIDs: grant.grant.scope.patientIDs, expiresAt: grant.grant.expiresAt)
     }
 
     /// The break-glass review queue (the policy's `audit-log` read: auditors), each grant with every

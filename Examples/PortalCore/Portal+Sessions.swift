@@ -1,9 +1,9 @@
 public import Foundation
 internal import PHIGuardAccess
-internal import PHIGuardSQLite
 internal import PHIGuardAudit
 public import PHIGuardAuthentication
 internal import PHIGuardPasswords
+internal import PHIGuardSQLite
 public import PHIGuardTOTP
 
 /// Who a session belongs to (``Portal/whoami(token:)``).
@@ -93,12 +93,13 @@ extension Portal {
     }
 
     /// Signs in with a password; `replacing` is the token the client held before (its session ends).
-    public func signIn(loginName: String, password: String, replacing previous: String? = nil) async throws
-        -> PortalSignIn
-    {
+    /// `clientAddress` is the peer address rate limits count under (the configuration's by default).
+    public func signIn(
+        loginName: String, password: String, clientAddress: String? = nil, replacing previous: String? = nil
+    ) async throws -> PortalSignIn {
         let replaced = try await flow.resume(previous)
         let progress = try await flow.signIn(
-            loginName: loginName, password: password, clientAddress: configuration.clientAddress,
+            loginName: loginName, password: password, clientAddress: clientAddress ?? configuration.clientAddress,
             clientLabel: configuration.clientLabel, replacing: replaced)
         switch progress {
         case .authenticated(let session):
@@ -110,7 +111,7 @@ extension Portal {
 
     /// Checks the second factor of the pending session `token`: a TOTP code (digits) or a recovery
     /// code (anything else). Returns the signed-in session's token and identity.
-    public func verifySecondFactor(token: String, code: String) async throws -> (
+    public func verifySecondFactor(token: String, code: String, clientAddress: String? = nil) async throws -> (
         token: String, identity: PortalIdentity
     ) {
         guard case .awaitingSecondFactor(let pending) = try await flow.resume(token) else {
@@ -119,7 +120,8 @@ extension Portal {
         let trimmed = code.trimmingCharacters(in: .whitespaces)
         let factor: SecondFactor =
             trimmed.allSatisfy(\.isASCII) && trimmed.allSatisfy(\.isNumber) ? .totp(trimmed) : .recoveryCode(trimmed)
-        let session = try await flow.verifySecondFactor(pending, factor, clientAddress: configuration.clientAddress)
+        let session = try await flow.verifySecondFactor(
+            pending, factor, clientAddress: clientAddress ?? configuration.clientAddress)
         return (session.token.cookieValue, PortalIdentity(session))
     }
 

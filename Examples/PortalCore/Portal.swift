@@ -103,7 +103,8 @@ public final class Portal: Sendable {
                 in: storage, sealingKey: keys.sealingKey, encryptor: encryptor)
             let careTeams = try await SQLiteCareTeamStore.open(in: storage, sealingKey: keys.sealingKey)
             let recordStore = try await SQLiteRecordStore.open(
-                in: storage, schemas: [schemas.patientIndex, schemas.chart], careTeams: try PortalSchemas.careTeamTable())
+                in: storage, schemas: [schemas.patientIndex, schemas.chart],
+                careTeams: try PortalSchemas.careTeamTable())
             let rateLimits = try await SQLiteRateLimitStore.open(
                 in: storage, keyDigestSecret: keys.digestSecret(), clock: clock)
             let lockout = try await SQLiteLockoutStore.open(

@@ -135,7 +135,8 @@ public enum PortalSeed {
                 "contact": "\(1 + generator.next() % 150) \(pick(streets)), Riverside",
                 "insurance": "\(pick(insurers)) R-\(1000 + generator.next() % 9000)",
                 "problems": pick(problems), "medications": pick(medications), "allergies": pick(allergies),
-                "vitals": "BP \(100 + generator.next() % 50)/\(60 + generator.next() % 30), HR \(55 + generator.next() % 40)",
+                "vitals":
+                    "BP \(100 + generator.next() % 50)/\(60 + generator.next() % 30), HR \(55 + generator.next() % 40)",
                 "labs": "HbA1c \(30 + generator.next() % 50) mmol/mol",
                 "immunizations": pick(immunizations), "billing": "Balance \(generator.next() % 500).00",
             ]

@@ -5,8 +5,9 @@ import PHIGuardErrors
 import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTestSupport
-@testable import PortalCore
 import Testing
+
+@testable import PortalCore
 
 /// A seeded portal on a real SQLite file in a temporary directory (real libsodium, Argon2id, keys).
 final class PortalFixture: Sendable {
@@ -34,10 +35,15 @@ final class PortalFixture: Sendable {
 
     /// Signs `user` in with the password and their demo authenticator's code; returns the token.
     func signIn(_ user: String) async throws -> String {
-        guard case .needsSecondFactor(let pending) = try await portal.signIn(loginName: user, password: Self.password)
+        // Each user at a workstation of their own (rate limits count per address).
+        let address = "ws-\(user)-\(UUID().uuidString.prefix(8))"
+        guard
+            case .needsSecondFactor(let pending) = try await portal.signIn(
+                loginName: user, password: Self.password, clientAddress: address)
         else { throw PortalError.notSignedIn }
-        return try await portal.verifySecondFactor(token: pending, code: try await portal.demoCode(loginName: user))
-            .token
+        return try await portal.verifySecondFactor(
+            token: pending, code: try await portal.demoCode(loginName: user), clientAddress: address
+        ).token
     }
 
     /// Every audit record so far (written through the log's queue first).
@@ -109,10 +115,12 @@ struct PortalCoreTests {
         defer { Task { await fixture.close() } }
         let portal = fixture.portal
         let desk = try await fixture.signIn("desk.dan")
-        #expect(try await portal.listPatients(token: desk, search: PatientSearch(name: "BOB SAMPLE")).patients
-            .map(\.patientID) == ["p-2"])
-        #expect(try await portal.listPatients(token: desk, search: PatientSearch(mrn: "MRN-1000111")).patients
-            .map(\.patientID) == ["p-3"])
+        #expect(
+            try await portal.listPatients(token: desk, search: PatientSearch(name: "BOB SAMPLE")).patients
+                .map(\.patientID) == ["p-2"])
+        #expect(
+            try await portal.listPatients(token: desk, search: PatientSearch(mrn: "MRN-1000111")).patients
+                .map(\.patientID) == ["p-3"])
         // Wildcards and SQL are literals: nothing matches, nothing breaks.
         for probe in ["%", "Bob%", "' OR 1=1 --", "*"] {
             #expect(try await portal.listPatients(token: desk, search: PatientSearch(name: probe)).patients.isEmpty)
@@ -146,8 +154,9 @@ struct PortalCoreTests {
         let chart = try await portal.chart(token: physician, patientID: "p-2")
         #expect(!chart.fields.map(\.name).contains("billing"))
         try await portal.updateChart(token: physician, patientID: "p-2", field: "medications", value: "Metformin 1 g")
-        #expect(try await portal.chart(token: physician, patientID: "p-2").fields.first { $0.name == "medications" }?
-            .value == "Metformin 1 g")
+        #expect(
+            try await portal.chart(token: physician, patientID: "p-2").fields.first { $0.name == "medications" }?
+                .value == "Metformin 1 g")
         await #expect(throws: RecordError.fieldsNotPermitted(["billing"])) {
             try await portal.updateChart(token: physician, patientID: "p-2", field: "billing", value: "0.00")
         }
@@ -174,13 +183,16 @@ struct PortalCoreTests {
         defer { Task { await fixture.close() } }
         let portal = fixture.portal
         let registering = try await portal.beginRegistration()
-        await #expect(throws: PortalError.notSignedIn) { _ = try await portal.chart(token: registering, patientID: "p-1") }
+        await #expect(throws: PortalError.notSignedIn) {
+            _ = try await portal.chart(token: registering, patientID: "p-1")
+        }
         await #expect(throws: PortalError.notSignedIn) { _ = try await portal.listPatients(token: registering) }
         await #expect(throws: PortalError.notSignedIn) {
             try await portal.updateChart(token: registering, patientID: "p-1", field: "contact", value: "x")
         }
-        guard case .needsSecondFactor(let pending) = try await portal.signIn(
-            loginName: "alice", password: PortalFixture.password)
+        guard
+            case .needsSecondFactor(let pending) = try await portal.signIn(
+                loginName: "alice", password: PortalFixture.password)
         else { Issue.record("expected a pending session"); return }
         await #expect(throws: PortalError.notSignedIn) { _ = try await portal.chart(token: pending, patientID: "p-1") }
         let denials = try await fixture.auditRecords().filter {
