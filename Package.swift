@@ -175,7 +175,7 @@ let testTargets: [Target] =
             name: "PHIGuardCLITests",
             dependencies: ["PHIGuardCLI", "PasswordDemo", "PatientPortal", "PHIGuardTestSupport", "PHIGuardTOTP"],
             swiftSettings: strictSettings
-        )
+        ),
     ]
 
 let package = Package(
