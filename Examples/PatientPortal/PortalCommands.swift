@@ -440,3 +440,49 @@ struct BreakGlassCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `staff roles|disable` (admins).
+struct StaffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "staff", abstract: "Administer accounts (admins only; decided by the policy and audited).",
+        subcommands: [Roles.self, Disable.self])
+
+    /// `staff roles --user NAME --roles a,b`.
+    struct Roles: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace an account's roles; its sessions end, so the change counts at its next sign-in.")
+
+        @OptionGroup var options: PortalOptions
+        @Option(help: "The account's login name.")
+        var user: String
+        @Option(help: "Comma-separated roles (patient, physician, nurse, charge-nurse, front-desk, billing-clerk, …).")
+        var roles: String
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                let list = roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                try await context.portal.setRoles(token: context.token, loginName: user, roles: list)
+                print("Roles of \(user): \(list.joined(separator: ", ")); the account's sessions were ended.")
+            }
+        }
+    }
+
+    /// `staff disable --user NAME [--enable]`.
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable an account (its sessions end at once), or enable it again with --enable.")
+
+        @OptionGroup var options: PortalOptions
+        @Option(help: "The account's login name.")
+        var user: String
+        @Flag(help: "Enable the account instead.")
+        var enable = false
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                try await context.portal.setDisabled(token: context.token, loginName: user, disabled: !enable)
+                print(enable ? "Account \(user) enabled." : "Account \(user) disabled; its sessions were ended.")
+            }
+        }
+    }
+}

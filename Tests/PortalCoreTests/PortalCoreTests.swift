@@ -266,4 +266,29 @@ struct PortalCoreTests {
         let found = needles.filter { bytes.range(of: Data($0.utf8)) != nil }
         #expect(found.isEmpty, "in clear: \(found.prefix(5))")
     }
+
+    @Test("staff administration: admins only; a role change ends the account's sessions; disabling locks it out")
+    func staffAdministration() async throws {
+        let fixture = try await PortalFixture.make()
+        defer { Task { await fixture.close() } }
+        let portal = fixture.portal
+        let physician = try await fixture.signIn("dr.grey")
+        await #expect(throws: PortalError.notPermitted("staff-roles")) {
+            try await portal.setRoles(token: physician, loginName: "dr.grey", roles: ["admin"])
+        }
+        let nurse = try await fixture.signIn("nurse.joy")
+        let admin = try await fixture.signIn("admin.al")
+        await #expect(throws: PortalError.invalidInput("roles")) {
+            try await portal.setRoles(token: admin, loginName: "nurse.joy", roles: ["superuser"])
+        }
+        await #expect(throws: PortalError.unknownAccount) {
+            try await portal.setRoles(token: admin, loginName: "nobody", roles: ["nurse"])
+        }
+        try await portal.setRoles(token: admin, loginName: "nurse.joy", roles: ["physician"])
+        await #expect(throws: PortalError.notSignedIn) { _ = try await portal.whoami(token: nurse) }
+        #expect(try await portal.whoami(token: try await fixture.signIn("nurse.joy")).roles == ["physician"])
+        try await portal.setDisabled(token: admin, loginName: "dr.grey", disabled: true)
+        await #expect(throws: PortalError.notSignedIn) { _ = try await portal.whoami(token: physician) }
+        await #expect(throws: (any Error).self) { _ = try await fixture.signIn("dr.grey") }
+    }
 }
