@@ -180,12 +180,21 @@ let testTargets: [Target] =
         )
     }
     + [
+        // The portal's service layer on a real SQLite file.
+        .testTarget(
+            name: "PortalCoreTests",
+            dependencies: [
+                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
+                "PHIGuardTestSupport",
+            ],
+            swiftSettings: strictSettings
+        ),
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
             dependencies: ["PHIGuardCLI", "PasswordDemo", "PatientPortal", "PHIGuardTestSupport", "PHIGuardTOTP"],
             swiftSettings: strictSettings
-        )
+        ),
     ]
 
 let package = Package(
@@ -244,14 +253,24 @@ let package = Package(
             path: "Examples/PasswordDemo",
             swiftSettings: strictSettings
         ),
-        // A patient-portal CLI over one SQLite file: sign-in, encrypted charts, audited reads (`make demo`).
+        // The patient portal's service layer (a library a CLI, a web front end and an attack suite import).
+        .target(
+            name: "PortalCore",
+            dependencies: [
+                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
+                "PHIGuardFieldEncryption", "PHIGuardKeys", "PHIGuardPasswords", "PHIGuardRateLimit",
+                "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP", log,
+            ],
+            path: "Examples/PortalCore",
+            swiftSettings: strictSettings
+        ),
+        // A patient-portal CLI over PortalCore: sign-in, encrypted charts, audited reads (`make demo`).
         .executableTarget(
             name: "PatientPortal",
             dependencies: [
-                "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-                "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords",
-                "PHIGuardSQLite", "PHIGuardKeys",
-                "PHIGuardTOTP", "PHIGuardTOTPQRCode", argumentParser, sqlite, log,
+                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PHIGuardErrors", "PHIGuardKeys", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode",
+                argumentParser, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],

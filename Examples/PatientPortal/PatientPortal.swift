@@ -1,17 +1,18 @@
-// An EMR-style patient portal on the command line, using PHIGuard for real on a real SQLite file.
-// See Examples/PatientPortal/README.md.
+// An EMR-style patient portal on the command line: a thin front end over PortalCore, on a real
+// SQLite file. See Examples/PatientPortal/README.md.
 import ArgumentParser
 import Foundation
 import Logging
 import PHIGuardErrors
 import PHIGuardKeys
+import PortalCore
 
 /// `PatientPortal`: the root command.
 @main
 struct PatientPortal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "PatientPortal",
-        abstract: "A patient portal on the command line: sign-in with TOTP, encrypted charts, audited reads.",
+        abstract: "A patient portal on the command line: staff roles, TOTP, encrypted charts, audited access.",
         discussion: """
             Every failure prints one line: a fixed public message and a reference; the detail is in \
             <database>.log under that reference. Exit status: 0 success, 1 not found or denied, 3 not \
@@ -19,8 +20,9 @@ struct PatientPortal: AsyncParsableCommand {
             69 unavailable or not initialised, 70 internal error, 73 already initialised.
             """,
         subcommands: [
-            InitCommand.self, TOTPCodeCommand.self, RegisterCommand.self, LoginCommand.self, ChartCommand.self,
-            SessionsCommand.self, WhoamiCommand.self, LogoutCommand.self,
+            InitCommand.self, TOTPCodeCommand.self, RegisterCommand.self, LoginCommand.self, LogoutCommand.self,
+            WhoamiCommand.self, SessionsCommand.self, PatientsCommand.self, SearchCommand.self, ChartCommand.self,
+            BreakGlassCommand.self, StaffCommand.self,
         ]
     )
 }
@@ -39,111 +41,54 @@ struct PortalOptions: ParsableArguments {
     var sessionFile = ".portal-session"
     @Option(help: "The access policy (YAML).")
     var policy = PortalOptions.defaultPolicy
+    @Option(
+        name: .customLong("client-address"),
+        help: "The workstation address recorded for rate limits (a web front end uses the peer address).")
+    var clientAddress = "local-cli"
 }
 
-/// The portal's own failures. Each maps to a fixed public problem; the detail goes to the log only.
-enum PortalError: Error, PublicErrorMappable {
-    case notInitialized
-    case alreadyInitialized
-    case notSignedIn
-    case missingInput
-    /// A key file or the key directory failed its checks (the error names the file and the problem).
-    case keys(KeyError)
-    case sessionFileUnusable
-    case corruptRow
-    case notADemoAccount
-    case codeNotReady
-
-    var errorMapping: MappedError {
-        switch self {
-        case .notInitialized:
-            MappedError(
-                .portalNotInitialized, internalCode: "portal.not_initialized", logMessage: "database or keys missing")
-        case .alreadyInitialized:
-            MappedError(.portalAlreadyInitialized, internalCode: "portal.exists", logMessage: "refusing to overwrite")
-        case .notSignedIn:
-            MappedError(
-                .authenticationFailed, internalCode: "portal.no_principal", logMessage: "no authenticated session")
-        case .missingInput:
-            MappedError(
-                .invalidRequest, internalCode: "portal.missing_input", logMessage: "expected input line missing")
-        case .keys(let error):
-            MappedError(
-                .portalKeysRefused, internalCode: "portal.keys", logMessage: "key directory refused",
-                context: ["key_file": .value(error.subject), "problem": .value(error.problem)])
-        case .sessionFileUnusable:
-            MappedError(.internalError, internalCode: "portal.session_file", logMessage: "session file unusable")
-        case .corruptRow:
-            MappedError(.internalError, internalCode: "portal.corrupt_row", logMessage: "unexpected database row")
-        case .notADemoAccount:
-            .resourceDenied(internalCode: "portal.not_demo", logMessage: "totp-code asked for a non-demo account")
-        case .codeNotReady:
-            MappedError(.rateLimited, internalCode: "portal.code_used", logMessage: "next demo code not yet valid")
-        }
-    }
+/// What a subcommand's body gets: the portal, and the session file with the token it holds.
+struct PortalContext {
+    let portal: Portal
+    let sessionFile: PortalSessionFile
+    /// The token the session file holds (`nil` when there is none).
+    let token: String?
 }
 
-extension PortalError {
-    /// The portal's error for a key refusal: a missing key directory means the portal is not set up,
-    /// a key file already in place means it is; anything else names the file and the problem.
-    init(_ error: KeyError) {
-        switch error {
-        case .directoryMissing: self = .notInitialized
-        case .exists: self = .alreadyInitialized
-        default: self = .keys(error)
-        }
-    }
-}
-
-extension PublicProblem {
-    /// 503: a key file or the key directory failed its checks (owner, mode, symbolic link, contents).
-    static let portalKeysRefused = PublicProblem(
-        code: "keys_refused", status: 503, title: "Key directory refused",
-        detail: "A key file or the key directory failed its checks; the line above names it and the fix.")
-    /// 503: the portal has no database or keys yet.
-    static let portalNotInitialized = PublicProblem(
-        code: "not_initialized", status: 503, title: "Portal not set up",
-        detail: "Run `PatientPortal init` first (with the same --database and --keys).")
-    /// 409: `init` found an existing database or key.
-    static let portalAlreadyInitialized = PublicProblem(
-        code: "already_initialized", status: 409, title: "Already set up",
-        detail: "The database or a key exists already; nothing was changed.")
-}
-
-/// Runs one subcommand: opens the services, runs `body`, closes them, and turns any error into the
+/// Runs one subcommand: opens the portal, runs `body`, closes it, and turns any error into the
 /// reporter's one public line and an exit status.
 enum PortalRunner {
     static func run(
-        _ options: PortalOptions, creating: Bool = false, _ body: (PortalServices) async throws -> Void
+        _ options: PortalOptions, creating: Bool = false, _ body: (PortalContext) async throws -> Void
     ) async throws {
-        try await run(options, creating: creating, input: {}) { services, _ in try await body(services) }
+        try await run(options, creating: creating, input: {}) { context, _ in try await body(context) }
     }
 
     /// Reads `input` first (so bad input changes nothing), then runs `body`; with `creating`, refuses
     /// an existing database and creates the keys before opening.
     static func run<Input>(
         _ options: PortalOptions, creating: Bool, input: () throws -> Input,
-        _ body: (PortalServices, Input) async throws -> Void
+        _ body: (PortalContext, Input) async throws -> Void
     ) async throws {
         umask(0o077)  // the database, its WAL and the log are for this user only
         let logger = PortalLogging.bootstrap(path: options.database + ".log")
         let reporter = ErrorReporter(logger: logger)
-        var services: PortalServices?
+        var opened: Portal?
         do {
             let given = try input()
-            if creating {
-                guard !FileManager.default.fileExists(atPath: options.database) else {
-                    throw PortalError.alreadyInitialized
-                }
-                try PortalKeys(directory: options.keys).create()
-            }
-            let opened = try await PortalServices.open(options, creating: creating, logger: logger)
-            services = opened
-            try await body(opened, given)
-            services = nil
-            try await opened.close()
+            let sessionFile = PortalSessionFile(path: options.sessionFile)
+            let portal = try await Portal.open(
+                PortalConfiguration(
+                    databasePath: options.database, keyDirectory: options.keys, policyPath: options.policy,
+                    clientAddress: options.clientAddress, logger: logger),
+                creating: creating)
+            opened = portal
+            try await body(
+                PortalContext(portal: portal, sessionFile: sessionFile, token: try sessionFile.read()), given)
+            opened = nil
+            try await portal.close()
         } catch {
-            if let services { try? await services.close() }
+            if let opened { try? await opened.close() }
             // The operator runs this CLI: name the refused key file, its problem and the fix (never the key).
             if case .keys(let keyError) = error as? PortalError {
                 FileHandle.standardError.write(

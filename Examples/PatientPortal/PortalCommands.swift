@@ -3,94 +3,47 @@ import Foundation
 import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
-import PHIGuardErrors
-import PHIGuardPasswords
 import PHIGuardRecords
-import PHIGuardSQLite
 import PHIGuardTOTP
 import PHIGuardTOTPQRCode
+import PortalCore
 
-/// `init`: creates the database and the keys and seeds a small demo world.
+/// `init`: creates the database and the keys and seeds the demo hospital.
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the database and keys and seed demo patients and accounts (demo password on stdin).")
+        abstract: "Create the database and keys and seed a demo hospital (demo password on stdin).")
 
     @OptionGroup var options: PortalOptions
-
-    /// The demo patients: id, name, date of birth, chart fields (all made up).
-    static let patients: [(id: String, name: String, born: String, chart: [String: String])] = [
-        (
-            "p-1", "Alice Example", "1984-03-07",
-            [
-                "contact": "12 Harbour Lane, Riverside", "insurance": "Riverside Mutual R-5521",
-                "problems": "Asthma", "medications": "Salbutamol inhaler as needed",
-                "allergies": "Penicillin", "vitals": "BP 118/76, HR 64", "labs": "HbA1c 5.2%",
-                "immunizations": "Influenza 2025", "billing": "Balance 0.00",
-            ]
-        ),
-        (
-            "p-2", "Bob Sample", "1971-11-23",
-            [
-                "contact": "4 Mill Road, Riverside", "insurance": "Riverside Mutual R-7310",
-                "problems": "Type 2 diabetes", "medications": "Metformin 500 mg twice daily",
-                "allergies": "None known", "vitals": "BP 131/84, HR 72", "labs": "HbA1c 7.1%",
-                "immunizations": "Hepatitis B 2019", "billing": "Balance 45.00",
-            ]
-        ),
-        (
-            "p-3", "Carol Placeholder", "1999-06-30",
-            [
-                "contact": "88 Station Street, Riverside", "insurance": "Self-pay",
-                "problems": "Migraine", "medications": "Sumatriptan 50 mg as needed",
-                "allergies": "Latex", "vitals": "BP 110/70, HR 60", "labs": "Ferritin 40 ng/mL",
-                "immunizations": "HPV 2012", "billing": "Balance 120.00",
-            ]
-        ),
-    ]
-
-    /// The demo accounts: login name, account id, roles, patient, care team.
-    static let accounts: [(login: String, id: String, roles: [String], patient: String?, careTeam: [String])] = [
-        ("dr.grey", "u-dr-grey", ["physician"], nil, ["p-1", "p-2"]),
-        ("alice", "u-alice", ["patient"], "p-1", []),
-        ("bob", "u-bob", ["patient"], "p-2", []),
-        ("carol", "u-carol", ["patient"], "p-3", []),
-    ]
+    @Option(help: "How many made-up patients to seed (at least 3).")
+    var patients = 300
 
     func run() async throws {
         try await PortalRunner.run(options, creating: true) {
-            let password = try PortalInput.secret("Password for the demo accounts: ")
-            let violations = PasswordPolicy().violations(of: password, usage: .withMultiFactor)
-            guard violations.isEmpty else { throw AuthenticationError.passwordNotAccepted(violations) }
-            return password
-        } _: { services, password in
-            let database = services.database
-            let hasher = try PasswordHasher()
-            try await database.transaction {
-                for patient in Self.patients {
-                    try await database.insertPatient(
-                        id: patient.id, name: patient.name, dateOfBirth: patient.born, chart: patient.chart)
-                }
-                for account in Self.accounts {
-                    let enrollment = try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: account.login)
-                    _ = try await database.insertAccount(
-                        id: account.id, loginName: try LoginName(account.login),
-                        passwordHash: try await hasher.hash(password),
-                        totp: enrollment.totp, roles: account.roles, patientID: account.patient, demo: true)
-                    for patientID in account.careTeam {
-                        try await database.addToCareTeam(accountID: account.id, patientID: patientID)
-                    }
+            try PortalInput.secret("Password for the demo accounts: ")
+        } _: { context, password in
+            let terminal = isatty(STDERR_FILENO) == 1
+            try await context.portal.seed(password: password, patientCount: max(patients, 3)) { done, total in
+                // A progress line: redrawn in place on a terminal, every 100 patients otherwise.
+                if terminal || done % 100 == 0 || done == total {
+                    let line = "Seeding patients: \(done)/\(total)" + (terminal && done < total ? "\r" : "\n")
+                    FileHandle.standardError.write(Data(line.utf8))
                 }
             }
             print(
                 """
                 Portal initialised: database \(options.database), keys in \(options.keys)/ (mode 0600, never printed).
-                Demo world (DEMO ONLY: made-up people; never seed real accounts like this):
-                  patients p-1, p-2, p-3, every chart field encrypted at rest
-                  dr.grey  physician, care team of p-1 and p-2
-                  alice    patient p-1
-                  bob      patient p-2
-                  carol    patient p-3
+                Demo hospital (DEMO ONLY: made-up people; never seed real accounts like this):
+                  \(max(patients, 3)) patients p-1 … p-\(max(patients, 3)), every index and chart field encrypted at rest
+                """)
+            for account in PortalSeed.accounts {
+                let link = account.patientID.map { " (patient \($0))" } ?? ""
+                let team = account.careTeam.isEmpty ? "" : ", care team of \(account.careTeam.count) patients"
+                let name = account.loginName.padding(toLength: 10, withPad: " ", startingAt: 0)
+                print("  \(name) \(account.roles.joined(separator: "+"))\(link)\(team)")
+            }
+            print(
+                """
                 Every demo account has the password you typed and a TOTP authenticator enrolled.
                 DEMO ONLY: `PatientPortal totp-code --account alice` prints an account's current code.
                 """)
@@ -114,16 +67,10 @@ struct TOTPCodeCommand: AsyncParsableCommand {
     var account: String
 
     func run() async throws {
-        try await PortalRunner.run(options) { services in
-            guard let demo = try await services.database.demoAccount(loginName: account) else {
-                throw PortalError.notADemoAccount
-            }
-            let now = try demo.totp.timeStep(unixSeconds: services.flow.clock.wallClockSeconds())
-            let used = try await services.totpSteps.lastAcceptedStep(accountID: demo.id) ?? 0
-            let step = max(now, used + 1)
-            guard step <= now + 1 else { throw PortalError.codeNotReady }
+        try await PortalRunner.run(options) { context in
+            let code = try await context.portal.demoCode(loginName: account)
             FileHandle.standardError.write(Data("DEMO ONLY: the code \(account)'s authenticator shows\n".utf8))
-            print(demo.totp.code(forStep: step))
+            print(code)
         }
     }
 }
@@ -142,13 +89,11 @@ struct RegisterCommand: AsyncParsableCommand {
         @OptionGroup var options: PortalOptions
 
         func run() async throws {
-            try await PortalRunner.run(options) { services in
-                let previous = try await services.resume()
-                let session = try await services.flow.beginRegistration(
-                    clientLabel: PortalServices.clientLabel, replacing: previous)
-                try services.sessionFile.write(session.token.cookieValue)
+            try await PortalRunner.run(options) { context in
+                let token = try await context.portal.beginRegistration(replacing: context.token)
+                try context.sessionFile.write(token)
                 print(
-                    "Registration started (session \(session.record.handle)). It can only complete a registration: "
+                    "Registration started. It can only complete a registration: "
                         + "`PatientPortal register complete --user NAME`.")
             }
         }
@@ -169,30 +114,19 @@ struct RegisterCommand: AsyncParsableCommand {
         var user: String
 
         func run() async throws {
-            try await PortalRunner.run(options) { services in
-                guard case .registering(let session) = try await services.resume() else {
-                    throw AuthenticationError.sessionEnded
-                }
+            try await PortalRunner.run(options) { context in
+                guard let token = context.token, try await context.portal.pendingState(token: token) == "registering"
+                else { throw PortalError.notSignedIn }
                 let password = try PortalInput.secret("Choose a password: ")
-                var enrollment = try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: user)
+                let enrollment = try context.portal.newEnrollment(loginName: user)
                 print("Add this to your authenticator app (shown once; it is your second factor):")
                 print(try enrollment.uri.revealString())
                 if isatty(STDOUT_FILENO) == 1 { print(try enrollment.terminalQRCode().render()) }
                 fflush(nil)  // the prompt below reads stdin: show the URI first
                 let code = try PortalInput.line("Code from your authenticator: ")
-                guard try enrollment.confirm(code), let step = enrollment.lastAcceptedStep else {
-                    throw AuthenticationError.rejected
-                }
-                let created = try await services.flow.completeRegistration(
-                    session, loginName: user, password: password, clientAddress: PortalServices.clientAddress,
-                    authenticator: enrollment.totp, confirmationCode: code)
-                if let accountID = created {
-                    // The confirmation code must not sign in as well: record its step as used.
-                    _ = try await services.totpSteps.advance(accountID: accountID, to: step)
-                    try await services.audit.append(
-                        try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
-                }
-                services.sessionFile.remove()
+                try await context.portal.completeRegistration(
+                    token: token, loginName: user, password: password, enrollment: enrollment, code: code)
+                context.sessionFile.remove()
                 // One answer whether or not the name was free: the answer must not tell who has an account.
                 print(
                     "Registration confirmed. If the name was free, the account is created; "
@@ -206,131 +140,29 @@ struct RegisterCommand: AsyncParsableCommand {
 struct LoginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login",
-        abstract: "Sign in: the password (stdin line 1 or a no-echo prompt), then the TOTP code (line 2).")
+        abstract: "Sign in: the password (stdin line 1 or a no-echo prompt), then the TOTP or recovery code (line 2).")
 
     @OptionGroup var options: PortalOptions
     @Option(help: "The login name.")
     var user: String
 
     func run() async throws {
-        try await PortalRunner.run(options) { services in
-            let previous = try await services.resume()
+        try await PortalRunner.run(options) { context in
             let password = try PortalInput.secret("Password: ")
-            let progress = try await services.flow.signIn(
-                loginName: user, password: password, clientAddress: PortalServices.clientAddress,
-                clientLabel: PortalServices.clientLabel, replacing: previous)
-            let session: AuthenticatedSession
-            switch progress {
-            case .authenticated(let signedIn):
-                session = signedIn
-            case .awaitingSecondFactor(let pending):
+            let identity: PortalIdentity
+            switch try await context.portal.signIn(loginName: user, password: password, replacing: context.token) {
+            case .signedIn(let token, let signedIn):
+                try context.sessionFile.write(token)
+                identity = signedIn
+            case .needsSecondFactor(let pending):
                 // The pending session (no principal) is the cookie until the code is checked.
-                try services.sessionFile.write(pending.token.cookieValue)
+                try context.sessionFile.write(pending)
                 let code = try PortalInput.line("Authenticator code: ")
-                session = try await services.flow.verifySecondFactor(
-                    pending, .totp(code), clientAddress: PortalServices.clientAddress)
+                let signedIn = try await context.portal.verifySecondFactor(token: pending, code: code)
+                try context.sessionFile.write(signedIn.token)
+                identity = signedIn.identity
             }
-            try services.sessionFile.write(session.token.cookieValue)
-            print("Signed in (session \(session.record.handle), \(session.principal.strength.rawValue)).")
-        }
-    }
-}
-
-/// `chart`: reads a chart through the access engine, audited before any PHI is decrypted.
-struct ChartCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "chart",
-        abstract: "Show a chart (your own by default): only the fields the policy lets you see.")
-
-    @OptionGroup var options: PortalOptions
-    @Option(help: "The patient id (default: the patient you are).")
-    var patient: String?
-
-    func run() async throws {
-        try await PortalRunner.run(options) { services in
-            let resumed = try await services.resume()
-            guard case .authenticated(let session) = resumed else {
-                try await Self.auditRefusal(of: resumed, patient: patient, in: services)
-                throw PortalError.notSignedIn
-            }
-            let principal = session.principal
-            // Ids that cannot even be audited (free text) cannot name a chart either.
-            guard let patientID = patient ?? principal.subject.patientID, AuditIdentifier.isValid(patientID) else {
-                throw ResourceNotFound(resourceType: "chart")
-            }
-            // Decision → audit (committed, fail closed) → decrypt only the allowed fields: one call.
-            // No such chart and "not yours" are one answer (IDOR); only the audit log tells them apart.
-            let chart: GuardedRecord
-            do {
-                chart = try await services.charts.read(patientID, as: principal)
-            } catch RecordError.notFoundOrDenied {
-                throw ResourceNotFound(resourceType: "chart", id: patientID)
-            }
-            let fields = PortalDatabase.chartFields.filter { chart[$0] != nil }
-            print("Chart \(patientID) (fields the policy allows you: \(fields.joined(separator: ", ")))")
-            for field in fields { print("  \(field): \(chart[field] ?? "")") }
-        }
-    }
-
-    /// Records a chart request from a session without a principal (registering, awaiting the second
-    /// factor) as a denied access: the OpenEMR CVE-2018-15152 path, tried and refused.
-    static func auditRefusal(of resumed: ResumedSession, patient: String?, in services: PortalServices) async throws {
-        let handle: String
-        switch resumed {
-        case .registering(let session): handle = session.record.handle
-        case .awaitingSecondFactor(let session): handle = session.record.handle
-        case .recovering(let session): handle = session.record.handle
-        case .anonymous, .authenticated: return
-        }
-        let target = patient.flatMap { AuditIdentifier.isValid($0) ? $0 : nil }
-        try await services.audit.append(
-            try AuditEvent(
-                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: services.engine.clock.now),
-                sessionID: handle,
-                action: "read", resourceType: "chart", resourceID: target, patientID: target, outcome: .deny,
-                reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")"))
-    }
-}
-
-/// `sessions`: the signed-in user's sessions.
-struct SessionsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sessions", abstract: "List your sessions.")
-
-    @OptionGroup var options: PortalOptions
-
-    func run() async throws {
-        try await PortalRunner.run(options) { services in
-            guard case .authenticated(let session) = try await services.resume() else { throw PortalError.notSignedIn }
-            for summary in try await services.flow.sessions(of: session) {
-                print(
-                    "\(summary.isCurrent ? "*" : " ") \(summary.handle)  created \(summary.createdAt.formatted(.iso8601))"
-                        + "  last used \(summary.lastSeenAt.formatted(.iso8601))"
-                        + "  expires \(summary.expiresAt.formatted(.iso8601))  \(summary.clientLabel ?? "")")
-            }
-        }
-    }
-}
-
-/// `whoami`: who the session file's session belongs to.
-struct WhoamiCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show who you are signed in as.")
-
-    @OptionGroup var options: PortalOptions
-
-    func run() async throws {
-        try await PortalRunner.run(options) { services in
-            let resumed = try await services.resume()
-            guard case .authenticated(let session) = resumed else {
-                if let state = resumed.state { print("Session state: \(state.rawValue) (no principal).") }
-                throw PortalError.notSignedIn
-            }
-            let subject = session.principal.subject
-            let name = try await services.database.loginName(accountID: subject.id) ?? "?"
-            print("Signed in as \(name) (account \(subject.id))")
-            print("  roles: \(subject.roles.joined(separator: ", "))")
-            if let patientID = subject.patientID { print("  patient: \(patientID)") }
-            print("  session: \(session.record.handle), \(session.principal.strength.rawValue)")
-            print("  expires: \(session.principal.validUntil.formatted(.iso8601))")
+            print("Signed in (session \(identity.sessionHandle), \(identity.strength)).")
         }
     }
 }
@@ -342,11 +174,315 @@ struct LogoutCommand: AsyncParsableCommand {
     @OptionGroup var options: PortalOptions
 
     func run() async throws {
-        try await PortalRunner.run(options) { services in
-            let resumed = try await services.resume()
-            try await services.flow.end(resumed)
-            services.sessionFile.remove()
-            print(resumed.state == nil ? "No session." : "Signed out.")
+        try await PortalRunner.run(options) { context in
+            let ended = try await context.portal.signOut(token: context.token)
+            context.sessionFile.remove()
+            print(ended ? "Signed out." : "No session.")
+        }
+    }
+}
+
+/// `whoami`: who the session file's session belongs to.
+struct WhoamiCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show who you are signed in as.")
+
+    @OptionGroup var options: PortalOptions
+
+    func run() async throws {
+        try await PortalRunner.run(options) { context in
+            if let state = try await context.portal.pendingState(token: context.token) {
+                print("Session state: \(state) (no principal).")
+            }
+            let identity = try await context.portal.whoami(token: context.token)
+            print("Signed in as account \(identity.accountID)")
+            print("  roles: \(identity.roles.joined(separator: ", "))")
+            if let patientID = identity.patientID { print("  patient: \(patientID)") }
+            print("  session: \(identity.sessionHandle), \(identity.strength)")
+            print("  expires: \(identity.expiresAt.formatted(.iso8601))")
+        }
+    }
+}
+
+/// `sessions list|end`: the signed-in user's sessions.
+struct SessionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessions", abstract: "List or end your sessions.", subcommands: [List.self, End.self],
+        defaultSubcommand: List.self)
+
+    /// `sessions list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List your sessions (* is this one).")
+
+        @OptionGroup var options: PortalOptions
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                for summary in try await context.portal.sessions(token: context.token) {
+                    print(
+                        "\(summary.isCurrent ? "*" : " ") \(summary.handle)  created \(summary.createdAt.formatted(.iso8601))"
+                            + "  last used \(summary.lastSeenAt.formatted(.iso8601))"
+                            + "  expires \(summary.expiresAt.formatted(.iso8601))  \(summary.clientLabel ?? "")")
+                }
+            }
+        }
+    }
+
+    /// `sessions end HANDLE`.
+    struct End: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End one of your other sessions by its handle.")
+
+        @OptionGroup var options: PortalOptions
+        @Argument(help: "The session handle (from `sessions list`).")
+        var handle: String
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                let ended = try await context.portal.endSession(token: context.token, handle: handle)
+                print(ended ? "Session ended." : "No such session of yours.")
+            }
+        }
+    }
+}
+
+/// Prints a page of patients, one line each, then the next cursor.
+private func printPage(_ page: PatientPage) {
+    for patient in page.patients {
+        let shown = ["mrn", "name", "birth-date", "ssn"].compactMap { field in
+            patient.fields[field].map { "\(field)=\($0)" }
+        }
+        print("\(patient.patientID)  \(shown.joined(separator: "  "))")
+    }
+    print("(\(page.patients.count) patient(s)" + (page.nextCursor.map { "; next page: --cursor \($0))" } ?? ")"))
+}
+
+/// `patients`: the patients the policy lets you list.
+struct PatientsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patients",
+        abstract: "List the patients you may see (your care team, your own record, or all for the front desk).")
+
+    @OptionGroup var options: PortalOptions
+    @Option(help: "The cursor a previous page printed.")
+    var cursor: String?
+    @Option(help: "Patients per page (1-500).")
+    var limit = 20
+
+    func run() async throws {
+        try await PortalRunner.run(options) { context in
+            printPage(try await context.portal.listPatients(token: context.token, cursor: cursor, limit: limit))
+        }
+    }
+}
+
+/// `search`: exact search through the blind indexes.
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find patients you may see by MRN, full name (any case) or date of birth (YYYY-MM-DD).")
+
+    @OptionGroup var options: PortalOptions
+    @Option(help: "The medical record number.")
+    var mrn: String?
+    @Option(help: "The full name.")
+    var name: String?
+    @Option(help: "The date of birth, YYYY-MM-DD.")
+    var dob: String?
+    @Option(help: "The cursor a previous page printed.")
+    var cursor: String?
+    @Option(help: "Patients per page (1-500).")
+    var limit = 20
+
+    func validate() throws {
+        guard mrn != nil || name != nil || dob != nil else {
+            throw ValidationError("give at least one of --mrn, --name, --dob")
+        }
+    }
+
+    func run() async throws {
+        try await PortalRunner.run(options) { context in
+            let search = PatientSearch(mrn: mrn, name: name, birthDate: dob)
+            printPage(
+                try await context.portal.listPatients(
+                    token: context.token, search: search, cursor: cursor, limit: limit))
+        }
+    }
+}
+
+/// `chart show|update`.
+struct ChartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chart", abstract: "Show or update a chart.", subcommands: [Show.self, Update.self],
+        defaultSubcommand: Show.self)
+
+    /// `chart show [PATIENT]`.
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a chart (your own by default): only the fields the policy lets you see.")
+
+        @OptionGroup var options: PortalOptions
+        @Argument(help: "The patient id (default: the patient you are).")
+        var patient: String?
+        @Option(name: .customLong("patient"), help: "The patient id (same as the argument).")
+        var patientOption: String?
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                var target = patient ?? patientOption
+                if target == nil, try await context.portal.pendingState(token: context.token) == nil,
+                    let own = try? await context.portal.whoami(token: context.token).patientID
+                {
+                    target = own
+                }
+                let chart = try await context.portal.chart(token: context.token, patientID: target ?? "")
+                let names = chart.fields.map(\.name)
+                print("Chart \(chart.patientID) (fields the policy allows you: \(names.joined(separator: ", ")))")
+                if let grant = chart.breakGlassGrantID { print("  (read under break-glass grant \(grant))") }
+                for field in ["name", "birth-date", "mrn", "ssn"] {
+                    if let value = chart.identity[field] { print("  \(field): \(value)") }
+                }
+                for (name, value) in chart.fields { print("  \(name): \(value)") }
+            }
+        }
+    }
+
+    /// `chart update PATIENT --field F` (the value on stdin).
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set one chart field (the new value is line 1 of stdin); the policy decides who may set what.")
+
+        @OptionGroup var options: PortalOptions
+        @Argument(help: "The patient id.")
+        var patient: String
+        @Option(help: "The chart field (problems, medications, allergies, vitals, labs, contact, …).")
+        var field: String
+
+        func run() async throws {
+            try await PortalRunner.run(options, creating: false) {
+                try PortalInput.line("New value of \(field): ")
+            } _: { context, value in
+                let sequence = try await context.portal.updateChart(
+                    token: context.token, patientID: patient, field: field, value: value)
+                print("Chart \(patient): \(field) updated (audit record \(sequence)).")
+            }
+        }
+    }
+}
+
+/// `break-glass invoke|review`.
+struct BreakGlassCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "break-glass", abstract: "Emergency access to a chart outside your care team, and its review.",
+        subcommands: [Invoke.self, Review.self], defaultSubcommand: Invoke.self)
+
+    /// `break-glass [invoke] --patient P --reason CODE --justification TEXT`.
+    struct Invoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Break the glass for one patient (physicians and nurses; audited and reviewed).")
+
+        @OptionGroup var options: PortalOptions
+        @Option(help: "The patient id.")
+        var patient: String
+        @Option(help: "HL7 purpose of use: ETREAT, ERTREAT, BTG, DISASTER, THREAT.")
+        var reason: String
+        @Option(help: "Why (stored encrypted; shown to the reviewer).")
+        var justification: String
+        @Option(help: "Minutes the grant lasts (the policy caps it).")
+        var minutes = 60
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                let grant = try await context.portal.breakGlass(
+                    token: context.token, patientID: patient, reasonCode: reason, justification: justification,
+                    duration: .seconds(max(1, minutes) * 60))
+                print(
+                    "Break-glass grant \(grant.id) for \(grant.patientIDs.joined(separator: ", ")) until "
+                        + "\(grant.expiresAt.formatted(.iso8601)); every use is audited and reviewed.")
+            }
+        }
+    }
+
+    /// `break-glass review [--grant ID --outcome O]`.
+    struct Review: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Auditors: list the unreviewed grants with every use, or record a grant's review.")
+
+        @OptionGroup var options: PortalOptions
+        @Option(help: "The grant to mark reviewed.")
+        var grant: String?
+        @Option(help: "The review outcome (an identifier, e.g. justified, unjustified).")
+        var outcome = "justified"
+        @Flag(help: "Include grants already reviewed.")
+        var all = false
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                if let grant {
+                    try await context.portal.reviewBreakGlass(token: context.token, grantID: grant, outcome: outcome)
+                    print("Grant \(grant) reviewed: \(outcome).")
+                    return
+                }
+                let queue = try await context.portal.breakGlassReviewQueue(token: context.token, includeReviewed: all)
+                print("\(queue.count) break-glass grant(s) to review")
+                for item in queue {
+                    let grant = item.grant
+                    print(
+                        "  \(grant.id)  by \(grant.subjectID)  patients \(grant.scope.patientIDs.joined(separator: ","))"
+                            + "  \(grant.reason.category.rawValue)  issued \(grant.issuedAt.formatted(.iso8601))"
+                            + (item.review.map { "  reviewed: \($0.outcome)" } ?? ""))
+                    for use in item.uses {
+                        let event = use.event
+                        print(
+                            "    use #\(use.sequence): \(event.action ?? "?") \(event.resourceType ?? "?") "
+                                + "\(event.patientID ?? "") \(event.outcome.rawValue)")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `staff roles|disable` (admins).
+struct StaffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "staff", abstract: "Administer accounts (admins only; decided by the policy and audited).",
+        subcommands: [Roles.self, Disable.self])
+
+    /// `staff roles --user NAME --roles a,b`.
+    struct Roles: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace an account's roles; its sessions end, so the change counts at its next sign-in.")
+
+        @OptionGroup var options: PortalOptions
+        @Option(help: "The account's login name.")
+        var user: String
+        @Option(help: "Comma-separated roles (patient, physician, nurse, charge-nurse, front-desk, billing-clerk, …).")
+        var roles: String
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                let list = roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                try await context.portal.setRoles(token: context.token, loginName: user, roles: list)
+                print("Roles of \(user): \(list.joined(separator: ", ")); the account's sessions were ended.")
+            }
+        }
+    }
+
+    /// `staff disable --user NAME [--enable]`.
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable an account (its sessions end at once), or enable it again with --enable.")
+
+        @OptionGroup var options: PortalOptions
+        @Option(help: "The account's login name.")
+        var user: String
+        @Flag(help: "Enable the account instead.")
+        var enable = false
+
+        func run() async throws {
+            try await PortalRunner.run(options) { context in
+                try await context.portal.setDisabled(token: context.token, loginName: user, disabled: !enable)
+                print(enable ? "Account \(user) enabled." : "Account \(user) disabled; its sessions were ended.")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PHIGuardCrypto
+import PortalCore
 import Synchronization
 
 #if canImport(Glibc)

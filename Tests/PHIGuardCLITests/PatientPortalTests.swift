@@ -18,7 +18,7 @@ struct PatientPortalTests {
         init() throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("phiguard-portal-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let initialised = try run(["init"], input: password + "\n")
+            let initialised = try run(["init", "--patients", "20"], input: password + "\n")
             #expect(initialised.status == 0, "\(initialised.stderr)")
         }
 
@@ -212,7 +212,9 @@ struct PatientPortalTests {
         let signedIn = try portal.run(["login", "--user", "dana"], input: chosen + "\n" + next + "\n")
         #expect(signedIn.status == 0, "\(signedIn.stderr)")
         let whoami = try portal.run(["whoami"])
-        #expect(whoami.stdout.hasPrefix("Signed in as dana"), "\(whoami.stdout)")
+        #expect(whoami.stdout.hasPrefix("Signed in as account a-"), "\(whoami.stdout)")
+        // A self-registered account has no role until staff verify who it is.
+        #expect(whoami.stdout.contains("  roles: \n"), "\(whoami.stdout)")
         // A new account is linked to no patient until staff verify who it is: no chart to read.
         #expect(try portal.run(["chart"]).status != 0)
     }

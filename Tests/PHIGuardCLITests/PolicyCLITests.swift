@@ -25,7 +25,7 @@ import Testing
     @Test func validateAcceptsTheSamplePolicy() throws {
         let run = try phiguard(["policy", "validate", Self.hospital])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("valid (10 roles, 7 resource types"))
+        #expect(run.stdout.contains("valid (10 roles, 8 resource types"))
         let json = try phiguard(["policy", "validate", Self.hospital, "--json"])
         #expect(json.stdout.contains(#""valid":true"#))
     }

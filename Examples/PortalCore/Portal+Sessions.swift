@@ -1,0 +1,209 @@
+public import Foundation
+internal import PHIGuardAccess
+internal import PHIGuardAudit
+public import PHIGuardAuthentication
+internal import PHIGuardPasswords
+internal import PHIGuardSQLite
+public import PHIGuardTOTP
+
+/// Who a session belongs to (``Portal/whoami(token:)``).
+public struct PortalIdentity: Sendable, Hashable {
+    /// The account id.
+    public let accountID: String
+    /// The account's roles.
+    public let roles: [String]
+    /// The patient the account is, if any.
+    public let patientID: String?
+    /// The session's public handle (never the token).
+    public let sessionHandle: String
+    /// `single-factor` or `multi-factor`.
+    public let strength: String
+    /// When the session ends at the latest.
+    public let expiresAt: Date
+
+    init(_ session: AuthenticatedSession) {
+        let subject = session.principal.subject
+        accountID = subject.id
+        roles = subject.roles.sorted()
+        patientID = subject.patientID
+        sessionHandle = session.record.handle
+        strength = session.principal.strength.rawValue
+        expiresAt = session.principal.validUntil
+    }
+}
+
+/// The outcome of ``Portal/signIn(loginName:password:replacing:)``.
+public enum PortalSignIn: Sendable {
+    /// Signed in; `token` is the new session's cookie value.
+    case signedIn(token: String, identity: PortalIdentity)
+    /// The password was right; `token` is a pending session (no principal) until
+    /// ``Portal/verifySecondFactor(token:code:)`` accepts a code.
+    case needsSecondFactor(token: String)
+}
+
+/// What a PHI request from a session without a principal asked for (audited as denied).
+public struct PortalAttempt: Sendable {
+    /// The action (`read`, `update`, `export`, …).
+    public var action: String
+    /// The resource type.
+    public var resourceType: String
+    /// The patient named, if any (dropped when it is not a valid audit identifier).
+    public var patientID: String?
+
+    /// An attempt to `action` a `resourceType` of `patientID`.
+    public init(action: String, resourceType: String, patientID: String?) {
+        self.action = action
+        self.resourceType = resourceType
+        self.patientID = patientID
+    }
+}
+
+extension Portal {
+    // MARK: Sessions
+
+    /// The authenticated session `token` names. Anything else (no token, ended, registering,
+    /// awaiting the second factor, recovering) is ``PortalError/notSignedIn``; with `attempt`, a
+    /// request from a session in one of those states is audited as a denied access first (the
+    /// OpenEMR CVE-2018-15152 path, tried and refused).
+    public func session(_ token: String?, attempt: PortalAttempt? = nil) async throws -> AuthenticatedSession {
+        let resumed = try await flow.resume(token)
+        guard case .authenticated(let session) = resumed else {
+            if let attempt { try await auditRefusal(of: resumed, attempt) }
+            throw PortalError.notSignedIn
+        }
+        return session
+    }
+
+    /// Records a PHI request from a session without a principal as a denied access. (No guarded
+    /// path applies: `GuardedRecords` needs a principal, and these sessions have none.)
+    func auditRefusal(of resumed: ResumedSession, _ attempt: PortalAttempt) async throws {
+        let handle: String
+        switch resumed {
+        case .registering(let session): handle = session.record.handle
+        case .awaitingSecondFactor(let session): handle = session.record.handle
+        case .recovering(let session): handle = session.record.handle
+        case .anonymous, .authenticated: return
+        }
+        let target = attempt.patientID.flatMap { AuditIdentifier.isValid($0) ? $0 : nil }
+        try await audit.append(
+            try AuditEvent(
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: engine.clock.now), sessionID: handle,
+                action: attempt.action, resourceType: attempt.resourceType, resourceID: target, patientID: target,
+                outcome: .deny, reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")"))
+    }
+
+    /// Signs in with a password; `replacing` is the token the client held before (its session ends).
+    /// `clientAddress` is the peer address rate limits count under (the configuration's by default).
+    public func signIn(
+        loginName: String, password: String, clientAddress: String? = nil, replacing previous: String? = nil
+    ) async throws -> PortalSignIn {
+        let replaced = try await flow.resume(previous)
+        let progress = try await flow.signIn(
+            loginName: loginName, password: password, clientAddress: clientAddress ?? configuration.clientAddress,
+            clientLabel: configuration.clientLabel, replacing: replaced)
+        switch progress {
+        case .authenticated(let session):
+            return .signedIn(token: session.token.cookieValue, identity: PortalIdentity(session))
+        case .awaitingSecondFactor(let pending):
+            return .needsSecondFactor(token: pending.token.cookieValue)
+        }
+    }
+
+    /// Checks the second factor of the pending session `token`: a TOTP code (digits) or a recovery
+    /// code (anything else). Returns the signed-in session's token and identity.
+    public func verifySecondFactor(token: String, code: String, clientAddress: String? = nil) async throws -> (
+        token: String, identity: PortalIdentity
+    ) {
+        guard case .awaitingSecondFactor(let pending) = try await flow.resume(token) else {
+            throw AuthenticationError.sessionEnded
+        }
+        let trimmed = code.trimmingCharacters(in: .whitespaces)
+        let factor: SecondFactor =
+            trimmed.allSatisfy(\.isASCII) && trimmed.allSatisfy(\.isNumber) ? .totp(trimmed) : .recoveryCode(trimmed)
+        let session = try await flow.verifySecondFactor(
+            pending, factor, clientAddress: clientAddress ?? configuration.clientAddress)
+        return (session.token.cookieValue, PortalIdentity(session))
+    }
+
+    /// Ends the session `token` names, whatever its state; `false` if there was none.
+    @discardableResult
+    public func signOut(token: String?) async throws -> Bool {
+        let resumed = try await flow.resume(token)
+        try await flow.end(resumed)
+        return resumed.state != nil
+    }
+
+    /// The state of the session `token` names without a principal (`registering`, …), or `nil`.
+    public func pendingState(token: String?) async throws -> String? {
+        let resumed = try await flow.resume(token)
+        if case .authenticated = resumed { return nil }
+        return resumed.state?.rawValue
+    }
+
+    /// Who the session `token` names belongs to.
+    public func whoami(token: String?) async throws -> PortalIdentity {
+        PortalIdentity(try await session(token))
+    }
+
+    /// The signed-in user's sessions.
+    public func sessions(token: String?) async throws -> [SessionSummary] {
+        try await flow.sessions(of: try await session(token))
+    }
+
+    /// Ends another session of the signed-in user by its handle; `false` if it is not one of theirs.
+    public func endSession(token: String?, handle: String) async throws -> Bool {
+        try await flow.endSession(handle: handle, of: try await session(token))
+    }
+
+    // MARK: Registration
+
+    /// Starts a self-registration: a registration session (no principal) whose token is returned.
+    public func beginRegistration(replacing previous: String? = nil) async throws -> String {
+        let replaced = try await flow.resume(previous)
+        let session = try await flow.beginRegistration(clientLabel: configuration.clientLabel, replacing: replaced)
+        return session.token.cookieValue
+    }
+
+    /// A TOTP enrolment for `loginName` (show its URI or QR code, then ``completeRegistration``).
+    public func newEnrollment(loginName: String) throws -> TOTPEnrollment {
+        try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: loginName)
+    }
+
+    /// Completes a self-registration: the enrolment must be confirmed with `code` first. The answer
+    /// is the same whether or not the name was free (enumeration-safe); the account, if created, has
+    /// the `patient` role and no patient link until staff verify who the person is. The confirmation
+    /// code is recorded as used, so it cannot sign in as well.
+    public func completeRegistration(
+        token: String, loginName: String, password: String, enrollment: TOTPEnrollment, code: String
+    ) async throws {
+        guard case .registering(let session) = try await flow.resume(token) else {
+            throw AuthenticationError.sessionEnded
+        }
+        var enrollment = enrollment
+        guard try enrollment.confirm(code), let step = enrollment.lastAcceptedStep else {
+            throw AuthenticationError.rejected
+        }
+        let created = try await flow.completeRegistration(
+            session, loginName: loginName, password: password, clientAddress: configuration.clientAddress,
+            authenticator: enrollment.totp, confirmationCode: code)
+        if let accountID = created {
+            _ = try await totpSteps.advance(accountID: accountID, to: step)
+            try await audit.append(try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
+        }
+    }
+
+    // MARK: Demo helper
+
+    /// DEMO ONLY: the code a seeded demo account's authenticator shows now (or the next one, if the
+    /// current code was used). Refused for any account the seed did not make.
+    public func demoCode(loginName: String) async throws -> String {
+        guard let name = try? LoginName(loginName), let account = try await accounts.account(loginName: name),
+            account.attributes[PortalSeed.demoAttribute] == "yes", let totp = account.totp
+        else { throw PortalError.notADemoAccount }
+        let now = try totp.timeStep(unixSeconds: flow.clock.wallClockSeconds())
+        let used = try await totpSteps.lastAcceptedStep(accountID: account.id) ?? 0
+        let step = max(now, used + 1)
+        guard step <= now + 1 else { throw PortalError.codeNotReady }
+        return totp.code(forStep: step)
+    }
+}

@@ -1,0 +1,175 @@
+internal import Foundation
+internal import Logging
+internal import PHIGuardAccess
+internal import PHIGuardAudit
+public import PHIGuardAuthentication
+internal import PHIGuardFieldEncryption
+internal import PHIGuardKeys
+internal import PHIGuardPasswords
+internal import PHIGuardRateLimit
+internal import PHIGuardRecords
+internal import PHIGuardSQLite
+internal import PHIGuardTOTP
+
+/// The patient portal's service layer: every operation a front end (the `PatientPortal` CLI, a web
+/// portal, an attack suite) needs, over PHIGuard's stores and guarded paths.
+///
+/// - Every stored thing is in a PHIGuard store built from one `SQLiteDatabase` (one connection to
+///   one file): accounts (`SQLiteAccountDirectory`, sealed rows), care teams, sessions, lockout,
+///   rate limits, TOTP steps, recovery codes, break-glass grants, the audit log, and the patient
+///   index and charts (`SQLiteRecordStore`, every PHI value an envelope bound to its row and field).
+/// - Operations take the session token a cookie or the CLI's session file holds. A token that is
+///   missing, ended, or belongs to a session without a principal (registering, awaiting the second
+///   factor, recovering) is ``PortalError/notSignedIn``, and a PHI request from such a session is
+///   audited as denied.
+/// - PHI is read, listed, searched and updated only through `GuardedRecords` (decide, audit committed,
+///   decrypt only the permitted fields) and break-glass only through `EmergencyAccess`.
+///
+/// Open one with ``open(_:creating:)`` and ``close()`` it at the end (the audit queue and a final
+/// checkpoint are written then).
+public final class Portal: Sendable {
+    /// The configuration it was opened with.
+    public let configuration: PortalConfiguration
+    let storage: SQLiteDatabase
+    let accounts: SQLiteAccountDirectory
+    let careTeams: SQLiteCareTeamStore
+    let recordStore: SQLiteRecordStore
+    let totpSteps: SQLiteTOTPReplayStore
+    let breakGlassStore: SQLiteBreakGlassStore
+    let auditSink: SQLiteAuditSink
+    let audit: AuditLog
+    /// The sign-in flow (sessions, lockout, rate limits, TOTP replay, recovery codes).
+    public let flow: LoginFlow
+    let engine: AccessEngine
+    let encryptor: FieldEncryptor
+    let passwords: PasswordHasher
+    /// The patient index (name, date of birth, MRN, SSN), listed and searched through `list`.
+    let patientIndex: GuardedRecords
+    /// The charts (one per patient, chart id = patient id), read and updated through `read`/`update`.
+    let charts: GuardedRecords
+    let emergency: EmergencyAccess
+
+    /// The SQLite file the portal keeps everything in (an attack suite scans its bytes).
+    public var databaseFilePath: String { configuration.databasePath }
+
+    private init(
+        configuration: PortalConfiguration, storage: SQLiteDatabase, accounts: SQLiteAccountDirectory,
+        careTeams: SQLiteCareTeamStore, recordStore: SQLiteRecordStore, totpSteps: SQLiteTOTPReplayStore,
+        breakGlassStore: SQLiteBreakGlassStore, auditSink: SQLiteAuditSink, audit: AuditLog, flow: LoginFlow,
+        engine: AccessEngine, encryptor: FieldEncryptor, passwords: PasswordHasher, patientIndex: GuardedRecords,
+        charts: GuardedRecords, emergency: EmergencyAccess
+    ) {
+        self.configuration = configuration
+        self.storage = storage
+        self.accounts = accounts
+        self.careTeams = careTeams
+        self.recordStore = recordStore
+        self.totpSteps = totpSteps
+        self.breakGlassStore = breakGlassStore
+        self.auditSink = auditSink
+        self.audit = audit
+        self.flow = flow
+        self.engine = engine
+        self.encryptor = encryptor
+        self.passwords = passwords
+        self.patientIndex = patientIndex
+        self.charts = charts
+        self.emergency = emergency
+    }
+
+    /// Opens the portal. Without `creating`, a missing database is ``PortalError/notInitialized``;
+    /// with it, an existing database is ``PortalError/alreadyInitialized`` and the keys are created
+    /// first (`KeyDirectory.create`, which refuses to overwrite a key).
+    public static func open(_ configuration: PortalConfiguration, creating: Bool = false) async throws -> Portal {
+        let exists = FileManager.default.fileExists(atPath: configuration.databasePath)
+        if creating {
+            guard !exists else { throw PortalError.alreadyInitialized }
+            do { _ = try KeyDirectory.create(at: configuration.keyDirectory) } catch { throw PortalError(error) }
+        } else if !exists {
+            throw PortalError.notInitialized
+        }
+        let logger = configuration.logger
+        let clock = configuration.clock
+        // Every key first: a refused key file stops the run before any connection is open.
+        let keys = try PortalKeys(directory: configuration.keyDirectory)
+        let encryptor = FieldEncryptor(keyring: keys.fieldKeyring, logger: logger)
+        let policy = try CompiledPolicy(yaml: try String(contentsOfFile: configuration.policyPath, encoding: .utf8))
+        let schemas = try PortalSchemas(indexKey: keys.blindIndexRoot)
+        let storage = try await SQLiteDatabase.open(path: configuration.databasePath, logger: logger)
+        // What is open so far is closed again if a later step fails.
+        var audit: AuditLog?
+        do {
+            let accounts = try await SQLiteAccountDirectory.open(
+                in: storage, sealingKey: keys.sealingKey, encryptor: encryptor)
+            let careTeams = try await SQLiteCareTeamStore.open(in: storage, sealingKey: keys.sealingKey)
+            let recordStore = try await SQLiteRecordStore.open(
+                in: storage, schemas: [schemas.patientIndex, schemas.chart],
+                careTeams: try PortalSchemas.careTeamTable())
+            let rateLimits = try await SQLiteRateLimitStore.open(
+                in: storage, keyDigestSecret: keys.digestSecret(), clock: clock)
+            let lockout = try await SQLiteLockoutStore.open(
+                in: storage, keyDigestSecret: keys.digestSecret(), clock: clock)
+            let sessions = try await SQLiteSessionStore.open(in: storage)
+            let totpSteps = try await SQLiteTOTPReplayStore.open(in: storage)
+            let recoveryCodes = try await SQLiteRecoveryCodeStore.open(in: storage)
+            let breakGlassStore = try await SQLiteBreakGlassStore.open(in: storage)
+            let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
+            let log = try await AuditLog(
+                sink: auditSink, chainKey: keys.chainKey, signingKey: keys.signingKey, clock: clock, logger: logger)
+            audit = log
+            let passwords = try PasswordHasher()
+            let flow = try LoginFlow(
+                accounts: accounts, sessions: sessions, passwords: passwords,
+                // LoginFlow counts codes in `lockout` with the other second-factor attempts.
+                totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger),
+                recoveryCodes: (try keys.recoveryCodeHasher(), recoveryCodes), throttle: lockout,
+                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: log, clock: clock, logger: logger,
+                sealingKey: keys.sealingKey, careTeams: careTeams)
+            // Principals carry their care-team patients (read per request by the flow), so the engine
+            // needs no directory of its own.
+            let engine = AccessEngine(policy: policy, clock: clock, logger: logger)
+            let patientIndex = try GuardedRecords(
+                schema: schemas.patientIndex, store: recordStore, engine: engine, encryptor: encryptor, audit: log)
+            let charts = try GuardedRecords(
+                schema: schemas.chart, store: recordStore, engine: engine, encryptor: encryptor, audit: log)
+            // List cursors survive between runs of the CLI and across instances.
+            var cursorKey = keys.cursorKey()
+            try patientIndex.useCursorKey(&cursorKey)
+            let emergency = EmergencyAccess(
+                engine: engine, store: breakGlassStore, encryptor: encryptor, audit: log,
+                reviewerRoles: PortalRoles.breakGlassReviewers)
+            return Portal(
+                configuration: configuration, storage: storage, accounts: accounts, careTeams: careTeams,
+                recordStore: recordStore, totpSteps: totpSteps, breakGlassStore: breakGlassStore,
+                auditSink: auditSink, audit: log, flow: flow, engine: engine, encryptor: encryptor,
+                passwords: passwords, patientIndex: patientIndex, charts: charts, emergency: emergency)
+        } catch {
+            if let audit { try? await audit.close() }
+            try? await storage.close()
+            throw error
+        }
+    }
+
+    /// Writes the audit queue and a final checkpoint, then closes the database.
+    public func close() async throws {
+        var failure: (any Error)?
+        do { try await audit.close() } catch { failure = error }
+        do { try await storage.close() } catch { failure = failure ?? error }
+        if let failure { throw failure }
+    }
+}
+
+/// The portal's roles (Examples/Policies/hospital.yaml) and which of them are staff.
+public enum PortalRoles {
+    /// Every role the portal assigns.
+    public static let all: [String] = [
+        "patient", "physician", "nurse", "charge-nurse", "front-desk", "billing-clerk", "auditor", "admin",
+    ]
+    /// Roles that may review (and revoke) anyone's break-glass grant.
+    public static let breakGlassReviewers: Set<String> = ["auditor"]
+    /// Roles that administer staff accounts.
+    public static let administrators: Set<String> = ["admin"]
+
+    /// Whether `roles` holds a staff role (anything but `patient`): staff must enrol TOTP.
+    public static func isStaff(_ roles: [String]) -> Bool { roles.contains { $0 != "patient" } }
+}

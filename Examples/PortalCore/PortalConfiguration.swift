@@ -1,0 +1,42 @@
+public import Logging
+public import PHIGuardAccess
+
+/// Where a ``Portal`` keeps its data, its keys and its policy.
+///
+/// ```swift
+/// let portal = try await Portal.open(
+///     PortalConfiguration(databasePath: "portal.sqlite", keyDirectory: "portal-keys", policyPath: "hospital.yaml"))
+/// ```
+public struct PortalConfiguration: Sendable {
+    /// The SQLite file holding every table (accounts, care teams, records, sessions, lockout, rate
+    /// limits, TOTP steps, recovery codes, break-glass grants, the audit log).
+    public var databasePath: String
+    /// The key directory (`KeyDirectory` of PHIGuardKeys): files 0600 in a 0700 directory.
+    public var keyDirectory: String
+    /// The access policy (YAML).
+    public var policyPath: String
+    /// The address recorded for rate limits and lockout (a CLI has no remote peer; a web front end
+    /// passes the peer address per call instead).
+    public var clientAddress: String
+    /// The label stored with each session (shown by `sessions list`).
+    public var clientLabel: String
+    /// The one clock of every component.
+    public var clock: any PHIGuardClock
+    /// Where failures and their internal reasons are logged (never shown to the user).
+    public var logger: Logger
+
+    /// A configuration over one SQLite file.
+    public init(
+        databasePath: String, keyDirectory: String, policyPath: String, clientAddress: String = "local-cli",
+        clientLabel: String = "PatientPortal CLI", clock: any PHIGuardClock = SystemClock(),
+        logger: Logger = Logger(label: "patient-portal")
+    ) {
+        self.databasePath = databasePath
+        self.keyDirectory = keyDirectory
+        self.policyPath = policyPath
+        self.clientAddress = clientAddress
+        self.clientLabel = clientLabel
+        self.clock = clock
+        self.logger = logger
+    }
+}
