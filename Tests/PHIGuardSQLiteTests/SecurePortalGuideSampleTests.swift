@@ -283,7 +283,7 @@ func nightlyBackup(databasePath: String, backupPath: String, backupKeyPath: Stri
         auditVerifier: AuditVerifier(chainKey: secrets.chainKey, checkpointKey: secrets.signingKey.publicKey),
         contextRules: EnvelopeContextRule.rules(for: try Portal.chartSchema()))
     let report = try await DatabaseBackup.verify(backup: backupPath, key: key, options: options)
-    return report.envelopes?.failureCount == 0
+    return report.envelopes.failureCount == 0
 }
 
 // MARK: Guide sample backup (end)
