@@ -82,6 +82,8 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
             "PHIGuardTOTP",
         ]
     ),
+    // The attack regression suite an app runs against its own integration (no test framework inside).
+    ("PHIGuardAttackSuite", [sqlite, nioCore]),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
@@ -146,6 +148,14 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
             "PHIGuardSQLite", sqlite, nioCore,
+        ]
+    ),
+    (
+        "PHIGuardAttackSuite",
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors", "PHIGuardFieldEncryption",
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP",
+            "PHIGuardTestSupport", log,
         ]
     ),
 ]
