@@ -181,3 +181,23 @@ public struct AttackFixture: Sendable {
         self.plaintextSecrets = plaintextSecrets
     }
 }
+
+extension SignInOutcome {
+    /// What a client can compare between two answers: the state, or the refusal without its reference.
+    var visible: String {
+        switch self {
+        case .refused(let refusal): "refused: \(refusal.visible)"
+        default: description
+        }
+    }
+}
+
+extension AttackResponse {
+    /// What a client can compare between two answers: the values, or the refusal without its reference.
+    var visible: String {
+        switch self {
+        case .allowed(let values): "allowed \(values.keys.sorted())"
+        case .refused(let refusal): "refused: \(refusal.visible)"
+        }
+    }
+}

@@ -17,7 +17,7 @@ public enum AttackSuite {
         .registrationBypass, .recoverySessionReadsPHI, .pendingSecondFactorReadsPHI, .registrationSessionByID,
         .clientChosenPatientID, .oracles, .insecureDirectObjectReference, .staffOnlyActions, .credentialStuffing,
         .totpReplay, .denyBeatsAllow, .ciphertextTampering, .dataAtRest, .breakGlassMisuse, .sessionAttacks,
-        .bruteForce, .auditTampering,
+        .errorLeakage, .bruteForce, .auditTampering,
     ]
 
     /// The scenario with this id, if any.

@@ -27,6 +27,8 @@ enum Flaw: String, CaseIterable, Sendable {
     case fieldInClear
     /// Answers 403 for an existing record the user may not see, 404 for a missing one.
     case distinctMissingVsForbidden
+    /// Shows the error's own description to the client instead of the mapped public problem.
+    case leakErrors
 }
 
 /// A small portal built only from PHIGuard's pieces (LoginFlow over the SQLite stores and
@@ -59,7 +61,13 @@ final class ReferencePortal: AttackTarget {
     let auditSink: SQLiteAuditSink
     let chainKey: AuditChainKey
     let witness: FileCheckpointWitness
-    let reporter = ErrorReporter(logger: Logger(label: "reference-portal"))
+    /// Logs only critical lines: the suite provokes thousands of refusals on purpose.
+    static let quiet: Logger = {
+        var logger = Logger(label: "reference-portal")
+        logger.logLevel = .critical
+        return logger
+    }()
+    let reporter = ErrorReporter(logger: quiet)
     let attackStorage: SQLiteAttackStorage
     /// Each seeded account's authenticator, by login name.
     let authenticators: [String: TOTP]
@@ -82,7 +90,7 @@ final class ReferencePortal: AttackTarget {
         witness = try FileCheckpointWitness(path: directory.appendingPathComponent("audit.witness").path)
         audit = try await AuditLog(
             sink: auditSink, chainKey: chainKey, signingKey: try AuditSigningKey.generate(),
-            checkpointExporter: witness.exporter(), clock: clock)
+            checkpointExporter: witness.exporter(), clock: clock, logger: Self.quiet)
         let hasher = try PasswordHasher(
             configuration: .init(parameters: try Argon2Parameters(memoryKiB: 16_384, iterations: 1, parallelism: 1)))
         flow = try LoginFlow(
@@ -93,7 +101,7 @@ final class ReferencePortal: AttackTarget {
                 store: try await SQLiteRateLimitStore.open(in: database, keyDigestSecret: digest, clock: clock)),
             audit: audit, clock: clock,
             // Second factor optional: patients may sign up without one; every seeded account has one.
-            configuration: LoginConfiguration(requireSecondFactor: false), sealingKey: sealingKey,
+            configuration: LoginConfiguration(requireSecondFactor: false), logger: Self.quiet, sealingKey: sealingKey,
             careTeams: careTeams)
         let yaml = try String(
             contentsOf: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml"),
@@ -141,8 +149,6 @@ final class ReferencePortal: AttackTarget {
             authenticators[account.name] = totp
         }
         self.authenticators = authenticators
-        try await seedChart("chart-1", patient: "p-1", person: "Alice Quarrington", ssn: "078-05-1120")
-        try await seedChart("chart-2", patient: "p-2", person: "Bartholomew Brackenbury", ssn: "219-09-9999")
 
         func account(_ index: Int) -> AttackAccount {
             AttackAccount(loginName: seeded[index].name, password: Self.password, hasSecondFactor: true)
@@ -155,6 +161,8 @@ final class ReferencePortal: AttackTarget {
             plaintextSecrets: [
                 "Quarrington", "078-05-1120", "Brackenbury", "219-09-9999", "penicillin anaphylaxis", Self.password,
             ])
+        try await seedChart("chart-1", patient: "p-1", person: "Alice Quarrington", ssn: "078-05-1120")
+        try await seedChart("chart-2", patient: "p-2", person: "Bartholomew Brackenbury", ssn: "219-09-9999")
     }
 
     /// A chart whose every field is sealed to (charts, id, field), or stored as text when the flaw says so.
@@ -187,6 +195,7 @@ final class ReferencePortal: AttackTarget {
     // MARK: Answers as a client sees them
 
     private func refusal(_ error: any Error) -> AttackRefusal {
+        if flaws.contains(.leakErrors) { return AttackRefusal(status: 500, message: "Error: \(error)") }
         let shown = reporter.report(error)
         return AttackRefusal(
             status: shown.status, message: "\(shown.problem.title): \(shown.problem.detail)",

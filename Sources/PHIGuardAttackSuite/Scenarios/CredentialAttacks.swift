@@ -15,12 +15,14 @@ extension AttackScenario {
     /// Attack 11.
     static let bruteForce = AttackScenario(
         "attack-11-brute-force",
-        "Brute force on one account with name variants and rotating addresses: throttled, then locked"
+        "Brute force on one account with name variants and rotating addresses: locked within 100 failures"
     ) { probe in
         let victim = probe.fixture.bruteForceVictim
         let variants = nameVariants(victim.loginName)
+        // SP 800-63B §5.2.2 lets an account take at most 100 consecutive failures before it locks.
+        let attempts = 100
         var held = 0
-        for attempt in 0..<30 {
+        for attempt in 0..<attempts {
             let outcome = try await probe.target.signIn(
                 loginName: variants[attempt % variants.count], password: "guess-\(attempt)",
                 clientAddress: "10.\(attempt / 250).\(attempt % 250).9", presenting: nil)
@@ -30,7 +32,8 @@ extension AttackScenario {
                 held += 1
             }
         }
-        probe.note("30 wrong passwords, name variants, 30 addresses", "\(held) refused", breached: false)
+        probe.note(
+            "\(attempts) wrong passwords, name variants, \(attempts) addresses", "\(held) refused", breached: false)
         let right = try await probe.target.signIn(
             loginName: victim.loginName, password: victim.password, clientAddress: "10.9.9.9", presenting: nil)
         probe.note(

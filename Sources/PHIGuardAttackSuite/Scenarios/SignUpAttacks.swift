@@ -56,7 +56,7 @@ extension AttackScenario {
             let outcome = try await target.signIn(
                 loginName: name, password: "wrong password \(round)", clientAddress: "192.0.2.\(round % 250 + 1)",
                 presenting: nil)
-            return outcome.description
+            return outcome.visible
         }
         if !canReset { probe.note("timing", "not compared: the target cannot reset its throttles", breached: false) }
         _ = signIn
@@ -67,7 +67,7 @@ extension AttackScenario {
                 let name = isKnown ? known.loginName : throwawayName("nobody")
                 return try await target.requestPasswordRecovery(
                     loginName: name, clientAddress: "192.0.2.\(round % 250 + 1)"
-                ).description
+                ).visible
             }
             try await expectLimited(probe, "recovery requests for unknown names from one address") {
                 try await target.requestPasswordRecovery(loginName: throwawayName("flood"), clientAddress: "203.0.113.61")
@@ -79,7 +79,7 @@ extension AttackScenario {
                 return try await target.completeRegistration(
                     session, loginName: isKnown ? known.loginName : throwawayName("new"), password: strongPassword,
                     claimedPatientID: nil, clientAddress: "203.0.113.62"
-                ).description
+                ).visible
             }
             if canReset { try await target.resetThrottling() }
             try await expectLimited(probe, "registrations from one address") {
