@@ -6,12 +6,12 @@
 /// put in a cookie, and a refusal is the public message you would show (with its reference apart).
 ///
 /// An operation your app does not have is left out of ``capabilities``; the scenarios that need it
-/// report ``AttackVerdict/notApplicable(_:)`` (never counted as blocked), and its method is never
+/// report ``AttackVerdict/notApplicable(reason:)`` (never counted as blocked), and its method is never
 /// called (the default implementations throw ``AttackTargetError/unsupported(_:)``).
 ///
 /// Methods throw only when the *test harness* fails (the database could not be opened, a fixture is
 /// missing): a refusal of the attack is a returned ``AttackResponse/refused(_:)``, not a throw. A
-/// scenario that meets a thrown error reports ``AttackVerdict/inconclusive(_:)``.
+/// scenario that meets a thrown error reports ``AttackVerdict/inconclusive(reason:)``.
 public protocol AttackTarget: Sendable {
     /// What the app offers beyond signing in and reading a record.
     var capabilities: Set<AttackCapability> { get }
@@ -140,7 +140,9 @@ extension AttackTarget {
         async throws -> AttackResponse
     { throw AttackTargetError.unsupported("break-glass") }
     /// Not supported unless implemented.
-    public func advanceClock(by duration: Duration) async throws { throw AttackTargetError.unsupported("clock control") }
+    public func advanceClock(by duration: Duration) async throws {
+        throw AttackTargetError.unsupported("clock control")
+    }
     /// Not supported unless implemented.
     public func resetThrottling() async throws { throw AttackTargetError.unsupported("throttle reset") }
     /// Not supported unless implemented.

@@ -29,6 +29,8 @@ enum Flaw: String, CaseIterable, Sendable {
     case distinctMissingVsForbidden
     /// Shows the error's own description to the client instead of the mapped public problem.
     case leakErrors
+    /// Verifies the audit log against the checkpoints stored beside it only, not the witness copy.
+    case noWitness
 }
 
 /// A small portal built only from PHIGuard's pieces (LoginFlow over the SQLite stores and
@@ -113,7 +115,8 @@ final class ReferencePortal: AttackTarget {
                 flaws.contains(.fieldInClear) && $0 == "contact" ? RecordField.plain($0) : RecordField.encrypted($0)
             })
         recordStore = try await SQLiteRecordStore.open(in: database, schemas: [schema])
-        charts = try GuardedRecords(schema: schema, store: recordStore, engine: engine, encryptor: encryptor, audit: audit)
+        charts = try GuardedRecords(
+            schema: schema, store: recordStore, engine: engine, encryptor: encryptor, audit: audit)
         emergency = EmergencyAccess(
             engine: engine, store: try await SQLiteBreakGlassStore.open(in: database), encryptor: encryptor,
             audit: audit, reviewerRoles: ["auditor"])
@@ -180,8 +183,10 @@ final class ReferencePortal: AttackTarget {
                 field.storage == .plain
                 ? .text(value)
                 : .bytes(
-                    try encryptor.encrypt(value, context: FieldContext(table: schema.table, recordID: id, field: field.name))
-                        .bytes)
+                    try encryptor.encrypt(
+                        value, context: FieldContext(table: schema.table, recordID: id, field: field.name)
+                    )
+                    .bytes)
         }
         _ = try await recordStore.insert(StoredRecord(id: id, patientID: patient, columns: columns), schema: schema)
     }
@@ -312,7 +317,8 @@ final class ReferencePortal: AttackTarget {
             var columns: [String: StoredValue] = [:]
             for (field, value) in changes {
                 columns[field] = .bytes(
-                    try encryptor.encrypt(value, context: FieldContext(table: "charts", recordID: id, field: field)).bytes)
+                    try encryptor.encrypt(value, context: FieldContext(table: "charts", recordID: id, field: field))
+                        .bytes)
             }
             _ = try await recordStore.update(id, patientID: stored.patientID, columns: columns, schema: schema)
             return .allowed(values: [:])
@@ -384,7 +390,8 @@ final class ReferencePortal: AttackTarget {
 
     func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse {
         do {
-            if let delivery = try await flow.requestPasswordRecovery(loginName: loginName, clientAddress: clientAddress) {
+            if let delivery = try await flow.requestPasswordRecovery(loginName: loginName, clientAddress: clientAddress)
+            {
                 recoveryLinks.withLock { $0[loginName] = delivery.token.cookieValue }
             }
             return .allowed(values: [:])  // "if the account exists, a link is on its way"
@@ -436,7 +443,8 @@ final class ReferencePortal: AttackTarget {
 
     func verifyAuditLog() async throws -> Bool {
         try await audit.flush()
-        let checkpoints = try await auditSink.checkpoints() + (try await witness.checkpoints())
+        let stored = try await auditSink.checkpoints()
+        let checkpoints = flaws.contains(.noWitness) ? stored : stored + (try await witness.checkpoints())
         return try await AuditVerifier(chainKey: chainKey, checkpointKey: audit.checkpointPublicKey)
             .verify(auditSink, checkpoints: checkpoints).isIntact
     }

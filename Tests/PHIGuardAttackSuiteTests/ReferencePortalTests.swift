@@ -25,7 +25,9 @@ struct ReferencePortalTests {
         try await withPortal { portal in
             let report = await AttackSuite.run(against: portal)
             print(report.table)
-            for attempt in report.result(id: "attack-06-oracles")?.attempts ?? [] { print("  06: \(attempt.tried) → \(attempt.got)") }
+            for attempt in report.result(id: "attack-06-oracles")?.attempts ?? [] {
+                print("  06: \(attempt.tried) → \(attempt.got)")
+            }
             #expect(report.results.map(\.id) == AttackSuite.all.map(\.id))
             for result in report.results {
                 #expect(result.verdict == .blocked, "\(result.id): \(result.verdict)\n\(result.attempts)")
@@ -52,6 +54,7 @@ struct ReferencePortalTests {
         (.fieldInClear, ["attack-16-data-at-rest"]),
         (.distinctMissingVsForbidden, ["attack-07-idor"]),
         (.leakErrors, ["attack-20-error-leakage"]),
+        (.noWitness, ["attack-17-audit-tampering"]),
     ]
 
     @Test("the suite can fail: each flaw of the vulnerable portal makes its scenarios succeed", arguments: mutations)
@@ -93,7 +96,8 @@ struct LimitedTarget: AttackTarget {
     func signIn(loginName: String, password: String, clientAddress: String, presenting presented: AttackSession?)
         async throws -> SignInOutcome
     {
-        try await inner.signIn(loginName: loginName, password: password, clientAddress: clientAddress, presenting: presented)
+        try await inner.signIn(
+            loginName: loginName, password: password, clientAddress: clientAddress, presenting: presented)
     }
     func sendSecondFactorCode(_ code: String, session: AttackSession, clientAddress: String) async throws
         -> SignInOutcome

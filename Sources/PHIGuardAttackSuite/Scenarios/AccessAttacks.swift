@@ -15,7 +15,9 @@ extension AttackScenario {
     /// The number of audit rows, when the target gives storage access.
     static func auditCount(_ probe: AttackProbe) async throws -> Int64? {
         guard let storage = probe.target.storage else { return nil }
-        guard case .integer(let count) = try await storage.scalar("SELECT COUNT(*) AS n FROM \(storage.layout.auditTable)")
+        guard
+            case .integer(let count) = try await storage.scalar(
+                "SELECT COUNT(*) AS n FROM \(storage.layout.auditTable)")
         else { return nil }
         return count
     }
@@ -31,7 +33,8 @@ extension AttackScenario {
         }
         let type = fixture.otherRecord.type
         let beforeOwn = try await auditCount(probe)
-        let own = try await probe.target.perform(.read(type: fixture.ownRecord.type, id: fixture.ownRecord.id), as: session)
+        let own = try await probe.target.perform(
+            .read(type: fixture.ownRecord.type, id: fixture.ownRecord.id), as: session)
         probe.note("patient reads their own record (control)", own.description, breached: false)
         guard own.isAllowed else { return .inconclusive(reason: "the fixture patient cannot read their own record") }
         let afterOwn = try await auditCount(probe)
@@ -47,7 +50,8 @@ extension AttackScenario {
             probe.expectRefused("patient: read another patient's \(type) as \(other.debugDescription)", forbidden)
             if let one = forbidden.refusal, let two = nothing.refusal, one.visible != two.visible {
                 probe.note(
-                    "compare with a missing id spelled the same way", "forbidden: \(one.visible) / missing: \(two.visible)",
+                    "compare with a missing id spelled the same way",
+                    "forbidden: \(one.visible) / missing: \(two.visible)",
                     breached: true)
             }
             if other == fixture.otherRecord.id, let before, let after {
@@ -70,7 +74,8 @@ extension AttackScenario {
         if probe.target.capabilities.contains(.recordUpdate) {
             tried = true
             try await probe.expectRefused(
-                .update(type: fixture.ownRecord.type, id: fixture.ownRecord.id, changes: [fixture.clinicalField: "none"]),
+                .update(
+                    type: fixture.ownRecord.type, id: fixture.ownRecord.id, changes: [fixture.clinicalField: "none"]),
                 as: session, "patient")
         }
         if probe.target.capabilities.contains(.breakGlass) {

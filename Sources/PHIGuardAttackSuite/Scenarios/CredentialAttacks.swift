@@ -9,7 +9,9 @@ extension AttackScenario {
                     (0x21...0x7E).contains(scalar.value)
                         ? Unicode.Scalar(scalar.value + 0xFEE0) ?? scalar : scalar
                 }))
-        return [name, name.uppercased(), fullWidth, " \(name)", "\(name)\t", name.prefix(1).uppercased() + name.dropFirst()]
+        return [
+            name, name.uppercased(), fullWidth, " \(name)", "\(name)\t", name.prefix(1).uppercased() + name.dropFirst(),
+        ]
     }
 
     /// Attack 11.

@@ -18,13 +18,17 @@ extension AttackScenario {
         let other = RecordOperation.read(type: fixture.otherRecord.type, id: fixture.otherRecord.id)
         let own = RecordOperation.read(type: fixture.ownRecord.type, id: fixture.ownRecord.id)
         let before = try await target.perform(other, as: session)
-        probe.note("emergency user reads the other record before any grant (control)", before.description, breached: false)
-        guard !before.isAllowed else { return .inconclusive(reason: "the emergency user can read the record without a grant") }
+        probe.note(
+            "emergency user reads the other record before any grant (control)", before.description, breached: false)
+        guard !before.isAllowed else {
+            return .inconclusive(reason: "the emergency user can read the record without a grant")
+        }
         let patientID = fixture.otherRecord.patientID
         for justification in ["", "   "] {
             probe.expectRefused(
                 "break the glass for \(patientID) with justification \(justification.debugDescription)",
-                try await target.breakGlass(patientID: patientID, reason: "emergency", justification: justification, as: session))
+                try await target.breakGlass(
+                    patientID: patientID, reason: "emergency", justification: justification, as: session))
         }
         let granted = try await target.breakGlass(
             patientID: patientID, reason: "emergency", justification: "Unconscious in the ED; allergy check needed",
@@ -73,8 +77,9 @@ extension AttackScenario {
         if case .secondFactorRequired(let pending) = outcome {
             let code = try await target.currentSecondFactorCode(for: patient)
             let done = try await target.sendSecondFactorCode(code, session: pending, clientAddress: "198.51.100.19")
-            probe.note("second factor", done.session == planted ? "kept the planted session" : done.description,
-                       breached: done.session == planted)
+            probe.note(
+                "second factor", done.session == planted ? "kept the planted session" : done.description,
+                breached: done.session == planted)
         }
         try await probe.expectRefused(own, as: planted, "the attacker's planted session")
 
@@ -95,7 +100,9 @@ extension AttackScenario {
                 try await probe.expectRefused(own, as: first, "the other session after a password change")
                 let back = try await target.changePassword(rotated, current: strongPassword, new: patient.password)
                 probe.note("change the password back (fixture)", back.description, breached: false)
-                guard back.session != nil else { return .inconclusive(reason: "could not restore the fixture password") }
+                guard back.session != nil else {
+                    return .inconclusive(reason: "could not restore the fixture password")
+                }
             }
         }
 
@@ -106,7 +113,9 @@ extension AttackScenario {
                 "UPDATE \(layout.sessionTable) SET \(layout.sessionRolesColumn) = \(storage.placeholder(1)), "
                     + "\(layout.sessionPatientColumn) = \(storage.placeholder(2))",
                 [.text("physician admin auditor"), .text(fixture.otherRecord.patientID)])
-            try await probe.expectRefused(other, as: session, "a session whose row now claims staff roles and patient \(fixture.otherRecord.patientID)")
+            try await probe.expectRefused(
+                other, as: session,
+                "a session whose row now claims staff roles and patient \(fixture.otherRecord.patientID)")
         }
         return nil
     }

@@ -22,7 +22,9 @@ extension AttackScenario {
         let completed = try await target.completeRegistration(
             registration, loginName: name, password: strongPassword, claimedPatientID: fixture.otherRecord.patientID,
             clientAddress: "198.51.100.5")
-        probe.note("register \(name) claiming patient \(fixture.otherRecord.patientID)", completed.description, breached: false)
+        probe.note(
+            "register \(name) claiming patient \(fixture.otherRecord.patientID)", completed.description, breached: false
+        )
         guard completed.isAllowed else { return .inconclusive(reason: "the registration was refused: \(completed)") }
         let outcome = try await target.signIn(
             loginName: name, password: strongPassword, clientAddress: "198.51.100.5", presenting: nil)
@@ -70,7 +72,8 @@ extension AttackScenario {
                 ).visible
             }
             try await expectLimited(probe, "recovery requests for unknown names from one address") {
-                try await target.requestPasswordRecovery(loginName: throwawayName("flood"), clientAddress: "203.0.113.61")
+                try await target.requestPasswordRecovery(
+                    loginName: throwawayName("flood"), clientAddress: "203.0.113.61")
             }
         }
         if target.capabilities.contains(.registration) {
@@ -120,7 +123,8 @@ extension AttackScenario {
         let same = answers.known == answers.unknown
         probe.note(
             "\(what) for a known and an unknown name",
-            same ? "identical answers: \(answers.known.sorted())"
+            same
+                ? "identical answers: \(answers.known.sorted())"
                 : "known: \(answers.known.sorted()) unknown: \(answers.unknown.sorted())", breached: !same)
         guard rounds > 1, let fastKnown = knownTimes.min(), let fastUnknown = unknownTimes.min(),
             fastKnown > .zero

@@ -91,7 +91,9 @@ extension AttackScenario {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             scanned += data.count
             for secret in secrets {
-                for (encoding, bytes) in [("UTF-8", Data(secret.utf8)), ("UTF-16", secret.data(using: .utf16LittleEndian))]
+                for (encoding, bytes) in [
+                    ("UTF-8", Data(secret.utf8)), ("UTF-16", secret.data(using: .utf16LittleEndian)),
+                ]
                 where bytes.map({ data.range(of: $0) != nil }) ?? false {
                     probe.note(
                         "scan \((path as NSString).lastPathComponent) for seeded values",
@@ -99,8 +101,9 @@ extension AttackScenario {
                 }
             }
         }
-        probe.note("scan \(storage.filesAtRest.count) files (\(scanned) bytes) for \(secrets.count) values",
-                   "done", breached: false)
+        probe.note(
+            "scan \(storage.filesAtRest.count) files (\(scanned) bytes) for \(secrets.count) values",
+            "done", breached: false)
         return scanned == 0 ? .inconclusive(reason: "no database file could be read") : nil
     }
 
@@ -191,7 +194,9 @@ extension AttackScenario {
             }
         } restore: {
             try await reinsert(tail, into: table)
-            if let checkpointTable = layout.auditCheckpointTable { try await reinsert(checkpoints, into: checkpointTable) }
+            if let checkpointTable = layout.auditCheckpointTable {
+                try await reinsert(checkpoints, into: checkpointTable)
+            }
         }
         let after = try await target.verifyAuditLog()
         probe.note("verify after restoring every row (control)", after ? "intact" : "broken", breached: false)
