@@ -62,9 +62,12 @@ struct ReferencePortalTests {
         try await withPortal(flaws: [flaw]) { portal in
             let scenarios = ids.compactMap(AttackSuite.scenario(id:))
             #expect(scenarios.count == ids.count)
-            let report = await AttackSuite.run(against: portal, scenarios: scenarios)
-            for result in report.results {
-                #expect(result.verdict.isSucceeded, "\(flaw) → \(result.id): \(result.verdict)\n\(result.attempts)")
+            // Sign-ins and reads first, so the audit log has rows to tamper with (17).
+            let warmUp = AttackSuite.scenario(id: "attack-07-idor").map { [$0] } ?? []
+            let report = await AttackSuite.run(against: portal, scenarios: warmUp + scenarios)
+            for id in ids {
+                let verdict = report.result(id: id)?.verdict
+                #expect(verdict?.isSucceeded == true, "\(flaw) → \(id): \(String(describing: verdict))")
             }
         }
     }
