@@ -92,6 +92,8 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
             "PHIGuardTOTP",
         ]
     ),
+    // The attack regression suite an app runs against its own integration (no test framework inside).
+    ("PHIGuardAttackSuite", [sqlite, nioCore]),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
@@ -165,6 +167,14 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardFieldEncryption",
             "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP", hummingbird,
             httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]
+    ),
+    (
+        "PHIGuardAttackSuite",
+        [
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardErrors", "PHIGuardFieldEncryption",
+            "PHIGuardPasswords", "PHIGuardRateLimit", "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP",
+            "PHIGuardTestSupport", log,
         ]
     ),
 ]

@@ -1,0 +1,152 @@
+/// The app under attack: the few operations the attack scenarios drive, in the app's own words.
+///
+/// Implement it in your test target over your real service layer (the code your HTTP handlers or
+/// CLI commands call), not over PHIGuard's types directly: the point is to attack *your* wiring.
+/// Every method answers the way your app answers a client: a session is the opaque value you would
+/// put in a cookie, and a refusal is the public message you would show (with its reference apart).
+///
+/// An operation your app does not have is left out of ``capabilities``; the scenarios that need it
+/// report ``AttackVerdict/notApplicable(reason:)`` (never counted as blocked), and its method is never
+/// called (the default implementations throw ``AttackTargetError/unsupported(_:)``).
+///
+/// Methods throw only when the *test harness* fails (the database could not be opened, a fixture is
+/// missing): a refusal of the attack is a returned ``AttackResponse/refused(_:)``, not a throw. A
+/// scenario that meets a thrown error reports ``AttackVerdict/inconclusive(reason:)``.
+public protocol AttackTarget: Sendable {
+    /// What the app offers beyond signing in and reading a record.
+    var capabilities: Set<AttackCapability> { get }
+    /// The test accounts and records the scenarios use (seeded by the app before the run).
+    var fixture: AttackFixture { get }
+
+    /// Signs in with a password as a client at `clientAddress`, presenting `presented` (the session
+    /// cookie the client already holds, if any: a fixation attempt presents one).
+    func signIn(loginName: String, password: String, clientAddress: String, presenting presented: AttackSession?)
+        async throws -> SignInOutcome
+
+    /// Sends a second-factor code for a session that is waiting for one.
+    func sendSecondFactorCode(_ code: String, session: AttackSession, clientAddress: String) async throws
+        -> SignInOutcome
+
+    /// A valid current second-factor (TOTP) code of a test account, from its authenticator.
+    func currentSecondFactorCode(for account: AttackAccount) async throws -> String
+
+    /// Performs a record operation as the holder of `session` (any session state: the app decides).
+    func perform(_ operation: RecordOperation, as session: AttackSession) async throws -> AttackResponse
+
+    /// Signs the holder of `session` out.
+    func signOut(_ session: AttackSession) async throws
+
+    /// Opens a registration (sign-up) session: the state before any account exists. Needs ``AttackCapability/registration``.
+    func beginRegistration(clientAddress: String) async throws -> AttackSession
+
+    /// Completes a registration begun with ``beginRegistration(clientAddress:)``. `claimedPatientID` is
+    /// what a hostile client adds to the request (a patient id it chose); an app that ignores it is right.
+    func completeRegistration(
+        _ session: AttackSession, loginName: String, password: String, claimedPatientID: String?, clientAddress: String
+    ) async throws -> AttackResponse
+
+    /// Asks for a password-recovery link for `loginName`; the answer the client sees. Needs ``AttackCapability/passwordRecovery``.
+    func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse
+
+    /// The session that the recovery link last sent to `account` opens (what its e-mail held), or `nil`.
+    func openRecoveryLink(for account: AttackAccount) async throws -> AttackSession?
+
+    /// Changes the password of the holder of `session`. Needs ``AttackCapability/passwordChange``.
+    /// Returns the session to use from now on (``SignInOutcome/authenticated(_:)``: apps rotate it),
+    /// or the refusal.
+    func changePassword(_ session: AttackSession, current: String, new: String) async throws -> SignInOutcome
+
+    /// Breaks the glass for `patientID` as the holder of `session`. Needs ``AttackCapability/breakGlass``.
+    func breakGlass(patientID: String, reason: String, justification: String, as session: AttackSession)
+        async throws -> AttackResponse
+
+    /// Moves the app's clock forward (sessions, grants and throttles expire). Needs ``AttackCapability/clockControl``.
+    func advanceClock(by duration: Duration) async throws
+
+    /// Forgets every failure counter and rate-limit bucket, so timing runs measure the work, not the
+    /// throttle. Needs ``AttackCapability/throttleReset``; used by the oracle scenario only.
+    func resetThrottling() async throws
+
+    /// Verifies the audit log as the app's auditors would (chain, checkpoints, any witness): `true`
+    /// when intact. Needs ``AttackCapability/auditVerification``.
+    func verifyAuditLog() async throws -> Bool
+
+    /// Raw access to the app's database, for the scenarios that tamper with it or scan it. Needs ``AttackCapability/storage``.
+    var storage: (any AttackStorage)? { get }
+}
+
+/// An optional operation of an ``AttackTarget``.
+public enum AttackCapability: String, Sendable, Hashable, Codable, CaseIterable {
+    /// ``AttackTarget/beginRegistration(clientAddress:)`` and ``AttackTarget/completeRegistration(_:loginName:password:claimedPatientID:clientAddress:)``.
+    case registration
+    /// ``AttackTarget/requestPasswordRecovery(loginName:clientAddress:)`` and ``AttackTarget/openRecoveryLink(for:)``.
+    case passwordRecovery
+    /// ``RecordOperation/update(type:id:changes:)``.
+    case recordUpdate
+    /// ``RecordOperation/delete(type:id:)``.
+    case recordDelete
+    /// ``RecordOperation/list(type:)``.
+    case recordList
+    /// ``AttackTarget/changePassword(_:current:new:)``.
+    case passwordChange
+    /// ``AttackTarget/breakGlass(patientID:reason:justification:as:)``.
+    case breakGlass
+    /// ``AttackTarget/advanceClock(by:)``.
+    case clockControl
+    /// ``AttackTarget/resetThrottling()``.
+    case throttleReset
+    /// ``AttackTarget/verifyAuditLog()``.
+    case auditVerification
+    /// ``AttackTarget/storage``.
+    case storage
+}
+
+/// A harness failure of an ``AttackTarget`` (not a refusal of the attack).
+public enum AttackTargetError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The app does not offer this operation (it should not be in ``AttackTarget/capabilities``).
+    case unsupported(String)
+
+    /// A fixed text naming the operation.
+    public var description: String {
+        switch self {
+        case .unsupported(let operation): "the target does not support \(operation)"
+        }
+    }
+}
+
+extension AttackTarget {
+    /// Not supported unless implemented.
+    public func beginRegistration(clientAddress: String) async throws -> AttackSession {
+        throw AttackTargetError.unsupported("registration")
+    }
+    /// Not supported unless implemented.
+    public func completeRegistration(
+        _ session: AttackSession, loginName: String, password: String, claimedPatientID: String?, clientAddress: String
+    ) async throws -> AttackResponse { throw AttackTargetError.unsupported("registration") }
+    /// Not supported unless implemented.
+    public func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse {
+        throw AttackTargetError.unsupported("password recovery")
+    }
+    /// Not supported unless implemented.
+    public func openRecoveryLink(for account: AttackAccount) async throws -> AttackSession? {
+        throw AttackTargetError.unsupported("password recovery")
+    }
+    /// Not supported unless implemented.
+    public func changePassword(_ session: AttackSession, current: String, new: String) async throws -> SignInOutcome {
+        throw AttackTargetError.unsupported("password change")
+    }
+    /// Not supported unless implemented.
+    public func breakGlass(patientID: String, reason: String, justification: String, as session: AttackSession)
+        async throws -> AttackResponse
+    { throw AttackTargetError.unsupported("break-glass") }
+    /// Not supported unless implemented.
+    public func advanceClock(by duration: Duration) async throws {
+        throw AttackTargetError.unsupported("clock control")
+    }
+    /// Not supported unless implemented.
+    public func resetThrottling() async throws { throw AttackTargetError.unsupported("throttle reset") }
+    /// Not supported unless implemented.
+    public func verifyAuditLog() async throws -> Bool { throw AttackTargetError.unsupported("audit verification") }
+    /// No storage access unless implemented.
+    public var storage: (any AttackStorage)? { nil }
+}
