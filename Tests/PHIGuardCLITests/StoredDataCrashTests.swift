@@ -122,8 +122,8 @@ struct StoredDataCrashTests {
         "UPDATE phiguard_lockout_addresses SET failures = -1, not_before = -9223372036854775808",
         "UPDATE phiguard_totp_replay SET last_step = 9223372036854775807",
         "UPDATE phiguard_totp_replay SET last_step = -1",
-        "UPDATE portal_accounts SET disabled = 7",
-        "UPDATE portal_accounts SET demo = -3",
+        "UPDATE phiguard_accounts SET disabled = 7",
+        "UPDATE phiguard_accounts SET disabled = -9223372036854775808",
         "UPDATE audit_records SET sequence = -1 WHERE position = (SELECT max(position) FROM audit_records)",
         "UPDATE audit_records SET sequence = 9223372036854775807 WHERE position = (SELECT max(position) FROM audit_records)",
     ]
