@@ -38,7 +38,8 @@ struct BackupCLITests {
             "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
             "immunizations", "billing",
         ]
-        let contexts = (["phiguard_accounts.totp_secret=id"]
+        let contexts =
+            (["phiguard_accounts.totp_secret=id"]
             + ["name", "mrn", "ssn"].map { "portal_patients.\($0)=id:\($0)" }
             + ["portal_patients.birth_date=id:birth-date"]
             + chartFields.map { "portal_charts.\($0)=id:\($0)" }).flatMap { ["--context", $0] }
