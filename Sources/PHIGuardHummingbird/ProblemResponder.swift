@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+internal import PHIGuardCrypto
 public import PHIGuardErrors
 
 /// Turns any error into a response through `PHIGuardErrors`' `ErrorReporter`: RFC 9457
@@ -86,21 +87,7 @@ public struct ProblemResponder: Sendable {
 /// Escaping for text placed in HTML element content or a quoted attribute.
 public enum HTMLText {
     /// `text` with `& < > " '` replaced by character references.
-    public static func escape(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.append(character)
-            }
-        }
-        return result
-    }
+    public static func escape(_ text: String) -> String { HTMLEscaping.escape(text) }
 }
 
 /// A Hummingbird error (route not found, body too large, undecodable body) as a public problem by

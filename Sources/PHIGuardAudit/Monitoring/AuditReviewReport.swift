@@ -1,4 +1,5 @@
 public import Foundation
+internal import PHIGuardCrypto
 
 /// The periodic review an auditor reads: who accessed which patients, every break-glass access
 /// (reviewed or not), and the alerts ``SecurityMonitor`` raises, for records from `since` on.
@@ -367,22 +368,8 @@ public struct AuditReviewReport: Sendable, Hashable, Encodable {
         return page
     }
 
-    /// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values.
-    public static func escapeHTML(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    /// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values (PHIGuard's one escaper).
+    public static func escapeHTML(_ text: String) -> String { HTMLEscaping.escape(text) }
 
     private func timelineChart() -> String {
         let width = 800
