@@ -32,10 +32,18 @@ struct BackupCLITests {
                 .status == 73)
 
         // How the portal seals its fields: every envelope in its database is then authenticated.
-        let contexts = [
-            "portal_accounts.login_name=id", "portal_accounts.totp_secret=id", "portal_patients.name=id",
-            "portal_patients.date_of_birth=id", "portal_chart_fields.value=patient_id:@field",
-        ].flatMap { ["--context", $0] }
+        // (PortalCore's schemas: `portal_patients` and `portal_charts`, each field bound to table, id and
+        // field name; the account directory's TOTP secrets to (`phiguard_accounts`, id, `totp_secret`).)
+        let chartFields = [
+            "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
+            "immunizations", "billing",
+        ]
+        let contexts = (
+            [
+                "phiguard_accounts.totp_secret=id", "portal_patients.name=id", "portal_patients.birth_date=id:birth-date",
+                "portal_patients.mrn=id", "portal_patients.ssn=id",
+            ] + chartFields.map { "portal_charts.\($0)=id" }
+        ).flatMap { ["--context", $0] }
         let keys = ["--field-keys", portal.keys + "/field.keys", "--keys", portal.keys]
         let verify = try Self.phiguard(["backup", "verify", backup, "--backup-key", key, "--json"] + keys + contexts)
         #expect(verify.status == 0, "\(verify.stderr)")
