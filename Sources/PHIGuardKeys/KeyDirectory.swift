@@ -295,7 +295,9 @@ public struct KeyDirectory: KeySource {
     }
 
     /// The backup key from `backup.key` (the ``BackupKey`` file format, as `phiguard backup keygen` writes it).
-    public func backupKey() throws(KeyError) -> BackupKey { try BackupKey.parse(try read(.backup), path: filePath(.backup)) }
+    public func backupKey() throws(KeyError) -> BackupKey {
+        try BackupKey.parse(try read(.backup), path: filePath(.backup))
+    }
 }
 
 extension KeyError {

@@ -22,7 +22,8 @@ struct BackupKeyTests {
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[0] == Substring(BackupKey.fileHeader))
         #expect(try BackupKey.load(path: path).fingerprint == key.fingerprint)
-        #expect(!key.description.contains(lines[1]) && !"\(KeyError.malformed(path: path, reason: "x"))".contains(lines[1]))
+        #expect(
+            !key.description.contains(lines[1]) && !"\(KeyError.malformed(path: path, reason: "x"))".contains(lines[1]))
         #expect(throws: KeyError.exists(path: path)) { try key.write(to: path) }
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         #expect(throws: KeyError.fileAccessibleByOthers(path: path, mode: "0644")) { try BackupKey.load(path: path) }
@@ -49,7 +50,9 @@ struct BackupKeyTests {
         ]
         for (name, text) in cases {
             let path = directory.appendingPathComponent(name).path
-            #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+            #expect(
+                FileManager.default.createFile(
+                    atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
             let error = #expect(throws: KeyError.self) { try BackupKey.load(path: path) }
             guard case .malformed(let reported, let reason) = error else {
                 Issue.record("\(name): expected malformed, got \(String(describing: error))")
@@ -69,7 +72,8 @@ struct BackupKeyTests {
         #expect(try BackupKey.load(path: crlf).fingerprint == BackupKey.load(path: lf).fingerprint)
     }
 
-    @Test("a key directory's backup.key creates, verifies and restores an SQLite backup; a copy of it loads the same key")
+    @Test(
+        "a key directory's backup.key creates, verifies and restores an SQLite backup; a copy of it loads the same key")
     func keyDirectoryKeyMakesBackups() async throws {
         let world = try BackupWorld()
         defer { world.remove() }
@@ -91,7 +95,8 @@ struct BackupKeyTests {
         let copied = try BackupKey.load(path: copy)
         #expect(copied.fingerprint == key.fingerprint && copied.fingerprint.count == 16)
         try FileManager.default.removeItem(atPath: world.path)
-        let restored = try await DatabaseBackup.restoreSQLite(backup: backup, key: copied, to: world.path, options: world.options)
+        let restored = try await DatabaseBackup.restoreSQLite(
+            backup: backup, key: copied, to: world.path, options: world.options)
         #expect(restored.envelopes.found == 18 && restored.envelopes.failureCount == 0)
 
         // Another directory's key is a wrong key, not tampering.
