@@ -49,6 +49,24 @@ struct BackupCLITests {
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(verify.stdout.contains(#""envelopesKeyChecked":0"#), "\(verify.stdout)")
         #expect(!verify.stdout.contains(#""envelopesDecrypted":0"#))
+        // The key directory's backup.key is the same key file format: it makes and verifies backups too
+        // (a different key from keygen's, so each backup refuses the other key as the wrong key).
+        let directoryKey = portal.keys + "/backup.key"
+        let directoryBackup = portal.directory.appendingPathComponent("directory-key.phgbak").path
+        let made = try Self.phiguard(
+            ["backup", "create", "--backup-key", directoryKey, "--sqlite", portal.database, "--out", directoryBackup])
+        #expect(made.status == 0, "\(made.stderr)")
+        let verified = try Self.phiguard(
+            ["backup", "verify", directoryBackup, "--backup-key", directoryKey] + keys + contexts)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let wrongKey = try Self.phiguard(["backup", "verify", directoryBackup, "--backup-key", key] + keys + contexts)
+        #expect(wrongKey.status == 1 && wrongKey.stderr.contains("different backup key"), "\(wrongKey.stderr)")
+        // Another key file (the audit chain key) is not a backup key: refused, exit 65, naming the file.
+        let chainKey = portal.keys + "/chain.key"
+        let notBackupKey = try Self.phiguard(
+            ["backup", "create", "--backup-key", chainKey, "--sqlite", portal.database, "--out", directoryBackup + "2"])
+        #expect(notBackupKey.status == 65 && notBackupKey.stderr.contains(chainKey), "\(notBackupKey.stderr)")
+        #expect(notBackupKey.stderr.contains("phiguard-backup-key v1"))
         // Without the audit keys, a snapshot with an audit log is not called verified.
         let noAudit = try Self.phiguard(
             ["backup", "verify", backup, "--backup-key", key, "--field-keys", portal.keys + "/field.keys"])
