@@ -72,8 +72,8 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardBackup",
         [
-            "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite, nioCore, postgres, log,
+            "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardFieldEncryption", "PHIGuardKeys", "PHIGuardPostgres",
+            "PHIGuardRecords", "PHIGuardSQLite", sqlite, nioCore, postgres, log,
         ]
     ),
     // The Hummingbird adapter: session cookies, CSRF, problem responses, rate limits, security headers.
@@ -157,8 +157,8 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
     (
         "PHIGuardBackup",
         [
-            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardPostgres", "PHIGuardRecords",
-            "PHIGuardSQLite", sqlite, nioCore, postgres, log,
+            "PHIGuardAccess", "PHIGuardAudit", "PHIGuardFieldEncryption", "PHIGuardKeys", "PHIGuardPostgres",
+            "PHIGuardRecords", "PHIGuardSQLite", sqlite, nioCore, postgres, log,
         ]
     ),
     (

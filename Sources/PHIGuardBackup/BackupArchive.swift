@@ -1,5 +1,6 @@
 internal import Foundation
 internal import PHIGuardCrypto
+internal import PHIGuardKeys
 
 #if canImport(Glibc)
     internal import Glibc
@@ -29,6 +30,11 @@ enum BackupArchive {
     static let maximumChunkByteCount = 16 << 20
     static let maximumManifestByteCount = 1 << 20
 
+    /// The key check of the header (`BackupKey`'s, under `PHIGuard.backup.key-check.v1`), its error typed as a backup error.
+    static func keyCheck(_ key: BackupKey) throws(BackupError) -> [UInt8] {
+        do { return try key.keyCheck() } catch { throw .key(error) }
+    }
+
     /// Encrypts the file at `snapshotPath` into a new file at `output`, which must not exist: the
     /// archive is written beside it, synced, then linked into place (never a partial file).
     static func write(
@@ -40,7 +46,7 @@ enum BackupArchive {
             do { sealer = try SecretStream.Sealer(key: key.secret) } catch {
                 throw BackupError.crypto(error.description)
             }
-            let header = magic + (try key.keyCheck()) + sealer.header
+            let header = magic + (try keyCheck(key)) + sealer.header
             try file.write(header)
             try writeFrame(try seal(sealer, manifest.encoded(), header, .message), to: file)
             let input = try InputFile(path: snapshotPath)
@@ -93,7 +99,7 @@ final class BackupReader {
         }
         guard header[7] == BackupArchive.magic[7] else { throw .unsupportedVersion(header[7]) }
         guard header.count == BackupArchive.headerByteCount else { throw .truncated }
-        guard Sodium.constantTimeEqual(Array(header[8..<24]), try key.keyCheck()) else { throw .wrongKey }
+        guard Sodium.constantTimeEqual(Array(header[8..<24]), try BackupArchive.keyCheck(key)) else { throw .wrongKey }
         do { opener = try SecretStream.Opener(key: key.secret, header: Array(header[24..<48])) } catch {
             throw .tampered
         }

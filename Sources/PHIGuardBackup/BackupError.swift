@@ -1,8 +1,11 @@
+public import PHIGuardKeys
+
 /// Why a backup could not be created, read, verified or restored. No case carries a key byte, a
 /// database value or a decrypted byte; paths and counts only.
 public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The backup key file is missing, unreadable, accessible to others or malformed (the reason).
-    case keyFile(String)
+    /// The backup key could not be used (its `KeyError`, which names the file or key and the
+    /// problem, never the key). Loading a key throws `KeyError` itself: see `BackupKey.load(path:)`.
+    case key(KeyError)
     /// The file does not start with the backup format's magic bytes.
     case notABackup
     /// The file is a backup in a format version this build does not read.
@@ -44,7 +47,7 @@ public enum BackupError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A description with paths, counts and reasons only.
     public var description: String {
         switch self {
-        case .keyFile(let reason): "backup key: \(reason)"
+        case .key(let error): "backup key: \(error)"
         case .notABackup: "not a PHIGuard backup file"
         case .unsupportedVersion(let version): "backup format version \(version) is not supported"
         case .wrongKey: "the backup was made with a different backup key"

@@ -1,5 +1,6 @@
 internal import Foundation
 internal import PHIGuardCrypto
+public import PHIGuardKeys
 public import PHIGuardPostgres
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ internal import Foundation
 public import PHIGuardAudit
 internal import PHIGuardCrypto
 public import PHIGuardFieldEncryption
+public import PHIGuardKeys
 public import PHIGuardPostgres
 
 #if canImport(Glibc)
@@ -56,7 +57,7 @@ public struct BackupVerificationReport: Sendable {
 /// Encrypted, verified backups of an SQLite database or a PostgreSQL database: create, verify, restore.
 ///
 /// ```swift
-/// let key = try BackupKey.load(path: "/etc/portal/backup.key")
+/// let key = try KeyDirectory(path: "/etc/portal/keys").backupKey()   // or BackupKey.load(path:)
 /// let manifest = try await DatabaseBackup.createSQLite(database: "/var/lib/portal/portal.sqlite",
 ///                                                      key: key, to: "/backups/portal-2026-11-29.phgbak")
 /// let options = BackupVerificationOptions(keyring: keyring, auditVerifier: verifier, contextRules: rules)

@@ -3,6 +3,7 @@ import Foundation
 import PHIGuardAudit
 import PHIGuardBackup
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardPostgres
 
 /// `phiguard backup …`: encrypted backups of an SQLite file or a PostgreSQL database that are
@@ -14,7 +15,7 @@ struct BackupCommand: AsyncParsableCommand {
         discussion: """
             A backup is one file: a manifest (time, sizes, BLAKE2b hash, audit tail and latest checkpoint) and a
             consistent snapshot (SQLite VACUUM INTO, or pg_dump), encrypted with libsodium secretstream under a
-            backup key made by `phiguard backup keygen`. PostgreSQL URLs are read from PHIGUARD_BACKUP_POSTGRES_URL
+            backup key made by `phiguard backup keygen` (or a key directory's backup.key: the same format). PostgreSQL URLs are read from PHIGUARD_BACKUP_POSTGRES_URL
             (or PHIGUARD_POSTGRES_URL), never from arguments.
 
             Exit status: 0 success, 1 the backup failed verification (tampered, truncated, wrong key, broken
@@ -25,9 +26,11 @@ struct BackupCommand: AsyncParsableCommand {
         subcommands: [Keygen.self, Create.self, Verify.self, Restore.self]
     )
 
-    /// The backup key file, read in one place (`BackupKey.load`).
+    /// The backup key file, read in one place (`BackupKey.load`, PHIGuardKeys' one backup key type).
     struct KeyOption: ParsableArguments {
-        @Option(name: .customLong("backup-key"), help: "The backup key file (mode 0600, from `backup keygen`).")
+        @Option(
+            name: .customLong("backup-key"),
+            help: "The backup key file (mode 0600, from `backup keygen`, or a key directory's backup.key).")
         var backupKey: String
 
         func load() throws -> BackupKey {
@@ -174,13 +177,26 @@ struct BackupCommand: AsyncParsableCommand {
             case .wrongKey, .truncated, .tampered, .trailingData, .snapshotMismatch, .auditChainBroken,
                 .auditUnavailable, .envelopesUndecryptable:
                 CLIExit.negative
-            case .keyFile, .notABackup, .unsupportedVersion, .malformed, .wrongKind: CLIExit.dataError
+            case .key(let keyError): try refuse(keyError)
+            case .notABackup, .unsupportedVersion, .malformed, .wrongKind: CLIExit.dataError
             case .destinationExists: CLIExit.cannotCreate
             case .io(_, let operation, _): operation == "open" ? CLIExit.noInput : CLIExit.internalError
             case .database, .postgresTool, .crypto: CLIExit.internalError
             case .scratchDatabaseUnavailable: CLIExit.noInput
             }
         try fail(error.description, code)
+    }
+
+    /// Prints the backup key's error (file, problem and fix, never the key) and exits with its status.
+    static func refuse(_ error: KeyError) throws -> Never {
+        let code: ExitCode =
+            switch error {
+            case .keyMissing, .directoryMissing: CLIExit.noInput
+            case .exists: CLIExit.cannotCreate
+            case .io, .secureMemory, .unavailable: CLIExit.internalError
+            default: CLIExit.dataError
+            }
+        try fail("backup key: \(error.description); fix: \(error.fix)", code)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

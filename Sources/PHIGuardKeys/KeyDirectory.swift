@@ -19,7 +19,7 @@ public import PHIGuardFieldEncryption
 /// | `signing.key` | 0600 | ``KeySource/auditSigningKey()`` (Ed25519 seed, base64) |
 /// | `signing.pub` | 0644 | the checkpoint public key, for `phiguard audit verify` |
 /// | `digest.key` | 0600 | ``KeySource/digestSecret()`` (32 bytes, base64) |
-/// | `backup.key` | 0600 | ``KeySource/backupKey()`` (32 bytes, base64) |
+/// | `backup.key` | 0600 | ``KeySource/backupKey()`` (``BackupKey`` file: `phiguard-backup-key v1`, then base64) |
 ///
 /// Before any key is read: the directory is not a symbolic link, belongs to the user running the
 /// process and is not writable by group or others; each key file is a regular file (not a link),
@@ -95,7 +95,9 @@ public struct KeyDirectory: KeySource {
                 let id = kind == .fieldKeyring ? "field-1" : "index-1"
                 let keyring = try Keyring(active: try FieldKey.generate(id: id))
                 text = KeyringFile.serialize(keyring)
-            case .auditChain, .auditSigning, .digestSecret, .backup, .rowSealing:
+            case .backup:
+                text = try BackupKey.generate().fileContents()
+            case .auditChain, .auditSigning, .digestSecret, .rowSealing:
                 var bytes = try Sodium.randomBytes(count: 32)
                 defer { Sodium.zero(&bytes) }
                 text = Array((Base64.encode(bytes, variant: .standard) + "\n").utf8)
@@ -292,8 +294,10 @@ public struct KeyDirectory: KeySource {
         }
     }
 
-    /// The backup key from `backup.key`.
-    public func backupKey() throws(KeyError) -> BackupKey { try BackupKey(secret: try rawKey(.backup)) }
+    /// The backup key from `backup.key` (the ``BackupKey`` file format, as `phiguard backup keygen` writes it).
+    public func backupKey() throws(KeyError) -> BackupKey {
+        try BackupKey.parse(try read(.backup), path: filePath(.backup))
+    }
 }
 
 extension KeyError {

@@ -101,7 +101,7 @@ public enum KeyKind: String, Sendable, Hashable, CaseIterable, Codable {
     case auditSigning = "audit-signing"
     /// The key of stored-key digests in the rate-limit and lockout stores (`digest.key`, 32 bytes base64).
     case digestSecret = "digest"
-    /// The key that encrypts backups (`backup.key`, 32 bytes base64).
+    /// The key that encrypts backups (`backup.key`, the ``BackupKey`` file format).
     case backup = "backup"
     /// The key that seals session, account and care-team rows (`sealing.key`, 32 bytes base64).
     case rowSealing = "row-sealing"

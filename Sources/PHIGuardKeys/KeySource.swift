@@ -31,7 +31,7 @@ public protocol KeySource: Sendable {
     func auditPublicKey() throws(KeyError) -> AuditCheckpointPublicKey
     /// The key of stored-key digests (rate limits, lockout).
     func digestSecret() throws(KeyError) -> DigestSecret
-    /// The key encrypting backups.
+    /// The key encrypting backups (`PHIGuardBackup`'s `DatabaseBackup` takes it).
     func backupKey() throws(KeyError) -> BackupKey
     /// The key sealing authorization data at rest (sessions, accounts, care teams).
     func rowSealingKey() throws(KeyError) -> RowSealingKey

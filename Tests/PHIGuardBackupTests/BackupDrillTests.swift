@@ -2,6 +2,7 @@ import Foundation
 import PHIGuardAudit
 import PHIGuardBackup
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardRecords
 import PHIGuardSQLite
 import SQLiteNIO

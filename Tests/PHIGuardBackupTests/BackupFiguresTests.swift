@@ -3,6 +3,7 @@ import NIOCore
 import PHIGuardAudit
 import PHIGuardBackup
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardRecords
 import PHIGuardSQLite
 import SQLiteNIO

@@ -1,5 +1,6 @@
 import Foundation
 import PHIGuardBackup
+import PHIGuardKeys
 import Testing
 
 /// Every way of damaging a backup file is a typed refusal, and nothing is restored.

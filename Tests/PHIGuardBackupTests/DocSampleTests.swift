@@ -4,6 +4,7 @@ import Foundation
 import PHIGuardAudit
 import PHIGuardBackup
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardRecords
 import Testing
 

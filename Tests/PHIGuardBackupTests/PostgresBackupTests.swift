@@ -3,6 +3,7 @@ import Logging
 import PHIGuardAudit
 import PHIGuardBackup
 import PHIGuardFieldEncryption
+import PHIGuardKeys
 import PHIGuardPostgres
 import PHIGuardRecords
 import PostgresNIO

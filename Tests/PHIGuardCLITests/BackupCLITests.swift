@@ -32,22 +32,41 @@ struct BackupCLITests {
                 .status == 73)
 
         // How the portal seals its fields: every envelope in its database is then authenticated.
-        // (PortalCore's record schemas: one encrypted column per field, bound to table, row id and
-        // field name; the account directory's TOTP secrets.)
+        // (PortalCore's schemas: `portal_patients` and `portal_charts`, each field bound to table, id and
+        // field name; the account directory's TOTP secrets to (`phiguard_accounts`, id, `totp_secret`).)
         let chartFields = [
             "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
             "immunizations", "billing",
         ]
         let contexts =
-            (["phiguard_accounts.totp_secret=id"]
-            + ["name", "mrn", "ssn"].map { "portal_patients.\($0)=id:\($0)" }
-            + ["portal_patients.birth_date=id:birth-date"]
-            + chartFields.map { "portal_charts.\($0)=id:\($0)" }).flatMap { ["--context", $0] }
+            ([
+                "phiguard_accounts.totp_secret=id", "portal_patients.name=id",
+                "portal_patients.birth_date=id:birth-date",
+                "portal_patients.mrn=id", "portal_patients.ssn=id",
+            ] + chartFields.map { "portal_charts.\($0)=id" }).flatMap { ["--context", $0] }
         let keys = ["--field-keys", portal.keys + "/field.keys", "--keys", portal.keys]
         let verify = try Self.phiguard(["backup", "verify", backup, "--backup-key", key, "--json"] + keys + contexts)
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(verify.stdout.contains(#""envelopesKeyChecked":0"#), "\(verify.stdout)")
         #expect(!verify.stdout.contains(#""envelopesDecrypted":0"#))
+        // The key directory's backup.key is the same key file format: it makes and verifies backups too
+        // (a different key from keygen's, so each backup refuses the other key as the wrong key).
+        let directoryKey = portal.keys + "/backup.key"
+        let directoryBackup = portal.directory.appendingPathComponent("directory-key.phgbak").path
+        let made = try Self.phiguard(
+            ["backup", "create", "--backup-key", directoryKey, "--sqlite", portal.database, "--out", directoryBackup])
+        #expect(made.status == 0, "\(made.stderr)")
+        let verified = try Self.phiguard(
+            ["backup", "verify", directoryBackup, "--backup-key", directoryKey] + keys + contexts)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let wrongKey = try Self.phiguard(["backup", "verify", directoryBackup, "--backup-key", key] + keys + contexts)
+        #expect(wrongKey.status == 1 && wrongKey.stderr.contains("different backup key"), "\(wrongKey.stderr)")
+        // Another key file (the audit chain key) is not a backup key: refused, exit 65, naming the file.
+        let chainKey = portal.keys + "/chain.key"
+        let notBackupKey = try Self.phiguard(
+            ["backup", "create", "--backup-key", chainKey, "--sqlite", portal.database, "--out", directoryBackup + "2"])
+        #expect(notBackupKey.status == 65 && notBackupKey.stderr.contains(chainKey), "\(notBackupKey.stderr)")
+        #expect(notBackupKey.stderr.contains("phiguard-backup-key v1"))
         // Without the audit keys, a snapshot with an audit log is not called verified.
         let noAudit = try Self.phiguard(
             ["backup", "verify", backup, "--backup-key", key, "--field-keys", portal.keys + "/field.keys"])

@@ -41,6 +41,33 @@ struct KeyDirectoryTests {
         }
     }
 
+    @Test("backup.key is the one backup key file format: the header line, then base64; bare base64 is refused")
+    func backupKeyFormat() throws {
+        try withTemporaryDirectory { parent in
+            let keys = try KeyDirectory.create(at: parent + "/keys")
+            let path = keys.filePath(.backup)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let lines = text.split(separator: "\n")
+            #expect(lines.count == 2 && lines[0] == Substring(BackupKey.fileHeader))
+            let key = try keys.backupKey()
+            // The same file outside the directory loads the same key (`phiguard backup --backup-key`).
+            #expect(try BackupKey.load(path: path).fingerprint == key.fingerprint)
+            #expect(!key.description.contains(lines[1]))
+            // An older directory's bare base64 backup.key: malformed, named, with the fix; never the key.
+            unlink(path)
+            #expect(
+                FileManager.default.createFile(
+                    atPath: path, contents: Data((lines[1] + "\n").utf8), attributes: [.posixPermissions: 0o600]))
+            let refused = error { _ = try keys.backupKey() }
+            guard case .malformed(let reported, let reason) = refused else {
+                Issue.record("expected malformed, got \(String(describing: refused))")
+                return
+            }
+            #expect(reported == path && reason.contains(BackupKey.fileHeader) && !reason.contains(lines[1]))
+            #expect(keys.problems() == [.malformed(path: reported, reason: reason)])
+        }
+    }
+
     /// The error `body` throws, or `nil`.
     func error(_ body: () throws -> Void) -> KeyError? {
         do { try body() } catch let error as KeyError { return error } catch { return nil }

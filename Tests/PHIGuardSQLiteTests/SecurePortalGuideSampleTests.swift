@@ -272,11 +272,12 @@ func verifyAudit(portal: Portal, secrets: PortalSecrets, witnessPath: String) as
 // MARK: Guide sample backup (begin)
 
 /// Nightly: an encrypted online snapshot of the database, then proof that it decrypts and that its
-/// audit chain and every chart envelope verify. The backup key is its own file (`phiguard backup keygen`).
-func nightlyBackup(databasePath: String, backupPath: String, backupKeyPath: String, secrets: PortalSecrets)
+/// audit chain and every chart envelope verify. The backup key is the key directory's `backup.key`
+/// (a copy kept with the restorers, or a `phiguard backup keygen` file, loads with `BackupKey.load(path:)`).
+func nightlyBackup(databasePath: String, backupPath: String, keyDirectory: String, secrets: PortalSecrets)
     async throws -> Bool
 {
-    let key = try PHIGuardBackup.BackupKey.load(path: backupKeyPath)
+    let key = try KeyDirectory(path: keyDirectory).backupKey()
     try await DatabaseBackup.createSQLite(database: databasePath, key: key, to: backupPath)
     let options = BackupVerificationOptions(
         keyring: secrets.fieldKeyring,
@@ -356,7 +357,6 @@ struct SecurePortalGuideSampleTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try KeyDirectory.create(at: folder + "/keys")
-        try PHIGuardBackup.BackupKey.generate().write(to: folder + "/backup.key")
         try securePortalGuidePolicy.write(toFile: folder + "/policy.yaml", atomically: true, encoding: .utf8)
         let databasePath = folder + "/portal.sqlite"
         let clock = ManualClock()
@@ -450,7 +450,7 @@ struct SecurePortalGuideSampleTests {
         #expect(
             try await nightlyBackup(
                 databasePath: databasePath, backupPath: folder + "/nightly.phgbak",
-                backupKeyPath: folder + "/backup.key", secrets: secrets))
+                keyDirectory: folder + "/keys", secrets: secrets))
         try await portal.close()  // writes a final checkpoint, to the log and to the witness
 
         // After a restart the log continues the chain, and the witness holds the final checkpoint.
