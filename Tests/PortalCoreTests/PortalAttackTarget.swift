@@ -31,7 +31,7 @@ final class PortalAttackTarget: AttackTarget {
     }()
 
     let capabilities: Set<AttackCapability> = [
-        .registration, .recordUpdate, .recordList, .breakGlass, .clockControl, .auditVerification, .storage,
+        .registration, .recordUpdate, .recordList, .breakGlass, .clockControl, .auditVerification, .storage, .search,
     ]
     let fixture: AttackFixture
     let directory: URL
@@ -163,6 +163,20 @@ final class PortalAttackTarget: AttackTarget {
             }
         } catch let error as AttackTargetError {
             throw error
+        } catch {
+            return .refused(refusal(error))
+        }
+    }
+
+    /// The portal's patient search by name (`listPatients(search:)`: a blind-index equality through
+    /// `GuardedRecords.list`); values keyed by the patient ids found.
+    func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
+        do {
+            let page = try await portal.listPatients(
+                token: session.token, search: PatientSearch(name: term), limit: Portal.maximumPageSize)
+            var values: [String: String] = [:]
+            for patient in page.patients { values[patient.patientID] = "" }
+            return .allowed(values: values)
         } catch {
             return .refused(refusal(error))
         }
