@@ -195,7 +195,7 @@ let testTargets: [Target] =
             name: "PortalCoreTests",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
-                "PHIGuardTestSupport",
+                "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
             ],
             swiftSettings: strictSettings
         ),

@@ -172,20 +172,26 @@ extension Portal {
     /// Completes a self-registration: the enrolment must be confirmed with `code` first. The answer
     /// is the same whether or not the name was free (enumeration-safe); the account, if created, has
     /// the `patient` role and no patient link until staff verify who the person is. The confirmation
-    /// code is recorded as used, so it cannot sign in as well.
+    /// code is recorded as used, so it cannot sign in as well. The code is checked at the portal's
+    /// clock (``PortalConfiguration/clock``), the one the sign-in flow checks it at too.
+    /// `clientAddress` is the peer address rate limits count under (the configuration's by default).
     public func completeRegistration(
-        token: String, loginName: String, password: String, enrollment: TOTPEnrollment, code: String
+        token: String, loginName: String, password: String, enrollment: TOTPEnrollment, code: String,
+        clientAddress: String? = nil
     ) async throws {
         guard case .registering(let session) = try await flow.resume(token) else {
             throw AuthenticationError.sessionEnded
         }
         var enrollment = enrollment
-        guard try enrollment.confirm(code), let step = enrollment.lastAcceptedStep else {
+        guard try enrollment.confirm(code, unixSeconds: flow.clock.wallClockSeconds()),
+            let step = enrollment.lastAcceptedStep
+        else {
             throw AuthenticationError.rejected
         }
         let created = try await flow.completeRegistration(
-            session, loginName: loginName, password: password, clientAddress: configuration.clientAddress,
-            authenticator: enrollment.totp, confirmationCode: code)
+            session, loginName: loginName, password: password,
+            clientAddress: clientAddress ?? configuration.clientAddress, authenticator: enrollment.totp,
+            confirmationCode: code)
         if let accountID = created {
             _ = try await totpSteps.advance(accountID: accountID, to: step)
             try await audit.append(try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))

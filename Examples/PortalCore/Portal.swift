@@ -38,6 +38,8 @@ public final class Portal: Sendable {
     let breakGlassStore: SQLiteBreakGlassStore
     let auditSink: SQLiteAuditSink
     let audit: AuditLog
+    /// The copy of every audit checkpoint outside the database (``PortalConfiguration/auditWitnessPath``).
+    let auditWitness: FileCheckpointWitness
     /// The sign-in flow (sessions, lockout, rate limits, TOTP replay, recovery codes).
     public let flow: LoginFlow
     let engine: AccessEngine
@@ -55,7 +57,8 @@ public final class Portal: Sendable {
     private init(
         configuration: PortalConfiguration, storage: SQLiteDatabase, accounts: SQLiteAccountDirectory,
         careTeams: SQLiteCareTeamStore, recordStore: SQLiteRecordStore, totpSteps: SQLiteTOTPReplayStore,
-        breakGlassStore: SQLiteBreakGlassStore, auditSink: SQLiteAuditSink, audit: AuditLog, flow: LoginFlow,
+        breakGlassStore: SQLiteBreakGlassStore, auditSink: SQLiteAuditSink, audit: AuditLog,
+        auditWitness: FileCheckpointWitness, flow: LoginFlow,
         engine: AccessEngine, encryptor: FieldEncryptor, passwords: PasswordHasher, patientIndex: GuardedRecords,
         charts: GuardedRecords, emergency: EmergencyAccess
     ) {
@@ -68,6 +71,7 @@ public final class Portal: Sendable {
         self.breakGlassStore = breakGlassStore
         self.auditSink = auditSink
         self.audit = audit
+        self.auditWitness = auditWitness
         self.flow = flow
         self.engine = engine
         self.encryptor = encryptor
@@ -95,6 +99,7 @@ public final class Portal: Sendable {
         let encryptor = FieldEncryptor(keyring: keys.fieldKeyring, logger: logger)
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: configuration.policyPath, encoding: .utf8))
         let schemas = try PortalSchemas(indexKey: keys.blindIndexRoot)
+        let witness = try FileCheckpointWitness(path: configuration.auditWitnessPath)
         let storage = try await SQLiteDatabase.open(path: configuration.databasePath, logger: logger)
         // What is open so far is closed again if a later step fails.
         var audit: AuditLog?
@@ -115,7 +120,8 @@ public final class Portal: Sendable {
             let breakGlassStore = try await SQLiteBreakGlassStore.open(in: storage)
             let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
             let log = try await AuditLog(
-                sink: auditSink, chainKey: keys.chainKey, signingKey: keys.signingKey, clock: clock, logger: logger)
+                sink: auditSink, chainKey: keys.chainKey, signingKey: keys.signingKey,
+                checkpointExporter: witness.exporter(logger: logger), clock: clock, logger: logger)
             audit = log
             let passwords = try PasswordHasher()
             let flow = try LoginFlow(
@@ -141,7 +147,8 @@ public final class Portal: Sendable {
             return Portal(
                 configuration: configuration, storage: storage, accounts: accounts, careTeams: careTeams,
                 recordStore: recordStore, totpSteps: totpSteps, breakGlassStore: breakGlassStore,
-                auditSink: auditSink, audit: log, flow: flow, engine: engine, encryptor: encryptor,
+                auditSink: auditSink, audit: log, auditWitness: witness, flow: flow, engine: engine,
+                encryptor: encryptor,
                 passwords: passwords, patientIndex: patientIndex, charts: charts, emergency: emergency)
         } catch {
             if let audit { try? await audit.close() }

@@ -15,6 +15,12 @@ public struct PortalConfiguration: Sendable {
     public var keyDirectory: String
     /// The access policy (YAML).
     public var policyPath: String
+    /// The audit checkpoint witness file (`FileCheckpointWitness`): a copy of every signed
+    /// checkpoint outside the database, so cutting the log back together with the checkpoints stored
+    /// beside it is detected (`phiguard audit verify --witness FILE`). By default next to the
+    /// database (`<databasePath>.audit-witness`); in production put it where the portal cannot
+    /// truncate it (an append-only mount, another host's share).
+    public var auditWitnessPath: String
     /// The address recorded for rate limits and lockout (a CLI has no remote peer; a web front end
     /// passes the peer address per call instead).
     public var clientAddress: String
@@ -27,13 +33,15 @@ public struct PortalConfiguration: Sendable {
 
     /// A configuration over one SQLite file.
     public init(
-        databasePath: String, keyDirectory: String, policyPath: String, clientAddress: String = "local-cli",
+        databasePath: String, keyDirectory: String, policyPath: String, auditWitnessPath: String? = nil,
+        clientAddress: String = "local-cli",
         clientLabel: String = "PatientPortal CLI", clock: any PHIGuardClock = SystemClock(),
         logger: Logger = Logger(label: "patient-portal")
     ) {
         self.databasePath = databasePath
         self.keyDirectory = keyDirectory
         self.policyPath = policyPath
+        self.auditWitnessPath = auditWitnessPath ?? databasePath + ".audit-witness"
         self.clientAddress = clientAddress
         self.clientLabel = clientLabel
         self.clock = clock

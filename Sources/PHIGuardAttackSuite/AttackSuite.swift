@@ -15,7 +15,8 @@ public enum AttackSuite {
     /// Every scenario, in run order.
     public static let all: [AttackScenario] = [
         .registrationBypass, .recoverySessionReadsPHI, .pendingSecondFactorReadsPHI, .registrationSessionByID,
-        .clientChosenPatientID, .oracles, .insecureDirectObjectReference, .staffOnlyActions, .credentialStuffing,
+        .clientChosenPatientID, .oracles, .insecureDirectObjectReference, .staffOnlyActions, .searchInjection,
+        .credentialStuffing,
         .totpReplay, .denyBeatsAllow, .ciphertextTampering, .dataAtRest, .breakGlassMisuse, .sessionAttacks,
         .errorLeakage, .bruteForce, .auditTampering,
     ]

@@ -36,6 +36,11 @@ public protocol AttackTarget: Sendable {
     /// Signs the holder of `session` out.
     func signOut(_ session: AttackSession) async throws
 
+    /// Searches the records of `type` the holder of `session` may see for `term`, as the app's search
+    /// box does (whatever field it searches). The answer's values are keyed by the ids of the records
+    /// found. Needs ``AttackCapability/search``.
+    func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse
+
     /// Opens a registration (sign-up) session: the state before any account exists. Needs ``AttackCapability/registration``.
     func beginRegistration(clientAddress: String) async throws -> AttackSession
 
@@ -99,6 +104,8 @@ public enum AttackCapability: String, Sendable, Hashable, Codable, CaseIterable 
     case auditVerification
     /// ``AttackTarget/storage``.
     case storage
+    /// ``AttackTarget/search(type:term:as:)``.
+    case search
 }
 
 /// A harness failure of an ``AttackTarget`` (not a refusal of the attack).
@@ -147,6 +154,10 @@ extension AttackTarget {
     public func resetThrottling() async throws { throw AttackTargetError.unsupported("throttle reset") }
     /// Not supported unless implemented.
     public func verifyAuditLog() async throws -> Bool { throw AttackTargetError.unsupported("audit verification") }
+    /// Not supported unless implemented.
+    public func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
+        throw AttackTargetError.unsupported("search")
+    }
     /// No storage access unless implemented.
     public var storage: (any AttackStorage)? { nil }
 }

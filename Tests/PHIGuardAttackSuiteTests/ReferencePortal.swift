@@ -31,6 +31,8 @@ enum Flaw: String, CaseIterable, Sendable {
     case leakErrors
     /// Verifies the audit log against the checkpoints stored beside it only, not the witness copy.
     case noWitness
+    /// Pastes the search term into the SQL text instead of binding it.
+    case sqlInSearch
 }
 
 /// A small portal built only from PHIGuard's pieces (LoginFlow over the SQLite stores and
@@ -45,7 +47,7 @@ final class ReferencePortal: AttackTarget {
 
     let capabilities: Set<AttackCapability> = [
         .registration, .passwordRecovery, .recordUpdate, .recordDelete, .passwordChange, .breakGlass,
-        .clockControl, .throttleReset, .auditVerification, .storage,
+        .clockControl, .throttleReset, .auditVerification, .storage, .search,
     ]
     let fixture: AttackFixture
     let flaws: Set<Flaw>
@@ -355,6 +357,41 @@ final class ReferencePortal: AttackTarget {
             }
         }
         return values
+    }
+
+    /// Searches charts by id: an exact lookup through `GuardedRecords.read` (the id is a bound value).
+    func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
+        do {
+            guard let authenticated = try await signedIn(session) else {
+                return .refused(refusal(AuthenticationError.sessionEnded))
+            }
+            if flaws.contains(.sqlInSearch) {
+                let column = schema.recordIDColumn
+                let rows = try await attackStorage.execute(
+                    "SELECT \(column) AS id FROM charts WHERE \(column) = '\(term)'", [])
+                var values: [String: String] = [:]
+                for case .text(let id)? in rows.map({ $0["id"] }) { values[id] = "" }
+                return .allowed(values: values)
+            }
+            // Nothing found is the same answer as a missing id.
+            let found = try await chartIfVisible(term, as: authenticated.principal)
+            return .allowed(values: found == nil ? [:] : [term: ""])
+        } catch {
+            return .refused(refusal(error))
+        }
+    }
+
+    /// The chart's values, or `nil` when it is missing or refused. (A typed-throws helper: Swift 6.3.1
+    /// crashes on `catch .notFoundOrDenied` in an untyped-throws async function.)
+    private func chartIfVisible(_ id: String, as principal: AuthenticatedPrincipal) async throws(RecordError)
+        -> [String: String]?
+    {
+        do {
+            return try await charts.read(id, as: principal).values
+        } catch {
+            if case .notFoundOrDenied = error { return nil }
+            throw error
+        }
     }
 
     func signOut(_ session: AttackSession) async throws {

@@ -55,6 +55,7 @@ struct ReferencePortalTests {
         (.distinctMissingVsForbidden, ["attack-07-idor"]),
         (.leakErrors, ["attack-20-error-leakage"]),
         (.noWitness, ["attack-17-audit-tampering"]),
+        (.sqlInSearch, ["attack-09-search-injection"]),
     ]
 
     @Test("the suite can fail: each flaw of the vulnerable portal makes its scenarios succeed", arguments: mutations)
