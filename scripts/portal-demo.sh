@@ -126,8 +126,8 @@ printf 'not-the-password\n' | portal login --user mallory || true
 blocked "Sign-in oracle (known vs unknown user)"
 portal logout
 
-step "phiguard audit verify on the portal's database"
-"$BIN/phiguard" audit verify --sqlite portal.sqlite --keys portal-keys
+step "phiguard audit verify on the portal's database, against its checkpoint witness file (a cut log is caught)"
+"$BIN/phiguard" audit verify --sqlite portal.sqlite --keys portal-keys --witness portal.sqlite.audit-witness
 
 step "phiguard audit export --format fhir (one FHIR R4 AuditEvent per line; kinds and outcomes shown)"
 "$BIN/phiguard" audit export --sqlite portal.sqlite --format fhir --source-id patient-portal >audit.ndjson
