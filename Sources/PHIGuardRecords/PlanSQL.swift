@@ -61,7 +61,8 @@ public struct SQLStatement: Sendable, Hashable {
 /// Measured (first page of 50 of a 200-patient care team, server-side `EXPLAIN ANALYZE`, warm):
 /// on PostgreSQL 10k / 100k / 1M rows took 1.1 / 1.6 / 2.0 ms with `= ANY (ARRAY(…))`; the former
 /// `IN (SELECT …)` took 2.4 / 1.3 / 1,300 ms, because at 1M rows the planner walked the primary key
-/// in `ORDER BY` order and probed the care team for each of ~500,000 rows. On SQLite
+/// in `ORDER BY` order and probed the care team for each of ~500,000 rows (`RecordsListBenchmarks`, the
+/// whole `list` call: 1,780 ms at 1M before, 3.3 ms at 10k, 100k and 1M now). On SQLite
 /// (`RecordsListBenchmarks`) the subquery was flat from 10k to 1M rows (1.0 → 1.2 ms; the bound
 /// list 1.4 → 4.0 ms). Either way the work grows with the team, not the table: a team holding most
 /// of a large table's patients reads all of its rows before sorting the page.
