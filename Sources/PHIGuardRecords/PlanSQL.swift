@@ -50,18 +50,22 @@ public struct SQLStatement: Sendable, Hashable {
 /// let careTeams = try CareTeamTable(table: "care_team", subjectColumn: "user_id", patientColumn: "patient_id")
 /// ```
 ///
-/// A list query filters with `patient_id IN (SELECT patient_id FROM care_team WHERE user_id = ?)`:
-/// one bound parameter whatever the team's size, and the database uses an index on
-/// `(user_id, patient_id)`. A subject whose `Subject.careTeamPatients` is set (the engine uses that
-/// list first) is filtered with a bound id list instead (`IN (?, ?, …)`, up to
-/// ``PlanTranslator/maximumBoundIDs`` ids).
+/// A list query filters with one subquery over the table: one bound parameter whatever the team's
+/// size, and the database uses the index on `(user_id, patient_id)`. On SQLite it is
+/// `patient_id IN (SELECT patient_id FROM care_team WHERE user_id = ?)`; on PostgreSQL
+/// `patient_id = ANY (ARRAY(SELECT patient_id FROM care_team WHERE user_id = $1))`, which the server
+/// evaluates once and then probes through the records' patient-id index. A subject whose
+/// `Subject.careTeamPatients` is set (the engine uses that list first) is filtered with a bound id
+/// list instead (`IN (?, ?, …)`, up to ``PlanTranslator/maximumBoundIDs`` ids).
 ///
-/// Measured (`RecordsListBenchmarks`, first page of 50 of a 200-patient care team, median):
-/// on SQLite the subquery was the faster form and flat from 10k to 1M rows (1.0 → 1.2 ms; the
-/// bound list 1.4 → 4.0 ms). On PostgreSQL the bound list was flat (5.2 → 2.6 ms) but the
-/// subquery, fine at 10k and 100k (7.6, 5.2 ms), took 1.8 s at 1M rows (a plan choice of the
-/// server, not yet investigated). So: keep the care-team table for SQLite; on PostgreSQL with large
-/// tables prefer giving principals their care-team list (`LoginFlow(careTeams:)` does).
+/// Measured (first page of 50 of a 200-patient care team, server-side `EXPLAIN ANALYZE`, warm):
+/// on PostgreSQL 10k / 100k / 1M rows took 1.1 / 1.6 / 2.0 ms with `= ANY (ARRAY(…))`; the former
+/// `IN (SELECT …)` took 2.4 / 1.3 / 1,300 ms, because at 1M rows the planner walked the primary key
+/// in `ORDER BY` order and probed the care team for each of ~500,000 rows (`RecordsListBenchmarks`, the
+/// whole `list` call: 1,780 ms at 1M before, 3.3 ms at 10k, 100k and 1M now). On SQLite
+/// (`RecordsListBenchmarks`) the subquery was flat from 10k to 1M rows (1.0 → 1.2 ms; the bound
+/// list 1.4 → 4.0 ms). Either way the work grows with the team, not the table: a team holding most
+/// of a large table's patients reads all of its rows before sorting the page.
 public struct CareTeamTable: Sendable, Hashable {
     /// The table.
     public let table: String
@@ -136,7 +140,8 @@ package struct SQLBuilder {
 /// ```swift
 /// let translator = try PlanTranslator(schema: charts, dialect: .postgres, careTeams: careTeamTable)
 /// let sql = try translator.whereClause(engine.plan(principal, .read, resourceType: "chart"))
-/// // sql.text: "(charts.patient_id <> '' AND charts.patient_id IN (SELECT … WHERE user_id = $1))"
+/// // sql.text: "(charts.patient_id IS NOT NULL AND charts.patient_id <> ''
+/// //   AND charts.patient_id = ANY (ARRAY(SELECT … WHERE care_team.user_id = $1 AND …)))"
 /// ```
 public struct PlanTranslator: Sendable {
     /// The most ids a care-team list may bind (PostgreSQL allows 65,535 parameters in all).
@@ -218,12 +223,20 @@ public struct PlanTranslator: Sendable {
                 throw .untranslatable(
                     ruleID: plan.ruleIDs.first ?? "?", construct: "careTeam without a care-team table")
             }
+            // SQLite: `IN (SELECT …)`, which it drives from the care-team index. PostgreSQL:
+            // `= ANY (ARRAY(SELECT …))`, an InitPlan run once whose array is probed through the
+            // patient-id index. With `IN (SELECT …)` the planner, estimating the team as an average
+            // one, walked the primary key in ORDER BY order and probed the care team per row: a
+            // first page of 50 of a 200-patient team at 1M rows took 1.3 s instead of 2 ms.
+            // The array holds no NULL (`member IS NOT NULL`), so `= ANY` is two-valued; an empty
+            // team gives FALSE.
             let member = "\(team.table).\(team.patientColumn)"
+            let membership = dialect == .sqlite ? "IN (" : "= ANY (ARRAY("
             sql.append(
-                "(\(patient) IS NOT NULL AND \(patient) <> '' AND \(patient) IN (SELECT \(member) FROM \(team.table) "
-                    + "WHERE \(team.table).\(team.subjectColumn) = ")
+                "(\(patient) IS NOT NULL AND \(patient) <> '' AND \(patient) \(membership)SELECT \(member) "
+                    + "FROM \(team.table) WHERE \(team.table).\(team.subjectColumn) = ")
             sql.bind(.text(subjectID))
-            sql.append(" AND \(member) IS NOT NULL))")
+            sql.append(" AND \(member) IS NOT NULL)" + (dialect == .sqlite ? ")" : "))"))
         case .attributePresent(let key):
             let column = try column(key, plan)
             sql.append(

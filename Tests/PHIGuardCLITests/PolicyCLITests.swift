@@ -155,6 +155,18 @@ import Testing
         ])
         #expect(nurse.status == 0)
         #expect(nurse.stdout.contains("care_team.subject_id = ?"))
+        #expect(nurse.stdout.contains("chart.patient_id IN (SELECT care_team.patient_id FROM care_team WHERE"))
+        // PostgreSQL: an InitPlan array probed through the patient-id index (see `CareTeamTable`).
+        let nursePostgres = try phiguard([
+            "policy", "plan", Self.hospital, "--role", "nurse", "--action", "read", "--type", "chart",
+        ])
+        #expect(nursePostgres.status == 0)
+        #expect(
+            nursePostgres.stdout.contains(
+                "SQL (postgres): WHERE (chart.patient_id IS NOT NULL AND chart.patient_id <> '' AND chart.patient_id = "
+                    + "ANY (ARRAY(SELECT care_team.patient_id FROM care_team WHERE care_team.subject_id = $1 "
+                    + "AND care_team.patient_id IS NOT NULL)))"))
+        #expect(nursePostgres.stdout.contains("$1 = '$subject'"))
         let stranger = try phiguard([
             "policy", "plan", Self.hospital, "--role", "nobody", "--action", "read", "--type", "chart",
         ])
