@@ -138,7 +138,10 @@ extension GuardedRecords {
         for field in decisionFields { sql.append(", \(table).\(field.column)") }
         for field in readable {
             let visible = query.plan.visibility(of: field.name)
-            if visible == .always {
+            // The WHERE clause holds the plan's row condition, so a field visible exactly where the
+            // row is listed is visible on every row read: no CASE (on PostgreSQL each repeated
+            // care-team test is a linear `= ANY` over an InitPlan array).
+            if visible == .always || visible == query.plan.row {
                 sql.append(", 1, \(table).\(field.column)")
             } else {
                 sql.append(", CASE WHEN ")
