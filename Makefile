@@ -13,7 +13,7 @@ demo: deps
 
 ## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
 test: deps venv lint checks
-	PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh $(SWIFT) test
+	PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh scripts/swift-test-summary.sh $(SWIFT) test
 
 deps:
 	@scripts/install-dependencies.sh
@@ -52,7 +52,7 @@ fuzz: deps
 TSAN_SUITES := RateLimit|Lockout|SessionStore|AuditLogTests|AuditSinkTests|ConcurrencyTests|Conformance|SQLiteDatabase
 tsan: deps venv
 	TSAN_OPTIONS=suppressions=$(CURDIR)/scripts/tsan-suppressions.txt PHIGUARD_PYTHON=$(PYTHON) \
-		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_SUITES)' \
+		scripts/swift-test-summary.sh $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_SUITES)' \
 		--skip 'PHIGuardPostgresTests|comparableTiming|recoveryTiming'
 
 ## Runs the benchmarks and the peer comparisons (see Benchmarks/README.md).
