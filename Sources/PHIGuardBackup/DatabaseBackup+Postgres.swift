@@ -51,7 +51,7 @@ extension DatabaseBackup {
         backup: String, key: BackupKey, url: PostgresConnectionURL, force: Bool = false, psql: String = "psql",
         options: BackupVerificationOptions, scratchDirectory: String? = nil
     ) async throws(BackupError) -> BackupVerificationReport {
-        if !force, try PostgresDump.userTableCount(url: url, tool: psql) > 0 {
+        if !force, try await PostgresDump.userTableCount(url: url, tool: psql) > 0 {
             throw .destinationExists(path: "database \(url.database ?? url.username)")
         }
         let directory = try PrivateDirectory(in: scratchDirectory ?? FileManager.default.temporaryDirectory.path)
@@ -71,8 +71,8 @@ extension DatabaseBackup {
         scratchOptions.postgresScratchServer = options.postgresScratchServer ?? url
         scratchOptions.psql = psql
         _ = try await check(path, manifest: manifest, options: scratchOptions)
-        try PostgresDump.load(path, url: url, tool: psql)
-        guard try PostgresDump.userTableCount(url: url, tool: psql) > 0 || manifest.snapshotByteCount == 0 else {
+        try await PostgresDump.load(path, url: url, tool: psql)
+        guard try await PostgresDump.userTableCount(url: url, tool: psql) > 0 || manifest.snapshotByteCount == 0 else {
             throw .database("the restored database has no tables")
         }
         let (audit, envelopes) = try await PostgresSnapshot.check(url, manifest: manifest, options: options)

@@ -155,7 +155,7 @@ public enum DatabaseBackup {
             let (audit, envelopes) = try await PostgresSnapshot.withScratchDatabase(server: server, psql: options.psql)
             {
                 scratch throws(BackupError) in
-                try PostgresDump.load(path, url: scratch, tool: options.psql)
+                try await PostgresDump.load(path, url: scratch, tool: options.psql)
                 return try await PostgresSnapshot.check(scratch, manifest: manifest, options: options)
             }
             return BackupVerificationReport(manifest: manifest, auditRecordsVerified: audit, envelopes: envelopes)

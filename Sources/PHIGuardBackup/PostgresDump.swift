@@ -16,17 +16,17 @@ enum PostgresDump {
     static let completionMarker = "-- PostgreSQL database dump complete"
 
     /// Runs `pg_dump` (plain SQL with `--clean --if-exists`, no owners or privileges) with its
-    /// standard output into `file` (mode 0600); one consistent snapshot of the database.
+    /// standard output into the file at `path` (an `OutputFile`'s temporary path, mode 0600); one consistent snapshot of the database.
     /// `snapshot`: an exported snapshot id (`pg_export_snapshot()`) to dump, so the dump is the
     /// state a transaction of ours also reads.
-    static func dump(url: PostgresConnectionURL, into file: OutputFile, tool: String, snapshot: String? = nil)
-        throws(BackupError)
+    static func dump(url: PostgresConnectionURL, intoPath path: String, tool: String, snapshot: String? = nil)
+        async throws(BackupError)
     {
         var arguments = [
-            "--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file", file.temporaryPath,
+            "--format=plain", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--file", path,
         ]
         if let snapshot { arguments.append("--snapshot=" + snapshot) }
-        let status = try run(tool, arguments, url: url).status
+        let status = try await run(tool, arguments, url: url).status
         guard status == 0 else { throw .postgresTool(tool: "pg_dump", status: status) }
     }
 
@@ -45,8 +45,8 @@ enum PostgresDump {
     }
 
     /// The number of tables outside the system schemas.
-    static func userTableCount(url: PostgresConnectionURL, tool: String) throws(BackupError) -> Int {
-        let (status, output) = try run(
+    static func userTableCount(url: PostgresConnectionURL, tool: String) async throws(BackupError) -> Int {
+        let (status, output) = try await run(
             tool,
             [
                 "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c",
@@ -61,26 +61,45 @@ enum PostgresDump {
 
     /// Runs the dump in one transaction (`--single-transaction`, stop at the first error): it
     /// applies completely or not at all.
-    static func load(_ path: String, url: PostgresConnectionURL, tool: String) throws(BackupError) {
-        let status = try run(
+    static func load(_ path: String, url: PostgresConnectionURL, tool: String) async throws(BackupError) {
+        let status = try await run(
             tool, ["-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-f", path], url: url
         ).status
         guard status == 0 else { throw .postgresTool(tool: "psql", status: status) }
     }
 
     /// Runs one SQL command (a `CREATE DATABASE`, which cannot run in a transaction block) with `psql`.
-    static func execute(_ sql: String, url: PostgresConnectionURL, tool: String) throws(BackupError) {
-        let status = try run(tool, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], url: url).status
+    static func execute(_ sql: String, url: PostgresConnectionURL, tool: String) async throws(BackupError) {
+        let status = try await run(tool, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], url: url).status
         guard status == 0 else { throw .postgresTool(tool: "psql", status: status) }
+    }
+
+    /// Runs `tool` (see ``runBlocking(_:_:url:capture:)``) on a thread of its own and waits for it
+    /// without holding a thread of Swift's cooperative pool: a dump takes as long as the database is
+    /// big, and a pool thread blocked that long starves every other task of the process (on a
+    /// two-core machine the pool has two threads; `PostgresClient.run()` then misses its deadlines).
+    private static func run(_ tool: String, _ arguments: [String], url: PostgresConnectionURL, capture: Bool = false)
+        async throws(BackupError) -> (status: Int32, output: Data)
+    {
+        let result: Result<(status: Int32, output: Data), BackupError> = await withCheckedContinuation {
+            continuation in
+            Thread {
+                continuation.resume(
+                    returning: Result { () throws(BackupError) in
+                        try runBlocking(tool, arguments, url: url, capture: capture)
+                    })
+            }.start()
+        }
+        return try result.get()
     }
 
     /// Runs `tool` with a clean environment: `PATH`, `LANG=C` and the URL's libpq variables only
     /// (no inherited `PGSERVICE`, `PGSSLMODE` or password file changes what it connects to). Its
     /// standard error goes to ours (the operator sees why it failed); its standard output is
-    /// returned when `capture` is set, else discarded.
-    private static func run(_ tool: String, _ arguments: [String], url: PostgresConnectionURL, capture: Bool = false)
-        throws(BackupError) -> (status: Int32, output: Data)
-    {
+    /// returned when `capture` is set, else discarded. Blocks the calling thread until the child exits.
+    private static func runBlocking(
+        _ tool: String, _ arguments: [String], url: PostgresConnectionURL, capture: Bool
+    ) throws(BackupError) -> (status: Int32, output: Data) {
         let process = Process()
         if tool.contains("/") {
             process.executableURL = URL(fileURLWithPath: tool)

@@ -45,7 +45,8 @@ enum PostgresSnapshot {
     static func dump(url: PostgresConnectionURL, into file: OutputFile, tool: String) async throws(BackupError)
         -> BackupManifest.AuditState?
     {
-        try await withClient(url, readOnly: false) { client throws(BackupError) in
+        let path = file.temporaryPath
+        return try await withClient(url, readOnly: false) { client throws(BackupError) in
             do {
                 return try await client.withConnection { connection in
                     try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
@@ -57,7 +58,7 @@ enum PostgresSnapshot {
                             snapshot = id
                         }
                         let state = try await auditState { try await connection.query($0, logger: logger) }
-                        try PostgresDump.dump(url: url, into: file, tool: tool, snapshot: snapshot)
+                        try await PostgresDump.dump(url: url, intoPath: path, tool: tool, snapshot: snapshot)
                         try await connection.query("COMMIT", logger: logger)
                         return state
                     } catch {
@@ -112,7 +113,7 @@ enum PostgresSnapshot {
         do { random = try Sodium.randomBytes(count: 8) } catch { throw .crypto("random bytes unavailable") }
         let name = "phiguard_verify_" + Hex.encode(random)
         do throws(BackupError) {
-            try PostgresDump.execute("CREATE DATABASE \(name)", url: server, tool: psql)
+            try await PostgresDump.execute("CREATE DATABASE \(name)", url: server, tool: psql)
         } catch {
             throw .scratchDatabaseUnavailable("cannot create a scratch database on the server (CREATEDB needed)")
         }
@@ -123,7 +124,7 @@ enum PostgresSnapshot {
             result = .failure(error)
         }
         do throws(BackupError) {
-            try PostgresDump.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: server, tool: psql)
+            try await PostgresDump.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: server, tool: psql)
         } catch {
             logger.error("could not drop the scratch database \(name); drop it by hand")
         }
