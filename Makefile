@@ -13,7 +13,7 @@ demo: deps
 
 ## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
 test: deps venv lint checks
-	PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh scripts/swift-test-summary.sh $(SWIFT) test
+	SWIFT=$(SWIFT) PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh scripts/run-tests.sh
 
 deps:
 	@scripts/install-dependencies.sh

@@ -5,7 +5,7 @@
 #
 #   scripts/swift-test-summary.sh swift test --skip-build
 set -uo pipefail
-log=.build/test-output.log
+log=${TEST_LOG:-.build/test-output.log}
 mkdir -p .build
 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -6,28 +6,28 @@ import Testing
 /// back up, corrupt, restore, and the portal works and its audit log verifies.
 @Suite("phiguard backup", .serialized)
 struct BackupCLITests {
-    static func phiguard(_ arguments: [String]) async throws -> BuiltProduct.Run {
-        try await BuiltProduct.run("phiguard", arguments)
+    static func phiguard(_ arguments: [String]) throws -> BuiltProduct.Run {
+        try BuiltProduct.run("phiguard", arguments)
     }
 
     @Test("keygen, create, verify (every portal envelope decrypts), corrupt, restore --force, sign in again")
-    func portalDrill() async throws {
-        let portal = try await PatientPortalTests.Portal()
+    func portalDrill() throws {
+        let portal = try PatientPortalTests.Portal()
         defer { portal.remove() }
-        await #expect(try portal.signIn("alice").status == 0)
-        await #expect(try portal.run(["chart"]).stdout.contains("medications: Salbutamol"))
+        #expect(try portal.signIn("alice").status == 0)
+        #expect(try portal.run(["chart"]).stdout.contains("medications: Salbutamol"))
 
         let key = portal.directory.appendingPathComponent("backup.key").path
         let backup = portal.directory.appendingPathComponent("portal.phgbak").path
-        let keygen = try await Self.phiguard(["backup", "keygen", "--out", key])
+        let keygen = try Self.phiguard(["backup", "keygen", "--out", key])
         #expect(keygen.status == 0 && keygen.stdout.contains("fingerprint"), "\(keygen.stderr)")
-        await #expect(try Self.phiguard(["backup", "keygen", "--out", key]).status == 73)
+        #expect(try Self.phiguard(["backup", "keygen", "--out", key]).status == 73)
 
-        let create = try await Self.phiguard(
+        let create = try Self.phiguard(
             ["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup, "--json"])
         #expect(create.status == 0, "\(create.stderr)")
         #expect(create.stdout.contains(#""kind":"sqlite""#) && create.stdout.contains(#""auditRecords":"#))
-        await #expect(
+        #expect(
             try Self.phiguard(["backup", "create", "--backup-key", key, "--sqlite", portal.database, "--out", backup])
                 .status == 73)
 
@@ -45,8 +45,7 @@ struct BackupCLITests {
                 "portal_patients.mrn=id", "portal_patients.ssn=id",
             ] + chartFields.map { "portal_charts.\($0)=id" }).flatMap { ["--context", $0] }
         let keys = ["--field-keys", portal.keys + "/field.keys", "--keys", portal.keys]
-        let verify = try await Self.phiguard(
-            ["backup", "verify", backup, "--backup-key", key, "--json"] + keys + contexts)
+        let verify = try Self.phiguard(["backup", "verify", backup, "--backup-key", key, "--json"] + keys + contexts)
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(verify.stdout.contains(#""envelopesKeyChecked":0"#), "\(verify.stdout)")
         #expect(!verify.stdout.contains(#""envelopesDecrypted":0"#))
@@ -54,23 +53,22 @@ struct BackupCLITests {
         // (a different key from keygen's, so each backup refuses the other key as the wrong key).
         let directoryKey = portal.keys + "/backup.key"
         let directoryBackup = portal.directory.appendingPathComponent("directory-key.phgbak").path
-        let made = try await Self.phiguard(
+        let made = try Self.phiguard(
             ["backup", "create", "--backup-key", directoryKey, "--sqlite", portal.database, "--out", directoryBackup])
         #expect(made.status == 0, "\(made.stderr)")
-        let verified = try await Self.phiguard(
+        let verified = try Self.phiguard(
             ["backup", "verify", directoryBackup, "--backup-key", directoryKey] + keys + contexts)
         #expect(verified.status == 0, "\(verified.stderr)")
-        let wrongKey = try await Self.phiguard(
-            ["backup", "verify", directoryBackup, "--backup-key", key] + keys + contexts)
+        let wrongKey = try Self.phiguard(["backup", "verify", directoryBackup, "--backup-key", key] + keys + contexts)
         #expect(wrongKey.status == 1 && wrongKey.stderr.contains("different backup key"), "\(wrongKey.stderr)")
         // Another key file (the audit chain key) is not a backup key: refused, exit 65, naming the file.
         let chainKey = portal.keys + "/chain.key"
-        let notBackupKey = try await Self.phiguard(
+        let notBackupKey = try Self.phiguard(
             ["backup", "create", "--backup-key", chainKey, "--sqlite", portal.database, "--out", directoryBackup + "2"])
         #expect(notBackupKey.status == 65 && notBackupKey.stderr.contains(chainKey), "\(notBackupKey.stderr)")
         #expect(notBackupKey.stderr.contains("phiguard-backup-key v1"))
         // Without the audit keys, a snapshot with an audit log is not called verified.
-        let noAudit = try await Self.phiguard(
+        let noAudit = try Self.phiguard(
             ["backup", "verify", backup, "--backup-key", key, "--field-keys", portal.keys + "/field.keys"])
         #expect(noAudit.status == 1 && noAudit.stderr.contains("audit"))
         // A flipped byte: refused, exit 1.
@@ -78,7 +76,7 @@ struct BackupCLITests {
         let tampered = portal.directory.appendingPathComponent("tampered.phgbak").path
         bytes[bytes.count / 2] ^= 1
         try bytes.write(to: URL(fileURLWithPath: tampered))
-        let refused = try await Self.phiguard(["backup", "verify", tampered, "--backup-key", key] + keys)
+        let refused = try Self.phiguard(["backup", "verify", tampered, "--backup-key", key] + keys)
         #expect(refused.status == 1 && refused.stderr.contains("does not authenticate"), "\(refused.stderr)")
 
         // Disaster, then the restore: refused without --force, done with it.
@@ -87,16 +85,16 @@ struct BackupCLITests {
         try handle.write(contentsOf: Data(repeating: 0, count: 32 * 1024))
         try handle.close()
         let restore = ["backup", "restore", backup, "--backup-key", key, "--to", portal.database] + keys + contexts
-        await #expect(try Self.phiguard(restore).status == 73)
-        let restored = try await Self.phiguard(restore + ["--force"])
+        #expect(try Self.phiguard(restore).status == 73)
+        let restored = try Self.phiguard(restore + ["--force"])
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(restored.stdout.contains("restored and verified"))
 
         // The portal works on the restored file, and its log (with the new sign-in) verifies.
-        await #expect(try portal.run(["logout"]).status == 0)
-        await #expect(try portal.signIn("alice").status == 0)
-        await #expect(try portal.run(["chart"]).stdout.contains("medications: Salbutamol"))
-        let audit = try await Self.phiguard(["audit", "verify", "--sqlite", portal.database, "--keys", portal.keys])
+        #expect(try portal.run(["logout"]).status == 0)
+        #expect(try portal.signIn("alice").status == 0)
+        #expect(try portal.run(["chart"]).stdout.contains("medications: Salbutamol"))
+        let audit = try Self.phiguard(["audit", "verify", "--sqlite", portal.database, "--keys", portal.keys])
         #expect(audit.status == 0 && audit.stdout.hasPrefix("intact: "), "\(audit.stdout) \(audit.stderr)")
     }
 }

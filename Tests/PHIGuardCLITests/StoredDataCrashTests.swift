@@ -21,8 +21,8 @@ struct StoredDataCrashTests {
         }
     }
 
-    static func phiguard(_ arguments: [String], input: String = "") async throws -> BuiltProduct.Run {
-        try await BuiltProduct.run("phiguard", arguments, input: input)
+    static func phiguard(_ arguments: [String], input: String = "") throws -> BuiltProduct.Run {
+        try BuiltProduct.run("phiguard", arguments, input: input)
     }
 
     static func temporaryDirectory() throws -> URL {
@@ -52,24 +52,24 @@ struct StoredDataCrashTests {
     ]
 
     @Test("phiguard audit verify, export, unreviewed and append on a corrupted SQLite log", arguments: auditCorruptions)
-    func auditSQLite(corruption: String) async throws {
+    func auditSQLite(corruption: String) throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let keys = directory.appendingPathComponent("keys").path
         let database = directory.appendingPathComponent("audit.sqlite").path
-        await #expect(try Self.phiguard(["audit", "keygen", "--output", keys]).status == 0)
-        let appended = try await Self.phiguard(
+        #expect(try Self.phiguard(["audit", "keygen", "--output", keys]).status == 0)
+        let appended = try Self.phiguard(
             ["audit", "append", "--sqlite", database, "--keys", keys], input: AuditCLITests.events(6))
         #expect(appended.status == 0, "\(appended.stderr)")
         #expect(try AuditCLITests.sqlite3(database, corruption).status == 0)
-        let verify = try await Self.phiguard(["audit", "verify", "--sqlite", database, "--keys", keys])
+        let verify = try Self.phiguard(["audit", "verify", "--sqlite", database, "--keys", keys])
         Self.expectNoCrash(verify, "audit verify")
         #expect(verify.status == 1, "a corrupted log must not verify: \(verify.stdout)")
         for command in [["export"], ["unreviewed"]] {
-            await Self.expectNoCrash(
+            Self.expectNoCrash(
                 try Self.phiguard(["audit"] + command + ["--sqlite", database]), "audit \(command[0])")
         }
-        await Self.expectNoCrash(
+        Self.expectNoCrash(
             try Self.phiguard(
                 ["audit", "append", "--sqlite", database, "--keys", keys], input: AuditCLITests.events(2)),
             "audit append")
@@ -83,13 +83,13 @@ struct StoredDataCrashTests {
             (#""ts":1763884800000000"#, #""ts":-9223372036854775808"#),
             (#""outcome":"allow""#, #""related":18446744073709551615,"outcome":"allow""#),
         ])
-    func auditFile(original: String, corrupted: String) async throws {
+    func auditFile(original: String, corrupted: String) throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let keys = directory.appendingPathComponent("keys").path
         let log = directory.appendingPathComponent("audit.jsonl").path
-        await #expect(try Self.phiguard(["audit", "keygen", "--output", keys]).status == 0)
-        let appended = try await Self.phiguard(
+        #expect(try Self.phiguard(["audit", "keygen", "--output", keys]).status == 0)
+        let appended = try Self.phiguard(
             ["audit", "append", "--file", log, "--keys", keys], input: AuditCLITests.events(6))
         #expect(appended.status == 0, "\(appended.stderr)")
         let text = try String(contentsOfFile: log, encoding: .utf8)
@@ -97,13 +97,13 @@ struct StoredDataCrashTests {
         // Every occurrence of `ts` and `outcome`, and the one record of the given `seq`.
         try text.replacingOccurrences(of: original, with: corrupted).write(
             toFile: log, atomically: true, encoding: .utf8)
-        let verify = try await Self.phiguard(["audit", "verify", "--file", log, "--keys", keys])
+        let verify = try Self.phiguard(["audit", "verify", "--file", log, "--keys", keys])
         Self.expectNoCrash(verify, "audit verify")
         #expect(verify.status == 1, "\(verify.stdout)")
         for command in ["export", "unreviewed"] {
-            await Self.expectNoCrash(try Self.phiguard(["audit", command, "--file", log]), "audit \(command)")
+            Self.expectNoCrash(try Self.phiguard(["audit", command, "--file", log]), "audit \(command)")
         }
-        await Self.expectNoCrash(
+        Self.expectNoCrash(
             try Self.phiguard(["audit", "append", "--file", log, "--keys", keys], input: AuditCLITests.events(1)),
             "audit append")
     }
@@ -129,22 +129,22 @@ struct StoredDataCrashTests {
     ]
 
     @Test("PatientPortal commands on a corrupted database", arguments: portalCorruptions)
-    func portal(corruption: String) async throws {
-        let portal = try await PatientPortalTests.Portal()
+    func portal(corruption: String) throws {
+        let portal = try PatientPortalTests.Portal()
         defer { portal.remove() }
         // Sign in once so that every table has a row to corrupt (a failed guess fills the lockout).
-        _ = try await portal.run(["login", "--user", "alice"], input: "wrong password\n")
-        await #expect(try portal.signIn("alice").status == 0)
+        _ = try portal.run(["login", "--user", "alice"], input: "wrong password\n")
+        #expect(try portal.signIn("alice").status == 0)
         // The next step's code, taken before the corruption (the demo authenticator reads the account).
-        let code = try await portal.run(["totp-code", "--account", "alice"]).stdout
+        let code = try portal.run(["totp-code", "--account", "alice"]).stdout
         _ = try PatientPortalTests.sqlite(portal.database, corruption)
         for command in [
             ["whoami"], ["chart"], ["sessions"], ["totp-code", "--account", "alice"], ["logout"],
         ] {
-            await Self.expectNoCrash(try portal.run(command), command.joined(separator: " "))
+            Self.expectNoCrash(try portal.run(command), command.joined(separator: " "))
         }
         // Last, so that the commands above see the corrupted values, not what a sign-in rewrote.
-        let login = try await portal.run(["login", "--user", "alice"], input: portal.password + "\n" + code)
+        let login = try portal.run(["login", "--user", "alice"], input: portal.password + "\n" + code)
         Self.expectNoCrash(login, "login")
         if corruption.contains("disabled = 7") {
             #expect(login.status != 0, "an account whose disabled flag is not 0 or 1 must not sign in")

@@ -26,33 +26,8 @@ public enum BuiltProduct {
         public var uncaughtSignal = false
     }
 
-    /// Runs product `name` with `arguments`, writing `input` to its standard input, on a thread of
-    /// its own: an async test waits for the child without holding one of the cooperative pool's
-    /// threads (two on a two-core CI machine; a test blocking one for seconds starves the
-    /// PostgreSQL tests' `PostgresClient.run()` running beside it into deadline errors).
+    /// Runs product `name` with `arguments`, writing `input` to its standard input.
     public static func run(
-        _ name: String, _ arguments: [String] = [], input: String = "", environment: [String: String]? = nil
-    ) async throws -> Run {
-        try await offThePool { try runBlocking(name, arguments, input: input, environment: environment) }
-    }
-
-    /// ``converse(_:_:input:reply:)`` on a thread of its own (see ``run(_:_:input:environment:)``).
-    public static func converse(
-        _ name: String, _ arguments: [String], input: String, reply: @escaping @Sendable (String) -> String?
-    ) async throws -> Run {
-        try await offThePool { try converseBlocking(name, arguments, input: input, reply: reply) }
-    }
-
-    /// Runs blocking `work` on a new thread and resumes with its result.
-    public static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
-    }
-
-    /// Runs product `name` with `arguments`, writing `input` to its standard input; blocks the
-    /// calling thread until the child exits.
-    public static func runBlocking(
         _ name: String, _ arguments: [String] = [], input: String = "", environment: [String: String]? = nil
     ) throws -> Run {
         let child = try Child(name, arguments, environment: environment)
@@ -67,9 +42,8 @@ public enum BuiltProduct {
 
     /// Runs product `name` as a conversation: writes `input`, then reads standard output until
     /// `reply` returns a line for what has been printed so far, writes that line and closes
-    /// standard input. Gives up (closing standard input) if the output ends first. Blocks the
-    /// calling thread until the child exits.
-    public static func converseBlocking(
+    /// standard input. Gives up (closing standard input) if the output ends first.
+    public static func converse(
         _ name: String, _ arguments: [String], input: String, reply: (String) -> String?
     ) throws -> Run {
         let child = try Child(name, arguments, environment: nil)
