@@ -280,7 +280,7 @@ let package = Package(
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
                 "PHIGuardErrors", "PHIGuardKeys", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode",
-                argumentParser, log,
+                "PHIGuardPasswords", argumentParser, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],
