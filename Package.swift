@@ -81,7 +81,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardHummingbird",
         [
             "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors", "PHIGuardRateLimit",
-            "PHIGuardRecords", hummingbird, httpTypes, log, nioCore,
+            "PHIGuardPasswords", "PHIGuardRecords", hummingbird, httpTypes, log, nioCore,
         ]
     ),
     // Conformance suites an app runs against its own store implementations, and test doubles.

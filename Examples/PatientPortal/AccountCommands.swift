@@ -89,7 +89,8 @@ extension StaffCommand {
 /// `mfa recovery-codes`: the second factor's backup.
 struct MFACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mfa", abstract: "Second factor: recovery codes (TOTP is enrolled at registration or by `staff add`).",
+        commandName: "mfa",
+        abstract: "Second factor: recovery codes (TOTP is enrolled at registration or by `staff add`).",
         subcommands: [RecoveryCodes.self])
 
     /// `mfa recovery-codes`: a new set of single-use codes (the old set stops working).

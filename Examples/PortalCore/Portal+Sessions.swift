@@ -95,7 +95,8 @@ extension Portal {
         case .recovering(let session): handle = session.record.handle
         case .anonymous, .authenticated: return
         }
-        try await auditRefusal(handle: handle, attempt, reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")")
+        try await auditRefusal(
+            handle: handle, attempt, reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")")
     }
 
     /// Records `attempt` from the session `handle` as a denied access with `reason`.

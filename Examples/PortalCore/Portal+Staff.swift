@@ -76,7 +76,8 @@ extension Portal {
         let password = try Self.temporaryPassword()
         let enrollment = try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: name.value)
         let hash = try await passwords.hash(secret: try PasswordSecret(password))
-        guard let accountID = try await accounts.createAccount(loginName: name, passwordHash: hash, totp: enrollment.totp)
+        guard
+            let accountID = try await accounts.createAccount(loginName: name, passwordHash: hash, totp: enrollment.totp)
         else { throw PortalError.invalidInput("login name taken") }
         try await accounts.setRoles(roles, accountID: accountID)
         try await audit.append(try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))

@@ -52,7 +52,9 @@ struct PatientPortalAccountTests {
         #expect(try portal.signIn("bob").status == 0)
         let issued = try portal.run(["mfa", "recovery-codes"])
         #expect(issued.status == 0, "\(issued.stderr)")
-        let codes = issued.stdout.matches(of: /[ ]{2}([2-9A-HJ-NP-Z]{4}(?:-[2-9A-HJ-NP-Z]{4}){5})\n/).map { String($0.1) }
+        let codes = issued.stdout.matches(of: /[ ]{2}([2-9A-HJ-NP-Z]{4}(?:-[2-9A-HJ-NP-Z]{4}){5})\n/).map {
+            String($0.1)
+        }
         #expect(codes.count == 10, "\(issued.stdout)")
         let code = try #require(codes.first)
         #expect(try portal.run(["logout"]).status == 0)

@@ -53,7 +53,9 @@ struct PortalAccountTests {
         let own = try await portal.chart(token: finnToken, patientID: finnPatient)
         #expect(own.patientID == finnPatient && own.fields.isEmpty)
         for other in [erinPatient, "p-1", "p-2"] {
-            await #expect(throws: ResourceNotFound.self) { _ = try await portal.chart(token: finnToken, patientID: other) }
+            await #expect(throws: ResourceNotFound.self) {
+                _ = try await portal.chart(token: finnToken, patientID: other)
+            }
         }
     }
 
@@ -142,7 +144,9 @@ struct PortalAccountTests {
         #expect(rotated != first)
         #expect(try await portal.whoami(token: rotated).patientID == "p-1")
         for ended in [first, second] {
-            await #expect(throws: PortalError.notSignedIn) { _ = try await portal.chart(token: ended, patientID: "p-1") }
+            await #expect(throws: PortalError.notSignedIn) {
+                _ = try await portal.chart(token: ended, patientID: "p-1")
+            }
         }
         #expect(try await portal.whoami(token: bob).patientID == "p-2")  // another account is untouched
         await #expect(throws: AuthenticationError.rejected) {
