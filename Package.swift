@@ -81,7 +81,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardHummingbird",
         [
             "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors", "PHIGuardRateLimit",
-            "PHIGuardRecords", hummingbird, httpTypes, log, nioCore,
+            "PHIGuardPasswords", "PHIGuardRecords", hummingbird, httpTypes, log, nioCore,
         ]
     ),
     // Conformance suites an app runs against its own store implementations, and test doubles.
@@ -196,6 +196,7 @@ let testTargets: [Target] =
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
                 "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
+                "PHIGuardAuthentication", "PHIGuardPasswords",
             ],
             swiftSettings: strictSettings
         ),
@@ -280,7 +281,7 @@ let package = Package(
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
                 "PHIGuardErrors", "PHIGuardKeys", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode",
-                argumentParser, log,
+                "PHIGuardPasswords", argumentParser, log,
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],

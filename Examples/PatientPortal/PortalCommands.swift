@@ -105,27 +105,34 @@ struct RegisterCommand: AsyncParsableCommand {
             abstract: "Finish the registration: password (stdin line 1), then the code of the shown authenticator.",
             discussion: """
                 The otpauth:// URI and a QR code are printed for your authenticator app; type (or pipe as the \
-                next line) the code it shows. The account gets the `patient` role, linked to no patient until \
-                staff verify who you are, and you are not signed in: run `login` next.
+                next line) the code it shows (TOTP is optional for patients: --no-totp skips it). The account \
+                gets the `patient` role and a new patient record the portal creates (a patient id sent by the \
+                client is never used), and you are not signed in: run `login` next.
                 """)
 
         @OptionGroup var options: PortalOptions
         @Option(help: "The login name to register.")
         var user: String
+        @Flag(name: .customLong("no-totp"), help: "Register without an authenticator (patients only; password alone).")
+        var noTOTP = false
 
         func run() async throws {
             try await PortalRunner.run(options) { context in
                 guard let token = context.token, try await context.portal.pendingState(token: token) == "registering"
                 else { throw PortalError.notSignedIn }
-                let password = try PortalInput.secret("Choose a password: ")
-                let enrollment = try context.portal.newEnrollment(loginName: user)
-                print("Add this to your authenticator app (shown once; it is your second factor):")
-                print(try enrollment.uri.revealString())
-                if isatty(STDOUT_FILENO) == 1 { print(try enrollment.terminalQRCode().render()) }
-                fflush(nil)  // the prompt below reads stdin: show the URI first
-                let code = try PortalInput.line("Code from your authenticator: ")
-                try await context.portal.completeRegistration(
-                    token: token, loginName: user, password: password, enrollment: enrollment, code: code)
+                let password = try PortalInput.password("Choose a password: ")
+                if noTOTP {
+                    try await context.portal.completeRegistration(token: token, loginName: user, password: password)
+                } else {
+                    let enrollment = try context.portal.newEnrollment(loginName: user)
+                    print("Add this to your authenticator app (shown once; it is your second factor):")
+                    print(try enrollment.uri.revealString())
+                    if isatty(STDOUT_FILENO) == 1 { print(try enrollment.terminalQRCode().render()) }
+                    fflush(nil)  // the prompt below reads stdin: show the URI first
+                    let code = try PortalInput.line("Code from your authenticator: ")
+                    try await context.portal.completeRegistration(
+                        token: token, loginName: user, password: password, enrollment: enrollment, code: code)
+                }
                 context.sessionFile.remove()
                 // One answer whether or not the name was free: the answer must not tell who has an account.
                 print(
@@ -148,7 +155,7 @@ struct LoginCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await PortalRunner.run(options) { context in
-            let password = try PortalInput.secret("Password: ")
+            let password = try PortalInput.password("Password: ")
             let identity: PortalIdentity
             switch try await context.portal.signIn(loginName: user, password: password, replacing: context.token) {
             case .signedIn(let token, let signedIn):
@@ -441,11 +448,11 @@ struct BreakGlassCommand: AsyncParsableCommand {
     }
 }
 
-/// `staff roles|disable` (admins).
+/// `staff add|roles|disable` (admins).
 struct StaffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "staff", abstract: "Administer accounts (admins only; decided by the policy and audited).",
-        subcommands: [Roles.self, Disable.self])
+        subcommands: [Add.self, Roles.self, Disable.self])
 
     /// `staff roles --user NAME --roles a,b`.
     struct Roles: AsyncParsableCommand {

@@ -2,7 +2,9 @@ public import Foundation
 internal import PHIGuardAccess
 internal import PHIGuardAudit
 public import PHIGuardAuthentication
-internal import PHIGuardPasswords
+internal import PHIGuardCrypto
+public import PHIGuardPasswords
+internal import PHIGuardRecords
 internal import PHIGuardSQLite
 public import PHIGuardTOTP
 
@@ -62,13 +64,22 @@ extension Portal {
     // MARK: Sessions
 
     /// The authenticated session `token` names. Anything else (no token, ended, registering,
-    /// awaiting the second factor, recovering) is ``PortalError/notSignedIn``; with `attempt`, a
+    /// awaiting the second factor, recovering, or a staff account's session that did not pass a
+    /// second factor) is ``PortalError/notSignedIn``; with `attempt`, a
     /// request from a session in one of those states is audited as a denied access first (the
     /// OpenEMR CVE-2018-15152 path, tried and refused).
     public func session(_ token: String?, attempt: PortalAttempt? = nil) async throws -> AuthenticatedSession {
         let resumed = try await flow.resume(token)
         guard case .authenticated(let session) = resumed else {
             if let attempt { try await auditRefusal(of: resumed, attempt) }
+            throw PortalError.notSignedIn
+        }
+        // Staff must have passed a second factor: a staff role on a password-only session (an
+        // account given a staff role without an authenticator) reaches nothing.
+        if PortalRoles.isStaff(session.principal.subject.roles), session.principal.strength != .multiFactor {
+            if let attempt {
+                try await auditRefusal(handle: session.record.handle, attempt, reason: "staff-without-second-factor")
+            }
             throw PortalError.notSignedIn
         }
         return session
@@ -84,23 +95,31 @@ extension Portal {
         case .recovering(let session): handle = session.record.handle
         case .anonymous, .authenticated: return
         }
+        try await auditRefusal(
+            handle: handle, attempt, reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")")
+    }
+
+    /// Records `attempt` from the session `handle` as a denied access with `reason`.
+    func auditRefusal(handle: String, _ attempt: PortalAttempt, reason: String) async throws {
         let target = attempt.patientID.flatMap { AuditIdentifier.isValid($0) ? $0 : nil }
         try await audit.append(
             try AuditEvent(
                 kind: .accessDecision, timestamp: AuditEvent.timestamp(for: engine.clock.now), sessionID: handle,
                 action: attempt.action, resourceType: attempt.resourceType, resourceID: target, patientID: target,
-                outcome: .deny, reason: "no-principal-\(resumed.state?.rawValue ?? "anonymous")"))
+                outcome: .deny, reason: reason))
     }
 
-    /// Signs in with a password; `replacing` is the token the client held before (its session ends).
-    /// `clientAddress` is the peer address rate limits count under (the configuration's by default).
+    /// Signs in with a password held in guarded memory (`PasswordSecret`: wiped when released);
+    /// `replacing` is the token the client held before (its session ends). `clientAddress` is the
+    /// peer address rate limits count under (the configuration's by default).
     public func signIn(
-        loginName: String, password: String, clientAddress: String? = nil, replacing previous: String? = nil
+        loginName: String, password: PasswordSecret, clientAddress: String? = nil, replacing previous: String? = nil
     ) async throws -> PortalSignIn {
         let replaced = try await flow.resume(previous)
         let progress = try await flow.signIn(
-            loginName: loginName, password: password, clientAddress: clientAddress ?? configuration.clientAddress,
-            clientLabel: configuration.clientLabel, replacing: replaced)
+            loginName: loginName, passwordSecret: password,
+            clientAddress: clientAddress ?? configuration.clientAddress, clientLabel: configuration.clientLabel,
+            replacing: replaced)
         switch progress {
         case .authenticated(let session):
             return .signedIn(token: session.token.cookieValue, identity: PortalIdentity(session))
@@ -155,6 +174,16 @@ extension Portal {
         try await flow.endSession(handle: handle, of: try await session(token))
     }
 
+    /// ``signIn(loginName:password:clientAddress:replacing:)`` for a password held as a `String`
+    /// (copied once into guarded memory; the `String` itself stays in ordinary memory).
+    public func signIn(
+        loginName: String, password: String, clientAddress: String? = nil, replacing previous: String? = nil
+    ) async throws -> PortalSignIn {
+        try await signIn(
+            loginName: loginName, password: try PasswordSecret(password), clientAddress: clientAddress,
+            replacing: previous)
+    }
+
     // MARK: Registration
 
     /// Starts a self-registration: a registration session (no principal) whose token is returned.
@@ -169,33 +198,66 @@ extension Portal {
         try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: loginName)
     }
 
-    /// Completes a self-registration: the enrolment must be confirmed with `code` first. The answer
-    /// is the same whether or not the name was free (enumeration-safe); the account, if created, has
-    /// the `patient` role and no patient link until staff verify who the person is. The confirmation
-    /// code is recorded as used, so it cannot sign in as well. The code is checked at the portal's
-    /// clock (``PortalConfiguration/clock``), the one the sign-in flow checks it at too.
+    /// Completes a self-registration with a password held in guarded memory (`PasswordSecret`).
+    /// The answer is the same whether or not the name was free (enumeration-safe).
+    ///
+    /// TOTP is optional for patients: pass the `enrollment` you showed (its URI or QR code) and a
+    /// `code` it produced, and the flow checks the code (at the portal's clock) and records it as
+    /// used, so it cannot sign in as well; pass neither for a password-only account. An enrolment
+    /// without a right code is `AuthenticationError.rejected`.
+    ///
+    /// The account, if created, gets the `patient` role and a patient record the **server** creates
+    /// (index entry and chart, empty until staff fill them in) under a fresh random id
+    /// (``newPatientID()``): nothing the client sends chooses which patient the account is.
     /// `clientAddress` is the peer address rate limits count under (the configuration's by default).
     public func completeRegistration(
-        token: String, loginName: String, password: String, enrollment: TOTPEnrollment, code: String,
-        clientAddress: String? = nil
+        token: String, loginName: String, password: PasswordSecret, enrollment: TOTPEnrollment? = nil,
+        code: String? = nil, clientAddress: String? = nil
     ) async throws {
         guard case .registering(let session) = try await flow.resume(token) else {
             throw AuthenticationError.sessionEnded
         }
-        var enrollment = enrollment
-        guard try enrollment.confirm(code, unixSeconds: flow.clock.wallClockSeconds()),
-            let step = enrollment.lastAcceptedStep
-        else {
-            throw AuthenticationError.rejected
-        }
+        if enrollment != nil, code == nil { throw AuthenticationError.rejected }
         let created = try await flow.completeRegistration(
-            session, loginName: loginName, password: password,
-            clientAddress: clientAddress ?? configuration.clientAddress, authenticator: enrollment.totp,
-            confirmationCode: code)
-        if let accountID = created {
-            _ = try await totpSteps.advance(accountID: accountID, to: step)
+            session, loginName: loginName, passwordSecret: password,
+            clientAddress: clientAddress ?? configuration.clientAddress, authenticator: enrollment?.totp,
+            confirmationCode: enrollment == nil ? nil : code)
+        guard let accountID = created else { return }
+        if enrollment != nil {
             try await audit.append(try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
         }
+        try await linkNewPatient(accountID: accountID)
+    }
+
+    /// ``completeRegistration(token:loginName:password:enrollment:code:clientAddress:)`` for a
+    /// password held as a `String` (copied once into guarded memory).
+    public func completeRegistration(
+        token: String, loginName: String, password: String, enrollment: TOTPEnrollment? = nil, code: String? = nil,
+        clientAddress: String? = nil
+    ) async throws {
+        try await completeRegistration(
+            token: token, loginName: loginName, password: try PasswordSecret(password), enrollment: enrollment,
+            code: code, clientAddress: clientAddress)
+    }
+
+    /// A fresh server-chosen patient id: `p-` and 20 random hex digits (never a number a client could
+    /// predict or pick, and never one of the seeded `p-N`).
+    public static func newPatientID() throws -> String {
+        "p-" + Hex.encode(try Sodium.randomBytes(count: 10))
+    }
+
+    /// Creates an empty patient record (index entry and chart) under a new id, then gives the new
+    /// account `accountID` the `patient` role and links it to that record.
+    func linkNewPatient(accountID: String) async throws {
+        let patientID = try Self.newPatientID()
+        for schema in [patientIndex.schema, charts.schema] {
+            guard
+                try await recordStore.insert(
+                    StoredRecord(id: patientID, patientID: patientID, columns: [:]), schema: schema)
+            else { throw PortalError.invalidInput("patient id collision") }
+        }
+        try await accounts.setPatientID(patientID, accountID: accountID)
+        try await accounts.setRoles(["patient"], accountID: accountID)
     }
 
     // MARK: Demo helper

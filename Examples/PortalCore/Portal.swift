@@ -129,7 +129,9 @@ public final class Portal: Sendable {
                 // LoginFlow counts codes in `lockout` with the other second-factor attempts.
                 totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger),
                 recoveryCodes: (try keys.recoveryCodeHasher(), recoveryCodes), throttle: lockout,
-                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: log, clock: clock, logger: logger,
+                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: log, clock: clock,
+                // TOTP is optional for patients; staff sessions without it reach nothing (`session(_:attempt:)`).
+                configuration: LoginConfiguration(requireSecondFactor: false), logger: logger,
                 sealingKey: keys.sealingKey, careTeams: careTeams)
             // Principals carry their care-team patients (read per request by the flow), so the engine
             // needs no directory of its own.

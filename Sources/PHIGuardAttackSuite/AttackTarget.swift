@@ -50,6 +50,13 @@ public protocol AttackTarget: Sendable {
         _ session: AttackSession, loginName: String, password: String, claimedPatientID: String?, clientAddress: String
     ) async throws -> AttackResponse
 
+    /// A current second-factor (TOTP) code of an account the suite registered itself
+    /// (``completeRegistration(_:loginName:password:claimedPatientID:clientAddress:)``), from the
+    /// authenticator the app enrolled during that sign-up; `nil` when the app enrols none at sign-up or
+    /// the target cannot produce one (the default). With `nil`, a scenario whose new account's sign-in
+    /// asks for a second factor reports ``AttackVerdict/notApplicable(reason:)``.
+    func secondFactorCode(forRegistered loginName: String) async throws -> String?
+
     /// Asks for a password-recovery link for `loginName`; the answer the client sees. Needs ``AttackCapability/passwordRecovery``.
     func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse
 
@@ -130,6 +137,8 @@ extension AttackTarget {
     public func completeRegistration(
         _ session: AttackSession, loginName: String, password: String, claimedPatientID: String?, clientAddress: String
     ) async throws -> AttackResponse { throw AttackTargetError.unsupported("registration") }
+    /// `nil` unless implemented: the suite then cannot pass a second factor enrolled at sign-up.
+    public func secondFactorCode(forRegistered loginName: String) async throws -> String? { nil }
     /// Not supported unless implemented.
     public func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse {
         throw AttackTargetError.unsupported("password recovery")

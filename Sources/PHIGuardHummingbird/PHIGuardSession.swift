@@ -1,6 +1,7 @@
 public import PHIGuardAccess
 public import PHIGuardAuthentication
 internal import PHIGuardCrypto
+public import PHIGuardPasswords
 
 /// The session of one request: its typed state, the principal, and the sign-in steps.
 ///
@@ -76,17 +77,26 @@ public final class PHIGuardSession: Sendable {
 
     /// The password step: replaces whatever session the request had (session fixation dies here)
     /// and sends the new token. Errors are the flow's (`AuthenticationError`); the cookie is kept on
-    /// failure.
-    public func signIn(loginName: String, password: String, clientLabel: String? = nil) async throws -> SignInProgress {
+    /// failure. The password is held in guarded memory (`PasswordSecret`, wiped when released): make
+    /// it from the request body's bytes (`PasswordSecret(consuming:)`) where you can.
+    public func signIn(loginName: String, passwordSecret password: PasswordSecret, clientLabel: String? = nil)
+        async throws -> SignInProgress
+    {
         try requireStateChange()
         let progress = try await flow.signIn(
-            loginName: loginName, password: password, clientAddress: clientAddress, clientLabel: clientLabel,
+            loginName: loginName, passwordSecret: password, clientAddress: clientAddress, clientLabel: clientLabel,
             replacing: current)
         switch progress {
         case .awaitingSecondFactor(let pending): adopt(.awaitingSecondFactor(pending), token: pending.token)
         case .authenticated(let session): adopt(.authenticated(session), token: session.token)
         }
         return progress
+    }
+
+    /// ``signIn(loginName:passwordSecret:clientLabel:)`` for a password held as a `String` (a decoded
+    /// form field): copied once into guarded memory; the `String` itself stays in ordinary memory.
+    public func signIn(loginName: String, password: String, clientLabel: String? = nil) async throws -> SignInProgress {
+        try await signIn(loginName: loginName, passwordSecret: try PasswordSecret(password), clientLabel: clientLabel)
     }
 
     /// The second-factor step, only from a session waiting for one (otherwise

@@ -213,10 +213,12 @@ struct PatientPortalTests {
         #expect(signedIn.status == 0, "\(signedIn.stderr)")
         let whoami = try portal.run(["whoami"])
         #expect(whoami.stdout.hasPrefix("Signed in as account a-"), "\(whoami.stdout)")
-        // A self-registered account has no role until staff verify who it is.
-        #expect(whoami.stdout.contains("  roles: \n"), "\(whoami.stdout)")
-        // A new account is linked to no patient until staff verify who it is: no chart to read.
-        #expect(try portal.run(["chart"]).status != 0)
+        // A self-registered account is a patient, linked to a patient record the server created.
+        #expect(whoami.stdout.contains("  roles: patient\n"), "\(whoami.stdout)")
+        let patient = try #require(whoami.stdout.firstMatch(of: /[ ]{2}patient: (p-[0-9a-f]{20})\n/)?.1)
+        let chart = try portal.run(["chart"])
+        #expect(chart.status == 0, "\(chart.stderr)")
+        #expect(chart.stdout.hasPrefix("Chart \(patient) "), "\(chart.stdout)")
     }
 
     @Test("registering a taken name or a look-alike of one prints the free name's answer and takes nothing over")

@@ -3,15 +3,10 @@ import Testing
 
 @Suite("Attack suite against the complete portal (PortalCore on a real SQLite file)", .serialized)
 struct PortalAttackSuiteTests {
-    /// The scenarios that do not apply to the portal. A scenario that silently stops applying
-    /// changes this list and fails the test.
-    /// - 02: the portal has no password recovery.
-    /// - 05: the portal enrols TOTP at sign-up, so the new account's sign-in asks for a second
-    ///   factor, and the scenario stops there (it does not send a code); the portal's sign-up takes
-    ///   no patient id at all (the account gets none until staff link one).
-    static let expectedNotApplicable: Set<String> = [
-        "attack-02-recovery-session-phi", "attack-05-client-chosen-patient-id",
-    ]
+    /// The scenarios that do not apply to the portal (none: it has registration with TOTP, which the
+    /// suite passes through `secondFactorCode(forRegistered:)`, and password recovery). A scenario
+    /// that silently stops applying changes this set and fails the test.
+    static let expectedNotApplicable: Set<String> = []
 
     @Test("every applicable attack is blocked; exactly the expected ones are not applicable")
     func everyAttackBlocked() async throws {

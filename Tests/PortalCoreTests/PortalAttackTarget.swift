@@ -2,12 +2,15 @@ import Foundation
 import Logging
 import PHIGuardAttackSuite
 import PHIGuardAudit
+import PHIGuardAuthentication
 import PHIGuardCrypto
 import PHIGuardErrors
+import PHIGuardPasswords
 import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTOTP
 import PHIGuardTestSupport
+import Synchronization
 
 @testable import PortalCore
 
@@ -15,11 +18,12 @@ import PHIGuardTestSupport
 /// attack suite's target: a real SQLite file and key directory in a temporary directory, seeded
 /// with the demo hospital (a few patients), a `ManualClock` given through `PortalConfiguration`.
 ///
-/// Capabilities are exactly what the portal has: registration, chart update, patient listing,
+/// Capabilities are exactly what the portal has: registration (with TOTP enrolled at sign-up: the
+/// target keeps each new account's authenticator to pass its second factor), password recovery (the
+/// link goes to an outbox standing in for e-mail), password change, chart update, patient listing,
 /// break-glass, clock control (its configuration takes the clock), audit verification (as
 /// `phiguard audit verify` does it: chain and stored checkpoints) and storage (its one SQLite file).
-/// It has no password recovery, no password change, no record delete, and no way to reset its
-/// throttles, so those are not declared. Refusals are what a user sees: `ErrorReporter.report`
+/// It has no record delete and no way to reset its throttles, so those are not declared. Refusals are what a user sees: `ErrorReporter.report`
 /// (PHIGuardErrors' public mapping), as the `PatientPortal` CLI shows every failure.
 final class PortalAttackTarget: AttackTarget {
     static let password = "riverside-attack-password-5713"
@@ -31,8 +35,13 @@ final class PortalAttackTarget: AttackTarget {
     }()
 
     let capabilities: Set<AttackCapability> = [
-        .registration, .recordUpdate, .recordList, .breakGlass, .clockControl, .auditVerification, .storage, .search,
+        .registration, .passwordRecovery, .passwordChange, .recordUpdate, .recordList, .breakGlass, .clockControl,
+        .auditVerification, .storage, .search,
     ]
+    /// The authenticators enrolled at the suite's sign-ups, by login name.
+    let registered = Mutex<[String: TOTP]>([:])
+    /// The recovery links the portal handed to the out-of-band channel, by account id (the last one).
+    let outbox = Mutex<[String: String]>([:])
     let fixture: AttackFixture
     let directory: URL
     let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
@@ -190,16 +199,56 @@ final class PortalAttackTarget: AttackTarget {
         AttackSession(token: try await portal.beginRegistration())
     }
 
-    /// The portal's sign-up takes no patient id at all (a hostile `claimedPatientID` has nowhere to go).
+    /// The portal's sign-up takes no patient id at all (a hostile `claimedPatientID` has nowhere to go:
+    /// the server creates the patient and links it). It enrols TOTP, as the CLI does by default.
     func completeRegistration(
         _ session: AttackSession, loginName: String, password: String, claimedPatientID: String?, clientAddress: String
     ) async throws -> AttackResponse {
         do {
             let enrollment = try portal.newEnrollment(loginName: loginName)
             try await portal.completeRegistration(
-                token: session.token, loginName: loginName, password: password, enrollment: enrollment,
-                code: try enrollment.totp.code(at: clock.now), clientAddress: clientAddress)
+                token: session.token, loginName: loginName, password: try PasswordSecret(password),
+                enrollment: enrollment, code: try enrollment.totp.code(at: clock.now), clientAddress: clientAddress)
+            registered.withLock { $0[loginName] = enrollment.totp }
             return .allowed(values: [:])
+        } catch {
+            return .refused(refusal(error))
+        }
+    }
+
+    /// The code of the authenticator enrolled at the suite's sign-up, 30 s on (the confirmation code is spent).
+    func secondFactorCode(forRegistered loginName: String) async throws -> String? {
+        guard let totp = registered.withLock({ $0[loginName] }) else { return nil }
+        clock.advance(by: .seconds(30))
+        return try totp.code(at: clock.now)
+    }
+
+    /// The portal's answer is the same for every name (it returns nothing); the link, for an active
+    /// account, goes to the outbox.
+    func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse {
+        do {
+            try await portal.requestPasswordRecovery(loginName: loginName, clientAddress: clientAddress) { message in
+                outbox.withLock { $0[message.accountID] = message.link }
+            }
+            return .allowed(values: [:])
+        } catch {
+            return .refused(refusal(error))
+        }
+    }
+
+    /// What the recovery e-mail to `account` held: the last link in the outbox for its account id.
+    func openRecoveryLink(for account: AttackAccount) async throws -> AttackSession? {
+        guard let found = try await portal.accounts.account(loginName: try LoginName(account.loginName)) else {
+            return nil
+        }
+        return outbox.withLock { $0[found.id] }.map { AttackSession(token: $0) }
+    }
+
+    func changePassword(_ session: AttackSession, current: String, new: String) async throws -> SignInOutcome {
+        do {
+            let token = try await portal.changePassword(
+                token: session.token, current: try PasswordSecret(current), new: try PasswordSecret(new))
+            return .authenticated(AttackSession(token: token))
         } catch {
             return .refused(refusal(error))
         }

@@ -28,9 +28,25 @@ extension AttackScenario {
         guard completed.isAllowed else { return .inconclusive(reason: "the registration was refused: \(completed)") }
         let outcome = try await target.signIn(
             loginName: name, password: strongPassword, clientAddress: "198.51.100.5", presenting: nil)
-        guard case .authenticated(let session) = outcome else {
+        let session: AttackSession
+        switch outcome {
+        case .authenticated(let signedIn):
+            session = signedIn
+        case .secondFactorRequired(let pending):
+            // The app enrolled an authenticator at sign-up: pass the second factor with its code.
             probe.note("sign in as the new account", outcome.description, breached: false)
-            return .notApplicable(reason: "a new account cannot sign in without enrolling a second factor first")
+            guard let code = try await target.secondFactorCode(forRegistered: name) else {
+                return .notApplicable(reason: "a new account cannot sign in without a second factor the target gives")
+            }
+            let second = try await target.sendSecondFactorCode(code, session: pending, clientAddress: "198.51.100.5")
+            guard case .authenticated(let signedIn) = second else {
+                probe.note("second factor of the new account", second.description, breached: false)
+                return .inconclusive(reason: "the new account's second factor was refused: \(second)")
+            }
+            session = signedIn
+        case .refused:
+            probe.note("sign in as the new account", outcome.description, breached: false)
+            return .notApplicable(reason: "a new account cannot sign in right after sign-up")
         }
         try await probe.expectRefused(
             .read(type: fixture.otherRecord.type, id: fixture.otherRecord.id), as: session, "new account")

@@ -1,0 +1,91 @@
+import Foundation
+import PHIGuardTOTP
+import PHIGuardTestSupport
+import Testing
+
+/// The built `PatientPortal`'s account commands end to end: `staff add`, `mfa recovery-codes`,
+/// `password change|recover|reset`, on a real SQLite file.
+@Suite("PatientPortal account commands, end to end", .serialized)
+struct PatientPortalAccountTests {
+    typealias Portal = PatientPortalTests.Portal
+
+    @Test("staff add prints a temporary password, the otpauth URI and a QR code; the account signs in with TOTP")
+    func staffAdd() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        #expect(try portal.signIn("dr.grey").status == 0)
+        let refused = try portal.run(["staff", "add", "nurse.new", "--role", "nurse"])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+
+        #expect(try portal.signIn("admin.al").status == 0)
+        let added = try portal.run(["staff", "add", "nurse.new", "--role", "nurse", "--role", "charge-nurse"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let password = try #require(added.stdout.firstMatch(of: /Temporary password \(shown once\): (\S+)\n/)?.1)
+        let uriLine = try #require(added.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://totp/") })
+        let totp = try OTPAuthURI(parsing: String(uriLine)).totp
+        #expect(added.stdout.contains("▀") || added.stdout.contains("█"), "no QR code printed")
+        #expect(try portal.run(["logout"]).status == 0)
+
+        // Without the code: no session. With it: multi-factor, the roles given.
+        let noCode = try portal.run(["login", "--user", "nurse.new"], input: password + "\n")
+        #expect(noCode.status != 0)
+        let login = try portal.run(
+            ["login", "--user", "nurse.new"], input: password + "\n" + (try totp.code(at: Date())) + "\n")
+        #expect(login.status == 0, "\(login.stderr)")
+        #expect(login.stdout.contains("multi-factor"))
+        let whoami = try portal.run(["whoami"])
+        #expect(whoami.stdout.contains("roles: charge-nurse, nurse"), "\(whoami.stdout)")
+
+        // The temporary password is replaced; the old one stops working.
+        let changed = try portal.run(["password", "change"], input: password + "\nQuartz-lantern-Meadow-5519-ochre\n")
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(try portal.run(["whoami"]).status == 0)  // this session continues under a new token
+        let old = try portal.run(["login", "--user", "nurse.new"], input: password + "\n000000\n")
+        #expect(old.status == 3)
+    }
+
+    @Test("mfa recovery-codes: ten codes, each signs in once instead of the authenticator")
+    func recoveryCodes() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        #expect(try portal.signIn("bob").status == 0)
+        let issued = try portal.run(["mfa", "recovery-codes"])
+        #expect(issued.status == 0, "\(issued.stderr)")
+        let codes = issued.stdout.matches(of: /[ ]{2}([2-9A-HJ-NP-Z]{4}(?:-[2-9A-HJ-NP-Z]{4}){5})\n/).map {
+            String($0.1)
+        }
+        #expect(codes.count == 10, "\(issued.stdout)")
+        let code = try #require(codes.first)
+        #expect(try portal.run(["logout"]).status == 0)
+        let first = try portal.run(["login", "--user", "bob"], input: portal.password + "\n" + code + "\n")
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = try portal.run(["login", "--user", "bob"], input: portal.password + "\n" + code + "\n")
+        #expect(again.status == 3, "\(again.stderr)")
+    }
+
+    @Test("password recover prints one answer for every name; the outbox link resets the password once")
+    func passwordRecovery() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        let outbox = portal.directory.appendingPathComponent("outbox").path
+        var answers: Set<String> = []
+        for name in ["nobody-here", "alice"] {
+            let asked = try portal.run(["password", "recover", "--user", name, "--outbox", outbox])
+            #expect(asked.status == 0, "\(asked.stderr)")
+            answers.insert(asked.stdout + asked.stderr)
+            // Only the known name's owner gets mail.
+            #expect(FileManager.default.fileExists(atPath: outbox) == (name == "alice"))
+        }
+        #expect(answers == ["If an account has that name, a recovery link was sent to its owner.\n"])
+        let mail = try String(contentsOfFile: outbox, encoding: .utf8)
+        let link = try #require(mail.firstMatch(of: /link: (\S+)\n/)?.1)
+        let chosen = "Quartz-lantern-Meadow-5519-ochre"
+        let reset = try portal.run(["password", "reset"], input: link + "\n" + chosen + "\n")
+        #expect(reset.status == 0, "\(reset.stderr)")
+        #expect(try portal.run(["password", "reset"], input: link + "\n" + chosen + "x\n").status == 3)
+        let code = try portal.run(["totp-code", "--account", "alice"])
+        let login = try portal.run(["login", "--user", "alice"], input: chosen + "\n" + code.stdout)
+        #expect(login.status == 0, "\(login.stderr)")
+    }
+}
