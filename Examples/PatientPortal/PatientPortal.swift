@@ -22,7 +22,7 @@ struct PatientPortal: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, TOTPCodeCommand.self, RegisterCommand.self, LoginCommand.self, LogoutCommand.self,
             WhoamiCommand.self, SessionsCommand.self, PatientsCommand.self, SearchCommand.self, ChartCommand.self,
-            BreakGlassCommand.self, StaffCommand.self,
+            BreakGlassCommand.self, StaffCommand.self, KeysCommand.self, ExportCommand.self,
         ]
     )
 }
