@@ -196,6 +196,7 @@ let testTargets: [Target] =
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
                 "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
+                "PHIGuardFieldEncryption", "PHIGuardKeys",
             ],
             swiftSettings: strictSettings
         ),
