@@ -33,7 +33,9 @@ struct ExportCommand: AsyncParsableCommand {
             let export = try await context.portal.exportChart(
                 token: context.token, patientID: patient, format: PortalExportFormat(rawValue: format) ?? .fhir,
                 exportDirectory: exportDirectory, output: output)
-            print("Exported \(patient) to \(export.path): FHIR R4 Bundle of \(export.resourceTypes.joined(separator: ", "))")
+            print(
+                "Exported \(patient) to \(export.path): FHIR R4 Bundle of \(export.resourceTypes.joined(separator: ", "))"
+            )
             print("Fields (the ones the policy lets you see): \(export.fields.joined(separator: ", "))")
         }
     }

@@ -155,7 +155,8 @@ public struct SQLiteRecordReencryptionSource: ReencryptionSource {
         let sql =
             "UPDATE \(table.name) SET \(column) = ? WHERE \(table.idColumn) = ? AND \(column) = ? RETURNING 1"
         let binds: [SQLiteData] = [
-            .blob(ByteBuffer(bytes: replacement.bytes)), .text(context.recordID), .blob(ByteBuffer(bytes: expected.bytes)),
+            .blob(ByteBuffer(bytes: replacement.bytes)), .text(context.recordID),
+            .blob(ByteBuffer(bytes: expected.bytes)),
         ]
         return try await database.exclusive { connection in try await connection.query(sql, binds).count == 1 }
     }

@@ -32,7 +32,9 @@ struct PatientPortalKeyRotationTests {
         return counts
     }
 
-    @Test("keys rotate killed with SIGKILL mid-run, then rerun: every chart reads as before, every envelope under the new key")
+    @Test(
+        "keys rotate killed with SIGKILL mid-run, then rerun: every chart reads as before, every envelope under the new key"
+    )
     func killedMidRun() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portal-rotate-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -100,7 +102,8 @@ struct PatientPortalKeyRotationTests {
         let newKey = try #require(midway.keys.first { $0 != "field-1" }, "nothing re-encrypted before the kill")
         #expect((midway["field-1"] ?? 0) > 0, "the run finished before the kill: \(midway)")
         #expect(midway.values.reduce(0, +) == fields)
-        #expect(try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints") == "1")
+        #expect(
+            try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints") == "1")
 
         // The rerun resumes the same rotation and finishes it.
         let rerun = try run(["keys", "rotate", "--batch-size", "50"])
@@ -108,7 +111,8 @@ struct PatientPortalKeyRotationTests {
         #expect(rerun.stdout.contains("Key rotation resumed and complete: \(fields) PHI fields under key \(newKey)"))
         #expect(rerun.stderr.contains("100% \(fields)/\(fields) fields"))
         #expect(try Self.keyIDCounts(database) == [newKey: fields])
-        #expect(try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints") == "0")
+        #expect(
+            try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints") == "0")
 
         // Every chart reads exactly as before the rotation.
         #expect(try charts() == before)

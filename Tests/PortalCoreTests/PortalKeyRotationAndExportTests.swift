@@ -30,11 +30,14 @@ struct PortalKeyRotationAndExportTests {
         let source = try portal.recordStore.reencryptionSource(
             schemas: [portal.patientIndex.schema, portal.charts.schema])
         var counts: [String: Int] = [:]
-        for stored in try await source.fields(after: nil, limit: 100_000) { counts[stored.envelope.keyID, default: 0] += 1 }
+        for stored in try await source.fields(after: nil, limit: 100_000) {
+            counts[stored.envelope.keyID, default: 0] += 1
+        }
         return counts
     }
 
-    @Test("keys rotate: admins only (audited); an interrupted rotation resumes; every value reads back under the new key")
+    @Test(
+        "keys rotate: admins only (audited); an interrupted rotation resumes; every value reads back under the new key")
     func rotationResumes() async throws {
         let fixture = try await PortalFixture.make(patients: 20)
         let portal = fixture.portal
@@ -123,7 +126,8 @@ struct PortalKeyRotationAndExportTests {
         let clerk = try await fixture.signIn("bill.bea")
         let export = try await portal.exportChart(
             token: clerk, patientID: "p-5", exportDirectory: folder, output: "p-5-billing.json")
-        #expect(export.fields == ["name", "birth-date", "mrn", "ssn", "demographics", "contact", "insurance", "billing"])
+        #expect(
+            export.fields == ["name", "birth-date", "mrn", "ssn", "demographics", "contact", "insurance", "billing"])
         #expect(export.resourceTypes == ["Patient", "Coverage", "Account"])
         let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/p-5-billing.json"))
         let text = String(decoding: data, as: UTF8.self)
@@ -177,7 +181,8 @@ struct PortalKeyRotationAndExportTests {
         let folder = try Self.exportFolder(fixture)
         let outside = fixture.directory.appendingPathComponent("outside").path
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: folder + "/planted.json", withDestinationPath: outside + "/x.json")
+        try FileManager.default.createSymbolicLink(
+            atPath: folder + "/planted.json", withDestinationPath: outside + "/x.json")
         try FileManager.default.createDirectory(atPath: folder + "/sub", withIntermediateDirectories: true)
         try Data("existing".utf8).write(to: URL(fileURLWithPath: folder + "/existing.json"))
         let alice = try await fixture.signIn("alice")
@@ -201,13 +206,17 @@ struct PortalKeyRotationAndExportTests {
         ]
         for (output, expected) in cases {
             await #expect(throws: expected, "\(output.debugDescription)") {
-                _ = try await portal.exportChart(token: alice, patientID: "p-1", exportDirectory: folder, output: output)
+                _ = try await portal.exportChart(
+                    token: alice, patientID: "p-1", exportDirectory: folder, output: output)
             }
         }
         // Nothing written anywhere, nothing overwritten, the link not followed, nothing read.
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/sub").isEmpty)
-        #expect(try Set(FileManager.default.contentsOfDirectory(atPath: folder)) == ["planted.json", "sub", "existing.json"])
+        #expect(
+            try Set(FileManager.default.contentsOfDirectory(atPath: folder)) == [
+                "planted.json", "sub", "existing.json",
+            ])
         #expect(try String(contentsOfFile: folder + "/existing.json", encoding: .utf8) == "existing")
         #expect(try await fixture.auditRecords().count == auditedBefore)
         // The public answer: one fixed line, no path.
@@ -215,7 +224,9 @@ struct PortalKeyRotationAndExportTests {
         #expect(shown.problem.code == "export_path_refused" && !shown.problem.detail.contains("passwd"))
     }
 
-    @Test("export writes through the folder descriptor with O_EXCL|O_NOFOLLOW: a link planted after the check is not followed")
+    @Test(
+        "export writes through the folder descriptor with O_EXCL|O_NOFOLLOW: a link planted after the check is not followed"
+    )
     func exportLinkRace() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("export-race-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -20,7 +20,8 @@ extension AttackScenario {
         let files = FileManager.default
         let tag = UUID().uuidString.prefix(8).lowercased()
         // A fresh folder outside the export folder: where an escaping export would land.
-        let outside = files.temporaryDirectory.appendingPathComponent("attack-10-outside-\(tag)").standardizedFileURL.path
+        let outside = files.temporaryDirectory.appendingPathComponent("attack-10-outside-\(tag)").standardizedFileURL
+            .path
         try files.createDirectory(atPath: outside, withIntermediateDirectories: true)
         var made: [String] = [outside]
         defer { for path in made { try? files.removeItem(atPath: path) } }
@@ -43,8 +44,10 @@ extension AttackScenario {
         let attempts: [(path: String, escape: String?)] = [
             ("../../etc/passwd", URL(fileURLWithPath: folder + "/../../etc/passwd").standardizedFileURL.path),
             ("/etc/passwd", "/etc/passwd"),
-            (String(repeating: "../", count: depth) + outside.dropFirst() + "/escaped-relative.json",
-             outside + "/escaped-relative.json"),
+            (
+                String(repeating: "../", count: depth) + outside.dropFirst() + "/escaped-relative.json",
+                outside + "/escaped-relative.json"
+            ),
             (outside + "/escaped-absolute.json", outside + "/escaped-absolute.json"),
             (link, outside + "/escaped-link.json"),
             ("attack-10-nul-\(tag)\u{0}.json", nil),
