@@ -196,7 +196,7 @@ let testTargets: [Target] =
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
                 "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
-                "PHIGuardAuthentication", "PHIGuardPasswords",
+                "PHIGuardAuthentication", "PHIGuardPasswords", "PHIGuardFieldEncryption", "PHIGuardKeys",
             ],
             swiftSettings: strictSettings
         ),

@@ -22,7 +22,8 @@ struct PatientPortal: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, TOTPCodeCommand.self, RegisterCommand.self, LoginCommand.self, LogoutCommand.self,
             WhoamiCommand.self, SessionsCommand.self, PatientsCommand.self, SearchCommand.self, ChartCommand.self,
-            BreakGlassCommand.self, StaffCommand.self, MFACommand.self, PasswordCommand.self,
+            BreakGlassCommand.self, StaffCommand.self, MFACommand.self, PasswordCommand.self, KeysCommand.self,
+            ExportCommand.self,
         ]
     )
 }

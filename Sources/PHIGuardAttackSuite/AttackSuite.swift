@@ -16,7 +16,7 @@ public enum AttackSuite {
     public static let all: [AttackScenario] = [
         .registrationBypass, .recoverySessionReadsPHI, .pendingSecondFactorReadsPHI, .registrationSessionByID,
         .clientChosenPatientID, .oracles, .insecureDirectObjectReference, .staffOnlyActions, .searchInjection,
-        .credentialStuffing,
+        .exportPathTraversal, .credentialStuffing,
         .totpReplay, .denyBeatsAllow, .ciphertextTampering, .dataAtRest, .breakGlassMisuse, .sessionAttacks,
         .errorLeakage, .bruteForce, .auditTampering,
     ]

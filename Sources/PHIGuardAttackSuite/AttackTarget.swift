@@ -85,6 +85,15 @@ public protocol AttackTarget: Sendable {
 
     /// Raw access to the app's database, for the scenarios that tamper with it or scan it. Needs ``AttackCapability/storage``.
     var storage: (any AttackStorage)? { get }
+
+    /// Exports record `id` of `type` as the holder of `session` to `path`, exactly as a client sends
+    /// the app's output-path parameter (the app decides how a path maps into its export folder).
+    /// `.allowed` means the app wrote the export. Needs ``AttackCapability/export``.
+    func export(type: String, id: String, to path: String, as session: AttackSession) async throws -> AttackResponse
+
+    /// The folder the app writes exports to (the scenario plants a symbolic link there and removes
+    /// what it made afterwards). Needs ``AttackCapability/export``.
+    var exportFolder: String? { get }
 }
 
 /// An optional operation of an ``AttackTarget``.
@@ -113,6 +122,8 @@ public enum AttackCapability: String, Sendable, Hashable, Codable, CaseIterable 
     case storage
     /// ``AttackTarget/search(type:term:as:)``.
     case search
+    /// ``AttackTarget/export(type:id:to:as:)`` and ``AttackTarget/exportFolder``.
+    case export
 }
 
 /// A harness failure of an ``AttackTarget`` (not a refusal of the attack).
@@ -169,4 +180,10 @@ extension AttackTarget {
     }
     /// No storage access unless implemented.
     public var storage: (any AttackStorage)? { nil }
+    /// Not supported unless implemented.
+    public func export(type: String, id: String, to path: String, as session: AttackSession) async throws
+        -> AttackResponse
+    { throw AttackTargetError.unsupported("export") }
+    /// No export folder unless implemented.
+    public var exportFolder: String? { nil }
 }

@@ -20,7 +20,11 @@ func withPortal(flaws: Set<Flaw> = [], _ body: (ReferencePortal) async throws ->
 
 @Suite("Attack suite: the reference portal on SQLite")
 struct ReferencePortalTests {
-    @Test("every attack of the suite is applicable and blocked")
+    /// The reference portal has no export (attack 10 runs against the complete portal in
+    /// PortalCoreTests, with its flawed variant).
+    static let notApplicable: Set<String> = ["attack-10-export-path-traversal"]
+
+    @Test("every attack of the suite but the export one is applicable and blocked")
     func everyAttackBlocked() async throws {
         try await withPortal { portal in
             let report = await AttackSuite.run(against: portal)
@@ -30,13 +34,18 @@ struct ReferencePortalTests {
             }
             #expect(report.results.map(\.id) == AttackSuite.all.map(\.id))
             for result in report.results {
+                if Self.notApplicable.contains(result.id) {
+                    #expect(result.verdict == .notApplicable(reason: "needs export"), "\(result.id)")
+                    continue
+                }
                 #expect(result.verdict == .blocked, "\(result.id): \(result.verdict)\n\(result.attempts)")
                 #expect(!result.attempts.isEmpty, "\(result.id) tried nothing")
             }
             // The JSON report round-trips.
             let decoded = try JSONDecoder().decode(AttackReport.self, from: try report.json())
             #expect(decoded == report)
-            #expect(report.table.contains("\(AttackSuite.all.count) attacks: \(AttackSuite.all.count) blocked"))
+            let blocked = AttackSuite.all.count - Self.notApplicable.count
+            #expect(report.table.contains("\(AttackSuite.all.count) attacks: \(blocked) blocked, 0 succeeded"))
         }
     }
 

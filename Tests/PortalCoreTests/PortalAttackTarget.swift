@@ -36,12 +36,17 @@ final class PortalAttackTarget: AttackTarget {
 
     let capabilities: Set<AttackCapability> = [
         .registration, .passwordRecovery, .passwordChange, .recordUpdate, .recordList, .breakGlass, .clockControl,
-        .auditVerification, .storage, .search,
+        .auditVerification, .storage, .search, .export,
     ]
     /// The authenticators enrolled at the suite's sign-ups, by login name.
     let registered = Mutex<[String: TOTP]>([:])
     /// The recovery links the portal handed to the out-of-band channel, by account id (the last one).
     let outbox = Mutex<[String: String]>([:])
+    /// The flawed variant (attack 10 must catch it): exports write wherever the path says, following
+    /// `..`, absolute paths and symbolic links (never over an existing file, so a run cannot clobber one).
+    let flawedExport: Bool
+    /// The export folder (`exports` in the temporary directory).
+    let exportDirectory: String
     let fixture: AttackFixture
     let directory: URL
     let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
@@ -53,10 +58,13 @@ final class PortalAttackTarget: AttackTarget {
     var storage: (any AttackStorage)? { attackStorage }
 
     /// Opens and seeds a portal in a fresh temporary directory (``close()`` deletes it).
-    init(patientCount: Int = 12) async throws {
+    init(patientCount: Int = 12, flawedExport: Bool = false) async throws {
+        self.flawedExport = flawedExport
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "portal-attacks-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        exportDirectory = directory.appendingPathComponent("exports").path
+        try FileManager.default.createDirectory(atPath: exportDirectory, withIntermediateDirectories: true)
         let keyDirectory = directory.appendingPathComponent("keys").path
         portal = try await Portal.open(
             PortalConfiguration(
@@ -276,5 +284,40 @@ final class PortalAttackTarget: AttackTarget {
         let checkpoints = try await portal.auditSink.checkpoints() + (try await portal.auditWitness.checkpoints())
         return try await AuditVerifier(chainKey: keys.chainKey, checkpointKey: portal.audit.checkpointPublicKey)
             .verify(portal.auditSink, checkpoints: checkpoints).isIntact
+    }
+}
+
+// MARK: Export (attack 10)
+
+extension PortalAttackTarget {
+    var exportFolder: String? { exportDirectory }
+
+    func export(type: String, id: String, to path: String, as session: AttackSession) async throws -> AttackResponse {
+        do {
+            if flawedExport { return try await exportWhereTold(id: id, to: path, as: session) }
+            let export = try await portal.exportChart(
+                token: session.token, patientID: id, exportDirectory: exportDirectory, output: path)
+            return .allowed(values: ["path": export.path])
+        } catch {
+            return .refused(refusal(error))
+        }
+    }
+
+    /// The flaw: the guarded read, then `open(O_CREAT)` on the path as given (relative to the
+    /// export folder), which walks `..`, takes absolute paths and follows a planted link.
+    private func exportWhereTold(id: String, to path: String, as session: AttackSession) async throws
+        -> AttackResponse
+    {
+        let chart = try await portal.chart(token: session.token, patientID: id)
+        let full = path.hasPrefix("/") ? path : exportDirectory + "/" + path
+        guard !FileManager.default.fileExists(atPath: full) else {
+            return .refused(AttackRefusal(status: 409, message: "exists"))
+        }
+        let file = open(full, O_WRONLY | O_CREAT, 0o600)
+        guard file >= 0 else { return .refused(AttackRefusal(status: 500, message: "could not write")) }
+        let body = Array(chart.fields.map { "\($0.name): \($0.value)\n" }.joined().utf8)
+        _ = body.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+        Glibc.close(file)
+        return .allowed(values: ["path": full])
     }
 }

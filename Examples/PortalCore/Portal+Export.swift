@@ -1,0 +1,127 @@
+internal import Foundation
+internal import PHIGuardAccess
+internal import PHIGuardCrypto
+
+/// An export format of ``Portal/exportChart(token:patientID:format:exportDirectory:output:)``.
+public enum PortalExportFormat: String, Sendable, Hashable, CaseIterable {
+    /// A FHIR R4 `Bundle` (type `collection`) in JSON.
+    case fhir
+}
+
+/// What ``Portal/exportChart(token:patientID:format:exportDirectory:output:)`` wrote.
+public struct PortalExport: Sendable, Hashable {
+    /// The file written (in the export folder).
+    public let path: String
+    /// The FHIR resource types in the bundle, in order (`Patient` first).
+    public let resourceTypes: [String]
+    /// The chart and index fields the export holds: exactly those the policy let the caller see.
+    public let fields: [String]
+}
+
+extension Portal {
+    /// Exports the chart of `patientID` as the signed-in user may see it, to a new file in the
+    /// export folder.
+    ///
+    /// - **Path first**: `output` is checked against `exportDirectory` before anything is read
+    ///   (``PortalExportError``: a `..` component, a folder other than the export folder, a
+    ///   control character, a symbolic link, an existing file are refused, and nothing is written).
+    /// - **The guarded read**: the content comes from ``chart(token:patientID:)``, that is
+    ///   `GuardedRecords.read` of the chart and the patient index: decided, audited (a read with the
+    ///   fields returned) and only the permitted fields decrypted. A refused or missing chart is the
+    ///   same `ResourceNotFound`. (The policy's `export` action is not decided separately:
+    ///   `GuardedRecords` reads with the `read` action, so an export shows in the audit log as the
+    ///   read it is.)
+    /// - **FHIR R4**: a `Bundle` of type `collection`: `Patient` (name, birth date, MRN and SSN
+    ///   identifiers, address, demographics), then one resource per visible chart field: `Coverage`
+    ///   (insurance), `Condition` (problems), `MedicationStatement`, `AllergyIntolerance`, vital-signs
+    ///   and laboratory `Observation`s, `Immunization`, `Account` (billing). Values are the chart's
+    ///   free text (`code.text`, `valueString`).
+    public func exportChart(
+        token: String?, patientID: String, format: PortalExportFormat = .fhir, exportDirectory: String, output: String
+    ) async throws -> PortalExport {
+        let destination = try PortalExportPath(output: output, exportDirectory: exportDirectory)
+        let chart = try await chart(token: token, patientID: patientID)
+        let (bundle, types) = Self.fhirBundle(chart, at: engine.clock.now)
+        let data = try JSONSerialization.data(
+            withJSONObject: bundle, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try destination.writeNew(Array(data) + [0x0A])
+        return PortalExport(
+            path: destination.path, resourceTypes: types,
+            fields: PortalSchemas.indexFields.filter { chart.identity[$0] != nil } + chart.fields.map(\.name))
+    }
+
+    /// The bundle (a JSON object) and its resource types in order.
+    static func fhirBundle(_ chart: PortalChart, at date: Date) -> (bundle: [String: Any], types: [String]) {
+        let subject: [String: Any] = ["reference": "Patient/\(chart.patientID)"]
+        var patient: [String: Any] = ["resourceType": "Patient", "id": chart.patientID]
+        let identity = chart.identity
+        var identifiers: [[String: Any]] = []
+        if let mrn = identity["mrn"] {
+            identifiers.append([
+                "use": "usual", "system": "urn:patient-portal:mrn", "value": mrn,
+                "type": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"]]],
+            ])
+        }
+        if let ssn = identity["ssn"] {
+            identifiers.append(["use": "official", "system": "http://hl7.org/fhir/sid/us-ssn", "value": ssn])
+        }
+        if !identifiers.isEmpty { patient["identifier"] = identifiers }
+        if let name = identity["name"] { patient["name"] = [["text": name]] }
+        if let born = identity["birth-date"] { patient["birthDate"] = born }
+        var fields: [String: String] = [:]
+        for (name, value) in chart.fields { fields[name] = value }
+        if let contact = fields["contact"] { patient["address"] = [["text": contact]] }
+        if let demographics = fields["demographics"] {
+            patient["extension"] = [["url": "urn:patient-portal:demographics", "valueString": demographics]]
+        }
+        var resources: [[String: Any]] = [patient]
+        func text(_ value: String) -> [String: Any] { ["text": value] }
+        func category(_ code: String) -> [[String: Any]] {
+            [["coding": [["system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": code]]]]
+        }
+        for (name, value) in chart.fields {
+            switch name {
+            case "insurance":
+                resources.append([
+                    "resourceType": "Coverage", "status": "active", "beneficiary": subject,
+                    "payor": [["display": value]],
+                ])
+            case "problems":
+                resources.append(["resourceType": "Condition", "subject": subject, "code": text(value)])
+            case "medications":
+                resources.append([
+                    "resourceType": "MedicationStatement", "status": "active", "subject": subject,
+                    "medicationCodeableConcept": text(value),
+                ])
+            case "allergies":
+                resources.append(["resourceType": "AllergyIntolerance", "patient": subject, "code": text(value)])
+            case "vitals":
+                resources.append([
+                    "resourceType": "Observation", "status": "final", "category": category("vital-signs"),
+                    "code": text("Vital signs"), "subject": subject, "valueString": value,
+                ])
+            case "labs":
+                resources.append([
+                    "resourceType": "Observation", "status": "final", "category": category("laboratory"),
+                    "code": text("Laboratory results"), "subject": subject, "valueString": value,
+                ])
+            case "immunizations":
+                resources.append([
+                    "resourceType": "Immunization", "status": "completed", "patient": subject,
+                    "vaccineCode": text(value), "occurrenceString": value,
+                ])
+            case "billing":
+                resources.append([
+                    "resourceType": "Account", "status": "active", "subject": [subject], "description": value,
+                ])
+            default: continue  // demographics and contact are on the Patient
+            }
+        }
+        let formatter = ISO8601DateFormatter()
+        let bundle: [String: Any] = [
+            "resourceType": "Bundle", "type": "collection", "timestamp": formatter.string(from: date),
+            "entry": resources.map { ["fullUrl": "urn:uuid:\(UUID().uuidString.lowercased())", "resource": $0] },
+        ]
+        return (bundle, resources.compactMap { $0["resourceType"] as? String })
+    }
+}

@@ -1,0 +1,168 @@
+internal import Foundation
+internal import PHIGuardAccess
+internal import PHIGuardAudit
+internal import PHIGuardAuthentication
+public import PHIGuardErrors
+internal import PHIGuardFieldEncryption
+internal import PHIGuardKeys
+internal import PHIGuardRecords
+internal import PHIGuardSQLite
+
+/// How far ``Portal/rotateKeys(token:batchSize:progress:)`` is (reported after each batch).
+public struct PortalKeyRotationProgress: Sendable, Hashable {
+    /// The field key every envelope is moving to.
+    public let targetKeyID: String
+    /// Encrypted fields walked so far, including those an interrupted earlier run had walked.
+    public let done: Int
+    /// Encrypted fields in the patient index and the charts.
+    public let total: Int
+    /// Fields re-encrypted by this run so far.
+    public let rewritten: Int
+}
+
+/// What ``Portal/rotateKeys(token:batchSize:progress:)`` did.
+public struct PortalKeyRotationResult: Sendable, Hashable {
+    /// The active field key now (every PHI envelope is under it).
+    public let activeKeyID: String
+    /// The keys still in `field.keys` as retired (they keep TOTP secrets and break-glass
+    /// justifications readable; see the method's documentation).
+    public let retiredKeyIDs: [String]
+    /// Whether this run finished a rotation an earlier run had begun (and was interrupted).
+    public let resumed: Bool
+    /// Fields re-encrypted by this run.
+    public let rewritten: Int
+    /// Fields this run found under the new key already.
+    public let alreadyCurrent: Int
+    /// Encrypted fields in the patient index and the charts.
+    public let total: Int
+}
+
+/// Why ``Portal/rotateKeys(token:batchSize:progress:)`` could not finish. Nothing is lost either way:
+/// every envelope is under the old or the new key, both in `field.keys`, and a rerun resumes.
+public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappable {
+    /// Some envelopes decrypt under no key of `field.keys` (their count): the rotation is left
+    /// unfinished, and the old keys stay.
+    case unreadableFields(Int)
+
+    /// A fixed public problem; the count goes to the log only.
+    public var errorMapping: MappedError {
+        switch self {
+        case .unreadableFields(let count):
+            MappedError(
+                .portalRotationIncomplete, internalCode: "portal.rotation_unreadable",
+                logMessage: "envelopes no key of field.keys opens; rotation left unfinished",
+                context: ["count": .value(String(count))])
+        }
+    }
+}
+
+extension PublicProblem {
+    /// 503: a key rotation stopped short (some stored values open under no key); rerun after the fix.
+    public static let portalRotationIncomplete = PublicProblem(
+        code: "rotation_incomplete", status: 503, title: "Key rotation incomplete",
+        detail: "Some stored values could not be re-encrypted; nothing was lost. See the log, then run it again.")
+}
+
+extension Portal {
+    /// The checkpoint job name prefix of a field-key rotation (the target key id follows).
+    static let rotationJobPrefix = "patient-portal.field-keys:"
+
+    /// Moves every PHI envelope (the patient index and the charts) to a new field key, through
+    /// `ReencryptionJob` (decrypt, re-encrypt, verify, compare-and-swap write) with its checkpoint in
+    /// the database (`SQLiteReencryptionCheckpointStore`). Admins only; the refusal and the rotation
+    /// are audited (`AuditEvent.keyRotated`).
+    ///
+    /// Crash-safe in every step, so a `kill -9` anywhere followed by a rerun loses nothing:
+    /// 1. the rotation's checkpoint row is written first, naming the new key id;
+    /// 2. `field.keys` is replaced atomically with the new key active and the old one retired
+    ///    (a rerun that finds the named key missing generates it under that id);
+    /// 3. the job walks every encrypted cell in order, checkpointing after each batch; each cell is
+    ///    one committed `UPDATE` (old or new envelope, never half), and a cell already under the
+    ///    new key is skipped, so a rerun resumes from the checkpoint;
+    /// 4. a second pass from the start catches a cell written under the old key meanwhile (the
+    ///    portal instance that wrote it had loaded the old keyring); then the checkpoint row goes.
+    ///
+    /// The old key stays in `field.keys` as retired: TOTP secrets and break-glass justifications are
+    /// sealed with the same keyring and are not moved by this rotation. Other running portal
+    /// instances must be restarted afterwards to read the new key.
+    public func rotateKeys(
+        token: String?, batchSize: Int = 200, progress: @Sendable (PortalKeyRotationProgress) -> Void = { _ in }
+    ) async throws -> PortalKeyRotationResult {
+        let session = try await session(token)
+        let actor = session.principal.subject.id
+        let now = engine.clock.now
+        guard !PortalRoles.administrators.isDisjoint(with: session.principal.subject.roles) else {
+            try await audit.append(
+                try AuditEvent.keyRotated(
+                    keyRingID: "field.keys", fromKeyID: nil, toKeyID: encryptor.keyring.activeKeyID, actorID: actor,
+                    succeeded: false, reason: "not-permitted", at: now),
+                durability: .committed)
+            throw PortalError.notPermitted("keys-rotate")
+        }
+        let directory = KeyDirectory(path: configuration.keyDirectory)
+        var keyring: Keyring
+        do { keyring = try directory.fieldKeyring() } catch { throw PortalError(error) }
+        let previousKeyID = keyring.activeKeyID
+        let pending = try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: storage)
+            .first { $0.hasPrefix(Self.rotationJobPrefix) }
+        let target = pending.map { String($0.dropFirst(Self.rotationJobPrefix.count)) } ?? newKeyID(keyring, at: now)
+        let checkpoints = try await SQLiteReencryptionCheckpointStore.open(
+            in: storage, job: Self.rotationJobPrefix + target)
+        if pending == nil { try await checkpoints.begin() }
+        if !keyring.keys.contains(where: { $0.id == target }) {
+            keyring = try keyring.rotated(to: try FieldKey.generate(id: target))
+            do { try directory.replaceKeyring(.fieldKeyring, with: keyring) } catch { throw PortalError(error) }
+            try await audit.append(
+                try AuditEvent.keyRotated(
+                    keyRingID: "field.keys", fromKeyID: previousKeyID, toKeyID: target, actorID: actor,
+                    reason: "key-added", at: now),
+                durability: .committed)
+        }
+
+        let rotated = FieldEncryptor(keyring: keyring, logger: configuration.logger)
+        let source = try recordStore.reencryptionSource(schemas: [patientIndex.schema, charts.schema])
+        let total = try await source.fieldCount()
+        var walked = 0
+        if let position = try await checkpoints.load() { walked = try await source.fieldCount(through: position) }
+        let walkedBefore = walked
+        let activeKeyID = keyring.activeKeyID
+        let main = try await ReencryptionJob(
+            encryptor: rotated, source: source, checkpoints: checkpoints, batchSize: batchSize
+        ).run { report in
+            progress(
+                PortalKeyRotationProgress(
+                    targetKeyID: activeKeyID, done: min(walkedBefore + report.scanned, total), total: total,
+                    rewritten: report.rewritten))
+        }
+        // From the start again: a cell written under the old key behind the walk is moved now.
+        let sweep = try await ReencryptionJob(encryptor: rotated, source: source, batchSize: batchSize).run()
+        let unreadable = main.unreadableCount + sweep.unreadableCount
+        guard unreadable == 0 else { throw PortalKeyRotationError.unreadableFields(unreadable) }
+        try await checkpoints.finish()
+        try await audit.append(
+            try AuditEvent.keyRotated(
+                keyRingID: "field.keys", fromKeyID: pending == nil ? previousKeyID : nil, toKeyID: activeKeyID,
+                actorID: actor, reason: "re-encrypted", at: engine.clock.now),
+            durability: .committed)
+        return PortalKeyRotationResult(
+            activeKeyID: activeKeyID, retiredKeyIDs: keyring.retiredKeyIDs, resumed: pending != nil,
+            rewritten: main.rewritten + sweep.rewritten, alreadyCurrent: main.alreadyCurrent, total: total)
+    }
+
+    /// `field-YYYYMMDDTHHMMSSZ` (UTC), with `-2`, `-3`, … if the keyring already has that id.
+    private func newKeyID(_ keyring: Keyring, at date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let base = "field-" + formatter.string(from: date)
+        let taken = Set(keyring.keys.map(\.id)).union(keyring.revokedKeyIDs)
+        var candidate = base
+        var suffix = 2
+        while taken.contains(candidate) {
+            candidate = base + "-\(suffix)"
+            suffix += 1
+        }
+        return candidate
+    }
+}
