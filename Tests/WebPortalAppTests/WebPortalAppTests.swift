@@ -157,7 +157,8 @@ struct WebPortalAppTests {
             #expect(String(buffer: missing.body).contains("<p id=\"error\">"))
             var withOther = form
             withOther["_csrf"] = otherToken
-            #expect(try await physician.send(client, .post, "/patients/p-4/chart", form: withOther).status == .forbidden)
+            #expect(
+                try await physician.send(client, .post, "/patients/p-4/chart", form: withOther).status == .forbidden)
             var crossSite = form
             crossSite["_csrf"] = try await physician.csrf(client, from: "/home")
             let evil = try await physician.send(
