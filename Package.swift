@@ -204,7 +204,7 @@ let testTargets: [Target] =
             name: "WebPortalAppTests",
             dependencies: [
                 "WebPortalApp", "PortalCore", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardSQLite",
-                "PHIGuardTestSupport", hummingbird, httpTypes,
+                "PHIGuardTestSupport", "PHIGuardTOTP", hummingbird, httpTypes,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
