@@ -199,6 +199,16 @@ let testTargets: [Target] =
             ],
             swiftSettings: strictSettings
         ),
+        // The portal's JSON API in process (HummingbirdTesting), every response validated against openapi.yaml.
+        .testTarget(
+            name: "PortalAPITests",
+            dependencies: [
+                "PortalAPI", "PortalCore", "PHIGuardAudit", "PHIGuardHummingbird", "PHIGuardSQLite", "PHIGuardTestSupport",
+                hummingbird, httpTypes,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
@@ -295,6 +305,17 @@ let package = Package(
                 "PHIGuardTOTP", hummingbird,
             ],
             path: "Examples/HummingbirdQuickstart",
+            swiftSettings: strictSettings
+        ),
+        // The portal's JSON API over PortalCore and PHIGuardHummingbird (documented in openapi.yaml).
+        .target(
+            name: "PortalAPI",
+            dependencies: [
+                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardRecords", hummingbird, httpTypes,
+            ],
+            path: "Examples/PortalAPI",
+            exclude: ["openapi.yaml"],
             swiftSettings: strictSettings
         ),
     ]
