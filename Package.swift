@@ -203,8 +203,8 @@ let testTargets: [Target] =
         .testTarget(
             name: "PortalAPITests",
             dependencies: [
-                "PortalAPI", "PortalCore", "PHIGuardAudit", "PHIGuardHummingbird", "PHIGuardSQLite", "PHIGuardTestSupport",
-                hummingbird, httpTypes,
+                "PortalAPI", "PortalCore", "PHIGuardAudit", "PHIGuardHummingbird", "PHIGuardSQLite",
+                "PHIGuardTestSupport", hummingbird, httpTypes,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings

@@ -191,10 +191,14 @@ let recordErrors: [RecordError] = [
     .encryptionFailed(field: Planted.stackFrame), .queryRefused(Planted.sql), .planUntranslatable(Planted.path),
     .invalidCursor, .listingUnsupported, .listInconsistent,
 ]
+let emergencyAccessErrors: [EmergencyAccessError] = [
+    .refused(.notPermitted), .auditUnavailable, .storeUnavailable(Planted.sql), .encryptionFailed, .notFound,
+    .notPermitted, .alreadyReviewed, .invalidOutcome, .corruptGrant,
+]
 let capabilityErrors: [any Error] =
     totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
     + recoveryCodeErrors + fieldEncryptionErrors + keyProviderErrors + blindIndexErrors + auditErrors
-    + authenticationErrors + accessErrors + recordErrors
+    + authenticationErrors + accessErrors + recordErrors + emergencyAccessErrors
 
 /// Names each capability error case (exhaustive switches: adding a case breaks this until it is sampled).
 func capabilityCaseName(_ error: any Error) -> String {
@@ -347,6 +351,18 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .invalidCursor: "RecordError.invalidCursor"
         case .listingUnsupported: "RecordError.listingUnsupported"
         case .listInconsistent: "RecordError.listInconsistent"
+        }
+    case let error as EmergencyAccessError:
+        switch error {
+        case .refused: "EmergencyAccessError.refused"
+        case .auditUnavailable: "EmergencyAccessError.auditUnavailable"
+        case .storeUnavailable: "EmergencyAccessError.storeUnavailable"
+        case .encryptionFailed: "EmergencyAccessError.encryptionFailed"
+        case .notFound: "EmergencyAccessError.notFound"
+        case .notPermitted: "EmergencyAccessError.notPermitted"
+        case .alreadyReviewed: "EmergencyAccessError.alreadyReviewed"
+        case .invalidOutcome: "EmergencyAccessError.invalidOutcome"
+        case .corruptGrant: "EmergencyAccessError.corruptGrant"
         }
     default: "unknown \(type(of: error))"
     }

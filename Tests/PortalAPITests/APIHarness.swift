@@ -12,7 +12,7 @@ import Synchronization
 /// `/api` behind PHIGuard's middleware, exactly as the web portal mounts it.
 final class APIHarness: Sendable {
     static let password = "riverside-test-password-4821"
-    /// HummingbirdTesting sends every request with authority `localhost`.
+    /// HummingbirdTesting's live client sends every request with authority `localhost`.
     static let origin = "https://localhost"
     let directory: URL
     let portal: Portal
@@ -37,13 +37,15 @@ final class APIHarness: Sendable {
         return APIHarness(directory: directory, portal: portal)
     }
 
-    /// The application: PHIGuard's stack, then the API on `/api`.
+    /// The application: PHIGuard's stack, then the API on `/api`. The test client connects from
+    /// loopback, trusted as a proxy, so each ``APIClient`` can be a workstation of its own
+    /// (`X-Forwarded-For`): sign-in rate limits count per address.
     func app() throws -> some ApplicationProtocol {
-        let web = try PHIGuardWeb(flow: portal.flow)
+        let web = try PHIGuardWeb(flow: portal.flow, trustedProxies: try TrustedProxies(["127.0.0.1", "::1"]))
         let router = Router(context: BasicPHIGuardRequestContext.self)
         web.install(on: router)
         PortalAPI.register(on: router.group("api"), portal: portal, web: web)
-        return Application(router: router)
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
     func close() async {
@@ -103,6 +105,9 @@ final class ExchangeRecorder: Sendable {
 struct APIClient {
     static let cookieName = "__Host-phiguard-session"
     let harness: APIHarness
+    private static let clients = Atomic<Int>(0)
+    /// The client's own address (documentation range 2001:db8::/32), sent as `X-Forwarded-For`.
+    let address = "2001:db8::\(String(APIClient.clients.add(1, ordering: .relaxed).newValue, radix: 16))"
     var cookie: String?
     var csrfToken: String?
 
@@ -118,6 +123,7 @@ struct APIClient {
         csrf: Bool = true, headers extra: HTTPFields = [:]
     ) async throws -> APIResult {
         var headers: HTTPFields = [.accept: "application/json"]
+        headers[try Self.name("X-Forwarded-For")] = address
         if method != .get {
             headers[.origin] = APIHarness.origin
             if csrf, let csrfToken { headers[try Self.name("X-CSRF-Token")] = csrfToken }
