@@ -229,7 +229,9 @@ struct ReviewItemBody: Encodable {
         issuedAt = grant.issuedAt
         expiresAt = grant.expiresAt
         revokedAt = item.revocation?.revokedAt
-        review = item.review.map { ReviewMarkBody(reviewerID: $0.reviewerID, outcome: $0.outcome, reviewedAt: $0.reviewedAt) }
+        review = item.review.map {
+            ReviewMarkBody(reviewerID: $0.reviewerID, outcome: $0.outcome, reviewedAt: $0.reviewedAt)
+        }
         uses = item.uses.map(GrantUseBody.init)
     }
 

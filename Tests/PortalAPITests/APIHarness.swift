@@ -146,14 +146,17 @@ struct APIClient {
                 method: method.rawValue, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "",
                 requestHeaders: headers.map { [$0.name.rawName, $0.value] }, status: Int(response.status.code),
                 headers: response.headers.map { [$0.name.rawName, $0.value] },
-                body: Data(response.body.getBytes(at: response.body.readerIndex, length: response.body.readableBytes) ?? [])
-                    .base64EncodedString()))
+                body: Data(
+                    response.body.getBytes(at: response.body.readerIndex, length: response.body.readableBytes) ?? []
+                )
+                .base64EncodedString()))
         return APIResult(response: response)
     }
 
     /// Password, then the demo authenticator's code, through the API; keeps the CSRF token.
     mutating func signIn(_ client: some TestClientProtocol, as login: String) async throws -> APIResult {
-        let first = try await send(client, .post, "/api/session", json: ["login": login, "password": APIHarness.password])
+        let first = try await send(
+            client, .post, "/api/session", json: ["login": login, "password": APIHarness.password])
         guard first.status == .ok else { return first }
         csrfToken = first.object["csrfToken"] as? String
         guard first.object["state"] as? String == "awaiting-second-factor" else { return first }

@@ -78,7 +78,9 @@ struct PortalAPITests {
             var pages = 0
             var sample: [String: String] = [:]
             repeat {
-                let query = cursor.map { "&after=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" }
+                let query = cursor.map {
+                    "&after=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)"
+                }
                 let page = try await grey.send(client, .get, "/api/patients?limit=6" + (query ?? ""))
                 #expect(page.status == .ok)
                 #expect(page.header("Cache-Control") == "no-store")
@@ -192,7 +194,9 @@ struct PortalAPITests {
             #expect(missing.status == .notFound)
             #expect(missing.header("Content-Type") == "application/problem+json")
             var references: Set<String> = []
-            for spelling in ["p-2", "P-2", "p-02", "p-2%20", "%70-2", "p-2%00", "p-2.", "p%2D2", "%20p-2", "p-1%2F..%2Fp-2"] {
+            for spelling in [
+                "p-2", "P-2", "p-02", "p-2%20", "%70-2", "p-2%00", "p-2.", "p%2D2", "%20p-2", "p-1%2F..%2Fp-2",
+            ] {
                 let attempt = try await alice.send(client, .get, "/api/patients/\(spelling)/chart")
                 #expect(attempt.problemShape == missing.problemShape, "spelling \(spelling)")
                 #expect(!attempt.text.contains("Bob"), "spelling \(spelling)")

@@ -49,7 +49,7 @@ extension RecordError: PublicErrorMappable {
 }
 
 extension EmergencyAccessError: PublicErrorMappable {
-    /// A refused invocation keeps the ``BreakGlassError`` mapping (403 ``PublicProblem/breakGlassRefused``,
+    /// A refused invocation keeps the `BreakGlassError` mapping (403 ``PublicProblem/breakGlassRefused``,
     /// 422 for a justification, 400 for a duration or scope); an unknown grant is 404; a reviewer the
     /// grant may not be changed by is the reporter's resource denial (403 or 404); a second review is
     /// 409; a review outcome that is not an identifier is 400; an audit log or grant store that
