@@ -210,6 +210,16 @@ let testTargets: [Target] =
             ],
             swiftSettings: strictSettings
         ),
+        // The portal's JSON API in process (HummingbirdTesting), every response validated against openapi.yaml.
+        .testTarget(
+            name: "PortalAPITests",
+            dependencies: [
+                "PortalAPI", "PortalCore", "PHIGuardAudit", "PHIGuardHummingbird", "PHIGuardSQLite",
+                "PHIGuardTestSupport", hummingbird, httpTypes,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
@@ -314,7 +324,8 @@ let package = Package(
             name: "WebPortalApp",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-                "PHIGuardHummingbird", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode", hummingbird, httpTypes,
+                "PHIGuardHummingbird", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode", "PortalAPI", hummingbird,
+                httpTypes,
                 log,
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
@@ -326,6 +337,17 @@ let package = Package(
             name: "WebPortal",
             dependencies: ["PortalCore", "WebPortalApp", argumentParser, hummingbird, log],
             path: "Examples/WebPortal",
+            swiftSettings: strictSettings
+        ),
+        // The portal's JSON API over PortalCore and PHIGuardHummingbird (documented in openapi.yaml).
+        .target(
+            name: "PortalAPI",
+            dependencies: [
+                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardRecords", hummingbird, httpTypes,
+            ],
+            path: "Examples/PortalAPI",
+            exclude: ["openapi.yaml"],
             swiftSettings: strictSettings
         ),
     ]

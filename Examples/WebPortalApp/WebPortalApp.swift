@@ -2,6 +2,7 @@ public import Hummingbird
 internal import PHIGuardAuthentication
 internal import PHIGuardCrypto
 public import PHIGuardHummingbird
+internal import PortalAPI
 public import PortalCore
 
 /// The patient portal as a server-rendered web app over a ``PortalCore/Portal``: sign-in with a
@@ -38,7 +39,8 @@ public struct WebPortalApp: Sendable {
     public func router() -> Router<BasicPHIGuardRequestContext> {
         let router = Router(context: BasicPHIGuardRequestContext.self)
         web.install(on: router)
-        // /api: PortalAPI routes are mounted here (helper webapi)
+        // The same operations as JSON under /api (problem+json errors; see Examples/PortalAPI/openapi.yaml).
+        PortalAPI.register(on: router.group("api"), portal: portal, web: web)
         let group = router.group().add(middleware: ProblemMiddleware(responder: web.problems, format: .html))
             .add(middleware: SignInRedirectMiddleware())
         addSignInRoutes(to: group)

@@ -191,10 +191,14 @@ let recordErrors: [RecordError] = [
     .encryptionFailed(field: Planted.stackFrame), .queryRefused(Planted.sql), .planUntranslatable(Planted.path),
     .invalidCursor, .listingUnsupported, .listInconsistent,
 ]
+let emergencyAccessErrors: [EmergencyAccessError] = [
+    .refused(.notPermitted), .auditUnavailable, .storeUnavailable(Planted.sql), .encryptionFailed, .notFound,
+    .notPermitted, .alreadyReviewed, .invalidOutcome, .corruptGrant,
+]
 let capabilityErrors: [any Error] =
     totpErrors + [TOTPVerifierError.totp(.malformedCode(.length)), TOTPVerifierError.replayStore(Planted.sql)]
     + recoveryCodeErrors + fieldEncryptionErrors + keyProviderErrors + blindIndexErrors + auditErrors
-    + authenticationErrors + accessErrors + recordErrors
+    + authenticationErrors + accessErrors + recordErrors + emergencyAccessErrors
 
 /// Names each capability error case (exhaustive switches: adding a case breaks this until it is sampled).
 func capabilityCaseName(_ error: any Error) -> String {
@@ -348,6 +352,18 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .listingUnsupported: "RecordError.listingUnsupported"
         case .listInconsistent: "RecordError.listInconsistent"
         }
+    case let error as EmergencyAccessError:
+        switch error {
+        case .refused: "EmergencyAccessError.refused"
+        case .auditUnavailable: "EmergencyAccessError.auditUnavailable"
+        case .storeUnavailable: "EmergencyAccessError.storeUnavailable"
+        case .encryptionFailed: "EmergencyAccessError.encryptionFailed"
+        case .notFound: "EmergencyAccessError.notFound"
+        case .notPermitted: "EmergencyAccessError.notPermitted"
+        case .alreadyReviewed: "EmergencyAccessError.alreadyReviewed"
+        case .invalidOutcome: "EmergencyAccessError.invalidOutcome"
+        case .corruptGrant: "EmergencyAccessError.corruptGrant"
+        }
     default: "unknown \(type(of: error))"
     }
 }
@@ -397,9 +413,10 @@ struct LeakScanTests {
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
         // + 3 SessionStoreError + 6 LoginConfigurationError + 5 AccountDirectoryError + 4 CareTeamStoreError
         // + TamperedRowError + 3 RowSealingKeyError + 5 BreakGlassError + PolicyValidationError
-        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 14 RecordError.
+        // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 14 RecordError
+        // + 9 EmergencyAccessError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 101)
+        #expect(names.count == 110)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 

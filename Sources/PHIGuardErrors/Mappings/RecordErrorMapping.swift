@@ -47,3 +47,37 @@ extension RecordError: PublicErrorMappable {
         }
     }
 }
+
+extension EmergencyAccessError: PublicErrorMappable {
+    /// A refused invocation keeps the `BreakGlassError` mapping (403 ``PublicProblem/breakGlassRefused``,
+    /// 422 for a justification, 400 for a duration or scope); an unknown grant is 404; a reviewer the
+    /// grant may not be changed by is the reporter's resource denial (403 or 404); a second review is
+    /// 409; a review outcome that is not an identifier is 400; an audit log or grant store that
+    /// cannot be written is 503 (nothing was done); a justification that does not seal or open is 500.
+    public var errorMapping: MappedError {
+        // EmergencyAccessError descriptions are fixed texts (the store's carries no value).
+        let message = description
+        switch self {
+        case .refused(let error):
+            var mapped = error.errorMapping
+            mapped.internalCode = "emergency." + mapped.internalCode
+            return mapped
+        case .auditUnavailable:
+            return MappedError(.serviceUnavailable, internalCode: "emergency.audit_unavailable", logMessage: message)
+        case .storeUnavailable:
+            return MappedError(.serviceUnavailable, internalCode: "emergency.store_unavailable", logMessage: message)
+        case .encryptionFailed:
+            return MappedError(.internalError, internalCode: "emergency.encryption_failed", logMessage: message)
+        case .notFound:
+            return MappedError(.notFound, internalCode: "emergency.not_found", logMessage: message)
+        case .notPermitted:
+            return .resourceDenied(internalCode: "emergency.not_permitted", logMessage: message)
+        case .alreadyReviewed:
+            return MappedError(.conflict, internalCode: "emergency.already_reviewed", logMessage: message)
+        case .invalidOutcome:
+            return MappedError(.invalidRequest, internalCode: "emergency.invalid_outcome", logMessage: message)
+        case .corruptGrant:
+            return MappedError(.internalError, internalCode: "emergency.corrupt_grant", logMessage: message)
+        }
+    }
+}
