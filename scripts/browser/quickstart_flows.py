@@ -1,0 +1,90 @@
+"""HummingbirdQuickstart in a real browser: sign-in with password and a real TOTP code must set a
+Secure/HttpOnly/SameSite=Strict host-only session cookie that scripts cannot read, and a form posted from
+a second origin (another loopback port: same site, so the SameSite=Strict cookie IS sent) must be refused
+by the CSRF checks while the session stays signed in.
+
+    python scripts/browser/quickstart_flows.py QUICKSTART_BINARY
+"""
+
+import os
+import sys
+import tempfile
+
+import pyotp
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browserkit import Checks, SecondOrigin, Server, chrome, free_port  # noqa: E402
+
+
+def run(binary, work):
+    checks = Checks("quickstart")
+    port = free_port()
+    portal = f"http://127.0.0.1:{port}"
+    log = os.path.join(work, "quickstart.log")
+    server = Server([binary, "--port", str(port), "--database", os.path.join(work, "quickstart.sqlite")], log)
+    attacker = browser = None
+    try:
+        if not checks.check(server.wait_for(lambda l: f"on http://127.0.0.1:{port}/" in l), "quickstart started"):
+            return checks
+        uri = next(l.split()[1] for l in server.lines() if l.strip().startswith("alice ") and "otpauth://" in l)
+        totp = pyotp.parse_uri(uri)
+        attacker = SecondOrigin(
+            os.path.join(work, "quickstart-attacker"),
+            {
+                "attack.html": f"""<!doctype html><html><body><h1>Win a prize</h1>
+<form method="post" action="{portal}/logout"><input type="hidden" name="x" value="1">
+<button id="go">Claim</button></form></body></html>"""
+            },
+        )
+        browser = chrome()
+        driver = browser.driver
+        browser.get(portal + "/")
+        browser.shot("quickstart-01-sign-in")
+        driver.find_element(By.NAME, "name").send_keys("alice")
+        driver.find_element(By.NAME, "password").send_keys("correct horse battery staple")
+        driver.find_element(By.TAG_NAME, "button").click()
+        checks.check(driver.current_url.endswith("/login/code"), "password step leads to the code form")
+        browser.shot("quickstart-02-code")
+        driver.find_element(By.NAME, "code").send_keys(totp.now())
+        driver.find_element(By.TAG_NAME, "button").click()
+        browser.shot("quickstart-03-signed-in")
+        checks.check("Signed in" in driver.page_source, "signed in after the TOTP code")
+        cookie = driver.get_cookie("__Host-phiguard-session")
+        checks.check(cookie is not None, "session cookie stored by the browser")
+        if cookie:
+            checks.check(cookie.get("secure") is True, "cookie is Secure")
+            checks.check(cookie.get("httpOnly") is True, "cookie is HttpOnly")
+            checks.check(cookie.get("sameSite") == "Strict", "cookie is SameSite=Strict")
+            checks.check("domain" not in cookie or cookie["domain"] == "127.0.0.1", "cookie is host-only")
+        checks.check(driver.execute_script("return document.cookie") == "", "scripts cannot read the cookie")
+        browser.get(attacker.origin + "/attack.html")
+        browser.shot("quickstart-04-attacker-page")
+        driver.find_element(By.ID, "go").click()
+        WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(portal))
+        browser.shot("quickstart-05-cross-origin-post-refused")
+        checks.check("Access denied" in driver.page_source, "cross-origin form post refused (403 page)")
+        checks.check(
+            any("cross-site request refused (sec-fetch-site)" in l for l in server.lines()),
+            "refused by the Sec-Fetch-Site check (the SameSite=Strict cookie was sent: same site)",
+        )
+        browser.get(portal + "/")
+        browser.shot("quickstart-06-still-signed-in")
+        checks.check("Signed in" in driver.page_source, "still signed in after the refused post")
+    except Exception as error:  # a missing element or a crashed server fails the suite, never skips it
+        checks.error(f"quickstart flow stopped: {type(error).__name__}: {error}")
+    finally:
+        if browser:
+            browser.quit()
+        if attacker:
+            attacker.close()
+        server.stop()
+    return checks
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as work:
+        result = run(sys.argv[1], work)
+    print(f"{result.passed} passed, {len(result.failed)} failed")
+    sys.exit(1 if result.failed else 0)
