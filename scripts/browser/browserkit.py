@@ -5,6 +5,7 @@ itself saw (Chrome's performance log), servers started on free loopback ports, a
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -37,6 +38,13 @@ class Checks:
     def error(self, what):
         """An exception that ended the suite early counts as one failed check."""
         self.check(False, what)
+
+
+def normalized(text):
+    """A page's text without what may differ per request (references, request ids, record ids, times)."""
+    text = re.sub(r"[0-9a-fA-F]{8,}(-[0-9a-fA-F]{4,})*", "REF", text)
+    text = re.sub(r"\b[pc]-[\w-]+\b", "ID", text)
+    return re.sub(r"\d", "0", text)
 
 
 def free_port():

@@ -18,7 +18,6 @@ lines it prints, and checks, with a screenshot of each step:
 """
 
 import os
-import re
 import sys
 import tempfile
 import time
@@ -29,20 +28,13 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browserkit import Checks, SecondOrigin, Server, chrome, free_port  # noqa: E402
+from browserkit import Checks, SecondOrigin, Server, chrome, free_port, normalized  # noqa: E402
 
 # PHI of the fixed demo patients (Examples/PortalCore/PortalSeed.swift): no page may show these to
 # someone who may not read them.
 ALICE_PHI = ["Alice Example", "Harbour Lane", "Salbutamol", "Penicillin", "R-5521", "BP 118/76"]
 BOB_PHI = ["Bob Sample", "Mill Road", "Metformin", "R-7310", "BP 131/84", "Hepatitis B 2019"]
 OFF_TEAM = "p-50"  # on no care team of nurse.joy (p-1, p-4 ... p-40)
-
-
-def normalized(text):
-    """A page's text without what may differ per request (references, ids, times)."""
-    text = re.sub(r"[0-9a-fA-F]{8,}(-[0-9a-fA-F]{4,})*", "REF", text)
-    text = re.sub(r"\bp-\d+\b", "ID", text)
-    return re.sub(r"\d", "0", text)
 
 
 class Portal:

@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browserkit import Checks, SecondOrigin, Server, chrome, free_port  # noqa: E402
+from browserkit import Checks, SecondOrigin, Server, chrome, free_port, normalized  # noqa: E402
 
 
 def run(binary, work):
@@ -59,19 +59,48 @@ def run(binary, work):
             checks.check(cookie.get("sameSite") == "Strict", "cookie is SameSite=Strict")
             checks.check("domain" not in cookie or cookie["domain"] == "127.0.0.1", "cookie is host-only")
         checks.check(driver.execute_script("return document.cookie") == "", "scripts cannot read the cookie")
+        # Her chart through the JSON API, in the browser: not cacheable.
+        _, status, headers = browser.get(portal + "/api/charts/c-alice")
+        browser.shot("quickstart-04-own-chart")
+        checks.check(status == 200 and "Alice Example" in driver.page_source, f"alice reads c-alice (status {status})")
+        checks.check("no-store" in headers.get("cache-control", ""),
+                     f"the chart is sent with Cache-Control: no-store (got {headers.get('cache-control')!r})")
+        # IDOR: bob's chart answers exactly like a chart that does not exist.
+        _, denied_status, _ = browser.get(portal + "/api/charts/c-bob")
+        browser.shot("quickstart-05-idor-c-bob")
+        denied_text = browser.text()
+        leaked = "Bob Example" in driver.page_source
+        _, missing_status, _ = browser.get(portal + "/api/charts/c-nobody")
+        missing_text = browser.text()
+        checks.check(denied_status == 404 and not leaked,
+                     f"alice opening c-bob: 404 and no PHI (status {denied_status}, leaked {leaked})")
+        checks.check(missing_status == 404 and normalized(denied_text) == normalized(missing_text),
+                     "c-bob (denied) and c-nobody (missing) answer the same 404")
         browser.get(attacker.origin + "/attack.html")
-        browser.shot("quickstart-04-attacker-page")
+        browser.shot("quickstart-06-attacker-page")
         driver.find_element(By.ID, "go").click()
         WebDriverWait(driver, 10).until(lambda d: d.current_url.startswith(portal))
-        browser.shot("quickstart-05-cross-origin-post-refused")
+        browser.shot("quickstart-07-cross-origin-post-refused")
         checks.check("Access denied" in driver.page_source, "cross-origin form post refused (403 page)")
         checks.check(
             any("cross-site request refused (sec-fetch-site)" in l for l in server.lines()),
             "refused by the Sec-Fetch-Site check (the SameSite=Strict cookie was sent: same site)",
         )
         browser.get(portal + "/")
-        browser.shot("quickstart-06-still-signed-in")
+        browser.shot("quickstart-08-still-signed-in")
         checks.check("Signed in" in driver.page_source, "still signed in after the refused post")
+        # Sign-out, then Back to the chart: the browser must ask again (no-store), and gets no PHI.
+        browser.get(portal + "/api/charts/c-alice")
+        browser.get(portal + "/")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+        WebDriverWait(driver, 10).until(lambda d: "Sign in" in d.page_source)
+        browser.shot("quickstart-09-signed-out")
+        driver.back()  # the signed-in home page
+        driver.back()  # the chart
+        WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/api/charts/c-alice"))
+        browser.shot("quickstart-10-back-to-chart-after-sign-out")
+        checks.check("Alice Example" not in driver.page_source and "penicillin" not in driver.page_source,
+                     "Back to the chart after sign-out shows no PHI")
     except Exception as error:  # a missing element or a crashed server fails the suite, never skips it
         checks.error(f"quickstart flow stopped: {type(error).__name__}: {error}")
     finally:
