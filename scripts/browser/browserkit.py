@@ -16,9 +16,10 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 class Checks:
@@ -45,6 +46,15 @@ def normalized(text):
     text = re.sub(r"[0-9a-fA-F]{8,}(-[0-9a-fA-F]{4,})*", "REF", text)
     text = re.sub(r"\b[pc]-[\w-]+\b", "ID", text)
     return re.sub(r"\d", "0", text)
+
+
+def wait_until(driver, condition, timeout=15):
+    """True when `condition(driver)` held within `timeout` seconds, else False."""
+    try:
+        WebDriverWait(driver, timeout).until(condition)
+        return True
+    except TimeoutException:
+        return False
 
 
 def free_port():

@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browserkit import Checks, SecondOrigin, Server, chrome, free_port, normalized  # noqa: E402
+from browserkit import Checks, SecondOrigin, Server, chrome, free_port, normalized, wait_until  # noqa: E402
 
 
 def run(binary, work):
@@ -45,10 +45,12 @@ def run(binary, work):
         driver.find_element(By.NAME, "name").send_keys("alice")
         driver.find_element(By.NAME, "password").send_keys("correct horse battery staple")
         driver.find_element(By.TAG_NAME, "button").click()
-        checks.check(driver.current_url.endswith("/login/code"), "password step leads to the code form")
+        checks.check(wait_until(driver, lambda d: d.current_url.endswith("/login/code")),
+                     "password step leads to the code form")
         browser.shot("quickstart-02-code")
         driver.find_element(By.NAME, "code").send_keys(totp.now())
         driver.find_element(By.TAG_NAME, "button").click()
+        wait_until(driver, lambda d: "/login/code" not in d.current_url)
         browser.shot("quickstart-03-signed-in")
         checks.check("Signed in" in driver.page_source, "signed in after the TOTP code")
         cookie = driver.get_cookie("__Host-phiguard-session")
@@ -102,7 +104,7 @@ def run(binary, work):
         checks.check("Alice Example" not in driver.page_source and "penicillin" not in driver.page_source,
                      "Back to the chart after sign-out shows no PHI")
     except Exception as error:  # a missing element or a crashed server fails the suite, never skips it
-        checks.error(f"quickstart flow stopped: {type(error).__name__}: {error}")
+        checks.error(f"quickstart flow stopped: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
     finally:
         if browser:
             browser.quit()
