@@ -199,6 +199,15 @@ let testTargets: [Target] =
             ],
             swiftSettings: strictSettings
         ),
+        // The web portal in process (HummingbirdTesting) on a real SQLite file.
+        .testTarget(
+            name: "WebPortalAppTests",
+            dependencies: [
+                "WebPortalApp", "PortalCore", "PHIGuardTOTP", hummingbird,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Runs the built `phiguard` and example binaries end to end.
         .testTarget(
             name: "PHIGuardCLITests",
@@ -229,6 +238,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C libraries from Debian packages, seen through module maps only; never in public API.
@@ -295,6 +305,24 @@ let package = Package(
                 "PHIGuardTOTP", hummingbird,
             ],
             path: "Examples/HummingbirdQuickstart",
+            swiftSettings: strictSettings
+        ),
+        // The patient portal as a server-rendered web app over PortalCore (a library: tests run it in process).
+        .target(
+            name: "WebPortalApp",
+            dependencies: [
+                "PortalCore", "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
+                "PHIGuardHummingbird", "PHIGuardTOTP", "PHIGuardTOTPQRCode", hummingbird, httpTypes, log,
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            path: "Examples/WebPortalApp",
+            swiftSettings: strictSettings
+        ),
+        // `make web`: WebPortalApp on 127.0.0.1 over a seeded demo hospital.
+        .executableTarget(
+            name: "WebPortal",
+            dependencies: ["PortalCore", "WebPortalApp", argumentParser, hummingbird, log],
+            path: "Examples/WebPortal",
             swiftSettings: strictSettings
         ),
     ]

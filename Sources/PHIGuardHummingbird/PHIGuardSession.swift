@@ -106,6 +106,16 @@ public final class PHIGuardSession: Sendable {
         }
     }
 
+    /// Starts a self-registration: replaces whatever session the request had with a registration
+    /// session (no principal, so it reaches no guarded route) and sends its token. Complete it with
+    /// `LoginFlow.completeRegistration`, then call ``ended()``.
+    public func beginRegistration(clientLabel: String? = nil) async throws -> RegistrationSession {
+        try requireStateChange()
+        let session = try await flow.beginRegistration(clientLabel: clientLabel, replacing: current)
+        adopt(.registering(session), token: session.token)
+        return session
+    }
+
     /// Signs out (or abandons a registration or recovery): the stored session is removed and the
     /// cookie deleted. Without a session, only the cookie is deleted.
     public func signOut() async throws {

@@ -71,13 +71,14 @@ public struct ProblemResponder: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
-    /// The HTML error page: no script, no style, every value escaped.
+    /// The HTML error page: no script, no style, every value escaped; the detail is the paragraph
+    /// with id `error`.
     static func page(_ failure: PublicError) -> String {
         let title = HTMLText.escape(failure.problem.title)
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>\(title)</title></head>
-            <body><h1>\(title)</h1><p>\(HTMLText.escape(failure.problem.detail))</p>
+            <body><h1>\(title)</h1><p id="error">\(HTMLText.escape(failure.problem.detail))</p>
             <p>Reference: <code>\(HTMLText.escape(failure.correlationID.rawValue))</code></p></body></html>
 
             """
