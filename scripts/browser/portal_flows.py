@@ -296,9 +296,17 @@ def flows(portal, checks, attacker, server):
     browser.shot("portal-22-review")
     rows = driver.find_elements(By.CSS_SELECTOR, "table#break-glass-review tr[data-grant-id]")
     ours = [r for r in rows if "nurse.joy" in r.text and OFF_TEAM in r.text]
-    checks.check(ours, f"/review lists nurse.joy's break-glass for {OFF_TEAM} ({[r.text for r in rows]})")
+    if checks.check(ours, f"/review lists nurse.joy's break-glass for {OFF_TEAM} ({[r.text for r in rows]})"):
+        grant = ours[0].get_attribute("data-grant-id")
+        Select(ours[0].find_element(By.NAME, "outcome")).select_by_value("appropriate")
+        portal.submit(ours[0].find_element(By.TAG_NAME, "button"))
+        browser.shot("portal-23-review-recorded")
+        left = [r.get_attribute("data-grant-id")
+                for r in driver.find_elements(By.CSS_SELECTOR, "table#break-glass-review tr[data-grant-id]")]
+        checks.check(browser.path() == "/review" and grant not in left,
+                     f"audit.ada records the review (outcome appropriate): the grant leaves the queue ({left})")
     portal.get("/audit")
-    browser.shot("portal-23-audit")
+    browser.shot("portal-24-audit")
     verification = browser.by_id("audit-verification")
     checks.check(verification is not None and "intact" in verification.text,
                  f"/audit: the audit log verifies intact ({verification.text if verification else None!r})")
