@@ -16,7 +16,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, TimeoutException
+from selenium.common.exceptions import NoSuchElementException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -110,6 +110,19 @@ class Browser:
         """Navigates and returns the final document response (url, status, headers) or None."""
         self.drain()
         self.driver.get(url)
+        return self.last_document()
+
+    def submit(self, element):
+        """Clicks a control that navigates, waits for the new document, returns its (url, status, headers).
+
+        The old document is marked by a window property (WebDriver's script runs outside the page's CSP);
+        the new one lacks it. Errors while the documents swap are retried, not fatal."""
+        self.driver.execute_script("window.__browserTestOldDocument = true")
+        self.drain()
+        element.click()
+        WebDriverWait(self.driver, 20, ignored_exceptions=[WebDriverException]).until(
+            lambda d: d.execute_script(
+                "return window.__browserTestOldDocument === undefined && document.readyState === 'complete'"))
         return self.last_document()
 
     def last_document(self):

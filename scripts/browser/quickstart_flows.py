@@ -9,6 +9,7 @@ by the CSRF checks while the session stays signed in.
 import os
 import sys
 import tempfile
+import traceback
 
 import pyotp
 from selenium.webdriver.common.by import By
@@ -105,6 +106,7 @@ def run(binary, work):
                      "Back to the chart after sign-out shows no PHI")
     except Exception as error:  # a missing element or a crashed server fails the suite, never skips it
         checks.error(f"quickstart flow stopped: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
+        traceback.print_exc(limit=-3, file=sys.stdout)
     finally:
         if browser:
             browser.quit()
