@@ -229,9 +229,9 @@ def flows(portal, checks, attacker, server):
             name_form.find_element(By.NAME, "login").send_keys("mallory.reg")
             portal.submit(driver.find_element(By.ID, "register-name-submit"))
         browser.shot("portal-12-register-enrol")
-        for number, path in enumerate(["/chart", "/patients/p-1", "/patients", "/patients/p-1/edit"]):
+        for path in ["/chart", "/patients/p-1", "/patients", "/patients/p-1/edit"]:
             _, status, _ = portal.get(path)
-            browser.shot(f"portal-13-register-then-{number}")
+            browser.shot("portal-13-registering-then" + path.replace("/", "-"))
             shown = portal.shows_none_of(ALICE_PHI + BOB_PHI)
             refused = browser.path() == "/sign-in" or status in (401, 403)
             checks.check(refused and not shown and browser.by_id("chart") is None,
