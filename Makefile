@@ -5,11 +5,16 @@ SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv-interop/bin/python
 SBOM := $(CURDIR)/.build/sbom/PHIGuard.cdx.json
 
-.PHONY: demo test deps venv lint checks build bench docs sbom sbom-check licenses fuzz tsan clean browser-tests
+.PHONY: demo web test deps venv lint checks build bench docs sbom sbom-check licenses fuzz tsan clean browser-tests
 
 ## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
 	SWIFT=$(SWIFT) scripts/portal-demo.sh
+
+## Serves the web patient portal on 127.0.0.1:$(PORT) (default 8080): a seeded demo hospital in a temp folder.
+PORT ?= 8080
+web: deps
+	$(SWIFT) run WebPortal --port $(PORT)
 
 ## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
 test: deps venv lint checks

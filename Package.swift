@@ -203,8 +203,9 @@ let testTargets: [Target] =
         .testTarget(
             name: "WebPortalAppTests",
             dependencies: [
-                "WebPortalApp", "PortalCore", "PHIGuardTOTP", hummingbird,
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "WebPortalApp", "PortalCore", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardSQLite", "PHIGuardTestSupport",
+                hummingbird,
+                httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

@@ -46,11 +46,7 @@ extension WebPortalApp {
             let viewer = try await viewer(
                 request, context,
                 attempt: PortalAttempt(action: "read", resourceType: "patient-index", patientID: nil))
-            let query = request.uri.queryParameters
-            func value(_ name: String) -> String? {
-                query[name[...]].map(String.init).flatMap { $0.trimmingCharacters(in: .whitespaces) }
-                    .flatMap { $0.isEmpty ? nil : $0 }
-            }
+            func value(_ name: String) -> String? { Self.queryValue(name, in: request) }
             let search = PatientSearch(mrn: value("mrn"), name: value("name"), birthDate: value("dob"))
             let page = try await portal.listPatients(token: viewer.token, search: search, cursor: value("after"))
             let rows: [[String: String]] = page.patients.map { patient in
@@ -91,7 +87,7 @@ extension WebPortalApp {
         }
         group.get("/break-glass") { request, context in
             let viewer = try await viewer(request, context)
-            let patient = request.uri.queryParameters["patient"[...]].map(String.init) ?? ""
+            let patient = Self.queryValue("patient", in: request) ?? ""
             let reasons = Self.breakGlassReasons.map { ["code": $0.code, "label": $0.label] }
             return try pages.page(
                 "break-glass", viewer.page("Break the glass", ["patient": patient, "reasons": reasons]))
@@ -107,6 +103,21 @@ extension WebPortalApp {
                 justification: try Self.required(form.justification, "justification"))
             return PageRenderer.seeOther("/patients/\(PageRenderer.encode(patient))")
         }
+    }
+
+    /// The first value of `name` in the request's query (a GET form: `+` is a space), trimmed;
+    /// `nil` when missing or empty.
+    static func queryValue(_ name: String, in request: Request) -> String? {
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String? {
+                text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            }
+            guard parts.count == 2, decode(parts[0]) == name, let value = decode(parts[1]) else { continue }
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        return nil
     }
 
     /// The chart page of `patientID`: only the fields the policy lets the viewer see. A missing and
