@@ -203,9 +203,9 @@ let testTargets: [Target] =
         .testTarget(
             name: "WebPortalAppTests",
             dependencies: [
-                "WebPortalApp", "PortalCore", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardSQLite", "PHIGuardTestSupport",
-                hummingbird,
-                httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "WebPortalApp", "PortalCore", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardSQLite",
+                "PHIGuardTestSupport", "PHIGuardTOTP", hummingbird, httpTypes,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),
@@ -313,7 +313,8 @@ let package = Package(
             name: "WebPortalApp",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-                "PHIGuardHummingbird", "PHIGuardTOTP", "PHIGuardTOTPQRCode", hummingbird, httpTypes, log,
+                "PHIGuardHummingbird", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode", hummingbird, httpTypes,
+                log,
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Examples/WebPortalApp",

@@ -40,7 +40,9 @@ struct WebPortal: AsyncParsableCommand {
         umask(0o077)  // the database, its WAL, the keys and the log are for this user only
         let folder =
             data
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("phiguard-web-\(UUID().uuidString.prefix(8))")
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "phiguard-web-\(UUID().uuidString.prefix(8))"
+            )
             .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let port = port ?? Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080

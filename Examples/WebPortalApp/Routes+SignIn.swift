@@ -71,7 +71,8 @@ extension WebPortalApp {
                 viewer.page(
                     "Home",
                     [
-                        "login": viewer.loginName, "roles": viewer.roles.joined(separator: ", "),
+                        "login": viewer.loginName,
+                        "roles": viewer.roles.isEmpty ? "none" : viewer.roles.joined(separator: ", "),
                         "handle": viewer.session.record.handle, "strength": principal.strength.rawValue,
                         "expires": PageRenderer.time(principal.validUntil),
                     ]))

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import PHIGuardAudit
+import PHIGuardTOTP
 import Testing
 
 @testable import PortalCore
@@ -75,6 +76,53 @@ struct WebPortalAppTests {
                 form: ["login": "newcomer", "_csrf": try await visitor.csrf(client, from: "/register")])
             #expect(named.headers[.location] == "/register/enrol")
             #expect(String(buffer: try await visitor.send(client, .get, "/register/enrol").body).contains("<svg"))
+        }
+    }
+
+    @Test("self-registration end to end: the QR page's key confirms the enrolment; the new account has no chart")
+    func registrationEndToEnd() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            var visitor = Browser()
+            _ = try await visitor.send(client, .post, "/register", form: [:])
+            _ = try await visitor.send(
+                client, .post, "/register/name",
+                form: ["login": "newcomer", "_csrf": try await visitor.csrf(client, from: "/register")])
+            let enrol = String(buffer: try await visitor.send(client, .get, "/register/enrol").body)
+            #expect(enrol.contains("<figure id=\"totp-qr\"><svg"))
+            let key = try #require(
+                enrol.range(of: "<code id=\"totp-key\">").map { String(enrol[$0.upperBound...].prefix { $0 != "<" }) })
+            let authenticator = TOTP(secret: try TOTPSecret(base32: key))
+            let password = "quiet-harbour-lantern-5521"
+            let done = try await visitor.send(
+                client, .post, "/register/complete",
+                form: [
+                    "password": password, "code": try authenticator.code(at: fixture.clock.now),
+                    "_csrf": try #require(Browser.csrfToken(in: enrol)),
+                ])
+            #expect(done.status == .ok)
+            #expect(String(buffer: done.body).contains("<p id=\"registered\">"))
+            #expect(visitor.cookie == nil)
+            fixture.clock.advance(by: .seconds(30))
+
+            var newcomer = Browser()
+            let first = try await newcomer.send(
+                client, .post, "/sign-in", form: ["login": "newcomer", "password": password])
+            #expect(first.headers[.location] == "/second-factor")
+            let second = try await newcomer.send(
+                client, .post, "/second-factor",
+                form: [
+                    "code": try authenticator.code(at: fixture.clock.now),
+                    "_csrf": try await newcomer.csrf(client, from: "/second-factor"),
+                ])
+            #expect(second.headers[.location] == "/home")
+            let home = String(buffer: try await newcomer.send(client, .get, "/home").body)
+            // (PortalCore's doc says a registered account has the `patient` role; the flow gives it none
+            // yet: the lead's note has it.)
+            #expect(home.contains("<p id=\"whoami\">Signed in as <strong>newcomer</strong>"))
+            // No patient link until staff verify the person: no chart.
+            #expect(try await newcomer.send(client, .get, "/chart").status == .notFound)
         }
     }
 
@@ -157,7 +205,8 @@ struct WebPortalAppTests {
             #expect(String(buffer: missing.body).contains("<p id=\"error\">"))
             var withOther = form
             withOther["_csrf"] = otherToken
-            #expect(try await physician.send(client, .post, "/patients/p-4/chart", form: withOther).status == .forbidden)
+            #expect(
+                try await physician.send(client, .post, "/patients/p-4/chart", form: withOther).status == .forbidden)
             var crossSite = form
             crossSite["_csrf"] = try await physician.csrf(client, from: "/home")
             let evil = try await physician.send(
@@ -190,6 +239,28 @@ struct WebPortalAppTests {
             #expect(chart.status == .seeOther)
             #expect(chart.headers[.location] == "/sign-in")
             #expect(!String(buffer: chart.body).contains("Alice"))
+        }
+    }
+
+    @Test("the sessions page lists the user's sessions, and ending another one signs that browser out")
+    func endAnotherSession() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            var laptop = Browser()
+            try await laptop.signIn(client, fixture, as: "alice")
+            var phone = Browser()
+            try await phone.signIn(client, fixture, as: "alice")
+            let phoneHandle = try await fixture.portal.whoami(token: phone.cookie).sessionHandle
+            let page = String(buffer: try await laptop.send(client, .get, "/sessions").body)
+            #expect(page.components(separatedBy: "<tr data-session-handle=").count - 1 == 2)
+            #expect(page.contains("<tr data-session-handle=\"\(phoneHandle)\">"))
+            let ended = try await laptop.send(
+                client, .post, "/sessions/\(phoneHandle)/end",
+                form: ["_csrf": try #require(Browser.csrfToken(in: page))])
+            #expect(ended.headers[.location] == "/sessions")
+            #expect(try await phone.send(client, .get, "/chart").headers[.location] == "/sign-in")
+            #expect(try await laptop.send(client, .get, "/chart").status == .ok)
         }
     }
 

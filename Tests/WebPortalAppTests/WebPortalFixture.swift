@@ -139,7 +139,8 @@ struct Browser {
 
 /// The page with its per-request reference removed (two error pages differ only there).
 func withoutReference(_ page: String) -> String {
-    guard let start = page.range(of: "<code>"), let end = page.range(of: "</code>", range: start.upperBound..<page.endIndex)
+    guard let start = page.range(of: "<code>"),
+        let end = page.range(of: "</code>", range: start.upperBound..<page.endIndex)
     else { return page }
     return page.replacingCharacters(in: start.upperBound..<end.lowerBound, with: "")
 }
