@@ -78,7 +78,7 @@ class Browser:
     """A Selenium driver plus the screenshot folder and the document responses seen since the last look."""
 
     def __init__(self, driver):
-        self.driver, self.step = driver, 0
+        self.driver, self.step, self.requested = driver, 0, []
         self.shots = os.environ.get("SHOTS", ".build/browser-screenshots")
         os.makedirs(self.shots, exist_ok=True)
 
@@ -94,8 +94,11 @@ class Browser:
     def drain(self):
         """The top-level document responses since the last call: [(url, status, headers lower-cased)]."""
         responses = []
+        self.requested = []  # the top-level documents requested since the last call, redirects included
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
+            if message.get("method") == "Network.requestWillBeSent" and message["params"].get("type") == "Document":
+                self.requested.append(message["params"]["request"]["url"])
             if message.get("method") != "Network.responseReceived":
                 continue
             params = message["params"]

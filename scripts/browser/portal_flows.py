@@ -206,9 +206,13 @@ def flows(portal, checks, attacker, server):
     portal.sign_out()
     browser.shot("portal-09-signed-out")
     checks.check(browser.path() in ("/sign-in", "/"), f"sign-out leads to the sign-in page ({browser.path()})")
+    browser.drain()
     driver.back()
     WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
     browser.shot("portal-10-back-after-sign-out")
+    browser.drain()
+    went_back = browser.path() == "/chart" or any(url.endswith("/chart") for url in browser.requested)
+    checks.check(went_back, f"Back after sign-out goes to /chart (asked the server again: {browser.requested})")
     shown = portal.shows_none_of(alice_values)
     checks.check(not shown and browser.by_id("chart") is None,
                  f"Back after sign-out shows no chart value (shown: {shown}, at {browser.path()})")
