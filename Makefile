@@ -5,7 +5,7 @@ SWIFT ?= swift
 PYTHON := $(CURDIR)/.venv-interop/bin/python
 SBOM := $(CURDIR)/.build/sbom/PHIGuard.cdx.json
 
-.PHONY: demo web test deps venv lint checks build bench docs sbom sbom-check licenses fuzz tsan clean
+.PHONY: demo web test deps venv lint checks build bench docs sbom sbom-check licenses fuzz tsan clean browser-tests
 
 ## Runs the demo: a scripted walk through the patient portal (installs Debian packages first if needed).
 demo: deps
@@ -19,6 +19,12 @@ web: deps
 ## Runs the whole test suite: format lint, build, all tests (with PostgreSQL and the Python peers).
 test: deps venv lint checks
 	SWIFT=$(SWIFT) PHIGUARD_PYTHON=$(PYTHON) scripts/with-test-postgres.sh scripts/run-tests.sh
+
+## Real-browser end-to-end tests: headless Debian Chromium + Selenium against the Quickstart and the web
+## portal on loopback (installs chromium and chromium-driver when missing; reuses the debug build `make test`
+## made). Screenshots and server logs: .build/browser-screenshots.
+browser-tests: venv
+	SWIFT=$(SWIFT) scripts/browser-tests.sh
 
 deps:
 	@scripts/install-dependencies.sh

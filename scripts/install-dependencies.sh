@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(libsodium-dev libargon2-dev libqrencode-dev pkg-config postgresql sqlite3 python3-venv zbar-tools)
 # The Debian `argon2` reference CLI is only needed by `make bench` (the comparison it reports).
 [ "${PHIGUARD_WITH_BENCH_TOOLS:-0}" = 1 ] && packages+=(argon2)
+# Debian's Chromium and its WebDriver are only needed by `make browser-tests` (scripts/browser-tests.sh).
+[ "${PHIGUARD_WITH_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver)
 
 missing=()
 for package in "${packages[@]}"; do
