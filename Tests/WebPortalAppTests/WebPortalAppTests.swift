@@ -79,7 +79,7 @@ struct WebPortalAppTests {
         }
     }
 
-    @Test("self-registration end to end: the QR page's key confirms the enrolment; the new account has no chart")
+    @Test("self-registration end to end: the QR page's key confirms the enrolment; the new account is a patient with an empty chart of its own")
     func registrationEndToEnd() async throws {
         let fixture = try await WebPortalFixture.make()
         defer { Task { await fixture.close() } }
@@ -118,11 +118,16 @@ struct WebPortalAppTests {
                 ])
             #expect(second.headers[.location] == "/home")
             let home = String(buffer: try await newcomer.send(client, .get, "/home").body)
-            // (PortalCore's doc says a registered account has the `patient` role; the flow gives it none
-            // yet: the lead's note has it.)
             #expect(home.contains("<p id=\"whoami\">Signed in as <strong>newcomer</strong>"))
-            // No patient link until staff verify the person: no chart.
-            #expect(try await newcomer.send(client, .get, "/chart").status == .notFound)
+            // A registered account is a patient linked to a new, empty record the server created.
+            // A registered account is a patient linked to a new record the server created (its own
+            // id, never one the client chose), and that record is empty until staff fill it in.
+            #expect(home.contains(", roles: patient.</p>"))
+            let chart = try await newcomer.send(client, .get, "/chart")
+            #expect(chart.status == .ok)
+            let page = String(buffer: chart.body)
+            #expect(page.contains("<dl id=\"chart\">\n</dl>"), "\(page)")
+            #expect(!page.contains("<code>p-1</code>") && !page.contains("data-field="))
         }
     }
 
