@@ -27,13 +27,16 @@ public protocol AttackStorage: Sendable {
     func placeholder(_ index: Int) -> String
     /// Runs one statement with `binds`; the rows it returns (column name → value).
     func execute(_ sql: String, _ binds: [AttackSQLValue]) async throws -> [[String: AttackSQLValue]]
+    /// The value of `roles` as the session table's roles column stores it (space-separated text by
+    /// default; a `TEXT[]` literal on PostgreSQL).
+    func rolesValue(_ roles: [String]) -> AttackSQLValue
 }
 
 /// The names of the tables and columns the scenarios tamper with.
 ///
-/// ``phiguard(records:)`` names the tables of PHIGuard's own SQLite and PostgreSQL stores
-/// (`SQLiteSessionStore`, `SQLiteAuditSink`, `SQLiteRecordStore` and their PostgreSQL twins); an app
-/// with its own tables describes them here.
+/// ``phiguard(records:)`` names the tables of PHIGuard's own SQLite stores (`SQLiteSessionStore`,
+/// `SQLiteAuditSink`, `SQLiteRecordStore`), ``phiguardPostgres(records:)`` those of their PostgreSQL
+/// twins; an app with its own tables describes them here.
 public struct AttackStorageLayout: Sendable, Hashable {
     /// The table of session rows.
     public var sessionTable: String
@@ -101,6 +104,9 @@ public struct AttackRecordTable: Sendable, Hashable {
 }
 
 extension AttackStorage {
+    /// Space-separated text (`SQLiteSessionStore`'s roles column).
+    public func rolesValue(_ roles: [String]) -> AttackSQLValue { .text(roles.joined(separator: " ")) }
+
     /// Runs a statement and returns the first column of its first row, if any.
     func scalar(_ sql: String, _ binds: [AttackSQLValue] = []) async throws -> AttackSQLValue? {
         try await execute(sql, binds).first.flatMap { row in row.values.first }

@@ -112,7 +112,7 @@ extension AttackScenario {
             _ = try await storage.execute(
                 "UPDATE \(layout.sessionTable) SET \(layout.sessionRolesColumn) = \(storage.placeholder(1)), "
                     + "\(layout.sessionPatientColumn) = \(storage.placeholder(2))",
-                [.text("physician admin auditor"), .text(fixture.otherRecord.patientID)])
+                [storage.rolesValue(["physician", "admin", "auditor"]), .text(fixture.otherRecord.patientID)])
             try await probe.expectRefused(
                 other, as: session,
                 "a session whose row now claims staff roles and patient \(fixture.otherRecord.patientID)")
