@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import NIOCore
 public import PostgresNIO
 
@@ -22,7 +21,6 @@ public final class PostgresAttackStorage: AttackStorage {
     /// Empty: the server's files are not the test's to read.
     public var filesAtRest: [String] { [] }
     private let client: PostgresClient
-    private let logger = Logger(label: "phiguard.attack-suite.postgres")
 
     /// Storage over `client` (which the caller runs and owns), with `layout`.
     public init(client: PostgresClient, layout: AttackStorageLayout) {
@@ -52,7 +50,7 @@ public final class PostgresAttackStorage: AttackStorage {
             case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
             }
         }
-        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings))
         var result: [[String: AttackSQLValue]] = []
         for try await row in rows {
             var values: [String: AttackSQLValue] = [:]
