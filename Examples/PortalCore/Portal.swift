@@ -124,7 +124,8 @@ public final class Portal: Sendable {
                 // LoginFlow counts codes in `lockout` with the other second-factor attempts.
                 totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger),
                 recoveryCodes: (try keys.recoveryCodeHasher(), stores.recoveryCodes), throttle: stores.lockout,
-                rateLimiter: RateLimiter(store: stores.rateLimits, logger: logger), audit: log, clock: clock, logger: logger,
+                rateLimiter: RateLimiter(store: stores.rateLimits, logger: logger), audit: log, clock: clock,
+                logger: logger,
                 sealingKey: keys.sealingKey, careTeams: careTeams)
             // Principals carry their care-team patients (read per request by the flow), so the engine
             // needs no directory of its own.

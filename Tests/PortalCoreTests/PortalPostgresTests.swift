@@ -61,7 +61,8 @@ struct PortalPostgresTests {
             }
             var text = ""
             for table in tables {
-                let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT row_to_json(t)::text FROM \(table) t"))
+                let rows = try await client.query(
+                    PostgresQuery(unsafeSQL: "SELECT row_to_json(t)::text FROM \(table) t"))
                 for try await row in rows.decode(String.self) { text += row + "\n" }
             }
             return (tables, text)
@@ -228,7 +229,8 @@ struct PortalMultiInstanceTests {
         #expect(records.map(\.sequence) == Array(records.indices).map { UInt64($0) + (records.first?.sequence ?? 0) })
         let checkpoints =
             try await pair.first.portal.auditSink.checkpoints()
-            + (try await pair.first.portal.auditWitness.checkpoints()) + (try await pair.second.auditWitness.checkpoints())
+            + (try await pair.first.portal.auditWitness.checkpoints())
+            + (try await pair.second.auditWitness.checkpoints())
         let keys = try PortalKeys(directory: pair.first.portal.configuration.keyDirectory)
         let report = try await AuditVerifier(
             chainKey: keys.chainKey, checkpointKey: pair.first.portal.audit.checkpointPublicKey

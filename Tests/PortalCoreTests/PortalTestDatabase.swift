@@ -1,9 +1,8 @@
 import Foundation
 import Logging
+import PHIGuardPostgres
 import PostgresNIO
 import Testing
-
-import PHIGuardPostgres
 
 /// A fresh PostgreSQL database for one test, on the throwaway TLS server `scripts/with-test-postgres.sh`
 /// starts (`PHIGUARD_POSTGRES_URL`, `sslmode=verify-full` against its throwaway CA). Every portal
