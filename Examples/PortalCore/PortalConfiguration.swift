@@ -1,5 +1,6 @@
 public import Logging
 public import PHIGuardAccess
+internal import PHIGuardPostgres
 
 /// Where a ``Portal`` keeps its data, its keys and its policy.
 ///
@@ -56,4 +57,18 @@ public struct PortalConfiguration: Sendable {
         self.clock = clock
         self.logger = logger
     }
+}
+
+extension PortalConfiguration: CustomStringConvertible, CustomReflectable {
+    /// The paths and the database, with a PostgreSQL URL shown without its password (or as
+    /// `<unreadable URL>` if it does not parse): safe to log.
+    public var description: String {
+        let database =
+            databaseURL.map { text in (try? PostgresConnectionURL(text)).map(\.description) ?? "<unreadable URL>" }
+            ?? databasePath
+        return "PortalConfiguration(database: \(database), keys: \(keyDirectory), policy: \(policyPath))"
+    }
+
+    /// Only ``description`` (a mirror of the stored properties would show the URL's password).
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }

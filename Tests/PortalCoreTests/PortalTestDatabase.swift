@@ -4,6 +4,8 @@ import PHIGuardPostgres
 import PostgresNIO
 import Testing
 
+@testable import PortalCore
+
 /// A fresh PostgreSQL database for one test, on the throwaway TLS server `scripts/with-test-postgres.sh`
 /// starts (`PHIGUARD_POSTGRES_URL`, `sslmode=verify-full` against its throwaway CA). Every portal
 /// test gets a database of its own (`CREATE DATABASE portal_<random>`), dropped at the end, so tests
@@ -61,5 +63,21 @@ struct PortalTestDatabase: Sendable {
         configuration.options.maximumConnections = 2
         configuration.options.connectTimeout = .seconds(5)
         return PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "portal-test-database"))
+    }
+}
+
+@Suite("PortalConfiguration never shows a database password")
+struct PortalConfigurationDescriptionTests {
+    @Test("description, String(reflecting:) and dump omit the URL's password")
+    func noPassword() {
+        let configuration = PortalConfiguration(
+            databasePath: "portal.sqlite", keyDirectory: "keys", policyPath: "hospital.yaml",
+            databaseURL: "postgres://portal:s3cret-pw@db.internal:5432/portal?sslmode=verify-full")
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for shown in [configuration.description, String(reflecting: configuration), "\(configuration)", dumped] {
+            #expect(!shown.contains("s3cret-pw"), "\(shown)")
+            #expect(shown.contains("db.internal"), "\(shown)")
+        }
     }
 }
