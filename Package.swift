@@ -93,7 +93,7 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         ]
     ),
     // The attack regression suite an app runs against its own integration (no test framework inside).
-    ("PHIGuardAttackSuite", [sqlite, nioCore]),
+    ("PHIGuardAttackSuite", [sqlite, nioCore, postgres]),
 ]
 
 /// One test target per module, with what its files import besides the module itself. Fixtures
@@ -196,7 +196,8 @@ let testTargets: [Target] =
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
                 "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
-                "PHIGuardAuthentication", "PHIGuardPasswords", "PHIGuardFieldEncryption", "PHIGuardKeys",
+                "PHIGuardAuthentication", "PHIGuardPasswords", "PHIGuardFieldEncryption", "PHIGuardKeys", "PHIGuardPostgres",
+                postgres,
             ],
             swiftSettings: strictSettings
         ),
@@ -291,7 +292,7 @@ let package = Package(
             dependencies: [
                 "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
                 "PHIGuardFieldEncryption", "PHIGuardKeys", "PHIGuardPasswords", "PHIGuardRateLimit",
-                "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP", log,
+                "PHIGuardRecords", "PHIGuardSQLite", "PHIGuardTOTP", log, "PHIGuardPostgres", postgres,
             ],
             path: "Examples/PortalCore",
             swiftSettings: strictSettings

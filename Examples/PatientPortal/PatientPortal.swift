@@ -36,6 +36,20 @@ struct PortalOptions: ParsableArguments {
 
     @Option(help: "The SQLite database (accounts, charts, sessions, rate limits, audit log).")
     var database = "portal.sqlite"
+    @Option(
+        name: .customLong("database-url"),
+        help: """
+            A PostgreSQL URL (postgres://user@host/db?sslmode=verify-full&sslrootcert=CA.pem) holding every \
+            store instead of the SQLite file, shared by every instance (--database then only names the log \
+            and the checkpoint witness). Prefer the PORTAL_DATABASE_URL variable: a password on a command \
+            line is visible to other users.
+            """)
+    var databaseURL: String?
+
+    /// `--database-url`, else `PORTAL_DATABASE_URL`, else `nil` (the SQLite file).
+    var resolvedDatabaseURL: String? {
+        databaseURL ?? ProcessInfo.processInfo.environment["PORTAL_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
     @Option(help: "The key directory made by `init` (files 0600).")
     var keys = "portal-keys"
     @Option(name: .customLong("session-file"), help: "The session cookie file (mode 0600).")
@@ -81,7 +95,7 @@ enum PortalRunner {
             let portal = try await Portal.open(
                 PortalConfiguration(
                     databasePath: options.database, keyDirectory: options.keys, policyPath: options.policy,
-                    clientAddress: options.clientAddress, logger: logger),
+                    databaseURL: options.resolvedDatabaseURL, clientAddress: options.clientAddress, logger: logger),
                 creating: creating)
             opened = portal
             try await body(

@@ -43,6 +43,9 @@ public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappab
     /// Some envelopes decrypt under no key of `field.keys` (their count): the rotation is left
     /// unfinished, and the old keys stay.
     case unreadableFields(Int)
+    /// The portal runs on PostgreSQL: rotation has an SQLite source and checkpoint store only so far
+    /// (nothing is changed; rotate with the library's `ReencryptionJob` over a PostgreSQL source).
+    case needsSQLiteDeployment
 
     /// A fixed public problem; the count goes to the log only.
     public var errorMapping: MappedError {
@@ -52,11 +55,20 @@ public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappab
                 .portalRotationIncomplete, internalCode: "portal.rotation_unreadable",
                 logMessage: "envelopes no key of field.keys opens; rotation left unfinished",
                 context: ["count": .value(String(count))])
+        case .needsSQLiteDeployment:
+            MappedError(
+                .portalRotationUnsupported, internalCode: "portal.rotation_postgres",
+                logMessage: "keys rotate runs on the SQLite deployment only; nothing changed")
         }
     }
 }
 
 extension PublicProblem {
+    /// 501: this deployment cannot rotate its keys from the portal (PostgreSQL); nothing was changed.
+    public static let portalRotationUnsupported = PublicProblem(
+        code: "rotation_unsupported", status: 501, title: "Key rotation not available",
+        detail: "This deployment cannot rotate keys from the portal; nothing was changed.")
+
     /// 503: a key rotation stopped short (some stored values open under no key); rerun after the fix.
     public static let portalRotationIncomplete = PublicProblem(
         code: "rotation_incomplete", status: 503, title: "Key rotation incomplete",
@@ -103,6 +115,9 @@ extension Portal {
         var keyring: Keyring
         do { keyring = try directory.fieldKeyring() } catch { throw PortalError(error) }
         let previousKeyID = keyring.activeKeyID
+        guard case .sqlite(let storage) = storage, let recordStore = recordStore as? SQLiteRecordStore else {
+            throw PortalKeyRotationError.needsSQLiteDeployment
+        }
         let pending = try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: storage)
             .first { $0.hasPrefix(Self.rotationJobPrefix) }
         let target = pending.map { String($0.dropFirst(Self.rotationJobPrefix.count)) } ?? newKeyID(keyring, at: now)

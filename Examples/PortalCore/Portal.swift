@@ -8,16 +8,17 @@ internal import PHIGuardKeys
 internal import PHIGuardPasswords
 internal import PHIGuardRateLimit
 internal import PHIGuardRecords
-internal import PHIGuardSQLite
 internal import PHIGuardTOTP
 
 /// The patient portal's service layer: every operation a front end (the `PatientPortal` CLI, a web
 /// portal, an attack suite) needs, over PHIGuard's stores and guarded paths.
 ///
 /// - Every stored thing is in a PHIGuard store built from one `SQLiteDatabase` (one connection to
-///   one file): accounts (`SQLiteAccountDirectory`, sealed rows), care teams, sessions, lockout,
-///   rate limits, TOTP steps, recovery codes, break-glass grants, the audit log, and the patient
-///   index and charts (`SQLiteRecordStore`, every PHI value an envelope bound to its row and field).
+///   one file) or, with ``PortalConfiguration/databaseURL``, from one PostgreSQL database shared by
+///   every instance (the same stores' `PHIGuardPostgres` twins): accounts (sealed rows), care teams,
+///   sessions, lockout, rate limits, TOTP steps, recovery codes, break-glass grants, the audit log,
+///   and the patient index and charts (a record store, every PHI value an envelope bound to its row
+///   and field). See `PortalStores`.
 /// - Operations take the session token a cookie or the CLI's session file holds. A token that is
 ///   missing, ended, or belongs to a session without a principal (registering, awaiting the second
 ///   factor, recovering) is ``PortalError/notSignedIn``, and a PHI request from such a session is
@@ -30,13 +31,13 @@ internal import PHIGuardTOTP
 public final class Portal: Sendable {
     /// The configuration it was opened with.
     public let configuration: PortalConfiguration
-    let storage: SQLiteDatabase
-    let accounts: SQLiteAccountDirectory
-    let careTeams: SQLiteCareTeamStore
-    let recordStore: SQLiteRecordStore
-    let totpSteps: SQLiteTOTPReplayStore
-    let breakGlassStore: SQLiteBreakGlassStore
-    let auditSink: SQLiteAuditSink
+    let storage: PortalDatabase
+    let accounts: any AccountAdministration
+    let careTeams: any CareTeamStore
+    let recordStore: any RecordStore
+    let totpSteps: any TOTPReplayStore
+    let breakGlassStore: any BreakGlassStore
+    let auditSink: any AuditSink & AuditRecordSource
     let audit: AuditLog
     /// The copy of every audit checkpoint outside the database (``PortalConfiguration/auditWitnessPath``).
     let auditWitness: FileCheckpointWitness
@@ -51,13 +52,17 @@ public final class Portal: Sendable {
     let charts: GuardedRecords
     let emergency: EmergencyAccess
 
-    /// The SQLite file the portal keeps everything in (an attack suite scans its bytes).
+    /// The SQLite file the portal keeps everything in (an attack suite scans its bytes); on
+    /// PostgreSQL, the path the portal's local files (log, checkpoint witness) are named after.
     public var databaseFilePath: String { configuration.databasePath }
 
+    /// Whether the stores are in PostgreSQL (``PortalConfiguration/databaseURL``) rather than SQLite.
+    public var usesPostgreSQL: Bool { PortalDatabase.isPostgres(configuration) }
+
     private init(
-        configuration: PortalConfiguration, storage: SQLiteDatabase, accounts: SQLiteAccountDirectory,
-        careTeams: SQLiteCareTeamStore, recordStore: SQLiteRecordStore, totpSteps: SQLiteTOTPReplayStore,
-        breakGlassStore: SQLiteBreakGlassStore, auditSink: SQLiteAuditSink, audit: AuditLog,
+        configuration: PortalConfiguration, storage: PortalDatabase, accounts: any AccountAdministration,
+        careTeams: any CareTeamStore, recordStore: any RecordStore, totpSteps: any TOTPReplayStore,
+        breakGlassStore: any BreakGlassStore, auditSink: any AuditSink & AuditRecordSource, audit: AuditLog,
         auditWitness: FileCheckpointWitness, flow: LoginFlow,
         engine: AccessEngine, encryptor: FieldEncryptor, passwords: PasswordHasher, patientIndex: GuardedRecords,
         charts: GuardedRecords, emergency: EmergencyAccess
@@ -85,12 +90,9 @@ public final class Portal: Sendable {
     /// with it, an existing database is ``PortalError/alreadyInitialized`` and the keys are created
     /// first (`KeyDirectory.create`, which refuses to overwrite a key).
     public static func open(_ configuration: PortalConfiguration, creating: Bool = false) async throws -> Portal {
-        let exists = FileManager.default.fileExists(atPath: configuration.databasePath)
+        try await PortalDatabase.checkInitialized(configuration, creating: creating)
         if creating {
-            guard !exists else { throw PortalError.alreadyInitialized }
             do { _ = try KeyDirectory.create(at: configuration.keyDirectory) } catch { throw PortalError(error) }
-        } else if !exists {
-            throw PortalError.notInitialized
         }
         let logger = configuration.logger
         let clock = configuration.clock
@@ -100,36 +102,29 @@ public final class Portal: Sendable {
         let policy = try CompiledPolicy(yaml: try String(contentsOfFile: configuration.policyPath, encoding: .utf8))
         let schemas = try PortalSchemas(indexKey: keys.blindIndexRoot)
         let witness = try FileCheckpointWitness(path: configuration.auditWitnessPath)
-        let storage = try await SQLiteDatabase.open(path: configuration.databasePath, logger: logger)
+        let storage = try await PortalDatabase.open(configuration)
         // What is open so far is closed again if a later step fails.
         var audit: AuditLog?
         do {
-            let accounts = try await SQLiteAccountDirectory.open(
-                in: storage, sealingKey: keys.sealingKey, encryptor: encryptor)
-            let careTeams = try await SQLiteCareTeamStore.open(in: storage, sealingKey: keys.sealingKey)
-            let recordStore = try await SQLiteRecordStore.open(
-                in: storage, schemas: [schemas.patientIndex, schemas.chart],
-                careTeams: try PortalSchemas.careTeamTable())
-            let rateLimits = try await SQLiteRateLimitStore.open(
-                in: storage, keyDigestSecret: keys.digestSecret(), clock: clock)
-            let lockout = try await SQLiteLockoutStore.open(
-                in: storage, keyDigestSecret: keys.digestSecret(), clock: clock)
-            let sessions = try await SQLiteSessionStore.open(in: storage)
-            let totpSteps = try await SQLiteTOTPReplayStore.open(in: storage)
-            let recoveryCodes = try await SQLiteRecoveryCodeStore.open(in: storage)
-            let breakGlassStore = try await SQLiteBreakGlassStore.open(in: storage)
-            let auditSink = try await SQLiteAuditSink.open(in: storage, logger: logger)
+            let stores = try await PortalStores.open(
+                in: storage, keys: keys, encryptor: encryptor, schemas: schemas, clock: clock, logger: logger)
+            let accounts = stores.accounts
+            let careTeams = stores.careTeams
+            let recordStore = stores.recordStore
+            let totpSteps = stores.totpSteps
+            let breakGlassStore = stores.breakGlass
+            let auditSink = stores.auditSink
             let log = try await AuditLog(
                 sink: auditSink, chainKey: keys.chainKey, signingKey: keys.signingKey,
                 checkpointExporter: witness.exporter(logger: logger), clock: clock, logger: logger)
             audit = log
             let passwords = try PasswordHasher()
             let flow = try LoginFlow(
-                accounts: accounts, sessions: sessions, passwords: passwords,
+                accounts: accounts, sessions: stores.sessions, passwords: passwords,
                 // LoginFlow counts codes in `lockout` with the other second-factor attempts.
                 totp: try TOTPVerifier(replayStore: totpSteps, lockout: nil, logger: logger),
-                recoveryCodes: (try keys.recoveryCodeHasher(), recoveryCodes), throttle: lockout,
-                rateLimiter: RateLimiter(store: rateLimits, logger: logger), audit: log, clock: clock,
+                recoveryCodes: (try keys.recoveryCodeHasher(), stores.recoveryCodes), throttle: stores.lockout,
+                rateLimiter: RateLimiter(store: stores.rateLimits, logger: logger), audit: log, clock: clock,
                 // TOTP is optional for patients; staff sessions without it reach nothing (`session(_:attempt:)`).
                 configuration: LoginConfiguration(requireSecondFactor: false), logger: logger,
                 sealingKey: keys.sealingKey, careTeams: careTeams)
@@ -159,7 +154,8 @@ public final class Portal: Sendable {
         }
     }
 
-    /// Writes the audit queue and a final checkpoint, then closes the database.
+    /// Writes the audit queue and a final checkpoint, then closes the database (on PostgreSQL, stops
+    /// the client: its connections close).
     public func close() async throws {
         var failure: (any Error)?
         do { try await audit.close() } catch { failure = error }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A value bound into, or read from, an SQL statement of ``AttackStorage``.
 public enum AttackSQLValue: Sendable, Hashable {
     /// SQL `NULL`.
@@ -27,17 +29,21 @@ public protocol AttackStorage: Sendable {
     func placeholder(_ index: Int) -> String
     /// Runs one statement with `binds`; the rows it returns (column name → value).
     func execute(_ sql: String, _ binds: [AttackSQLValue]) async throws -> [[String: AttackSQLValue]]
+    /// The value of `roles` as the session table's roles column stores it (a JSON array by default,
+    /// as `SQLiteSessionStore` stores it; a `TEXT[]` literal on PostgreSQL). A value the store cannot
+    /// read back would be refused as a corrupt row, whatever the row's seal: write a well-formed one.
+    func rolesValue(_ roles: [String]) -> AttackSQLValue
 }
 
 /// The names of the tables and columns the scenarios tamper with.
 ///
-/// ``phiguard(records:)`` names the tables of PHIGuard's own SQLite and PostgreSQL stores
-/// (`SQLiteSessionStore`, `SQLiteAuditSink`, `SQLiteRecordStore` and their PostgreSQL twins); an app
-/// with its own tables describes them here.
+/// ``phiguard(records:)`` names the tables of PHIGuard's own SQLite stores (`SQLiteSessionStore`,
+/// `SQLiteAuditSink`, `SQLiteRecordStore`), ``phiguardPostgres(records:)`` those of their PostgreSQL
+/// twins; an app with its own tables describes them here.
 public struct AttackStorageLayout: Sendable, Hashable {
     /// The table of session rows.
     public var sessionTable: String
-    /// Its column of space-separated roles.
+    /// Its column of roles (see ``AttackStorage/rolesValue(_:)``).
     public var sessionRolesColumn: String
     /// Its column of the linked patient id.
     public var sessionPatientColumn: String
@@ -101,6 +107,12 @@ public struct AttackRecordTable: Sendable, Hashable {
 }
 
 extension AttackStorage {
+    /// A JSON array of strings (`SQLiteSessionStore`'s roles column).
+    public func rolesValue(_ roles: [String]) -> AttackSQLValue {
+        let encoded = (try? JSONEncoder().encode(roles)).map { String(decoding: $0, as: UTF8.self) }
+        return .text(encoded ?? "[]")
+    }
+
     /// Runs a statement and returns the first column of its first row, if any.
     func scalar(_ sql: String, _ binds: [AttackSQLValue] = []) async throws -> AttackSQLValue? {
         try await execute(sql, binds).first.flatMap { row in row.values.first }

@@ -37,6 +37,9 @@ public struct AttackReport: Sendable, Hashable, Codable {
     /// One result per scenario, in run order.
     public var results: [AttackResult]
 
+    /// A report of `results` (for instance the results of several runs, one scenario each, put together).
+    public init(results: [AttackResult]) { self.results = results }
+
     /// The result of scenario `id`, if it ran.
     public func result(id: String) -> AttackResult? { results.first { $0.id == id } }
 

@@ -11,11 +11,12 @@ import PHIGuardSQLite
 import PHIGuardTOTP
 import PHIGuardTestSupport
 import Synchronization
+import PostgresNIO
 
 @testable import PortalCore
 
 /// The complete portal (`PortalCore.Portal`, the layer the CLI and a web front end call) as the
-/// attack suite's target: a real SQLite file and key directory in a temporary directory, seeded
+/// attack suite's target: a real SQLite file (or a PostgreSQL database of its own) and key directory in a temporary directory, seeded
 /// with the demo hospital (a few patients), a `ManualClock` given through `PortalConfiguration`.
 ///
 /// Capabilities are exactly what the portal has: registration (with TOTP enrolled at sign-up: the
@@ -53,12 +54,17 @@ final class PortalAttackTarget: AttackTarget {
     let portal: Portal
     let keys: PortalKeys
     let reporter = ErrorReporter(logger: quiet)
-    let attackStorage: SQLiteAttackStorage
+    let attackStorage: any AttackStorage
+    /// The PostgreSQL database (dropped by ``close()``) and the attacker's own client and its runner.
+    let postgres: (database: PortalTestDatabase, runner: Task<Void, Never>)?
 
     var storage: (any AttackStorage)? { attackStorage }
 
-    /// Opens and seeds a portal in a fresh temporary directory (``close()`` deletes it).
-    init(patientCount: Int = 12, flawedExport: Bool = false) async throws {
+    /// Opens and seeds a portal in a fresh temporary directory (``close()`` deletes it): on an
+    /// SQLite file there, or with `onPostgres` in a fresh PostgreSQL database of its own, tampered
+    /// with through a `PostgresAttackStorage` on a client of the attacker's own. `flawedExport`:
+    /// the flawed variant attack 10 must catch.
+    init(patientCount: Int = 12, onPostgres: Bool = false, flawedExport: Bool = false) async throws {
         self.flawedExport = flawedExport
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "portal-attacks-\(UUID().uuidString)", isDirectory: true)
@@ -66,22 +72,30 @@ final class PortalAttackTarget: AttackTarget {
         exportDirectory = directory.appendingPathComponent("exports").path
         try FileManager.default.createDirectory(atPath: exportDirectory, withIntermediateDirectories: true)
         let keyDirectory = directory.appendingPathComponent("keys").path
+        let database = onPostgres ? try await PortalTestDatabase.create() : nil
         portal = try await Portal.open(
             PortalConfiguration(
                 databasePath: directory.appendingPathComponent("portal.sqlite").path, keyDirectory: keyDirectory,
                 policyPath: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path,
-                clock: clock, logger: Self.quiet),
+                databaseURL: database?.url, clock: clock, logger: Self.quiet),
             creating: true)
         keys = try PortalKeys(directory: keyDirectory)
         try await portal.seed(password: Self.password, patientCount: patientCount)
         let chart = portal.charts.schema
-        attackStorage = try await SQLiteAttackStorage.open(
-            path: portal.databaseFilePath,
-            layout: .phiguard(records: [
-                "chart": AttackRecordTable(
-                    table: chart.table, idColumn: chart.recordIDColumn,
-                    encryptedColumns: chart.fields.filter { $0.storage == .encrypted }.map(\.column))
-            ]))
+        let records = [
+            "chart": AttackRecordTable(
+                table: chart.table, idColumn: chart.recordIDColumn,
+                encryptedColumns: chart.fields.filter { $0.storage == .encrypted }.map(\.column))
+        ]
+        if let database {
+            let client = try PortalTestDatabase.client(url: database.url)
+            postgres = (database, Task { await client.run() })
+            attackStorage = PostgresAttackStorage(client: client, layout: .phiguardPostgres(records: records))
+        } else {
+            postgres = nil
+            attackStorage = try await SQLiteAttackStorage.open(
+                path: portal.databaseFilePath, layout: .phiguard(records: records))
+        }
 
         func account(_ name: String) -> AttackAccount {
             AttackAccount(loginName: name, password: Self.password, hasSecondFactor: true)
@@ -104,8 +118,12 @@ final class PortalAttackTarget: AttackTarget {
     }
 
     func close() async {
-        try? await attackStorage.close()
+        try? await (attackStorage as? SQLiteAttackStorage)?.close()
         try? await portal.close()
+        if let postgres {
+            postgres.runner.cancel()
+            await postgres.database.drop()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -277,7 +295,7 @@ final class PortalAttackTarget: AttackTarget {
 
     func advanceClock(by duration: Duration) async throws { clock.advance(by: duration) }
 
-    /// As `phiguard audit verify --sqlite … --keys … --witness …` does it: the chain, the stored
+    /// As `phiguard audit verify --sqlite|--postgres … --keys … --witness …` does it: the chain, the stored
     /// checkpoints and the portal's checkpoint witness file.
     func verifyAuditLog() async throws -> Bool {
         try await portal.audit.flush()

@@ -1,6 +1,7 @@
 import Foundation
 import PHIGuardAccess
 import PHIGuardAudit
+import PHIGuardCrypto
 import PHIGuardErrors
 import PHIGuardRecords
 import PHIGuardSQLite
@@ -12,25 +13,34 @@ import Testing
 /// A seeded portal on a real SQLite file in a temporary directory (real libsodium, Argon2id, keys).
 final class PortalFixture: Sendable {
     static let password = "riverside-test-password-4821"
+    /// Set by the PostgreSQL suite (`PortalPostgresTests`): fixtures made while it is true keep
+    /// their stores in a fresh PostgreSQL database of their own instead of an SQLite file.
+    @TaskLocal static var onPostgres = false
+
     let directory: URL
     let portal: Portal
+    /// The PostgreSQL database the portal is in (dropped by ``close()``), if any.
+    let database: PortalTestDatabase?
 
-    private init(directory: URL, portal: Portal) {
+    private init(directory: URL, portal: Portal, database: PortalTestDatabase?) {
         self.directory = directory
         self.portal = portal
+        self.database = database
     }
 
-    static func make(patients: Int = 20) async throws -> PortalFixture {
+    static func make(patients: Int = 20, clock: any PHIGuardClock = SystemClock()) async throws -> PortalFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portal-core-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let database = onPostgres ? try await PortalTestDatabase.create() : nil
         let portal = try await Portal.open(
             PortalConfiguration(
                 databasePath: directory.appendingPathComponent("portal.sqlite").path,
                 keyDirectory: directory.appendingPathComponent("keys").path,
-                policyPath: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path),
+                policyPath: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path,
+                databaseURL: database?.url, clock: clock),
             creating: true)
         try await portal.seed(password: password, patientCount: patients)
-        return PortalFixture(directory: directory, portal: portal)
+        return PortalFixture(directory: directory, portal: portal, database: database)
     }
 
     /// Signs `user` in with the password and their demo authenticator's code; returns the token.
@@ -61,6 +71,7 @@ final class PortalFixture: Sendable {
 
     func close() async {
         try? await portal.close()
+        await database?.drop()
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -13,9 +13,20 @@ import Testing
 
 @Suite("PortalCore key rotation and FHIR export (SQLite file)", .serialized)
 struct PortalKeyRotationAndExportTests {
+    /// The portal's SQLite record store (these tests open the SQLite deployment).
+    static func sqliteRecordStore(_ portal: Portal) throws -> SQLiteRecordStore {
+        try #require(portal.recordStore as? SQLiteRecordStore)
+    }
+
+    /// The portal's SQLite database.
+    static func sqliteDatabase(_ portal: Portal) throws -> SQLiteDatabase {
+        guard case .sqlite(let database) = portal.storage else { throw PortalKeyRotationError.needsSQLiteDeployment }
+        return database
+    }
+
     /// Every encrypted cell of the portal's record tables, decrypted with `keyring`, by context.
     static func plaintexts(_ portal: Portal, _ keyring: Keyring) async throws -> [FieldContext: String] {
-        let source = try portal.recordStore.reencryptionSource(
+        let source = try Self.sqliteRecordStore(portal).reencryptionSource(
             schemas: [portal.patientIndex.schema, portal.charts.schema])
         let encryptor = FieldEncryptor(keyring: keyring)
         var values: [FieldContext: String] = [:]
@@ -27,7 +38,7 @@ struct PortalKeyRotationAndExportTests {
 
     /// The key ids of every envelope of the record tables.
     static func keyIDs(_ portal: Portal) async throws -> [String: Int] {
-        let source = try portal.recordStore.reencryptionSource(
+        let source = try Self.sqliteRecordStore(portal).reencryptionSource(
             schemas: [portal.patientIndex.schema, portal.charts.schema])
         var counts: [String: Int] = [:]
         for stored in try await source.fields(after: nil, limit: 100_000) {
@@ -52,7 +63,7 @@ struct PortalKeyRotationAndExportTests {
             _ = try await portal.rotateKeys(token: physician)
         }
         #expect(try keyDirectory.fieldKeyring().activeKeyID == original.activeKeyID)
-        #expect(try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: portal.storage).isEmpty)
+        #expect(try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: try Self.sqliteDatabase(portal)).isEmpty)
         let refusals = try await fixture.auditRecords().filter { $0.event.kind == .keyRotated }
         #expect(refusals.count == 1 && refusals.first?.event.outcome == .failure)
 
@@ -64,7 +75,7 @@ struct PortalKeyRotationAndExportTests {
             }
         }
         await #expect(throws: CancellationError.self) { _ = try await interrupted.value }
-        let pending = try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: portal.storage)
+        let pending = try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: try Self.sqliteDatabase(portal))
         #expect(pending.count == 1)
         let midway = try keyDirectory.fieldKeyring()
         #expect(midway.activeKeyID != original.activeKeyID)
@@ -81,7 +92,7 @@ struct PortalKeyRotationAndExportTests {
         #expect(result.total == before.count)
         #expect(reported.first == 50 && reported.last == before.count)  // resumed after the 25 walked
         #expect(try await Self.keyIDs(portal) == [midway.activeKeyID: before.count])
-        #expect(try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: portal.storage).isEmpty)
+        #expect(try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: try Self.sqliteDatabase(portal)).isEmpty)
         let after = try keyDirectory.fieldKeyring()
         #expect(after.retiredKeyIDs == [original.activeKeyID])
         // Under the new key alone (the old one left out), every value reads back as seeded.

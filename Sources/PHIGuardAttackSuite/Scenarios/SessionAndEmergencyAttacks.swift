@@ -106,13 +106,14 @@ extension AttackScenario {
             }
         }
 
-        // A session row edited in the database.
+        // A session row edited in the database. No `admin` among the claimed roles: policies commonly
+        // deny admins PHI outright, which would refuse the read even if the edited row were believed.
         if let storage = target.storage, let session = try await probe.signIn(patient) {
             let layout = storage.layout
             _ = try await storage.execute(
                 "UPDATE \(layout.sessionTable) SET \(layout.sessionRolesColumn) = \(storage.placeholder(1)), "
                     + "\(layout.sessionPatientColumn) = \(storage.placeholder(2))",
-                [.text("physician admin auditor"), .text(fixture.otherRecord.patientID)])
+                [storage.rolesValue(["patient", "physician", "auditor"]), .text(fixture.otherRecord.patientID)])
             try await probe.expectRefused(
                 other, as: session,
                 "a session whose row now claims staff roles and patient \(fixture.otherRecord.patientID)")
