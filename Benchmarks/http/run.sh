@@ -10,6 +10,8 @@
 #
 #   Benchmarks/http/run.sh                      # release build, 20 s per route
 #   CONFIG=debug DURATION=10s Benchmarks/http/run.sh
+#   QUICKSTART_BIN=.build/release/HummingbirdQuickstart Benchmarks/http/run.sh   # a built binary, no build
+#   SERVER_ARGS="--idle-refresh-seconds 0" Benchmarks/http/run.sh  # write the session's idle limit on every read
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONFIG=${CONFIG:-release}
@@ -23,8 +25,12 @@ if ! command -v wrk >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-"$SWIFT" build -c "$CONFIG" --product HummingbirdQuickstart >&2
-bin="$("$SWIFT" build -c "$CONFIG" --show-bin-path)/HummingbirdQuickstart"
+if [ -n "${QUICKSTART_BIN:-}" ]; then
+    bin=$QUICKSTART_BIN
+else
+    "$SWIFT" build -c "$CONFIG" --product HummingbirdQuickstart >&2
+    bin="$("$SWIFT" build -c "$CONFIG" --show-bin-path)/HummingbirdQuickstart"
+fi
 
 work=$(mktemp -d)
 server=""
@@ -36,7 +42,7 @@ trap cleanup EXIT
 
 # The per-account limit is raised so that the limiter is checked on every request but never refuses.
 "$bin" --port "$GUARDED_PORT" --plain-port "$PLAIN_PORT" --database "$work/portal.sqlite" \
-    --per-account-limit 1000000 >"$work/server.log" 2>&1 &
+    --per-account-limit 1000000 ${SERVER_ARGS:-} >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do
     grep -q "Plain baseline" "$work/server.log" 2>/dev/null && break
@@ -71,7 +77,7 @@ errors() { awk '/Non-2xx or 3xx responses:/ {n = $5} END {print n + 0}' "$work/$
 guarded=$(rps guarded)
 plain=$(rps plain)
 echo
-echo "HTTP chart reads ($CONFIG build, wrk -t2 -c32 -d$DURATION, loopback)"
+echo "HTTP chart reads ($CONFIG build, wrk -t2 -c32 -d$DURATION, loopback${SERVER_ARGS:+, server $SERVER_ARGS})"
 echo "  guarded (PHIGuardHummingbird + durable SQLite audit): $guarded req/s, p99 $(p99 guarded), non-2xx: $(errors guarded)"
 echo "  plain   (bare Hummingbird handler, same row):         $plain req/s, p99 $(p99 plain), non-2xx: $(errors plain)"
 awk -v g="$guarded" -v p="$plain" 'BEGIN { printf "  ratio guarded/plain: %.1f%% (goal: at least 50%%)\n", 100 * g / p }'

@@ -6,9 +6,12 @@ import PHIGuardRateLimit
 // password then TOTP, and the charts through PHIGuardHummingbird.
 //
 //   swift run HummingbirdQuickstart [--port 8080] [--database PATH] [--plain-port N] [--per-account-limit N]
+//                                   [--idle-refresh-seconds N]
 //
 // `--plain-port` also serves the same chart read with no PHIGuard middleware on a second port (the
 // benchmark's baseline). `--per-account-limit` is chart API requests a minute per account (600 by default).
+// `--idle-refresh-seconds` is `LoginConfiguration.idleRefreshInterval` (the library's default if not
+// given; 0 writes the session's idle limit on every request, the behaviour before that setting).
 
 @main
 struct Quickstart {
@@ -25,6 +28,7 @@ struct Quickstart {
         var port = Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080
         var plainPort: Int?
         var perAccount = 600
+        var idleRefreshInterval: Duration?
         var databasePath = FileManager.default.temporaryDirectory
             .appendingPathComponent("phiguard-quickstart-\(UUID().uuidString.prefix(8))").appendingPathComponent(
                 "portal.sqlite"
@@ -38,13 +42,19 @@ struct Quickstart {
             case "--plain-port": plainPort = Int(value)
             case "--per-account-limit": perAccount = Int(value) ?? perAccount
             case "--database": databasePath = value
+            case "--idle-refresh-seconds":
+                guard let seconds = Int(value), seconds >= 0 else {
+                    throw QuickstartError.usage("--idle-refresh-seconds needs a whole number of seconds")
+                }
+                idleRefreshInterval = .seconds(seconds)
             default: throw QuickstartError.usage("unknown option \(argument)")
             }
         }
         try FileManager.default.createDirectory(
             atPath: (databasePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
 
-        let services = try await QuickstartServices.open(path: databasePath)
+        let services = try await QuickstartServices.open(
+            path: databasePath, idleRefreshInterval: idleRefreshInterval)
         let limit = try RateLimit(
             "quickstart-per-account", count: perAccount, per: .seconds(60),
             burst: min(max(1, perAccount / 5), 1_000_000))

@@ -58,7 +58,9 @@ struct QuickstartServices: Sendable {
     /// Login name → the otpauth:// URI of its authenticator (printed at start: a demo).
     let authenticators: [(name: String, uri: String)]
 
-    static func open(path: String) async throws -> QuickstartServices {
+    /// - Parameter idleRefreshInterval: `LoginConfiguration.idleRefreshInterval` (`nil`: the library's
+    ///   default, 60 s; `.zero` writes every use to the session table, as before that setting existed).
+    static func open(path: String, idleRefreshInterval: Duration? = nil) async throws -> QuickstartServices {
         guard !FileManager.default.fileExists(atPath: path) else { throw QuickstartError.databaseExists(path) }
         let database = try await SQLiteDatabase.open(path: path)
         let sealing = try RowSealingKey.generate()
@@ -71,7 +73,8 @@ struct QuickstartServices: Sendable {
             accounts: accounts, sessions: try await SQLiteSessionStore.open(in: database), passwords: passwords,
             totp: try TOTPVerifier(replayStore: try await SQLiteTOTPReplayStore.open(in: database), lockout: nil),
             throttle: try await SQLiteLockoutStore.open(in: database, keyDigestSecret: try DigestSecret()),
-            audit: audit, sealingKey: sealing)
+            audit: audit, configuration: LoginConfiguration(idleRefreshInterval: idleRefreshInterval),
+            sealingKey: sealing)
         let engine = AccessEngine(policy: try CompiledPolicy(yaml: policy))
         let schema = try RecordSchema(
             resourceType: "chart", table: "charts",

@@ -188,7 +188,9 @@ public final class LoginFlow: Sendable {
     ///
     /// Strict mode: a value that is malformed, was never issued, was rotated away or has expired is
     /// refused (the result is anonymous; nothing is created under it). An authenticated session's
-    /// idle limit moves forward (never past the absolute limit).
+    /// idle limit moves forward (never past the absolute limit): written to the store when at least
+    /// `LoginConfiguration.idleRefreshInterval` has passed since its last recorded use, so most
+    /// requests only read (see ``LoginConfiguration/idleRefreshInterval`` for the exactness bound).
     public func resume(_ cookieValue: String?) async throws(AuthenticationError) -> ResumedSession {
         guard let cookieValue else { return .anonymous }
         guard let token = SessionToken(cookieValue: cookieValue) else {
@@ -212,6 +214,9 @@ public final class LoginFlow: Sendable {
                 return .anonymous
             }
             let now = clock.now
+            guard needsIdleRefresh(record, at: now) else {
+                return .authenticated(try await authenticatedSession(token: token, record: record))
+            }
             var touched = record
             touched.lastSeenAt = now
             touched.idleExpiresAt = min(now.adding(configuration.idleTimeout), record.absoluteExpiresAt)
@@ -220,6 +225,15 @@ public final class LoginFlow: Sendable {
             }
             return .authenticated(try await authenticatedSession(token: token, record: touched))
         }
+    }
+
+    /// Whether a use at `now` must be written: at least the refresh interval since the last recorded
+    /// use, or a clock that went back (then the idle limit is recomputed from the earlier reading).
+    func needsIdleRefresh(_ record: SessionRecord, at now: Date) -> Bool {
+        let interval = configuration.effectiveIdleRefreshInterval
+        guard interval > .zero else { return true }
+        let elapsed = now.timeIntervalSince(record.lastSeenAt)
+        return elapsed < 0 || elapsed >= interval.seconds
     }
 
     /// Ends whatever session `resumed` is (sign-out, or abandoning a registration or recovery).

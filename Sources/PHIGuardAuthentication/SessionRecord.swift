@@ -37,9 +37,10 @@ public struct SessionRecord: Sendable, Hashable {
     public var strength: AuthenticationStrength?
     /// When the session was created.
     public var createdAt: Date
-    /// When it was last used.
+    /// When its use was last recorded (uses within `LoginConfiguration.idleRefreshInterval` of it
+    /// are not written).
     public var lastSeenAt: Date
-    /// When it ends if unused (moved forward on every use, never past ``absoluteExpiresAt``).
+    /// When it ends if unused (moved forward by recorded uses, never past ``absoluteExpiresAt``).
     public var idleExpiresAt: Date
     /// When it ends regardless of use.
     public var absoluteExpiresAt: Date
@@ -96,7 +97,7 @@ public struct SessionSummary: Sendable, Hashable {
     public let handle: String
     /// When the session was created.
     public let createdAt: Date
-    /// When it was last used.
+    /// When its use was last recorded (to within `LoginConfiguration.idleRefreshInterval`).
     public let lastSeenAt: Date
     /// When it ends unless used again (or at its absolute limit).
     public let expiresAt: Date

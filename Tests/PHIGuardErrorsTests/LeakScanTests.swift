@@ -150,6 +150,7 @@ let authenticationErrors: [any Error] = [
     LoginConfigurationError.idleTimeoutExceedsAbsoluteLifetime,
     LoginConfigurationError.invalidRateLimiter(Planted.stackFrame), LoginConfigurationError.sealingKeyRequired,
     LoginConfigurationError.invalidSealingKey(Planted.stackFrame),
+    LoginConfigurationError.idleRefreshIntervalOutOfRange,
     AccountDirectoryError.unavailable(Planted.path + " " + Planted.sql),
     AccountDirectoryError.corruptRecord(Planted.medicalRecord),
     AccountDirectoryError.tampered(TamperedRowError(table: "phiguard_accounts", rowID: Planted.medicalRecord)),
@@ -296,6 +297,7 @@ func capabilityCaseName(_ error: any Error) -> String {
         case .invalidRateLimiter: "LoginConfigurationError.invalidRateLimiter"
         case .sealingKeyRequired: "LoginConfigurationError.sealingKeyRequired"
         case .invalidSealingKey: "LoginConfigurationError.invalidSealingKey"
+        case .idleRefreshIntervalOutOfRange: "LoginConfigurationError.idleRefreshIntervalOutOfRange"
         }
     case let error as AccountDirectoryError:
         switch error {
@@ -411,12 +413,12 @@ struct LeakScanTests {
         #expect(Set(rateLimitErrors.map(caseName)).count == 3)
         // 11 TOTPError + 2 TOTPVerifierError + 6 RecoveryCodeError + 6 FieldEncryptionError
         // + 10 KeyProviderError + 4 BlindIndexError + 10 AuditError + 6 AuthenticationError
-        // + 3 SessionStoreError + 6 LoginConfigurationError + 5 AccountDirectoryError + 4 CareTeamStoreError
+        // + 3 SessionStoreError + 7 LoginConfigurationError + 5 AccountDirectoryError + 4 CareTeamStoreError
         // + TamperedRowError + 3 RowSealingKeyError + 5 BreakGlassError + PolicyValidationError
         // + PolicyTestSuite.LoadError + 2 AccessRequestDocument.Problem + RateLimitExceeded + 14 RecordError
         // + 9 EmergencyAccessError.
         let names = Set(capabilityErrors.map(capabilityCaseName))
-        #expect(names.count == 110)
+        #expect(names.count == 111)
         #expect(!names.contains { $0.hasPrefix("unknown") })
     }
 
