@@ -196,7 +196,8 @@ let testTargets: [Target] =
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
                 "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
-                "PHIGuardAuthentication", "PHIGuardPasswords", "PHIGuardFieldEncryption", "PHIGuardKeys", "PHIGuardPostgres",
+                "PHIGuardAuthentication", "PHIGuardPasswords", "PHIGuardFieldEncryption", "PHIGuardKeys",
+                "PHIGuardPostgres",
                 postgres,
             ],
             swiftSettings: strictSettings
@@ -325,7 +326,8 @@ let package = Package(
             name: "WebPortalApp",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-                "PHIGuardHummingbird", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode", "PortalAPI", hummingbird,
+                "PHIGuardHummingbird", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode", "PortalAPI",
+                hummingbird,
                 httpTypes,
                 log,
                 .product(name: "Mustache", package: "swift-mustache"),

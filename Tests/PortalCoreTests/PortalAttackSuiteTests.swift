@@ -32,6 +32,22 @@ struct PortalAttackSuiteTests {
         }
         #expect(notApplicable == expected)
     }
+
+    @Test("attack 10 fails against the flawed export that writes where the path says")
+    func flawedExportCaught() async throws {
+        let target = try await PortalAttackTarget(flawedExport: true)
+        let scenario = try #require(AttackSuite.scenario(id: "attack-10-export-path-traversal"))
+        let result = await scenario.run(against: target)
+        await target.close()
+        guard case .succeeded(let evidence) = result.verdict else {
+            Issue.record("expected the scenario to succeed against the flawed export: \(result.verdict)")
+            return
+        }
+        // The escapes it must have seen: a relative ../ path, an absolute path, the planted link, the NUL name.
+        for escape in ["escaped-relative.json", "escaped-absolute.json", "escaped-link.json", "\\0"] {
+            #expect(evidence.contains { $0.contains(escape) }, "no breach for \(escape): \(evidence)")
+        }
+    }
 }
 
 @Suite(
@@ -60,21 +76,5 @@ struct PortalPostgresAttackSuiteTests {
         await target.close()
         print(report.table)
         PortalAttackSuiteTests.expectBlocked(report, notApplicable: Self.expectedNotApplicable)
-    }
-
-    @Test("attack 10 fails against the flawed export that writes where the path says")
-    func flawedExportCaught() async throws {
-        let target = try await PortalAttackTarget(flawedExport: true)
-        let scenario = try #require(AttackSuite.scenario(id: "attack-10-export-path-traversal"))
-        let result = await scenario.run(against: target)
-        await target.close()
-        guard case .succeeded(let evidence) = result.verdict else {
-            Issue.record("expected the scenario to succeed against the flawed export: \(result.verdict)")
-            return
-        }
-        // The escapes it must have seen: a relative ../ path, an absolute path, the planted link, the NUL name.
-        for escape in ["escaped-relative.json", "escaped-absolute.json", "escaped-link.json", "\\0"] {
-            #expect(evidence.contains { $0.contains(escape) }, "no breach for \(escape): \(evidence)")
-        }
     }
 }

@@ -10,8 +10,8 @@ import PHIGuardRecords
 import PHIGuardSQLite
 import PHIGuardTOTP
 import PHIGuardTestSupport
-import Synchronization
 import PostgresNIO
+import Synchronization
 
 @testable import PortalCore
 

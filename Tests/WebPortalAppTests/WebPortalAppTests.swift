@@ -79,7 +79,9 @@ struct WebPortalAppTests {
         }
     }
 
-    @Test("self-registration end to end: the QR page's key confirms the enrolment; the new account is a patient with an empty chart of its own")
+    @Test(
+        "self-registration end to end: the QR page's key confirms the enrolment; the new account is a patient with an empty chart of its own"
+    )
     func registrationEndToEnd() async throws {
         let fixture = try await WebPortalFixture.make()
         defer { Task { await fixture.close() } }
