@@ -30,6 +30,19 @@ struct WebPortal: AsyncParsableCommand {
     var password = "riverside-demo-portal"
     @Option(help: "How many patients to seed in a new data folder.")
     var patients = 300
+    @Option(
+        name: .customLong("database-url"),
+        help: """
+            A PostgreSQL URL (postgres://user@host/db?sslmode=verify-full&sslrootcert=CA.pem) holding every \
+            store instead of the SQLite file; seeded when it holds no portal yet. Prefer the \
+            PORTAL_DATABASE_URL variable: a password on a command line is visible to other users.
+            """)
+    var databaseURL: String?
+
+    /// `--database-url`, else `PORTAL_DATABASE_URL`, else `nil` (the SQLite file in the data folder).
+    var resolvedDatabaseURL: String? {
+        databaseURL ?? ProcessInfo.processInfo.environment["PORTAL_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     func validate() throws {
         guard !password.contains(where: \.isWhitespace) else { throw ValidationError("--password has no spaces") }
@@ -48,9 +61,17 @@ struct WebPortal: AsyncParsableCommand {
         let port = port ?? Int(ProcessInfo.processInfo.environment["PORT"] ?? "") ?? 8080
         let configuration = PortalConfiguration(
             databasePath: folder + "/portal.sqlite", keyDirectory: folder + "/keys", policyPath: Self.policy,
-            clientLabel: "WebPortal", logger: Logger(label: "web-portal"))
-        let creating = !FileManager.default.fileExists(atPath: configuration.databasePath)
-        let portal = try await Portal.open(configuration, creating: creating)
+            databaseURL: resolvedDatabaseURL, clientLabel: "WebPortal", logger: Logger(label: "web-portal"))
+        // A data folder (or PostgreSQL database) without a portal is created and seeded.
+        let portal: Portal
+        let creating: Bool
+        do {
+            portal = try await Portal.open(configuration)
+            creating = false
+        } catch PortalError.notInitialized {
+            portal = try await Portal.open(configuration, creating: true)
+            creating = true
+        }
         do {
             if creating { try await portal.seed(password: password, patientCount: patients) }
             for account in PortalSeed.accounts {
