@@ -64,7 +64,8 @@ let addOns: [(name: String, dependencies: [Target.Dependency])] = [
         "PHIGuardPostgres",
         [
             "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardAccess", "PHIGuardRateLimit", "PHIGuardCrypto",
-            "PHIGuardFieldEncryption", "PHIGuardRecords", "PHIGuardTOTP", postgres, nioCore, nioSSL, log,
+            "PHIGuardErrors", "PHIGuardFieldEncryption", "PHIGuardRecords", "PHIGuardTOTP", postgres, nioCore, nioSSL,
+            log,
         ]
     ),
     ("PHIGuardTOTPQRCode", ["PHIGuardTOTP", "CQRencode"]),
@@ -151,7 +152,7 @@ let testedModules: [(module: String, dependencies: [Target.Dependency])] = [
         [
             "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardRateLimit", "PHIGuardCrypto",
             "PHIGuardTesting", "PHIGuardTestSupport", "PHIGuardFieldEncryption", "PHIGuardPasswords", "PHIGuardTOTP",
-            "PHIGuardRecords", postgres, log,
+            "PHIGuardRecords", "PHIGuardErrors", postgres, log,
         ]
     ),
     (
