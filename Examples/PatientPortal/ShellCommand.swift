@@ -95,7 +95,8 @@ struct ShellCommand: AsyncParsableCommand {
             do {
                 words = try Self.words(try line.get())
             } catch {
-                FileHandle.standardError.write(Data("PatientPortal: unreadable line (unbalanced quote or too long)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("PatientPortal: unreadable line (unbalanced quote or too long)\n".utf8))
                 continue
             }
             guard let first = words.first, !first.hasPrefix("#") else { continue }

@@ -44,7 +44,9 @@ struct PatientPortalAuditShellTests {
         #expect(try portal.run(["audit", "review"]).status == 2)
     }
 
-    @Test("shell: runs whoami and patients for the signed-in user from piped stdin, goes on after a failure, leaves at EOF")
+    @Test(
+        "shell: runs whoami and patients for the signed-in user from piped stdin, goes on after a failure, leaves at EOF"
+    )
     func shellRunsCommands() throws {
         let portal = try Portal()
         defer { portal.remove() }
