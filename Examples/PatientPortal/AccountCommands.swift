@@ -13,7 +13,6 @@ import PortalCore
 extension PortalInput {
     /// One password line straight into guarded memory (`PasswordSecret.readLine`: one `read(2)` per
     /// byte, so the next line stays for the next reader), prompted with echo off on a terminal.
-    /// Read passwords before any `line(_:)` of the same run: `line` reads through the C stdio buffer.
     static func password(_ prompt: String) throws -> PasswordSecret {
         let terminal = isatty(STDIN_FILENO) == 1
         var original = termios()

@@ -428,20 +428,25 @@ struct BreakGlassCommand: AsyncParsableCommand {
                     print("Grant \(grant) reviewed: \(outcome).")
                     return
                 }
-                let queue = try await context.portal.breakGlassReviewQueue(token: context.token, includeReviewed: all)
-                print("\(queue.count) break-glass grant(s) to review")
-                for item in queue {
-                    let grant = item.grant
+                Self.printQueue(
+                    try await context.portal.breakGlassReviewQueue(token: context.token, includeReviewed: all))
+            }
+        }
+
+        /// Prints the review queue: each grant, then every access decision made under it.
+        static func printQueue(_ queue: [BreakGlassReviewItem]) {
+            print("\(queue.count) break-glass grant(s) to review")
+            for item in queue {
+                let grant = item.grant
+                print(
+                    "  \(grant.id)  by \(grant.subjectID)  patients \(grant.scope.patientIDs.joined(separator: ","))"
+                        + "  \(grant.reason.category.rawValue)  issued \(grant.issuedAt.formatted(.iso8601))"
+                        + (item.review.map { "  reviewed: \($0.outcome)" } ?? ""))
+                for use in item.uses {
+                    let event = use.event
                     print(
-                        "  \(grant.id)  by \(grant.subjectID)  patients \(grant.scope.patientIDs.joined(separator: ","))"
-                            + "  \(grant.reason.category.rawValue)  issued \(grant.issuedAt.formatted(.iso8601))"
-                            + (item.review.map { "  reviewed: \($0.outcome)" } ?? ""))
-                    for use in item.uses {
-                        let event = use.event
-                        print(
-                            "    use #\(use.sequence): \(event.action ?? "?") \(event.resourceType ?? "?") "
-                                + "\(event.patientID ?? "") \(event.outcome.rawValue)")
-                    }
+                        "    use #\(use.sequence): \(event.action ?? "?") \(event.resourceType ?? "?") "
+                            + "\(event.patientID ?? "") \(event.outcome.rawValue)")
                 }
             }
         }

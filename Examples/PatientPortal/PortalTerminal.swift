@@ -59,7 +59,7 @@ enum PortalInput {
         try line(prompt, echo: false)
     }
 
-    /// One line, prompted on standard error when standard input is a terminal.
+    /// One line, prompted on standard error when standard input is a terminal, read up to its newline only.
     static func line(_ prompt: String, echo: Bool = true) throws -> String {
         let terminal = isatty(STDIN_FILENO) == 1
         var original = termios()
@@ -80,14 +80,18 @@ enum PortalInput {
         }
         var bytes: [UInt8] = []
         var sawNewline = false
+        var byte: UInt8 = 0
+        // One `read(2)` per byte, never the C stdio buffer: the next line stays on standard input for
+        // the next reader (a password reader, or the `shell`'s next command).
         while bytes.count <= maximumBytes {
-            let byte = getchar()
-            if byte == EOF { break }
+            let got = read(STDIN_FILENO, &byte, 1)
+            if got < 0, errno == EINTR { continue }
+            if got <= 0 { break }
             if byte == 0x0A {
                 sawNewline = true
                 break
             }
-            bytes.append(UInt8(truncatingIfNeeded: byte))
+            bytes.append(byte)
         }
         if bytes.last == 0x0D { bytes.removeLast() }
         guard bytes.count <= maximumBytes, sawNewline || !bytes.isEmpty,
