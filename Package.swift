@@ -347,7 +347,7 @@ let package = Package(
         .target(
             name: "PortalAPI",
             dependencies: [
-                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication",
                 "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardRecords", hummingbird, httpTypes,
             ],
             path: "Examples/PortalAPI",

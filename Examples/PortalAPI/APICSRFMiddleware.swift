@@ -1,6 +1,5 @@
 internal import HTTPTypes
 public import Hummingbird
-internal import PHIGuardCrypto
 public import PHIGuardHummingbird
 
 /// The API's CSRF rule, on top of the adapter's `CSRFMiddleware` (which checks `Origin` and
@@ -23,11 +22,11 @@ public struct APICSRFMiddleware<Context: PHIGuardRequestContext>: RouterMiddlewa
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let safe = [.get, .head, .options, .trace].contains(request.method)
-        if !safe, let expected = protection.token(for: context.phiGuard.session) {
+        if !safe, let session = context.phiGuard.session, session.handle != nil {
             guard let name = HTTPField.Name(CSRFProtection.headerName), let presented = request.headers[name] else {
                 throw PHIGuardWebError.crossSiteRequestRefused(.tokenMissing)
             }
-            guard Sodium.constantTimeEqual(Array(presented.utf8), Array(expected.utf8)) else {
+            guard protection.verify(presented, for: session) else {
                 throw PHIGuardWebError.crossSiteRequestRefused(.tokenMismatch)
             }
         }

@@ -48,6 +48,14 @@ public struct CSRFProtection: Sendable {
         return Base64.encode(code, variant: .urlSafeUnpadded)
     }
 
+    /// Whether `presented` is `session`'s token (constant-time); `false` without a session. For
+    /// middleware of an app's own that requires the token on more requests than ``CSRFMiddleware``
+    /// does (for example every state-changing API call, whatever its content type).
+    public func verify(_ presented: String, for session: PHIGuardSession?) -> Bool {
+        guard let handle = session?.handle else { return false }
+        return verify(presented, handle: handle)
+    }
+
     /// Whether `presented` is the token of the session named `handle` (constant-time).
     func verify(_ presented: String, handle: String) -> Bool {
         guard let expected = token(forHandle: handle) else { return false }
