@@ -257,7 +257,9 @@ extension Portal {
             (PortalSeed.notes, notes.schema, "author"), (PortalSeed.messages, messages.schema, "sender"),
         ] {
             for item in seeded where patients.contains(where: { $0.id == item.patientID }) {
-                var values = [authorField: accountIDs[item.author] ?? item.author, "date": item.date, "body": item.body]
+                var values = [
+                    authorField: accountIDs[item.author] ?? item.author, "date": item.date, "body": item.body,
+                ]
                 values["labels"] = item.label
                 try await insert(item.id, values, into: schema, patientID: item.patientID)
             }
@@ -283,7 +285,9 @@ extension Portal {
                 columns[column] = .bytes(index.value(for: value).bytes)
             }
         }
-        guard try await recordStore.insert(StoredRecord(id: id, patientID: patientID ?? id, columns: columns), schema: schema)
+        guard
+            try await recordStore.insert(
+                StoredRecord(id: id, patientID: patientID ?? id, columns: columns), schema: schema)
         else { throw PortalError.alreadyInitialized }
     }
 }

@@ -11,7 +11,9 @@ import Testing
 /// their care team).
 @Suite("PortalCore notes and messages (SQLite file)", .serialized)
 struct PortalNotesTests {
-    @Test("a physician on the care team reads the psychotherapy note; the nurse on it does not, not even under break-glass")
+    @Test(
+        "a physician on the care team reads the psychotherapy note; the nurse on it does not, not even under break-glass"
+    )
     func psychotherapyNoteStaysWithThePhysician() async throws {
         let fixture = try await PortalFixture.make(patients: 5)
         defer { Task { await fixture.close() } }
@@ -56,7 +58,9 @@ struct PortalNotesTests {
         #expect(denials.contains { $0.event.breakGlass })
     }
 
-    @Test("a new labelled note is decided on its label: the writer's physician colleague reads it, the nurse and patient do not")
+    @Test(
+        "a new labelled note is decided on its label: the writer's physician colleague reads it, the nurse and patient do not"
+    )
     func newNoteCarriesItsLabel() async throws {
         let fixture = try await PortalFixture.make(patients: 5)
         defer { Task { await fixture.close() } }
