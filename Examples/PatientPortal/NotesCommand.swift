@@ -66,7 +66,7 @@ struct MessagesCommand: AsyncParsableCommand {
         func run() async throws {
             try await PortalRunner.run(options) { context in
                 let messages = try await context.portal.messages(token: context.token, patientID: patient)
-                NotesOutput.print(messages, kind: "messages", patient: patient ?? "you")
+                NotesOutput.print(messages, kind: "messages", patient: patient ?? "your own record")
             }
         }
     }
