@@ -80,6 +80,13 @@ signin nurse.joy
 refused chart show p-2
 portal break-glass --patient p-2 --reason ETREAT --justification "Found unresponsive in the waiting room"
 portal chart show p-2 | head -3
+echo "   bob's notes under the same grant: the substance-use note stays with the physician (policy deny wins)"
+portal notes p-2
+
+step "clinical notes: dr.grey sees alice's psychotherapy note; nurse.joy, on the same care team, does not"
+portal notes p-1
+signin dr.grey
+portal notes p-1
 
 step "audit.ada (auditor) reviews the break-glass queue: the grant and every use"
 signin audit.ada

@@ -23,7 +23,7 @@ struct PatientPortal: AsyncParsableCommand {
             InitCommand.self, TOTPCodeCommand.self, RegisterCommand.self, LoginCommand.self, LogoutCommand.self,
             WhoamiCommand.self, SessionsCommand.self, PatientsCommand.self, SearchCommand.self, ChartCommand.self,
             BreakGlassCommand.self, StaffCommand.self, MFACommand.self, PasswordCommand.self, KeysCommand.self,
-            ExportCommand.self, AuditCommand.self, ShellCommand.self,
+            ExportCommand.self, NotesCommand.self, MessagesCommand.self, AuditCommand.self, ShellCommand.self,
         ]
     )
 }

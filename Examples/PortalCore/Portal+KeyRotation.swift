@@ -14,7 +14,7 @@ public struct PortalKeyRotationProgress: Sendable, Hashable {
     public let targetKeyID: String
     /// Encrypted fields walked so far, including those an interrupted earlier run had walked.
     public let done: Int
-    /// Encrypted fields in the patient index and the charts.
+    /// Encrypted fields in the patient index, charts, notes and messages.
     public let total: Int
     /// Fields re-encrypted by this run so far.
     public let rewritten: Int
@@ -33,7 +33,7 @@ public struct PortalKeyRotationResult: Sendable, Hashable {
     public let rewritten: Int
     /// Fields this run found under the new key already.
     public let alreadyCurrent: Int
-    /// Encrypted fields in the patient index and the charts.
+    /// Encrypted fields in the patient index, charts, notes and messages.
     public let total: Int
 }
 
@@ -79,7 +79,7 @@ extension Portal {
     /// The checkpoint job name prefix of a field-key rotation (the target key id follows).
     static let rotationJobPrefix = "patient-portal.field-keys:"
 
-    /// Moves every PHI envelope (the patient index and the charts) to a new field key, through
+    /// Moves every PHI envelope (patient index, charts, notes, messages) to a new field key, through
     /// `ReencryptionJob` (decrypt, re-encrypt, verify, compare-and-swap write) with its checkpoint in
     /// the database (`SQLiteReencryptionCheckpointStore`). Admins only; the refusal and the rotation
     /// are audited (`AuditEvent.keyRotated`).
@@ -135,7 +135,8 @@ extension Portal {
         }
 
         let rotated = FieldEncryptor(keyring: keyring, logger: configuration.logger)
-        let source = try recordStore.reencryptionSource(schemas: [patientIndex.schema, charts.schema])
+        let source = try recordStore.reencryptionSource(
+            schemas: [patientIndex.schema, charts.schema, notes.schema, messages.schema])
         let total = try await source.fieldCount()
         var walked = 0
         if let position = try await checkpoints.load() { walked = try await source.fieldCount(through: position) }

@@ -110,7 +110,7 @@ struct PortalStores: Sendable {
         in database: PortalDatabase, keys: PortalKeys, encryptor: FieldEncryptor, schemas: PortalSchemas,
         clock: any PHIGuardClock, logger: Logger
     ) async throws -> PortalStores {
-        let recordSchemas = [schemas.patientIndex, schemas.chart]
+        let recordSchemas = [schemas.patientIndex, schemas.chart, schemas.note, schemas.message]
         switch database {
         case .sqlite(let storage):
             return PortalStores(

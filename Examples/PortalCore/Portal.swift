@@ -50,6 +50,10 @@ public final class Portal: Sendable {
     let patientIndex: GuardedRecords
     /// The charts (one per patient, chart id = patient id), read and updated through `read`/`update`.
     let charts: GuardedRecords
+    /// Clinical notes (labelled; listed per patient through `list`, created through `create`).
+    let notes: GuardedRecords
+    /// Messages between a patient and their care team.
+    let messages: GuardedRecords
     let emergency: EmergencyAccess
 
     /// The SQLite file the portal keeps everything in (an attack suite scans its bytes); on
@@ -65,7 +69,7 @@ public final class Portal: Sendable {
         breakGlassStore: any BreakGlassStore, auditSink: any AuditSink & AuditRecordSource, audit: AuditLog,
         auditWitness: FileCheckpointWitness, flow: LoginFlow,
         engine: AccessEngine, encryptor: FieldEncryptor, passwords: PasswordHasher, patientIndex: GuardedRecords,
-        charts: GuardedRecords, emergency: EmergencyAccess
+        charts: GuardedRecords, notes: GuardedRecords, messages: GuardedRecords, emergency: EmergencyAccess
     ) {
         self.configuration = configuration
         self.storage = storage
@@ -83,6 +87,8 @@ public final class Portal: Sendable {
         self.passwords = passwords
         self.patientIndex = patientIndex
         self.charts = charts
+        self.notes = notes
+        self.messages = messages
         self.emergency = emergency
     }
 
@@ -135,6 +141,10 @@ public final class Portal: Sendable {
                 schema: schemas.patientIndex, store: recordStore, engine: engine, encryptor: encryptor, audit: log)
             let charts = try GuardedRecords(
                 schema: schemas.chart, store: recordStore, engine: engine, encryptor: encryptor, audit: log)
+            let notes = try GuardedRecords(
+                schema: schemas.note, store: recordStore, engine: engine, encryptor: encryptor, audit: log)
+            let messages = try GuardedRecords(
+                schema: schemas.message, store: recordStore, engine: engine, encryptor: encryptor, audit: log)
             // List cursors survive between runs of the CLI and across instances.
             var cursorKey = keys.cursorKey()
             try patientIndex.useCursorKey(&cursorKey)
@@ -146,7 +156,8 @@ public final class Portal: Sendable {
                 recordStore: recordStore, totpSteps: totpSteps, breakGlassStore: breakGlassStore,
                 auditSink: auditSink, audit: log, auditWitness: witness, flow: flow, engine: engine,
                 encryptor: encryptor,
-                passwords: passwords, patientIndex: patientIndex, charts: charts, emergency: emergency)
+                passwords: passwords, patientIndex: patientIndex, charts: charts, notes: notes, messages: messages,
+                emergency: emergency)
         } catch {
             if let audit { try? await audit.close() }
             try? await storage.close()

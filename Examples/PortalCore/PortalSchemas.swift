@@ -8,6 +8,9 @@ internal import PHIGuardRecords
 ///   have blind indexes, deliberately short (collisions are checked against the decrypted value) so
 ///   a stolen index column is a weak guess at best; the SSN has none, so it cannot be searched.
 /// - `chart` (table `portal_charts`): the ten fields the policy declares.
+/// - `clinical-note` (table `portal_notes`): author, date, body, diagnosis codes (encrypted) and the
+///   note's sensitivity labels (clear text, never returned: what `labelsAnyOf` rules decide on).
+/// - `message` (table `portal_messages`): sender, date, body (encrypted).
 struct PortalSchemas {
     /// The care-team table `GuardedRecords.list` translates `careTeam` conditions to (the rows of
     /// `SQLiteCareTeamStore`; principals carry their own care-team list, so it is a fallback).
@@ -25,6 +28,8 @@ struct PortalSchemas {
 
     let patientIndex: RecordSchema
     let chart: RecordSchema
+    let note: RecordSchema
+    let message: RecordSchema
 
     init(indexKey: FieldKey) throws {
         let table = "portal_patients"
@@ -44,5 +49,11 @@ struct PortalSchemas {
         chart = try RecordSchema(
             resourceType: "chart", table: "portal_charts", recordIDColumn: "id", patientIDColumn: "patient_id",
             fields: Self.chartFields.map { RecordField.encrypted($0) })
+        note = try RecordSchema(
+            resourceType: "clinical-note", table: "portal_notes", recordIDColumn: "id", patientIDColumn: "patient_id",
+            fields: ["author", "date", "body", "diagnosis-codes"].map { RecordField.encrypted($0) } + [.labels()])
+        message = try RecordSchema(
+            resourceType: "message", table: "portal_messages", recordIDColumn: "id", patientIDColumn: "patient_id",
+            fields: ["sender", "date", "body"].map { RecordField.encrypted($0) })
     }
 }

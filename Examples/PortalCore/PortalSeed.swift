@@ -44,6 +44,62 @@ public enum PortalSeed {
             loginName: "dr.admin", roles: ["admin", "physician"], patientID: nil, careTeam: team([1], 4...10)),
     ]
 
+    /// One seeded clinical note or message (written after the accounts: the author is an account id).
+    public struct DemoNote: Sendable, Hashable {
+        /// The record id (`note-…` or `msg-…`).
+        public let id: String
+        /// The patient.
+        public let patientID: String
+        /// The login name of the author or sender.
+        public let author: String
+        /// When it was written (ISO 8601).
+        public let date: String
+        /// The text.
+        public let body: String
+        /// The sensitivity label (notes only), if any.
+        public let label: String?
+    }
+
+    /// The seeded notes of the three fixed patients: p-1 (on nurse.joy's care team) has a
+    /// `psychotherapy` note, p-2 a `substance-use` one.
+    public static let notes: [DemoNote] = [
+        DemoNote(
+            id: "note-p-1-1", patientID: "p-1", author: "dr.grey", date: "2026-01-10T09:15:00Z",
+            body: "Asthma review: well controlled, continue salbutamol as needed.", label: nil),
+        DemoNote(
+            id: "note-p-1-2", patientID: "p-1", author: "dr.grey", date: "2026-02-03T14:00:00Z",
+            body: "Psychotherapy session 4: discussed work stress; next session in two weeks.",
+            label: "psychotherapy"),
+        DemoNote(
+            id: "note-p-1-3", patientID: "p-1", author: "nurse.joy", date: "2026-02-20T08:30:00Z",
+            body: "Vitals taken, BP 118/76; inhaler technique checked.", label: nil),
+        DemoNote(
+            id: "note-p-2-1", patientID: "p-2", author: "dr.grey", date: "2026-01-22T11:00:00Z",
+            body: "Diabetes follow-up: HbA1c 7.1%, metformin unchanged.", label: nil),
+        DemoNote(
+            id: "note-p-2-2", patientID: "p-2", author: "dr.grey", date: "2026-02-11T16:45:00Z",
+            body: "Alcohol use disorder counselling, 42 CFR Part 2 programme, week 3.", label: "substance-use"),
+        DemoNote(
+            id: "note-p-3-1", patientID: "p-3", author: "dr.shaw", date: "2026-01-30T10:20:00Z",
+            body: "Migraine diary reviewed; sumatriptan effective.", label: nil),
+    ]
+
+    /// The seeded portal messages of the three fixed patients.
+    public static let messages: [DemoNote] = [
+        DemoNote(
+            id: "msg-p-1-1", patientID: "p-1", author: "alice", date: "2026-02-21T07:55:00Z",
+            body: "Could I get a repeat prescription for my inhaler?", label: nil),
+        DemoNote(
+            id: "msg-p-1-2", patientID: "p-1", author: "dr.grey", date: "2026-02-21T12:10:00Z",
+            body: "Done, it is at your pharmacy from tomorrow.", label: nil),
+        DemoNote(
+            id: "msg-p-2-1", patientID: "p-2", author: "bob", date: "2026-02-12T09:00:00Z",
+            body: "Is my next counselling session still on Thursday?", label: nil),
+        DemoNote(
+            id: "msg-p-3-1", patientID: "p-3", author: "carol", date: "2026-02-01T18:30:00Z",
+            body: "The new migraine tablets help, thank you.", label: nil),
+    ]
+
     private static func team(_ first: [Int], _ range: ClosedRange<Int>) -> [String] {
         (first + Array(range)).map { "p-\($0)" }
     }
@@ -167,7 +223,8 @@ struct SplitMix64 {
 extension Portal {
     /// Seeds the demo hospital: `patientCount` patients (index entry and chart, every field sealed
     /// for its row), the ``PortalSeed/accounts`` with `password` and a TOTP authenticator each, and
-    /// their care teams. `progress` is called with (done, total) after each patient.
+    /// their care teams, then ``PortalSeed/notes`` and ``PortalSeed/messages``. `progress` is called
+    /// with (done, total) after each patient.
     ///
     /// The records are written as an import (straight to the record store, sealed exactly as
     /// `GuardedRecords` seals them): there is no user on whose behalf to decide.
@@ -182,6 +239,7 @@ extension Portal {
             try await insert(patient.id, patient.chart, into: charts.schema)
             progress(done + 1, patients.count)
         }
+        var accountIDs: [String: String] = [:]
         for demo in PortalSeed.accounts {
             let enrollment = try TOTPEnrollment(issuer: "PHIGuard Portal", accountName: demo.loginName)
             guard
@@ -193,22 +251,43 @@ extension Portal {
             try await accounts.setPatientID(demo.patientID, accountID: id)
             try await accounts.setAttributes([PortalSeed.demoAttribute: "yes"], accountID: id)
             for patientID in demo.careTeam { try await careTeams.add(memberID: id, patientID: patientID) }
+            accountIDs[demo.loginName] = id
+        }
+        for (seeded, schema, authorField) in [
+            (PortalSeed.notes, notes.schema, "author"), (PortalSeed.messages, messages.schema, "sender"),
+        ] {
+            for item in seeded where patients.contains(where: { $0.id == item.patientID }) {
+                var values = [
+                    authorField: accountIDs[item.author] ?? item.author, "date": item.date, "body": item.body,
+                ]
+                values["labels"] = item.label
+                try await insert(item.id, values, into: schema, patientID: item.patientID)
+            }
         }
     }
 
     /// Inserts one record, every field sealed as `GuardedRecords` seals it (bound to table, record
-    /// and field; blind index values where the schema has them).
-    private func insert(_ id: String, _ values: [String: String], into schema: RecordSchema) async throws {
+    /// and field; blind index values where the schema has them; labels in clear). `patientID`
+    /// defaults to `id` (the patient index and charts).
+    private func insert(_ id: String, _ values: [String: String], into schema: RecordSchema, patientID: String? = nil)
+        async throws
+    {
         var columns: [String: StoredValue] = [:]
         for field in schema.fields {
             guard let value = values[field.name] else { continue }
+            guard field.storage == .encrypted else {
+                columns[field.column] = .text(value)
+                continue
+            }
             let context = FieldContext(table: schema.table, recordID: id, field: field.name)
             columns[field.column] = .bytes(try encryptor.encrypt(value, context: context).bytes)
             if let index = field.blindIndex, let column = field.blindIndexColumn {
                 columns[column] = .bytes(index.value(for: value).bytes)
             }
         }
-        guard try await recordStore.insert(StoredRecord(id: id, patientID: id, columns: columns), schema: schema)
+        guard
+            try await recordStore.insert(
+                StoredRecord(id: id, patientID: patientID ?? id, columns: columns), schema: schema)
         else { throw PortalError.alreadyInitialized }
     }
 }

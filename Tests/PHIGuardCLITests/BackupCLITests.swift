@@ -38,12 +38,16 @@ struct BackupCLITests {
             "demographics", "contact", "insurance", "problems", "medications", "allergies", "vitals", "labs",
             "immunizations", "billing",
         ]
+        let noteContexts =
+            ["author", "date", "body"].map { "portal_notes.\($0)=id" }
+            + ["portal_notes.diagnosis_codes=id:diagnosis-codes"]
+            + ["sender", "date", "body"].map { "portal_messages.\($0)=id" }
         let contexts =
             ([
                 "phiguard_accounts.totp_secret=id", "portal_patients.name=id",
                 "portal_patients.birth_date=id:birth-date",
                 "portal_patients.mrn=id", "portal_patients.ssn=id",
-            ] + chartFields.map { "portal_charts.\($0)=id" }).flatMap { ["--context", $0] }
+            ] + chartFields.map { "portal_charts.\($0)=id" } + noteContexts).flatMap { ["--context", $0] }
         let keys = ["--field-keys", portal.keys + "/field.keys", "--keys", portal.keys]
         let verify = try Self.phiguard(["backup", "verify", backup, "--backup-key", key, "--json"] + keys + contexts)
         #expect(verify.status == 0, "\(verify.stderr)")

@@ -15,9 +15,16 @@ struct PatientPortalKeyRotationTests {
 
     /// Envelope count per key id over every encrypted column of the record tables (the key id is
     /// bytes 3… of the envelope, its length in byte 2).
+    /// The encrypted note and message columns (the seed fills author/sender, date and body).
+    static let noteColumns = ["author", "date", "body", "diagnosis_codes"]
+    static let messageColumns = ["sender", "date", "body"]
+    /// The seeded notes' and messages' encrypted fields (PortalSeed: 6 notes and 4 messages, 3 fields each).
+    static let seededNoteFields = (6 + 4) * 3
+
     static func keyIDCounts(_ database: String) throws -> [String: Int] {
         let selects =
             indexColumns.map { ("portal_patients", $0) } + chartColumns.map { ("portal_charts", $0) }
+            + noteColumns.map { ("portal_notes", $0) } + messageColumns.map { ("portal_messages", $0) }
         let union = selects.map { table, column in
             "SELECT CAST(substr(\(column), 3, unicode(CAST(substr(\(column), 2, 1) AS TEXT))) AS TEXT) AS k "
                 + "FROM \(table) WHERE \(column) IS NOT NULL"
@@ -54,7 +61,7 @@ struct PatientPortalKeyRotationTests {
         }
         let patients = 60
         try #require(try run(["init", "--patients", "\(patients)"], input: Self.password + "\n").status == 0)
-        let fields = patients * (Self.indexColumns.count + Self.chartColumns.count)
+        let fields = patients * (Self.indexColumns.count + Self.chartColumns.count) + Self.seededNoteFields
         let original = try Self.keyIDCounts(database)
         #expect(original == ["field-1": fields])
 

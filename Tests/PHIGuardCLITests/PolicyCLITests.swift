@@ -25,7 +25,7 @@ import Testing
     @Test func validateAcceptsTheSamplePolicy() throws {
         let run = try phiguard(["policy", "validate", Self.hospital])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("valid (10 roles, 8 resource types"))
+        #expect(run.stdout.contains("valid (10 roles, 9 resource types"))
         let json = try phiguard(["policy", "validate", Self.hospital, "--json"])
         #expect(json.stdout.contains(#""valid":true"#))
     }
@@ -177,7 +177,7 @@ import Testing
     @Test func testRunsTheSampleExpectations() throws {
         let run = try phiguard(["policy", "test", Self.hospital, Self.hospitalTests])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        #expect(run.stdout.contains("12 passed, 0 failed"))
+        #expect(run.stdout.contains("16 passed, 0 failed"))
     }
 
     @Test func testFailsOnAWrongExpectation() throws {

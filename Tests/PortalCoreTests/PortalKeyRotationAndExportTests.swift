@@ -27,7 +27,7 @@ struct PortalKeyRotationAndExportTests {
     /// Every encrypted cell of the portal's record tables, decrypted with `keyring`, by context.
     static func plaintexts(_ portal: Portal, _ keyring: Keyring) async throws -> [FieldContext: String] {
         let source = try Self.sqliteRecordStore(portal).reencryptionSource(
-            schemas: [portal.patientIndex.schema, portal.charts.schema])
+            schemas: [portal.patientIndex.schema, portal.charts.schema, portal.notes.schema, portal.messages.schema])
         let encryptor = FieldEncryptor(keyring: keyring)
         var values: [FieldContext: String] = [:]
         for stored in try await source.fields(after: nil, limit: 100_000) {
@@ -39,7 +39,7 @@ struct PortalKeyRotationAndExportTests {
     /// The key ids of every envelope of the record tables.
     static func keyIDs(_ portal: Portal) async throws -> [String: Int] {
         let source = try Self.sqliteRecordStore(portal).reencryptionSource(
-            schemas: [portal.patientIndex.schema, portal.charts.schema])
+            schemas: [portal.patientIndex.schema, portal.charts.schema, portal.notes.schema, portal.messages.schema])
         var counts: [String: Int] = [:]
         for stored in try await source.fields(after: nil, limit: 100_000) {
             counts[stored.envelope.keyID, default: 0] += 1
@@ -55,7 +55,8 @@ struct PortalKeyRotationAndExportTests {
         let keyDirectory = KeyDirectory(path: portal.configuration.keyDirectory)
         let original = try keyDirectory.fieldKeyring()
         let before = try await Self.plaintexts(portal, original)
-        #expect(before.count == 20 * 14)
+        let seededNoteFields = (6 + 4) * 3  // the seeded notes and messages: 3 encrypted fields each
+        #expect(before.count == 20 * 14 + seededNoteFields)
 
         // A physician may not rotate: refused, audited, nothing changed.
         let physician = try await fixture.signIn("dr.grey")

@@ -39,6 +39,25 @@ struct PortalPostgresTests {
     @Test("staff administration: role change and disabling end sessions (PostgreSQL)")
     func staffAdministration() async throws { try await onPostgres { try await $0.staffAdministration() } }
 
+    @Test("notes: the psychotherapy note stays with the physician, not the nurse, not under break-glass (PostgreSQL)")
+    func psychotherapyNote() async throws {
+        try await PortalFixture.$onPostgres.withValue(true) {
+            try await PortalNotesTests().psychotherapyNoteStaysWithThePhysician()
+        }
+    }
+
+    @Test("messages: a patient's own thread only; any spelling of another's id is not found (PostgreSQL)")
+    func messagesStayInTheirThread() async throws {
+        try await PortalFixture.$onPostgres.withValue(true) { try await PortalNotesTests().messagesStayInTheirThread() }
+    }
+
+    @Test("notes and messages: nothing for billing, front desk and admin (PostgreSQL)")
+    func nonClinicalStaffSeeNoNotes() async throws {
+        try await PortalFixture.$onPostgres.withValue(true) {
+            try await PortalNotesTests().nonClinicalStaffSeeNoNotes()
+        }
+    }
+
     @Test("every row of every table holds no seeded name, SSN, chart text or password in clear")
     func rowsAtRest() async throws {
         let fixture = try await PortalFixture.$onPostgres.withValue(true) { try await PortalFixture.make() }
