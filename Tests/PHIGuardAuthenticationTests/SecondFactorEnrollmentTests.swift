@@ -2,7 +2,6 @@ import Foundation
 import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
-import PHIGuardCrypto
 import PHIGuardPasswords
 import PHIGuardTOTP
 import PHIGuardTesting

@@ -24,7 +24,9 @@ struct PortalMFATests {
         try await portal.accounts.setRoles(["physician"], accountID: account.id)
         try await portal.careTeams.add(memberID: account.id, patientID: "p-1")
         let passwordOnly = try await PortalAccountTests.signInPasswordOnly(portal, "gil", address: "ws-gil")
-        await #expect(throws: PortalError.notSignedIn) { _ = try await portal.chart(token: passwordOnly, patientID: "p-1") }
+        await #expect(throws: PortalError.notSignedIn) {
+            _ = try await portal.chart(token: passwordOnly, patientID: "p-1")
+        }
 
         let pending = try await portal.beginSecondFactorEnrollment(token: passwordOnly)
         #expect(try await portal.accounts.account(id: account.id)?.totp == nil)  // nothing stored yet
@@ -42,9 +44,14 @@ struct PortalMFATests {
         let confirmation = try pending.totp.code(at: clock.now)
         try await portal.confirmSecondFactorEnrollment(token: passwordOnly, pending: pending, code: confirmation)
         #expect(try await portal.accounts.account(id: account.id)?.totp?.secret == pending.totp.secret)
-        #expect(try await fixture.auditRecords().contains { $0.event.kind == .mfaEnrolled && $0.event.actorID == account.id })
+        #expect(
+            try await fixture.auditRecords().contains {
+                $0.event.kind == .mfaEnrolled && $0.event.actorID == account.id
+            })
         // Not upgraded: the password-only session still reaches no PHI.
-        await #expect(throws: PortalError.notSignedIn) { _ = try await portal.chart(token: passwordOnly, patientID: "p-1") }
+        await #expect(throws: PortalError.notSignedIn) {
+            _ = try await portal.chart(token: passwordOnly, patientID: "p-1")
+        }
         // Nor can it replace the authenticator it just enrolled.
         await #expect(throws: PortalError.notPermitted("mfa-replace-needs-second-factor")) {
             _ = try await portal.beginSecondFactorEnrollment(token: passwordOnly)
