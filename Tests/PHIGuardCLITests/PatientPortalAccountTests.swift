@@ -45,7 +45,8 @@ struct PatientPortalAccountTests {
         #expect(old.status == 3)
     }
 
-    @Test("mfa enroll|confirm: a password-only account enrols TOTP; the confirmation code is spent; login asks for TOTP")
+    @Test(
+        "mfa enroll|confirm: a password-only account enrols TOTP; the confirmation code is spent; login asks for TOTP")
     func mfaEnrollConfirm() throws {
         let portal = try Portal()
         defer { portal.remove() }
