@@ -85,12 +85,12 @@ extension StaffCommand {
     }
 }
 
-/// `mfa recovery-codes`: the second factor's backup.
+/// `mfa enroll|confirm|recovery-codes`: the second factor and its backup.
 struct MFACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mfa",
-        abstract: "Second factor: recovery codes (TOTP is enrolled at registration or by `staff add`).",
-        subcommands: [RecoveryCodes.self])
+        abstract: "Second factor: enrol a TOTP authenticator (`enroll`, then `confirm CODE`) and recovery codes.",
+        subcommands: [Enroll.self, Confirm.self, RecoveryCodes.self])
 
     /// `mfa recovery-codes`: a new set of single-use codes (the old set stops working).
     struct RecoveryCodes: AsyncParsableCommand {

@@ -105,4 +105,9 @@ public protocol AccountAdministration: AccountDirectory {
     func setDisabled(_ isDisabled: Bool, accountID: String) async throws
     /// Replaces the subject attributes of `accountID`.
     func setAttributes(_ attributes: [String: String], accountID: String) async throws
+    /// Replaces the TOTP authenticator of `accountID` (`nil`: none). Store the secret the way
+    /// `createAccount(loginName:passwordHash:totp:)` does (encrypted). Enrol through
+    /// `LoginFlow.enrollSecondFactor(_:authenticator:confirmationCode:)`, which checks the session and
+    /// a confirmation code first; calling this directly is an administrator's reset.
+    func setTOTP(_ totp: TOTP?, accountID: String) async throws
 }

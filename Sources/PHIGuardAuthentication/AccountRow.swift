@@ -53,20 +53,33 @@ package struct AccountRow: Sendable {
             id: id, loginName: loginName.value, skeleton: loginName.skeleton, passwordHash: passwordHash,
             totpSecret: nil, totpParameters: nil, roles: [], patientID: nil, isDisabled: false, attributes: [:],
             seal: nil)
-        if let totp {
-            var plain = totp.secret.withUnsafeBytes { Array($0) }
-            defer { Sodium.zero(&plain) }
-            do {
-                row.totpSecret = try encryptor.encrypt(plain, context: Self.secretContext(id)).text
-            } catch {
-                throw .secretUnavailable(error.description)
-            }
-            let configuration = totp.configuration
-            row.totpParameters =
-                "\(configuration.algorithm.rawValue):\(configuration.digits.rawValue):\(configuration.period)"
-        }
+        try row.setTOTP(totp, encryptor: encryptor)
         row.reseal(with: sealing)
         return row
+    }
+
+    /// Replaces the TOTP columns with ``totpColumns(_:accountID:encryptor:)``. The caller re-seals the row.
+    package mutating func setTOTP(_ totp: TOTP?, encryptor: FieldEncryptor) throws(AccountDirectoryError) {
+        (totpSecret, totpParameters) = try Self.totpColumns(totp, accountID: id, encryptor: encryptor)
+    }
+
+    /// The TOTP columns of account `accountID`: the secret encrypted (an envelope bound to
+    /// (`phiguard_accounts`, `accountID`, `totp_secret`)) and `ALGORITHM:digits:period`; both `nil`
+    /// without an authenticator.
+    package static func totpColumns(_ totp: TOTP?, accountID: String, encryptor: FieldEncryptor)
+        throws(AccountDirectoryError) -> (secret: String?, parameters: String?)
+    {
+        guard let totp else { return (nil, nil) }
+        var plain = totp.secret.withUnsafeBytes { Array($0) }
+        defer { Sodium.zero(&plain) }
+        let secret: String
+        do {
+            secret = try encryptor.encrypt(plain, context: Self.secretContext(accountID)).text
+        } catch {
+            throw .secretUnavailable(error.description)
+        }
+        let configuration = totp.configuration
+        return (secret, "\(configuration.algorithm.rawValue):\(configuration.digits.rawValue):\(configuration.period)")
     }
 
     static func secretContext(_ id: String) -> FieldContext {

@@ -51,6 +51,10 @@ public enum AuthenticationFailureReason: String, Sendable, Hashable, CaseIterabl
     case replayedCode = "replayed-code"
     /// The recovery code was not one of the account's unused codes.
     case wrongRecoveryCode = "wrong-recovery-code"
+    /// A session that passed only the password tried to replace an enrolled second factor
+    /// (`LoginFlow.enrollSecondFactor(_:authenticator:confirmationCode:)`): refused, so that a stolen
+    /// password cannot swap the authenticator.
+    case secondFactorReplacementNeedsSecondFactor = "second-factor-replacement-needs-second-factor"
     /// The login name or address is delayed or locked by the lockout policy.
     case throttled = "throttled"
     /// A rate limit (per address, global) refused the attempt.

@@ -73,6 +73,11 @@ public final class InMemoryAccountDirectory: AccountAdministration {
         try update(accountID) { $0.attributes = attributes }
     }
 
+    /// Replaces the TOTP authenticator.
+    public func setTOTP(_ totp: TOTP?, accountID: String) throws(AccountDirectoryError) {
+        try update(accountID) { $0.totp = totp }
+    }
+
     private func update(_ accountID: String, _ change: (inout Account) -> Void) throws(AccountDirectoryError) {
         let found = entries.withLock { entries in
             guard entries[accountID] != nil else { return false }

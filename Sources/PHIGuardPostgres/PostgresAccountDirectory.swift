@@ -122,6 +122,16 @@ public final class PostgresAccountDirectory: AccountAdministration {
         try await update(accountID) { $0.attributes = attributes }
     }
 
+    /// Replaces the TOTP authenticator: the new secret is encrypted as at creation (bound to this
+    /// account's id and `totp_secret`) and the row checked and re-sealed.
+    public func setTOTP(_ totp: TOTP?, accountID: String) async throws(AccountDirectoryError) {
+        let columns = try AccountRow.totpColumns(totp, accountID: accountID, encryptor: encryptor)
+        try await update(accountID) {
+            $0.totpSecret = columns.secret
+            $0.totpParameters = columns.parameters
+        }
+    }
+
     // MARK: Rows
 
     private static let columns = """
@@ -141,7 +151,8 @@ public final class PostgresAccountDirectory: AccountAdministration {
             change(&row)
             row.reseal(with: sealing)
             let write: PostgresQuery = """
-                UPDATE \(unescaped: table) SET password_hash = \(row.passwordHash), roles = \(row.roles),
+                UPDATE \(unescaped: table) SET password_hash = \(row.passwordHash), totp_secret = \(row.totpSecret),
+                totp_parameters = \(row.totpParameters), roles = \(row.roles),
                 patient_id = \(row.patientID), disabled = \(row.isDisabled), attributes = \(Self.json(row.attributes)),
                 seal = \(Self.bytes(row.seal)) WHERE id = \(accountID) AND seal = \(Self.bytes(previous)) RETURNING 1
                 """

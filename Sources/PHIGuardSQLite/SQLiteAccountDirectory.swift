@@ -154,6 +154,16 @@ public final class SQLiteAccountDirectory: AccountAdministration {
         try await update(accountID) { $0.attributes = attributes }
     }
 
+    /// Replaces the TOTP authenticator: the new secret is encrypted as at creation (bound to this
+    /// account's id and `totp_secret`) and the row checked and re-sealed.
+    public func setTOTP(_ totp: TOTP?, accountID: String) async throws(AccountDirectoryError) {
+        let columns = try AccountRow.totpColumns(totp, accountID: accountID, encryptor: encryptor)
+        try await update(accountID) {
+            $0.totpSecret = columns.secret
+            $0.totpParameters = columns.parameters
+        }
+    }
+
     // MARK: Rows
 
     private static let columns = """
@@ -186,11 +196,12 @@ public final class SQLiteAccountDirectory: AccountAdministration {
                 row.reseal(with: sealing)
                 _ = try await connection.query(
                     """
-                    UPDATE phiguard_accounts SET password_hash = ?, roles = ?, patient_id = ?, disabled = ?,
-                    attributes = ?, seal = ? WHERE id = ?
+                    UPDATE phiguard_accounts SET password_hash = ?, totp_secret = ?, totp_parameters = ?, roles = ?,
+                    patient_id = ?, disabled = ?, attributes = ?, seal = ? WHERE id = ?
                     """,
                     [
-                        .text(row.passwordHash), .text(try Self.json(row.roles)),
+                        .text(row.passwordHash), row.totpSecret.map { .text($0) } ?? .null,
+                        row.totpParameters.map { .text($0) } ?? .null, .text(try Self.json(row.roles)),
                         row.patientID.map { .text($0) } ?? .null,
                         .integer(row.isDisabled ? 1 : 0), .text(try Self.json(row.attributes)),
                         .blob(ByteBuffer(bytes: row.seal ?? [])), .text(accountID),

@@ -65,6 +65,21 @@ public enum AccountDirectoryConformance {
         #expect(try await directory.account(id: id)?.isDisabled == false)
         #expect(try await directory.account(id: mary)?.roles.isEmpty == true)
 
+        // A second factor enrolled after creation (and replaced, and removed) reads back through the
+        // other instance; nothing else on the row changes.
+        let later = TOTP(secret: try TOTPSecret(), configuration: try TOTPConfiguration(digits: .eight, period: 60))
+        try await directory.setTOTP(later, accountID: plainID)
+        let enrolled = try #require(try await other.account(id: plainID)?.totp)
+        #expect(enrolled.secret == later.secret && enrolled.configuration == later.configuration)
+        #expect(try enrolled.code(at: now) == (try later.code(at: now)))
+        try await directory.setTOTP(totp, accountID: plainID)
+        #expect(try await other.account(loginName: try LoginName("carol"))?.totp?.secret == totp.secret)
+        try await other.setTOTP(nil, accountID: plainID)
+        let cleared = try #require(try await directory.account(id: plainID))
+        #expect(cleared.totp == nil && cleared.passwordHash == hash && cleared.roles.isEmpty && !cleared.isDisabled)
+        #expect(try await directory.account(id: id)?.totp?.secret == totp.secret)
+        await #expect(throws: (any Error).self) { try await directory.setTOTP(later, accountID: "a-unknown") }
+
         // Administration of an unknown account fails and creates nothing.
         await #expect(throws: (any Error).self) { try await directory.setRoles(["admin"], accountID: "a-unknown") }
         #expect(try await directory.account(id: "a-unknown") == nil)

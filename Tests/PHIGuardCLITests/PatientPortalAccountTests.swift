@@ -45,6 +45,45 @@ struct PatientPortalAccountTests {
         #expect(old.status == 3)
     }
 
+    @Test(
+        "mfa enroll|confirm: a password-only account enrols TOTP; the confirmation code is spent; login asks for TOTP")
+    func mfaEnrollConfirm() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        let chosen = "Quartz-lantern-Meadow-5519-ochre"
+        #expect(try portal.run(["register", "begin"]).status == 0)
+        let registered = try portal.run(["register", "complete", "--user", "erin", "--no-totp"], input: chosen + "\n")
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let passwordOnly = try portal.run(["login", "--user", "erin"], input: chosen + "\n")
+        #expect(passwordOnly.status == 0 && passwordOnly.stdout.contains("single-factor"), "\(passwordOnly.stdout)")
+
+        let enrolled = try portal.run(["mfa", "enroll"])
+        #expect(enrolled.status == 0, "\(enrolled.stderr)")
+        let uriLine = try #require(enrolled.stdout.split(separator: "\n").first { $0.hasPrefix("otpauth://totp/") })
+        let totp = try OTPAuthURI(parsing: String(uriLine)).totp
+        #expect(enrolled.stdout.contains("▀") || enrolled.stdout.contains("█"), "no QR code printed")
+        let pending = portal.sessionFile + ".mfa-pending"
+        let mode = try FileManager.default.attributesOfItem(atPath: pending)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        #expect(try portal.run(["mfa", "confirm", "000000"]).status != 0)
+        #expect(FileManager.default.fileExists(atPath: pending))  // kept for another try
+        let confirmation = try totp.code(at: Date())
+        let confirmed = try portal.run(["mfa", "confirm", confirmation])
+        #expect(confirmed.status == 0, "\(confirmed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: pending))
+        #expect(try portal.run(["logout"]).status == 0)
+
+        // The password alone no longer signs in; the confirmation code is spent; the next code works.
+        #expect(try portal.run(["login", "--user", "erin"], input: chosen + "\n").status != 0)
+        let replayed = try portal.run(["login", "--user", "erin"], input: chosen + "\n" + confirmation + "\n")
+        #expect(replayed.status == 3, "\(replayed.stderr)")
+        let next = try totp.code(at: Date().addingTimeInterval(30))  // a later step, inside the ±1 window
+        let login = try portal.run(["login", "--user", "erin"], input: chosen + "\n" + next + "\n")
+        #expect(login.status == 0, "\(login.stderr)")
+        #expect(login.stdout.contains("multi-factor"))
+    }
+
     @Test("mfa recovery-codes: ten codes, each signs in once instead of the authenticator")
     func recoveryCodes() throws {
         let portal = try Portal()
