@@ -14,22 +14,7 @@ extension PortalInput {
     /// One password line straight into guarded memory (`PasswordSecret.readLine`: one `read(2)` per
     /// byte, so the next line stays for the next reader), prompted with echo off on a terminal.
     static func password(_ prompt: String) throws -> PasswordSecret {
-        let terminal = isatty(STDIN_FILENO) == 1
-        var original = termios()
-        if terminal {
-            FileHandle.standardError.write(Data(prompt.utf8))
-            tcgetattr(STDIN_FILENO, &original)
-            var silent = original
-            silent.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
-        }
-        defer {
-            if terminal {
-                tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
-                FileHandle.standardError.write(Data("\n".utf8))
-            }
-        }
-        guard let secret = try PasswordSecret.readLine(from: STDIN_FILENO) else { throw PortalError.missingInput }
+        guard let secret = try PasswordSecret.readLine(prompt: prompt) else { throw PortalError.missingInput }
         return secret
     }
 

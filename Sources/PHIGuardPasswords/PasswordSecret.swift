@@ -94,6 +94,28 @@ public struct PasswordSecret: Sendable, CustomStringConvertible {
         self = try copied.get()
     }
 
+    /// ``readLine(from:maximumBytes:)`` from standard input, prompted like a password: when standard
+    /// input is a terminal, `prompt` goes to standard error and echo is off while the line is typed
+    /// (restored afterwards, also when reading throws); from a pipe, no prompt and no terminal change.
+    public static func readLine(prompt: String) throws(PasswordHashingError) -> PasswordSecret? {
+        let terminal = isatty(STDIN_FILENO) == 1
+        var original = termios()
+        if terminal {
+            _ = prompt.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+            tcgetattr(STDIN_FILENO, &original)
+            var silent = original
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        }
+        defer {
+            if terminal {
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+                _ = write(STDERR_FILENO, "\n", 1)
+            }
+        }
+        return try readLine(from: STDIN_FILENO)
+    }
+
     /// Reads one line from `descriptor` (default standard input), one byte per `read(2)` so nothing
     /// past the newline is consumed (a second line, such as a TOTP code, stays for the next reader).
     /// A trailing `\r` is removed. Returns `nil` at end of input with nothing read.
