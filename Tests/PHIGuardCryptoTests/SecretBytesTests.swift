@@ -3,13 +3,25 @@ import Testing
 
 @testable import PHIGuardCrypto
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 @Suite("SecretBytes", .serialized)
 struct SecretBytesTests {
     @Test("released secrets are zeroed before the memory is returned")
     func zeroedOnRelease() throws {
         let observed = Mutex<[[UInt8]]>([])
+        // The observer is process-wide and other suites run in parallel: record only the releases made
+        // on this (synchronous) test's thread, so another test's secret cannot join the list.
+        let testThread = pthread_self()
         SecretBytes.releaseObserver.withLock { observer in
-            observer = { bytes in observed.withLock { $0.append(Array(bytes)) } }
+            observer = { bytes in
+                guard pthread_equal(pthread_self(), testThread) != 0 else { return }
+                observed.withLock { $0.append(Array(bytes)) }
+            }
         }
         defer { SecretBytes.releaseObserver.withLock { $0 = nil } }
 
