@@ -198,7 +198,7 @@ let testTargets: [Target] =
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardErrors", "PHIGuardRecords", "PHIGuardSQLite",
                 "PHIGuardTestSupport", "PHIGuardAttackSuite", "PHIGuardCrypto", "PHIGuardTOTP", log,
                 "PHIGuardAuthentication", "PHIGuardPasswords", "PHIGuardFieldEncryption", "PHIGuardKeys",
-                "PHIGuardPostgres",
+                "PHIGuardPostgres", "PortalAttacks",
                 postgres,
             ],
             swiftSettings: strictSettings
@@ -299,13 +299,23 @@ let package = Package(
             path: "Examples/PortalCore",
             swiftSettings: strictSettings
         ),
+        // The portal as the attack suite's target (PortalCoreTests and `PatientPortal attack-suite` run it).
+        .target(
+            name: "PortalAttacks",
+            dependencies: [
+                "PortalCore", "PHIGuardAttackSuite", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PHIGuardErrors", "PHIGuardPasswords", "PHIGuardTOTP", log, postgres,
+            ],
+            path: "Examples/PortalAttacks",
+            swiftSettings: strictSettings
+        ),
         // A patient-portal CLI over PortalCore: sign-in, encrypted charts, audited reads (`make demo`).
         .executableTarget(
             name: "PatientPortal",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
                 "PHIGuardErrors", "PHIGuardKeys", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode",
-                "PHIGuardPasswords", argumentParser, log,
+                "PHIGuardPasswords", argumentParser, log, "PortalAttacks", "PHIGuardAttackSuite",
             ],
             path: "Examples/PatientPortal",
             exclude: ["README.md"],

@@ -38,6 +38,13 @@ extension Portal {
     public func verifyAuditLog(token: String?) async throws -> PortalAuditVerification {
         let session = try await session(token)
         try await requireAuditLogAccess(session, .read)
+        return try await verifyAuditLogWithKeys()
+    }
+
+    /// The check ``verifyAuditLog(token:)`` makes, without a session: for the operator, who holds the
+    /// key directory already (as `phiguard audit verify --keys` runs offline), and for the attack
+    /// suite's tampering scenarios. Flushes the audit queue first.
+    public func verifyAuditLogWithKeys() async throws -> PortalAuditVerification {
         try await audit.flush()
         let keys = try PortalKeys(directory: configuration.keyDirectory)
         let verifier = AuditVerifier(chainKey: keys.chainKey, checkpointKey: keys.signingKey.publicKey)

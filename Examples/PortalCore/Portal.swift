@@ -60,6 +60,14 @@ public final class Portal: Sendable {
     /// PostgreSQL, the path the portal's local files (log, checkpoint witness) are named after.
     public var databaseFilePath: String { configuration.databasePath }
 
+    /// Where the charts are kept (their table, id column and sealed columns): what a storage-level
+    /// check (the attack suite's at-rest and tampering scenarios) looks for. Names only, no data.
+    public var chartStorage: PortalChartStorage {
+        PortalChartStorage(
+            table: charts.schema.table, recordIDColumn: charts.schema.recordIDColumn,
+            encryptedColumns: charts.schema.fields.filter { $0.storage == .encrypted }.map(\.column))
+    }
+
     /// Whether the stores are in PostgreSQL (``PortalConfiguration/databaseURL``) rather than SQLite.
     public var usesPostgreSQL: Bool { PortalDatabase.isPostgres(configuration) }
 
@@ -188,4 +196,14 @@ public enum PortalRoles {
 
     /// Whether `roles` holds a staff role (anything but `patient`): staff must enrol TOTP.
     public static func isStaff(_ roles: [String]) -> Bool { roles.contains { $0 != "patient" } }
+}
+
+/// Where ``Portal`` keeps its charts (``Portal/chartStorage``).
+public struct PortalChartStorage: Sendable, Hashable {
+    /// The table (`portal_charts`).
+    public let table: String
+    /// The column holding the chart id (the patient id).
+    public let recordIDColumn: String
+    /// The columns holding sealed envelopes (every chart field).
+    public let encryptedColumns: [String]
 }

@@ -1,5 +1,13 @@
+import Foundation
 import PHIGuardAttackSuite
+import PHIGuardTestSupport
+import PortalAttacks
 import Testing
+
+extension PortalAttackTarget {
+    /// The repository's hospital policy (the one the demo and the CLI use).
+    static let hospitalPolicy = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path
+}
 
 @Suite("Attack suite against the complete portal (PortalCore on a real SQLite file)", .serialized)
 struct PortalAttackSuiteTests {
@@ -10,7 +18,7 @@ struct PortalAttackSuiteTests {
 
     @Test("every applicable attack is blocked; exactly the expected ones are not applicable")
     func everyAttackBlocked() async throws {
-        let target = try await PortalAttackTarget()
+        let target = try await PortalAttackTarget(policyPath: PortalAttackTarget.hospitalPolicy)
         let report = await AttackSuite.run(against: target)
         await target.close()
         print(report.table)
@@ -35,7 +43,7 @@ struct PortalAttackSuiteTests {
 
     @Test("attack 10 fails against the flawed export that writes where the path says")
     func flawedExportCaught() async throws {
-        let target = try await PortalAttackTarget(flawedExport: true)
+        let target = try await PortalAttackTarget(policyPath: PortalAttackTarget.hospitalPolicy, flawedExport: true)
         let scenario = try #require(AttackSuite.scenario(id: "attack-10-export-path-traversal"))
         let result = await scenario.run(against: target)
         await target.close()
@@ -66,7 +74,10 @@ struct PortalPostgresAttackSuiteTests {
     /// credential stuffing (12) are still throttled by the server-clock limiter itself.
     @Test("every applicable attack is blocked on PostgreSQL; exactly the expected ones are not applicable")
     func everyAttackBlocked() async throws {
-        let target = try await PortalAttackTarget(onPostgres: true)
+        let database = try await PortalTestDatabase.create()
+        let target = try await PortalAttackTarget(
+            policyPath: PortalAttackTarget.hospitalPolicy,
+            postgres: .init(url: database.url, client: try PortalTestDatabase.client(url: database.url)))
         var results: [AttackResult] = []
         for scenario in AttackSuite.all {
             _ = try await target.attackStorage.execute("DELETE FROM phiguard_rate_limits", [])
@@ -74,6 +85,7 @@ struct PortalPostgresAttackSuiteTests {
         }
         let report = AttackReport(results: results)
         await target.close()
+        await database.drop()
         print(report.table)
         PortalAttackSuiteTests.expectBlocked(report, notApplicable: Self.expectedNotApplicable)
     }

@@ -1,23 +1,19 @@
-import Foundation
-import Logging
-import PHIGuardAttackSuite
-import PHIGuardAudit
-import PHIGuardAuthentication
-import PHIGuardCrypto
-import PHIGuardErrors
-import PHIGuardPasswords
-import PHIGuardRecords
-import PHIGuardSQLite
-import PHIGuardTOTP
-import PHIGuardTestSupport
-import PostgresNIO
-import Synchronization
-
-@testable import PortalCore
+public import Foundation
+internal import Logging
+public import PHIGuardAttackSuite
+internal import PHIGuardAuthentication
+public import PHIGuardCrypto
+internal import PHIGuardErrors
+internal import PHIGuardPasswords
+internal import PHIGuardTOTP
+public import PortalCore
+public import PostgresNIO
+internal import Synchronization
 
 /// The complete portal (`PortalCore.Portal`, the layer the CLI and a web front end call) as the
-/// attack suite's target: a real SQLite file (or a PostgreSQL database of its own) and key directory in a temporary directory, seeded
-/// with the demo hospital (a few patients), a `ManualClock` given through `PortalConfiguration`.
+/// attack suite's target: a real SQLite file (or a PostgreSQL database the caller made for it) and key
+/// directory in a temporary directory, seeded with the demo hospital (a few patients), a `ManualClock`
+/// given through `PortalConfiguration`. `PortalCoreTests` and `PatientPortal attack-suite` run it.
 ///
 /// Capabilities are exactly what the portal has: registration (with TOTP enrolled at sign-up: the
 /// target keeps each new account's authenticator to pass its second factor), password recovery (the
@@ -26,8 +22,9 @@ import Synchronization
 /// `phiguard audit verify` does it: chain and stored checkpoints) and storage (its one SQLite file).
 /// It has no record delete and no way to reset its throttles, so those are not declared. Refusals are what a user sees: `ErrorReporter.report`
 /// (PHIGuardErrors' public mapping), as the `PatientPortal` CLI shows every failure.
-final class PortalAttackTarget: AttackTarget {
-    static let password = "riverside-attack-password-5713"
+public final class PortalAttackTarget: AttackTarget {
+    /// The password of every seeded account.
+    public static let password = "riverside-attack-password-5713"
     /// Logs only critical lines: the suite provokes thousands of refusals on purpose.
     static let quiet: Logger = {
         var logger = Logger(label: "portal-attack-target")
@@ -35,36 +32,61 @@ final class PortalAttackTarget: AttackTarget {
         return logger
     }()
 
-    let capabilities: Set<AttackCapability> = [
+    /// What the portal has (everything but record delete and throttle reset).
+    public let capabilities: Set<AttackCapability> = [
         .registration, .passwordRecovery, .passwordChange, .recordUpdate, .recordList, .breakGlass, .clockControl,
         .auditVerification, .storage, .search, .export,
     ]
     /// The authenticators enrolled at the suite's sign-ups, by login name.
     let registered = Mutex<[String: TOTP]>([:])
-    /// The recovery links the portal handed to the out-of-band channel, by account id (the last one).
+    /// The recovery links the portal handed to the out-of-band channel, by canonical login name (the
+    /// last one; the portal delivers only for the account that name resolves to).
     let outbox = Mutex<[String: String]>([:])
     /// The flawed variant (attack 10 must catch it): exports write wherever the path says, following
     /// `..`, absolute paths and symbolic links (never over an existing file, so a run cannot clobber one).
-    let flawedExport: Bool
+    public let flawedExport: Bool
     /// The export folder (`exports` in the temporary directory).
-    let exportDirectory: String
-    let fixture: AttackFixture
-    let directory: URL
-    let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
-    let portal: Portal
-    let keys: PortalKeys
+    public let exportDirectory: String
+    /// The seeded accounts and records the scenarios use.
+    public let fixture: AttackFixture
+    /// The temporary directory holding everything (deleted by ``close()``).
+    public let directory: URL
+    /// The portal's clock (the suite moves it to expire sessions, grants and throttles).
+    public let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+    /// The portal under attack.
+    public let portal: Portal
     let reporter = ErrorReporter(logger: quiet)
-    let attackStorage: any AttackStorage
-    /// The PostgreSQL database (dropped by ``close()``) and the attacker's own client and its runner.
-    let postgres: (database: PortalTestDatabase, runner: Task<Void, Never>)?
+    /// The attacker's own way into the stored bytes (the SQLite file, or the PostgreSQL client given).
+    public let attackStorage: any AttackStorage
+    /// The runner of the PostgreSQL client given to ``init(policyPath:patientCount:postgres:flawedExport:)``.
+    let postgresRunner: Task<Void, Never>?
 
-    var storage: (any AttackStorage)? { attackStorage }
+    /// The attacker's own way into the stored bytes.
+    public var storage: (any AttackStorage)? { attackStorage }
 
-    /// Opens and seeds a portal in a fresh temporary directory (``close()`` deletes it): on an
-    /// SQLite file there, or with `onPostgres` in a fresh PostgreSQL database of its own, tampered
-    /// with through a `PostgresAttackStorage` on a client of the attacker's own. `flawedExport`:
-    /// the flawed variant attack 10 must catch.
-    init(patientCount: Int = 12, onPostgres: Bool = false, flawedExport: Bool = false) async throws {
+    /// A PostgreSQL database for the portal, made by the caller (tests make a fresh one per run and
+    /// drop it after ``close()``), and the attacker's own client of it (not yet running: the target runs it).
+    public struct PostgresDatabase: Sendable {
+        /// The database's URL (`PortalConfiguration.databaseURL`).
+        public let url: String
+        /// A client of the same database, for the tampering scenarios (`PostgresAttackStorage`).
+        public let client: PostgresClient
+
+        /// A database and a client of it.
+        public init(url: String, client: PostgresClient) {
+            self.url = url
+            self.client = client
+        }
+    }
+
+    /// Opens and seeds a portal in a fresh temporary directory (``close()`` deletes it) with the
+    /// policy at `policyPath` (`Examples/Policies/hospital.yaml`): on an SQLite file there, or with
+    /// `postgres` in that database, tampered with through a `PostgresAttackStorage` on its client.
+    /// `flawedExport`: the flawed variant attack 10 must catch (tests and demos only).
+    public init(
+        policyPath: String, patientCount: Int = 12, postgres database: PostgresDatabase? = nil,
+        flawedExport: Bool = false
+    ) async throws {
         self.flawedExport = flawedExport
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "portal-attacks-\(UUID().uuidString)", isDirectory: true)
@@ -72,27 +94,24 @@ final class PortalAttackTarget: AttackTarget {
         exportDirectory = directory.appendingPathComponent("exports").path
         try FileManager.default.createDirectory(atPath: exportDirectory, withIntermediateDirectories: true)
         let keyDirectory = directory.appendingPathComponent("keys").path
-        let database = onPostgres ? try await PortalTestDatabase.create() : nil
         portal = try await Portal.open(
             PortalConfiguration(
                 databasePath: directory.appendingPathComponent("portal.sqlite").path, keyDirectory: keyDirectory,
-                policyPath: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path,
+                policyPath: policyPath,
                 databaseURL: database?.url, clock: clock, logger: Self.quiet),
             creating: true)
-        keys = try PortalKeys(directory: keyDirectory)
         try await portal.seed(password: Self.password, patientCount: patientCount)
-        let chart = portal.charts.schema
+        let chart = portal.chartStorage
         let records = [
             "chart": AttackRecordTable(
-                table: chart.table, idColumn: chart.recordIDColumn,
-                encryptedColumns: chart.fields.filter { $0.storage == .encrypted }.map(\.column))
+                table: chart.table, idColumn: chart.recordIDColumn, encryptedColumns: chart.encryptedColumns)
         ]
         if let database {
-            let client = try PortalTestDatabase.client(url: database.url)
-            postgres = (database, Task { await client.run() })
+            let client = database.client
+            postgresRunner = Task { await client.run() }
             attackStorage = PostgresAttackStorage(client: client, layout: .phiguardPostgres(records: records))
         } else {
-            postgres = nil
+            postgresRunner = nil
             attackStorage = try await SQLiteAttackStorage.open(
                 path: portal.databaseFilePath, layout: .phiguard(records: records))
         }
@@ -117,19 +136,19 @@ final class PortalAttackTarget: AttackTarget {
             plaintextSecrets: secrets + [Self.password])
     }
 
-    func close() async {
+    /// Closes the portal and deletes the temporary directory (a PostgreSQL database given stays: its
+    /// maker drops it).
+    public func close() async {
         try? await (attackStorage as? SQLiteAttackStorage)?.close()
         try? await portal.close()
-        if let postgres {
-            postgres.runner.cancel()
-            await postgres.database.drop()
-        }
+        postgresRunner?.cancel()
         try? FileManager.default.removeItem(at: directory)
     }
 
     // MARK: Answers as a user sees them
 
-    private func refusal(_ error: any Error) -> AttackRefusal {
+    /// An error as the user sees it (`ErrorReporter.report`), as the suite's refusal.
+    public func refusal(_ error: any Error) -> AttackRefusal {
         let shown = reporter.report(error)
         return AttackRefusal(
             status: shown.status, message: "\(shown.problem.title): \(shown.problem.detail)",
@@ -138,7 +157,7 @@ final class PortalAttackTarget: AttackTarget {
 
     // MARK: AttackTarget
 
-    func signIn(loginName: String, password: String, clientAddress: String, presenting presented: AttackSession?)
+    public func signIn(loginName: String, password: String, clientAddress: String, presenting presented: AttackSession?)
         async throws -> SignInOutcome
     {
         do {
@@ -153,7 +172,7 @@ final class PortalAttackTarget: AttackTarget {
         }
     }
 
-    func sendSecondFactorCode(_ code: String, session: AttackSession, clientAddress: String) async throws
+    public func sendSecondFactorCode(_ code: String, session: AttackSession, clientAddress: String) async throws
         -> SignInOutcome
     {
         do {
@@ -166,12 +185,12 @@ final class PortalAttackTarget: AttackTarget {
     }
 
     /// The demo authenticator's code after moving the clock 30 s on, so every sign-in gets a fresh code.
-    func currentSecondFactorCode(for account: AttackAccount) async throws -> String {
+    public func currentSecondFactorCode(for account: AttackAccount) async throws -> String {
         clock.advance(by: .seconds(30))
         return try await portal.demoCode(loginName: account.loginName)
     }
 
-    func perform(_ operation: RecordOperation, as session: AttackSession) async throws -> AttackResponse {
+    public func perform(_ operation: RecordOperation, as session: AttackSession) async throws -> AttackResponse {
         do {
             switch operation {
             case .read(_, let id):
@@ -205,7 +224,7 @@ final class PortalAttackTarget: AttackTarget {
 
     /// The portal's patient search by name (`listPatients(search:)`: a blind-index equality through
     /// `GuardedRecords.list`); values keyed by the patient ids found.
-    func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
+    public func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
         do {
             let page = try await portal.listPatients(
                 token: session.token, search: PatientSearch(name: term), limit: Portal.maximumPageSize)
@@ -217,17 +236,17 @@ final class PortalAttackTarget: AttackTarget {
         }
     }
 
-    func signOut(_ session: AttackSession) async throws {
+    public func signOut(_ session: AttackSession) async throws {
         try await portal.signOut(token: session.token)
     }
 
-    func beginRegistration(clientAddress: String) async throws -> AttackSession {
+    public func beginRegistration(clientAddress: String) async throws -> AttackSession {
         AttackSession(token: try await portal.beginRegistration())
     }
 
     /// The portal's sign-up takes no patient id at all (a hostile `claimedPatientID` has nowhere to go:
     /// the server creates the patient and links it). It enrols TOTP, as the CLI does by default.
-    func completeRegistration(
+    public func completeRegistration(
         _ session: AttackSession, loginName: String, password: String, claimedPatientID: String?, clientAddress: String
     ) async throws -> AttackResponse {
         do {
@@ -243,7 +262,7 @@ final class PortalAttackTarget: AttackTarget {
     }
 
     /// The code of the authenticator enrolled at the suite's sign-up, 30 s on (the confirmation code is spent).
-    func secondFactorCode(forRegistered loginName: String) async throws -> String? {
+    public func secondFactorCode(forRegistered loginName: String) async throws -> String? {
         guard let totp = registered.withLock({ $0[loginName] }) else { return nil }
         clock.advance(by: .seconds(30))
         return try totp.code(at: clock.now)
@@ -251,10 +270,11 @@ final class PortalAttackTarget: AttackTarget {
 
     /// The portal's answer is the same for every name (it returns nothing); the link, for an active
     /// account, goes to the outbox.
-    func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse {
+    public func requestPasswordRecovery(loginName: String, clientAddress: String) async throws -> AttackResponse {
         do {
+            let canonical = (try? LoginName(loginName).value) ?? loginName
             try await portal.requestPasswordRecovery(loginName: loginName, clientAddress: clientAddress) { message in
-                outbox.withLock { $0[message.accountID] = message.link }
+                outbox.withLock { $0[canonical] = message.link }
             }
             return .allowed(values: [:])
         } catch {
@@ -262,15 +282,13 @@ final class PortalAttackTarget: AttackTarget {
         }
     }
 
-    /// What the recovery e-mail to `account` held: the last link in the outbox for its account id.
-    func openRecoveryLink(for account: AttackAccount) async throws -> AttackSession? {
-        guard let found = try await portal.accounts.account(loginName: try LoginName(account.loginName)) else {
-            return nil
-        }
-        return outbox.withLock { $0[found.id] }.map { AttackSession(token: $0) }
+    /// What the recovery e-mail to `account` held: the last link in the outbox for its login name.
+    public func openRecoveryLink(for account: AttackAccount) async throws -> AttackSession? {
+        let canonical = try LoginName(account.loginName).value
+        return outbox.withLock { $0[canonical] }.map { AttackSession(token: $0) }
     }
 
-    func changePassword(_ session: AttackSession, current: String, new: String) async throws -> SignInOutcome {
+    public func changePassword(_ session: AttackSession, current: String, new: String) async throws -> SignInOutcome {
         do {
             let token = try await portal.changePassword(
                 token: session.token, current: try PasswordSecret(current), new: try PasswordSecret(new))
@@ -281,7 +299,7 @@ final class PortalAttackTarget: AttackTarget {
     }
 
     /// The suite's reason is free text; the portal takes an HL7 purpose-of-use code (ETREAT: emergency treatment).
-    func breakGlass(patientID: String, reason: String, justification: String, as session: AttackSession)
+    public func breakGlass(patientID: String, reason: String, justification: String, as session: AttackSession)
         async throws -> AttackResponse
     {
         do {
@@ -293,24 +311,22 @@ final class PortalAttackTarget: AttackTarget {
         }
     }
 
-    func advanceClock(by duration: Duration) async throws { clock.advance(by: duration) }
+    public func advanceClock(by duration: Duration) async throws { clock.advance(by: duration) }
 
     /// As `phiguard audit verify --sqlite|--postgres … --keys … --witness …` does it: the chain, the stored
     /// checkpoints and the portal's checkpoint witness file.
-    func verifyAuditLog() async throws -> Bool {
-        try await portal.audit.flush()
-        let checkpoints = try await portal.auditSink.checkpoints() + (try await portal.auditWitness.checkpoints())
-        return try await AuditVerifier(chainKey: keys.chainKey, checkpointKey: portal.audit.checkpointPublicKey)
-            .verify(portal.auditSink, checkpoints: checkpoints).isIntact
+    public func verifyAuditLog() async throws -> Bool {
+        try await portal.verifyAuditLogWithKeys().isIntact
     }
 }
 
 // MARK: Export (attack 10)
 
 extension PortalAttackTarget {
-    var exportFolder: String? { exportDirectory }
+    /// The export folder (attack 10 plants its link and looks for escapes around it).
+    public var exportFolder: String? { exportDirectory }
 
-    func export(type: String, id: String, to path: String, as session: AttackSession) async throws -> AttackResponse {
+    public func export(type: String, id: String, to path: String, as session: AttackSession) async throws -> AttackResponse {
         do {
             if flawedExport { return try await exportWhereTold(id: id, to: path, as: session) }
             let export = try await portal.exportChart(
