@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: a scripted walk through the patient portal (Examples/PatientPortal) on a real SQLite
-# file in a temporary directory, ending with `phiguard audit verify`, a FHIR export of its audit log,
-# `phiguard doctor` on the deployment and `phiguard audit report` (text, and an HTML page).
+# file in a temporary directory (seven attacks narrated step by step), then every attack of the shipped
+# PHIGuardAttackSuite against a sandbox portal (`PatientPortal attack-suite`), `phiguard audit verify`,
+# a FHIR export of its audit log, `phiguard doctor` on the deployment and `phiguard audit report`
+# (text, and an HTML page). It fails (non-zero) when any attack is not blocked.
 set -euo pipefail
 
 SWIFT=${SWIFT:-swift}
@@ -39,7 +41,7 @@ signin() {
     code=$(portal totp-code --account "$1" 2>/dev/null)
     printf '%s\n%s\n' "$PASSWORD" "$code" | portal login --user "$1" --client-address "ws-$1"
 }
-# The attack summary: one row per attack tried.
+# The walk-through's summary: one row per attack narrated.
 SUMMARY=()
 blocked() { SUMMARY+=("$1|blocked"); }
 
@@ -149,6 +151,12 @@ done
 [ "$TOKEN_SEEN" = no ] && echo "   none of the password, a patient's name or a medication appears in portal.sqlite"
 blocked "Data at rest: PHI or password in clear in the file"
 
+step "every attack of PHIGuardAttackSuite (the shipped product) against the portal's service layer, in a sandbox"
+# A separate sandbox portal (its own SQLite file, keys and 12 patients, on a test clock), deleted
+# afterwards; exit status 2 when any attack is not blocked. The summary below shows its table.
+SUITE=0
+portal attack-suite --json attacks.json | tee attack-suite.txt | sed 's/^/   /' || SUITE=$?
+
 step "phiguard doctor on the portal's deployment (keys, database mode, policy, Argon2, sessions)"
 # The portal's settings: PasswordHasher() defaults (OWASP m=19456 t=2 p=1), LoginConfiguration()
 # defaults (15 min idle, 8 h absolute), the policy it ships with, the patient index's deliberately
@@ -177,8 +185,16 @@ REPORT="$REPO/.build/portal-demo-audit-report.html"
 "$BIN/phiguard" audit report --sqlite portal.sqlite --since 1d --format html --output "$REPORT"
 echo "   the auditor's page: $REPORT (self-contained: inline SVG charts, no scripts)"
 
-step "summary: each attack tried above"
+step "summary: the attacks walked through above"
 printf '   %-50s %s\n' "attack" "result"
 for row in "${SUMMARY[@]}"; do printf '   %-50s %s\n' "${row%%|*}" "${row##*|}"; done
 
-printf '\nDemo complete.\n'
+step "summary: every attack of the suite (PatientPortal attack-suite; the JSON report is attacks.json)"
+# The report table: from its header line to its totals line.
+sed -n '/^attack  *attempts  verdict$/,/^[0-9][0-9]* attacks: /p' attack-suite.txt | sed 's/^/   /'
+if [ "$SUITE" -ne 0 ]; then
+    echo "DEMO FAILED: an attack was not blocked (PatientPortal attack-suite exit status $SUITE)" >&2
+    exit 1
+fi
+
+printf '\nDemo complete: every attack blocked.\n'

@@ -17,13 +17,14 @@ struct PatientPortal: AsyncParsableCommand {
             Every failure prints one line: a fixed public message and a reference; the detail is in \
             <database>.log under that reference. Exit status: 0 success, 1 not found or denied, 3 not \
             signed in or authentication failed, 4 too many attempts, 64 usage, 65 invalid input, \
-            69 unavailable or not initialised, 70 internal error, 73 already initialised; `audit verify|review`: 2 when the audit log is broken.
+            69 unavailable or not initialised, 70 internal error, 73 already initialised; `audit verify|review`: 2 when the audit log is broken; `attack-suite`: 2 when an attack is not blocked.
             """,
         subcommands: [
             InitCommand.self, TOTPCodeCommand.self, RegisterCommand.self, LoginCommand.self, LogoutCommand.self,
             WhoamiCommand.self, SessionsCommand.self, PatientsCommand.self, SearchCommand.self, ChartCommand.self,
             BreakGlassCommand.self, StaffCommand.self, MFACommand.self, PasswordCommand.self, KeysCommand.self,
             ExportCommand.self, NotesCommand.self, MessagesCommand.self, AuditCommand.self, ShellCommand.self,
+            AttackSuiteCommand.self,
         ]
     )
 }
