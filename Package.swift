@@ -303,7 +303,7 @@ let package = Package(
         .target(
             name: "PortalAttacks",
             dependencies: [
-                "PortalCore", "PHIGuardAttackSuite", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PortalCore", "PHIGuardAttackSuite", "PHIGuardAuthentication", "PHIGuardCrypto",
                 "PHIGuardErrors", "PHIGuardPasswords", "PHIGuardTOTP", log, postgres,
             ],
             path: "Examples/PortalAttacks",

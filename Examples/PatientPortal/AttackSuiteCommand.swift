@@ -12,7 +12,8 @@ import PortalAttacks
 struct AttackSuiteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack-suite",
-        abstract: "Run every attack of PHIGuardAttackSuite against a sandbox portal (exit status 2 if one is not blocked).",
+        abstract:
+            "Run every attack of PHIGuardAttackSuite against a sandbox portal (exit status 2 if one is not blocked).",
         discussion: """
             Creates a separate sandbox portal in a fresh temporary folder (its own SQLite file, keys, \
             export folder and 12 made-up patients, on a test clock the suite moves forward), runs the \
@@ -59,11 +60,15 @@ struct AttackSuiteCommand: AsyncParsableCommand {
             and a test clock the attacks move forward (sessions, grants and throttles expire); deleted at the end.
             """)
         if demoFlawedExport {
-            print("  DEMO/TEST ONLY: the export is the flawed one (writes where the path says); attack 10 should succeed.")
+            print(
+                "  DEMO/TEST ONLY: the export is the flawed one (writes where the path says); attack 10 should succeed."
+            )
         }
         var results: [AttackResult] = []
         for (index, scenario) in selected.enumerated() {
-            print("\n[\(index + 1)/\(selected.count)] attack \(Self.number(of: scenario.id, or: index)): \(scenario.title)")
+            print(
+                "\n[\(index + 1)/\(selected.count)] attack \(Self.number(of: scenario.id, or: index)): \(scenario.title)"
+            )
             print("    running \(scenario.id) …")
             let result = await scenario.run(against: target)
             results.append(result)
@@ -100,7 +105,9 @@ struct AttackSuiteCommand: AsyncParsableCommand {
         where shown.count < 3 {
             if let attempt, !shown.contains(attempt) { shown.append(attempt) }
         }
-        var lines = ["tried \(attempts.count) attempt\(attempts.count == 1 ? "" : "s")\(shown.isEmpty ? "" : ", e.g.:")"]
+        var lines = [
+            "tried \(attempts.count) attempt\(attempts.count == 1 ? "" : "s")\(shown.isEmpty ? "" : ", e.g.:")"
+        ]
         for attempt in shown {
             let mark = attempt.breached ? "GOT THROUGH" : "→"
             lines.append("  - " + clip("\(attempt.tried) \(mark) \(attempt.got)"))

@@ -157,6 +157,7 @@ public final class PortalAttackTarget: AttackTarget {
 
     // MARK: AttackTarget
 
+    /// `Portal.signIn` (replacing a presented session, as a cookie would).
     public func signIn(loginName: String, password: String, clientAddress: String, presenting presented: AttackSession?)
         async throws -> SignInOutcome
     {
@@ -172,6 +173,7 @@ public final class PortalAttackTarget: AttackTarget {
         }
     }
 
+    /// `Portal.verifySecondFactor` on the pending session.
     public func sendSecondFactorCode(_ code: String, session: AttackSession, clientAddress: String) async throws
         -> SignInOutcome
     {
@@ -190,6 +192,7 @@ public final class PortalAttackTarget: AttackTarget {
         return try await portal.demoCode(loginName: account.loginName)
     }
 
+    /// A chart read, update (one field per request), or the patient list; no record delete.
     public func perform(_ operation: RecordOperation, as session: AttackSession) async throws -> AttackResponse {
         do {
             switch operation {
@@ -236,10 +239,12 @@ public final class PortalAttackTarget: AttackTarget {
         }
     }
 
+    /// `Portal.signOut`.
     public func signOut(_ session: AttackSession) async throws {
         try await portal.signOut(token: session.token)
     }
 
+    /// `Portal.beginRegistration`: a session with no principal.
     public func beginRegistration(clientAddress: String) async throws -> AttackSession {
         AttackSession(token: try await portal.beginRegistration())
     }
@@ -288,6 +293,7 @@ public final class PortalAttackTarget: AttackTarget {
         return outbox.withLock { $0[canonical] }.map { AttackSession(token: $0) }
     }
 
+    /// `Portal.changePassword`: this session continues under a new token.
     public func changePassword(_ session: AttackSession, current: String, new: String) async throws -> SignInOutcome {
         do {
             let token = try await portal.changePassword(
@@ -311,6 +317,7 @@ public final class PortalAttackTarget: AttackTarget {
         }
     }
 
+    /// Moves the portal's `ManualClock`.
     public func advanceClock(by duration: Duration) async throws { clock.advance(by: duration) }
 
     /// As `phiguard audit verify --sqlite|--postgres … --keys … --witness …` does it: the chain, the stored
@@ -326,7 +333,10 @@ extension PortalAttackTarget {
     /// The export folder (attack 10 plants its link and looks for escapes around it).
     public var exportFolder: String? { exportDirectory }
 
-    public func export(type: String, id: String, to path: String, as session: AttackSession) async throws -> AttackResponse {
+    /// `Portal.exportChart` into the export folder (or, in the flawed variant, wherever the path says).
+    public func export(type: String, id: String, to path: String, as session: AttackSession) async throws
+        -> AttackResponse
+    {
         do {
             if flawedExport { return try await exportWhereTold(id: id, to: path, as: session) }
             let export = try await portal.exportChart(
