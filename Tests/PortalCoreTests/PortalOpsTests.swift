@@ -137,4 +137,85 @@ struct PortalOpsTests {
         #expect(try String(contentsOfFile: folder + "/existing.ndjson", encoding: .utf8) == "existing")
         #expect(try await fixture.auditRecords().count == auditedBefore)
     }
+
+    // MARK: notes and messages in the FHIR export
+
+    /// The resources of an exported bundle.
+    static func bundleResources(_ path: String) throws -> [[String: Any]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let bundle = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let entries = try #require(bundle["entry"] as? [[String: Any]])
+        return entries.compactMap { $0["resource"] as? [String: Any] }
+    }
+
+    /// The text of a `DocumentReference`'s first attachment.
+    static func attachmentText(_ document: [String: Any]) throws -> String {
+        let content = try #require(document["content"] as? [[String: Any]])
+        let attachment = try #require(content.first?["attachment"] as? [String: Any])
+        let encoded = try #require(attachment["data"] as? String)
+        let data = try #require(Data(base64Encoded: encoded))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test(
+        "chart export: the notes and messages the exporter may read, as DocumentReference and Communication; a nurse's export lacks the psychotherapy note"
+    )
+    func exportHoldsVisibleNotesAndMessages() async throws {
+        let fixture = try await PortalFixture.make(patients: 5)
+        defer { Task { await fixture.close() } }
+        let portal = fixture.portal
+        let folder = try PortalKeyRotationAndExportTests.exportFolder(fixture)
+        let psychotherapy = try #require(PortalSeed.notes.first { $0.label == "psychotherapy" })
+        #expect(psychotherapy.patientID == "p-1")
+
+        // The physician on p-1's care team: all three notes (the psychotherapy one too), both messages.
+        let physician = try await fixture.signIn("dr.grey")
+        let full = try await portal.exportChart(
+            token: physician, patientID: "p-1", exportDirectory: folder, output: "p-1-dr.json")
+        #expect(Set(full.noteIDs) == ["note-p-1-1", "note-p-1-2", "note-p-1-3"])
+        #expect(Set(full.messageIDs) == ["msg-p-1-1", "msg-p-1-2"])
+        let resources = try Self.bundleResources(folder + "/p-1-dr.json")
+        let documents = resources.filter { $0["resourceType"] as? String == "DocumentReference" }
+        let communications = resources.filter { $0["resourceType"] as? String == "Communication" }
+        #expect(documents.count == 3 && communications.count == 2)
+        let exported = try #require(documents.first { $0["id"] as? String == psychotherapy.id })
+        #expect(try Self.attachmentText(exported) == psychotherapy.body)
+        #expect((exported["subject"] as? [String: Any])?["reference"] as? String == "Patient/p-1")
+        #expect(exported["status"] as? String == "current" && exported["date"] as? String == psychotherapy.date)
+        let payloads = communications.compactMap { ($0["payload"] as? [[String: Any]])?.first?["contentString"] }
+        #expect(
+            Set(payloads.compactMap { $0 as? String })
+                == Set(PortalSeed.messages.filter { $0.patientID == "p-1" }.map(\.body)))
+
+        // nurse.joy is on p-1's care team: the policy's nurse deny keeps the psychotherapy note out.
+        let nurse = try await fixture.signIn("nurse.joy")
+        let nursing = try await portal.exportChart(
+            token: nurse, patientID: "p-1", exportDirectory: folder, output: "p-1-nurse.json")
+        #expect(Set(nursing.noteIDs) == ["note-p-1-1", "note-p-1-3"])
+        let nurseText = try String(contentsOfFile: folder + "/p-1-nurse.json", encoding: .utf8)
+        #expect(!nurseText.contains(psychotherapy.id))
+        #expect(!nurseText.contains(Data(psychotherapy.body.utf8).base64EncodedString()))
+        #expect(!nurseText.contains(psychotherapy.body))
+        let nurseDocuments = try Self.bundleResources(folder + "/p-1-nurse.json").filter {
+            $0["resourceType"] as? String == "DocumentReference"
+        }
+        #expect(nurseDocuments.count == 2)
+
+        // The patient's own export: her messages; another patient's notes and messages never.
+        let alice = try await fixture.signIn("alice")
+        let own = try await portal.exportChart(
+            token: alice, patientID: "p-1", exportDirectory: folder, output: "p-1-alice.json")
+        #expect(Set(own.messageIDs) == ["msg-p-1-1", "msg-p-1-2"])
+        let aliceText = try String(contentsOfFile: folder + "/p-1-alice.json", encoding: .utf8)
+        for message in PortalSeed.messages where message.patientID == "p-1" { #expect(aliceText.contains(message.body)) }
+        for message in PortalSeed.messages where message.patientID != "p-1" { #expect(!aliceText.contains(message.body)) }
+        #expect(own.noteIDs.allSatisfy { $0.hasPrefix("note-p-1-") })
+
+        // The notes and messages were read through the guarded, audited lists.
+        let nurseID = try await Self.accountID(fixture, "nurse.joy")
+        let nurseQueries = try await fixture.auditRecords().filter {
+            $0.event.actorID == nurseID && $0.event.resourceType == "clinical-note"
+        }
+        #expect(!nurseQueries.isEmpty)
+    }
 }
