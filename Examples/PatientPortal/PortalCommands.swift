@@ -170,6 +170,9 @@ struct LoginCommand: AsyncParsableCommand {
                 identity = signedIn.identity
             }
             print("Signed in (session \(identity.sessionHandle), \(identity.strength)).")
+            if identity.passwordChangeRequired {
+                print("Your password is temporary: run `password change` now; nothing else is open until you do.")
+            }
         }
     }
 }

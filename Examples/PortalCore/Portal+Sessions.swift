@@ -22,6 +22,9 @@ public struct PortalIdentity: Sendable, Hashable {
     public let strength: String
     /// When the session ends at the latest.
     public let expiresAt: Date
+    /// Whether the account still has its temporary password (``Portal/addStaff(token:loginName:roles:)``):
+    /// the session reaches nothing but ``Portal/changePassword(token:current:new:clientAddress:)``.
+    public let passwordChangeRequired: Bool
 
     init(_ session: AuthenticatedSession) {
         let subject = session.principal.subject
@@ -31,6 +34,7 @@ public struct PortalIdentity: Sendable, Hashable {
         sessionHandle = session.record.handle
         strength = session.principal.strength.rawValue
         expiresAt = session.principal.validUntil
+        passwordChangeRequired = Portal.requiresPasswordChange(session)
     }
 }
 
@@ -67,8 +71,19 @@ extension Portal {
     /// awaiting the second factor, recovering, or a staff account's session that did not pass a
     /// second factor) is ``PortalError/notSignedIn``; with `attempt`, a
     /// request from a session in one of those states is audited as a denied access first (the
-    /// OpenEMR CVE-2018-15152 path, tried and refused).
+    /// OpenEMR CVE-2018-15152 path, tried and refused). A session of an account that still has its
+    /// temporary password (``PortalIdentity/passwordChangeRequired``) is refused with
+    /// ``PortalError/notPermitted(_:)`` `password-change-required`, audited as a denied access
+    /// every time (with `attempt`, or as a `use` of the `portal`), until the password is changed.
     public func session(_ token: String?, attempt: PortalAttempt? = nil) async throws -> AuthenticatedSession {
+        try await session(token, attempt: attempt, allowingPasswordChange: false)
+    }
+
+    /// ``session(_:attempt:)``; with `allowingPasswordChange`, a session that must change its
+    /// password passes (for the password change itself).
+    func session(_ token: String?, attempt: PortalAttempt?, allowingPasswordChange: Bool) async throws
+        -> AuthenticatedSession
+    {
         let resumed = try await flow.resume(token)
         guard case .authenticated(let session) = resumed else {
             if let attempt { try await auditRefusal(of: resumed, attempt) }
@@ -82,7 +97,20 @@ extension Portal {
             }
             throw PortalError.notSignedIn
         }
+        if !allowingPasswordChange, Self.requiresPasswordChange(session) {
+            try await auditRefusal(
+                handle: session.record.handle,
+                attempt ?? PortalAttempt(action: "use", resourceType: "portal", patientID: nil),
+                reason: "password-change-required")
+            throw PortalError.notPermitted("password-change-required")
+        }
         return session
+    }
+
+    /// Whether the session's account had to change its temporary password when the session was
+    /// issued (the ``passwordChangeAttribute`` the sign-in copied from the account).
+    static func requiresPasswordChange(_ session: AuthenticatedSession) -> Bool {
+        session.principal.subject.attributes[passwordChangeAttribute] != nil
     }
 
     /// Records a PHI request from a session without a principal as a denied access. (No guarded

@@ -2,6 +2,8 @@ import Foundation
 import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardErrors
+import PHIGuardPasswords
+import PHIGuardTOTP
 import Testing
 
 @testable import PortalCore
@@ -217,5 +219,55 @@ struct PortalOpsTests {
             $0.event.actorID == nurseID && $0.event.resourceType == "clinical-note"
         }
         #expect(!nurseQueries.isEmpty)
+    }
+}
+
+extension PortalOpsTests {
+    // MARK: temporary passwords
+
+    @Test(
+        "staff add: the temporary password's session reaches nothing (refused, audited) until password change clears it"
+    )
+    func temporaryPasswordMustBeChanged() async throws {
+        let fixture = try await PortalFixture.make(patients: 5)
+        defer { Task { await fixture.close() } }
+        let portal = fixture.portal
+        let admin = try await fixture.signIn("admin.al")
+        let created = try await portal.addStaff(token: admin, loginName: "dr.new", roles: ["physician"])
+        let accountID = try await Self.accountID(fixture, "dr.new")
+        #expect(
+            try await portal.accounts.account(id: accountID)?.attributes[Portal.passwordChangeAttribute] == "required")
+
+        // The first sign-in: the temporary password and the authenticator's code.
+        guard
+            case .needsSecondFactor(let pending) = try await portal.signIn(
+                loginName: "dr.new", password: try PasswordSecret(created.temporaryPassword),
+                clientAddress: "ws-new")
+        else { throw PortalError.notSignedIn }
+        let first = try await portal.verifySecondFactor(
+            token: pending, code: try created.enrollment.totp.code(at: Date()), clientAddress: "ws-new")
+        #expect(first.identity.passwordChangeRequired && first.identity.strength == "multi-factor")
+
+        // Nothing but the password change: no list, no chart, no notes, no whoami.
+        let refused = PortalError.notPermitted("password-change-required")
+        await #expect(throws: refused) { _ = try await portal.listPatients(token: first.token, limit: 10) }
+        await #expect(throws: refused) { _ = try await portal.chart(token: first.token, patientID: "p-1") }
+        await #expect(throws: refused) { _ = try await portal.notes(token: first.token, patientID: "p-1") }
+        await #expect(throws: refused) { _ = try await portal.whoami(token: first.token) }
+        let refusals = try await fixture.auditRecords().filter {
+            $0.event.reason == "password-change-required" && $0.event.outcome == .deny
+        }
+        #expect(refusals.count == 4)
+        #expect(refusals.contains { $0.event.resourceType == "chart" && $0.event.patientID == "p-1" })
+
+        // The change: the new token reaches PHI, the old one is dead, the account is cleared.
+        let changed = try await portal.changePassword(
+            token: first.token, current: try PasswordSecret(created.temporaryPassword),
+            new: try PasswordSecret("a-new-password-for-the-ward-7731"), clientAddress: "ws-new")
+        let identity = try await portal.whoami(token: changed)
+        #expect(!identity.passwordChangeRequired)
+        #expect(try await portal.accounts.account(id: accountID)?.attributes[Portal.passwordChangeAttribute] == nil)
+        _ = try await portal.listPatients(token: changed, limit: 10)
+        await #expect(throws: PortalError.notSignedIn) { _ = try await portal.whoami(token: first.token) }
     }
 }
