@@ -272,6 +272,19 @@ extension Portal {
     private func insert(_ id: String, _ values: [String: String], into schema: RecordSchema, patientID: String? = nil)
         async throws
     {
+        guard
+            try await recordStore.insert(
+                StoredRecord(id: id, patientID: patientID ?? id, columns: try sealedColumns(id, values, schema)),
+                schema: schema)
+        else { throw PortalError.alreadyInitialized }
+    }
+
+    /// The stored columns of record `id` of `schema` holding `values`: every field sealed as
+    /// `GuardedRecords` seals it (bound to table, record and field; blind index values where the
+    /// schema has them; clear fields as text). Fields not in `values` are left out.
+    func sealedColumns(_ id: String, _ values: [String: String], _ schema: RecordSchema) throws
+        -> [String: StoredValue]
+    {
         var columns: [String: StoredValue] = [:]
         for field in schema.fields {
             guard let value = values[field.name] else { continue }
@@ -285,9 +298,6 @@ extension Portal {
                 columns[column] = .bytes(index.value(for: value).bytes)
             }
         }
-        guard
-            try await recordStore.insert(
-                StoredRecord(id: id, patientID: patientID ?? id, columns: columns), schema: schema)
-        else { throw PortalError.alreadyInitialized }
+        return columns
     }
 }

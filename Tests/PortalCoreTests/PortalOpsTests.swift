@@ -271,3 +271,62 @@ extension PortalOpsTests {
         await #expect(throws: PortalError.notSignedIn) { _ = try await portal.whoami(token: first.token) }
     }
 }
+
+extension PortalOpsTests {
+    // MARK: self-registration demographics
+
+    @Test(
+        "register complete stores the name and birth date encrypted in the patient index: the front desk finds the new patient; malformed values create nothing"
+    )
+    func registrationStoresDemographics() async throws {
+        let fixture = try await PortalFixture.make(patients: 5)
+        defer { Task { await fixture.close() } }
+        let portal = fixture.portal
+        let chosen = "Quartz-lantern-Meadow-5519-ochre"
+
+        // Malformed values are refused before any account exists.
+        let malformed: [(String?, String?, String)] = [
+            ("   ", nil, "name"), ("Zed\u{0}Newcomer", nil, "name"),
+            (String(repeating: "z", count: Portal.maximumNameLength + 1), nil, "name"),
+            (nil, "1990-02-30", "birth date"), (nil, "1990-5-17", "birth date"), (nil, "2999-01-01", "birth date"),
+            (nil, "١٩٩٠-٠٥-١٧", "birth date"),
+        ]
+        for (name, born, what) in malformed {
+            let token = try await portal.beginRegistration()
+            await #expect(throws: PortalError.invalidInput(what), "\(String(describing: name)) \(String(describing: born))") {
+                try await portal.completeRegistration(
+                    token: token, loginName: "zed", password: chosen, clientAddress: "ws-zed", name: name,
+                    birthDate: born)
+            }
+        }
+        #expect(try await portal.accounts.account(loginName: try LoginName("zed")) == nil)
+
+        let token = try await portal.beginRegistration()
+        try await portal.completeRegistration(
+            token: token, loginName: "zed", password: chosen, clientAddress: "ws-zed", name: "  Zed Newcomer ",
+            birthDate: "1990-05-17")
+        let account = try #require(try await portal.accounts.account(loginName: try LoginName("zed")))
+        let patientID = try #require(account.patientID)
+
+        // The front desk finds the new patient by name (case-insensitively) and by birth date.
+        let desk = try await fixture.signIn("desk.dan")
+        let byName = try await portal.listPatients(token: desk, search: PatientSearch(name: "ZED NEWCOMER")).patients
+        #expect(byName.map(\.patientID) == [patientID])
+        #expect(byName.first?.fields["name"] == "Zed Newcomer" && byName.first?.fields["birth-date"] == "1990-05-17")
+        let byBirth = try await portal.listPatients(token: desk, search: PatientSearch(birthDate: "1990-05-17"))
+        #expect(byBirth.patients.map(\.patientID).contains(patientID))
+
+        // Encrypted at rest: the name is not in the database file in clear.
+        try await portal.audit.flush()
+        for file in ["portal.sqlite", "portal.sqlite-wal"] {
+            let url = fixture.directory.appendingPathComponent(file)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            #expect(try Data(contentsOf: url).range(of: Data("Zed Newcomer".utf8)) == nil, "\(file)")
+        }
+
+        // Without the values, the record is created empty as before.
+        let plain = try await portal.beginRegistration()
+        try await portal.completeRegistration(token: plain, loginName: "yan", password: chosen, clientAddress: "ws-yan")
+        #expect(try await portal.accounts.account(loginName: try LoginName("yan"))?.patientID != nil)
+    }
+}
