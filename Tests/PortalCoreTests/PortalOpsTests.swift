@@ -330,3 +330,28 @@ extension PortalOpsTests {
         #expect(try await portal.accounts.account(loginName: try LoginName("yan"))?.patientID != nil)
     }
 }
+
+extension PortalOpsTests {
+    // MARK: seed audit
+
+    @Test("seed: one audit event per seeded account and table, by actor system with action seed; the chain verifies")
+    func seedIsAudited() async throws {
+        let fixture = try await PortalFixture.make(patients: 5)
+        defer { Task { await fixture.close() } }
+        let seeded = try await fixture.auditRecords().filter {
+            $0.event.actorID == "system" && $0.event.action == "seed"
+        }
+        let accounts = seeded.filter { $0.event.resourceType == "user-account" }
+        #expect(accounts.count == PortalSeed.accounts.count)
+        let grey = try await Self.accountID(fixture, "dr.grey")
+        #expect(accounts.contains { $0.event.resourceID == grey && $0.event.attributes["roles"] == "physician" })
+        var tables: [String: String] = [:]
+        for record in seeded where record.event.resourceType != "user-account" {
+            tables[record.event.resourceType ?? "?"] = record.event.attributes["records"]
+        }
+        #expect(tables == ["patient-index": "5", "chart": "5", "clinical-note": "6", "message": "4"])
+        #expect(seeded.allSatisfy { $0.event.outcome == .allow && $0.event.patientID == nil })
+        let auditor = try await fixture.signIn("audit.ada")
+        #expect(try await fixture.portal.verifyAuditLog(token: auditor).isIntact)
+    }
+}
