@@ -3,6 +3,7 @@ import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardErrors
 import PHIGuardPasswords
+import PHIGuardRecords
 import PHIGuardTOTP
 import Testing
 
@@ -353,5 +354,41 @@ extension PortalOpsTests {
         #expect(seeded.allSatisfy { $0.event.outcome == .allow && $0.event.patientID == nil })
         let auditor = try await fixture.signIn("audit.ada")
         #expect(try await fixture.portal.verifyAuditLog(token: auditor).isIntact)
+    }
+}
+
+extension PortalOpsTests {
+    // MARK: seams
+
+    @Test("seam: a break-glass grant for one patient, handed to the guarded note read of another, opens nothing")
+    func grantForAnotherPatientOpensNothing() async throws {
+        let fixture = try await PortalFixture.make(patients: 5)
+        defer { Task { await fixture.close() } }
+        let portal = fixture.portal
+        // nurse.joy's care team is p-1 and p-4…p-40: p-2 and p-3 are not on it.
+        let nurse = try await fixture.signIn("nurse.joy")
+        _ = try await portal.breakGlass(
+            token: nurse, patientID: "p-3", reasonCode: "ETREAT", justification: "collapsed in the corridor")
+        let principal = try await portal.session(nurse).principal
+        let grant = try #require(try await portal.emergency.activeGrant(for: principal, patientID: "p-3"))
+
+        // The grant works where it was given (the positive control)…
+        let opened = try await portal.notes.read("note-p-3-1", as: principal, breakGlass: grant)
+        #expect(opened.patientID == "p-3")
+        // …and not for p-2's note, at the guarded layer or through the portal.
+        await #expect(throws: RecordError.notFoundOrDenied) {
+            _ = try await portal.notes.read("note-p-2-1", as: principal, breakGlass: grant)
+        }
+        let listed = try await portal.notes.list(
+            as: principal, where: [.patient("p-2")], limit: 50, after: nil, breakGlass: grant)
+        #expect(listed.records.isEmpty)
+        #expect(try await portal.notes(token: nurse, patientID: "p-2").isEmpty)
+        await #expect(throws: ResourceNotFound.self) {
+            _ = try await portal.note(token: nurse, patientID: "p-2", noteID: "note-p-2-1")
+        }
+        let denied = try await fixture.auditRecords().filter {
+            $0.event.kind == .accessDecision && $0.event.resourceID == "note-p-2-1" && $0.event.outcome == .deny
+        }
+        #expect(!denied.isEmpty)
     }
 }
