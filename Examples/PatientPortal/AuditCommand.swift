@@ -110,7 +110,8 @@ struct AuditCommand: AsyncParsableCommand {
             }
             for (name, value) in [("--since", since), ("--until", until)] {
                 if let value, Self.parseInstant(value) == nil {
-                    throw ValidationError("\(name) must be an ISO 8601 date (2026-03-01) or instant (2026-03-01T08:00:00Z)")
+                    throw ValidationError(
+                        "\(name) must be an ISO 8601 date (2026-03-01) or instant (2026-03-01T08:00:00Z)")
                 }
             }
         }

@@ -210,8 +210,12 @@ struct PortalOpsTests {
             token: alice, patientID: "p-1", exportDirectory: folder, output: "p-1-alice.json")
         #expect(Set(own.messageIDs) == ["msg-p-1-1", "msg-p-1-2"])
         let aliceText = try String(contentsOfFile: folder + "/p-1-alice.json", encoding: .utf8)
-        for message in PortalSeed.messages where message.patientID == "p-1" { #expect(aliceText.contains(message.body)) }
-        for message in PortalSeed.messages where message.patientID != "p-1" { #expect(!aliceText.contains(message.body)) }
+        for message in PortalSeed.messages where message.patientID == "p-1" {
+            #expect(aliceText.contains(message.body))
+        }
+        for message in PortalSeed.messages where message.patientID != "p-1" {
+            #expect(!aliceText.contains(message.body))
+        }
         #expect(own.noteIDs.allSatisfy { $0.hasPrefix("note-p-1-") })
 
         // The notes and messages were read through the guarded, audited lists.
@@ -294,7 +298,9 @@ extension PortalOpsTests {
         ]
         for (name, born, what) in malformed {
             let token = try await portal.beginRegistration()
-            await #expect(throws: PortalError.invalidInput(what), "\(String(describing: name)) \(String(describing: born))") {
+            await #expect(
+                throws: PortalError.invalidInput(what), "\(String(describing: name)) \(String(describing: born))"
+            ) {
                 try await portal.completeRegistration(
                     token: token, loginName: "zed", password: chosen, clientAddress: "ws-zed", name: name,
                     birthDate: born)
