@@ -6,12 +6,9 @@ import PortalCore
 /// only; every request is decided and audited, a refusal too).
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "Auditors: verify the audit chain and review break-glass use.",
-        discussion: """
-            There is no `audit export` here: the administrator's `phiguard audit export --sqlite DB --format fhir` \
-            exports the log as FHIR AuditEvents (BALP).
-            """,
-        subcommands: [Verify.self, Review.self], defaultSubcommand: Verify.self)
+        commandName: "audit",
+        abstract: "Auditors: verify the audit chain, review break-glass use, export the log as FHIR AuditEvents.",
+        subcommands: [Verify.self, Review.self, Export.self], defaultSubcommand: Verify.self)
 
     /// The exit status of a log that does not verify (distinct from a refusal's 1).
     static let brokenExitStatus: Int32 = 2
