@@ -398,3 +398,37 @@ extension PortalOpsTests {
         #expect(!denied.isEmpty)
     }
 }
+
+/// The same checks with every store in PostgreSQL (skipped without `PHIGUARD_POSTGRES_URL`).
+@Suite(
+    "PortalCore audit export, exports, temporary passwords, registration (PostgreSQL, verified TLS)", .serialized,
+    .enabled(if: PortalTestDatabase.enabled))
+struct PortalOpsPostgresTests {
+    private func onPostgres(_ body: (PortalOpsTests) async throws -> Void) async throws {
+        try await PortalFixture.$onPostgres.withValue(true) { try await body(PortalOpsTests()) }
+    }
+
+    @Test("audit export by the auditor (PostgreSQL)")
+    func auditorExportsTheLog() async throws { try await onPostgres { try await $0.auditorExportsTheLog() } }
+
+    @Test("audit export refused for other roles (PostgreSQL)")
+    func auditExportRefused() async throws { try await onPostgres { try await $0.auditExportRefused() } }
+
+    @Test("chart export holds the notes and messages the exporter may read (PostgreSQL)")
+    func exportHoldsVisibleNotesAndMessages() async throws {
+        try await onPostgres { try await $0.exportHoldsVisibleNotesAndMessages() }
+    }
+
+    @Test("temporary password: nothing until changed (PostgreSQL)")
+    func temporaryPasswordMustBeChanged() async throws {
+        try await onPostgres { try await $0.temporaryPasswordMustBeChanged() }
+    }
+
+    @Test("registration stores name and birth date (PostgreSQL)")
+    func registrationStoresDemographics() async throws {
+        try await onPostgres { try await $0.registrationStoresDemographics() }
+    }
+
+    @Test("seed is audited (PostgreSQL)")
+    func seedIsAudited() async throws { try await onPostgres { try await $0.seedIsAudited() } }
+}
