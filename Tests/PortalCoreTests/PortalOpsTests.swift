@@ -1,4 +1,5 @@
 import Foundation
+import PHIGuardAccess
 import PHIGuardAudit
 import PHIGuardAuthentication
 import PHIGuardErrors
@@ -396,6 +397,52 @@ extension PortalOpsTests {
             $0.event.kind == .accessDecision && $0.event.resourceID == "note-p-2-1" && $0.event.outcome == .deny
         }
         #expect(!denied.isEmpty)
+    }
+}
+
+extension PortalOpsTests {
+    @Test(
+        "seam: mfa confirm racing a password sign-in of the same account: no session is multi-factor without a code; no crash"
+    )
+    func enrolmentRacingSignIn() async throws {
+        let fixture = try await PortalFixture.make(patients: 5)
+        defer { Task { await fixture.close() } }
+        let portal = fixture.portal
+        for round in 0..<4 {
+            let name = "gil\(round)"
+            try await PortalAccountTests.registerPasswordOnly(portal, name, address: "ws-\(name)")
+            let passwordOnly = try await PortalAccountTests.signInPasswordOnly(portal, name, address: "ws-\(name)")
+            let pending = try await portal.beginSecondFactorEnrollment(token: passwordOnly)
+            let code = try pending.totp.code(at: Date())
+            async let confirmed: Void = portal.confirmSecondFactorEnrollment(
+                token: passwordOnly, pending: pending, code: code)
+            async let racing = portal.signIn(
+                loginName: name, password: try PasswordSecret(PortalAccountTests.newPassword),
+                clientAddress: "ws-\(name)-race")
+            try await confirmed
+            let outcome = try await racing
+            let account = try #require(try await portal.accounts.account(loginName: try LoginName(name)))
+            #expect(account.totp?.secret == pending.totp.secret)
+            switch outcome {
+            case .signedIn(let token, let identity):
+                // Signed in before the authenticator was stored: a password-only session, and so it stays.
+                #expect(identity.strength == "single-factor")
+                if let session = try? await portal.session(token) {
+                    #expect(session.principal.strength == .singleFactor)
+                }
+            case .needsSecondFactor(let token):
+                // After it was stored: a pending session that a wrong or replayed code does not complete.
+                await #expect(throws: (any Error).self) {
+                    _ = try await portal.verifySecondFactor(token: token, code: "000000", clientAddress: "ws-r")
+                }
+                await #expect(throws: (any Error).self) {
+                    _ = try await portal.verifySecondFactor(token: token, code: code, clientAddress: "ws-r")
+                }
+            }
+            // The enrolling session was not upgraded by the confirmation.
+            let enrolling = try await portal.flow.resume(passwordOnly)
+            if case .authenticated(let session) = enrolling { #expect(session.principal.strength == .singleFactor) }
+        }
     }
 }
 
