@@ -37,6 +37,9 @@ struct ExportCommand: AsyncParsableCommand {
                 "Exported \(patient) to \(export.path): FHIR R4 Bundle of \(export.resourceTypes.joined(separator: ", "))"
             )
             print("Fields (the ones the policy lets you see): \(export.fields.joined(separator: ", "))")
+            print(
+                "Notes (DocumentReference): \(export.noteIDs.count); messages (Communication): \(export.messageIDs.count)"
+                    + " (the ones you may read)")
         }
     }
 }

@@ -107,7 +107,8 @@ struct RegisterCommand: AsyncParsableCommand {
                 The otpauth:// URI and a QR code are printed for your authenticator app; type (or pipe as the \
                 next line) the code it shows (TOTP is optional for patients: --no-totp skips it). The account \
                 gets the `patient` role and a new patient record the portal creates (a patient id sent by the \
-                client is never used), and you are not signed in: run `login` next.
+                client is never used), holding --name and --birth-date (encrypted) so the front desk can find \
+                you; you are not signed in: run `login` next.
                 """)
 
         @OptionGroup var options: PortalOptions
@@ -115,6 +116,10 @@ struct RegisterCommand: AsyncParsableCommand {
         var user: String
         @Flag(name: .customLong("no-totp"), help: "Register without an authenticator (patients only; password alone).")
         var noTOTP = false
+        @Option(help: "Your full name, as the front desk will search for it (stored encrypted).")
+        var name: String?
+        @Option(name: .customLong("birth-date"), help: "Your date of birth, YYYY-MM-DD (stored encrypted).")
+        var birthDate: String?
 
         func run() async throws {
             try await PortalRunner.run(options) { context in
@@ -122,7 +127,8 @@ struct RegisterCommand: AsyncParsableCommand {
                 else { throw PortalError.notSignedIn }
                 let password = try PortalInput.password("Choose a password: ")
                 if noTOTP {
-                    try await context.portal.completeRegistration(token: token, loginName: user, password: password)
+                    try await context.portal.completeRegistration(
+                        token: token, loginName: user, password: password, name: name, birthDate: birthDate)
                 } else {
                     let enrollment = try context.portal.newEnrollment(loginName: user)
                     print("Add this to your authenticator app (shown once; it is your second factor):")
@@ -131,7 +137,8 @@ struct RegisterCommand: AsyncParsableCommand {
                     fflush(nil)  // the prompt below reads stdin: show the URI first
                     let code = try PortalInput.line("Code from your authenticator: ")
                     try await context.portal.completeRegistration(
-                        token: token, loginName: user, password: password, enrollment: enrollment, code: code)
+                        token: token, loginName: user, password: password, enrollment: enrollment, code: code,
+                        name: name, birthDate: birthDate)
                 }
                 context.sessionFile.remove()
                 // One answer whether or not the name was free: the answer must not tell who has an account.
@@ -170,6 +177,9 @@ struct LoginCommand: AsyncParsableCommand {
                 identity = signedIn.identity
             }
             print("Signed in (session \(identity.sessionHandle), \(identity.strength)).")
+            if identity.passwordChangeRequired {
+                print("Your password is temporary: run `password change` now; nothing else is open until you do.")
+            }
         }
     }
 }

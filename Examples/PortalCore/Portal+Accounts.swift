@@ -21,14 +21,38 @@ extension Portal {
     /// Changes the signed-in user's password (through `LoginFlow.changePassword`: the current
     /// password is checked with the sign-in throttle, the new one against the policy). Every
     /// **other** session of the account ends; this one continues under the returned new token.
+    ///
+    /// A session that must change its temporary password (``PortalIdentity/passwordChangeRequired``)
+    /// may do this and nothing else; the change clears the requirement on the account and rotates
+    /// this session once more (`LoginFlow.accountPrivilegesChanged`), so the returned token is a
+    /// session without it.
     public func changePassword(
         token: String?, current: PasswordSecret, new: PasswordSecret, clientAddress: String? = nil
     ) async throws -> String {
-        let session = try await session(token)
+        let session = try await session(token, attempt: nil, allowingPasswordChange: true)
         let rotated = try await flow.changePassword(
             session, currentPasswordSecret: current, newPasswordSecret: new,
             clientAddress: clientAddress ?? configuration.clientAddress)
-        return rotated.token.cookieValue
+        guard Self.requiresPasswordChange(rotated) else { return rotated.token.cookieValue }
+        let accountID = rotated.principal.subject.id
+        try await clearPasswordChange(accountID: accountID)
+        guard let refreshed = try await flow.accountPrivilegesChanged(accountID: accountID, current: rotated) else {
+            throw AuthenticationError.sessionEnded
+        }
+        return refreshed.token.cookieValue
+    }
+
+    /// The account attribute that marks a temporary password (value `required`): set by
+    /// ``addStaff(token:loginName:roles:)``, cleared by a password change or a recovery. Sign-in
+    /// copies it into the session, where ``session(_:attempt:)`` refuses everything but the change.
+    public static let passwordChangeAttribute = "password-change"
+
+    /// Removes ``passwordChangeAttribute`` from the account (its other attributes kept).
+    func clearPasswordChange(accountID: String) async throws {
+        guard var attributes = try await accounts.account(id: accountID)?.attributes,
+            attributes.removeValue(forKey: Self.passwordChangeAttribute) != nil
+        else { return }
+        try await accounts.setAttributes(attributes, accountID: accountID)
     }
 
     // MARK: Password recovery
@@ -59,6 +83,8 @@ extension Portal {
             throw AuthenticationError.sessionEnded
         }
         try await flow.completeRecovery(session, newPasswordSecret: newPassword)
+        // The user chose this password: a temporary one is gone (every session ended above).
+        if let accountID = session.record.accountID { try await clearPasswordChange(accountID: accountID) }
     }
 
     // MARK: Recovery codes

@@ -16,6 +16,10 @@ public struct PortalExport: Sendable, Hashable {
     public let resourceTypes: [String]
     /// The chart and index fields the export holds: exactly those the policy let the caller see.
     public let fields: [String]
+    /// The ids of the clinical notes exported (`DocumentReference`s): those the caller may read.
+    public let noteIDs: [String]
+    /// The ids of the portal messages exported (`Communication`s): those the caller may read.
+    public let messageIDs: [String]
 }
 
 extension Portal {
@@ -35,23 +39,35 @@ extension Portal {
     ///   identifiers, address, demographics), then one resource per visible chart field: `Coverage`
     ///   (insurance), `Condition` (problems), `MedicationStatement`, `AllergyIntolerance`, vital-signs
     ///   and laboratory `Observation`s, `Immunization`, `Account` (billing). Values are the chart's
-    ///   free text (`code.text`, `valueString`).
+    ///   free text (`code.text`, `valueString`). Then the patient's clinical notes as
+    ///   `DocumentReference`s and portal messages as `Communication`s, each read through
+    ///   ``notes(token:patientID:)`` and ``messages(token:patientID:)``: the same guarded, audited lists,
+    ///   so a note the caller may not read (a psychotherapy note to a nurse) is not in the file.
+    ///   A note or message whose text the caller may not see is left out.
     public func exportChart(
         token: String?, patientID: String, format: PortalExportFormat = .fhir, exportDirectory: String, output: String
     ) async throws -> PortalExport {
         let destination = try PortalExportPath(output: output, exportDirectory: exportDirectory)
         let chart = try await chart(token: token, patientID: patientID)
-        let (bundle, types) = Self.fhirBundle(chart, at: engine.clock.now)
+        let notes = try await notes(token: token, patientID: patientID).filter { $0.body != nil }
+        let messages = try await messages(token: token, patientID: patientID).filter { $0.body != nil }
+        let (bundle, types) = Self.fhirBundle(chart, notes: notes, messages: messages, at: engine.clock.now)
         let data = try JSONSerialization.data(
             withJSONObject: bundle, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try destination.writeNew(Array(data) + [0x0A])
         return PortalExport(
             path: destination.path, resourceTypes: types,
-            fields: PortalSchemas.indexFields.filter { chart.identity[$0] != nil } + chart.fields.map(\.name))
+            fields: PortalSchemas.indexFields.filter { chart.identity[$0] != nil } + chart.fields.map(\.name),
+            noteIDs: notes.map(\.id), messageIDs: messages.map(\.id))
     }
 
+    /// The identifier system of portal account ids (a note's author, a message's sender).
+    static let accountSystem = "urn:patient-portal:account"
+
     /// The bundle (a JSON object) and its resource types in order.
-    static func fhirBundle(_ chart: PortalChart, at date: Date) -> (bundle: [String: Any], types: [String]) {
+    static func fhirBundle(
+        _ chart: PortalChart, notes: [PortalNote] = [], messages: [PortalNote] = [], at date: Date
+    ) -> (bundle: [String: Any], types: [String]) {
         let subject: [String: Any] = ["reference": "Patient/\(chart.patientID)"]
         var patient: [String: Any] = ["resourceType": "Patient", "id": chart.patientID]
         let identity = chart.identity
@@ -116,6 +132,35 @@ extension Portal {
                 ])
             default: continue  // demographics and contact are on the Patient
             }
+        }
+        func account(_ id: String) -> [String: Any] { ["identifier": ["system": accountSystem, "value": id]] }
+        for note in notes {
+            guard let body = note.body else { continue }
+            var document: [String: Any] = [
+                "resourceType": "DocumentReference", "id": note.id, "status": "current", "subject": subject,
+                "type": text("Clinical note"),
+                "content": [
+                    [
+                        "attachment": [
+                            "contentType": "text/plain; charset=utf-8",
+                            "data": Data(body.utf8).base64EncodedString(),
+                        ]
+                    ]
+                ],
+            ]
+            if let written = note.date { document["date"] = written }
+            if let author = note.author { document["author"] = [account(author)] }
+            resources.append(document)
+        }
+        for message in messages {
+            guard let body = message.body else { continue }
+            var communication: [String: Any] = [
+                "resourceType": "Communication", "id": message.id, "status": "completed", "subject": subject,
+                "payload": [["contentString": body]],
+            ]
+            if let sent = message.date { communication["sent"] = sent }
+            if let sender = message.author { communication["sender"] = account(sender) }
+            resources.append(communication)
         }
         let formatter = ISO8601DateFormatter()
         let bundle: [String: Any] = [

@@ -22,6 +22,9 @@ public struct PortalIdentity: Sendable, Hashable {
     public let strength: String
     /// When the session ends at the latest.
     public let expiresAt: Date
+    /// Whether the account still has its temporary password (``Portal/addStaff(token:loginName:roles:)``):
+    /// the session reaches nothing but ``Portal/changePassword(token:current:new:clientAddress:)``.
+    public let passwordChangeRequired: Bool
 
     init(_ session: AuthenticatedSession) {
         let subject = session.principal.subject
@@ -31,6 +34,7 @@ public struct PortalIdentity: Sendable, Hashable {
         sessionHandle = session.record.handle
         strength = session.principal.strength.rawValue
         expiresAt = session.principal.validUntil
+        passwordChangeRequired = Portal.requiresPasswordChange(session)
     }
 }
 
@@ -67,8 +71,19 @@ extension Portal {
     /// awaiting the second factor, recovering, or a staff account's session that did not pass a
     /// second factor) is ``PortalError/notSignedIn``; with `attempt`, a
     /// request from a session in one of those states is audited as a denied access first (the
-    /// OpenEMR CVE-2018-15152 path, tried and refused).
+    /// OpenEMR CVE-2018-15152 path, tried and refused). A session of an account that still has its
+    /// temporary password (``PortalIdentity/passwordChangeRequired``) is refused with
+    /// ``PortalError/notPermitted(_:)`` `password-change-required`, audited as a denied access
+    /// every time (with `attempt`, or as a `use` of the `portal`), until the password is changed.
     public func session(_ token: String?, attempt: PortalAttempt? = nil) async throws -> AuthenticatedSession {
+        try await session(token, attempt: attempt, allowingPasswordChange: false)
+    }
+
+    /// ``session(_:attempt:)``; with `allowingPasswordChange`, a session that must change its
+    /// password passes (for the password change itself).
+    func session(_ token: String?, attempt: PortalAttempt?, allowingPasswordChange: Bool) async throws
+        -> AuthenticatedSession
+    {
         let resumed = try await flow.resume(token)
         guard case .authenticated(let session) = resumed else {
             if let attempt { try await auditRefusal(of: resumed, attempt) }
@@ -82,7 +97,20 @@ extension Portal {
             }
             throw PortalError.notSignedIn
         }
+        if !allowingPasswordChange, Self.requiresPasswordChange(session) {
+            try await auditRefusal(
+                handle: session.record.handle,
+                attempt ?? PortalAttempt(action: "use", resourceType: "portal", patientID: nil),
+                reason: "password-change-required")
+            throw PortalError.notPermitted("password-change-required")
+        }
         return session
+    }
+
+    /// Whether the session's account had to change its temporary password when the session was
+    /// issued (the ``passwordChangeAttribute`` the sign-in copied from the account).
+    static func requiresPasswordChange(_ session: AuthenticatedSession) -> Bool {
+        session.principal.subject.attributes[passwordChangeAttribute] != nil
     }
 
     /// Records a PHI request from a session without a principal as a denied access. (No guarded
@@ -207,16 +235,21 @@ extension Portal {
     /// without a right code is `AuthenticationError.rejected`.
     ///
     /// The account, if created, gets the `patient` role and a patient record the **server** creates
-    /// (index entry and chart, empty until staff fill them in) under a fresh random id
-    /// (``newPatientID()``): nothing the client sends chooses which patient the account is.
-    /// `clientAddress` is the peer address rate limits count under (the configuration's by default).
+    /// (index entry and chart) under a fresh random id (``newPatientID()``): nothing the client sends
+    /// chooses which patient the account is. The index entry holds the `name` and `birthDate` given
+    /// (encrypted, with their blind indexes, as the seed stores them), so the front desk finds the
+    /// new patient by name; the chart stays empty until staff fill it in. A malformed name or
+    /// birth date (``validatedDemographics(name:birthDate:)``) is ``PortalError/invalidInput(_:)``
+    /// before anything is created. `clientAddress` is the peer address rate limits count under (the
+    /// configuration's by default).
     public func completeRegistration(
         token: String, loginName: String, password: PasswordSecret, enrollment: TOTPEnrollment? = nil,
-        code: String? = nil, clientAddress: String? = nil
+        code: String? = nil, clientAddress: String? = nil, name: String? = nil, birthDate: String? = nil
     ) async throws {
         guard case .registering(let session) = try await flow.resume(token) else {
             throw AuthenticationError.sessionEnded
         }
+        let demographics = try Self.validatedDemographics(name: name, birthDate: birthDate, today: engine.clock.now)
         if enrollment != nil, code == nil { throw AuthenticationError.rejected }
         let created = try await flow.completeRegistration(
             session, loginName: loginName, passwordSecret: password,
@@ -226,18 +259,47 @@ extension Portal {
         if enrollment != nil {
             try await audit.append(try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
         }
-        try await linkNewPatient(accountID: accountID)
+        try await linkNewPatient(accountID: accountID, identity: demographics)
     }
 
-    /// ``completeRegistration(token:loginName:password:enrollment:code:clientAddress:)`` for a
-    /// password held as a `String` (copied once into guarded memory).
+    /// ``completeRegistration(token:loginName:password:enrollment:code:clientAddress:name:birthDate:)``
+    /// for a password held as a `String` (copied once into guarded memory).
     public func completeRegistration(
         token: String, loginName: String, password: String, enrollment: TOTPEnrollment? = nil, code: String? = nil,
-        clientAddress: String? = nil
+        clientAddress: String? = nil, name: String? = nil, birthDate: String? = nil
     ) async throws {
         try await completeRegistration(
             token: token, loginName: loginName, password: try PasswordSecret(password), enrollment: enrollment,
-            code: code, clientAddress: clientAddress)
+            code: code, clientAddress: clientAddress, name: name, birthDate: birthDate)
+    }
+
+    /// The longest registered name accepted, in UTF-8 bytes.
+    public static let maximumNameLength = 200
+
+    /// The patient-index values of a registration: `name` trimmed (1 to ``maximumNameLength`` bytes,
+    /// no control characters), `birthDate` a real `YYYY-MM-DD` date not after `today` (UTC). Either
+    /// may be `nil` (left out); anything else malformed is ``PortalError/invalidInput(_:)``.
+    static func validatedDemographics(name: String?, birthDate: String?, today: Date) throws -> [String: String] {
+        var values: [String: String] = [:]
+        if let name {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.utf8.count <= maximumNameLength,
+                !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else { throw PortalError.invalidInput("name") }
+            values["name"] = trimmed
+        }
+        if let birthDate {
+            guard birthDate.utf8.count == 10, birthDate.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else {
+                throw PortalError.invalidInput("birth date")
+            }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withFullDate]
+            // A real day (2026-02-30 is refused: it would not print back the same), not in the future.
+            guard let day = formatter.date(from: birthDate), formatter.string(from: day) == birthDate, day <= today
+            else { throw PortalError.invalidInput("birth date") }
+            values["birth-date"] = birthDate
+        }
+        return values
     }
 
     /// A fresh server-chosen patient id: `p-` and 20 random hex digits (never a number a client could
@@ -246,14 +308,17 @@ extension Portal {
         "p-" + Hex.encode(try Sodium.randomBytes(count: 10))
     }
 
-    /// Creates an empty patient record (index entry and chart) under a new id, then gives the new
-    /// account `accountID` the `patient` role and links it to that record.
-    func linkNewPatient(accountID: String) async throws {
+    /// Creates a patient record under a new id (an index entry holding `identity`, sealed as the
+    /// seed seals it, and an empty chart), then gives the new account `accountID` the `patient` role
+    /// and links it to that record.
+    func linkNewPatient(accountID: String, identity: [String: String] = [:]) async throws {
         let patientID = try Self.newPatientID()
-        for schema in [patientIndex.schema, charts.schema] {
+        for (schema, values) in [(patientIndex.schema, identity), (charts.schema, [:])] {
             guard
                 try await recordStore.insert(
-                    StoredRecord(id: patientID, patientID: patientID, columns: [:]), schema: schema)
+                    StoredRecord(
+                        id: patientID, patientID: patientID, columns: try sealedColumns(patientID, values, schema)),
+                    schema: schema)
             else { throw PortalError.invalidInput("patient id collision") }
         }
         try await accounts.setPatientID(patientID, accountID: accountID)

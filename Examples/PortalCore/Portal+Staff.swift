@@ -57,7 +57,9 @@ extension Portal {
     /// Creates a staff account (admins: the policy's `user-account` update, decided and audited)
     /// with `roles` (``PortalRoles/all`` members, at least one a staff role, never `patient`), a
     /// random temporary password and an enrolled TOTP authenticator: staff always have a second
-    /// factor, so their sign-in always asks for a code. A taken (or look-alike) name is
+    /// factor, so their sign-in always asks for a code. The password is temporary
+    /// (``passwordChangeAttribute``): a session signed in with it reaches nothing until
+    /// ``changePassword(token:current:new:clientAddress:)`` replaces it. A taken (or look-alike) name is
     /// ``PortalError/invalidInput(_:)`` (an administrator may know which names exist).
     public func addStaff(token: String?, loginName: String, roles: [String]) async throws -> NewStaffAccount {
         let session = try await session(token)
@@ -80,6 +82,8 @@ extension Portal {
             let accountID = try await accounts.createAccount(loginName: name, passwordHash: hash, totp: enrollment.totp)
         else { throw PortalError.invalidInput("login name taken") }
         try await accounts.setRoles(roles, accountID: accountID)
+        // The password was shown to the administrator: the first session may only replace it.
+        try await accounts.setAttributes([Self.passwordChangeAttribute: "required"], accountID: accountID)
         try await audit.append(try .mfa(.mfaEnrolled, userID: accountID, succeeded: true, factor: "totp"))
         return NewStaffAccount(
             loginName: name.value, roles: roles, temporaryPassword: password, enrollment: enrollment)

@@ -1,4 +1,6 @@
 internal import Foundation
+internal import PHIGuardAccess
+internal import PHIGuardAudit
 internal import PHIGuardAuthentication
 internal import PHIGuardFieldEncryption
 internal import PHIGuardPasswords
@@ -227,7 +229,11 @@ extension Portal {
     /// with (done, total) after each patient.
     ///
     /// The records are written as an import (straight to the record store, sealed exactly as
-    /// `GuardedRecords` seals them): there is no user on whose behalf to decide.
+    /// `GuardedRecords` seals them): there is no user on whose behalf to decide. The import is
+    /// audited all the same, by actor `system` with action `seed`: one event per seeded account
+    /// (its id, its roles in attribute `roles`) and one per table (its resource type, the number of
+    /// records in attribute `records`), so the log accounts for every row that did not arrive
+    /// through a guarded write.
     public func seed(
         password: String, patientCount: Int = 300, progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws {
@@ -252,18 +258,41 @@ extension Portal {
             try await accounts.setAttributes([PortalSeed.demoAttribute: "yes"], accountID: id)
             for patientID in demo.careTeam { try await careTeams.add(memberID: id, patientID: patientID) }
             accountIDs[demo.loginName] = id
+            try await auditSeed(
+                resourceType: "user-account", resourceID: id, attributes: ["roles": demo.roles.joined(separator: "/")])
+        }
+        for schema in [patientIndex.schema, charts.schema] {
+            try await auditSeed(resourceType: schema.resourceType, attributes: ["records": String(patients.count)])
         }
         for (seeded, schema, authorField) in [
             (PortalSeed.notes, notes.schema, "author"), (PortalSeed.messages, messages.schema, "sender"),
         ] {
+            var written = 0
             for item in seeded where patients.contains(where: { $0.id == item.patientID }) {
+                written += 1
                 var values = [
                     authorField: accountIDs[item.author] ?? item.author, "date": item.date, "body": item.body,
                 ]
                 values["labels"] = item.label
                 try await insert(item.id, values, into: schema, patientID: item.patientID)
             }
+            try await auditSeed(resourceType: schema.resourceType, attributes: ["records": String(written)])
         }
+    }
+
+    /// The actor of the seed's audit events.
+    static let seedActor = "system"
+
+    /// Appends one `seed` event by ``seedActor`` (the access-decision kind, outcome `allow`: the
+    /// import was the operator's decision, there was no request to decide).
+    private func auditSeed(resourceType: String, resourceID: String? = nil, attributes: [String: String])
+        async throws
+    {
+        try await audit.append(
+            try AuditEvent(
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: engine.clock.now),
+                actorID: Self.seedActor, actorRole: Self.seedActor, action: "seed", resourceType: resourceType,
+                resourceID: resourceID, outcome: .allow, reason: "seed", attributes: attributes))
     }
 
     /// Inserts one record, every field sealed as `GuardedRecords` seals it (bound to table, record
@@ -271,6 +300,19 @@ extension Portal {
     /// defaults to `id` (the patient index and charts).
     private func insert(_ id: String, _ values: [String: String], into schema: RecordSchema, patientID: String? = nil)
         async throws
+    {
+        guard
+            try await recordStore.insert(
+                StoredRecord(id: id, patientID: patientID ?? id, columns: try sealedColumns(id, values, schema)),
+                schema: schema)
+        else { throw PortalError.alreadyInitialized }
+    }
+
+    /// The stored columns of record `id` of `schema` holding `values`: every field sealed as
+    /// `GuardedRecords` seals it (bound to table, record and field; blind index values where the
+    /// schema has them; clear fields as text). Fields not in `values` are left out.
+    func sealedColumns(_ id: String, _ values: [String: String], _ schema: RecordSchema) throws
+        -> [String: StoredValue]
     {
         var columns: [String: StoredValue] = [:]
         for field in schema.fields {
@@ -285,9 +327,6 @@ extension Portal {
                 columns[column] = .bytes(index.value(for: value).bytes)
             }
         }
-        guard
-            try await recordStore.insert(
-                StoredRecord(id: id, patientID: patientID ?? id, columns: columns), schema: schema)
-        else { throw PortalError.alreadyInitialized }
+        return columns
     }
 }

@@ -34,13 +34,17 @@ struct PatientPortalAccountTests {
             ["login", "--user", "nurse.new"], input: password + "\n" + (try totp.code(at: Date())) + "\n")
         #expect(login.status == 0, "\(login.stderr)")
         #expect(login.stdout.contains("multi-factor"))
-        let whoami = try portal.run(["whoami"])
-        #expect(whoami.stdout.contains("roles: charge-nurse, nurse"), "\(whoami.stdout)")
+        #expect(login.stdout.contains("run `password change` now"), "\(login.stdout)")
+        // The temporary password's session reaches nothing but the password change.
+        let early = try portal.run(["whoami"])
+        #expect(early.status == 1 && early.stdout.isEmpty, "\(early.stdout)")
+        #expect(try portal.run(["patients"]).status == 1)
 
         // The temporary password is replaced; the old one stops working.
         let changed = try portal.run(["password", "change"], input: password + "\nQuartz-lantern-Meadow-5519-ochre\n")
         #expect(changed.status == 0, "\(changed.stderr)")
-        #expect(try portal.run(["whoami"]).status == 0)  // this session continues under a new token
+        let whoami = try portal.run(["whoami"])  // this session continues under a new token
+        #expect(whoami.status == 0 && whoami.stdout.contains("roles: charge-nurse, nurse"), "\(whoami.stdout)")
         let old = try portal.run(["login", "--user", "nurse.new"], input: password + "\n000000\n")
         #expect(old.status == 3)
     }

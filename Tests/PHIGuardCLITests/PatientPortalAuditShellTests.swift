@@ -2,7 +2,7 @@ import Foundation
 import PHIGuardTestSupport
 import Testing
 
-/// `PatientPortal audit verify|review` and `PatientPortal shell`, through the built binary on a real SQLite file.
+/// `PatientPortal audit verify|review|export` and `PatientPortal shell`, through the built binary on a real SQLite file.
 @Suite("PatientPortal audit and shell commands, end to end", .serialized)
 struct PatientPortalAuditShellTests {
     typealias Portal = PatientPortalTests.Portal
@@ -42,6 +42,36 @@ struct PatientPortalAuditShellTests {
         #expect(broken.stdout.hasPrefix("Audit log BROKEN: "), "\(broken.stdout)")
         #expect(broken.stdout.contains("modified at position"))
         #expect(try portal.run(["audit", "review"]).status == 2)
+    }
+
+    @Test("audit export: the auditor writes FHIR AuditEvent NDJSON into the export folder; a patient is refused")
+    func auditExport() throws {
+        let portal = try Portal()
+        defer { portal.remove() }
+        let folder = portal.directory.appendingPathComponent("exports").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let arguments = ["audit", "export", "--export-dir", folder]
+
+        #expect(try portal.signIn("alice").status == 0)
+        let refused = try portal.run(arguments + ["--output", "alice.ndjson"])
+        #expect(refused.status == 1 && refused.stdout.isEmpty, "\(refused.stdout) \(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/alice.ndjson"))
+        #expect(try portal.run(["logout"]).status == 0)
+
+        #expect(try portal.signIn("audit.ada").status == 0)
+        let bad = try portal.run(arguments + ["--output", "x.ndjson", "--since", "yesterday"])
+        #expect(bad.status != 0 && bad.stdout.isEmpty)
+        let traversal = try portal.run(arguments + ["--output", "../escape.ndjson"])
+        #expect(traversal.status == 65, "\(traversal.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: portal.directory.appendingPathComponent("escape.ndjson").path))
+        let exported = try portal.run(arguments + ["--output", "audit.ndjson", "--since", "2000-01-01"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stdout.hasPrefix("Exported "), "\(exported.stdout)")
+        let lines = try String(contentsOfFile: folder + "/audit.ndjson", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count > 10)
+        #expect(lines.allSatisfy { $0.contains("\"resourceType\":\"AuditEvent\"") })
+        let recorded = try PatientPortalTests.sqlite(portal.database, "SELECT count(*) FROM audit_records")
+        #expect(Int(recorded).map { $0 >= lines.count } == true)
     }
 
     @Test(
