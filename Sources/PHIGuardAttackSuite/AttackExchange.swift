@@ -38,6 +38,10 @@ public enum AttackResponse: Sendable, Hashable, Codable, CustomStringConvertible
     /// Refused, with what the client was shown.
     case refused(AttackRefusal)
 
+    /// The key under which ``AttackTarget/list(type:parameters:as:)`` puts the next page's cursor in
+    /// an allowed answer's values (never a record id).
+    public static let nextCursorKey = "@next-cursor"
+
     /// Whether the request was carried out.
     public var isAllowed: Bool { if case .allowed = self { true } else { false } }
 

@@ -41,6 +41,19 @@ public protocol AttackTarget: Sendable {
     /// found. Needs ``AttackCapability/search``.
     func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse
 
+    /// Lists the records of `type` the holder of `session` may see, with the query parameters a client
+    /// sent, exactly as the app's web or CLI front end receives them (no parsing by the suite): `sort`
+    /// (a field or key name, `-` in front for descending), `filter.<field>` (an exact value),
+    /// `limit` (the page size, as text) and `cursor` (a cursor a previous page returned). The answer's
+    /// values are keyed by the ids of the records on the page, plus the next page's cursor (if any)
+    /// under ``AttackResponse/nextCursorKey``. A parameter the app does not accept is a refusal.
+    /// Needs ``AttackCapability/listParameters``.
+    func list(type: String, parameters: [String: String], as session: AttackSession) async throws -> AttackResponse
+
+    /// The largest page ``list(type:parameters:as:)`` may return, whatever `limit` says; `nil` (the
+    /// default) when the app names none (the scenario then bounds a page by the records the user may see).
+    var maximumListPageSize: Int? { get }
+
     /// Opens a registration (sign-up) session: the state before any account exists. Needs ``AttackCapability/registration``.
     func beginRegistration(clientAddress: String) async throws -> AttackSession
 
@@ -124,6 +137,9 @@ public enum AttackCapability: String, Sendable, Hashable, Codable, CaseIterable 
     case search
     /// ``AttackTarget/export(type:id:to:as:)`` and ``AttackTarget/exportFolder``.
     case export
+    /// ``AttackTarget/list(type:parameters:as:)``: a list request with client-supplied sort, filter,
+    /// limit and cursor parameters.
+    case listParameters
 }
 
 /// A harness failure of an ``AttackTarget`` (not a refusal of the attack).
@@ -178,6 +194,12 @@ extension AttackTarget {
     public func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
         throw AttackTargetError.unsupported("search")
     }
+    /// Not supported unless implemented.
+    public func list(type: String, parameters: [String: String], as session: AttackSession) async throws
+        -> AttackResponse
+    { throw AttackTargetError.unsupported("list parameters") }
+    /// `nil` unless implemented: no maximum named.
+    public var maximumListPageSize: Int? { nil }
     /// No storage access unless implemented.
     public var storage: (any AttackStorage)? { nil }
     /// Not supported unless implemented.

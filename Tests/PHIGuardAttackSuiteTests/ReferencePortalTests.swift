@@ -65,6 +65,7 @@ struct ReferencePortalTests {
         (.leakErrors, ["attack-20-error-leakage"]),
         (.noWitness, ["attack-17-audit-tampering"]),
         (.sqlInSearch, ["attack-09-search-injection"]),
+        (.sqlInListParameters, ["attack-09-search-injection"]),
     ]
 
     @Test("the suite can fail: each flaw of the vulnerable portal makes its scenarios succeed", arguments: mutations)
