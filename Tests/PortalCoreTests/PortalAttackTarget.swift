@@ -37,7 +37,7 @@ final class PortalAttackTarget: AttackTarget {
 
     let capabilities: Set<AttackCapability> = [
         .registration, .passwordRecovery, .passwordChange, .recordUpdate, .recordList, .breakGlass, .clockControl,
-        .auditVerification, .storage, .search, .export, .listParameters,
+        .auditVerification, .storage, .search, .export, .listParameters, .faults,
     ]
     /// The authenticators enrolled at the suite's sign-ups, by login name.
     let registered = Mutex<[String: TOTP]>([:])

@@ -142,7 +142,7 @@ extension AttackScenario {
                 let tried = "\(name) lists \(type) with \(shown(parameters))"
                 switch response {
                 case .refused(let refusal):
-                    let leaks = leakMarkers.filter { refusal.message.lowercased().contains($0) }
+                    let leaks = Self.leaks(in: refusal.message)
                     let status = refusal.status.map { (400..<500).contains($0) } ?? true
                     probe.note(
                         tried, leaks.isEmpty ? response.description : "refused, message holds \(leaks)",
