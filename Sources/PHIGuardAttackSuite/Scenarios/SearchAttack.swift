@@ -103,7 +103,8 @@ extension AttackScenario {
         {
             genuine = values[AttackResponse.nextCursorKey]
         }
-        let encrypted = (layout?.encryptedColumns ?? []) + [fixture.clinicalField]
+        var encrypted = layout?.encryptedColumns ?? []
+        if !encrypted.contains(fixture.clinicalField) { encrypted.append(fixture.clinicalField) }
         let sorts =
             [
                 "name; DROP TABLE \(table); --", "1,(SELECT 1)", "(SELECT \(idColumn) FROM \(table) LIMIT 1)",
