@@ -274,7 +274,8 @@ struct PatientsCommand: AsyncParsableCommand {
     @Option(help: "Patients per page (1-500).")
     var limit = 20
     @Option(
-        help: "Sort by id (default), patient, or a patient-index field; a leading - sorts descending. Encrypted fields are refused."
+        help:
+            "Sort by id (default), patient, or a patient-index field; a leading - sorts descending. Encrypted fields are refused."
     )
     var sort: String?
 

@@ -63,7 +63,8 @@ struct PortalAttackDetailTests {
         await fixture.close()
     }
 
-    @Test("attack 20 reproduces a damaged database file and a garbage key file; each answer is generic with a reference")
+    @Test(
+        "attack 20 reproduces a damaged database file and a garbage key file; each answer is generic with a reference")
     func faults() async throws {
         let target = try await PortalAttackTarget()
         let attempts = try await Self.attempts("attack-20-error-leakage", against: target)
@@ -72,7 +73,10 @@ struct PortalAttackDetailTests {
             #expect(attempts.contains { $0.tried == "read under \(fault)" && $0.got.hasPrefix("refused: 5") })
             #expect(attempts.contains { $0.tried == "read after undoing \(fault) (control)" })
         }
-        #expect(attempts.contains { $0.tried == "read under databaseUnavailable" && $0.got == "not applicable to this target" })
+        #expect(
+            attempts.contains {
+                $0.tried == "read under databaseUnavailable" && $0.got == "not applicable to this target"
+            })
     }
 }
 
@@ -88,6 +92,9 @@ struct PortalPostgresAttackDetailTests {
         for fault in ["databaseUnavailable", "unreadableKeys"] {
             #expect(attempts.contains { $0.tried == "read under \(fault)" && $0.got.hasPrefix("refused: 5") })
         }
-        #expect(attempts.contains { $0.tried == "read under corruptDatabaseFile" && $0.got == "not applicable to this target" })
+        #expect(
+            attempts.contains {
+                $0.tried == "read under corruptDatabaseFile" && $0.got == "not applicable to this target"
+            })
     }
 }

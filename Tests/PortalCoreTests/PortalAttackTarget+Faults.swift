@@ -73,7 +73,9 @@ extension PortalAttackTarget {
     /// random bytes: every table's pages are garbage.
     static func overwritePagesAfterTheFirst(_ path: String) throws {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        guard bytes.count > 100 else { throw AttackTargetError.unsupported("corrupting a file of \(bytes.count) bytes") }
+        guard bytes.count > 100 else {
+            throw AttackTargetError.unsupported("corrupting a file of \(bytes.count) bytes")
+        }
         let declared = Int(bytes[16]) << 8 | Int(bytes[17])
         let pageSize = declared == 1 ? 65_536 : declared
         guard pageSize >= 512, bytes.count > pageSize else {

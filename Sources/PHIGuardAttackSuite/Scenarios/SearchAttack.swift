@@ -71,7 +71,8 @@ extension AttackScenario {
         var ids: Set<String> = []
         var parameters: [String: String] = [:]
         for _ in 0..<1_000 {
-            guard case .allowed(var values) = try await probe.target.list(type: type, parameters: parameters, as: session)
+            guard
+                case .allowed(var values) = try await probe.target.list(type: type, parameters: parameters, as: session)
             else { return nil }
             let next = values.removeValue(forKey: AttackResponse.nextCursorKey)
             ids.formUnion(values.keys)
