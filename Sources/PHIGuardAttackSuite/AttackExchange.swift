@@ -150,6 +150,11 @@ public struct AttackFixture: Sendable {
     public var ownRecord: AttackRecord
     /// A record of another patient, which ``patient`` may not read.
     public var otherRecord: AttackRecord
+    /// More records ``patient`` may not read, of other types (a note, a message, an export) or other
+    /// patients: the IDOR scenario (attack 7) tries each by every spelling of its id, like
+    /// ``otherRecord``. ``AttackTarget/perform(_:as:)`` must read them by their ``AttackRecord/type``.
+    /// Empty by default.
+    public var otherRecords: [AttackRecord]
     /// A field of ``ownRecord`` that patients may not change (a clinical field: `medications`).
     public var clinicalField: String
     /// A clinician allowed to read ``ownRecord`` (on its care team), used to read tampered rows.
@@ -171,8 +176,10 @@ public struct AttackFixture: Sendable {
     public init(
         patient: AttackAccount, ownRecord: AttackRecord, otherRecord: AttackRecord, clinicalField: String,
         clinician: AttackAccount, emergencyUser: AttackAccount?, adminClinician: AttackAccount?,
-        bruteForceVictim: AttackAccount, oracleAccounts: [AttackAccount], plaintextSecrets: [String]
+        bruteForceVictim: AttackAccount, oracleAccounts: [AttackAccount], plaintextSecrets: [String],
+        otherRecords: [AttackRecord] = []
     ) {
+        self.otherRecords = otherRecords
         self.patient = patient
         self.ownRecord = ownRecord
         self.otherRecord = otherRecord

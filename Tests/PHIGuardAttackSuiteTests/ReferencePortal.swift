@@ -168,9 +168,12 @@ final class ReferencePortal: AttackTarget {
             oracleAccounts: [account(5), account(6)],
             plaintextSecrets: [
                 "Quarrington", "078-05-1120", "Brackenbury", "219-09-9999", "penicillin anaphylaxis", Self.password,
-            ])
+            ],
+            // A third patient's chart: the IDOR scenario tries the extra records too.
+            otherRecords: [AttackRecord(type: "chart", id: "chart-3", patientID: "p-3")])
         try await seedChart("chart-1", patient: "p-1", person: "Alice Quarrington", ssn: "078-05-1120")
         try await seedChart("chart-2", patient: "p-2", person: "Bartholomew Brackenbury", ssn: "219-09-9999")
+        try await seedChart("chart-3", patient: "p-3", person: "Cressida Vantongeren", ssn: "219-09-9998")
     }
 
     /// A chart whose every field is sealed to (charts, id, field), or stored as text when the flaw says so.
