@@ -283,10 +283,17 @@ struct PatientsCommand: AsyncParsableCommand {
     var cursor: String?
     @Option(help: "Patients per page (1-500).")
     var limit = 20
+    @Option(
+        help:
+            "Sort by id (default), patient, or a patient-index field; a leading - sorts descending. Encrypted fields are refused."
+    )
+    var sort: String?
 
     func run() async throws {
         try await PortalRunner.run(options) { context in
-            printPage(try await context.portal.listPatients(token: context.token, cursor: cursor, limit: limit))
+            let order = try sort.map { text throws(PortalError) in try PatientSort(parsing: text) } ?? .recordID
+            printPage(
+                try await context.portal.listPatients(token: context.token, sort: order, cursor: cursor, limit: limit))
         }
     }
 }

@@ -35,7 +35,7 @@ public final class PortalAttackTarget: AttackTarget {
     /// What the portal has (everything but record delete and throttle reset).
     public let capabilities: Set<AttackCapability> = [
         .registration, .passwordRecovery, .passwordChange, .recordUpdate, .recordList, .breakGlass, .clockControl,
-        .auditVerification, .storage, .search, .export,
+        .auditVerification, .storage, .search, .export, .listParameters, .faults,
     ]
     /// The authenticators enrolled at the suite's sign-ups, by login name.
     let registered = Mutex<[String: TOTP]>([:])

@@ -13,7 +13,7 @@ public struct PatientSummary: Sendable, Hashable {
     public let fields: [String: String]
 }
 
-/// One page of ``Portal/listPatients(token:search:cursor:limit:)``.
+/// One page of ``Portal/listPatients(token:search:sort:cursor:limit:)``.
 public struct PatientPage: Sendable {
     /// The patients on this page.
     public let patients: [PatientSummary]
@@ -22,7 +22,7 @@ public struct PatientPage: Sendable {
     public let nextCursor: String?
 }
 
-/// What ``Portal/listPatients(token:search:cursor:limit:)`` searches for: exact values through the
+/// What ``Portal/listPatients(token:search:sort:cursor:limit:)`` searches for: exact values through the
 /// blind indexes (the name case-insensitively). Every value given must match.
 public struct PatientSearch: Sendable, Hashable {
     /// The medical record number.
@@ -39,9 +39,71 @@ public struct PatientSearch: Sendable, Hashable {
         self.birthDate = birthDate
     }
 
+    /// A search from the filters a client sent (field name → value, as `filter.<field>` parameters
+    /// of a list request arrive): `mrn`, `name` and `birth-date`. Any other name is
+    /// ``PortalError/invalidInput(_:)`` (`filter field`): a name is looked up, never put in a query.
+    public init(filters: [String: String]) throws(PortalError) {
+        self.init()
+        for (field, value) in filters {
+            switch field {
+            case "mrn": mrn = value
+            case "name": name = value
+            case "birth-date": birthDate = value
+            default: throw .invalidInput("filter field")
+            }
+        }
+    }
+
     var filters: [RecordFilter] {
         [("mrn", mrn), ("name", name), ("birth-date", birthDate)].compactMap { field, value in
             value.map { RecordFilter.equals(field: field, value: $0) }
+        }
+    }
+}
+
+/// How ``Portal/listPatients(token:search:sort:cursor:limit:)`` orders its pages: by id (the
+/// default), by patient id, or by a patient-index field, ascending or descending.
+///
+/// A field sort is checked twice: a name the patient index does not have is
+/// ``PortalError/invalidInput(_:)`` (`sort field`), and `GuardedRecords.list` refuses (audited) a
+/// sort on an encrypted field or one the user may not read, whatever the data. Every patient-index
+/// field is encrypted, so today only `id` and `patient` sort.
+public struct PatientSort: Sendable, Hashable {
+    /// What to sort by.
+    public enum Key: Sendable, Hashable {
+        /// The record id (the patient index's id is the patient id).
+        case recordID
+        /// The patient id.
+        case patientID
+        /// A patient-index field, by name.
+        case field(String)
+    }
+
+    /// What to sort by.
+    public var key: Key
+    /// Largest first.
+    public var descending: Bool
+
+    /// By record id, ascending: the default.
+    public static let recordID = PatientSort(.recordID)
+
+    /// A sort on `key`.
+    public init(_ key: Key, descending: Bool = false) {
+        self.key = key
+        self.descending = descending
+    }
+
+    /// Parses a client's sort parameter (`--sort` on the command line): `id`, `patient` or a field
+    /// name, with a leading `-` for descending. An empty name is ``PortalError/invalidInput(_:)``;
+    /// a field name is checked against the schema when the list runs.
+    public init(parsing text: String) throws(PortalError) {
+        let descending = text.hasPrefix("-")
+        let name = descending ? String(text.dropFirst()) : text
+        switch name {
+        case "": throw .invalidInput("sort field")
+        case "id": self.init(.recordID, descending: descending)
+        case "patient": self.init(.patientID, descending: descending)
+        default: self.init(.field(name), descending: descending)
         }
     }
 }
@@ -69,7 +131,7 @@ public struct PortalGrant: Sendable, Hashable {
 }
 
 extension Portal {
-    /// The largest page ``listPatients(token:search:cursor:limit:)`` returns.
+    /// The largest page ``listPatients(token:search:sort:cursor:limit:)`` returns.
     public static let maximumPageSize = GuardedRecords.maximumPageSize
 
     // MARK: List and search
@@ -78,15 +140,26 @@ extension Portal {
     /// a time (through `GuardedRecords.list`: the policy is compiled to SQL, the query audited
     /// before anything is decrypted, each row re-checked). A search on a field the user may never
     /// see, or one without a blind index (the SSN), is refused whatever the data, so a refusal
-    /// tells nothing about who is a patient.
+    /// tells nothing about who is a patient. `sort` names a field the index does not have:
+    /// ``PortalError/invalidInput(_:)``; one on an encrypted field is refused by the library (audited).
+    /// A cursor is bound to the sort and search it came from.
     public func listPatients(
-        token: String?, search: PatientSearch = PatientSearch(), cursor: String? = nil, limit: Int = 20
+        token: String?, search: PatientSearch = PatientSearch(), sort: PatientSort = .recordID,
+        cursor: String? = nil, limit: Int = 20
     ) async throws -> PatientPage {
         let session = try await session(
             token, attempt: PortalAttempt(action: "read", resourceType: "patient-index", patientID: nil))
+        let key: RecordOrder.Key
+        switch sort.key {
+        case .recordID: key = .recordID
+        case .patientID: key = .patientID
+        case .field(let name):
+            guard patientIndex.schema.field(named: name) != nil else { throw PortalError.invalidInput("sort field") }
+            key = .field(name)
+        }
         let page = try await patientIndex.list(
-            as: session.principal, action: .read, where: search.filters, orderBy: .recordID, limit: limit,
-            after: cursor)
+            as: session.principal, action: .read, where: search.filters,
+            orderBy: RecordOrder(key, descending: sort.descending), limit: limit, after: cursor)
         return PatientPage(
             patients: page.records.map { PatientSummary(patientID: $0.patientID, fields: $0.values) },
             nextCursor: page.nextCursor)

@@ -38,6 +38,10 @@ public enum AttackResponse: Sendable, Hashable, Codable, CustomStringConvertible
     /// Refused, with what the client was shown.
     case refused(AttackRefusal)
 
+    /// The key under which ``AttackTarget/list(type:parameters:as:)`` puts the next page's cursor in
+    /// an allowed answer's values (never a record id).
+    public static let nextCursorKey = "@next-cursor"
+
     /// Whether the request was carried out.
     public var isAllowed: Bool { if case .allowed = self { true } else { false } }
 
@@ -146,6 +150,11 @@ public struct AttackFixture: Sendable {
     public var ownRecord: AttackRecord
     /// A record of another patient, which ``patient`` may not read.
     public var otherRecord: AttackRecord
+    /// More records ``patient`` may not read, of other types (a note, a message, an export) or other
+    /// patients: the IDOR scenario (attack 7) tries each by every spelling of its id, like
+    /// ``otherRecord``. ``AttackTarget/perform(_:as:)`` must read them by their ``AttackRecord/type``.
+    /// Empty by default.
+    public var otherRecords: [AttackRecord]
     /// A field of ``ownRecord`` that patients may not change (a clinical field: `medications`).
     public var clinicalField: String
     /// A clinician allowed to read ``ownRecord`` (on its care team), used to read tampered rows.
@@ -167,8 +176,10 @@ public struct AttackFixture: Sendable {
     public init(
         patient: AttackAccount, ownRecord: AttackRecord, otherRecord: AttackRecord, clinicalField: String,
         clinician: AttackAccount, emergencyUser: AttackAccount?, adminClinician: AttackAccount?,
-        bruteForceVictim: AttackAccount, oracleAccounts: [AttackAccount], plaintextSecrets: [String]
+        bruteForceVictim: AttackAccount, oracleAccounts: [AttackAccount], plaintextSecrets: [String],
+        otherRecords: [AttackRecord] = []
     ) {
+        self.otherRecords = otherRecords
         self.patient = patient
         self.ownRecord = ownRecord
         self.otherRecord = otherRecord

@@ -41,6 +41,27 @@ public protocol AttackTarget: Sendable {
     /// found. Needs ``AttackCapability/search``.
     func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse
 
+    /// Lists the records of `type` the holder of `session` may see, with the query parameters a client
+    /// sent, exactly as the app's web or CLI front end receives them (no parsing by the suite): `sort`
+    /// (a field or key name, `-` in front for descending), `filter.<field>` (an exact value),
+    /// `limit` (the page size, as text) and `cursor` (a cursor a previous page returned). The answer's
+    /// values are keyed by the ids of the records on the page, plus the next page's cursor (if any)
+    /// under ``AttackResponse/nextCursorKey``. A parameter the app does not accept is a refusal.
+    /// Needs ``AttackCapability/listParameters``.
+    func list(type: String, parameters: [String: String], as session: AttackSession) async throws -> AttackResponse
+
+    /// The largest page ``list(type:parameters:as:)`` may return, whatever `limit` says; `nil` (the
+    /// default) when the app names none (the scenario then bounds a page by the records the user may see).
+    var maximumListPageSize: Int? { get }
+
+    /// Reproduces `fault` in the app's own storage or keys, performs `operation` as the holder of
+    /// `session` the way a client's next request reaches the app then (a new process or connection
+    /// where the fault only shows on one), and returns what the client saw; then undoes the fault
+    /// completely (the scenarios after it must find the app as before). `nil` when the fault does not
+    /// apply to this app (a file fault on a server database). Needs ``AttackCapability/faults``.
+    func underFault(_ fault: AttackFault, _ operation: RecordOperation, as session: AttackSession) async throws
+        -> AttackResponse?
+
     /// Opens a registration (sign-up) session: the state before any account exists. Needs ``AttackCapability/registration``.
     func beginRegistration(clientAddress: String) async throws -> AttackSession
 
@@ -124,6 +145,22 @@ public enum AttackCapability: String, Sendable, Hashable, Codable, CaseIterable 
     case search
     /// ``AttackTarget/export(type:id:to:as:)`` and ``AttackTarget/exportFolder``.
     case export
+    /// ``AttackTarget/list(type:parameters:as:)``: a list request with client-supplied sort, filter,
+    /// limit and cursor parameters.
+    case listParameters
+    /// ``AttackTarget/underFault(_:_:as:)``: the app reproduces a broken database file, an
+    /// unreadable key and an unreachable database server.
+    case faults
+}
+
+/// A fault an ``AttackTarget`` reproduces for ``AttackTarget/underFault(_:_:as:)`` (attack 20).
+public enum AttackFault: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The database file's bytes are damaged (pages overwritten with garbage).
+    case corruptDatabaseFile
+    /// A key file the app needs cannot be used (garbage in place of the key, or unreadable).
+    case unreadableKeys
+    /// The database server is stopped or unreachable.
+    case databaseUnavailable
 }
 
 /// A harness failure of an ``AttackTarget`` (not a refusal of the attack).
@@ -178,6 +215,16 @@ extension AttackTarget {
     public func search(type: String, term: String, as session: AttackSession) async throws -> AttackResponse {
         throw AttackTargetError.unsupported("search")
     }
+    /// Not supported unless implemented.
+    public func list(type: String, parameters: [String: String], as session: AttackSession) async throws
+        -> AttackResponse
+    { throw AttackTargetError.unsupported("list parameters") }
+    /// `nil` unless implemented: no maximum named.
+    public var maximumListPageSize: Int? { nil }
+    /// Not supported unless implemented.
+    public func underFault(_ fault: AttackFault, _ operation: RecordOperation, as session: AttackSession)
+        async throws -> AttackResponse?
+    { throw AttackTargetError.unsupported("faults") }
     /// No storage access unless implemented.
     public var storage: (any AttackStorage)? { nil }
     /// Not supported unless implemented.

@@ -33,6 +33,9 @@ enum Flaw: String, CaseIterable, Sendable {
     case noWitness
     /// Pastes the search term into the SQL text instead of binding it.
     case sqlInSearch
+    /// Lists a patient's charts with its own SQL, pasting the filter field names and values, the sort
+    /// key and the limit into the text.
+    case sqlInListParameters
 }
 
 /// A small portal built only from PHIGuard's pieces (LoginFlow over the SQLite stores and
@@ -47,7 +50,7 @@ final class ReferencePortal: AttackTarget {
 
     let capabilities: Set<AttackCapability> = [
         .registration, .passwordRecovery, .recordUpdate, .recordDelete, .passwordChange, .breakGlass,
-        .clockControl, .throttleReset, .auditVerification, .storage, .search,
+        .clockControl, .throttleReset, .auditVerification, .storage, .search, .listParameters,
     ]
     let fixture: AttackFixture
     let flaws: Set<Flaw>
@@ -165,9 +168,12 @@ final class ReferencePortal: AttackTarget {
             oracleAccounts: [account(5), account(6)],
             plaintextSecrets: [
                 "Quarrington", "078-05-1120", "Brackenbury", "219-09-9999", "penicillin anaphylaxis", Self.password,
-            ])
+            ],
+            // A third patient's chart: the IDOR scenario tries the extra records too.
+            otherRecords: [AttackRecord(type: "chart", id: "chart-3", patientID: "p-3")])
         try await seedChart("chart-1", patient: "p-1", person: "Alice Quarrington", ssn: "078-05-1120")
         try await seedChart("chart-2", patient: "p-2", person: "Bartholomew Brackenbury", ssn: "219-09-9999")
+        try await seedChart("chart-3", patient: "p-3", person: "Cressida Vantongeren", ssn: "219-09-9998")
     }
 
     /// A chart whose every field is sealed to (charts, id, field), or stored as text when the flaw says so.
@@ -381,6 +387,73 @@ final class ReferencePortal: AttackTarget {
         }
     }
 
+    /// The largest page `GuardedRecords.list` returns.
+    var maximumListPageSize: Int? { GuardedRecords.maximumPageSize }
+
+    /// Lists charts through `GuardedRecords.list`, from the parameters as a web front end receives
+    /// them: `sort` (`id`, `patient` or a field name, `-` for descending), `filter.patient`,
+    /// `filter.<field>`, `limit` and `cursor`; anything else is an invalid request. Field names go to
+    /// the library, which refuses unknown, encrypted and unreadable ones (audited).
+    func list(type: String, parameters: [String: String], as session: AttackSession) async throws -> AttackResponse {
+        do {
+            guard let authenticated = try await signedIn(session) else {
+                return .refused(refusal(AuthenticationError.sessionEnded))
+            }
+            let principal = authenticated.principal
+            if flaws.contains(.sqlInListParameters), let patient = principal.subject.patientID {
+                return try await pastedList(patient: patient, parameters)
+            }
+            var filters: [RecordFilter] = []
+            var order = RecordOrder.recordID
+            var limit = 50
+            var cursor: String?
+            for (key, value) in parameters {
+                switch key {
+                case "sort":
+                    let descending = value.hasPrefix("-")
+                    let name = descending ? String(value.dropFirst()) : value
+                    let key: RecordOrder.Key =
+                        switch name {
+                        case "id": .recordID
+                        case "patient": .patientID
+                        default: .field(name)
+                        }
+                    order = RecordOrder(key, descending: descending)
+                case "limit":
+                    guard let number = Int(value) else { throw ListParameterError() }
+                    limit = number
+                case "cursor": cursor = value
+                case "filter.patient": filters.append(.patient(value))
+                case let key where key.hasPrefix("filter."):
+                    filters.append(.equals(field: String(key.dropFirst("filter.".count)), value: value))
+                default: throw ListParameterError()
+                }
+            }
+            let page = try await charts.list(
+                as: principal, where: filters, orderBy: order, limit: limit, after: cursor)
+            var values: [String: String] = [:]
+            for record in page.records { values[record.id] = "" }
+            if let next = page.nextCursor { values[AttackResponse.nextCursorKey] = next }
+            return .allowed(values: values)
+        } catch {
+            return .refused(refusal(error))
+        }
+    }
+
+    /// The flaw `sqlInListParameters`: the patient's own charts by hand-built SQL, with the filter
+    /// names and values, the sort key and the limit pasted into the text.
+    private func pastedList(patient: String, _ parameters: [String: String]) async throws -> AttackResponse {
+        var sql = "SELECT \(schema.recordIDColumn) AS id FROM charts WHERE \(schema.patientIDColumn) = ?"
+        for (key, value) in parameters.sorted(by: { $0.key < $1.key }) where key.hasPrefix("filter.") {
+            sql += " AND \(key.dropFirst("filter.".count)) = '\(value)'"
+        }
+        sql += " ORDER BY \(parameters["sort"] ?? schema.recordIDColumn) LIMIT \(parameters["limit"] ?? "50")"
+        let rows = try await attackStorage.execute(sql, [.text(patient)])
+        var values: [String: String] = [:]
+        for case .text(let id)? in rows.map({ $0["id"] }) { values[id] = "" }
+        return .allowed(values: values)
+    }
+
     /// The chart's values, or `nil` when it is missing or refused. (A typed-throws helper: Swift 6.3.1
     /// crashes on `catch .notFoundOrDenied` in an untyped-throws async function.)
     private func chartIfVisible(_ id: String, as principal: AuthenticatedPrincipal) async throws(RecordError)
@@ -484,5 +557,12 @@ final class ReferencePortal: AttackTarget {
         let checkpoints = flaws.contains(.noWitness) ? stored : stored + (try await witness.checkpoints())
         return try await AuditVerifier(chainKey: chainKey, checkpointKey: audit.checkpointPublicKey)
             .verify(auditSink, checkpoints: checkpoints).isIntact
+    }
+}
+
+/// A list parameter the reference portal does not accept (an unknown name, a limit that is not a number).
+struct ListParameterError: Error, PublicErrorMappable {
+    var errorMapping: MappedError {
+        MappedError(.invalidRequest, internalCode: "reference.list_parameter", logMessage: "list parameter refused")
     }
 }

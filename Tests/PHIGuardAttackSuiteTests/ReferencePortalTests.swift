@@ -41,6 +41,11 @@ struct ReferencePortalTests {
                 #expect(result.verdict == .blocked, "\(result.id): \(result.verdict)\n\(result.attempts)")
                 #expect(!result.attempts.isEmpty, "\(result.id) tried nothing")
             }
+            // The fixture's extra record (chart-3) is tried by IDOR too, in every spelling.
+            let idor = report.result(id: "attack-07-idor")?.attempts ?? []
+            #expect(idor.contains { $0.tried == "patient: read another patient's chart as \"chart-3\"" })
+            #expect(idor.filter { $0.tried.hasPrefix("patient: read another patient's chart as ") }.count > 4)
+            #expect(idor.contains { $0.tried == "audit rows for the refused read of chart chart-3" && !$0.breached })
             // The JSON report round-trips.
             let decoded = try JSONDecoder().decode(AttackReport.self, from: try report.json())
             #expect(decoded == report)
@@ -65,6 +70,7 @@ struct ReferencePortalTests {
         (.leakErrors, ["attack-20-error-leakage"]),
         (.noWitness, ["attack-17-audit-tampering"]),
         (.sqlInSearch, ["attack-09-search-injection"]),
+        (.sqlInListParameters, ["attack-09-search-injection"]),
     ]
 
     @Test("the suite can fail: each flaw of the vulnerable portal makes its scenarios succeed", arguments: mutations)

@@ -31,7 +31,6 @@ extension AttackScenario {
         guard let session = try await probe.signIn(fixture.patient) else {
             return .inconclusive(reason: "the fixture patient could not sign in")
         }
-        let type = fixture.otherRecord.type
         let beforeOwn = try await auditCount(probe)
         let own = try await probe.target.perform(
             .read(type: fixture.ownRecord.type, id: fixture.ownRecord.id), as: session)
@@ -42,20 +41,25 @@ extension AttackScenario {
             probe.note("audit rows for the own read", "\(beforeOwn) → \(afterOwn)", breached: afterOwn <= beforeOwn)
         }
         let missing = "zz-attack-missing-\(UInt32.random(in: 100_000...999_999))"
-        for (other, absent) in zip(spellings(fixture.otherRecord.id), spellings(missing)) {
-            let before = try await auditCount(probe)
-            let forbidden = try await probe.target.perform(.read(type: type, id: other), as: session)
-            let after = try await auditCount(probe)
-            let nothing = try await probe.target.perform(.read(type: type, id: absent), as: session)
-            probe.expectRefused("patient: read another patient's \(type) as \(other.debugDescription)", forbidden)
-            if let one = forbidden.refusal, let two = nothing.refusal, one.visible != two.visible {
-                probe.note(
-                    "compare with a missing id spelled the same way",
-                    "forbidden: \(one.visible) / missing: \(two.visible)",
-                    breached: true)
-            }
-            if other == fixture.otherRecord.id, let before, let after {
-                probe.note("audit rows for the refused read", "\(before) → \(after)", breached: after <= before)
+        for record in [fixture.otherRecord] + fixture.otherRecords {
+            let type = record.type
+            for (other, absent) in zip(spellings(record.id), spellings(missing)) {
+                let before = try await auditCount(probe)
+                let forbidden = try await probe.target.perform(.read(type: type, id: other), as: session)
+                let after = try await auditCount(probe)
+                let nothing = try await probe.target.perform(.read(type: type, id: absent), as: session)
+                probe.expectRefused("patient: read another patient's \(type) as \(other.debugDescription)", forbidden)
+                if let one = forbidden.refusal, let two = nothing.refusal, one.visible != two.visible {
+                    probe.note(
+                        "compare with a missing \(type) id spelled the same way",
+                        "forbidden: \(one.visible) / missing: \(two.visible)",
+                        breached: true)
+                }
+                if other == record.id, let before, let after {
+                    probe.note(
+                        "audit rows for the refused read of \(type) \(record.id)", "\(before) → \(after)",
+                        breached: after <= before)
+                }
             }
         }
         return nil
