@@ -90,7 +90,9 @@ final class PortalAttackTarget: AttackTarget {
         if let database {
             let client = try PortalTestDatabase.client(url: database.url)
             postgres = (database, Task { await client.run() })
-            attackStorage = PostgresAttackStorage(client: client, layout: .phiguardPostgres(records: records))
+            attackStorage = PostgresAttackStorage(
+                client: client, layout: .phiguardPostgres(records: records),
+                dataDirectory: ProcessInfo.processInfo.environment["PHIGUARD_TEST_POSTGRES_DATA"])
         } else {
             postgres = nil
             attackStorage = try await SQLiteAttackStorage.open(
