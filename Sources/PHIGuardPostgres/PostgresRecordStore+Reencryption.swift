@@ -223,7 +223,8 @@ public struct PostgresReencryptionCheckpointStore: ReencryptionCheckpointStore {
     /// Records that the job is done: its row is removed.
     public func finish() async throws {
         _ = try await store.execute(
-            SQLStatement(text: "DELETE FROM phiguard_reencryption_checkpoints WHERE job = $1", parameters: [.text(job)]))
+            SQLStatement(text: "DELETE FROM phiguard_reencryption_checkpoints WHERE job = $1", parameters: [.text(job)])
+        )
     }
 
     /// The position saved last, or `nil` (no row, or begun without a position).

@@ -140,7 +140,11 @@ struct PostgresReencryptionSourceTests {
         final class Flag: @unchecked Sendable {
             private let lock = NSLock()
             private var value = false
-            func set() -> Bool { lock.withLock { defer { value = true }; return !value } }
+            func set() -> Bool {
+                lock.withLock {
+                    defer { value = true }; return !value
+                }
+            }
         }
 
         func fields(after position: FieldContext?, limit: Int) async throws -> [StoredField] {
@@ -156,7 +160,8 @@ struct PostgresReencryptionSourceTests {
         }
     }
 
-    @Test("a cell the application rewrote between the job's read and write is counted changedConcurrently, not clobbered")
+    @Test(
+        "a cell the application rewrote between the job's read and write is counted changedConcurrently, not clobbered")
     func concurrentChangeIsNotClobbered() async throws {
         try await Self.withFixture { fixture in
             let source = fixture.store.reencryptionSource(schemas: [fixture.notes, fixture.charts])
@@ -203,7 +208,8 @@ struct PostgresReencryptionSourceTests {
                 return
             }
             tampered[tampered.count - 1] ^= 0x01
-            #expect(try await store.update("r-005", patientID: "p-5", columns: ["body": .bytes(tampered)], schema: notes))
+            #expect(
+                try await store.update("r-005", patientID: "p-5", columns: ["body": .bytes(tampered)], schema: notes))
             let rotated = try Self.rotated(fixture.old)
             let report = try await ReencryptionJob(encryptor: rotated, source: source, batchSize: 500).run()
             let bad = FieldContext(table: notes.table, recordID: "r-005", field: "body")

@@ -1,7 +1,6 @@
 import Foundation
 import PHIGuardFieldEncryption
 import PHIGuardKeys
-import PHIGuardPostgres
 import PHIGuardRecords
 import Synchronization
 import Testing
