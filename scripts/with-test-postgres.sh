@@ -29,7 +29,14 @@ fi
 as_owner=()
 datadir=$(mktemp -d /tmp/phiguard-pg.XXXXXX)
 if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    if ! id postgres >/dev/null 2>&1; then
+        # A `postgres` group left without its user (the user was removed) makes a plain useradd fail.
+        if getent group postgres >/dev/null; then
+            useradd --system --no-create-home -g postgres postgres
+        else
+            useradd --system --no-create-home postgres
+        fi
+    fi
     chown postgres "$datadir"
     as_owner=(runuser -u postgres --)
 fi
