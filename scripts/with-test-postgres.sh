@@ -9,9 +9,11 @@
 #   PHIGUARD_POSTGRES_URL=postgres://phiguard@127.0.0.1:PORT/phiguard?sslmode=verify-full&sslrootcert=CA
 #   PHIGUARD_TEST_POSTGRES_CA=CA               the throwaway CA (PEM) that signed the server certificate
 #   PHIGUARD_TEST_POSTGRES_WRONG_CA=OTHER      a second throwaway CA that signed nothing the server has
+#   PHIGUARD_TEST_POSTGRES_DATA=DIR            the server's data directory (readable by the tests: the
+#                                              attack suite scans its relation files and WAL at rest)
 #
 # (trust auth, loopback only). If PHIGUARD_POSTGRES_URL is already set, the command runs against that
-# server and the other two variables are passed through as they are.
+# server and the other variables are passed through as they are.
 # The cluster runs as a non-root user (the `postgres` account the Debian package creates) when
 # this script runs as root, because PostgreSQL refuses to run as root.
 set -euo pipefail
@@ -27,7 +29,14 @@ fi
 as_owner=()
 datadir=$(mktemp -d /tmp/phiguard-pg.XXXXXX)
 if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    if ! id postgres >/dev/null 2>&1; then
+        # A `postgres` group left without its user (the user was removed) makes a plain useradd fail.
+        if getent group postgres >/dev/null; then
+            useradd --system --no-create-home -g postgres postgres
+        else
+            useradd --system --no-create-home postgres
+        fi
+    fi
     chown postgres "$datadir"
     as_owner=(runuser -u postgres --)
 fi
@@ -72,6 +81,7 @@ PGSSLMODE=verify-full PGSSLROOTCERT="$tls/ca.pem" \
 export PHIGUARD_POSTGRES_URL="postgres://phiguard@127.0.0.1:$port/phiguard?sslmode=verify-full&sslrootcert=$tls/ca.pem"
 export PHIGUARD_TEST_POSTGRES_CA="$tls/ca.pem"
 export PHIGUARD_TEST_POSTGRES_WRONG_CA="$tls/wrong-ca.pem"
+export PHIGUARD_TEST_POSTGRES_DATA="$datadir/data"
 echo "PostgreSQL test server on 127.0.0.1:$port, TLS only (data and throwaway CA in $datadir)"
 set +e
 "$@"

@@ -15,8 +15,10 @@ struct KeysCommand: AsyncParsableCommand {
                 Adds a new active key to field.keys (the old one stays, retired) and moves every envelope of \
                 the patient index and the charts to it with ReencryptionJob, checkpointing in the database \
                 after each batch. Safe to interrupt at any point, even with kill -9: run it again and it \
-                resumes the same rotation (it never starts a second one while one is unfinished). Restart \
-                other running portal instances afterwards.
+                resumes the same rotation (it never starts a second one while one is unfinished). The same on \
+                SQLite and PostgreSQL (--database-url), where the checkpoint row is shared by every instance. \
+                Restart other running portal instances afterwards: until then they hold the old key, and a \
+                field already under the new one is refused there (nothing is written).
                 """)
 
         @OptionGroup var options: PortalOptions

@@ -58,6 +58,10 @@ public final class PortalAttackTarget: AttackTarget {
     let reporter = ErrorReporter(logger: quiet)
     /// The attacker's own way into the stored bytes (the SQLite file, or the PostgreSQL client given).
     public let attackStorage: any AttackStorage
+    /// The policy file the portal runs (a fault's second portal opens the same one).
+    let policyPath: String
+    /// The PostgreSQL database's URL, if the portal runs on one.
+    let postgresURL: String?
     /// The runner of the PostgreSQL client given to ``init(policyPath:patientCount:postgres:flawedExport:)``.
     let postgresRunner: Task<Void, Never>?
 
@@ -71,11 +75,15 @@ public final class PortalAttackTarget: AttackTarget {
         public let url: String
         /// A client of the same database, for the tampering scenarios (`PostgresAttackStorage`).
         public let client: PostgresClient
+        /// The server's data directory, when the caller can read it (a throwaway test server): attack 16
+        /// then scans its relation files and WAL; `nil` makes attack 16 not applicable.
+        public let dataDirectory: String?
 
-        /// A database and a client of it.
-        public init(url: String, client: PostgresClient) {
+        /// A database, a client of it and, optionally, the server's data directory.
+        public init(url: String, client: PostgresClient, dataDirectory: String? = nil) {
             self.url = url
             self.client = client
+            self.dataDirectory = dataDirectory
         }
     }
 
@@ -88,6 +96,8 @@ public final class PortalAttackTarget: AttackTarget {
         flawedExport: Bool = false
     ) async throws {
         self.flawedExport = flawedExport
+        self.policyPath = policyPath
+        postgresURL = database?.url
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "portal-attacks-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -109,7 +119,8 @@ public final class PortalAttackTarget: AttackTarget {
         if let database {
             let client = database.client
             postgresRunner = Task { await client.run() }
-            attackStorage = PostgresAttackStorage(client: client, layout: .phiguardPostgres(records: records))
+            attackStorage = PostgresAttackStorage(
+                client: client, layout: .phiguardPostgres(records: records), dataDirectory: database.dataDirectory)
         } else {
             postgresRunner = nil
             attackStorage = try await SQLiteAttackStorage.open(
@@ -133,7 +144,12 @@ public final class PortalAttackTarget: AttackTarget {
             // dr.grey's care team holds p-1 and p-2; dr.shaw (physician, may break the glass) neither.
             clinician: account("dr.grey"), emergencyUser: account("dr.shaw"), adminClinician: account("dr.admin"),
             bruteForceVictim: account("carol"), oracleAccounts: [account("desk.dan"), account("bill.bea")],
-            plaintextSecrets: secrets + [Self.password])
+            plaintextSecrets: secrets + [Self.password],
+            // Attack 7 also asks for bob's (p-2) seeded note and message, in every spelling.
+            otherRecords: [
+                AttackRecord(type: "note", id: "note-p-2-1", patientID: "p-2"),
+                AttackRecord(type: "message", id: "msg-p-2-1", patientID: "p-2"),
+            ])
     }
 
     /// Closes the portal and deletes the temporary directory (a PostgreSQL database given stays: its
@@ -156,6 +172,15 @@ public final class PortalAttackTarget: AttackTarget {
     }
 
     // MARK: AttackTarget
+
+    /// A note or message as values (what the client is shown of it).
+    static func values(of note: PortalNote) -> [String: String] {
+        var values = ["id": note.id, "patient": note.patientID]
+        values["author"] = note.author
+        values["date"] = note.date
+        values["body"] = note.body
+        return values
+    }
 
     /// `Portal.signIn` (replacing a presented session, as a cookie would).
     public func signIn(loginName: String, password: String, clientAddress: String, presenting presented: AttackSession?)
@@ -192,10 +217,19 @@ public final class PortalAttackTarget: AttackTarget {
         return try await portal.demoCode(loginName: account.loginName)
     }
 
-    /// A chart read, update (one field per request), or the patient list; no record delete.
+    /// A chart, note or message read, a chart update (one field per request), or the patient list; no
+    /// record delete.
     public func perform(_ operation: RecordOperation, as session: AttackSession) async throws -> AttackResponse {
         do {
             switch operation {
+            case .read("note", let id):
+                // A note is read under its patient, as the front ends ask for it (the other patient's).
+                return .allowed(
+                    values: Self.values(
+                        of: try await portal.note(
+                            token: session.token, patientID: fixture.otherRecord.patientID, noteID: id)))
+            case .read("message", let id):
+                return .allowed(values: Self.values(of: try await portal.message(token: session.token, messageID: id)))
             case .read(_, let id):
                 let chart = try await portal.chart(token: session.token, patientID: id)
                 var values = chart.identity

@@ -5,6 +5,7 @@ internal import PHIGuardAuthentication
 public import PHIGuardErrors
 internal import PHIGuardFieldEncryption
 internal import PHIGuardKeys
+internal import PHIGuardPostgres
 internal import PHIGuardRecords
 internal import PHIGuardSQLite
 
@@ -43,9 +44,6 @@ public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappab
     /// Some envelopes decrypt under no key of `field.keys` (their count): the rotation is left
     /// unfinished, and the old keys stay.
     case unreadableFields(Int)
-    /// The portal runs on PostgreSQL: rotation has an SQLite source and checkpoint store only so far
-    /// (nothing is changed; rotate with the library's `ReencryptionJob` over a PostgreSQL source).
-    case needsSQLiteDeployment
 
     /// A fixed public problem; the count goes to the log only.
     public var errorMapping: MappedError {
@@ -55,20 +53,11 @@ public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappab
                 .portalRotationIncomplete, internalCode: "portal.rotation_unreadable",
                 logMessage: "envelopes no key of field.keys opens; rotation left unfinished",
                 context: ["count": .value(String(count))])
-        case .needsSQLiteDeployment:
-            MappedError(
-                .portalRotationUnsupported, internalCode: "portal.rotation_postgres",
-                logMessage: "keys rotate runs on the SQLite deployment only; nothing changed")
         }
     }
 }
 
 extension PublicProblem {
-    /// 501: this deployment cannot rotate its keys from the portal (PostgreSQL); nothing was changed.
-    public static let portalRotationUnsupported = PublicProblem(
-        code: "rotation_unsupported", status: 501, title: "Key rotation not available",
-        detail: "This deployment cannot rotate keys from the portal; nothing was changed.")
-
     /// 503: a key rotation stopped short (some stored values open under no key); rerun after the fix.
     public static let portalRotationIncomplete = PublicProblem(
         code: "rotation_incomplete", status: 503, title: "Key rotation incomplete",
@@ -81,8 +70,9 @@ extension Portal {
 
     /// Moves every PHI envelope (patient index, charts, notes, messages) to a new field key, through
     /// `ReencryptionJob` (decrypt, re-encrypt, verify, compare-and-swap write) with its checkpoint in
-    /// the database (`SQLiteReencryptionCheckpointStore`). Admins only; the refusal and the rotation
-    /// are audited (`AuditEvent.keyRotated`).
+    /// the database (`SQLiteReencryptionCheckpointStore`, or on PostgreSQL
+    /// `PostgresReencryptionCheckpointStore` over `PostgresRecordStore.reencryptionSource`: the same
+    /// steps either way). Admins only; the refusal and the rotation are audited (`AuditEvent.keyRotated`).
     ///
     /// Crash-safe in every step, so a `kill -9` anywhere followed by a rerun loses nothing:
     /// 1. the rotation's checkpoint row is written first, naming the new key id;
@@ -95,8 +85,13 @@ extension Portal {
     ///    portal instance that wrote it had loaded the old keyring); then the checkpoint row goes.
     ///
     /// The old key stays in `field.keys` as retired: TOTP secrets and break-glass justifications are
-    /// sealed with the same keyring and are not moved by this rotation. Other running portal
-    /// instances must be restarted afterwards to read the new key.
+    /// sealed with the same keyring and are not moved by this rotation.
+    ///
+    /// Other running portal instances (PostgreSQL: every instance sharing the database) keep the
+    /// keyring they loaded at ``open(_:creating:)`` and must be restarted afterwards: until then,
+    /// what they write is under the old key (a rotation still running moves it in its sweep; after
+    /// it, the retired key keeps it readable and the next rotation moves it), and a field already
+    /// under the new key fails closed there (the read is refused with a typed error, nothing is written).
     public func rotateKeys(
         token: String?, batchSize: Int = 200, progress: @Sendable (PortalKeyRotationProgress) -> Void = { _ in }
     ) async throws -> PortalKeyRotationResult {
@@ -115,14 +110,12 @@ extension Portal {
         var keyring: Keyring
         do { keyring = try directory.fieldKeyring() } catch { throw PortalError(error) }
         let previousKeyID = keyring.activeKeyID
-        guard case .sqlite(let storage) = storage, let recordStore = recordStore as? SQLiteRecordStore else {
-            throw PortalKeyRotationError.needsSQLiteDeployment
-        }
-        let pending = try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: storage)
-            .first { $0.hasPrefix(Self.rotationJobPrefix) }
+        let rotation = try RotationStores(
+            storage: storage, recordStore: recordStore,
+            schemas: [patientIndex.schema, charts.schema, notes.schema, messages.schema])
+        let pending = try await rotation.unfinishedJobs().first { $0.hasPrefix(Self.rotationJobPrefix) }
         let target = pending.map { String($0.dropFirst(Self.rotationJobPrefix.count)) } ?? newKeyID(keyring, at: now)
-        let checkpoints = try await SQLiteReencryptionCheckpointStore.open(
-            in: storage, job: Self.rotationJobPrefix + target)
+        let checkpoints = try await rotation.checkpoints(job: Self.rotationJobPrefix + target)
         if pending == nil { try await checkpoints.begin() }
         if !keyring.keys.contains(where: { $0.id == target }) {
             keyring = try keyring.rotated(to: try FieldKey.generate(id: target))
@@ -135,15 +128,14 @@ extension Portal {
         }
 
         let rotated = FieldEncryptor(keyring: keyring, logger: configuration.logger)
-        let source = try recordStore.reencryptionSource(
-            schemas: [patientIndex.schema, charts.schema, notes.schema, messages.schema])
-        let total = try await source.fieldCount()
+        let source = rotation.source
+        let total = try await rotation.fieldCount()
         var walked = 0
-        if let position = try await checkpoints.load() { walked = try await source.fieldCount(through: position) }
+        if let position = try await checkpoints.load() { walked = try await rotation.fieldCount(through: position) }
         let walkedBefore = walked
         let activeKeyID = keyring.activeKeyID
         let main = try await ReencryptionJob(
-            encryptor: rotated, source: source, checkpoints: checkpoints, batchSize: batchSize
+            encryptor: rotated, source: source, checkpoints: checkpoints.store, batchSize: batchSize
         ).run { report in
             progress(
                 PortalKeyRotationProgress(
@@ -180,5 +172,90 @@ extension Portal {
             suffix += 1
         }
         return candidate
+    }
+}
+
+/// The re-encryption source and checkpoint store of the portal's database: the SQLite ones
+/// (`PHIGuardSQLite`) or their PostgreSQL twins (`PHIGuardPostgres`), behind the few calls
+/// ``Portal/rotateKeys(token:batchSize:progress:)`` makes, so its steps are the same on both.
+enum RotationStores {
+    case sqlite(SQLiteDatabase, SQLiteRecordReencryptionSource)
+    case postgres(PostgresRecordStore, PostgresRecordReencryptionSource)
+
+    /// One job's checkpoint: the SQLite or PostgreSQL store.
+    enum Checkpoints {
+        case sqlite(SQLiteReencryptionCheckpointStore)
+        case postgres(PostgresReencryptionCheckpointStore)
+
+        var store: any ReencryptionCheckpointStore {
+            switch self {
+            case .sqlite(let store): store
+            case .postgres(let store): store
+            }
+        }
+
+        func begin() async throws {
+            switch self {
+            case .sqlite(let store): try await store.begin()
+            case .postgres(let store): try await store.begin()
+            }
+        }
+
+        func finish() async throws {
+            switch self {
+            case .sqlite(let store): try await store.finish()
+            case .postgres(let store): try await store.finish()
+            }
+        }
+
+        func load() async throws -> FieldContext? { try await store.load() }
+    }
+
+    /// The stores of `storage`, whose record store `recordStore` is (the one `PortalStores` opened there).
+    init(storage: PortalDatabase, recordStore: any RecordStore, schemas: [RecordSchema]) throws {
+        switch (storage, recordStore) {
+        case (.sqlite(let database), let store as SQLiteRecordStore):
+            self = .sqlite(database, try store.reencryptionSource(schemas: schemas))
+        case (.postgres, let store as PostgresRecordStore):
+            self = .postgres(store, store.reencryptionSource(schemas: schemas))
+        default:
+            // Not reached: `PortalStores` opens the record store in the same database.
+            throw PortalError.notInitialized
+        }
+    }
+
+    var source: any ReencryptionSource {
+        switch self {
+        case .sqlite(_, let source): source
+        case .postgres(_, let source): source
+        }
+    }
+
+    func fieldCount() async throws -> Int {
+        switch self {
+        case .sqlite(_, let source): try await source.fieldCount()
+        case .postgres(_, let source): try await source.fieldCount()
+        }
+    }
+
+    func fieldCount(through position: FieldContext) async throws -> Int {
+        switch self {
+        case .sqlite(_, let source): try await source.fieldCount(through: position)
+        case .postgres(_, let source): try await source.fieldCount(through: position)
+        }
+    }
+
+    func unfinishedJobs() async throws -> [String] {
+        switch self {
+        case .sqlite(let database, _): try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: database)
+        case .postgres(let store, _): try await PostgresReencryptionCheckpointStore.unfinishedJobs(in: store)
+        }
+    }
+
+    func checkpoints(job: String) async throws -> Checkpoints {
+        switch self {
+        case .sqlite(let database, _): .sqlite(try await SQLiteReencryptionCheckpointStore.open(in: database, job: job))
+        case .postgres(let store, _): .postgres(try await PostgresReencryptionCheckpointStore.open(in: store, job: job))
+        }
     }
 }

@@ -23,8 +23,12 @@ public protocol AttackStorage: Sendable {
     /// Where things are: PHIGuard's own tables and the app's record tables.
     var layout: AttackStorageLayout { get }
     /// The files the database keeps on disk (the main file, its WAL and shared-memory files), or
-    /// empty for a server database the test cannot read the files of.
+    /// empty for a server database the test cannot read the files of. Read after
+    /// ``prepareFilesAtRest()``.
     var filesAtRest: [String] { get }
+    /// Brings what the database holds to its files before they are scanned (PostgreSQL: a
+    /// `CHECKPOINT`, and which database directory is this one). Nothing by default.
+    func prepareFilesAtRest() async throws
     /// The placeholder of bind number `index` (1-based): `?` for SQLite, `$1` for PostgreSQL.
     func placeholder(_ index: Int) -> String
     /// Runs one statement with `binds`; the rows it returns (column name → value).
@@ -107,6 +111,9 @@ public struct AttackRecordTable: Sendable, Hashable {
 }
 
 extension AttackStorage {
+    /// Nothing: the files are complete as they are (SQLite writes through on commit).
+    public func prepareFilesAtRest() async throws {}
+
     /// A JSON array of strings (`SQLiteSessionStore`'s roles column).
     public func rolesValue(_ roles: [String]) -> AttackSQLValue {
         let encoded = (try? JSONEncoder().encode(roles)).map { String(decoding: $0, as: UTF8.self) }

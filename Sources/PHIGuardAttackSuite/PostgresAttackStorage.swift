@@ -1,11 +1,14 @@
 import Foundation
 import NIOCore
 public import PostgresNIO
+import Synchronization
 
 /// ``AttackStorage`` over a PostgreSQL database, on a `PostgresClient` of its own.
 ///
 /// ```swift
-/// let storage = PostgresAttackStorage(client: attackerClient, layout: .phiguardPostgres(records: ["chart": chartTable]))
+/// let storage = PostgresAttackStorage(
+///     client: attackerClient, layout: .phiguardPostgres(records: ["chart": chartTable]),
+///     dataDirectory: ProcessInfo.processInfo.environment["PHIGUARD_TEST_POSTGRES_DATA"])
 /// ```
 ///
 /// Text, integer and null binds are sent untyped (PostgreSQL infers the type from the column, as
@@ -13,19 +16,58 @@ public import PostgresNIO
 /// bytes are sent as `bytea`. Read back: integers as ``AttackSQLValue/integer(_:)``, `bytea` as
 /// ``AttackSQLValue/blob(_:)``, text as ``AttackSQLValue/text(_:)``, booleans as the text `true` /
 /// `false` and text arrays as their literal (`{a,b}`): each binds back into its column unchanged.
-/// The server's files are not readable from a test, so ``filesAtRest`` is empty (the data-at-rest
-/// scenario is not applicable; scan the rows instead).
+///
+/// The server's files at rest are scanned only when the test can read the server's data directory
+/// (`dataDirectory`: a throwaway server the test started, as `scripts/with-test-postgres.sh` does,
+/// exporting it as `PHIGUARD_TEST_POSTGRES_DATA`). Then ``prepareFilesAtRest()`` issues a
+/// `CHECKPOINT` (every dirty page written to the relation files; the role needs `pg_checkpoint` or
+/// superuser) and looks up the database's directory, and ``filesAtRest`` lists the relation files
+/// of this database (`base/<oid>/`) and every WAL segment (`pg_wal/`, 16 MiB each, as many as the
+/// server keeps: bounded by `max_wal_size`). Without it ``filesAtRest`` is empty and the
+/// data-at-rest scenario is not applicable (scan the rows instead).
 public final class PostgresAttackStorage: AttackStorage {
     /// Where things are.
     public let layout: AttackStorageLayout
-    /// Empty: the server's files are not the test's to read.
-    public var filesAtRest: [String] { [] }
+    /// The server's data directory, if the test may read it.
+    public let dataDirectory: String?
     private let client: PostgresClient
+    /// `base/<oid>` of this database, once ``prepareFilesAtRest()`` has looked it up.
+    private let databaseDirectory = Mutex<String?>(nil)
 
-    /// Storage over `client` (which the caller runs and owns), with `layout`.
-    public init(client: PostgresClient, layout: AttackStorageLayout) {
+    /// Storage over `client` (which the caller runs and owns), with `layout`; `dataDirectory` is the
+    /// server's data directory, if the test can read it (for the data-at-rest scan).
+    public init(client: PostgresClient, layout: AttackStorageLayout, dataDirectory: String? = nil) {
         self.client = client
         self.layout = layout
+        self.dataDirectory = dataDirectory
+    }
+
+    /// The relation files of this database and the WAL segments, after ``prepareFilesAtRest()``;
+    /// empty without a data directory (or before).
+    public var filesAtRest: [String] {
+        guard let dataDirectory, let database = databaseDirectory.withLock({ $0 }) else { return [] }
+        let manager = FileManager.default
+        var files: [String] = []
+        for folder in [database, dataDirectory + "/pg_wal"] {
+            let names = (try? manager.contentsOfDirectory(atPath: folder)) ?? []
+            for name in names.sorted() {
+                let path = folder + "/" + name
+                var isDirectory: ObjCBool = false
+                if manager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    files.append(path)
+                }
+            }
+        }
+        return files
+    }
+
+    /// With a data directory: `CHECKPOINT`, then this database's directory (`base/<oid>`).
+    public func prepareFilesAtRest() async throws {
+        guard let dataDirectory else { return }
+        _ = try await execute("CHECKPOINT", [])
+        let rows = try await execute("SELECT oid::int8 AS oid FROM pg_database WHERE datname = current_database()", [])
+        guard case .integer(let oid)? = rows.first?["oid"] else { return }
+        databaseDirectory.withLock { $0 = dataDirectory + "/base/\(oid)" }
     }
 
     /// `$index`.

@@ -47,10 +47,31 @@ struct PatientPortalKeyRotationTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("portal.sqlite").path
-        let common = [
-            "--database", database, "--keys", directory.appendingPathComponent("keys").path, "--session-file",
-            directory.appendingPathComponent("session").path,
-        ]
+        try Self.killAndRerun(
+            directory: directory, storage: [], keyIDCounts: { try Self.keyIDCounts(database) },
+            checkpointRows: {
+                try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints")
+            })
+        // And the audit log still verifies with the admin CLI.
+        let verify = try BuiltProduct.run(
+            "phiguard",
+            ["audit", "verify", "--sqlite", database, "--keys", directory.appendingPathComponent("keys").path])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
+    /// Inits a portal of 60 patients on `storage`, starts `keys rotate` in batches of 5, kills it
+    /// with SIGKILL once it shows progress, checks the mixed state, reruns it, and checks that every
+    /// chart reads as before and every envelope is under the new key.
+    static func killAndRerun(
+        directory: URL, storage: [String], keyIDCounts: () throws -> [String: Int],
+        checkpointRows: () throws -> String
+    ) throws {
+        let common =
+            storage + [
+                "--database", directory.appendingPathComponent("portal.sqlite").path,
+                "--keys", directory.appendingPathComponent("keys").path, "--session-file",
+                directory.appendingPathComponent("session").path,
+            ]
         func run(_ arguments: [String], input: String = "") throws -> BuiltProduct.Run {
             try BuiltProduct.run("PatientPortal", arguments + common, input: input)
         }
@@ -62,7 +83,7 @@ struct PatientPortalKeyRotationTests {
         let patients = 60
         try #require(try run(["init", "--patients", "\(patients)"], input: Self.password + "\n").status == 0)
         let fields = patients * (Self.indexColumns.count + Self.chartColumns.count) + Self.seededNoteFields
-        let original = try Self.keyIDCounts(database)
+        let original = try keyIDCounts()
         #expect(original == ["field-1": fields])
 
         // The charts as the physician (care team p-1, p-2, p-4…p-40) and the billing clerk see them.
@@ -105,28 +126,21 @@ struct PatientPortalKeyRotationTests {
         try #require(progress.contains("Re-encrypting ["), "no progress before the kill: \(progress)")
 
         // Killed mid-run: some envelopes under the new key, the rest still under field-1.
-        let midway = try Self.keyIDCounts(database)
+        let midway = try keyIDCounts()
         let newKey = try #require(midway.keys.first { $0 != "field-1" }, "nothing re-encrypted before the kill")
         #expect((midway["field-1"] ?? 0) > 0, "the run finished before the kill: \(midway)")
         #expect(midway.values.reduce(0, +) == fields)
-        #expect(
-            try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints") == "1")
+        #expect(try checkpointRows() == "1")
 
         // The rerun resumes the same rotation and finishes it.
         let rerun = try run(["keys", "rotate", "--batch-size", "50"])
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(rerun.stdout.contains("Key rotation resumed and complete: \(fields) PHI fields under key \(newKey)"))
         #expect(rerun.stderr.contains("100% \(fields)/\(fields) fields"))
-        #expect(try Self.keyIDCounts(database) == [newKey: fields])
-        #expect(
-            try PatientPortalTests.sqlite(database, "SELECT count(*) FROM phiguard_reencryption_checkpoints") == "0")
+        #expect(try keyIDCounts() == [newKey: fields])
+        #expect(try checkpointRows() == "0")
 
         // Every chart reads exactly as before the rotation.
         #expect(try charts() == before)
-        // And the audit log still verifies with the admin CLI.
-        let verify = try BuiltProduct.run(
-            "phiguard",
-            ["audit", "verify", "--sqlite", database, "--keys", directory.appendingPathComponent("keys").path])
-        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 }

@@ -1,6 +1,7 @@
 import PHIGuardAttackSuite
 import PHIGuardErrors
 import PHIGuardRecords
+import PortalAttacks
 import PortalCore
 import Testing
 
@@ -19,9 +20,9 @@ struct PortalAttackDetailTests {
 
     @Test("attack 9 sends hostile sort, filter, limit and cursor parameters; each is refused with a 400 or inert")
     func listParameters() async throws {
-        let target = try await PortalAttackTarget()
+        let target = try await PortalAttackTarget.forTests()
         let attempts = try await Self.attempts("attack-09-search-injection", against: target)
-        await target.close()
+        await target.closeForTests()
         let lists = attempts.filter { $0.tried.contains(" lists chart with ") }
         for parameter in ["sort=", "filter.", "limit=", "cursor="] {
             #expect(lists.contains { $0.tried.contains(parameter) }, "no list attempt with \(parameter)")
@@ -66,9 +67,9 @@ struct PortalAttackDetailTests {
     @Test(
         "attack 20 reproduces a damaged database file and a garbage key file; each answer is generic with a reference")
     func faults() async throws {
-        let target = try await PortalAttackTarget()
+        let target = try await PortalAttackTarget.forTests()
         let attempts = try await Self.attempts("attack-20-error-leakage", against: target)
-        await target.close()
+        await target.closeForTests()
         for fault in ["corruptDatabaseFile", "unreadableKeys"] {
             #expect(attempts.contains { $0.tried == "read under \(fault)" && $0.got.hasPrefix("refused: 5") })
             #expect(attempts.contains { $0.tried == "read after undoing \(fault) (control)" })
@@ -86,9 +87,9 @@ struct PortalAttackDetailTests {
 struct PortalPostgresAttackDetailTests {
     @Test("attack 20 reproduces an unreachable server and a garbage key file; the file fault does not apply")
     func faults() async throws {
-        let target = try await PortalAttackTarget(onPostgres: true)
+        let target = try await PortalAttackTarget.forTests(onPostgres: true)
         let attempts = try await PortalAttackDetailTests.attempts("attack-20-error-leakage", against: target)
-        await target.close()
+        await target.closeForTests()
         for fault in ["databaseUnavailable", "unreadableKeys"] {
             #expect(attempts.contains { $0.tried == "read under \(fault)" && $0.got.hasPrefix("refused: 5") })
         }

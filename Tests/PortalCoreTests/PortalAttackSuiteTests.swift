@@ -1,13 +1,7 @@
 import Foundation
 import PHIGuardAttackSuite
-import PHIGuardTestSupport
 import PortalAttacks
 import Testing
-
-extension PortalAttackTarget {
-    /// The repository's hospital policy (the one the demo and the CLI use).
-    static let hospitalPolicy = Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path
-}
 
 @Suite("Attack suite against the complete portal (PortalCore on a real SQLite file)", .serialized)
 struct PortalAttackSuiteTests {
@@ -18,9 +12,9 @@ struct PortalAttackSuiteTests {
 
     @Test("every applicable attack is blocked; exactly the expected ones are not applicable")
     func everyAttackBlocked() async throws {
-        let target = try await PortalAttackTarget(policyPath: PortalAttackTarget.hospitalPolicy)
+        let target = try await PortalAttackTarget.forTests()
         let report = await AttackSuite.run(against: target)
-        await target.close()
+        await target.closeForTests()
         print(report.table)
         Self.expectBlocked(report, notApplicable: Self.expectedNotApplicable)
     }
@@ -43,10 +37,10 @@ struct PortalAttackSuiteTests {
 
     @Test("attack 10 fails against the flawed export that writes where the path says")
     func flawedExportCaught() async throws {
-        let target = try await PortalAttackTarget(policyPath: PortalAttackTarget.hospitalPolicy, flawedExport: true)
+        let target = try await PortalAttackTarget.forTests(flawedExport: true)
         let scenario = try #require(AttackSuite.scenario(id: "attack-10-export-path-traversal"))
         let result = await scenario.run(against: target)
-        await target.close()
+        await target.closeForTests()
         guard case .succeeded(let evidence) = result.verdict else {
             Issue.record("expected the scenario to succeed against the flawed export: \(result.verdict)")
             return
@@ -62,10 +56,14 @@ struct PortalAttackSuiteTests {
     "Attack suite against the complete portal on PostgreSQL (PostgresAttackStorage)", .serialized,
     .enabled(if: PortalTestDatabase.enabled))
 struct PortalPostgresAttackSuiteTests {
-    /// As on SQLite, plus 16: the server's files are not readable from the test (the rows are
-    /// scanned instead by `PortalPostgresTests.rowsAtRest`).
+    /// As on SQLite. Attack 16 scans the server's relation files and WAL when the test can read its
+    /// data directory (`PHIGUARD_TEST_POSTGRES_DATA`, set by `scripts/with-test-postgres.sh`); against
+    /// a server of someone else's it is not applicable (the rows are scanned instead by
+    /// `PortalPostgresTests.rowsAtRest`).
     static let expectedNotApplicable =
-        PortalAttackSuiteTests.expectedNotApplicable.union(["attack-16-data-at-rest"])
+        ProcessInfo.processInfo.environment["PHIGUARD_TEST_POSTGRES_DATA"] == nil
+        ? PortalAttackSuiteTests.expectedNotApplicable.union(["attack-16-data-at-rest"])
+        : PortalAttackSuiteTests.expectedNotApplicable
 
     /// The scenarios run one at a time, and before each the harness empties the rate-limit table:
     /// `PostgresRateLimitStore` counts on the server's clock (one clock for every instance), which the
@@ -74,18 +72,14 @@ struct PortalPostgresAttackSuiteTests {
     /// credential stuffing (12) are still throttled by the server-clock limiter itself.
     @Test("every applicable attack is blocked on PostgreSQL; exactly the expected ones are not applicable")
     func everyAttackBlocked() async throws {
-        let database = try await PortalTestDatabase.create()
-        let target = try await PortalAttackTarget(
-            policyPath: PortalAttackTarget.hospitalPolicy,
-            postgres: .init(url: database.url, client: try PortalTestDatabase.client(url: database.url)))
+        let target = try await PortalAttackTarget.forTests(onPostgres: true)
         var results: [AttackResult] = []
         for scenario in AttackSuite.all {
             _ = try await target.attackStorage.execute("DELETE FROM phiguard_rate_limits", [])
             results += await AttackSuite.run(against: target, scenarios: [scenario]).results
         }
         let report = AttackReport(results: results)
-        await target.close()
-        await database.drop()
+        await target.closeForTests()
         print(report.table)
         PortalAttackSuiteTests.expectBlocked(report, notApplicable: Self.expectedNotApplicable)
     }

@@ -5,7 +5,6 @@ import PHIGuardErrors
 import PHIGuardFieldEncryption
 import PHIGuardKeys
 import PHIGuardRecords
-import PHIGuardSQLite
 import Synchronization
 import Testing
 
@@ -13,21 +12,16 @@ import Testing
 
 @Suite("PortalCore key rotation and FHIR export (SQLite file)", .serialized)
 struct PortalKeyRotationAndExportTests {
-    /// The portal's SQLite record store (these tests open the SQLite deployment).
-    static func sqliteRecordStore(_ portal: Portal) throws -> SQLiteRecordStore {
-        try #require(portal.recordStore as? SQLiteRecordStore)
-    }
-
-    /// The portal's SQLite database.
-    static func sqliteDatabase(_ portal: Portal) throws -> SQLiteDatabase {
-        guard case .sqlite(let database) = portal.storage else { throw PortalKeyRotationError.needsSQLiteDeployment }
-        return database
+    /// The re-encryption source of the portal's record tables (SQLite or PostgreSQL).
+    static func rotationStores(_ portal: Portal) throws -> RotationStores {
+        try RotationStores(
+            storage: portal.storage, recordStore: portal.recordStore,
+            schemas: [portal.patientIndex.schema, portal.charts.schema, portal.notes.schema, portal.messages.schema])
     }
 
     /// Every encrypted cell of the portal's record tables, decrypted with `keyring`, by context.
     static func plaintexts(_ portal: Portal, _ keyring: Keyring) async throws -> [FieldContext: String] {
-        let source = try Self.sqliteRecordStore(portal).reencryptionSource(
-            schemas: [portal.patientIndex.schema, portal.charts.schema, portal.notes.schema, portal.messages.schema])
+        let source = try Self.rotationStores(portal).source
         let encryptor = FieldEncryptor(keyring: keyring)
         var values: [FieldContext: String] = [:]
         for stored in try await source.fields(after: nil, limit: 100_000) {
@@ -38,8 +32,7 @@ struct PortalKeyRotationAndExportTests {
 
     /// The key ids of every envelope of the record tables.
     static func keyIDs(_ portal: Portal) async throws -> [String: Int] {
-        let source = try Self.sqliteRecordStore(portal).reencryptionSource(
-            schemas: [portal.patientIndex.schema, portal.charts.schema, portal.notes.schema, portal.messages.schema])
+        let source = try Self.rotationStores(portal).source
         var counts: [String: Int] = [:]
         for stored in try await source.fields(after: nil, limit: 100_000) {
             counts[stored.envelope.keyID, default: 0] += 1
@@ -64,7 +57,7 @@ struct PortalKeyRotationAndExportTests {
             _ = try await portal.rotateKeys(token: physician)
         }
         #expect(try keyDirectory.fieldKeyring().activeKeyID == original.activeKeyID)
-        #expect(try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: try Self.sqliteDatabase(portal)).isEmpty)
+        #expect(try await Self.rotationStores(portal).unfinishedJobs().isEmpty)
         let refusals = try await fixture.auditRecords().filter { $0.event.kind == .keyRotated }
         #expect(refusals.count == 1 && refusals.first?.event.outcome == .failure)
 
@@ -76,7 +69,7 @@ struct PortalKeyRotationAndExportTests {
             }
         }
         await #expect(throws: CancellationError.self) { _ = try await interrupted.value }
-        let pending = try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: try Self.sqliteDatabase(portal))
+        let pending = try await Self.rotationStores(portal).unfinishedJobs()
         #expect(pending.count == 1)
         let midway = try keyDirectory.fieldKeyring()
         #expect(midway.activeKeyID != original.activeKeyID)
@@ -93,7 +86,7 @@ struct PortalKeyRotationAndExportTests {
         #expect(result.total == before.count)
         #expect(reported.first == 50 && reported.last == before.count)  // resumed after the 25 walked
         #expect(try await Self.keyIDs(portal) == [midway.activeKeyID: before.count])
-        #expect(try await SQLiteReencryptionCheckpointStore.unfinishedJobs(in: try Self.sqliteDatabase(portal)).isEmpty)
+        #expect(try await Self.rotationStores(portal).unfinishedJobs().isEmpty)
         let after = try keyDirectory.fieldKeyring()
         #expect(after.retiredKeyIDs == [original.activeKeyID])
         // Under the new key alone (the old one left out), every value reads back as seeded.
@@ -115,6 +108,7 @@ struct PortalKeyRotationAndExportTests {
         let chart = try await reopened.chart(token: alice, patientID: "p-1")
         #expect(chart.fields.first { $0.name == "demographics" }?.value == "Alice Example, born 1984-03-07")
         try await reopened.close()
+        await fixture.database?.drop()
         try? FileManager.default.removeItem(at: fixture.directory)
     }
 

@@ -81,6 +81,7 @@ extension AttackScenario {
         "The database files (and WAL) hold none of the seeded names, SSNs, notes or passwords in clear",
         requires: [.storage]
     ) { probe in
+        try await probe.target.storage?.prepareFilesAtRest()
         guard let storage = probe.target.storage, !storage.filesAtRest.isEmpty else {
             return .notApplicable(reason: "the database files are not readable from the test (a server database)")
         }

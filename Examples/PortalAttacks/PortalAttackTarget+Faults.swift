@@ -1,7 +1,6 @@
-import Foundation
-import PHIGuardAttackSuite
-import PHIGuardTestSupport
-import PortalCore
+internal import Foundation
+public import PHIGuardAttackSuite
+internal import PortalCore
 
 // Attack 20's faults: a damaged SQLite file, a key file replaced by garbage, an unreachable
 // PostgreSQL server. Each is reproduced on copies (or a second portal instance), so the portal the
@@ -14,7 +13,7 @@ extension PortalAttackTarget {
     /// after the first overwritten by random bytes (`nil` on PostgreSQL). `.unreadableKeys`: a copy of
     /// the key directory whose `field.keys` holds random bytes (a chmod is no fault for root). `.databaseUnavailable`: the
     /// server's URL with port 1, where nothing listens (`nil` on SQLite).
-    func underFault(_ fault: AttackFault, _ operation: RecordOperation, as session: AttackSession) async throws
+    public func underFault(_ fault: AttackFault, _ operation: RecordOperation, as session: AttackSession) async throws
         -> AttackResponse?
     {
         guard case .read(_, let id) = operation else { throw AttackTargetError.unsupported("faults for \(operation)") }
@@ -23,10 +22,10 @@ extension PortalAttackTarget {
         defer { try? FileManager.default.removeItem(at: scratch) }
         var databasePath = portal.databaseFilePath
         var keyDirectory = directory.appendingPathComponent("keys").path
-        var databaseURL = postgres?.database.url
+        var databaseURL = postgresURL
         switch fault {
         case .corruptDatabaseFile:
-            guard postgres == nil else { return nil }
+            guard postgresURL == nil else { return nil }
             databasePath = scratch.appendingPathComponent("portal.sqlite").path
             _ = try await attackStorage.execute("VACUUM INTO '\(databasePath)'", [])
             try Self.overwritePagesAfterTheFirst(databasePath)
@@ -52,7 +51,7 @@ extension PortalAttackTarget {
         }
         let configuration = PortalConfiguration(
             databasePath: databasePath, keyDirectory: keyDirectory,
-            policyPath: Fixture.repositoryRoot.appendingPathComponent("Examples/Policies/hospital.yaml").path,
+            policyPath: policyPath,
             databaseURL: databaseURL, clock: clock, logger: Self.quiet)
         return try await Self.withTimeout(seconds: 60) {
             var opened: Portal?
@@ -64,7 +63,7 @@ extension PortalAttackTarget {
                 return .allowed(values: Dictionary(uniqueKeysWithValues: chart.fields.map { ($0.name, $0.value) }))
             } catch {
                 try? await opened?.close()
-                return .refused(self.shownRefusal(error))
+                return .refused(self.refusal(error))
             }
         }
     }

@@ -1,18 +1,19 @@
-import PHIGuardAttackSuite
-import PHIGuardErrors
-import PortalCore
+public import PHIGuardAttackSuite
+internal import PortalCore
 
 // Attack 9's list parameters: the portal's patient list as a web or CLI front end receives it.
 
 extension PortalAttackTarget {
     /// `Portal.maximumPageSize`.
-    var maximumListPageSize: Int? { Portal.maximumPageSize }
+    public var maximumListPageSize: Int? { Portal.maximumPageSize }
 
     /// `Portal.listPatients` from a client's parameters: `sort` (`PatientSort(parsing:)`),
     /// `filter.<field>` (`PatientSearch(filters:)`), `limit` (a decimal `Int`) and `cursor`; any
     /// other parameter, or a limit that is not a number, is `PortalError.invalidInput`. Values keyed
     /// by the patient ids on the page, the next cursor under `AttackResponse.nextCursorKey`.
-    func list(type: String, parameters: [String: String], as session: AttackSession) async throws -> AttackResponse {
+    public func list(type: String, parameters: [String: String], as session: AttackSession) async throws
+        -> AttackResponse
+    {
         do {
             var filters: [String: String] = [:]
             var sort = PatientSort.recordID
@@ -37,16 +38,7 @@ extension PortalAttackTarget {
             if let next = page.nextCursor { values[AttackResponse.nextCursorKey] = next }
             return .allowed(values: values)
         } catch {
-            return .refused(shownRefusal(error))
+            return .refused(refusal(error))
         }
-    }
-
-    /// The refusal a user sees: `ErrorReporter.report`, as `refusal(_:)` in PortalAttackTarget.swift
-    /// (private there) builds it.
-    func shownRefusal(_ error: any Error) -> AttackRefusal {
-        let shown = reporter.report(error)
-        return AttackRefusal(
-            status: shown.status, message: "\(shown.problem.title): \(shown.problem.detail)",
-            reference: shown.correlationID.description)
     }
 }
