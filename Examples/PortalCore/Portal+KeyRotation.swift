@@ -44,8 +44,16 @@ public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappab
     /// Some envelopes decrypt under no key of `field.keys` (their count): the rotation is left
     /// unfinished, and the old keys stay.
     case unreadableFields(Int)
+    /// Another rotation holds the rotation lock (the key directory's `flock`, and on PostgreSQL the
+    /// database's advisory lock): nothing was changed; run it again when that one has finished.
+    case alreadyRunning
+    /// The unfinished rotation this run would resume moves fields to a key (its id) that this key
+    /// directory does not hold, and some fields are already under it: the rotation was begun with
+    /// another `field.keys` (another host's key directory). Nothing was changed; copy that
+    /// `field.keys` here (or resume on that host) instead of generating a second key under the same id.
+    case targetKeyMissing(String)
 
-    /// A fixed public problem; the count goes to the log only.
+    /// A fixed public problem; the count and key id go to the log only.
     public var errorMapping: MappedError {
         switch self {
         case .unreadableFields(let count):
@@ -53,11 +61,26 @@ public enum PortalKeyRotationError: Error, Sendable, Hashable, PublicErrorMappab
                 .portalRotationIncomplete, internalCode: "portal.rotation_unreadable",
                 logMessage: "envelopes no key of field.keys opens; rotation left unfinished",
                 context: ["count": .value(String(count))])
+        case .alreadyRunning:
+            MappedError(
+                .portalRotationRunning, internalCode: "portal.rotation_running",
+                logMessage: "another key rotation holds the rotation lock; nothing changed")
+        case .targetKeyMissing(let keyID):
+            MappedError(
+                .portalRotationIncomplete, internalCode: "portal.rotation_key_missing",
+                logMessage:
+                    "the unfinished rotation's key is not in this field.keys and fields are under it; nothing changed",
+                context: ["key": .value(keyID)])
         }
     }
 }
 
 extension PublicProblem {
+    /// 409: another key rotation is running; nothing was changed.
+    public static let portalRotationRunning = PublicProblem(
+        code: "rotation_running", status: 409, title: "Key rotation already running",
+        detail: "Another key rotation is running. Nothing was changed; run it again when that one has finished.")
+
     /// 503: a key rotation stopped short (some stored values open under no key); rerun after the fix.
     public static let portalRotationIncomplete = PublicProblem(
         code: "rotation_incomplete", status: 503, title: "Key rotation incomplete",
@@ -87,6 +110,12 @@ extension Portal {
     /// The old key stays in `field.keys` as retired: TOTP secrets and break-glass justifications are
     /// sealed with the same keyring and are not moved by this rotation.
     ///
+    /// One rotation at a time: the run holds an exclusive `flock` on the key directory and, on
+    /// PostgreSQL, a session advisory lock of the database (instances with key directories of their
+    /// own); a second run meanwhile is refused (``PortalKeyRotationError/alreadyRunning``) before it
+    /// reads or changes anything. A resumed rotation whose key this key directory lacks is refused
+    /// (``PortalKeyRotationError/targetKeyMissing(_:)``) once a field is under that key id.
+    ///
     /// Other running portal instances (PostgreSQL: every instance sharing the database) keep the
     /// keyring they loaded at ``open(_:creating:)`` and must be restarted afterwards: until then,
     /// what they write is under the old key (a rotation still running moves it in its sweep; after
@@ -106,6 +135,34 @@ extension Portal {
                 durability: .committed)
             throw PortalError.notPermitted("keys-rotate")
         }
+        do {
+            return try await RotationLock.holding(
+                keyDirectory: configuration.keyDirectory, storage: storage, logger: configuration.logger
+            ) {
+                try await rotateKeysLocked(actor: actor, now: now, batchSize: batchSize, progress: progress)
+            }
+        } catch let error as PortalKeyRotationError {
+            let reason: String? =
+                switch error {
+                case .alreadyRunning: "already-running"
+                case .targetKeyMissing: "target-key-missing"
+                case .unreadableFields: nil
+                }
+            if let reason {
+                try await audit.append(
+                    try AuditEvent.keyRotated(
+                        keyRingID: "field.keys", fromKeyID: nil, toKeyID: encryptor.keyring.activeKeyID,
+                        actorID: actor, succeeded: false, reason: reason, at: now),
+                    durability: .committed)
+            }
+            throw error
+        }
+    }
+
+    /// The rotation itself, under the rotation lock (everything is read after taking it).
+    private func rotateKeysLocked(
+        actor: String, now: Date, batchSize: Int, progress: @Sendable (PortalKeyRotationProgress) -> Void
+    ) async throws -> PortalKeyRotationResult {
         let directory = KeyDirectory(path: configuration.keyDirectory)
         var keyring: Keyring
         do { keyring = try directory.fieldKeyring() } catch { throw PortalError(error) }
@@ -118,6 +175,13 @@ extension Portal {
         let checkpoints = try await rotation.checkpoints(job: Self.rotationJobPrefix + target)
         if pending == nil { try await checkpoints.begin() }
         if !keyring.keys.contains(where: { $0.id == target }) {
+            // A resumed rotation whose key this directory lacks: generating it is safe only while no
+            // field is under that id (the earlier run stopped before its first write); otherwise
+            // those fields were sealed by a key held elsewhere, and a second key under the same id
+            // would leave them (or the new ones) unreadable for good.
+            if pending != nil, try await Self.anyField(of: rotation.source, underKey: target) {
+                throw PortalKeyRotationError.targetKeyMissing(target)
+            }
             keyring = try keyring.rotated(to: try FieldKey.generate(id: target))
             do { try directory.replaceKeyring(.fieldKeyring, with: keyring) } catch { throw PortalError(error) }
             try await audit.append(
@@ -155,6 +219,18 @@ extension Portal {
         return PortalKeyRotationResult(
             activeKeyID: activeKeyID, retiredKeyIDs: keyring.retiredKeyIDs, resumed: pending != nil,
             rewritten: main.rewritten + sweep.rewritten, alreadyCurrent: main.alreadyCurrent, total: total)
+    }
+
+    /// Whether any field of `source` is sealed under `keyID` (a full walk; only when resuming a
+    /// rotation whose key is missing).
+    private static func anyField(of source: any ReencryptionSource, underKey keyID: String) async throws -> Bool {
+        var position: FieldContext?
+        while true {
+            let page = try await source.fields(after: position, limit: 500)
+            if page.contains(where: { $0.envelope.keyID == keyID }) { return true }
+            guard let last = page.last else { return false }
+            position = last.context
+        }
     }
 
     /// `field-YYYYMMDDTHHMMSSZ` (UTC), with `-2`, `-3`, … if the keyring already has that id.

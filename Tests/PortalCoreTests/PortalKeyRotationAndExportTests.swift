@@ -254,3 +254,94 @@ final class Reports: Sendable {
     func add(_ value: Int) { storage.withLock { $0.append(value) } }
     var values: [Int] { storage.withLock { $0 } }
 }
+
+@Suite("PortalCore key rotation: one at a time, never a second key under the same id (SQLite file)", .serialized)
+struct PortalKeyRotationLockTests {
+    /// The active key id and every key id of `keyring`.
+    static func ids(_ keyring: Keyring) -> [String] { [keyring.activeKeyID] + keyring.keys.map(\.id) }
+
+    @Test("a rotation while another holds the key directory's lock is refused (409, audited); nothing changes")
+    func lockedRotationRefused() async throws {
+        let fixture = try await PortalFixture.make(patients: 4)
+        let portal = fixture.portal
+        let keyDirectory = KeyDirectory(path: portal.configuration.keyDirectory)
+        let original = try keyDirectory.fieldKeyring()
+        let admin = try await fixture.signIn("admin.al")
+
+        // Another process's rotation: the same flock on the key directory.
+        let other = open(portal.configuration.keyDirectory, O_RDONLY | O_DIRECTORY)
+        #expect(other >= 0)
+        #expect(flock(other, LOCK_EX | LOCK_NB) == 0)
+        await #expect(throws: PortalKeyRotationError.alreadyRunning) { _ = try await portal.rotateKeys(token: admin) }
+        #expect(
+            PortalKeyRotationLockTests.ids(try keyDirectory.fieldKeyring()) == PortalKeyRotationLockTests.ids(original))
+        #expect(try await PortalKeyRotationAndExportTests.rotationStores(portal).unfinishedJobs().isEmpty)
+        let refused = try await fixture.auditRecords().filter { $0.event.kind == .keyRotated }
+        #expect(refused.map(\.event.reason) == ["already-running"] && refused.first?.event.outcome == .failure)
+        #expect(
+            ErrorReporter(logger: Logger(label: "test")).report(PortalKeyRotationError.alreadyRunning).status == 409)
+
+        // Released: the rotation runs.
+        flock(other, LOCK_UN)
+        close(other)
+        let result = try await portal.rotateKeys(token: admin)
+        #expect(result.activeKeyID != original.activeKeyID)
+        try await portal.close()
+        try? FileManager.default.removeItem(at: fixture.directory)
+    }
+
+    @Test(
+        "resuming a rotation whose key this key directory lacks is refused once a field is under it; before that, the key is made"
+    )
+    func resumeWithoutTheKey() async throws {
+        let fixture = try await PortalFixture.make(patients: 6)
+        let portal = fixture.portal
+        let keyDirectory = KeyDirectory(path: portal.configuration.keyDirectory)
+        let original = try keyDirectory.fieldKeyring()
+        let admin = try await fixture.signIn("admin.al")
+
+        // A rotation stopped after its first batch; then this host's field.keys is one without its
+        // key (another host's key directory, or a restored backup).
+        let interrupted = Task {
+            try await portal.rotateKeys(token: admin, batchSize: 10) { _ in
+                withUnsafeCurrentTask { $0?.cancel() }
+            }
+        }
+        await #expect(throws: CancellationError.self) { _ = try await interrupted.value }
+        let midway = try keyDirectory.fieldKeyring()
+        let target = midway.activeKeyID
+        let mixed = try await PortalKeyRotationAndExportTests.keyIDs(portal)
+        #expect(mixed[target] == 10)
+        try keyDirectory.replaceKeyring(.fieldKeyring, with: original)
+
+        await #expect(throws: PortalKeyRotationError.targetKeyMissing(target)) {
+            _ = try await portal.rotateKeys(token: admin)
+        }
+        // Nothing changed: the same file, the same envelopes, the job still there to resume.
+        #expect(
+            PortalKeyRotationLockTests.ids(try keyDirectory.fieldKeyring()) == PortalKeyRotationLockTests.ids(original))
+        #expect(try await PortalKeyRotationAndExportTests.keyIDs(portal) == mixed)
+        #expect(try await PortalKeyRotationAndExportTests.rotationStores(portal).unfinishedJobs().count == 1)
+        let reasons = try await fixture.auditRecords().filter { $0.event.kind == .keyRotated }.map(\.event.reason)
+        #expect(reasons.last == "target-key-missing")
+
+        // With the key back (the other host's field.keys copied here), the rerun resumes and finishes.
+        try keyDirectory.replaceKeyring(.fieldKeyring, with: midway)
+        let resumed = try await portal.rotateKeys(token: admin)
+        #expect(resumed.resumed && resumed.activeKeyID == target)
+        #expect(try await PortalKeyRotationAndExportTests.keyIDs(portal).keys.sorted() == [target])
+
+        // A job begun whose key was never written and under which nothing is sealed (stopped between
+        // its first two steps): the rerun makes the key under that id and finishes.
+        let unwritten = "field-unwritten-test"
+        try await PortalKeyRotationAndExportTests.rotationStores(portal).checkpoints(
+            job: Portal.rotationJobPrefix + unwritten
+        ).begin()
+        let made = try await portal.rotateKeys(token: admin)
+        #expect(made.resumed && made.activeKeyID == unwritten)
+        #expect(try keyDirectory.fieldKeyring().activeKeyID == unwritten)
+        #expect(try await PortalKeyRotationAndExportTests.keyIDs(portal).keys.sorted() == [unwritten])
+        try await portal.close()
+        try? FileManager.default.removeItem(at: fixture.directory)
+    }
+}

@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import PHIGuardFieldEncryption
 import PHIGuardKeys
 import PHIGuardRecords
+import PostgresNIO
 import Synchronization
 import Testing
 
@@ -18,6 +20,41 @@ struct PortalKeyRotationPostgresTests {
     func rotationResumes() async throws {
         try await PortalFixture.$onPostgres.withValue(true) {
             try await PortalKeyRotationAndExportTests().rotationResumes()
+        }
+    }
+
+    @Test(
+        "a rotation while another instance (with a key directory of its own) holds the database's advisory lock is refused; nothing changes"
+    )
+    func advisoryLockRefused() async throws {
+        try await PortalFixture.$onPostgres.withValue(true) {
+            let fixture = try await PortalFixture.make(patients: 3)
+            let database = try #require(fixture.database)
+            let keyDirectory = KeyDirectory(path: fixture.portal.configuration.keyDirectory)
+            let original = try keyDirectory.fieldKeyring().activeKeyID
+            let admin = try await fixture.signIn("admin.al")
+            let client = try PortalTestDatabase.client(url: database.url)
+            let runner = Task { await client.run() }
+            let logger = Logger(label: "advisory-lock-test")
+            try await client.withConnection { connection in
+                _ = try await connection.query(
+                    "SELECT pg_advisory_lock(\(RotationLock.advisoryKey))", logger: logger
+                ).collect()
+                await #expect(throws: PortalKeyRotationError.alreadyRunning) {
+                    _ = try await fixture.portal.rotateKeys(token: admin)
+                }
+                _ = try await connection.query(
+                    "SELECT pg_advisory_unlock(\(RotationLock.advisoryKey))", logger: logger
+                ).collect()
+            }
+            #expect(try keyDirectory.fieldKeyring().activeKeyID == original)
+            #expect(try await PortalKeyRotationAndExportTests.rotationStores(fixture.portal).unfinishedJobs().isEmpty)
+            // Released: the rotation runs.
+            #expect(try await fixture.portal.rotateKeys(token: admin).activeKeyID != original)
+            runner.cancel()
+            try await fixture.portal.close()
+            await database.drop()
+            try? FileManager.default.removeItem(at: fixture.directory)
         }
     }
 
