@@ -45,9 +45,18 @@ extension Portal {
     }
 
     /// The current authenticated session, password-only staff sessions included (enrolment is the
-    /// one thing they may do).
+    /// one thing they may do), but not one that must change its temporary password first (whoever
+    /// saw the temporary password must not be able to put their own authenticator on the account):
+    /// refused and audited `password-change-required`, as everything else is.
     private func enrollingSession(_ token: String?) async throws -> AuthenticatedSession {
         guard case .authenticated(let session) = try await flow.resume(token) else { throw PortalError.notSignedIn }
+        if Self.requiresPasswordChange(session) {
+            try await auditRefusal(
+                handle: session.record.handle,
+                PortalAttempt(action: "enroll", resourceType: "second-factor", patientID: nil),
+                reason: "password-change-required")
+            throw PortalError.notPermitted("password-change-required")
+        }
         return session
     }
 }

@@ -7,6 +7,9 @@ public import PHIGuardPasswords
 extension LoginFlow {
     /// Changes the signed-in user's password: verifies the current one, checks the new one against
     /// the policy, stores its hash, revokes every **other** session of the account and rotates this one.
+    /// A new password the stored hash verifies (the current one again) is refused with
+    /// ``AuthenticationError/passwordNotAccepted(_:)`` holding `PasswordPolicyViolation.sameAsCurrent`,
+    /// and nothing changes.
     ///
     /// ``changePassword(_:currentPassword:newPassword:clientAddress:)`` is the `String` convenience.
     public func changePassword(
@@ -17,6 +20,11 @@ extension LoginFlow {
         let account = try await verifyCurrentPassword(currentPassword, record: record, clientAddress: clientAddress)
             .account
         await forgetFailures(throttleKey: Self.throttleKey(accountID: account.id))
+        // The same password again (checked against the stored hash, so any spelling the hasher
+        // treats as the same counts) is no change: a temporary or leaked password stays known.
+        guard try await !verifyPassword(newPassword, of: account, handle: record.handle).isValid else {
+            throw .passwordNotAccepted([.sameAsCurrent])
+        }
         try await setPassword(newPassword, for: account)
         try await revokeOthers(of: account.id, keeping: record.handle, reason: "password-changed")
         let rotated = try await reissue(record, for: account)

@@ -150,6 +150,9 @@ public enum PasswordPolicyViolation: Sendable, Hashable, CustomStringConvertible
     case containsContextWord
     /// The bytes of a ``PasswordSecret`` are not valid UTF-8 (a `String` always is).
     case invalidEncoding
+    /// A password change to the password the account already has (checked against the stored hash
+    /// by `LoginFlow.changePassword`, not by ``PasswordPolicy``).
+    case sameAsCurrent
 
     /// A sentence for the person choosing the password; safe to show.
     public var description: String {
@@ -159,6 +162,7 @@ public enum PasswordPolicyViolation: Sendable, Hashable, CustomStringConvertible
         case .blocklisted: "is a commonly used or breached password"
         case .containsContextWord: "must not contain your name, e-mail or the service name"
         case .invalidEncoding: "must be valid text (UTF-8)"
+        case .sameAsCurrent: "must differ from the current password"
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PHIGuardAccess
 import PHIGuardAuthentication
+import PHIGuardPasswords
 import PHIGuardTesting
 import Testing
 
@@ -133,7 +134,7 @@ struct SessionLifecycleTests {
         #expect(throws: Never.self) { try LoginConfiguration(absoluteLifetime: .seconds(12 * 3600)).validate() }
     }
 
-    @Test("a password change revokes the account's other sessions and rotates the current one")
+    @Test("a password change revokes the account's other sessions and rotates the current one; the same password again is refused")
     func passwordChangeRevokes() async throws {
         let harness = try Harness()
         let account = try await harness.addAccount("pat@example.org", id: "acct-pat")
@@ -143,6 +144,15 @@ struct SessionLifecycleTests {
         await #expect(throws: AuthenticationError.rejected) {
             try await harness.flow.changePassword(
                 laptop, currentPassword: "wrong", newPassword: "another long passphrase", clientAddress: "203.0.113.5")
+        }
+        // The current password again is no change (a temporary or leaked password would stay
+        // known): refused, nothing revoked.
+        await #expect(throws: AuthenticationError.passwordNotAccepted([.sameAsCurrent])) {
+            try await harness.flow.changePassword(
+                laptop, currentPassword: Harness.password, newPassword: Harness.password, clientAddress: "203.0.113.5")
+        }
+        guard case .authenticated = try await harness.flow.resume(phone.token.cookieValue) else {
+            Issue.record("a refused change ended another session"); return
         }
         let changed = try await harness.flow.changePassword(
             laptop, currentPassword: Harness.password, newPassword: "another long passphrase",

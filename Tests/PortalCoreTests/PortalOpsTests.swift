@@ -265,6 +265,19 @@ extension PortalOpsTests {
         }
         #expect(refusals.count == 4)
         #expect(refusals.contains { $0.event.resourceType == "chart" && $0.event.patientID == "p-1" })
+        // Nor an authenticator of the holder's own (whoever saw the printout must not take the account).
+        await #expect(throws: refused) { _ = try await portal.beginSecondFactorEnrollment(token: first.token) }
+        #expect(
+            try await fixture.auditRecords().contains {
+                $0.event.reason == "password-change-required" && $0.event.resourceType == "second-factor"
+            })
+        // And the temporary password "changed" to itself is no change.
+        await #expect(throws: AuthenticationError.passwordNotAccepted([.sameAsCurrent])) {
+            _ = try await portal.changePassword(
+                token: first.token, current: try PasswordSecret(created.temporaryPassword),
+                new: try PasswordSecret(created.temporaryPassword), clientAddress: "ws-new")
+        }
+        #expect(try await portal.accounts.account(id: accountID)?.attributes[Portal.passwordChangeAttribute] != nil)
 
         // The change: the new token reaches PHI, the old one is dead, the account is cleared.
         let changed = try await portal.changePassword(
