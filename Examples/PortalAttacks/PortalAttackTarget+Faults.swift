@@ -27,7 +27,7 @@ extension PortalAttackTarget {
         case .corruptDatabaseFile:
             guard postgresURL == nil else { return nil }
             databasePath = scratch.appendingPathComponent("portal.sqlite").path
-            _ = try await attackStorage.execute("VACUUM INTO '\(databasePath)'", [])
+            _ = try await attackStorage.execute("VACUUM INTO ?", [.text(databasePath)])
             try Self.overwritePagesAfterTheFirst(databasePath)
         case .unreadableKeys:
             let copy = scratch.appendingPathComponent("keys", isDirectory: true)

@@ -45,8 +45,9 @@ extension Portal {
         token: String?, format: PortalAuditExportFormat = .fhir, since: Date? = nil, until: Date? = nil,
         exportDirectory: String, output: String
     ) async throws -> PortalAuditExport {
-        let destination = try PortalExportPath(output: output, exportDirectory: exportDirectory)
+        // Signed in first: the path check looks at the file system, which no stranger may probe.
         let session = try await session(token)
+        let destination = try PortalExportPath(output: output, exportDirectory: exportDirectory)
         try await requireAuditLogAccess(session, AccessAction("export"))
         try await audit.flush()
         let lower = since.map(Self.microseconds)

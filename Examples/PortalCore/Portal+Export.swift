@@ -47,6 +47,8 @@ extension Portal {
     public func exportChart(
         token: String?, patientID: String, format: PortalExportFormat = .fhir, exportDirectory: String, output: String
     ) async throws -> PortalExport {
+        // Signed in first: the path check looks at the file system, which no stranger may probe.
+        _ = try await session(token)
         let destination = try PortalExportPath(output: output, exportDirectory: exportDirectory)
         let chart = try await chart(token: token, patientID: patientID)
         let notes = try await notes(token: token, patientID: patientID).filter { $0.body != nil }

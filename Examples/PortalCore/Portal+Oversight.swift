@@ -43,8 +43,9 @@ extension Portal {
 
     /// The check ``verifyAuditLog(token:)`` makes, without a session: for the operator, who holds the
     /// key directory already (as `phiguard audit verify --keys` runs offline), and for the attack
-    /// suite's tampering scenarios. Flushes the audit queue first.
-    public func verifyAuditLogWithKeys() async throws -> PortalAuditVerification {
+    /// suite's tampering scenarios (`package`: it asks for no session, so no app can expose it by
+    /// mistake). Flushes the audit queue first.
+    package func verifyAuditLogWithKeys() async throws -> PortalAuditVerification {
         try await audit.flush()
         let keys = try PortalKeys(directory: configuration.keyDirectory)
         let verifier = AuditVerifier(chainKey: keys.chainKey, checkpointKey: keys.signingKey.publicKey)

@@ -134,7 +134,9 @@ struct SessionLifecycleTests {
         #expect(throws: Never.self) { try LoginConfiguration(absoluteLifetime: .seconds(12 * 3600)).validate() }
     }
 
-    @Test("a password change revokes the account's other sessions and rotates the current one; the same password again is refused")
+    @Test(
+        "a password change revokes the account's other sessions and rotates the current one; the same password again is refused"
+    )
     func passwordChangeRevokes() async throws {
         let harness = try Harness()
         let account = try await harness.addAccount("pat@example.org", id: "acct-pat")

@@ -225,6 +225,16 @@ struct PortalKeyRotationAndExportTests {
             ])
         #expect(try String(contentsOfFile: folder + "/existing.json", encoding: .utf8) == "existing")
         #expect(try await fixture.auditRecords().count == auditedBefore)
+        // Without a session the file system is not looked at: an existing and a missing name (and
+        // a traversal) all answer "not signed in", for charts and for the audit log.
+        for output in ["existing.json", "missing.json", "../../etc/passwd"] {
+            await #expect(throws: PortalError.notSignedIn) {
+                _ = try await portal.exportChart(token: nil, patientID: "p-1", exportDirectory: folder, output: output)
+            }
+            await #expect(throws: PortalError.notSignedIn) {
+                _ = try await portal.exportAuditLog(token: "forged", exportDirectory: folder, output: output)
+            }
+        }
         // The public answer: one fixed line, no path.
         let shown = ErrorReporter(logger: Logger(label: "export-test")).report(PortalExportError.parentTraversal)
         #expect(shown.problem.code == "export_path_refused" && !shown.problem.detail.contains("passwd"))

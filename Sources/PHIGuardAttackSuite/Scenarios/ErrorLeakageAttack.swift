@@ -39,6 +39,12 @@ extension AttackScenario {
             return .inconclusive(reason: "the fixture clinician could not sign in")
         }
         let read = RecordOperation.read(type: fixture.ownRecord.type, id: fixture.ownRecord.id)
+        // Control: the read works before any fault (a target that refuses everything proves nothing).
+        let baseline = try await target.perform(read, as: session)
+        probe.note("read before any fault (control)", baseline.description, breached: false)
+        guard baseline.isAllowed else {
+            return .inconclusive(reason: "the clinician cannot read the own record before any fault")
+        }
         if let storage = target.storage, let table {
             let moved = table.table + "_moved_by_attack"
             _ = try await storage.execute("ALTER TABLE \(table.table) RENAME TO \(moved)", [])
@@ -47,6 +53,9 @@ extension AttackScenario {
             expectGeneric(probe, "read while the record table is missing", broken)
             let restored = try await target.perform(read, as: session)
             probe.note("read after restoring the table (control)", restored.description, breached: false)
+            guard restored.isAllowed else {
+                return .inconclusive(reason: "the record stays unreadable after the table was restored")
+            }
         }
         guard faults else { return nil }
         for fault in AttackFault.allCases {
