@@ -311,8 +311,19 @@ extension Portal {
     /// Creates a patient record under a new id (an index entry holding `identity`, sealed as the
     /// seed seals it, and an empty chart), then gives the new account `accountID` the `patient` role
     /// and links it to that record.
+    ///
+    /// The creation is audited first (committed before any row is written, as `GuardedRecords`
+    /// audits before it writes): actor the new account, action `create` on `patient-index`, reason
+    /// `self-registration`, with the names of the fields given (never their values): the identity is
+    /// the registrant's own claim, which the front desk verifies before clinical use.
     func linkNewPatient(accountID: String, identity: [String: String] = [:]) async throws {
         let patientID = try Self.newPatientID()
+        try await audit.append(
+            try AuditEvent(
+                kind: .accessDecision, timestamp: AuditEvent.timestamp(for: engine.clock.now), actorID: accountID,
+                actorRole: "patient", action: "create", resourceType: "patient-index", resourceID: patientID,
+                patientID: patientID, fields: identity.keys.sorted(), outcome: .allow, reason: "self-registration"),
+            durability: .committed)
         for (schema, values) in [(patientIndex.schema, identity), (charts.schema, [:])] {
             guard
                 try await recordStore.insert(

@@ -328,6 +328,13 @@ extension PortalOpsTests {
             birthDate: "1990-05-17")
         let account = try #require(try await portal.accounts.account(loginName: try LoginName("zed")))
         let patientID = try #require(account.patientID)
+        // The creation is audited: by the new account, which fields (never their values), as a claim.
+        let created = try await fixture.auditRecords().filter {
+            $0.event.reason == "self-registration" && $0.event.patientID == patientID
+        }
+        #expect(created.count == 1)
+        #expect(created.first?.event.resourceType == "patient-index" && created.first?.event.actorID == account.id)
+        #expect(created.first?.event.fields == ["birth-date", "name"])
 
         // The front desk finds the new patient by name (case-insensitively) and by birth date.
         let desk = try await fixture.signIn("desk.dan")
