@@ -62,12 +62,15 @@ extension PublicProblem {
 /// - A `..` component is refused outright, even when it would lead back into the folder.
 /// - The file is created with `openat(folder, name, O_CREAT | O_EXCL | O_NOFOLLOW)` on a descriptor of
 ///   the resolved folder: an existing name, including a symbolic link planted there, fails the open
-///   itself (no check-then-open race), and swapping a parent folder after the check cannot redirect it.
+///   itself (no check-then-open race); the folder opened must be the one checked (same device and
+///   inode), so swapping it or a parent folder after the check cannot redirect the file.
 struct PortalExportPath {
     /// The export folder, resolved.
     let folder: String
     /// The file's name in it (one component).
     let name: String
+    /// The folder's device and inode when checked: ``writeNew(_:)`` writes only into that same folder.
+    let folderIdentity: (device: UInt64, inode: UInt64)
 
     static let maximumPathBytes = 4096
     static let maximumNameBytes = 255
@@ -90,8 +93,11 @@ struct PortalExportPath {
                 throw .outsideExportFolder
             }
         }
+        var folderStatus = stat()
+        guard stat(folder, &folderStatus) == 0 else { throw .exportFolderUnusable }
         self.folder = folder
         self.name = name
+        folderIdentity = (UInt64(folderStatus.st_dev), UInt64(folderStatus.st_ino))
         // Early answer (nothing is read for a doomed export); `writeNew` is the race-free check.
         var status = stat()
         if lstat(path, &status) == 0 { throw status.st_mode & S_IFMT == S_IFLNK ? .symbolicLink : .exists }
@@ -106,6 +112,12 @@ struct PortalExportPath {
         let directory = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard directory >= 0 else { throw .exportFolderUnusable }
         defer { close(directory) }
+        // The folder checked, not one swapped in at its path since (an ancestor replaced by a link
+        // or another folder): O_NOFOLLOW guards only the last component.
+        var opened = stat()
+        guard fstat(directory, &opened) == 0, UInt64(opened.st_dev) == folderIdentity.device,
+            UInt64(opened.st_ino) == folderIdentity.inode
+        else { throw .exportFolderUnusable }
         let file = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard file >= 0 else {
             let code = errno

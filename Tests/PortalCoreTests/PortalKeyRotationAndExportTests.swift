@@ -255,6 +255,21 @@ struct PortalKeyRotationAndExportTests {
             atPath: folder + "/late.json", withDestinationPath: directory.appendingPathComponent("target").path)
         #expect(throws: PortalExportError.symbolicLink) { try destination.writeNew(Array("phi".utf8)) }
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("target").path))
+
+        // The folder itself swapped between the check and the write: moved away, and a link to
+        // another folder (or another folder) put at its path. Nothing is written anywhere.
+        let other = directory.appendingPathComponent("elsewhere").path
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let checked = try PortalExportPath(output: "swapped.json", exportDirectory: folder)
+        try FileManager.default.moveItem(atPath: folder, toPath: folder + "-moved")
+        try FileManager.default.createSymbolicLink(atPath: folder, withDestinationPath: other)
+        #expect(throws: PortalExportError.exportFolderUnusable) { try checked.writeNew(Array("phi".utf8)) }
+        try FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        #expect(throws: PortalExportError.exportFolderUnusable) { try checked.writeNew(Array("phi".utf8)) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: folder + "-moved/swapped.json"))
     }
 }
 
