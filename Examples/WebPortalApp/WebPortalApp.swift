@@ -47,6 +47,8 @@ public struct WebPortalApp: Sendable {
         addRecordRoutes(to: group)
         addOversightRoutes(to: group)
         addRegistrationRoutes(to: group)
+        addAccountRoutes(to: group)
+        addMessageRoutes(to: group)
         return router
     }
 }

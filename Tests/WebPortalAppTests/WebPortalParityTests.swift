@@ -1,0 +1,187 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PHIGuardAudit
+import PHIGuardTOTP
+import Testing
+
+@testable import PortalCore
+
+/// The pages that bring the web portal level with the CLI: the password change (and the
+/// temporary-password state that leads there), clinical notes and messages.
+@Suite("WebPortal password change, notes and messages (SQLite file, in process)", .serialized)
+struct WebPortalParityTests {
+    static let newPassword = "a-new-password-for-the-ward-7731"
+    /// Every signed-in page a session with a temporary password must not reach.
+    static let guardedPages = [
+        "/home", "/chart", "/patients", "/patients/p-1", "/patients/p-1/edit", "/patients/p-1/notes",
+        "/break-glass?patient=p-1", "/messages", "/messages/msg-p-1-1", "/sessions", "/review", "/audit",
+    ]
+
+    /// A staff account made by admin.al (through the portal), with its temporary password and authenticator.
+    static func addStaff(_ client: some TestClientProtocol, _ fixture: WebPortalFixture, roles: [String])
+        async throws -> NewStaffAccount
+    {
+        var admin = Browser()
+        try await admin.signIn(client, fixture, as: "admin.al")
+        return try await fixture.portal.addStaff(token: admin.cookie, loginName: "desk.new", roles: roles)
+    }
+
+    /// The temporary password, then the authenticator's code, through the pages.
+    static func signInNewStaff(
+        _ client: some TestClientProtocol, _ fixture: WebPortalFixture, _ created: NewStaffAccount,
+        password: String? = nil
+    ) async throws -> (Browser, TestResponse) {
+        var browser = Browser()
+        let first = try await browser.send(
+            client, .post, "/sign-in",
+            form: ["login": created.loginName, "password": password ?? created.temporaryPassword])
+        #expect(first.headers[.location] == "/second-factor")
+        let second = try await browser.send(
+            client, .post, "/second-factor",
+            form: [
+                "code": try created.enrollment.totp.code(at: fixture.clock.now),
+                "_csrf": try await browser.csrf(client, from: "/second-factor"),
+            ])
+        fixture.clock.advance(by: .seconds(30))
+        return (browser, second)
+    }
+
+    @Test(
+        "staff add → sign-in with the temporary password lands on /password; every other page leads there (PHI attempts audited as denied); the change opens the chart"
+    )
+    func temporaryPasswordForcedFlow() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            let created = try await Self.addStaff(client, fixture, roles: ["front-desk"])
+            var (staff, landed) = try await Self.signInNewStaff(client, fixture, created)
+            #expect(landed.status == .seeOther)
+            #expect(landed.headers[.location] == "/password")
+            for path in Self.guardedPages {
+                let response = try await staff.send(client, .get, path)
+                #expect(response.status == .seeOther, "\(path)")
+                #expect(response.headers[.location] == "/password", "\(path)")
+                #expect(!String(buffer: response.body).contains("data-field"), "\(path)")
+            }
+            // A state change is led there too, and changes nothing.
+            let page = String(buffer: try await staff.send(client, .get, "/password").body)
+            #expect(page.contains("<p id=\"password-change-required\">"))
+            #expect(page.contains("<form id=\"password-change\" method=\"post\" action=\"/password\">"))
+            #expect(!page.contains("id=\"nav-patients\""))
+            let csrf = try #require(Browser.csrfToken(in: page))
+            let update = try await staff.send(
+                client, .post, "/patients/p-1/chart", form: ["field": "contact", "value": "Forged", "_csrf": csrf])
+            #expect(update.headers[.location] == "/password")
+            let denied = try await fixture.auditRecords().filter {
+                $0.event.outcome == .deny && $0.event.reason == "password-change-required"
+            }
+            #expect(denied.contains { $0.event.resourceType == "chart" && $0.event.patientID == "p-1" })
+            #expect(denied.contains { $0.event.resourceType == "clinical-note" && $0.event.patientID == "p-1" })
+            #expect(denied.contains { $0.event.resourceType == "message" })
+
+            let old = staff.cookie
+            let changed = try await staff.send(
+                client, .post, "/password",
+                form: ["current": created.temporaryPassword, "new": Self.newPassword, "_csrf": csrf])
+            #expect(changed.status == .seeOther)
+            #expect(changed.headers[.location] == "/home")
+            #expect(staff.cookie != nil && staff.cookie != old)
+            let home = String(buffer: try await staff.send(client, .get, "/home").body)
+            #expect(home.contains("<p id=\"whoami\">Signed in as <strong>desk.new</strong>, roles: front-desk.</p>"))
+            let chart = try await staff.send(client, .get, "/patients/p-1")
+            #expect(chart.status == .ok)
+            #expect(String(buffer: chart.body).contains("<dl id=\"chart\">"))
+            #expect(String(buffer: chart.body).contains("data-field=\"contact\""))
+            #expect(!String(buffer: try await staff.send(client, .get, "/patients/p-1").body).contains("Forged"))
+            #expect(try await staff.send(client, .get, "/password").status == .ok)
+            #expect(!String(buffer: try await staff.send(client, .get, "/password").body).contains("password-change-required"))
+        }
+    }
+
+    @Test("the password change: the old session token is dead afterwards, and the next sign-in needs the new password")
+    func oldTokenDeadAfterChange() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            let created = try await Self.addStaff(client, fixture, roles: ["front-desk"])
+            var (staff, _) = try await Self.signInNewStaff(client, fixture, created)
+            let old = try #require(staff.cookie)
+            let changed = try await staff.send(
+                client, .post, "/password",
+                form: [
+                    "current": created.temporaryPassword, "new": Self.newPassword,
+                    "_csrf": try await staff.csrf(client, from: "/password"),
+                ])
+            #expect(changed.headers[.location] == "/home")
+            var replay = Browser(cookie: old)
+            for path in ["/home", "/patients/p-1", "/password"] {
+                let response = try await replay.send(client, .get, path)
+                #expect(response.headers[.location] == "/sign-in", "\(path)")
+            }
+            await #expect(throws: PortalError.notSignedIn) { _ = try await fixture.portal.whoami(token: old) }
+            // The temporary password no longer signs in; the new one does, with no change required.
+            var again = Browser()
+            let refused = try await again.send(
+                client, .post, "/sign-in", form: ["login": "desk.new", "password": created.temporaryPassword])
+            #expect(refused.status == .unauthorized)
+            let (fresh, landed) = try await Self.signInNewStaff(client, fixture, created, password: Self.newPassword)
+            #expect(landed.headers[.location] == "/home")
+            #expect(try await fixture.portal.whoami(token: fresh.cookie).passwordChangeRequired == false)
+        }
+    }
+
+    @Test("a wrong current password is refused with one generic line; the requirement and the session stay")
+    func wrongCurrentPasswordRefused() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            let created = try await Self.addStaff(client, fixture, roles: ["front-desk"])
+            var (staff, _) = try await Self.signInNewStaff(client, fixture, created)
+            let cookie = staff.cookie
+            let wrong = try await staff.send(
+                client, .post, "/password",
+                form: [
+                    "current": "not-the-temporary-password-1234", "new": Self.newPassword,
+                    "_csrf": try await staff.csrf(client, from: "/password"),
+                ])
+            #expect(wrong.status == .unauthorized)
+            let page = String(buffer: wrong.body)
+            #expect(page.contains("<p id=\"error\">") && page.contains("<form id=\"password-change\""))
+            #expect(staff.cookie == cookie)
+            #expect(try await staff.send(client, .get, "/patients/p-1").headers[.location] == "/password")
+            let session = try await fixture.portal.session(cookie, attempt: nil, allowingPasswordChange: true)
+            #expect(Portal.requiresPasswordChange(session))
+        }
+    }
+
+    @Test("the password change needs the session's form token and a same-origin post")
+    func passwordChangeNeedsCSRF() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            var alice = Browser()
+            try await alice.signIn(client, fixture, as: "alice")
+            var bob = Browser()
+            try await bob.signIn(client, fixture, as: "bob")
+            let form = ["current": WebPortalFixture.password, "new": Self.newPassword]
+            let missing = try await alice.send(client, .post, "/password", form: form)
+            #expect(missing.status == .forbidden)
+            var other = form
+            other["_csrf"] = try await bob.csrf(client, from: "/password")
+            #expect(try await alice.send(client, .post, "/password", form: other).status == .forbidden)
+            var own = form
+            own["_csrf"] = try await alice.csrf(client, from: "/password")
+            let evil = try await alice.send(client, .post, "/password", form: own, origin: "https://evil.example")
+            #expect(evil.status == .forbidden)
+            // Nothing changed: the old password still signs in.
+            var check = Browser()
+            let first = try await check.send(
+                client, .post, "/sign-in", form: ["login": "alice", "password": WebPortalFixture.password])
+            #expect(first.headers[.location] == "/second-factor")
+            // The same post with the session's own token passes.
+            #expect(try await alice.send(client, .post, "/password", form: own).headers[.location] == "/home")
+        }
+    }
+}
