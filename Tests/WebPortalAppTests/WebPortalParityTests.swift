@@ -184,4 +184,92 @@ struct WebPortalParityTests {
             #expect(try await alice.send(client, .post, "/password", form: own).headers[.location] == "/home")
         }
     }
+
+    /// The note ids listed on `uri`.
+    static func noteIDs(_ browser: inout Browser, _ client: some TestClientProtocol, _ uri: String) async throws
+        -> [String]
+    {
+        let page = String(buffer: try await browser.send(client, .get, uri).body)
+        return page.components(separatedBy: "<li data-note-id=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+    }
+
+    @Test(
+        "notes: dr.grey reads p-1's psychotherapy note; nurse.joy gets p-1's other notes but not that one, and under break-glass not p-2's substance-use note"
+    )
+    func notesFollowThePolicy() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            var physician = Browser()
+            try await physician.signIn(client, fixture, as: "dr.grey")
+            let response = try await physician.send(client, .get, "/patients/p-1/notes")
+            #expect(response.status == .ok)
+            #expect(response.headers[.cacheControl] == "no-store")
+            let page = String(buffer: response.body)
+            #expect(page.contains("Psychotherapy session 4"))
+            #expect(Set(try await Self.noteIDs(&physician, client, "/patients/p-1/notes")) == ["note-p-1-1", "note-p-1-2", "note-p-1-3"])
+            #expect(String(buffer: try await physician.send(client, .get, "/patients/p-1").body).contains("id=\"chart-notes\""))
+
+            var nurse = Browser()
+            try await nurse.signIn(client, fixture, as: "nurse.joy")
+            let nursePage = String(buffer: try await nurse.send(client, .get, "/patients/p-1/notes").body)
+            #expect(!nursePage.contains("Psychotherapy") && !nursePage.contains("note-p-1-2"))
+            #expect(Set(try await Self.noteIDs(&nurse, client, "/patients/p-1/notes")) == ["note-p-1-1", "note-p-1-3"])
+            // p-2 is not on nurse.joy's care team: nothing, the same as a missing patient.
+            #expect(try await Self.noteIDs(&nurse, client, "/patients/p-2/notes").isEmpty)
+            #expect(try await Self.noteIDs(&nurse, client, "/patients/p-99999/notes").isEmpty)
+            // Under break-glass the deny rule still wins: the diabetes note, never the substance-use one.
+            let broken = try await nurse.send(
+                client, .post, "/break-glass",
+                form: [
+                    "patient": "p-2", "reason": "ETREAT", "justification": "collapsed on the ward",
+                    "_csrf": try await nurse.csrf(client, from: "/break-glass?patient=p-2"),
+                ])
+            #expect(broken.headers[.location] == "/patients/p-2")
+            let glass = String(buffer: try await nurse.send(client, .get, "/patients/p-2/notes").body)
+            #expect(glass.contains("under break-glass grant"))
+            #expect(!glass.contains("Alcohol use") && !glass.contains("note-p-2-2"))
+            #expect(try await Self.noteIDs(&nurse, client, "/patients/p-2/notes") == ["note-p-2-1"])
+        }
+    }
+
+    @Test("messages: alice sees and sends her own; bob's message id answers like a missing one; sending needs the form token")
+    func messagesAreThePatientsOwn() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            var alice = Browser()
+            try await alice.signIn(client, fixture, as: "alice")
+            let list = try await alice.send(client, .get, "/messages")
+            #expect(list.status == .ok)
+            let page = String(buffer: list.body)
+            #expect(page.contains("<li data-message-id=\"msg-p-1-1\">") && page.contains("<li data-message-id=\"msg-p-1-2\">"))
+            #expect(page.contains("repeat prescription"))
+            #expect(!page.contains("msg-p-2-1") && !page.contains("counselling"))
+            #expect(page.contains("id=\"nav-messages\""))
+            let own = try await alice.send(client, .get, "/messages/msg-p-1-1")
+            #expect(own.status == .ok)
+            #expect(String(buffer: own.body).contains("repeat prescription"))
+
+            let bobs = try await alice.send(client, .get, "/messages/msg-p-2-1")
+            let missing = try await alice.send(client, .get, "/messages/msg-p-2-99")
+            #expect(bobs.status == .notFound)
+            #expect(missing.status == .notFound)
+            let bobsPage = String(buffer: bobs.body)
+            #expect(!bobsPage.contains("counselling"))
+            #expect(withoutReference(bobsPage) == withoutReference(String(buffer: missing.body)))
+
+            // Sending needs the form token; with it, the message is in alice's thread only.
+            let text = "Can I move my appointment to Friday?"
+            #expect(try await alice.send(client, .post, "/messages", form: ["text": text]).status == .forbidden)
+            let sent = try await alice.send(
+                client, .post, "/messages", form: ["text": text, "_csrf": try await alice.csrf(client, from: "/messages")])
+            #expect(sent.headers[.location] == "/messages")
+            #expect(String(buffer: try await alice.send(client, .get, "/messages").body).contains(text))
+            var bob = Browser()
+            try await bob.signIn(client, fixture, as: "bob")
+            let bobPage = String(buffer: try await bob.send(client, .get, "/messages").body)
+            #expect(bobPage.contains("msg-p-2-1") && !bobPage.contains(text) && !bobPage.contains("msg-p-1-1"))
+        }
+    }
 }
