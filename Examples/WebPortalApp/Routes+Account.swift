@@ -3,6 +3,8 @@ internal import PHIGuardAuthentication
 internal import PHIGuardErrors
 internal import PHIGuardHummingbird
 internal import PHIGuardPasswords
+internal import PHIGuardTOTP
+internal import PHIGuardTOTPQRCode
 internal import PortalCore
 
 struct PasswordChangeForm: Decodable {
@@ -12,7 +14,7 @@ struct PasswordChangeForm: Decodable {
 
 extension WebPortalApp {
     /// `/password`: the signed-in user's password change, the one page a session with a temporary
-    /// password (`staff add`) reaches.
+    /// password (`staff add`) reaches. `/mfa`: a new TOTP authenticator (QR code, then a code from it).
     func addAccountRoutes(to group: RouterGroup<BasicPHIGuardRequestContext>) {
         group.get("/password") { request, context in
             let viewer = try await viewer(request, context, allowingPasswordChange: true)
@@ -44,6 +46,40 @@ extension WebPortalApp {
                 return try failedForm(error, "password", passwordPage(viewer), context)
             }
         }
+        group.get("/mfa") { request, context in
+            let viewer = try await viewer(request, context)
+            let handle = viewer.session.record.handle
+            // The same pending authenticator on every visit until it is confirmed (a reload after
+            // scanning must not change the secret).
+            let enrollment: TOTPEnrollment
+            if let pending = authenticatorEnrollments[handle] {
+                enrollment = pending
+            } else {
+                enrollment = try await portal.beginSecondFactorEnrollment(token: viewer.token)
+                authenticatorEnrollments[handle] = enrollment
+            }
+            return try pages.page("mfa", try mfaPage(viewer, enrollment))
+        }
+        group.post("/mfa") { request, context in
+            let viewer = try await viewer(request, context)
+            let handle = viewer.session.record.handle
+            guard let pending = authenticatorEnrollments[handle] else { return PageRenderer.seeOther("/mfa") }
+            do {
+                let form = try await URLEncodedFormDecoder().decode(CodeForm.self, from: request, context: context)
+                try await portal.confirmSecondFactorEnrollment(
+                    token: viewer.token, pending: pending, code: try Self.required(form.code, "code"))
+                authenticatorEnrollments[handle] = nil
+                return try pages.page("mfa-done", viewer.page("Authenticator added"))
+            } catch {
+                return try failedForm(error, "mfa", try mfaPage(viewer, pending), context)
+            }
+        }
+    }
+
+    /// The enrolment page's values: the QR code as inline SVG and the key for typing by hand.
+    func mfaPage(_ viewer: Viewer, _ enrollment: TOTPEnrollment) throws -> [String: Any] {
+        let qr = QRCodeSVG.svg(try TerminalQRCode(encoding: try enrollment.uri.revealString()))
+        return viewer.page("Add an authenticator", ["qr": qr, "key": enrollment.totp.secret.revealBase32()])
     }
 
     /// The password page's values (a notice while the temporary password must be replaced).

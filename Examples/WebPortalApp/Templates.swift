@@ -7,7 +7,8 @@ enum Templates {
         "home": home, "chart": chart, "patients": patients, "edit": edit, "break-glass": breakGlass,
         "review": review, "audit": audit, "sessions": sessions, "register": register,
         "register-enrol": registerEnrol, "register-done": registerDone, "password": password, "notes": notes,
-        "messages": messages, "message": message,
+        "messages": messages, "message": message, "mfa": mfa,
+        "mfa-done": mfaDone,
     ]
 
     static let csrf = """
@@ -248,6 +249,27 @@ enum Templates {
         {{> header}}
         <article id="message" data-message-id="{{id}}"><p>{{date}} · {{author}}</p><p class="message-body">{{body}}</p></article>
         <p><a href="/messages">All messages</a></p>
+        {{> footer}}
+        """
+
+    static let mfa = """
+        {{> header}}
+        <p>Scan this code with your authenticator app (or enter the key by hand), then enter the code it
+        shows. Until you confirm, your current authenticator stays the one that signs you in.</p>
+        {{#error}}<p id="error">{{error}} Reference: <code>{{reference}}</code></p>{{/error}}
+        <figure id="mfa-qr">{{{qr}}}</figure>
+        <p>Key: <code id="mfa-key">{{key}}</code></p>
+        <form id="mfa-confirm" method="post" action="/mfa">{{> csrf}}
+        <p><label>Authenticator code <input name="code" inputmode="numeric" autocomplete="one-time-code" required></label></p>
+        <p><button id="mfa-confirm-submit">Confirm</button></p>
+        </form>
+        {{> footer}}
+        """
+
+    static let mfaDone = """
+        {{> header}}
+        <p id="mfa-enrolled">Your new authenticator is active: use its codes from your next sign-in.
+        Any other session of your account has ended.</p>
         {{> footer}}
         """
 }

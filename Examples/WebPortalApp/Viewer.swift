@@ -40,6 +40,7 @@ struct Viewer {
         }
         links.append(["id": "sessions", "href": "/sessions", "label": "Sessions"])
         links.append(["id": "password", "href": "/password", "label": "Change password"])
+        links.append(["id": "mfa", "href": "/mfa", "label": "Authenticator"])
         return links
     }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import PHIGuardAudit
+import PHIGuardAuthentication
 import PHIGuardTOTP
 import Testing
 
@@ -96,7 +97,9 @@ struct WebPortalParityTests {
             #expect(String(buffer: chart.body).contains("data-field=\"contact\""))
             #expect(!String(buffer: try await staff.send(client, .get, "/patients/p-1").body).contains("Forged"))
             #expect(try await staff.send(client, .get, "/password").status == .ok)
-            #expect(!String(buffer: try await staff.send(client, .get, "/password").body).contains("password-change-required"))
+            #expect(
+                !String(buffer: try await staff.send(client, .get, "/password").body).contains(
+                    "password-change-required"))
         }
     }
 
@@ -207,8 +210,13 @@ struct WebPortalParityTests {
             #expect(response.headers[.cacheControl] == "no-store")
             let page = String(buffer: response.body)
             #expect(page.contains("Psychotherapy session 4"))
-            #expect(Set(try await Self.noteIDs(&physician, client, "/patients/p-1/notes")) == ["note-p-1-1", "note-p-1-2", "note-p-1-3"])
-            #expect(String(buffer: try await physician.send(client, .get, "/patients/p-1").body).contains("id=\"chart-notes\""))
+            #expect(
+                Set(try await Self.noteIDs(&physician, client, "/patients/p-1/notes")) == [
+                    "note-p-1-1", "note-p-1-2", "note-p-1-3",
+                ])
+            #expect(
+                String(buffer: try await physician.send(client, .get, "/patients/p-1").body).contains(
+                    "id=\"chart-notes\""))
 
             var nurse = Browser()
             try await nurse.signIn(client, fixture, as: "nurse.joy")
@@ -233,7 +241,9 @@ struct WebPortalParityTests {
         }
     }
 
-    @Test("messages: alice sees and sends her own; bob's message id answers like a missing one; sending needs the form token")
+    @Test(
+        "messages: alice sees and sends her own; bob's message id answers like a missing one; sending needs the form token"
+    )
     func messagesAreThePatientsOwn() async throws {
         let fixture = try await WebPortalFixture.make()
         defer { Task { await fixture.close() } }
@@ -243,7 +253,9 @@ struct WebPortalParityTests {
             let list = try await alice.send(client, .get, "/messages")
             #expect(list.status == .ok)
             let page = String(buffer: list.body)
-            #expect(page.contains("<li data-message-id=\"msg-p-1-1\">") && page.contains("<li data-message-id=\"msg-p-1-2\">"))
+            #expect(
+                page.contains("<li data-message-id=\"msg-p-1-1\">")
+                    && page.contains("<li data-message-id=\"msg-p-1-2\">"))
             #expect(page.contains("repeat prescription"))
             #expect(!page.contains("msg-p-2-1") && !page.contains("counselling"))
             #expect(page.contains("id=\"nav-messages\""))
@@ -263,13 +275,74 @@ struct WebPortalParityTests {
             let text = "Can I move my appointment to Friday?"
             #expect(try await alice.send(client, .post, "/messages", form: ["text": text]).status == .forbidden)
             let sent = try await alice.send(
-                client, .post, "/messages", form: ["text": text, "_csrf": try await alice.csrf(client, from: "/messages")])
+                client, .post, "/messages",
+                form: ["text": text, "_csrf": try await alice.csrf(client, from: "/messages")])
             #expect(sent.headers[.location] == "/messages")
             #expect(String(buffer: try await alice.send(client, .get, "/messages").body).contains(text))
             var bob = Browser()
             try await bob.signIn(client, fixture, as: "bob")
             let bobPage = String(buffer: try await bob.send(client, .get, "/messages").body)
             #expect(bobPage.contains("msg-p-2-1") && !bobPage.contains(text) && !bobPage.contains("msg-p-1-1"))
+        }
+    }
+
+    @Test(
+        "authenticator enrolment: /mfa shows an inline SVG QR; a wrong code and a post without the form token change nothing; the right code makes the new authenticator the one that signs in"
+    )
+    func authenticatorEnrolment() async throws {
+        let fixture = try await WebPortalFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.test { client in
+            var alice = Browser()
+            try await alice.signIn(client, fixture, as: "alice")
+            let response = try await alice.send(client, .get, "/mfa")
+            #expect(response.status == .ok)
+            #expect(response.headers[.cacheControl] == "no-store")
+            let page = String(buffer: response.body)
+            #expect(page.contains("<figure id=\"mfa-qr\"><svg"))
+            #expect(!page.contains("<script"))
+            let key = try #require(
+                page.range(of: "<code id=\"mfa-key\">").map { String(page[$0.upperBound...].prefix { $0 != "<" }) })
+            // A reload shows the same pending key.
+            #expect(String(buffer: try await alice.send(client, .get, "/mfa").body).contains(key))
+            let authenticator = TOTP(secret: try TOTPSecret(base32: key))
+            let csrf = try #require(Browser.csrfToken(in: page))
+
+            let code = try authenticator.code(at: fixture.clock.now)
+            #expect(try await alice.send(client, .post, "/mfa", form: ["code": code]).status == .forbidden)
+            let wrong = try await alice.send(
+                client, .post, "/mfa", form: ["code": code == "000000" ? "111111" : "000000", "_csrf": csrf])
+            #expect(wrong.status == .unauthorized)
+            let wrongPage = String(buffer: wrong.body)
+            #expect(wrongPage.contains("<p id=\"error\">") && wrongPage.contains("<form id=\"mfa-confirm\""))
+            #expect(wrongPage.contains(key))
+            // The stored authenticator is still the old one.
+            let accountID = try await fixture.portal.whoami(token: alice.cookie).accountID
+            func storedKey() async throws -> String? {
+                try await fixture.portal.accounts.account(id: accountID)?.totp?.secret.revealBase32()
+            }
+            let before = try await storedKey()
+            #expect(before != nil && before != key)
+
+            let done = try await alice.send(client, .post, "/mfa", form: ["code": code, "_csrf": csrf])
+            #expect(done.status == .ok)
+            #expect(String(buffer: done.body).contains("<p id=\"mfa-enrolled\">"))
+            let after = try await storedKey()
+            #expect(after == key)
+            fixture.clock.advance(by: .seconds(30))
+
+            // The next sign-in takes the new authenticator's code.
+            var again = Browser()
+            let first = try await again.send(
+                client, .post, "/sign-in", form: ["login": "alice", "password": WebPortalFixture.password])
+            #expect(first.headers[.location] == "/second-factor")
+            let second = try await again.send(
+                client, .post, "/second-factor",
+                form: [
+                    "code": try authenticator.code(at: fixture.clock.now),
+                    "_csrf": try await again.csrf(client, from: "/second-factor"),
+                ])
+            #expect(second.headers[.location] == "/home")
         }
     }
 }
