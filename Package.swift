@@ -218,7 +218,7 @@ let testTargets: [Target] =
             name: "PortalAPITests",
             dependencies: [
                 "PortalAPI", "PortalCore", "PHIGuardAudit", "PHIGuardHummingbird", "PHIGuardSQLite",
-                "PHIGuardTestSupport", hummingbird, httpTypes,
+                "PHIGuardTestSupport", "PHIGuardTOTP", hummingbird, httpTypes,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
@@ -359,7 +359,7 @@ let package = Package(
             name: "PortalAPI",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication",
-                "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardRecords", hummingbird, httpTypes,
+                "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardPasswords", "PHIGuardRecords", hummingbird, httpTypes,
             ],
             path: "Examples/PortalAPI",
             exclude: ["openapi.yaml"],
