@@ -83,7 +83,8 @@ extension PortalAPIRoutes {
             return try APIResponse.json(MessageListBody(messages: messages.map(NoteBody.init)))
         }
         group.get("messages/{id}") { request, context in
-            let message = try await portal.message(token: token(request), messageID: try context.parameters.require("id"))
+            let message = try await portal.message(
+                token: token(request), messageID: try context.parameters.require("id"))
             return try APIResponse.json(NoteBody(message))
         }
         group.post("messages") { request, context in

@@ -180,7 +180,9 @@ struct PortalAPITests {
             let sent = try await alice.send(client, .post, "/api/messages", json: ["text": "Friday instead?"])
             #expect(sent.status == .created)
             let sentID = try #require(sent.object["id"] as? String)
-            #expect(try await alice.send(client, .get, "/api/messages/\(sentID)").object["body"] as? String == "Friday instead?")
+            #expect(
+                try await alice.send(client, .get, "/api/messages/\(sentID)").object["body"] as? String
+                    == "Friday instead?")
 
             // Password change: a wrong current password is refused; the right one rotates the session.
             var bob = APIClient(harness)
@@ -368,7 +370,8 @@ struct PortalAPITests {
         try await harness.app().test(.live) { client async throws in
             var admin = APIClient(harness)
             #expect(try await admin.signIn(client, as: "admin.al").status == .ok)
-            let created = try await harness.portal.addStaff(token: admin.cookie, loginName: "desk.api", roles: ["front-desk"])
+            let created = try await harness.portal.addStaff(
+                token: admin.cookie, loginName: "desk.api", roles: ["front-desk"])
             var staff = APIClient(harness)
             let first = try await staff.send(
                 client, .post, "/api/session", json: ["login": "desk.api", "password": created.temporaryPassword])
