@@ -88,5 +88,4 @@ extension WebPortalApp {
         page.merge(values) { _, new in new }
         return page
     }
-
 }

@@ -86,7 +86,7 @@ extension WebPortalApp {
     /// Where a new session goes first: `/password` while the account has its temporary password,
     /// else `/home`.
     static func landing(_ session: AuthenticatedSession) -> String {
-        session.principal.subject.attributes[Portal.passwordChangeAttribute] == nil ? "/home" : "/password"
+        mustChangePassword(session) ? "/password" : "/home"
     }
 
     /// The sign-in page again with one generic line and a reference, whatever went wrong (the log

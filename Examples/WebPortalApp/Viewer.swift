@@ -15,7 +15,7 @@ struct Viewer {
     let csrf: String?
     let grants: [PortalGrant]
     /// Whether the session still has the account's temporary password: it reaches `/password` only.
-    var mustChangePassword: Bool { session.principal.subject.attributes[Portal.passwordChangeAttribute] != nil }
+    var mustChangePassword: Bool { WebPortalApp.mustChangePassword(session) }
 
     var roles: [String] { session.principal.subject.roles.sorted() }
     var patientID: String? { session.principal.subject.patientID }
@@ -102,6 +102,13 @@ extension WebPortalApp {
     /// Roles whose nav shows the patient list (the policy decides what each may list).
     static let patientListRoles: Set<String> = ["physician", "nurse", "charge-nurse", "front-desk", "billing-clerk"]
 
+    /// Whether `session`'s account still had its temporary password when the session was issued
+    /// (`Portal.passwordChangeAttribute`, which sign-in copies into the session): then every page but
+    /// `/password` leads there.
+    static func mustChangePassword(_ session: AuthenticatedSession) -> Bool {
+        session.principal.subject.attributes[Portal.passwordChangeAttribute] != nil
+    }
+
     /// The session cookie's value of `request`.
     func token(_ request: Request) -> String? { web.cookie.value(in: request) }
 
@@ -126,7 +133,7 @@ extension WebPortalApp {
             throw PortalError.notSignedIn
         }
         let subject = session.principal.subject
-        if !allowingPasswordChange, subject.attributes[Portal.passwordChangeAttribute] != nil {
+        if !allowingPasswordChange, Self.mustChangePassword(session) {
             if let attempt {
                 // The portal refuses and audits the attempt (reason `password-change-required`).
                 do { _ = try await portal.session(token, attempt: attempt) } catch PortalError.notPermitted {}
