@@ -207,8 +207,8 @@ let testTargets: [Target] =
         .testTarget(
             name: "WebPortalAppTests",
             dependencies: [
-                "WebPortalApp", "PortalCore", "PHIGuardAudit", "PHIGuardCrypto", "PHIGuardSQLite",
-                "PHIGuardTestSupport", "PHIGuardTOTP", hummingbird, httpTypes,
+                "WebPortalApp", "PortalCore", "PHIGuardAudit", "PHIGuardAuthentication", "PHIGuardCrypto",
+                "PHIGuardSQLite", "PHIGuardTestSupport", "PHIGuardTOTP", hummingbird, httpTypes,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
@@ -218,7 +218,7 @@ let testTargets: [Target] =
             name: "PortalAPITests",
             dependencies: [
                 "PortalAPI", "PortalCore", "PHIGuardAudit", "PHIGuardHummingbird", "PHIGuardSQLite",
-                "PHIGuardTestSupport", hummingbird, httpTypes,
+                "PHIGuardTestSupport", "PHIGuardTOTP", hummingbird, httpTypes,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
@@ -337,7 +337,8 @@ let package = Package(
             name: "WebPortalApp",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAuthentication", "PHIGuardCrypto", "PHIGuardErrors",
-                "PHIGuardHummingbird", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode", "PortalAPI",
+                "PHIGuardHummingbird", "PHIGuardPasswords", "PHIGuardRecords", "PHIGuardTOTP", "PHIGuardTOTPQRCode",
+                "PortalAPI",
                 hummingbird,
                 httpTypes,
                 log,
@@ -358,7 +359,7 @@ let package = Package(
             name: "PortalAPI",
             dependencies: [
                 "PortalCore", "PHIGuardAccess", "PHIGuardAudit", "PHIGuardAuthentication",
-                "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardRecords", hummingbird, httpTypes,
+                "PHIGuardErrors", "PHIGuardHummingbird", "PHIGuardPasswords", "PHIGuardRecords", hummingbird, httpTypes,
             ],
             path: "Examples/PortalAPI",
             exclude: ["openapi.yaml"],

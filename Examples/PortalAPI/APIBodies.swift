@@ -74,6 +74,8 @@ struct IdentityBody: Encodable {
     let sessionHandle: String
     let strength: String
     let expiresAt: Date
+    /// The account still has its temporary password: only `POST /session/password` answers.
+    let passwordChangeRequired: Bool
 
     init(_ session: AuthenticatedSession) {
         let subject = session.principal.subject
@@ -83,10 +85,12 @@ struct IdentityBody: Encodable {
         sessionHandle = session.record.handle
         strength = session.principal.strength.rawValue
         expiresAt = session.principal.validUntil
+        passwordChangeRequired = subject.attributes[Portal.passwordChangeAttribute] != nil
     }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(passwordChangeRequired, forKey: .passwordChangeRequired)
         try container.encode(accountID, forKey: .accountID)
         try container.encode(roles, forKey: .roles)
         try container.encode(patientID, forKey: .patientID)
@@ -95,7 +99,9 @@ struct IdentityBody: Encodable {
         try container.encode(expiresAt, forKey: .expiresAt)
     }
 
-    enum CodingKeys: String, CodingKey { case accountID, roles, patientID, sessionHandle, strength, expiresAt }
+    enum CodingKeys: String, CodingKey {
+        case accountID, roles, patientID, sessionHandle, strength, expiresAt, passwordChangeRequired
+    }
 }
 
 struct SessionListBody: Encodable {

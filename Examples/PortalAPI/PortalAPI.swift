@@ -109,6 +109,8 @@ struct PortalAPIRoutes<Context: PHIGuardRequestContext>: Sendable {
             try await portal.reviewBreakGlass(token: token(request), grantID: grant, outcome: body.outcome)
             return APIResponse.empty()
         }
+        // Password change, clinical notes, messages.
+        registerAccountAndRecords(on: group)
     }
 
     /// The session token the request's cookie carries (what ``Portal`` decides and audits under).

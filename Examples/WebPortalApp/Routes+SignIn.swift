@@ -38,7 +38,7 @@ extension WebPortalApp {
                     return PageRenderer.seeOther("/second-factor")
                 case .authenticated(let signedIn):
                     loginNames[signedIn.principal.subject.id] = login
-                    return PageRenderer.seeOther("/home")
+                    return PageRenderer.seeOther(Self.landing(signedIn))
                 }
             } catch {
                 return try failedSignIn(error, "sign-in", "Sign in", context)
@@ -57,8 +57,8 @@ extension WebPortalApp {
                 let code = try Self.required(form.code, "code")
                 let factor: SecondFactor =
                     code.allSatisfy { $0.isASCII && $0.isNumber } ? .totp(code) : .recoveryCode(code)
-                _ = try await session.verifySecondFactor(factor)
-                return PageRenderer.seeOther("/home")
+                let signedIn = try await session.verifySecondFactor(factor)
+                return PageRenderer.seeOther(Self.landing(signedIn))
             } catch {
                 return try failedSignIn(error, "second-factor", "Authenticator code", context)
             }
@@ -83,20 +83,33 @@ extension WebPortalApp {
         }
     }
 
+    /// Where a new session goes first: `/password` while the account has its temporary password,
+    /// else `/home`.
+    static func landing(_ session: AuthenticatedSession) -> String {
+        mustChangePassword(session) ? "/password" : "/home"
+    }
+
     /// The sign-in page again with one generic line and a reference, whatever went wrong (the log
     /// has the reason; nothing tells whether the account exists).
     func failedSignIn(
         _ error: any Error, _ template: String, _ title: String, _ context: BasicPHIGuardRequestContext
     ) throws -> Response {
+        try failedForm(error, template, anonymousPage(title, context), context)
+    }
+
+    /// The form page `template` (its header `values`) again with the authentication failure's one
+    /// generic line, its reference, status and headers (`Retry-After` when throttled).
+    func failedForm(
+        _ error: any Error, _ template: String, _ values: [String: Any], _ context: BasicPHIGuardRequestContext
+    ) throws -> Response {
         let correlationID =
             context.logger[metadataKey: "hb.request.id"].flatMap { CorrelationID($0.description) } ?? CorrelationID()
         let failure = web.problems.reporter.reportAuthenticationFailure(
             error, correlationID: correlationID, logger: context.logger)
-        var response = try pages.page(
-            template,
-            anonymousPage(
-                title, context, ["error": failure.problem.detail, "reference": failure.correlationID.rawValue]),
-            status: HTTPResponse.Status(code: failure.status))
+        var page = values
+        page["error"] = failure.problem.detail
+        page["reference"] = failure.correlationID.rawValue
+        var response = try pages.page(template, page, status: HTTPResponse.Status(code: failure.status))
         for header in failure.headers {
             if let name = HTTPField.Name(header.name) { response.headers[name] = header.value }
         }

@@ -6,7 +6,9 @@ enum Templates {
         "header": header, "footer": footer, "csrf": csrf, "sign-in": signIn, "second-factor": secondFactor,
         "home": home, "chart": chart, "patients": patients, "edit": edit, "break-glass": breakGlass,
         "review": review, "audit": audit, "sessions": sessions, "register": register,
-        "register-enrol": registerEnrol, "register-done": registerDone,
+        "register-enrol": registerEnrol, "register-done": registerDone, "password": password, "notes": notes,
+        "messages": messages, "message": message, "mfa": mfa,
+        "mfa-done": mfaDone,
     ]
 
     static let csrf = """
@@ -78,7 +80,8 @@ enum Templates {
         {{/fields}}
         </dl>
         {{#staff}}
-        <p><a id="chart-edit" href="/patients/{{patientID}}/edit">Update this chart</a> ·
+        <p><a id="chart-notes" href="/patients/{{patientID}}/notes">Clinical notes</a> ·
+        <a id="chart-edit" href="/patients/{{patientID}}/edit">Update this chart</a> ·
         <a id="chart-break-glass" href="/break-glass?patient={{patientID}}">Break the glass for this patient</a></p>
         {{/staff}}
         {{> footer}}
@@ -199,6 +202,74 @@ enum Templates {
         <p id="registered">Thank you. If the login name was free, your account exists now: sign in with it.
         Staff link it to your records after checking who you are.</p>
         <p><a href="/sign-in">Sign in</a></p>
+        {{> footer}}
+        """
+
+    static let password = """
+        {{> header}}
+        {{#required}}<p id="password-change-required">Your account still has the temporary password it was
+        created with. Choose your own password to continue: until then no other page opens.</p>{{/required}}
+        {{#error}}<p id="error">{{error}} Reference: <code>{{reference}}</code></p>{{/error}}
+        <form id="password-change" method="post" action="/password">{{> csrf}}
+        <p><label>Current password <input name="current" type="password" autocomplete="current-password" required></label></p>
+        <p><label>New password <input name="new" type="password" autocomplete="new-password" required></label></p>
+        <p><button id="password-change-submit">Change password</button></p>
+        </form>
+        <p>Every other session of your account ends; this one continues.</p>
+        {{> footer}}
+        """
+
+    static let notes = """
+        {{> header}}
+        <p>Clinical notes of patient <code>{{patientID}}</code> you may read{{#grantID}} (under break-glass grant {{grantID}}){{/grantID}}.</p>
+        <ul id="notes">
+        {{#notes}}<li data-note-id="{{id}}"><p>{{date}} · {{author}}</p><p class="note-body">{{body}}</p></li>
+        {{/notes}}
+        </ul>
+        {{^notes}}<p id="no-notes">No notes to show.</p>{{/notes}}
+        <p><a href="/patients/{{patientID}}">Back to the chart</a></p>
+        {{> footer}}
+        """
+
+    static let messages = """
+        {{> header}}
+        <ul id="messages">
+        {{#messages}}<li data-message-id="{{id}}"><p>{{date}} · {{author}}</p><p class="message-body">{{body}}</p></li>
+        {{/messages}}
+        </ul>
+        {{^messages}}<p id="no-messages">No messages yet.</p>{{/messages}}
+        <form id="send-message" method="post" action="/messages">{{> csrf}}
+        <p><label>New message <textarea name="text" required maxlength="8192"></textarea></label></p>
+        <p><button id="send-message-submit">Send</button></p>
+        </form>
+        {{> footer}}
+        """
+
+    static let message = """
+        {{> header}}
+        <article id="message" data-message-id="{{id}}"><p>{{date}} · {{author}}</p><p class="message-body">{{body}}</p></article>
+        <p><a href="/messages">All messages</a></p>
+        {{> footer}}
+        """
+
+    static let mfa = """
+        {{> header}}
+        <p>Scan this code with your authenticator app (or enter the key by hand), then enter the code it
+        shows. Until you confirm, your current authenticator stays the one that signs you in.</p>
+        {{#error}}<p id="error">{{error}} Reference: <code>{{reference}}</code></p>{{/error}}
+        <figure id="mfa-qr">{{{qr}}}</figure>
+        <p>Key: <code id="mfa-key">{{key}}</code></p>
+        <form id="mfa-confirm" method="post" action="/mfa">{{> csrf}}
+        <p><label>Authenticator code <input name="code" inputmode="numeric" autocomplete="one-time-code" required></label></p>
+        <p><button id="mfa-confirm-submit">Confirm</button></p>
+        </form>
+        {{> footer}}
+        """
+
+    static let mfaDone = """
+        {{> header}}
+        <p id="mfa-enrolled">Your new authenticator is active: use its codes from your next sign-in.
+        Any other session of your account has ended.</p>
         {{> footer}}
         """
 }

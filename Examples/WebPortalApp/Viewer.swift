@@ -14,6 +14,8 @@ struct Viewer {
     let loginName: String
     let csrf: String?
     let grants: [PortalGrant]
+    /// Whether the session still has the account's temporary password: it reaches `/password` only.
+    var mustChangePassword: Bool { WebPortalApp.mustChangePassword(session) }
 
     var roles: [String] { session.principal.subject.roles.sorted() }
     var patientID: String? { session.principal.subject.patientID }
@@ -22,6 +24,8 @@ struct Viewer {
     /// The links the roles may use (the server decides every request again).
     var navigation: [[String: String]] {
         var links: [[String: String]] = []
+        // A temporary password reaches nothing but its change: no other link.
+        guard !mustChangePassword else { return links }
         let roles = Set(roles)
         if roles.contains("patient") { links.append(["id": "chart", "href": "/chart", "label": "My chart"]) }
         if !roles.isDisjoint(with: WebPortalApp.patientListRoles) {
@@ -31,7 +35,12 @@ struct Viewer {
             links.append(["id": "review", "href": "/review", "label": "Break-glass review"])
             links.append(["id": "audit", "href": "/audit", "label": "Audit verification"])
         }
+        if roles.contains("patient") {
+            links.append(["id": "messages", "href": "/messages", "label": "Messages"])
+        }
         links.append(["id": "sessions", "href": "/sessions", "label": "Sessions"])
+        links.append(["id": "password", "href": "/password", "label": "Change password"])
+        links.append(["id": "mfa", "href": "/mfa", "label": "Authenticator"])
         return links
     }
 
@@ -93,15 +102,25 @@ extension WebPortalApp {
     /// Roles whose nav shows the patient list (the policy decides what each may list).
     static let patientListRoles: Set<String> = ["physician", "nurse", "charge-nurse", "front-desk", "billing-clerk"]
 
+    /// Whether `session`'s account still had its temporary password when the session was issued
+    /// (`Portal.passwordChangeAttribute`, which sign-in copies into the session): then every page but
+    /// `/password` leads there.
+    static func mustChangePassword(_ session: AuthenticatedSession) -> Bool {
+        session.principal.subject.attributes[Portal.passwordChangeAttribute] != nil
+    }
+
     /// The session cookie's value of `request`.
     func token(_ request: Request) -> String? { web.cookie.value(in: request) }
 
     /// The signed-in user, or: anonymous → `303 /sign-in`; waiting for the second factor →
     /// `303 /second-factor`; any other session without a principal (registering, recovering) →
-    /// the 401 page, and a PHI `attempt` from it is audited as denied.
-    func viewer(_ request: Request, _ context: BasicPHIGuardRequestContext, attempt: PortalAttempt? = nil)
-        async throws -> Viewer
-    {
+    /// the 401 page, and a PHI `attempt` from it is audited as denied. A session that still has the
+    /// account's temporary password → `303 /password` (its `attempt` audited as denied by the
+    /// portal, reason `password-change-required`), unless `allowingPasswordChange` (the password page).
+    func viewer(
+        _ request: Request, _ context: BasicPHIGuardRequestContext, attempt: PortalAttempt? = nil,
+        allowingPasswordChange: Bool = false
+    ) async throws -> Viewer {
         let token = token(request)
         let current = context.phiGuard.session?.current ?? .anonymous
         guard case .authenticated(let session) = current else {
@@ -114,6 +133,13 @@ extension WebPortalApp {
             throw PortalError.notSignedIn
         }
         let subject = session.principal.subject
+        if !allowingPasswordChange, Self.mustChangePassword(session) {
+            if let attempt {
+                // The portal refuses and audits the attempt (reason `password-change-required`).
+                do { _ = try await portal.session(token, attempt: attempt) } catch PortalError.notPermitted {}
+            }
+            throw SignInRedirect(location: "/password")
+        }
         return Viewer(
             token: token, session: session, loginName: loginNames[subject.id] ?? subject.id,
             csrf: web.csrfToken(for: context), grants: try await portal.activeGrants(in: session))

@@ -2,13 +2,15 @@ public import Hummingbird
 internal import PHIGuardAuthentication
 internal import PHIGuardCrypto
 public import PHIGuardHummingbird
+internal import PHIGuardTOTP
 internal import PortalAPI
 public import PortalCore
 
 /// The patient portal as a server-rendered web app over a ``PortalCore/Portal``: sign-in with a
 /// password then TOTP, my chart, the staff patient list and search, chart updates, break-glass with
 /// a banner while active, the auditor's break-glass review and audit verification, sessions,
-/// sign-out and self-registration. No JavaScript; every error is PHIGuardHummingbird's HTML problem
+/// sign-out, self-registration, password change, authenticator enrolment, clinical notes and
+/// messages. No JavaScript; every error is PHIGuardHummingbird's HTML problem
 /// page (one generic line and a reference); every page is `no-store`.
 ///
 /// ```swift
@@ -27,6 +29,8 @@ public struct WebPortalApp: Sendable {
     let loginNames = BoundedMap<String>(capacity: 10_000)
     /// Registration session handle → the TOTP enrolment it is confirming.
     let enrollments = BoundedMap<PendingEnrollment>(capacity: 1_000)
+    /// Signed-in session handle → the new authenticator it is confirming (`/mfa`).
+    let authenticatorEnrollments = BoundedMap<TOTPEnrollment>(capacity: 1_000)
 
     /// The app over `portal`; `web` is PHIGuard's stack over the portal's login flow by default.
     public init(portal: Portal, web: PHIGuardWeb? = nil) throws {
@@ -47,6 +51,8 @@ public struct WebPortalApp: Sendable {
         addRecordRoutes(to: group)
         addOversightRoutes(to: group)
         addRegistrationRoutes(to: group)
+        addAccountRoutes(to: group)
+        addMessageRoutes(to: group)
         return router
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import PHIGuardAudit
 import PHIGuardSQLite
+import PHIGuardTOTP
 import PHIGuardTestSupport
 import Testing
 
@@ -157,6 +158,50 @@ struct PortalAPITests {
             let all = try await ada.send(client, .get, "/api/break-glass/reviews?all=true")
             let done = (all.object["grants"] as? [[String: Any]])?.first { $0["id"] as? String == grantID }
             #expect((done?["review"] as? [String: Any])?["outcome"] as? String == "appropriate")
+
+            // Clinical notes, decided per note (dr.grey treats p-1: all three, the psychotherapy note too).
+            let notes = try await grey.send(client, .get, "/api/patients/p-1/notes")
+            #expect(notes.status == .ok)
+            let noteList = notes.object["notes"] as? [[String: Any]] ?? []
+            #expect(Set(noteList.compactMap { $0["id"] as? String }) == ["note-p-1-1", "note-p-1-2", "note-p-1-3"])
+
+            // Messages: Alice's own thread; Bob's message answers like a missing one; she sends one.
+            let thread = try await alice.send(client, .get, "/api/messages")
+            #expect(thread.status == .ok)
+            let threadIDs = (thread.object["messages"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(Set(threadIDs) == ["msg-p-1-1", "msg-p-1-2"])
+            let ownMessage = try await alice.send(client, .get, "/api/messages/msg-p-1-1")
+            #expect(ownMessage.object["patientID"] as? String == "p-1")
+            let bobsMessage = try await alice.send(client, .get, "/api/messages/msg-p-2-1")
+            let missingMessage = try await alice.send(client, .get, "/api/messages/msg-p-2-99")
+            #expect(bobsMessage.status == .notFound)
+            #expect(bobsMessage.problemShape == missingMessage.problemShape)
+            #expect(!bobsMessage.text.contains("counselling"))
+            let sent = try await alice.send(client, .post, "/api/messages", json: ["text": "Friday instead?"])
+            #expect(sent.status == .created)
+            let sentID = try #require(sent.object["id"] as? String)
+            #expect(
+                try await alice.send(client, .get, "/api/messages/\(sentID)").object["body"] as? String
+                    == "Friday instead?")
+
+            // Password change: a wrong current password is refused; the right one rotates the session.
+            var bob = APIClient(harness)
+            #expect(try await bob.signIn(client, as: "bob").status == .ok)
+            let wrongCurrent = try await bob.send(
+                client, .post, "/api/session/password",
+                json: ["current": "not-the-password-123", "new": "bobs-own-new-password-6612"])
+            #expect(wrongCurrent.status == .unauthorized)
+            let bobsOld = bob.cookie
+            let changed = try await bob.send(
+                client, .post, "/api/session/password",
+                json: ["current": APIHarness.password, "new": "bobs-own-new-password-6612"])
+            #expect(changed.status == .ok)
+            #expect(changed.object["state"] as? String == "authenticated")
+            #expect(bob.cookie != nil && bob.cookie != bobsOld)
+            #expect(try await bob.send(client, .get, "/api/me").status == .ok)
+            var bobsOldClient = APIClient(harness)
+            bobsOldClient.cookie = bobsOld
+            #expect(try await bobsOldClient.send(client, .get, "/api/me").status == .unauthorized)
 
             // Sessions: Alice signs in a second time, lists both, ends the other one.
             var aliceTablet = APIClient(harness)
@@ -313,6 +358,50 @@ struct PortalAPITests {
             let item = (queue.object["grants"] as? [[String: Any]])?.first { $0["id"] as? String == grantID }
             #expect(item?["review"] is NSNull)
         }
+        if let report = try harness.validateAgainstSpec() { #expect(report.errors == []) }
+    }
+
+    @Test(
+        "a staff account's temporary password: the identity says so and the session is refused everything (404, audited) until POST /session/password, which rotates it"
+    )
+    func temporaryPasswordThroughTheAPI() async throws {
+        let harness = try await APIHarness.make()
+        defer { Task { await harness.close() } }
+        try await harness.app().test(.live) { client async throws in
+            var admin = APIClient(harness)
+            #expect(try await admin.signIn(client, as: "admin.al").status == .ok)
+            let created = try await harness.portal.addStaff(
+                token: admin.cookie, loginName: "desk.api", roles: ["front-desk"])
+            var staff = APIClient(harness)
+            let first = try await staff.send(
+                client, .post, "/api/session", json: ["login": "desk.api", "password": created.temporaryPassword])
+            #expect(first.object["state"] as? String == "awaiting-second-factor")
+            staff.csrfToken = first.object["csrfToken"] as? String
+            let second = try await staff.send(
+                client, .post, "/api/session/second-factor",
+                json: ["code": try created.enrollment.totp.code(at: Date())])
+            #expect(second.status == .ok)
+            #expect((second.object["identity"] as? [String: Any])?["passwordChangeRequired"] as? Bool == true)
+            staff.csrfToken = second.object["csrfToken"] as? String
+            for path in ["/api/patients", "/api/patients/p-1/chart", "/api/patients/p-1/notes", "/api/sessions"] {
+                let refused = try await staff.send(client, .get, path)
+                #expect(refused.status == .notFound, "\(path)")
+                #expect(!refused.text.contains("Alice"), "\(path)")
+            }
+            let old = staff.cookie
+            let changed = try await staff.send(
+                client, .post, "/api/session/password",
+                json: ["current": created.temporaryPassword, "new": "a-new-password-for-the-desk-4471"])
+            #expect(changed.status == .ok)
+            #expect(staff.cookie != nil && staff.cookie != old)
+            #expect((changed.object["identity"] as? [String: Any])?["passwordChangeRequired"] as? Bool == false)
+            #expect(try await staff.send(client, .get, "/api/patients").status == .ok)
+            var replay = APIClient(harness)
+            replay.cookie = old
+            #expect(try await replay.send(client, .get, "/api/patients").status == .unauthorized)
+        }
+        let refusals = try await harness.portal.deniedAttemptCount(reason: "password-change-required")
+        #expect(refusals == 4)
         if let report = try harness.validateAgainstSpec() { #expect(report.errors == []) }
     }
 }

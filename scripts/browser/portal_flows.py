@@ -12,11 +12,14 @@ lines it prints, and checks, with a screenshot of each step:
   - sign-out then Back shows no PHI;
   - registration bypass: a registration session reaches no PHI page;
   - break-glass by nurse.joy for a patient off her care team, the banner, then audit.ada sees it in
-    /review and /audit says the audit log is intact.
+    /review and /audit says the audit log is intact;
+  - password change (/password): a wrong current password is refused; the right one rotates the
+    session cookie, the old cookie reaches nothing, and the new password signs in.
 
     python scripts/browser/portal_flows.py WEBPORTAL_BINARY
 """
 
+import http.client
 import os
 import sys
 import tempfile
@@ -314,6 +317,57 @@ def flows(portal, checks, attacker, server):
     checks.check(verification is not None and "intact" in verification.text,
                  f"/audit: the audit log verifies intact ({verification.text if verification else None!r})")
     portal.sign_out()
+
+    # 11. Password change: alice replaces her password; the old session cookie dies with it.
+    password_change(portal, checks)
+
+
+def session_cookie(driver):
+    return next((c["value"] for c in driver.get_cookies() if c["name"].startswith("__Host-")), None)
+
+
+def password_change(portal, checks):
+    browser, driver = portal.browser, portal.driver
+    browser.cookies_gone()
+    if not portal.sign_in("alice", "portal-25-alice-password"):
+        return
+    old_password, totp = portal.accounts["alice"]
+    new_password = "alice-own-new-password-5307"
+    portal.get("/password")
+    browser.shot("portal-26-password-form")
+    form = browser.by_id("password-change")
+    if not checks.check(form is not None, "/password shows form#password-change"):
+        return
+    form.find_element(By.NAME, "current").send_keys("not the password at all 123")
+    form.find_element(By.NAME, "new").send_keys(new_password)
+    _, status, _ = portal.submit(driver.find_element(By.ID, "password-change-submit"))
+    browser.shot("portal-27-password-wrong-current")
+    checks.check(status == 401 and browser.by_id("error") is not None and browser.by_id("password-change") is not None,
+                 f"a wrong current password: 401, #error, the form again (status {status})")
+    old_cookie = session_cookie(driver)
+    form = driver.find_element(By.ID, "password-change")
+    form.find_element(By.NAME, "current").send_keys(old_password)
+    form.find_element(By.NAME, "new").send_keys(new_password)
+    portal.submit(driver.find_element(By.ID, "password-change-submit"))
+    browser.shot("portal-28-password-changed")
+    new_cookie = session_cookie(driver)
+    checks.check(browser.path() == "/home" and new_cookie and new_cookie != old_cookie,
+                 f"the change leads to /home with a new session cookie (at {browser.path()})")
+    _, status, _ = portal.get("/chart")
+    checks.check(status == 200 and browser.by_id("chart") is not None, "the rotated session reads alice's chart")
+    # The old cookie, replayed outside the browser: no chart, back to sign-in.
+    host, port = portal.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("GET", "/chart", headers={"Cookie": f"__Host-phiguard-session={old_cookie}"})
+    replay = connection.getresponse()
+    body = replay.read().decode("utf-8", "replace")
+    connection.close()
+    checks.check(replay.status == 303 and replay.getheader("Location") == "/sign-in" and "data-field" not in body,
+                 f"the old session cookie after the change: 303 /sign-in, no chart (status {replay.status})")
+    portal.sign_out()
+    browser.cookies_gone()
+    portal.accounts["alice"] = (new_password, totp)
+    portal.sign_in("alice", "portal-29-alice-new-password")
 
 
 def attack_page(title, action, fields):
