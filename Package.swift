@@ -304,7 +304,7 @@ let package = Package(
             name: "PortalAttacks",
             dependencies: [
                 "PortalCore", "PHIGuardAttackSuite", "PHIGuardAuthentication", "PHIGuardCrypto",
-                "PHIGuardErrors", "PHIGuardPasswords", "PHIGuardTOTP", log, postgres,
+                "PHIGuardErrors", "PHIGuardPasswords", "PHIGuardRecords", "PHIGuardTOTP", log, postgres,
             ],
             path: "Examples/PortalAttacks",
             swiftSettings: strictSettings

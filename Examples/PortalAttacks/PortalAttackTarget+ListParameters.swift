@@ -1,4 +1,5 @@
 public import PHIGuardAttackSuite
+internal import PHIGuardRecords
 internal import PortalCore
 
 // Attack 9's list parameters: the portal's patient list as a web or CLI front end receives it.

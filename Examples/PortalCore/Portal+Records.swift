@@ -61,38 +61,17 @@ public struct PatientSearch: Sendable, Hashable {
     }
 }
 
-/// How ``Portal/listPatients(token:search:sort:cursor:limit:)`` orders its pages: by id (the
-/// default), by patient id, or by a patient-index field, ascending or descending.
+/// How ``Portal/listPatients(token:search:sort:cursor:limit:)`` orders its pages: the library's
+/// `RecordOrder` (by id, the default; by patient id; or by a patient-index field; ascending or
+/// descending), under the portal's name.
 ///
 /// A field sort is checked twice: a name the patient index does not have is
 /// ``PortalError/invalidInput(_:)`` (`sort field`), and `GuardedRecords.list` refuses (audited) a
 /// sort on an encrypted field or one the user may not read, whatever the data. Every patient-index
 /// field is encrypted, so today only `id` and `patient` sort.
-public struct PatientSort: Sendable, Hashable {
-    /// What to sort by.
-    public enum Key: Sendable, Hashable {
-        /// The record id (the patient index's id is the patient id).
-        case recordID
-        /// The patient id.
-        case patientID
-        /// A patient-index field, by name.
-        case field(String)
-    }
+public typealias PatientSort = RecordOrder
 
-    /// What to sort by.
-    public var key: Key
-    /// Largest first.
-    public var descending: Bool
-
-    /// By record id, ascending: the default.
-    public static let recordID = PatientSort(.recordID)
-
-    /// A sort on `key`.
-    public init(_ key: Key, descending: Bool = false) {
-        self.key = key
-        self.descending = descending
-    }
-
+extension RecordOrder {
     /// Parses a client's sort parameter (`--sort` on the command line): `id`, `patient` or a field
     /// name, with a leading `-` for descending. An empty name is ``PortalError/invalidInput(_:)``;
     /// a field name is checked against the schema when the list runs.
@@ -149,17 +128,11 @@ extension Portal {
     ) async throws -> PatientPage {
         let session = try await session(
             token, attempt: PortalAttempt(action: "read", resourceType: "patient-index", patientID: nil))
-        let key: RecordOrder.Key
-        switch sort.key {
-        case .recordID: key = .recordID
-        case .patientID: key = .patientID
-        case .field(let name):
-            guard patientIndex.schema.field(named: name) != nil else { throw PortalError.invalidInput("sort field") }
-            key = .field(name)
+        if case .field(let name) = sort.key, patientIndex.schema.field(named: name) == nil {
+            throw PortalError.invalidInput("sort field")
         }
         let page = try await patientIndex.list(
-            as: session.principal, action: .read, where: search.filters,
-            orderBy: RecordOrder(key, descending: sort.descending), limit: limit, after: cursor)
+            as: session.principal, action: .read, where: search.filters, orderBy: sort, limit: limit, after: cursor)
         return PatientPage(
             patients: page.records.map { PatientSummary(patientID: $0.patientID, fields: $0.values) },
             nextCursor: page.nextCursor)
